@@ -1,0 +1,165 @@
+//! What the person told hpcinit (flags today; the wizard and `--answers FILE` later), checked
+//! before it is used anywhere: a value that could become an option or a second line is refused.
+
+use crate::profile::scalar::PythonVersion;
+use crate::profile::Profile;
+use crate::quote::unsafe_reason;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Answers {
+    pub user: String,
+    pub account: Option<String>,
+    pub project_dir: PathBuf,
+    pub project_name: String,
+    pub python: Option<PythonVersion>,
+    /// An existing key the person chose (`--key`); `None` lets hpcinit name its own.
+    pub key: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AnswerError {
+    #[error("missing {what}")]
+    Missing {
+        what: &'static str,
+        flag: &'static str,
+        hint: String,
+    },
+    #[error("{what} `{value}` is not usable: {reason}")]
+    Invalid {
+        what: &'static str,
+        value: String,
+        reason: String,
+        hint: String,
+    },
+}
+
+impl AnswerError {
+    pub fn hint(&self) -> String {
+        match self {
+            AnswerError::Missing { flag, hint, .. } => format!("pass {flag}; {hint}"),
+            AnswerError::Invalid { hint, .. } => hint.clone(),
+        }
+    }
+}
+
+fn check_word(
+    what: &'static str,
+    value: &str,
+    allowed: &str,
+    hint: &str,
+) -> Result<(), AnswerError> {
+    let invalid = |reason: String| AnswerError::Invalid {
+        what,
+        value: value.to_string(),
+        reason,
+        hint: hint.to_string(),
+    };
+    if let Some(reason) = unsafe_reason(value) {
+        return Err(invalid(reason.to_string()));
+    }
+    let re = regex::Regex::new(allowed).expect("static regex");
+    if !re.is_match(value) {
+        return Err(invalid(
+            "it holds characters other than letters, digits, `.`, `_` and `-`".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A cluster username: letters, digits, `_`, `.`, `-`; not starting with `-` or `.`.
+pub fn check_user(user: &str) -> Result<(), AnswerError> {
+    check_word(
+        "username",
+        user,
+        r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$",
+        "give the username the site gave you, e.g. `--user alice` (DTU: your study number such as s123456)",
+    )
+}
+
+/// A project name, used in file names on the cluster (`~/sbatch/<project>.sh`).
+pub fn check_project_name(name: &str) -> Result<(), AnswerError> {
+    check_word(
+        "project name",
+        name,
+        r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        "name the project with `--project-name NAME` (letters, digits, `.`, `_`, `-`)",
+    )
+}
+
+/// Checks the account against what the site requires and the form its names take.
+pub fn check_account(profile: &Profile, account: Option<&str>) -> Result<(), AnswerError> {
+    let spec = profile.raw.scheduler.account.as_ref();
+    match (spec, account) {
+        (Some(spec), None) if spec.required => Err(AnswerError::Missing {
+            what: "account",
+            flag: "--account",
+            hint: format!(
+                "every job on {} must name one, e.g. `--account {}`; find yours: {}",
+                profile.raw.display_name, spec.example.value, spec.how_to_find
+            ),
+        }),
+        (_, None) => Ok(()),
+        (None, Some(a)) => Err(AnswerError::Invalid {
+            what: "account",
+            value: a.to_string(),
+            reason: format!("{} takes no account", profile.raw.display_name),
+            hint: "leave out --account for this site".into(),
+        }),
+        (Some(spec), Some(a)) => {
+            if let Some(reason) = unsafe_reason(a) {
+                return Err(AnswerError::Invalid {
+                    what: "account",
+                    value: a.to_string(),
+                    reason: reason.into(),
+                    hint: format!("accounts look like `{}`", spec.example.value),
+                });
+            }
+            if spec.pattern.is_match(a) {
+                Ok(())
+            } else {
+                Err(AnswerError::Invalid {
+                    what: "account",
+                    value: a.to_string(),
+                    reason: format!(
+                        "{} accounts look like `{}`",
+                        profile.raw.display_name, spec.example.value
+                    ),
+                    hint: format!("find yours: {}", spec.how_to_find),
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_usernames_are_refused() {
+        for bad in [
+            "-oProxyCommand=x",
+            "a;b",
+            "$(id)",
+            "`id`",
+            "a b",
+            "a\nb",
+            "",
+            ".hidden",
+            "a'b",
+        ] {
+            assert!(check_user(bad).is_err(), "{bad:?} should be refused");
+        }
+        for good in ["alice", "s123456", "first.last", "a_b-c"] {
+            assert!(check_user(good).is_ok(), "{good:?} should pass");
+        }
+    }
+
+    #[test]
+    fn project_names() {
+        assert!(check_project_name("my-proj_2.0").is_ok());
+        assert!(check_project_name("my proj").is_err());
+        assert!(check_project_name("-x").is_err());
+    }
+}

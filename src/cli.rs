@@ -1,0 +1,117 @@
+//! The command line. Every answer the wizard would ask for has a flag here.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+const EXAMPLES: &str = "\
+Examples:
+  hpcinit --site saga --user alice --account nn1234k
+      Set up Saga for this project (prints the plan first).
+  hpcinit plan --site narval --user alice
+      Show every step for Narval without touching anything.
+  hpcinit profiles list
+      The sites hpcinit knows, with how you sign in to each.
+  hpcinit profiles validate my-cluster.yaml
+      Check a profile you wrote.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hpcinit",
+    version,
+    about = "From a fresh laptop to a working setup on a university HPC cluster in one command",
+    long_about = "hpcinit sets up SSH (key, config, verified host key, one sign-in per run), the \
+                  directories on the cluster, a Python environment built from the site's modules, \
+                  a snapshot of your code and job-script templates, following each site's rules.",
+    after_help = EXAMPLES,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub setup: SetupArgs,
+
+    /// Also read this profile file (repeatable); it overrides a profile of the same name.
+    #[arg(long = "profile", value_name = "FILE", global = true)]
+    pub profiles: Vec<PathBuf>,
+
+    /// Print only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Print more detail.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+/// The answers a bootstrap needs.
+#[derive(Debug, Clone, Args, Default)]
+pub struct SetupArgs {
+    /// The cluster: a profile name or alias (`hpcinit profiles list`).
+    #[arg(long, value_name = "NAME")]
+    pub site: Option<String>,
+
+    /// Your username on the cluster.
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+
+    /// The allocation jobs are charged to (Saga: nn1234k; Alliance: def-someprof).
+    #[arg(long, value_name = "NAME")]
+    pub account: Option<String>,
+
+    /// The project to set up [default: the current directory].
+    #[arg(long, value_name = "DIR")]
+    pub project_dir: Option<PathBuf>,
+
+    /// The project's name on the cluster [default: the project directory's name].
+    #[arg(long, value_name = "NAME")]
+    pub project_name: Option<String>,
+
+    /// Python version, e.g. 3.11 [default: the site profile's].
+    #[arg(long, value_name = "VERSION")]
+    pub python: Option<String>,
+
+    /// Use this existing private key instead of ~/.ssh/id_ed25519_hpcinit.
+    #[arg(long, value_name = "PATH")]
+    pub key: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print every step of a bootstrap and what it would change; touches nothing.
+    Plan {
+        #[command(flatten)]
+        setup: SetupArgs,
+        /// Print the plan as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List, show and check site profiles.
+    Profiles {
+        #[command(subcommand)]
+        command: ProfilesCommand,
+    },
+    /// Print a shell completion script: `hpcinit completions bash > ~/.local/share/bash-completion/completions/hpcinit`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfilesCommand {
+    /// A table of every known profile.
+    List {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a profile's YAML, as written.
+    Show { name: String },
+    /// Check profile files; exit 2 if any is invalid.
+    Validate {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+}

@@ -1,0 +1,130 @@
+//! `hpcinit plan` and, until the executor exists, `hpcinit --site S`: gather the answers and
+//! the local facts, build the pure plan, print it.
+//!
+//! Reads the project directory (to find its requirements file) and checks whether the SSH key
+//! exists; changes nothing on this machine or the cluster.
+
+use crate::answers::{self, AnswerError, Answers};
+use crate::cli::SetupArgs;
+use crate::env::Env;
+use crate::error::Error;
+use crate::plan::{self, LocalFacts, Plan, Requirements};
+use crate::profile::scalar::PythonVersion;
+use crate::profile::ProfileSet;
+use std::path::{Path, PathBuf};
+
+/// The default key: one hpcinit key per device, named so it is never mistaken for another.
+pub const DEFAULT_KEY: &str = ".ssh/id_ed25519_hpcinit";
+
+/// Checks the answers and builds the plan.
+pub fn make(set: &ProfileSet, args: &SetupArgs, env: &Env) -> Result<Plan, Error> {
+    let site = args.site.as_deref().ok_or_else(|| Error::Usage {
+        message: "which cluster? no --site given".into(),
+        hint: "pass --site NAME, e.g. `--site saga`; `hpcinit profiles list` shows every site"
+            .into(),
+    })?;
+    let profile = set.get(site)?;
+    let user = args.user.as_deref().ok_or_else(|| AnswerError::Missing {
+        what: "username",
+        flag: "--user NAME",
+        hint: format!("it is your username on {}", profile.raw.display_name),
+    })?;
+    answers::check_user(user)?;
+    answers::check_account(profile, args.account.as_deref())?;
+    let project_dir = project_dir(args.project_dir.as_deref(), env)?;
+    let project_name = match &args.project_name {
+        Some(n) => n.clone(),
+        None => project_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    answers::check_project_name(&project_name)?;
+    let python = args
+        .python
+        .as_deref()
+        .map(|v| {
+            v.parse::<PythonVersion>()
+                .map_err(|reason| AnswerError::Invalid {
+                    what: "Python version",
+                    value: v.into(),
+                    reason,
+                    hint: "e.g. `--python 3.11`".into(),
+                })
+        })
+        .transpose()?;
+    let key = args.key.as_ref().map(|k| absolute(k, env));
+    if let Some(k) = &key {
+        if !k.is_file() {
+            return Err(AnswerError::Invalid {
+                what: "key",
+                value: k.display().to_string(),
+                reason: "no such file".into(),
+                hint: "--key takes an existing private key; leave it out and hpcinit creates ~/.ssh/id_ed25519_hpcinit".into(),
+            }
+            .into());
+        }
+    }
+    let key_file = key.clone().unwrap_or_else(|| env.home.join(DEFAULT_KEY));
+    let local = LocalFacts {
+        key_path: env.tilde(&key_file),
+        key_exists: key_file.is_file(),
+        requirements: requirements(&project_dir),
+    };
+    let answers = Answers {
+        user: user.into(),
+        account: args.account.clone(),
+        project_dir,
+        project_name,
+        python,
+        key,
+    };
+    Ok(plan::build(profile, &answers, &local))
+}
+
+fn absolute(p: &Path, env: &Env) -> PathBuf {
+    if let Ok(rest) = p.strip_prefix("~") {
+        env.home.join(rest)
+    } else if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        env.cwd.join(p)
+    }
+}
+
+fn project_dir(arg: Option<&Path>, env: &Env) -> Result<PathBuf, Error> {
+    let dir = arg
+        .map(|p| absolute(p, env))
+        .unwrap_or_else(|| env.cwd.clone());
+    let dir = dir.canonicalize().map_err(|e| Error::LocalRead {
+        what: "project directory",
+        path: dir.clone(),
+        source: e,
+    })?;
+    if !dir.is_dir() {
+        return Err(Error::Usage {
+            message: format!("project directory {} is not a directory", dir.display()),
+            hint: "pass the project's folder with --project-dir DIR".into(),
+        });
+    }
+    if let Some(reason) = crate::quote::unsafe_reason(&dir.to_string_lossy()) {
+        return Err(AnswerError::Invalid {
+            what: "project directory",
+            value: dir.display().to_string(),
+            reason: reason.into(),
+            hint: "rename the folder or pass another with --project-dir".into(),
+        }
+        .into());
+    }
+    Ok(dir)
+}
+
+fn requirements(dir: &Path) -> Requirements {
+    if dir.join("requirements.txt").is_file() {
+        Requirements::RequirementsTxt
+    } else if dir.join("pyproject.toml").is_file() {
+        Requirements::Pyproject
+    } else {
+        Requirements::None
+    }
+}

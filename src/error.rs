@@ -1,0 +1,85 @@
+//! The one error type that reaches the edge, rendered once as `error:` / `caused by:` / `hint:`,
+//! and the exit codes: 0 done or cancelled, 1 a step or check failed, 2 bad usage, profile or
+//! configuration, 130 interrupted.
+
+use crate::answers::AnswerError;
+use crate::profile::ProfileError;
+use crate::ui::Style;
+
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_FAILED: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    #[error(transparent)]
+    Answer(#[from] AnswerError),
+    /// The command line asks for something that cannot be done as asked.
+    #[error("{message}")]
+    Usage { message: String, hint: String },
+    #[error("cannot read {what} {}", path.display())]
+    LocalRead {
+        what: &'static str,
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write the output")]
+    Output(#[source] std::io::Error),
+}
+
+impl Error {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Profile(_)
+            | Error::Answer(_)
+            | Error::Usage { .. }
+            | Error::LocalRead { .. } => EXIT_USAGE,
+            Error::Output(_) => EXIT_FAILED,
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Profile(e) => e.hint(),
+            Error::Answer(e) => Some(e.hint()),
+            Error::Usage { hint, .. } => Some(hint.clone()),
+            Error::LocalRead { .. } => {
+                Some("check that the path exists and that you may read it".into())
+            }
+            Error::Output(_) => None,
+        }
+    }
+
+    fn detail(&self) -> Option<String> {
+        match self {
+            Error::Profile(e) => e.detail(),
+            _ => None,
+        }
+    }
+
+    /// The text printed on standard error.
+    pub fn render(&self, style: &Style) -> String {
+        let mut out = format!("{} {self}\n", style.error("error:"));
+        let mut source = std::error::Error::source(self);
+        if matches!(self, Error::Profile(_) | Error::Answer(_)) {
+            // transparent: skip the wrapped error itself, which was just printed
+            source = source.and_then(std::error::Error::source);
+        }
+        while let Some(cause) = source {
+            out.push_str(&format!("  caused by: {cause}\n"));
+            source = cause.source();
+        }
+        if let Some(detail) = self.detail() {
+            out.push_str(&detail);
+            out.push('\n');
+        }
+        if let Some(hint) = self.hint() {
+            out.push_str(&format!("{} {hint}\n", style.hint("hint:")));
+        }
+        out
+    }
+}

@@ -1,0 +1,111 @@
+//! hpcinit: from a fresh laptop to a working setup on a university HPC cluster.
+//!
+//! The flow: command line → answers → (probe) → a pure [`plan::Plan`] → confirm → executor.
+//! `main` only calls [`run`]; nothing below it exits the process.
+
+pub mod answers;
+pub mod cli;
+pub mod commands;
+pub mod env;
+pub mod error;
+pub mod plan;
+pub mod profile;
+pub mod quote;
+pub mod ui;
+
+use clap::{CommandFactory, Parser};
+use cli::{Cli, Command, ProfilesCommand};
+use env::Env;
+use error::{Error, EXIT_OK, EXIT_USAGE};
+use std::io::Write;
+use ui::Style;
+
+/// Runs hpcinit with these arguments (the first is the program name) and returns the exit code.
+pub fn run<I, T>(args: I, env: &Env, out: &mut dyn Write, err: &mut dyn Write) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = e.exit_code();
+            let text = if env.color() {
+                e.render().ansi().to_string()
+            } else {
+                e.render().to_string()
+            };
+            let _ = if code == 0 {
+                write!(out, "{text}")
+            } else {
+                write!(err, "{text}")
+            };
+            return code;
+        }
+    };
+    let style = Style::new(env.color());
+    match dispatch(&cli, env, &style, out, err) {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = write!(err, "{}", e.render(&Style::new(env.color())));
+            e.exit_code()
+        }
+    }
+}
+
+fn dispatch(
+    cli: &Cli,
+    env: &Env,
+    style: &Style,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<i32, Error> {
+    match &cli.command {
+        Some(Command::Completions { shell }) => {
+            clap_complete::generate(*shell, &mut Cli::command(), "hpcinit", out);
+            Ok(EXIT_OK)
+        }
+        Some(Command::Profiles {
+            command: ProfilesCommand::Validate { files },
+        }) => {
+            let ok = commands::profiles::validate(files, style, out, err)?;
+            Ok(if ok { EXIT_OK } else { EXIT_USAGE })
+        }
+        Some(Command::Profiles {
+            command: ProfilesCommand::List { json },
+        }) => {
+            commands::profiles::list(&commands::load_profiles(cli, env)?, *json, out)?;
+            Ok(EXIT_OK)
+        }
+        Some(Command::Profiles {
+            command: ProfilesCommand::Show { name },
+        }) => {
+            commands::profiles::show(&commands::load_profiles(cli, env)?, name, out)?;
+            Ok(EXIT_OK)
+        }
+        Some(Command::Plan { setup, json }) => {
+            let plan = commands::plan::make(&commands::load_profiles(cli, env)?, setup, env)?;
+            let text = if *json {
+                serde_json::to_string_pretty(&plan).expect("a plan serializes") + "\n"
+            } else {
+                ui::render_plan(&plan, style)
+            };
+            out.write_all(text.as_bytes()).map_err(Error::Output)?;
+            Ok(EXIT_OK)
+        }
+        None => {
+            let plan = commands::plan::make(&commands::load_profiles(cli, env)?, &cli.setup, env)?;
+            if !cli.quiet {
+                out.write_all(ui::render_plan(&plan, style).as_bytes())
+                    .map_err(Error::Output)?;
+            }
+            writeln!(
+                err,
+                "{} this version of hpcinit stops after the plan: the steps that act on your machine and on the cluster are not built yet. Nothing was changed.",
+                style.warn("note:")
+            )
+            .map_err(Error::Output)?;
+            Ok(EXIT_OK)
+        }
+    }
+}

@@ -1,0 +1,638 @@
+//! The plan: every step of a bootstrap and what it will change, decided by one pure function
+//! from the profile, the person's answers and the facts found on both machines. `hpcinit plan`
+//! prints it; the executor will carry it out step by step.
+
+pub mod job_script;
+mod python;
+pub mod ssh_config;
+
+use crate::answers::Answers;
+use crate::profile::raw::{RegistrationMode, SchedulerKind, VenvRecipe};
+use crate::profile::Profile;
+use crate::quote::{sh, sh_path, sh_words};
+use job_script::{AccountLine, JobScript};
+pub use python::ModuleChoice;
+use serde::Serialize;
+use ssh_config::{HostBlock, CONTROL_PATH, KNOWN_HOSTS_FILE, MANAGED_FILE};
+
+/// What hpcinit found on this machine before planning.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LocalFacts {
+    /// The key path, `~/…` form, and whether it exists already.
+    pub key_path: String,
+    pub key_exists: bool,
+    pub requirements: Requirements,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Requirements {
+    /// `requirements.txt` in the project root.
+    RequirementsTxt,
+    /// `pyproject.toml` without a `requirements.txt`.
+    Pyproject,
+    #[default]
+    None,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub site: String,
+    pub display_name: String,
+    pub organisation: String,
+    pub profile_source: String,
+    pub user: String,
+    pub account: Option<String>,
+    pub project: String,
+    pub project_dir: String,
+    pub python: String,
+    pub steps: Vec<Step>,
+    pub notes: Vec<String>,
+    /// Every profile value the plan relies on that the site's documentation did not confirm.
+    pub unverified: Vec<Unverified>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Unverified {
+    pub field: String,
+    pub why: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub id: &'static str,
+    pub title: String,
+    /// One sentence: what this step does and why.
+    pub summary: String,
+    #[serde(flatten)]
+    pub action: Action,
+}
+
+/// What a step changes, with every path, text and command it will use.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum Action {
+    /// Create (or reuse) an ed25519 key.
+    Key {
+        path: String,
+        public_key: String,
+        exists: bool,
+        passphrase_required: bool,
+    },
+    /// No key is needed for this site.
+    NoKey { reason: String },
+    /// Write the managed ssh config file and the one `Include` line.
+    SshConfig {
+        file: String,
+        text: String,
+        user_config: String,
+        include_line: String,
+        blocks: Vec<HostBlock>,
+    },
+    /// Read the server's host key before any credential is sent and compare it.
+    HostKey {
+        host: String,
+        port: u16,
+        pins: Vec<Pin>,
+        source: Option<String>,
+        known_hosts: String,
+    },
+    /// Open the one authenticated, shared connection.
+    Connect {
+        alias: String,
+        command: String,
+        prompts: String,
+        persist: Option<String>,
+    },
+    /// Put the public key where the site takes it.
+    RegisterKey {
+        mode: RegistrationMode,
+        public_key: String,
+        portal_url: Option<String>,
+        prerequisite: Option<String>,
+        propagation: Option<String>,
+        remote_script: Option<String>,
+    },
+    /// Create the directories and the scratch link, in one remote command.
+    RemoteLayout {
+        dirs: Vec<RemoteDir>,
+        script: String,
+        purge: String,
+    },
+    /// Copy the project into a new immutable snapshot.
+    Sync {
+        source: String,
+        destination: String,
+        latest: String,
+        command: String,
+    },
+    /// Build the venv from module-loaded Python and prove it imports.
+    Python {
+        version: String,
+        module: ModuleChoice,
+        loads: Vec<String>,
+        venv: String,
+        script: String,
+    },
+    /// Write the job template.
+    JobTemplate {
+        path: String,
+        text: String,
+        submit: String,
+    },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Pin {
+    pub algorithm: String,
+    pub fingerprint: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RemoteDir {
+    pub path: String,
+    /// `Some(target)` when the path is a link to scratch.
+    pub link_to: Option<String>,
+    pub note: Option<String>,
+}
+
+/// Builds the plan. Pure: no clock, no file system, no network.
+pub fn build(profile: &Profile, answers: &Answers, local: &LocalFacts) -> Plan {
+    let raw = &profile.raw;
+    let site = profile.name().as_str();
+    let fill = |t: &str| {
+        t.replace("{user}", &answers.user)
+            .replace(
+                "{account}",
+                answers.account.as_deref().unwrap_or("<account>"),
+            )
+            .replace("{project}", &answers.project_name)
+    };
+    let uses_key = raw.key_registration.mode.value != RegistrationMode::NotForLogin;
+    let public_key = format!("{}.pub", local.key_path);
+    let scratch = fill(raw.storage.scratch.path.value.as_str());
+    let snapshots = format!("~/scratch/code-snapshots/{}", answers.project_name);
+    let venv = fill(raw.python.venv.location.value.as_str());
+    let version = answers
+        .python
+        .clone()
+        .unwrap_or_else(|| raw.python.default_version.value.clone());
+    let module = python::choose(profile, &version);
+    let mut steps = Vec::new();
+
+    steps.push(key_step(profile, local, uses_key, &public_key));
+    steps.push(ssh_config_step(profile, answers, local, uses_key));
+    steps.push(host_key_step(profile));
+    let register = uses_key.then(|| register_step(profile, &public_key));
+    if raw.key_registration.required_before_login {
+        steps.extend(register.clone());
+    }
+    steps.push(connect_step(profile));
+    if !raw.key_registration.required_before_login {
+        steps.extend(register);
+    }
+    steps.push(layout_step(profile, &scratch));
+    steps.push(sync_step(site, answers, &snapshots));
+    let (python_step, loads, activate) = python::step(
+        profile,
+        &version,
+        &module,
+        &venv,
+        &snapshots,
+        local.requirements,
+    );
+    steps.push(python_step);
+    steps.push(job_step(
+        profile, answers, &scratch, &snapshots, &loads, &activate,
+    ));
+
+    // Every unverified value of the profile, except listed modules the plan does not load.
+    let chosen = match &module {
+        ModuleChoice::Known { name } => raw
+            .python
+            .modules
+            .known
+            .iter()
+            .position(|m| m.as_str() == name),
+        _ => None,
+    };
+    let unverified: Vec<Unverified> = profile
+        .unverified_fields()
+        .filter(|(f, _)| match f.strip_prefix("python.modules.known[") {
+            Some(rest) => chosen.is_some_and(|i| rest == format!("{i}]")),
+            None => true,
+        })
+        .map(|(f, w)| Unverified {
+            field: f.into(),
+            why: w.into(),
+        })
+        .collect();
+
+    Plan {
+        site: site.to_string(),
+        display_name: raw.display_name.clone(),
+        organisation: raw.organisation.clone(),
+        profile_source: profile.source.to_string(),
+        user: answers.user.clone(),
+        account: answers.account.clone(),
+        project: answers.project_name.clone(),
+        project_dir: answers.project_dir.display().to_string(),
+        python: version.to_string(),
+        steps,
+        notes: raw.notes.clone(),
+        unverified,
+    }
+}
+
+fn key_step(profile: &Profile, local: &LocalFacts, uses_key: bool, public_key: &str) -> Step {
+    let reg = &profile.raw.key_registration;
+    if !uses_key {
+        return Step {
+            id: "key",
+            title: "SSH key".into(),
+            summary: format!(
+                "Not used for {}: hpcinit creates no key.",
+                profile.raw.display_name
+            ),
+            action: Action::NoKey {
+                reason: reg.explanation.clone(),
+            },
+        };
+    }
+    let summary = if local.key_exists {
+        format!(
+            "Reuse {} (ed25519), one key for this device.",
+            local.key_path
+        )
+    } else if reg.passphrase_required {
+        format!(
+            "Create {} (ed25519, OpenSSH format, 0600) with a passphrase, which {} requires.",
+            local.key_path, profile.raw.display_name
+        )
+    } else {
+        format!(
+            "Create {} (ed25519, OpenSSH format, 0600), with an optional passphrase.",
+            local.key_path
+        )
+    };
+    Step {
+        id: "key",
+        title: "SSH key".into(),
+        summary,
+        action: Action::Key {
+            path: local.key_path.clone(),
+            public_key: public_key.to_string(),
+            exists: local.key_exists,
+            passphrase_required: reg.passphrase_required,
+        },
+    }
+}
+
+/// The `Host` blocks for one site: its login alias and, where the site has one, its transfer host.
+pub fn host_blocks(
+    profile: &Profile,
+    user: &str,
+    key_path: &str,
+    uses_key: bool,
+) -> Vec<HostBlock> {
+    let raw = &profile.raw;
+    let ssh = &raw.ssh;
+    let site = profile.name().as_str();
+    let mut blocks = Vec::new();
+    let jump_alias = format!("{site}-jump");
+    if let Some(jump) = &ssh.jump_host {
+        let mut b = HostBlock::new(
+            &jump_alias,
+            format!("{} jump host (hpcinit profile {site})", raw.display_name),
+        );
+        b.set("HostName", jump.host.as_str())
+            .set("Port", jump.port.to_string())
+            .set("User", user);
+        common_options(&mut b, profile, key_path, uses_key);
+        blocks.push(b);
+    }
+    let mut hosts = vec![(
+        site.to_string(),
+        ssh.host.as_str(),
+        format!("{} (hpcinit profile {site})", raw.display_name),
+    )];
+    if let Some(t) = &ssh.transfer_host {
+        hosts.push((
+            format!("{site}-transfer"),
+            t.as_str(),
+            format!("{} transfer host, for large data", raw.display_name),
+        ));
+    }
+    for (alias, host, comment) in hosts {
+        let mut b = HostBlock::new(&alias, comment);
+        b.set("HostName", host)
+            .set("User", user)
+            .set("Port", ssh.port.to_string());
+        if ssh.jump_host.is_some() {
+            b.set("ProxyJump", jump_alias.clone());
+        }
+        common_options(&mut b, profile, key_path, uses_key);
+        blocks.push(b);
+    }
+    blocks
+}
+
+fn common_options(b: &mut HostBlock, profile: &Profile, key_path: &str, uses_key: bool) {
+    let ssh = &profile.raw.ssh;
+    if uses_key {
+        b.set("IdentityFile", key_path).set("IdentitiesOnly", "yes");
+    } else {
+        // Keys cannot log in here; offering them only costs round trips and, with many keys in
+        // an agent, "Too many authentication failures".
+        b.set("PubkeyAuthentication", "no")
+            .set("PreferredAuthentications", "keyboard-interactive,password");
+    }
+    b.set("UserKnownHostsFile", KNOWN_HOSTS_FILE)
+        .set("StrictHostKeyChecking", "yes");
+    b.set(
+        "ServerAliveInterval",
+        ssh.keepalive.server_alive_interval.to_string(),
+    )
+    .set(
+        "ServerAliveCountMax",
+        ssh.keepalive.server_alive_count_max.to_string(),
+    );
+    if ssh.multiplex.enabled {
+        b.set("ControlMaster", "auto")
+            .set("ControlPath", CONTROL_PATH)
+            .set(
+                "ControlPersist",
+                ssh.multiplex.control_persist.value.clone(),
+            );
+    }
+}
+
+fn ssh_config_step(
+    profile: &Profile,
+    answers: &Answers,
+    local: &LocalFacts,
+    uses_key: bool,
+) -> Step {
+    let blocks = host_blocks(profile, &answers.user, &local.key_path, uses_key);
+    let text = ssh_config::render(&blocks);
+    let aliases: Vec<&str> = blocks.iter().map(|b| b.alias.as_str()).collect();
+    Step {
+        id: "ssh-config",
+        title: "SSH config".into(),
+        summary: format!(
+            "Write {MANAGED_FILE} (0600) with Host {}, and add one Include line at the top of ~/.ssh/config; nothing else in it changes.",
+            aliases.join(", ")
+        ),
+        action: Action::SshConfig {
+            file: MANAGED_FILE.into(),
+            text,
+            user_config: "~/.ssh/config".into(),
+            include_line: ssh_config::include_line(),
+            blocks,
+        },
+    }
+}
+
+fn host_key_step(profile: &Profile) -> Step {
+    let ssh = &profile.raw.ssh;
+    let pins: Vec<Pin> = ssh
+        .host_keys
+        .iter()
+        .map(|k| Pin {
+            algorithm: k.algorithm.as_str().into(),
+            fingerprint: k.fingerprint.to_string(),
+        })
+        .collect();
+    let summary = if pins.is_empty() {
+        format!(
+            "{} publishes no host-key fingerprints: hpcinit shows the key's fingerprint and asks you before trusting it (in scripts: --accept-new-host-key).",
+            profile.raw.display_name
+        )
+    } else {
+        format!(
+            "Read {}'s host key before sending any credential and compare it with the {} published fingerprint{}; a mismatch stops everything.",
+            ssh.host,
+            pins.len(),
+            if pins.len() == 1 { "" } else { "s" }
+        )
+    };
+    Step {
+        id: "host-key",
+        title: "Host key".into(),
+        summary,
+        action: Action::HostKey {
+            host: ssh.host.to_string(),
+            port: ssh.port,
+            pins,
+            source: ssh.host_keys_source.as_ref().map(|u| u.to_string()),
+            known_hosts: KNOWN_HOSTS_FILE.into(),
+        },
+    }
+}
+
+fn connect_step(profile: &Profile) -> Step {
+    let raw = &profile.raw;
+    let site = profile.name().as_str();
+    let prompts = profile.auth_summary();
+    let persist = raw
+        .ssh
+        .multiplex
+        .enabled
+        .then(|| raw.ssh.multiplex.control_persist.value.clone());
+    let summary = match &persist {
+        Some(p) => format!(
+            "Open one shared connection to {site}: you answer {prompts} once, in ssh's own prompt; every later step rides on it (kept {p} after the last use)."
+        ),
+        None => format!("Connect to {site}: you answer {prompts} in ssh's own prompt."),
+    };
+    Step {
+        id: "connect",
+        title: "Sign in once".into(),
+        summary,
+        action: Action::Connect {
+            alias: site.into(),
+            command: format!("ssh {site} true"),
+            prompts,
+            persist,
+        },
+    }
+}
+
+fn register_step(profile: &Profile, public_key: &str) -> Step {
+    let reg = &profile.raw.key_registration;
+    let site = profile.name().as_str();
+    let (summary, remote_script) = match reg.mode.value {
+        RegistrationMode::Portal => (
+            format!(
+                "Paste {public_key} at {} (you do this in the browser; hpcinit shows the key){}.",
+                reg.portal_url.as_ref().map(|u| u.as_str()).unwrap_or_default(),
+                reg.propagation.as_ref().map(|p| format!("; it takes effect in {p}")).unwrap_or_default()
+            ),
+            None,
+        ),
+        _ => (
+            format!("Append {public_key} to ~/.ssh/authorized_keys on {site} (once; over the shared connection)."),
+            Some(
+                "umask 077 && mkdir -p \"$HOME\"/.ssh && touch \"$HOME\"/.ssh/authorized_keys && \
+                 { grep -qxF \"$KEY\" \"$HOME\"/.ssh/authorized_keys || printf '%s\\n' \"$KEY\" >> \"$HOME\"/.ssh/authorized_keys; }"
+                    .to_string(),
+            ),
+        ),
+    };
+    Step {
+        id: "register-key",
+        title: "Register the key".into(),
+        summary,
+        action: Action::RegisterKey {
+            mode: reg.mode.value,
+            public_key: public_key.into(),
+            portal_url: reg.portal_url.as_ref().map(|u| u.to_string()),
+            prerequisite: reg.prerequisite.clone(),
+            propagation: reg.propagation.clone(),
+            remote_script,
+        },
+    }
+}
+
+fn layout_step(profile: &Profile, scratch: &str) -> Step {
+    let st = &profile.raw.storage.scratch;
+    let link_note = st.site_link.as_ref().map(|l| {
+        if l.as_str() == "~/scratch" {
+            format!(
+                "{} creates this link itself; hpcinit reuses it",
+                profile.raw.display_name
+            )
+        } else {
+            format!("{} also links it at {l}", profile.raw.display_name)
+        }
+    });
+    let dirs = vec![
+        RemoteDir {
+            path: "~/sbatch".into(),
+            link_to: None,
+            note: Some("job scripts".into()),
+        },
+        RemoteDir {
+            path: "~/scratch".into(),
+            link_to: Some(scratch.into()),
+            note: link_note,
+        },
+        RemoteDir {
+            path: "~/scratch/logs".into(),
+            link_to: None,
+            note: Some("job output and errors".into()),
+        },
+        RemoteDir {
+            path: "~/scratch/code-snapshots".into(),
+            link_to: None,
+            note: Some("frozen copies of your code".into()),
+        },
+    ];
+    let script = format!(
+        "mkdir -p {sbatch} && mkdir -p {target} && {{ [ -e {link} ] || [ -L {link} ] || ln -s {target} {link}; }} && mkdir -p {logs} {snaps}",
+        sbatch = sh_path("~/sbatch"),
+        target = sh(scratch),
+        link = sh_path("~/scratch"),
+        logs = sh_path("~/scratch/logs"),
+        snaps = sh_path("~/scratch/code-snapshots"),
+    );
+    Step {
+        id: "remote-layout",
+        title: "Directories".into(),
+        summary: format!("Create ~/sbatch and ~/scratch → {scratch} with logs/ and code-snapshots/ (one remote command)."),
+        action: Action::RemoteLayout { dirs, script, purge: st.purge.clone() },
+    }
+}
+
+fn sync_step(site: &str, answers: &Answers, snapshots: &str) -> Step {
+    let source = format!("{}/", answers.project_dir.display());
+    let rel = snapshots.trim_start_matches("~/");
+    let destination = format!("{rel}/<UTC time>-<git short sha>/");
+    let command = sh_words(&[
+        "rsync",
+        "--recursive",
+        "--links",
+        "--perms",
+        "--times",
+        "--partial",
+        "--link-dest=../latest",
+        "--exclude=.git/",
+        "--filter=:- .gitignore",
+        "--exclude=.venv/",
+        "--exclude=__pycache__/",
+        &source,
+        &format!("{site}:{destination}"),
+    ]);
+    Step {
+        id: "sync",
+        title: "Code snapshot".into(),
+        summary: format!(
+            "Copy the project (without .git and what .gitignore ignores) into a new snapshot; unchanged files are hard links to the previous one, and {snapshots}/latest moves only after a complete copy."
+        ),
+        action: Action::Sync { source, destination: format!("~/{destination}"), latest: format!("{snapshots}/latest"), command },
+    }
+}
+
+fn job_step(
+    profile: &Profile,
+    answers: &Answers,
+    scratch: &str,
+    snapshots: &str,
+    loads: &[String],
+    activate: &str,
+) -> Step {
+    let raw = &profile.raw;
+    let sched = &raw.scheduler;
+    let path = format!("~/sbatch/{}.sh", answers.project_name);
+    let submit = if sched.submit_from_scratch {
+        format!("cd ~/scratch && {} {path}", sched.submit.value)
+    } else {
+        format!("{} {path}", sched.submit.value)
+    };
+    let account = match (&sched.account, &answers.account) {
+        (Some(a), Some(v)) => AccountLine::Set {
+            flag: &a.flag,
+            value: v,
+        },
+        (Some(a), None) => AccountLine::Optional {
+            flag: &a.flag,
+            example: &a.example.value,
+            why: "Needed when you belong to more than one allocation",
+        },
+        (None, _) => AccountLine::None,
+    };
+    let time = match sched.kind {
+        SchedulerKind::Slurm => sched.job.time.value.slurm(),
+        SchedulerKind::Lsf => sched.job.time.value.lsf(),
+    };
+    let directives: Vec<String> = sched.job.directives.iter().map(|d| d.to_string()).collect();
+    let log_dir = format!("{scratch}/logs");
+    let text = JobScript {
+        kind: sched.kind,
+        site: &raw.display_name,
+        job_name: &answers.project_name,
+        account,
+        time,
+        directives: &directives,
+        log_dir: &log_dir,
+        reset: raw.python.modules.reset.as_str(),
+        modules: loads,
+        activate: activate.to_string(),
+        snapshots_dir: snapshots,
+        submit_hint: &submit,
+    }
+    .render();
+    let venv_note = if raw.python.venv.recipe == VenvRecipe::ContainerWrapper {
+        "container environment"
+    } else {
+        "venv"
+    };
+    Step {
+        id: "job-template",
+        title: "Job template".into(),
+        summary: format!(
+            "Write {path}: logs go to {log_dir} (which exists), it loads the modules and the {venv_note}, and runs from the latest code snapshot."
+        ),
+        action: Action::JobTemplate { path, text, submit },
+    }
+}

@@ -1,0 +1,13 @@
+//! Site profiles: what hpcinit knows about each cluster, with the URL each fact came from.
+
+mod error;
+#[allow(clippy::module_inception)]
+mod profile;
+pub mod raw;
+mod registry;
+pub mod retired;
+pub mod scalar;
+
+pub use error::ProfileError;
+pub use profile::{Profile, ProfileSource};
+pub use registry::{read_file, ProfileSet, BUILTIN_PROFILES};

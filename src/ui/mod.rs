@@ -1,0 +1,40 @@
+//! Everything a person sees: colours, tables, the plan's layout. Only this module imports
+//! console (and later dialoguer and indicatif).
+
+mod plan_view;
+mod table;
+
+pub use plan_view::render_plan;
+pub use table::Table;
+
+/// Colours that are switched off with `NO_COLOR` or when output is not a terminal.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    color: bool,
+}
+
+impl Style {
+    pub fn new(color: bool) -> Style {
+        Style { color }
+    }
+
+    fn paint(&self, s: &str, style: console::Style) -> String {
+        style.force_styling(self.color).apply_to(s).to_string()
+    }
+
+    pub fn error(&self, s: &str) -> String {
+        self.paint(s, console::Style::new().red().bold())
+    }
+    pub fn hint(&self, s: &str) -> String {
+        self.paint(s, console::Style::new().cyan().bold())
+    }
+    pub fn heading(&self, s: &str) -> String {
+        self.paint(s, console::Style::new().bold())
+    }
+    pub fn dim(&self, s: &str) -> String {
+        self.paint(s, console::Style::new().dim())
+    }
+    pub fn warn(&self, s: &str) -> String {
+        self.paint(s, console::Style::new().yellow().bold())
+    }
+}

@@ -1,0 +1,191 @@
+//! The plan as a person reads it: numbered steps, each with the exact files and commands.
+
+use super::Style;
+use crate::plan::{Action, Plan};
+use crate::profile::raw::RegistrationMode;
+use std::fmt::Write;
+
+fn block(out: &mut String, label: &str, text: &str) {
+    let _ = writeln!(out, "     {label}");
+    for line in text.lines() {
+        if line.is_empty() {
+            out.push('\n');
+        } else {
+            let _ = writeln!(out, "       {line}");
+        }
+    }
+}
+
+pub fn render_plan(plan: &Plan, style: &Style) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} {}: {}, {}",
+        style.heading("Plan for"),
+        style.heading(&plan.site),
+        plan.display_name,
+        plan.organisation
+    );
+    let mut who = format!("user {}", plan.user);
+    if let Some(a) = &plan.account {
+        let _ = write!(who, " · account {a}");
+    }
+    let _ = writeln!(
+        out,
+        "  {who} · project {} ({}) · Python {} · profile {}\n",
+        plan.project, plan.project_dir, plan.python, plan.profile_source
+    );
+    for (i, step) in plan.steps.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "{:>2}. {} — {}",
+            i + 1,
+            style.heading(&step.title),
+            step.summary
+        );
+        details(&mut out, &step.action);
+        out.push('\n');
+    }
+    if !plan.notes.is_empty() {
+        let _ = writeln!(out, "{}", style.heading("Good to know"));
+        for n in &plan.notes {
+            let _ = writeln!(out, "  - {n}");
+        }
+        out.push('\n');
+    }
+    if !plan.unverified.is_empty() {
+        let _ = writeln!(
+            out,
+            "{} the site's documentation did not confirm these values; hpcinit checks what it can on the cluster:",
+            style.warn("UNVERIFIED:")
+        );
+        for u in &plan.unverified {
+            let _ = writeln!(out, "  - {}: {}", u.field, u.why);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn details(out: &mut String, action: &Action) {
+    match action {
+        Action::Key {
+            path,
+            public_key,
+            exists,
+            passphrase_required,
+        } => {
+            let _ = writeln!(
+                out,
+                "     private key {path} (never leaves this machine), public key {public_key}"
+            );
+            if !exists {
+                let _ = writeln!(
+                    out,
+                    "     passphrase: {}",
+                    if *passphrase_required {
+                        "required, asked twice, never shown"
+                    } else {
+                        "optional, asked twice, never shown"
+                    }
+                );
+            }
+        }
+        Action::NoKey { reason } => {
+            let _ = writeln!(out, "     {reason}");
+        }
+        Action::SshConfig {
+            file,
+            text,
+            user_config,
+            include_line,
+            ..
+        } => {
+            block(out, &format!("{file}:"), text);
+            block(out, &format!("added as the first line of {user_config} (created if missing; backed up once):"), include_line);
+        }
+        Action::HostKey {
+            pins,
+            source,
+            known_hosts,
+            host,
+            port,
+        } => {
+            for p in pins {
+                let _ = writeln!(out, "     pinned {} {}", p.algorithm, p.fingerprint);
+            }
+            if let Some(s) = source {
+                let _ = writeln!(out, "     published at {s}");
+            }
+            let target = if *port == 22 {
+                host.clone()
+            } else {
+                format!("[{host}]:{port}")
+            };
+            let _ = writeln!(out, "     verified key for {target} goes to {known_hosts}");
+        }
+        Action::Connect { command, .. } => {
+            let _ = writeln!(out, "     $ {command}");
+        }
+        Action::RegisterKey {
+            mode,
+            portal_url,
+            prerequisite,
+            propagation,
+            remote_script,
+            public_key,
+        } => {
+            if let Some(p) = prerequisite {
+                let _ = writeln!(out, "     first: {p}");
+            }
+            match mode {
+                RegistrationMode::Portal => {
+                    if let Some(u) = portal_url {
+                        let _ = writeln!(out, "     open {u} and paste the line in {public_key}");
+                    }
+                    if let Some(p) = propagation {
+                        let _ = writeln!(out, "     takes effect: {p}");
+                    }
+                }
+                _ => {
+                    if let Some(s) = remote_script {
+                        block(
+                            out,
+                            "on the cluster (KEY = the line in the .pub file, quoted):",
+                            s,
+                        );
+                    }
+                }
+            }
+        }
+        Action::RemoteLayout {
+            dirs,
+            script,
+            purge,
+        } => {
+            for d in dirs {
+                let mut line = d.path.clone();
+                if let Some(t) = &d.link_to {
+                    let _ = write!(line, " → {t}");
+                }
+                if let Some(n) = &d.note {
+                    let _ = write!(line, "  ({n})");
+                }
+                let _ = writeln!(out, "     {line}");
+            }
+            let _ = writeln!(out, "     scratch purge: {purge}");
+            block(out, "on the cluster:", script);
+        }
+        Action::Sync {
+            command, latest, ..
+        } => {
+            let _ = writeln!(out, "     $ {command}");
+            let _ = writeln!(out, "     then {latest} → the new snapshot");
+        }
+        Action::Python { script, .. } => block(out, "on the cluster, in a login shell:", script),
+        Action::JobTemplate { path, text, submit } => {
+            block(out, &format!("{path}:"), text);
+            let _ = writeln!(out, "     submit: {submit}");
+        }
+    }
+}
