@@ -22,8 +22,7 @@ Examples:
     long_about = "hpcinit sets up SSH (key, config, verified host key, one sign-in per run), the \
                   directories on the cluster, a Python environment built from the site's modules, \
                   a snapshot of your code and job-script templates, following each site's rules.",
-    after_help = EXAMPLES,
-    args_conflicts_with_subcommands = true
+    after_help = EXAMPLES
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -48,6 +47,8 @@ pub struct Cli {
 /// The answers a bootstrap needs.
 #[derive(Debug, Clone, Args, Default)]
 pub struct SetupArgs {
+    // Every field is optional, so that values given before a subcommand can fill the gaps of
+    // those given after it: `hpcinit --site saga plan --user alice`.
     /// The cluster: a profile name or alias (`hpcinit profiles list`).
     #[arg(long, value_name = "NAME")]
     pub site: Option<String>,
@@ -75,6 +76,27 @@ pub struct SetupArgs {
     /// Use this existing private key instead of ~/.ssh/id_ed25519_hpcinit.
     #[arg(long, value_name = "PATH")]
     pub key: Option<PathBuf>,
+}
+
+impl SetupArgs {
+    /// These answers, with gaps filled from `outer` (the ones given before the subcommand).
+    pub fn or(&self, outer: &SetupArgs) -> SetupArgs {
+        SetupArgs {
+            site: self.site.clone().or_else(|| outer.site.clone()),
+            user: self.user.clone().or_else(|| outer.user.clone()),
+            account: self.account.clone().or_else(|| outer.account.clone()),
+            project_dir: self
+                .project_dir
+                .clone()
+                .or_else(|| outer.project_dir.clone()),
+            project_name: self
+                .project_name
+                .clone()
+                .or_else(|| outer.project_name.clone()),
+            python: self.python.clone().or_else(|| outer.python.clone()),
+            key: self.key.clone().or_else(|| outer.key.clone()),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -84,7 +84,11 @@ fn dispatch(
             Ok(EXIT_OK)
         }
         Some(Command::Plan { setup, json }) => {
-            let plan = commands::plan::make(&commands::load_profiles(cli, env)?, setup, env)?;
+            let plan = commands::plan::make(
+                &commands::load_profiles(cli, env)?,
+                &setup.or(&cli.setup),
+                env,
+            )?;
             let text = if *json {
                 serde_json::to_string_pretty(&plan).expect("a plan serializes") + "\n"
             } else {

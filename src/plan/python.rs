@@ -29,7 +29,7 @@ impl ModuleChoice {
             ModuleChoice::OnCluster { version, .. } => {
                 format!("<newest Python {version} module on the cluster>")
             }
-            ModuleChoice::NotNeeded => "(none: the container brings its own Python)".into(),
+            ModuleChoice::NotNeeded => "no module: the container brings its own Python".into(),
         }
     }
 }

@@ -1,0 +1,499 @@
+//! The `hpcinit` binary as a person runs it: output, exit codes, files it must not touch.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs hpcinit with a temporary HOME, no colours, no terminal.
+fn hpcinit_in(home: &Path, cwd: &Path, args: &[&str]) -> Run {
+    let out: Output = Command::new(env!("CARGO_BIN_EXE_hpcinit"))
+        .args(args)
+        .current_dir(cwd)
+        .env_clear()
+        .env("HOME", home)
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("hpcinit runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+struct Sandbox {
+    home: tempfile::TempDir,
+    project: std::path::PathBuf,
+}
+
+impl Sandbox {
+    fn new() -> Sandbox {
+        let home = tempfile::tempdir().unwrap();
+        let project = home.path().join("demo");
+        std::fs::create_dir(&project).unwrap();
+        std::fs::write(project.join("requirements.txt"), "numpy\n").unwrap();
+        Sandbox { home, project }
+    }
+    fn run(&self, args: &[&str]) -> Run {
+        hpcinit_in(self.home.path(), &self.project, args)
+    }
+}
+
+#[test]
+fn profiles_list_shows_all_eleven() {
+    let r = Sandbox::new().run(&["profiles", "list"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for name in [
+        "dtu",
+        "saga",
+        "betzy",
+        "olivia",
+        "bigred200",
+        "quartz",
+        "narval",
+        "rorqual",
+        "fir",
+        "nibi",
+        "trillium",
+    ] {
+        assert!(
+            r.stdout.lines().any(|l| l.starts_with(&format!("{name} "))),
+            "{name} missing:\n{}",
+            r.stdout
+        );
+    }
+    let header = r.stdout.lines().next().unwrap();
+    for col in ["NAME", "SITE", "SCHEDULER", "SIGN-IN"] {
+        assert!(header.contains(col), "{header}");
+    }
+    let json = Sandbox::new().run(&["profiles", "list", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert!(v.as_array().unwrap().len() >= 11);
+}
+
+#[test]
+fn profiles_show_saga_has_host_and_pinned_fingerprint() {
+    let r = Sandbox::new().run(&["profiles", "show", "saga"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("host: saga.sigma2.no"));
+    assert!(r.stdout.contains("algorithm: ssh-ed25519\n      fingerprint: SHA256:YOkZ1uudXrFmaigdnpZ64z497ZccNhdZe/abFkDXOH8"));
+}
+
+#[test]
+fn plan_saga_multiplexes_and_does_not_chase_key_login() {
+    let r = Sandbox::new().run(&[
+        "plan",
+        "--site",
+        "saga",
+        "--user",
+        "alice",
+        "--account",
+        "nn1234k",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let o = &r.stdout;
+    assert!(o.contains("Host saga\n"), "{o}");
+    assert!(o.contains("HostName saga.sigma2.no"));
+    assert!(o.contains("ControlMaster auto"));
+    assert!(o.contains("ControlPersist 10m"));
+    assert!(
+        o.contains("PubkeyAuthentication no"),
+        "no attempt at key-only login"
+    );
+    assert!(
+        !o.contains("authorized_keys"),
+        "no key is installed on Saga"
+    );
+    assert!(!o.contains("IdentityFile"));
+    assert!(o.contains("#SBATCH --account=nn1234k"));
+    assert!(o.contains("Include ~/.ssh/config.d/hpcinit"));
+    let home = Sandbox::new();
+    let _ = home.run(&[
+        "plan",
+        "--site",
+        "saga",
+        "--user",
+        "alice",
+        "--account",
+        "nn1234k",
+    ]);
+    assert!(
+        !home.home.path().join(".ssh").exists(),
+        "plan touches nothing"
+    );
+}
+
+#[test]
+fn plan_narval_uses_ccdb_and_virtualenv() {
+    let r = Sandbox::new().run(&["plan", "--site", "narval", "--user", "alice"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r
+        .stdout
+        .contains("https://ccdb.alliancecan.ca/ssh_authorized_keys"));
+    assert!(r.stdout.contains("virtualenv --no-download"));
+    assert!(r.stdout.contains("pip install --no-index -r"));
+    assert!(r.stdout.contains("module load StdEnv/2023 python/3.11.5"));
+}
+
+#[test]
+fn plan_dtu_submits_with_bsub_redirect() {
+    let r = Sandbox::new().run(&["plan", "--site", "dtu", "--user", "s123456"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("submit: bsub < ~/sbatch/demo.sh"));
+    assert!(r.stdout.contains("#BSUB -W 01:00"));
+    assert!(r.stdout.contains("UNVERIFIED"));
+}
+
+#[test]
+fn plan_json_is_the_same_plan() {
+    let r = Sandbox::new().run(&["plan", "--site", "trillium", "--user", "alice", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let ids: Vec<&str> = v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "key",
+            "ssh-config",
+            "host-key",
+            "register-key",
+            "connect",
+            "remote-layout",
+            "sync",
+            "python",
+            "job-template"
+        ],
+        "Trillium takes only CCDB keys: registration comes before the first connection"
+    );
+}
+
+#[test]
+fn misspelled_profile_field_exits_2_with_file_line_and_field() {
+    let sb = Sandbox::new();
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/saga.yaml"))
+            .unwrap();
+    let bad = text.replace("  quota_command: dusage", "  quota_comand: dusage");
+    let path = sb.home.path().join("mysite.yaml");
+    std::fs::write(&path, &bad).unwrap();
+    let line = bad
+        .lines()
+        .position(|l| l.contains("quota_comand"))
+        .unwrap()
+        + 1;
+    let r = sb.run(&["profiles", "validate", path.to_str().unwrap()]);
+    assert_eq!(r.code, 2);
+    let want = format!("{}:{line}:3", path.display());
+    assert!(r.stderr.contains(&want), "want {want} in:\n{}", r.stderr);
+    assert!(
+        r.stderr.contains("unknown field `quota_comand`"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("hint:"), "{}", r.stderr);
+    // The same file given with --profile stops every command the same way.
+    let r = sb.run(&[
+        "--profile",
+        path.to_str().unwrap(),
+        "plan",
+        "--site",
+        "saga",
+        "--user",
+        "a",
+        "--account",
+        "nn1234k",
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.starts_with("error: invalid profile"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn validate_accepts_the_builtin_files() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles");
+    let files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
+    let mut args = vec!["profiles", "validate"];
+    args.extend(files.iter().map(String::as_str));
+    let r = Sandbox::new().run(&args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stdout.lines().filter(|l| l.starts_with("ok: ")).count(),
+        files.len()
+    );
+}
+
+#[test]
+fn user_profile_dir_overrides_builtin() {
+    let sb = Sandbox::new();
+    let dir = sb.home.path().join(".config/hpcinit/profiles");
+    std::fs::create_dir_all(&dir).unwrap();
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/saga.yaml"))
+            .unwrap();
+    std::fs::write(
+        dir.join("saga.yaml"),
+        text.replace("control_persist: 10m", "control_persist: 2h"),
+    )
+    .unwrap();
+    let r = sb.run(&[
+        "plan",
+        "--site",
+        "saga",
+        "--user",
+        "alice",
+        "--account",
+        "nn1234k",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("ControlPersist 2h"));
+    let list = sb.run(&["profiles", "list"]);
+    assert!(
+        list.stdout
+            .lines()
+            .any(|l| l.starts_with("saga ") && l.ends_with("user")),
+        "{}",
+        list.stdout
+    );
+}
+
+#[test]
+fn bad_answers_exit_2_with_a_hint() {
+    let sb = Sandbox::new();
+    let cases: &[(&[&str], &str)] = &[
+        (&["plan", "--user", "alice"], "--site"),
+        (
+            &["plan", "--site", "saga", "--account", "nn1234k"],
+            "--user",
+        ),
+        (
+            &["plan", "--site", "saga", "--user", "alice"],
+            "--account nn1234k",
+        ),
+        (
+            &[
+                "plan",
+                "--site",
+                "saga",
+                "--user",
+                "alice",
+                "--account",
+                "1234",
+            ],
+            "look like `nn1234k`",
+        ),
+        (
+            &[
+                "plan",
+                "--site",
+                "saga",
+                "--user",
+                "$(touch pwned)",
+                "--account",
+                "nn1234k",
+            ],
+            "username",
+        ),
+        (
+            &[
+                "plan",
+                "--site",
+                "saga",
+                "--user=-oProxyCommand=x",
+                "--account",
+                "nn1234k",
+            ],
+            "username",
+        ),
+        (
+            &[
+                "plan",
+                "--site",
+                "saga",
+                "--user",
+                "al\nice",
+                "--account",
+                "nn1234k",
+            ],
+            "line break",
+        ),
+        (
+            &[
+                "plan",
+                "--site",
+                "saga",
+                "--user",
+                "alice",
+                "--account",
+                "nn1234k",
+                "--project-name",
+                "a;b",
+            ],
+            "project name",
+        ),
+        (
+            &[
+                "plan", "--site", "narval", "--user", "alice", "--python", "3.x",
+            ],
+            "Python version",
+        ),
+        (
+            &[
+                "plan",
+                "--site",
+                "narval",
+                "--user",
+                "alice",
+                "--key",
+                "/nonexistent/key",
+            ],
+            "--key",
+        ),
+        (
+            &["plan", "--site", "cedar", "--user", "alice"],
+            "--site fir",
+        ),
+        (
+            &["plan", "--site", "nowhere", "--user", "alice"],
+            "profiles list",
+        ),
+    ];
+    for (args, expect) in cases {
+        let r = sb.run(args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.starts_with("error: "), "{args:?}: {}", r.stderr);
+        assert!(
+            r.stderr.contains(expect),
+            "{args:?} should mention {expect:?}:\n{}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.contains("hint:") || r.stderr.contains("Usage"),
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
+    assert!(!sb.project.join("pwned").exists());
+}
+
+#[test]
+fn main_entry_prints_the_plan_and_says_it_stops() {
+    let r = Sandbox::new().run(&["--site", "narval", "--user", "alice"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("Plan for narval"));
+    assert!(r.stderr.contains("Nothing was changed"));
+}
+
+#[test]
+fn help_version_and_completions() {
+    let sb = Sandbox::new();
+    let help = sb.run(&["--help"]);
+    assert_eq!(help.code, 0);
+    assert!(help.stdout.contains("Examples:") && help.stdout.contains("--site"));
+    let v = sb.run(&["--version"]);
+    assert_eq!(
+        v.stdout.trim(),
+        format!("hpcinit {}", env!("CARGO_PKG_VERSION"))
+    );
+    for shell in ["bash", "zsh", "fish"] {
+        let c = sb.run(&["completions", shell]);
+        assert_eq!(c.code, 0);
+        assert!(
+            c.stdout.contains("hpcinit") && c.stdout.contains("profiles"),
+            "{shell}"
+        );
+    }
+    let bad = sb.run(&["completions", "tcsh"]);
+    assert_eq!(bad.code, 2);
+}
+
+/// OpenSSH's own parser reads every config hpcinit plans, and resolves the values hpcinit set,
+/// even with a `Host *` block in the user's config that sets the same options differently.
+#[test]
+fn openssh_accepts_every_planned_config() {
+    let ssh = Command::new("ssh").arg("-V").output();
+    assert!(
+        ssh.is_ok(),
+        "OpenSSH client (ssh) is required for this test; the test command installs it"
+    );
+    let sb = Sandbox::new();
+    let set = hpcinit::profile::ProfileSet::builtin().unwrap();
+    for p in set.iter() {
+        let mut args = vec![
+            "plan",
+            "--json",
+            "--site",
+            p.name().as_str(),
+            "--user",
+            "alice",
+        ];
+        let account = p
+            .raw
+            .scheduler
+            .account
+            .as_ref()
+            .map(|a| a.example.value.clone());
+        if let Some(a) = &account {
+            args.extend(["--account", a.as_str()]);
+        }
+        let r = sb.run(&args);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        let step = v["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == "ssh-config")
+            .unwrap();
+        let managed = sb.home.path().join(format!("managed-{}", p.name()));
+        std::fs::write(&managed, step["text"].as_str().unwrap()).unwrap();
+        let user_config = sb.home.path().join(format!("config-{}", p.name()));
+        std::fs::write(
+            &user_config,
+            format!("Include {}\n\nHost *\n    ControlMaster no\n    User someoneelse\n    ServerAliveInterval 5\n", managed.display()),
+        )
+        .unwrap();
+        let out = Command::new("ssh")
+            .args(["-G", "-F"])
+            .arg(&user_config)
+            .arg(p.name().as_str())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            p.name(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.contains(&format!("hostname {}\n", p.raw.ssh.host)),
+            "{}: {text}",
+            p.name()
+        );
+        assert!(text.contains("user alice\n"), "{}", p.name());
+        assert!(text.contains("controlmaster auto\n"), "{}", p.name());
+        assert!(text.contains("serveraliveinterval 60\n"), "{}", p.name());
+        assert!(
+            text.contains("stricthostkeychecking true\n"),
+            "{}",
+            p.name()
+        );
+    }
+}
