@@ -64,11 +64,8 @@ impl Error {
     /// The text printed on standard error.
     pub fn render(&self, style: &Style) -> String {
         let mut out = format!("{} {self}\n", style.error("error:"));
+        // Wrapped module errors are `transparent`: `source()` already starts at their cause.
         let mut source = std::error::Error::source(self);
-        if matches!(self, Error::Profile(_) | Error::Answer(_)) {
-            // transparent: skip the wrapped error itself, which was just printed
-            source = source.and_then(std::error::Error::source);
-        }
         while let Some(cause) = source {
             out.push_str(&format!("  caused by: {cause}\n"));
             source = cause.source();

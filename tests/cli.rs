@@ -393,6 +393,23 @@ fn bad_answers_exit_2_with_a_hint() {
 }
 
 #[test]
+fn unreadable_profile_says_why() {
+    let r = Sandbox::new().run(&["--profile", "/nonexistent/site.yaml", "profiles", "list"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("error: cannot read profile /nonexistent/site.yaml"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("caused by: No such file or directory"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
 fn main_entry_prints_the_plan_and_says_it_stops() {
     let r = Sandbox::new().run(&["--site", "narval", "--user", "alice"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
