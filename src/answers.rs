@@ -20,18 +20,9 @@ pub struct Answers {
 #[derive(Debug, thiserror::Error)]
 pub enum AnswerError {
     #[error("missing {what}")]
-    Missing {
-        what: &'static str,
-        flag: &'static str,
-        hint: String,
-    },
+    Missing { what: &'static str, flag: &'static str, hint: String },
     #[error("{what} `{value}` is not usable: {reason}")]
-    Invalid {
-        what: &'static str,
-        value: String,
-        reason: String,
-        hint: String,
-    },
+    Invalid { what: &'static str, value: String, reason: String, hint: String },
 }
 
 impl AnswerError {
@@ -43,12 +34,7 @@ impl AnswerError {
     }
 }
 
-fn check_word(
-    what: &'static str,
-    value: &str,
-    allowed: &str,
-    hint: &str,
-) -> Result<(), AnswerError> {
+fn check_word(what: &'static str, value: &str, allowed: &str, hint: &str) -> Result<(), AnswerError> {
     let invalid = |reason: String| AnswerError::Invalid {
         what,
         value: value.to_string(),
@@ -60,9 +46,7 @@ fn check_word(
     }
     let re = regex::Regex::new(allowed).expect("static regex");
     if !re.is_match(value) {
-        return Err(invalid(
-            "it holds characters other than letters, digits, `.`, `_` and `-`".into(),
-        ));
+        return Err(invalid("it holds characters other than letters, digits, `.`, `_` and `-`".into()));
     }
     Ok(())
 }
@@ -138,17 +122,7 @@ mod tests {
 
     #[test]
     fn hostile_usernames_are_refused() {
-        for bad in [
-            "-oProxyCommand=x",
-            "a;b",
-            "$(id)",
-            "`id`",
-            "a b",
-            "a\nb",
-            "",
-            ".hidden",
-            "a'b",
-        ] {
+        for bad in ["-oProxyCommand=x", "a;b", "$(id)", "`id`", "a b", "a\nb", "", ".hidden", "a'b"] {
             assert!(check_user(bad).is_err(), "{bad:?} should be refused");
         }
         for good in ["alice", "s123456", "first.last", "a_b-c"] {

@@ -85,14 +85,8 @@ impl SetupArgs {
             site: self.site.clone().or_else(|| outer.site.clone()),
             user: self.user.clone().or_else(|| outer.user.clone()),
             account: self.account.clone().or_else(|| outer.account.clone()),
-            project_dir: self
-                .project_dir
-                .clone()
-                .or_else(|| outer.project_dir.clone()),
-            project_name: self
-                .project_name
-                .clone()
-                .or_else(|| outer.project_name.clone()),
+            project_dir: self.project_dir.clone().or_else(|| outer.project_dir.clone()),
+            project_name: self.project_name.clone().or_else(|| outer.project_name.clone()),
             python: self.python.clone().or_else(|| outer.python.clone()),
             key: self.key.clone().or_else(|| outer.key.clone()),
         }

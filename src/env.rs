@@ -34,10 +34,7 @@ impl Env {
     }
 
     pub fn var(&self, name: &str) -> Option<&str> {
-        self.vars
-            .get(name)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
+        self.vars.get(name).map(String::as_str).filter(|v| !v.is_empty())
     }
 
     /// hpcinit's config directory: `$XDG_CONFIG_HOME/hpcinit`, else `~/.config/hpcinit`
@@ -77,10 +74,7 @@ mod tests {
         Env {
             home: "/home/a".into(),
             cwd: "/".into(),
-            vars: vars
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            vars: vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             stdin_tty: true,
             stdout_tty: true,
         }
@@ -88,18 +82,9 @@ mod tests {
 
     #[test]
     fn config_dir_follows_xdg() {
-        assert_eq!(
-            env(&[]).config_dir(),
-            PathBuf::from("/home/a/.config/hpcinit")
-        );
-        assert_eq!(
-            env(&[("XDG_CONFIG_HOME", "/x")]).config_dir(),
-            PathBuf::from("/x/hpcinit")
-        );
-        assert_eq!(
-            env(&[("XDG_CONFIG_HOME", "rel")]).config_dir(),
-            PathBuf::from("/home/a/.config/hpcinit")
-        );
+        assert_eq!(env(&[]).config_dir(), PathBuf::from("/home/a/.config/hpcinit"));
+        assert_eq!(env(&[("XDG_CONFIG_HOME", "/x")]).config_dir(), PathBuf::from("/x/hpcinit"));
+        assert_eq!(env(&[("XDG_CONFIG_HOME", "rel")]).config_dir(), PathBuf::from("/home/a/.config/hpcinit"));
     }
 
     #[test]

@@ -34,10 +34,9 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Profile(_)
-            | Error::Answer(_)
-            | Error::Usage { .. }
-            | Error::LocalRead { .. } => EXIT_USAGE,
+            Error::Profile(_) | Error::Answer(_) | Error::Usage { .. } | Error::LocalRead { .. } => {
+                EXIT_USAGE
+            }
             Error::Output(_) => EXIT_FAILED,
         }
     }
@@ -47,9 +46,7 @@ impl Error {
             Error::Profile(e) => e.hint(),
             Error::Answer(e) => Some(e.hint()),
             Error::Usage { hint, .. } => Some(hint.clone()),
-            Error::LocalRead { .. } => {
-                Some("check that the path exists and that you may read it".into())
-            }
+            Error::LocalRead { .. } => Some("check that the path exists and that you may read it".into()),
             Error::Output(_) => None,
         }
     }

@@ -30,16 +30,8 @@ where
         Ok(cli) => cli,
         Err(e) => {
             let code = e.exit_code();
-            let text = if env.color() {
-                e.render().ansi().to_string()
-            } else {
-                e.render().to_string()
-            };
-            let _ = if code == 0 {
-                write!(out, "{text}")
-            } else {
-                write!(err, "{text}")
-            };
+            let text = if env.color() { e.render().ansi().to_string() } else { e.render().to_string() };
+            let _ = if code == 0 { write!(out, "{text}") } else { write!(err, "{text}") };
             return code;
         }
     };
@@ -65,30 +57,20 @@ fn dispatch(
             clap_complete::generate(*shell, &mut Cli::command(), "hpcinit", out);
             Ok(EXIT_OK)
         }
-        Some(Command::Profiles {
-            command: ProfilesCommand::Validate { files },
-        }) => {
+        Some(Command::Profiles { command: ProfilesCommand::Validate { files } }) => {
             let ok = commands::profiles::validate(files, style, out, err)?;
             Ok(if ok { EXIT_OK } else { EXIT_USAGE })
         }
-        Some(Command::Profiles {
-            command: ProfilesCommand::List { json },
-        }) => {
+        Some(Command::Profiles { command: ProfilesCommand::List { json } }) => {
             commands::profiles::list(&commands::load_profiles(cli, env)?, *json, out)?;
             Ok(EXIT_OK)
         }
-        Some(Command::Profiles {
-            command: ProfilesCommand::Show { name },
-        }) => {
+        Some(Command::Profiles { command: ProfilesCommand::Show { name } }) => {
             commands::profiles::show(&commands::load_profiles(cli, env)?, name, out)?;
             Ok(EXIT_OK)
         }
         Some(Command::Plan { setup, json }) => {
-            let plan = commands::plan::make(
-                &commands::load_profiles(cli, env)?,
-                &setup.or(&cli.setup),
-                env,
-            )?;
+            let plan = commands::plan::make(&commands::load_profiles(cli, env)?, &setup.or(&cli.setup), env)?;
             let text = if *json {
                 serde_json::to_string_pretty(&plan).expect("a plan serializes") + "\n"
             } else {
@@ -100,8 +82,7 @@ fn dispatch(
         None => {
             let plan = commands::plan::make(&commands::load_profiles(cli, env)?, &cli.setup, env)?;
             if !cli.quiet {
-                out.write_all(ui::render_plan(&plan, style).as_bytes())
-                    .map_err(Error::Output)?;
+                out.write_all(ui::render_plan(&plan, style).as_bytes()).map_err(Error::Output)?;
             }
             writeln!(
                 err,

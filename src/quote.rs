@@ -89,28 +89,14 @@ mod tests {
 
     #[test]
     fn quoted_words_survive_a_real_shell() {
-        let nasty = [
-            "a b",
-            "it's",
-            "$(touch /tmp/hpcinit-pwned)",
-            "`id`",
-            "x;y",
-            "*",
-            "-n",
-            "\\",
-            "\"q\"",
-        ];
+        let nasty = ["a b", "it's", "$(touch /tmp/hpcinit-pwned)", "`id`", "x;y", "*", "-n", "\\", "\"q\""];
         for word in nasty {
             let out = std::process::Command::new("sh")
                 .arg("-c")
                 .arg(format!("printf '%s' {}", sh(word)))
                 .output()
                 .expect("sh runs");
-            assert_eq!(
-                String::from_utf8_lossy(&out.stdout),
-                word,
-                "round trip of {word:?}"
-            );
+            assert_eq!(String::from_utf8_lossy(&out.stdout), word, "round trip of {word:?}");
         }
     }
 

@@ -46,22 +46,11 @@ impl Sandbox {
 }
 
 #[test]
-fn profiles_list_shows_all_eleven() {
+fn profiles_list_shows_every_builtin_profile() {
     let r = Sandbox::new().run(&["profiles", "list"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    for name in [
-        "dtu",
-        "saga",
-        "betzy",
-        "olivia",
-        "bigred200",
-        "quartz",
-        "narval",
-        "rorqual",
-        "fir",
-        "nibi",
-        "trillium",
-    ] {
+    let set = hpcinit::profile::ProfileSet::builtin().unwrap();
+    for name in set.iter().map(|p| p.name().to_string()) {
         assert!(
             r.stdout.lines().any(|l| l.starts_with(&format!("{name} "))),
             "{name} missing:\n{}",
@@ -82,60 +71,35 @@ fn profiles_show_saga_has_host_and_pinned_fingerprint() {
     let r = Sandbox::new().run(&["profiles", "show", "saga"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("host: saga.sigma2.no"));
-    assert!(r.stdout.contains("algorithm: ssh-ed25519\n      fingerprint: SHA256:YOkZ1uudXrFmaigdnpZ64z497ZccNhdZe/abFkDXOH8"));
+    assert!(r.stdout.contains(
+        "algorithm: ssh-ed25519\n      fingerprint: SHA256:YOkZ1uudXrFmaigdnpZ64z497ZccNhdZe/abFkDXOH8"
+    ));
 }
 
 #[test]
 fn plan_saga_multiplexes_and_does_not_chase_key_login() {
-    let r = Sandbox::new().run(&[
-        "plan",
-        "--site",
-        "saga",
-        "--user",
-        "alice",
-        "--account",
-        "nn1234k",
-    ]);
+    let r = Sandbox::new().run(&["plan", "--site", "saga", "--user", "alice", "--account", "nn1234k"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let o = &r.stdout;
     assert!(o.contains("Host saga\n"), "{o}");
     assert!(o.contains("HostName saga.sigma2.no"));
     assert!(o.contains("ControlMaster auto"));
     assert!(o.contains("ControlPersist 10m"));
-    assert!(
-        o.contains("PubkeyAuthentication no"),
-        "no attempt at key-only login"
-    );
-    assert!(
-        !o.contains("authorized_keys"),
-        "no key is installed on Saga"
-    );
+    assert!(o.contains("PubkeyAuthentication no"), "no attempt at key-only login");
+    assert!(!o.contains("authorized_keys"), "no key is installed on Saga");
     assert!(!o.contains("IdentityFile"));
     assert!(o.contains("#SBATCH --account=nn1234k"));
     assert!(o.contains("Include ~/.ssh/config.d/hpcinit"));
     let home = Sandbox::new();
-    let _ = home.run(&[
-        "plan",
-        "--site",
-        "saga",
-        "--user",
-        "alice",
-        "--account",
-        "nn1234k",
-    ]);
-    assert!(
-        !home.home.path().join(".ssh").exists(),
-        "plan touches nothing"
-    );
+    let _ = home.run(&["plan", "--site", "saga", "--user", "alice", "--account", "nn1234k"]);
+    assert!(!home.home.path().join(".ssh").exists(), "plan touches nothing");
 }
 
 #[test]
 fn plan_narval_uses_ccdb_and_virtualenv() {
     let r = Sandbox::new().run(&["plan", "--site", "narval", "--user", "alice"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r
-        .stdout
-        .contains("https://ccdb.alliancecan.ca/ssh_authorized_keys"));
+    assert!(r.stdout.contains("https://ccdb.alliancecan.ca/ssh_authorized_keys"));
     assert!(r.stdout.contains("virtualenv --no-download"));
     assert!(r.stdout.contains("pip install --no-index -r"));
     assert!(r.stdout.contains("module load StdEnv/2023 python/3.11.5"));
@@ -155,12 +119,7 @@ fn plan_json_is_the_same_plan() {
     let r = Sandbox::new().run(&["plan", "--site", "trillium", "--user", "alice", "--json"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    let ids: Vec<&str> = v["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["id"].as_str().unwrap())
-        .collect();
+    let ids: Vec<&str> = v["steps"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
     assert_eq!(
         ids,
         [
@@ -182,25 +141,16 @@ fn plan_json_is_the_same_plan() {
 fn misspelled_profile_field_exits_2_with_file_line_and_field() {
     let sb = Sandbox::new();
     let text =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/saga.yaml"))
-            .unwrap();
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/saga.yaml")).unwrap();
     let bad = text.replace("  quota_command: dusage", "  quota_comand: dusage");
     let path = sb.home.path().join("mysite.yaml");
     std::fs::write(&path, &bad).unwrap();
-    let line = bad
-        .lines()
-        .position(|l| l.contains("quota_comand"))
-        .unwrap()
-        + 1;
+    let line = bad.lines().position(|l| l.contains("quota_comand")).unwrap() + 1;
     let r = sb.run(&["profiles", "validate", path.to_str().unwrap()]);
     assert_eq!(r.code, 2);
     let want = format!("{}:{line}:3", path.display());
     assert!(r.stderr.contains(&want), "want {want} in:\n{}", r.stderr);
-    assert!(
-        r.stderr.contains("unknown field `quota_comand`"),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("unknown field `quota_comand`"), "{}", r.stderr);
     assert!(r.stderr.contains("hint:"), "{}", r.stderr);
     // The same file given with --profile stops every command the same way.
     let r = sb.run(&[
@@ -215,28 +165,19 @@ fn misspelled_profile_field_exits_2_with_file_line_and_field() {
         "nn1234k",
     ]);
     assert_eq!(r.code, 2);
-    assert!(
-        r.stderr.starts_with("error: invalid profile"),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.starts_with("error: invalid profile"), "{}", r.stderr);
 }
 
 #[test]
 fn validate_accepts_the_builtin_files() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles");
-    let files: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path().display().to_string())
-        .collect();
+    let files: Vec<String> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path().display().to_string()).collect();
     let mut args = vec!["profiles", "validate"];
     args.extend(files.iter().map(String::as_str));
     let r = Sandbox::new().run(&args);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(
-        r.stdout.lines().filter(|l| l.starts_with("ok: ")).count(),
-        files.len()
-    );
+    assert_eq!(r.stdout.lines().filter(|l| l.starts_with("ok: ")).count(), files.len());
 }
 
 #[test]
@@ -245,32 +186,14 @@ fn user_profile_dir_overrides_builtin() {
     let dir = sb.home.path().join(".config/hpcinit/profiles");
     std::fs::create_dir_all(&dir).unwrap();
     let text =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/saga.yaml"))
-            .unwrap();
-    std::fs::write(
-        dir.join("saga.yaml"),
-        text.replace("control_persist: 10m", "control_persist: 2h"),
-    )
-    .unwrap();
-    let r = sb.run(&[
-        "plan",
-        "--site",
-        "saga",
-        "--user",
-        "alice",
-        "--account",
-        "nn1234k",
-    ]);
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/saga.yaml")).unwrap();
+    std::fs::write(dir.join("saga.yaml"), text.replace("control_persist: 10m", "control_persist: 2h"))
+        .unwrap();
+    let r = sb.run(&["plan", "--site", "saga", "--user", "alice", "--account", "nn1234k"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("ControlPersist 2h"));
     let list = sb.run(&["profiles", "list"]);
-    assert!(
-        list.stdout
-            .lines()
-            .any(|l| l.starts_with("saga ") && l.ends_with("user")),
-        "{}",
-        list.stdout
-    );
+    assert!(list.stdout.lines().any(|l| l.starts_with("saga ") && l.ends_with("user")), "{}", list.stdout);
 }
 
 #[test]
@@ -278,116 +201,27 @@ fn bad_answers_exit_2_with_a_hint() {
     let sb = Sandbox::new();
     let cases: &[(&[&str], &str)] = &[
         (&["plan", "--user", "alice"], "--site"),
+        (&["plan", "--site", "saga", "--account", "nn1234k"], "--user"),
+        (&["plan", "--site", "saga", "--user", "alice"], "--account nn1234k"),
+        (&["plan", "--site", "saga", "--user", "alice", "--account", "1234"], "look like `nn1234k`"),
+        (&["plan", "--site", "saga", "--user", "$(touch pwned)", "--account", "nn1234k"], "username"),
+        (&["plan", "--site", "saga", "--user=-oProxyCommand=x", "--account", "nn1234k"], "username"),
+        (&["plan", "--site", "saga", "--user", "al\nice", "--account", "nn1234k"], "line break"),
         (
-            &["plan", "--site", "saga", "--account", "nn1234k"],
-            "--user",
-        ),
-        (
-            &["plan", "--site", "saga", "--user", "alice"],
-            "--account nn1234k",
-        ),
-        (
-            &[
-                "plan",
-                "--site",
-                "saga",
-                "--user",
-                "alice",
-                "--account",
-                "1234",
-            ],
-            "look like `nn1234k`",
-        ),
-        (
-            &[
-                "plan",
-                "--site",
-                "saga",
-                "--user",
-                "$(touch pwned)",
-                "--account",
-                "nn1234k",
-            ],
-            "username",
-        ),
-        (
-            &[
-                "plan",
-                "--site",
-                "saga",
-                "--user=-oProxyCommand=x",
-                "--account",
-                "nn1234k",
-            ],
-            "username",
-        ),
-        (
-            &[
-                "plan",
-                "--site",
-                "saga",
-                "--user",
-                "al\nice",
-                "--account",
-                "nn1234k",
-            ],
-            "line break",
-        ),
-        (
-            &[
-                "plan",
-                "--site",
-                "saga",
-                "--user",
-                "alice",
-                "--account",
-                "nn1234k",
-                "--project-name",
-                "a;b",
-            ],
+            &["plan", "--site", "saga", "--user", "alice", "--account", "nn1234k", "--project-name", "a;b"],
             "project name",
         ),
-        (
-            &[
-                "plan", "--site", "narval", "--user", "alice", "--python", "3.x",
-            ],
-            "Python version",
-        ),
-        (
-            &[
-                "plan",
-                "--site",
-                "narval",
-                "--user",
-                "alice",
-                "--key",
-                "/nonexistent/key",
-            ],
-            "--key",
-        ),
-        (
-            &["plan", "--site", "cedar", "--user", "alice"],
-            "--site fir",
-        ),
-        (
-            &["plan", "--site", "nowhere", "--user", "alice"],
-            "profiles list",
-        ),
+        (&["plan", "--site", "narval", "--user", "alice", "--python", "3.x"], "Python version"),
+        (&["plan", "--site", "narval", "--user", "alice", "--key", "/nonexistent/key"], "--key"),
+        (&["plan", "--site", "cedar", "--user", "alice"], "--site fir"),
+        (&["plan", "--site", "nowhere", "--user", "alice"], "profiles list"),
     ];
     for (args, expect) in cases {
         let r = sb.run(args);
         assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
         assert!(r.stderr.starts_with("error: "), "{args:?}: {}", r.stderr);
-        assert!(
-            r.stderr.contains(expect),
-            "{args:?} should mention {expect:?}:\n{}",
-            r.stderr
-        );
-        assert!(
-            r.stderr.contains("hint:") || r.stderr.contains("Usage"),
-            "{args:?}: {}",
-            r.stderr
-        );
+        assert!(r.stderr.contains(expect), "{args:?} should mention {expect:?}:\n{}", r.stderr);
+        assert!(r.stderr.contains("hint:") || r.stderr.contains("Usage"), "{args:?}: {}", r.stderr);
     }
     assert!(!sb.project.join("pwned").exists());
 }
@@ -396,17 +230,8 @@ fn bad_answers_exit_2_with_a_hint() {
 fn unreadable_profile_says_why() {
     let r = Sandbox::new().run(&["--profile", "/nonexistent/site.yaml", "profiles", "list"]);
     assert_eq!(r.code, 2);
-    assert!(
-        r.stderr
-            .contains("error: cannot read profile /nonexistent/site.yaml"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains("caused by: No such file or directory"),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("error: cannot read profile /nonexistent/site.yaml"), "{}", r.stderr);
+    assert!(r.stderr.contains("caused by: No such file or directory"), "{}", r.stderr);
 }
 
 #[test]
@@ -424,17 +249,11 @@ fn help_version_and_completions() {
     assert_eq!(help.code, 0);
     assert!(help.stdout.contains("Examples:") && help.stdout.contains("--site"));
     let v = sb.run(&["--version"]);
-    assert_eq!(
-        v.stdout.trim(),
-        format!("hpcinit {}", env!("CARGO_PKG_VERSION"))
-    );
+    assert_eq!(v.stdout.trim(), format!("hpcinit {}", env!("CARGO_PKG_VERSION")));
     for shell in ["bash", "zsh", "fish"] {
         let c = sb.run(&["completions", shell]);
         assert_eq!(c.code, 0);
-        assert!(
-            c.stdout.contains("hpcinit") && c.stdout.contains("profiles"),
-            "{shell}"
-        );
+        assert!(c.stdout.contains("hpcinit") && c.stdout.contains("profiles"), "{shell}");
     }
     let bad = sb.run(&["completions", "tcsh"]);
     assert_eq!(bad.code, 2);
@@ -445,39 +264,19 @@ fn help_version_and_completions() {
 #[test]
 fn openssh_accepts_every_planned_config() {
     let ssh = Command::new("ssh").arg("-V").output();
-    assert!(
-        ssh.is_ok(),
-        "OpenSSH client (ssh) is required for this test; the test command installs it"
-    );
+    assert!(ssh.is_ok(), "OpenSSH client (ssh) is required for this test; the test command installs it");
     let sb = Sandbox::new();
     let set = hpcinit::profile::ProfileSet::builtin().unwrap();
     for p in set.iter() {
-        let mut args = vec![
-            "plan",
-            "--json",
-            "--site",
-            p.name().as_str(),
-            "--user",
-            "alice",
-        ];
-        let account = p
-            .raw
-            .scheduler
-            .account
-            .as_ref()
-            .map(|a| a.example.value.clone());
+        let mut args = vec!["plan", "--json", "--site", p.name().as_str(), "--user", "alice"];
+        let account = p.raw.scheduler.account.as_ref().map(|a| a.example.value.clone());
         if let Some(a) = &account {
             args.extend(["--account", a.as_str()]);
         }
         let r = sb.run(&args);
         assert_eq!(r.code, 0, "{}", r.stderr);
         let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-        let step = v["steps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["id"] == "ssh-config")
-            .unwrap();
+        let step = v["steps"].as_array().unwrap().iter().find(|s| s["id"] == "ssh-config").unwrap();
         let managed = sb.home.path().join(format!("managed-{}", p.name()));
         std::fs::write(&managed, step["text"].as_str().unwrap()).unwrap();
         let user_config = sb.home.path().join(format!("config-{}", p.name()));
@@ -486,31 +285,14 @@ fn openssh_accepts_every_planned_config() {
             format!("Include {}\n\nHost *\n    ControlMaster no\n    User someoneelse\n    ServerAliveInterval 5\n", managed.display()),
         )
         .unwrap();
-        let out = Command::new("ssh")
-            .args(["-G", "-F"])
-            .arg(&user_config)
-            .arg(p.name().as_str())
-            .output()
-            .unwrap();
+        let out =
+            Command::new("ssh").args(["-G", "-F"]).arg(&user_config).arg(p.name().as_str()).output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{}: {}",
-            p.name(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(
-            text.contains(&format!("hostname {}\n", p.raw.ssh.host)),
-            "{}: {text}",
-            p.name()
-        );
+        assert!(out.status.success(), "{}: {}", p.name(), String::from_utf8_lossy(&out.stderr));
+        assert!(text.contains(&format!("hostname {}\n", p.raw.ssh.host)), "{}: {text}", p.name());
         assert!(text.contains("user alice\n"), "{}", p.name());
         assert!(text.contains("controlmaster auto\n"), "{}", p.name());
         assert!(text.contains("serveraliveinterval 60\n"), "{}", p.name());
-        assert!(
-            text.contains("stricthostkeychecking true\n"),
-            "{}",
-            p.name()
-        );
+        assert!(text.contains("stricthostkeychecking true\n"), "{}", p.name());
     }
 }

@@ -9,12 +9,7 @@ use hpcinit::ui::{render_plan, Style};
 fn answers_for(profile: &hpcinit::profile::Profile) -> Answers {
     Answers {
         user: "alice".into(),
-        account: profile
-            .raw
-            .scheduler
-            .account
-            .as_ref()
-            .map(|a| a.example.value.clone()),
+        account: profile.raw.scheduler.account.as_ref().map(|a| a.example.value.clone()),
         project_dir: "/home/alice/projects/demo".into(),
         project_name: "demo".into(),
         python: None,
@@ -36,10 +31,7 @@ fn plan_text_of_every_builtin_profile() {
     let mut seen = 0;
     for profile in set.iter() {
         let plan = plan::build(profile, &answers_for(profile), &local());
-        insta::assert_snapshot!(
-            format!("plan_{}", profile.name()),
-            render_plan(&plan, &Style::new(false))
-        );
+        insta::assert_snapshot!(format!("plan_{}", profile.name()), render_plan(&plan, &Style::new(false)));
         seen += 1;
     }
     assert!(seen >= 11, "expected every built-in profile, saw {seen}");

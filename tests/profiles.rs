@@ -11,22 +11,12 @@ fn every_file_in_profiles_dir_is_embedded_and_loads() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     on_disk.sort();
-    let embedded: Vec<String> = BUILTIN_PROFILES
-        .iter()
-        .map(|(f, _)| f.to_string())
-        .collect();
-    assert_eq!(
-        on_disk, embedded,
-        "profiles/ holds only .yaml profiles, all embedded"
-    );
+    let embedded: Vec<String> = BUILTIN_PROFILES.iter().map(|(f, _)| f.to_string()).collect();
+    assert_eq!(on_disk, embedded, "profiles/ holds only .yaml profiles, all embedded");
     for (file, text) in BUILTIN_PROFILES {
         let p = Profile::parse(text, ProfileSource::Builtin(file.to_string()))
             .unwrap_or_else(|e| panic!("{file}: {e}\n{}", e.detail().unwrap_or_default()));
-        assert_eq!(
-            format!("{}.yaml", p.name()),
-            *file,
-            "file name matches the profile name"
-        );
+        assert_eq!(format!("{}.yaml", p.name()), *file, "file name matches the profile name");
     }
 }
 
@@ -102,22 +92,14 @@ fn unverified_values_stay_marked() {
     let set = ProfileSet::builtin().unwrap();
     let dtu = set.get("dtu").unwrap();
     assert!(dtu.unverified("scheduler.max_walltime").is_some());
-    assert!(
-        dtu.unverified("storage.scratch.purge").is_some(),
-        "a parent field covers its children"
-    );
+    assert!(dtu.unverified("storage.scratch.purge").is_some(), "a parent field covers its children");
     let saga = set.get("saga").unwrap();
     assert!(saga.unverified("python.modules.known[0]").is_some());
     assert!(saga.unverified("ssh.host").is_none());
 }
 
 fn saga_text() -> String {
-    BUILTIN_PROFILES
-        .iter()
-        .find(|(f, _)| *f == "saga.yaml")
-        .unwrap()
-        .1
-        .to_string()
+    BUILTIN_PROFILES.iter().find(|(f, _)| *f == "saga.yaml").unwrap().1.to_string()
 }
 
 fn parse_err(text: &str) -> ProfileError {
@@ -125,28 +107,17 @@ fn parse_err(text: &str) -> ProfileError {
 }
 
 fn line_of(text: &str, needle: &str) -> u64 {
-    text.lines()
-        .position(|l| l.contains(needle))
-        .expect("needle in text") as u64
-        + 1
+    text.lines().position(|l| l.contains(needle)).expect("needle in text") as u64 + 1
 }
 
 #[test]
 fn misspelled_field_is_located() {
     let text = saga_text().replace("  control_persist: 10m", "  control_persits: 10m");
     match parse_err(&text) {
-        ProfileError::Invalid {
-            file,
-            line,
-            message,
-            ..
-        } => {
+        ProfileError::Invalid { file, line, message, .. } => {
             assert_eq!(file, "bad.yaml");
             assert_eq!(line, line_of(&text, "control_persits"));
-            assert!(
-                message.contains("unknown field `control_persits`"),
-                "{message}"
-            );
+            assert!(message.contains("unknown field `control_persits`"), "{message}");
         }
         e => panic!("{e:?}"),
     }
@@ -160,32 +131,16 @@ fn bad_values_are_located() {
             "fingerprint: MD5:ab:cd",
             "SHA256",
         ),
-        (
-            "  max_walltime: 7-00:00:00",
-            "  max_walltime: a week",
-            "walltime",
-        ),
-        (
-            "    example: nn1234k",
-            "    example: nn12k",
-            "does not match",
-        ),
+        ("  max_walltime: 7-00:00:00", "  max_walltime: a week", "walltime"),
+        ("    example: nn1234k", "    example: nn12k", "does not match"),
         (
             "    location: ~/venvs/{project}",
             "    location: /cluster/work/users/{user}/venv-{project}",
             "purged",
         ),
-        (
-            "  default_version: \"3.12\"",
-            "  default_version: \"3.9\"",
-            "matches none",
-        ),
+        ("  default_version: \"3.12\"", "  default_version: \"3.9\"", "matches none"),
         ("  submit: sbatch", "  submit: bsub <", "does not fit"),
-        (
-            "  - field: python.modules.known[0]",
-            "  - field: python.modules.knwon[0]",
-            "names no field",
-        ),
+        ("  - field: python.modules.known[0]", "  - field: python.modules.knwon[0]", "names no field"),
         ("  kind: slurm", "  kind: pbs", "unknown variant"),
     ];
     for (from, to, expect) in cases {
@@ -220,8 +175,5 @@ fn user_profile_overrides_builtin_and_alias_clash_is_refused() {
         .replace("name: saga", "name: mysaga")
         .replace("aliases: [sigma2, nris]", "aliases: [betzy]");
     std::fs::write(dir.path().join("mysaga.yaml"), clash).unwrap();
-    assert!(matches!(
-        ProfileSet::load(Some(dir.path()), &[]),
-        Err(ProfileError::Conflict { .. })
-    ));
+    assert!(matches!(ProfileSet::load(Some(dir.path()), &[]), Err(ProfileError::Conflict { .. })));
 }

@@ -10,8 +10,5 @@ use crate::profile::ProfileSet;
 
 /// Built-ins, the user's profile directory, then `--profile` files.
 pub fn load_profiles(cli: &Cli, env: &Env) -> Result<ProfileSet, Error> {
-    Ok(ProfileSet::load(
-        Some(&env.user_profiles_dir()),
-        &cli.profiles,
-    )?)
+    Ok(ProfileSet::load(Some(&env.user_profiles_dir()), &cli.profiles)?)
 }

@@ -20,8 +20,7 @@ pub const DEFAULT_KEY: &str = ".ssh/id_ed25519_hpcinit";
 pub fn make(set: &ProfileSet, args: &SetupArgs, env: &Env) -> Result<Plan, Error> {
     let site = args.site.as_deref().ok_or_else(|| Error::Usage {
         message: "which cluster? no --site given".into(),
-        hint: "pass --site NAME, e.g. `--site saga`; `hpcinit profiles list` shows every site"
-            .into(),
+        hint: "pass --site NAME, e.g. `--site saga`; `hpcinit profiles list` shows every site".into(),
     })?;
     let profile = set.get(site)?;
     let user = args.user.as_deref().ok_or_else(|| AnswerError::Missing {
@@ -34,23 +33,19 @@ pub fn make(set: &ProfileSet, args: &SetupArgs, env: &Env) -> Result<Plan, Error
     let project_dir = project_dir(args.project_dir.as_deref(), env)?;
     let project_name = match &args.project_name {
         Some(n) => n.clone(),
-        None => project_dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+        None => project_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
     };
     answers::check_project_name(&project_name)?;
     let python = args
         .python
         .as_deref()
         .map(|v| {
-            v.parse::<PythonVersion>()
-                .map_err(|reason| AnswerError::Invalid {
-                    what: "Python version",
-                    value: v.into(),
-                    reason,
-                    hint: "e.g. `--python 3.11`".into(),
-                })
+            v.parse::<PythonVersion>().map_err(|reason| AnswerError::Invalid {
+                what: "Python version",
+                value: v.into(),
+                reason,
+                hint: "e.g. `--python 3.11`".into(),
+            })
         })
         .transpose()?;
     let key = args.key.as_ref().map(|k| absolute(k, env));
@@ -71,14 +66,8 @@ pub fn make(set: &ProfileSet, args: &SetupArgs, env: &Env) -> Result<Plan, Error
         key_exists: key_file.is_file(),
         requirements: requirements(&project_dir),
     };
-    let answers = Answers {
-        user: user.into(),
-        account: args.account.clone(),
-        project_dir,
-        project_name,
-        python,
-        key,
-    };
+    let answers =
+        Answers { user: user.into(), account: args.account.clone(), project_dir, project_name, python, key };
     Ok(plan::build(profile, &answers, &local))
 }
 
@@ -93,9 +82,7 @@ fn absolute(p: &Path, env: &Env) -> PathBuf {
 }
 
 fn project_dir(arg: Option<&Path>, env: &Env) -> Result<PathBuf, Error> {
-    let dir = arg
-        .map(|p| absolute(p, env))
-        .unwrap_or_else(|| env.cwd.clone());
+    let dir = arg.map(|p| absolute(p, env)).unwrap_or_else(|| env.cwd.clone());
     let dir = dir.canonicalize().map_err(|e| Error::LocalRead {
         what: "project directory",
         path: dir.clone(),

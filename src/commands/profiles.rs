@@ -27,36 +27,22 @@ pub fn list(set: &ProfileSet, json: bool, out: &mut dyn Write) -> Result<(), Err
         let text = serde_json::to_string_pretty(&rows).expect("rows serialize");
         return writeln!(out, "{text}").map_err(Error::Output);
     }
-    let mut t = Table::new([
-        "NAME",
-        "SITE",
-        "SCHEDULER",
-        "SIGN-IN",
-        "KEY",
-        "ALIASES",
-        "FROM",
-    ]);
+    let mut t = Table::new(["NAME", "SITE", "SCHEDULER", "SIGN-IN", "KEY", "ALIASES", "FROM"]);
     for p in set.iter() {
         let key = match p.raw.key_registration.mode.value {
             crate::profile::raw::RegistrationMode::AuthorizedKeys => "authorized_keys",
             crate::profile::raw::RegistrationMode::Portal => "web portal",
             crate::profile::raw::RegistrationMode::NotForLogin => "not for login",
         };
-        let site = if p.is_test() {
-            format!("{} (test)", p.raw.display_name)
-        } else {
-            p.raw.display_name.clone()
-        };
+        let site =
+            if p.is_test() { format!("{} (test)", p.raw.display_name) } else { p.raw.display_name.clone() };
         t.row([
             p.name().to_string(),
             site,
             p.raw.scheduler.kind.human().to_string(),
             p.auth_summary(),
             key.to_string(),
-            p.aliases()
-                .map(|a| a.to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
+            p.aliases().map(|a| a.to_string()).collect::<Vec<_>>().join(", "),
             p.source.label().to_string(),
         ]);
     }

@@ -25,15 +25,8 @@ pub struct JobScript<'a> {
 
 pub enum AccountLine<'a> {
     None,
-    Set {
-        flag: &'a str,
-        value: &'a str,
-    },
-    Optional {
-        flag: &'a str,
-        example: &'a str,
-        why: &'a str,
-    },
+    Set { flag: &'a str, value: &'a str },
+    Optional { flag: &'a str, example: &'a str, why: &'a str },
 }
 
 impl JobScript<'_> {
@@ -75,18 +68,16 @@ impl JobScript<'_> {
                 let _ = writeln!(s, "{d} -e {}/{}-%J.err", self.log_dir, self.job_name);
             }
         }
-        let _ = writeln!(
-            s,
-            "#\n# Written by hpcinit for {}. Submit with: {}",
-            self.site, self.submit_hint
-        );
+        let _ = writeln!(s, "#\n# Written by hpcinit for {}. Submit with: {}", self.site, self.submit_hint);
         s.push_str("set -eo pipefail\nexport PYTHONUNBUFFERED=1\n");
         let _ = writeln!(s, "{}", self.reset);
         if !self.modules.is_empty() {
             let _ = writeln!(s, "module load {}", self.modules.join(" "));
         }
         let _ = writeln!(s, "{}", self.activate);
-        s.push_str("# Run from a frozen copy of the code: the newest snapshot unless HPCINIT_SNAPSHOT names one.\n");
+        s.push_str(
+            "# Run from a frozen copy of the code: the newest snapshot unless HPCINIT_SNAPSHOT names one.\n",
+        );
         let snap = format!("{}/latest", self.snapshots_dir);
         let default = sh_path(&snap).replace("\"$HOME\"", "$HOME");
         let _ = writeln!(s, "cd \"${{HPCINIT_SNAPSHOT:-{default}}}\"");

@@ -73,12 +73,7 @@ pub struct Step {
 #[serde(tag = "action", rename_all = "kebab-case")]
 pub enum Action {
     /// Create (or reuse) an ed25519 key.
-    Key {
-        path: String,
-        public_key: String,
-        exists: bool,
-        passphrase_required: bool,
-    },
+    Key { path: String, public_key: String, exists: bool, passphrase_required: bool },
     /// No key is needed for this site.
     NoKey { reason: String },
     /// Write the managed ssh config file and the one `Include` line.
@@ -90,20 +85,9 @@ pub enum Action {
         blocks: Vec<HostBlock>,
     },
     /// Read the server's host key before any credential is sent and compare it.
-    HostKey {
-        host: String,
-        port: u16,
-        pins: Vec<Pin>,
-        source: Option<String>,
-        known_hosts: String,
-    },
+    HostKey { host: String, port: u16, pins: Vec<Pin>, source: Option<String>, known_hosts: String },
     /// Open the one authenticated, shared connection.
-    Connect {
-        alias: String,
-        command: String,
-        prompts: String,
-        persist: Option<String>,
-    },
+    Connect { alias: String, command: String, prompts: String, persist: Option<String> },
     /// Put the public key where the site takes it.
     RegisterKey {
         mode: RegistrationMode,
@@ -114,32 +98,13 @@ pub enum Action {
         remote_script: Option<String>,
     },
     /// Create the directories and the scratch link, in one remote command.
-    RemoteLayout {
-        dirs: Vec<RemoteDir>,
-        script: String,
-        purge: String,
-    },
+    RemoteLayout { dirs: Vec<RemoteDir>, script: String, purge: String },
     /// Copy the project into a new immutable snapshot.
-    Sync {
-        source: String,
-        destination: String,
-        latest: String,
-        command: String,
-    },
+    Sync { source: String, destination: String, latest: String, command: String },
     /// Build the venv from module-loaded Python and prove it imports.
-    Python {
-        version: String,
-        module: ModuleChoice,
-        loads: Vec<String>,
-        venv: String,
-        script: String,
-    },
+    Python { version: String, module: ModuleChoice, loads: Vec<String>, venv: String, script: String },
     /// Write the job template.
-    JobTemplate {
-        path: String,
-        text: String,
-        submit: String,
-    },
+    JobTemplate { path: String, text: String, submit: String },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -162,10 +127,7 @@ pub fn build(profile: &Profile, answers: &Answers, local: &LocalFacts) -> Plan {
     let site = profile.name().as_str();
     let fill = |t: &str| {
         t.replace("{user}", &answers.user)
-            .replace(
-                "{account}",
-                answers.account.as_deref().unwrap_or("<account>"),
-            )
+            .replace("{account}", answers.account.as_deref().unwrap_or("<account>"))
             .replace("{project}", &answers.project_name)
     };
     let uses_key = raw.key_registration.mode.value != RegistrationMode::NotForLogin;
@@ -173,10 +135,7 @@ pub fn build(profile: &Profile, answers: &Answers, local: &LocalFacts) -> Plan {
     let scratch = fill(raw.storage.scratch.path.value.as_str());
     let snapshots = format!("~/scratch/code-snapshots/{}", answers.project_name);
     let venv = fill(raw.python.venv.location.value.as_str());
-    let version = answers
-        .python
-        .clone()
-        .unwrap_or_else(|| raw.python.default_version.value.clone());
+    let version = answers.python.clone().unwrap_or_else(|| raw.python.default_version.value.clone());
     let module = python::choose(profile, &version);
     let mut steps = Vec::new();
 
@@ -193,27 +152,14 @@ pub fn build(profile: &Profile, answers: &Answers, local: &LocalFacts) -> Plan {
     }
     steps.push(layout_step(profile, &scratch));
     steps.push(sync_step(site, answers, &snapshots));
-    let (python_step, loads, activate) = python::step(
-        profile,
-        &version,
-        &module,
-        &venv,
-        &snapshots,
-        local.requirements,
-    );
+    let (python_step, loads, activate) =
+        python::step(profile, &version, &module, &venv, &snapshots, local.requirements);
     steps.push(python_step);
-    steps.push(job_step(
-        profile, answers, &scratch, &snapshots, &loads, &activate,
-    ));
+    steps.push(job_step(profile, answers, &scratch, &snapshots, &loads, &activate));
 
     // Every unverified value of the profile, except listed modules the plan does not load.
     let chosen = match &module {
-        ModuleChoice::Known { name } => raw
-            .python
-            .modules
-            .known
-            .iter()
-            .position(|m| m.as_str() == name),
+        ModuleChoice::Known { name } => raw.python.modules.known.iter().position(|m| m.as_str() == name),
         _ => None,
     };
     let unverified: Vec<Unverified> = profile
@@ -222,10 +168,7 @@ pub fn build(profile: &Profile, answers: &Answers, local: &LocalFacts) -> Plan {
             Some(rest) => chosen.is_some_and(|i| rest == format!("{i}]")),
             None => true,
         })
-        .map(|(f, w)| Unverified {
-            field: f.into(),
-            why: w.into(),
-        })
+        .map(|(f, w)| Unverified { field: f.into(), why: w.into() })
         .collect();
 
     Plan {
@@ -250,30 +193,19 @@ fn key_step(profile: &Profile, local: &LocalFacts, uses_key: bool, public_key: &
         return Step {
             id: "key",
             title: "SSH key".into(),
-            summary: format!(
-                "Not used for {}: hpcinit creates no key.",
-                profile.raw.display_name
-            ),
-            action: Action::NoKey {
-                reason: reg.explanation.clone(),
-            },
+            summary: format!("Not used for {}: hpcinit creates no key.", profile.raw.display_name),
+            action: Action::NoKey { reason: reg.explanation.clone() },
         };
     }
     let summary = if local.key_exists {
-        format!(
-            "Reuse {} (ed25519), one key for this device.",
-            local.key_path
-        )
+        format!("Reuse {} (ed25519), one key for this device.", local.key_path)
     } else if reg.passphrase_required {
         format!(
             "Create {} (ed25519, OpenSSH format, 0600) with a passphrase, which {} requires.",
             local.key_path, profile.raw.display_name
         )
     } else {
-        format!(
-            "Create {} (ed25519, OpenSSH format, 0600), with an optional passphrase.",
-            local.key_path
-        )
+        format!("Create {} (ed25519, OpenSSH format, 0600), with an optional passphrase.", local.key_path)
     };
     Step {
         id: "key",
@@ -289,33 +221,21 @@ fn key_step(profile: &Profile, local: &LocalFacts, uses_key: bool, public_key: &
 }
 
 /// The `Host` blocks for one site: its login alias and, where the site has one, its transfer host.
-pub fn host_blocks(
-    profile: &Profile,
-    user: &str,
-    key_path: &str,
-    uses_key: bool,
-) -> Vec<HostBlock> {
+pub fn host_blocks(profile: &Profile, user: &str, key_path: &str, uses_key: bool) -> Vec<HostBlock> {
     let raw = &profile.raw;
     let ssh = &raw.ssh;
     let site = profile.name().as_str();
     let mut blocks = Vec::new();
     let jump_alias = format!("{site}-jump");
     if let Some(jump) = &ssh.jump_host {
-        let mut b = HostBlock::new(
-            &jump_alias,
-            format!("{} jump host (hpcinit profile {site})", raw.display_name),
-        );
-        b.set("HostName", jump.host.as_str())
-            .set("Port", jump.port.to_string())
-            .set("User", user);
+        let mut b =
+            HostBlock::new(&jump_alias, format!("{} jump host (hpcinit profile {site})", raw.display_name));
+        b.set("HostName", jump.host.as_str()).set("Port", jump.port.to_string()).set("User", user);
         common_options(&mut b, profile, key_path, uses_key);
         blocks.push(b);
     }
-    let mut hosts = vec![(
-        site.to_string(),
-        ssh.host.as_str(),
-        format!("{} (hpcinit profile {site})", raw.display_name),
-    )];
+    let mut hosts =
+        vec![(site.to_string(), ssh.host.as_str(), format!("{} (hpcinit profile {site})", raw.display_name))];
     if let Some(t) = &ssh.transfer_host {
         hosts.push((
             format!("{site}-transfer"),
@@ -325,9 +245,7 @@ pub fn host_blocks(
     }
     for (alias, host, comment) in hosts {
         let mut b = HostBlock::new(&alias, comment);
-        b.set("HostName", host)
-            .set("User", user)
-            .set("Port", ssh.port.to_string());
+        b.set("HostName", host).set("User", user).set("Port", ssh.port.to_string());
         if ssh.jump_host.is_some() {
             b.set("ProxyJump", jump_alias.clone());
         }
@@ -344,35 +262,19 @@ fn common_options(b: &mut HostBlock, profile: &Profile, key_path: &str, uses_key
     } else {
         // Keys cannot log in here; offering them only costs round trips and, with many keys in
         // an agent, "Too many authentication failures".
-        b.set("PubkeyAuthentication", "no")
-            .set("PreferredAuthentications", "keyboard-interactive,password");
+        b.set("PubkeyAuthentication", "no").set("PreferredAuthentications", "keyboard-interactive,password");
     }
-    b.set("UserKnownHostsFile", KNOWN_HOSTS_FILE)
-        .set("StrictHostKeyChecking", "yes");
-    b.set(
-        "ServerAliveInterval",
-        ssh.keepalive.server_alive_interval.to_string(),
-    )
-    .set(
-        "ServerAliveCountMax",
-        ssh.keepalive.server_alive_count_max.to_string(),
-    );
+    b.set("UserKnownHostsFile", KNOWN_HOSTS_FILE).set("StrictHostKeyChecking", "yes");
+    b.set("ServerAliveInterval", ssh.keepalive.server_alive_interval.to_string())
+        .set("ServerAliveCountMax", ssh.keepalive.server_alive_count_max.to_string());
     if ssh.multiplex.enabled {
         b.set("ControlMaster", "auto")
             .set("ControlPath", CONTROL_PATH)
-            .set(
-                "ControlPersist",
-                ssh.multiplex.control_persist.value.clone(),
-            );
+            .set("ControlPersist", ssh.multiplex.control_persist.value.clone());
     }
 }
 
-fn ssh_config_step(
-    profile: &Profile,
-    answers: &Answers,
-    local: &LocalFacts,
-    uses_key: bool,
-) -> Step {
+fn ssh_config_step(profile: &Profile, answers: &Answers, local: &LocalFacts, uses_key: bool) -> Step {
     let blocks = host_blocks(profile, &answers.user, &local.key_path, uses_key);
     let text = ssh_config::render(&blocks);
     let aliases: Vec<&str> = blocks.iter().map(|b| b.alias.as_str()).collect();
@@ -398,10 +300,7 @@ fn host_key_step(profile: &Profile) -> Step {
     let pins: Vec<Pin> = ssh
         .host_keys
         .iter()
-        .map(|k| Pin {
-            algorithm: k.algorithm.as_str().into(),
-            fingerprint: k.fingerprint.to_string(),
-        })
+        .map(|k| Pin { algorithm: k.algorithm.as_str().into(), fingerprint: k.fingerprint.to_string() })
         .collect();
     let summary = if pins.is_empty() {
         format!(
@@ -434,11 +333,7 @@ fn connect_step(profile: &Profile) -> Step {
     let raw = &profile.raw;
     let site = profile.name().as_str();
     let prompts = profile.auth_summary();
-    let persist = raw
-        .ssh
-        .multiplex
-        .enabled
-        .then(|| raw.ssh.multiplex.control_persist.value.clone());
+    let persist = raw.ssh.multiplex.enabled.then(|| raw.ssh.multiplex.control_persist.value.clone());
     let summary = match &persist {
         Some(p) => format!(
             "Open one shared connection to {site}: you answer {prompts} once, in ssh's own prompt; every later step rides on it (kept {p} after the last use)."
@@ -449,12 +344,7 @@ fn connect_step(profile: &Profile) -> Step {
         id: "connect",
         title: "Sign in once".into(),
         summary,
-        action: Action::Connect {
-            alias: site.into(),
-            command: format!("ssh {site} true"),
-            prompts,
-            persist,
-        },
+        action: Action::Connect { alias: site.into(), command: format!("ssh {site} true"), prompts, persist },
     }
 }
 
@@ -498,25 +388,14 @@ fn layout_step(profile: &Profile, scratch: &str) -> Step {
     let st = &profile.raw.storage.scratch;
     let link_note = st.site_link.as_ref().map(|l| {
         if l.as_str() == "~/scratch" {
-            format!(
-                "{} creates this link itself; hpcinit reuses it",
-                profile.raw.display_name
-            )
+            format!("{} creates this link itself; hpcinit reuses it", profile.raw.display_name)
         } else {
             format!("{} also links it at {l}", profile.raw.display_name)
         }
     });
     let dirs = vec![
-        RemoteDir {
-            path: "~/sbatch".into(),
-            link_to: None,
-            note: Some("job scripts".into()),
-        },
-        RemoteDir {
-            path: "~/scratch".into(),
-            link_to: Some(scratch.into()),
-            note: link_note,
-        },
+        RemoteDir { path: "~/sbatch".into(), link_to: None, note: Some("job scripts".into()) },
+        RemoteDir { path: "~/scratch".into(), link_to: Some(scratch.into()), note: link_note },
         RemoteDir {
             path: "~/scratch/logs".into(),
             link_to: None,
@@ -539,7 +418,9 @@ fn layout_step(profile: &Profile, scratch: &str) -> Step {
     Step {
         id: "remote-layout",
         title: "Directories".into(),
-        summary: format!("Create ~/sbatch and ~/scratch → {scratch} with logs/ and code-snapshots/ (one remote command)."),
+        summary: format!(
+            "Create ~/sbatch and ~/scratch → {scratch} with logs/ and code-snapshots/ (one remote command)."
+        ),
         action: Action::RemoteLayout { dirs, script, purge: st.purge.clone() },
     }
 }
@@ -590,10 +471,7 @@ fn job_step(
         format!("{} {path}", sched.submit.value)
     };
     let account = match (&sched.account, &answers.account) {
-        (Some(a), Some(v)) => AccountLine::Set {
-            flag: &a.flag,
-            value: v,
-        },
+        (Some(a), Some(v)) => AccountLine::Set { flag: &a.flag, value: v },
         (Some(a), None) => AccountLine::Optional {
             flag: &a.flag,
             example: &a.example.value,
@@ -622,11 +500,8 @@ fn job_step(
         submit_hint: &submit,
     }
     .render();
-    let venv_note = if raw.python.venv.recipe == VenvRecipe::ContainerWrapper {
-        "container environment"
-    } else {
-        "venv"
-    };
+    let venv_note =
+        if raw.python.venv.recipe == VenvRecipe::ContainerWrapper { "container environment" } else { "venv" };
     Step {
         id: "job-template",
         title: "Job template".into(),

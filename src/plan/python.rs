@@ -14,10 +14,7 @@ pub enum ModuleChoice {
     /// A module name the profile lists.
     Known { name: String },
     /// The profile lists none for this version: the probe picks the newest match on the cluster.
-    OnCluster {
-        version: String,
-        list_command: String,
-    },
+    OnCluster { version: String, list_command: String },
     /// The recipe brings its own Python (container wrapper).
     NotNeeded,
 }
@@ -45,9 +42,7 @@ pub fn choose(profile: &Profile, version: &PythonVersion) -> ModuleChoice {
         .iter()
         .rev()
         .find(|m| PythonVersion::find_in(m.as_str()).is_some_and(|v| version.matches(&v)))
-        .map(|m| ModuleChoice::Known {
-            name: m.to_string(),
-        })
+        .map(|m| ModuleChoice::Known { name: m.to_string() })
         .unwrap_or_else(|| ModuleChoice::OnCluster {
             version: version.to_string(),
             list_command: py.modules.list_command.to_string(),
@@ -64,29 +59,17 @@ pub fn step(
     requirements: Requirements,
 ) -> (Step, Vec<String>, String) {
     let py = &profile.raw.python;
-    let mut loads: Vec<String> = py
-        .modules
-        .prerequisites
-        .iter()
-        .map(|m| m.to_string())
-        .collect();
+    let mut loads: Vec<String> = py.modules.prerequisites.iter().map(|m| m.to_string()).collect();
     if module != &ModuleChoice::NotNeeded {
         loads.push(module.display());
     }
     let venv_q = sh_path(venv);
     let python = format!("{venv_q}/bin/python");
     let latest = format!("{snapshots}/latest");
-    let no_index = if py.venv.pip_no_index {
-        " --no-index"
-    } else {
-        ""
-    };
+    let no_index = if py.venv.pip_no_index { " --no-index" } else { "" };
     let mut lines = vec![py.modules.reset.to_string()];
     if !loads.is_empty() {
-        lines.push(format!(
-            "module load {}",
-            loads.iter().map(|m| sh(m)).collect::<Vec<_>>().join(" ")
-        ));
+        lines.push(format!("module load {}", loads.iter().map(|m| sh(m)).collect::<Vec<_>>().join(" ")));
     }
     let activate = match py.venv.recipe {
         VenvRecipe::Venv | VenvRecipe::Virtualenv => {
@@ -103,10 +86,9 @@ pub fn step(
                     "{python} -m pip install{no_index} -r {}",
                     sh_path(&format!("{latest}/requirements.txt"))
                 )),
-                Requirements::Pyproject => lines.push(format!(
-                    "{python} -m pip install{no_index} {}",
-                    sh_path(&latest)
-                )),
+                Requirements::Pyproject => {
+                    lines.push(format!("{python} -m pip install{no_index} {}", sh_path(&latest)))
+                }
                 Requirements::None => {}
             }
             lines.push(format!("{python} -c 'import sys; print(sys.version)'"));
@@ -117,15 +99,12 @@ pub fn step(
                 Requirements::RequirementsTxt | Requirements::None => {
                     sh_path(&format!("{latest}/requirements.txt"))
                 }
-                Requirements::Pyproject => format!(
-                    "{}  # needs a requirements.txt",
-                    sh_path(&format!("{latest}/requirements.txt"))
-                ),
+                Requirements::Pyproject => {
+                    format!("{}  # needs a requirements.txt", sh_path(&format!("{latest}/requirements.txt")))
+                }
             };
             lines.push(format!("pip-containerize new --prefix {venv_q} {reqs}"));
-            lines.push(format!(
-                "{venv_q}/bin/python -c 'import sys; print(sys.version)'"
-            ));
+            lines.push(format!("{venv_q}/bin/python -c 'import sys; print(sys.version)'"));
             format!("export PATH={venv_q}/bin:\"$PATH\"")
         }
     };
@@ -136,23 +115,13 @@ pub fn step(
     };
     let recipe = match py.venv.recipe {
         VenvRecipe::Venv => "python -m venv",
-        VenvRecipe::Virtualenv => {
-            "virtualenv --no-download, pip --no-index (the site's wheelhouse)"
-        }
+        VenvRecipe::Virtualenv => "virtualenv --no-download, pip --no-index (the site's wheelhouse)",
         VenvRecipe::ContainerWrapper => "pip-containerize (native pip installs are not allowed)",
     };
     let mut module_label = module.display();
     if let ModuleChoice::Known { name } = module {
-        let i = py
-            .modules
-            .known
-            .iter()
-            .position(|m| m.as_str() == name)
-            .unwrap_or_default();
-        if profile
-            .unverified(&format!("python.modules.known[{i}]"))
-            .is_some()
-        {
+        let i = py.modules.known.iter().position(|m| m.as_str() == name).unwrap_or_default();
+        if profile.unverified(&format!("python.modules.known[{i}]")).is_some() {
             module_label.push_str(", UNVERIFIED: checked on the cluster first");
         }
     }

@@ -28,11 +28,7 @@ pub struct HostBlock {
 
 impl HostBlock {
     pub fn new(alias: &str, comment: String) -> HostBlock {
-        HostBlock {
-            alias: alias.to_string(),
-            comment,
-            options: Vec::new(),
-        }
+        HostBlock { alias: alias.to_string(), comment, options: Vec::new() }
     }
 
     pub fn set(&mut self, key: &str, value: impl Into<String>) -> &mut Self {
@@ -41,10 +37,7 @@ impl HostBlock {
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.options
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.options.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 }
 

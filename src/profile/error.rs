@@ -6,14 +6,7 @@ use std::path::PathBuf;
 pub enum ProfileError {
     /// The file is not a valid profile. `file:line:column` point at the fault.
     #[error("invalid profile {file}:{line}:{column}: {message}")]
-    Invalid {
-        file: String,
-        line: u64,
-        column: u64,
-        message: String,
-        snippet: String,
-        hint: String,
-    },
+    Invalid { file: String, line: u64, column: u64, message: String, snippet: String, hint: String },
 
     #[error("cannot read profile {}", path.display())]
     Read {
@@ -26,19 +19,10 @@ pub enum ProfileError {
     Unknown { name: String, known: Vec<String> },
 
     #[error("{display_name} has been retired ({when})")]
-    Retired {
-        display_name: String,
-        when: String,
-        successor: String,
-        detail: String,
-    },
+    Retired { display_name: String, when: String, successor: String, detail: String },
 
     #[error("the name `{name}` is used by two profiles: {first} and {second}")]
-    Conflict {
-        name: String,
-        first: String,
-        second: String,
-    },
+    Conflict { name: String, first: String, second: String },
 }
 
 impl ProfileError {
@@ -64,10 +48,7 @@ impl ProfileError {
     pub(crate) fn from_yaml(file: &str, text: &str, err: &serde_saphyr::Error) -> Self {
         let raw = err.without_snippet().to_string();
         let message = strip_location(&raw);
-        let (line, column) = err
-            .location()
-            .map(|l| (l.line(), l.column()))
-            .unwrap_or((1, 1));
+        let (line, column) = err.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
         let hint = if message.contains("unknown field") {
             "check the field's spelling and indentation; every field is described in docs/adding-a-site.md"
         } else if message.contains("missing field") {
@@ -88,13 +69,10 @@ impl ProfileError {
                 "known sites: {}; `hpcinit profiles list` shows them with their aliases",
                 known.join(", ")
             )),
-            ProfileError::Retired { successor, .. } => {
-                Some(format!("use `hpcinit --site {successor}`"))
+            ProfileError::Retired { successor, .. } => Some(format!("use `hpcinit --site {successor}`")),
+            ProfileError::Conflict { .. } => {
+                Some("rename one of them; a profile may override another only under the same `name`".into())
             }
-            ProfileError::Conflict { .. } => Some(
-                "rename one of them; a profile may override another only under the same `name`"
-                    .into(),
-            ),
         }
     }
 
@@ -138,14 +116,8 @@ mod tests {
 
     #[test]
     fn strips_reader_prefix() {
-        assert_eq!(
-            strip_location("error: line 4 column 3: unknown field `x`"),
-            "unknown field `x`"
-        );
+        assert_eq!(strip_location("error: line 4 column 3: unknown field `x`"), "unknown field `x`");
         assert_eq!(strip_location("unknown field `x`"), "unknown field `x`");
-        assert_eq!(
-            strip_location("expected string scalar at line 95, column 5"),
-            "expected string scalar"
-        );
+        assert_eq!(strip_location("expected string scalar at line 95, column 5"), "expected string scalar");
     }
 }

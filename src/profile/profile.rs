@@ -60,17 +60,8 @@ impl Profile {
             .map_err(|e| ProfileError::from_yaml(&file, text, &e))?;
         let checker = Checker { file: &file, text };
         checker.check(&raw)?;
-        let unverified = raw
-            .unverified
-            .iter()
-            .map(|u| (u.field.value.clone(), u.why.clone()))
-            .collect();
-        Ok(Profile {
-            raw,
-            source,
-            text: text.to_string(),
-            unverified,
-        })
+        let unverified = raw.unverified.iter().map(|u| (u.field.value.clone(), u.why.clone())).collect();
+        Ok(Profile { raw, source, text: text.to_string(), unverified })
     }
 
     pub fn name(&self) -> &SiteName {
@@ -99,20 +90,13 @@ impl Profile {
     }
 
     pub fn unverified_fields(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.unverified
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
+        self.unverified.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
     /// "password or SSH key + Duo", for tables.
     pub fn auth_summary(&self) -> String {
         let auth = &self.raw.auth;
-        let first = auth
-            .first_factor
-            .iter()
-            .map(|m| m.human())
-            .collect::<Vec<_>>()
-            .join(" or ");
+        let first = auth.first_factor.iter().map(|m| m.human()).collect::<Vec<_>>().join(" or ");
         match auth.second_factor.human() {
             Some(second) => format!("{first} + {second}"),
             None => first,
@@ -128,14 +112,7 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn fail(&self, at: Location, message: String, hint: &str) -> ProfileError {
-        ProfileError::invalid(
-            self.file,
-            self.text,
-            at.line(),
-            at.column(),
-            message,
-            hint.to_string(),
-        )
+        ProfileError::invalid(self.file, self.text, at.line(), at.column(), message, hint.to_string())
     }
 
     fn check(&self, raw: &RawProfile) -> Result<(), ProfileError> {
@@ -148,13 +125,8 @@ impl Checker<'_> {
         if !submit.starts_with(expected) {
             return Err(self.fail(
                 sched.submit.referenced,
-                format!(
-                    "`submit: {submit}` does not fit scheduler `{}`",
-                    sched.kind.human()
-                ),
-                &format!(
-                    "write `submit: {expected}` (LSF reads #BSUB lines only through `bsub <`)"
-                ),
+                format!("`submit: {submit}` does not fit scheduler `{}`", sched.kind.human()),
+                &format!("write `submit: {expected}` (LSF reads #BSUB lines only through `bsub <`)"),
             ));
         }
         if let Some(acc) = &sched.account {
@@ -184,9 +156,7 @@ impl Checker<'_> {
         }
         let persist = &raw.ssh.multiplex.control_persist;
         let ok = matches!(persist.value.as_str(), "yes" | "no")
-            || regex::Regex::new(r"^[0-9]+[smhdw]?$")
-                .expect("static regex")
-                .is_match(&persist.value);
+            || regex::Regex::new(r"^[0-9]+[smhdw]?$").expect("static regex").is_match(&persist.value);
         if !ok {
             return Err(self.fail(
                 persist.referenced,
@@ -234,24 +204,13 @@ impl Checker<'_> {
     fn check_venv(&self, raw: &RawProfile) -> Result<(), ProfileError> {
         let loc = &raw.python.venv.location;
         let scratch = &raw.storage.scratch.path.value;
-        let mut forbidden: Vec<(&PathTemplate, &str)> = vec![(
-            scratch,
-            "scratch is purged, and a venv half-deleted by a purge breaks every job",
-        )];
+        let mut forbidden: Vec<(&PathTemplate, &str)> =
+            vec![(scratch, "scratch is purged, and a venv half-deleted by a purge breaks every job")];
         if let Some(link) = &raw.storage.scratch.site_link {
             forbidden.push((link, "it is the site's link to purged scratch"));
         }
-        forbidden.push((
-            &PATH_SCRATCH_LINK,
-            "`~/scratch` is hpcinit's link to purged scratch",
-        ));
-        forbidden.extend(
-            raw.python
-                .venv
-                .avoid
-                .iter()
-                .map(|a| (&a.path, a.why.as_str())),
-        );
+        forbidden.push((&PATH_SCRATCH_LINK, "`~/scratch` is hpcinit's link to purged scratch"));
+        forbidden.extend(raw.python.venv.avoid.iter().map(|a| (&a.path, a.why.as_str())));
         for (bad, why) in forbidden {
             if is_under(loc.value.as_str(), bad.as_str()) {
                 return Err(self.fail(
@@ -282,8 +241,7 @@ impl Checker<'_> {
             return Ok(());
         }
         let found = py.modules.known.iter().any(|m| {
-            super::scalar::PythonVersion::find_in(m.as_str())
-                .is_some_and(|v| want.value.matches(&v))
+            super::scalar::PythonVersion::find_in(m.as_str()).is_some_and(|v| want.value.matches(&v))
         });
         if found {
             Ok(())
@@ -311,9 +269,8 @@ impl Checker<'_> {
     }
 }
 
-static PATH_SCRATCH_LINK: std::sync::LazyLock<PathTemplate> = std::sync::LazyLock::new(|| {
-    PathTemplate::try_from("~/scratch".to_string()).expect("static path")
-});
+static PATH_SCRATCH_LINK: std::sync::LazyLock<PathTemplate> =
+    std::sync::LazyLock::new(|| PathTemplate::try_from("~/scratch".to_string()).expect("static path"));
 
 /// Is template path `p` the same as, or below, `base`? Compared by components, as written.
 fn is_under(p: &str, base: &str) -> bool {

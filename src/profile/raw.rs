@@ -5,8 +5,8 @@
 //! it uses that value. `docs/adding-a-site.md` documents each field.
 
 use super::scalar::{
-    Command, Directive, Fingerprint, HostName, ModuleName, PathTemplate, Pattern, PythonVersion,
-    SiteName, Url, Walltime,
+    Command, Directive, Fingerprint, HostName, ModuleName, PathTemplate, Pattern, PythonVersion, SiteName,
+    Url, Walltime,
 };
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;

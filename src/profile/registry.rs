@@ -56,9 +56,11 @@ impl ProfileSet {
         }
         for (i, p) in profiles.iter().enumerate() {
             for alias in p.aliases() {
-                if let Some(q) = profiles.iter().enumerate().find(|(j, q)| {
-                    *j != i && (q.name() == alias || q.aliases().any(|a| a == alias))
-                }) {
+                if let Some(q) = profiles
+                    .iter()
+                    .enumerate()
+                    .find(|(j, q)| *j != i && (q.name() == alias || q.aliases().any(|a| a == alias)))
+                {
                     return Err(conflict(alias.as_str(), p, q.1));
                 }
             }
@@ -91,30 +93,19 @@ impl ProfileSet {
         }
         Err(ProfileError::Unknown {
             name: name.to_string(),
-            known: self
-                .profiles
-                .iter()
-                .filter(|p| !p.is_test())
-                .map(|p| p.name().to_string())
-                .collect(),
+            known: self.profiles.iter().filter(|p| !p.is_test()).map(|p| p.name().to_string()).collect(),
         })
     }
 }
 
 fn conflict(name: &str, a: &Profile, b: &Profile) -> ProfileError {
-    ProfileError::Conflict {
-        name: name.into(),
-        first: a.source.to_string(),
-        second: b.source.to_string(),
-    }
+    ProfileError::Conflict { name: name.into(), first: a.source.to_string(), second: b.source.to_string() }
 }
 
 /// Reads and checks one profile file.
 pub fn read_file(path: &Path, source: ProfileSource) -> Result<Profile, ProfileError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ProfileError::Read {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ProfileError::Read { path: path.to_path_buf(), source: e })?;
     Profile::parse(&text, source)
 }
 
@@ -122,12 +113,7 @@ fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, ProfileError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => {
-            return Err(ProfileError::Read {
-                path: dir.to_path_buf(),
-                source: e,
-            })
-        }
+        Err(e) => return Err(ProfileError::Read { path: dir.to_path_buf(), source: e }),
     };
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))

@@ -46,9 +46,7 @@ fn plain(s: &str, what: &str) -> Result<(), String> {
         return Err(format!("{what} `{s}` must not start with `-`"));
     }
     if s.chars().any(|c| c.is_control()) {
-        return Err(format!(
-            "{what} must be one line without control characters"
-        ));
+        return Err(format!("{what} must be one line without control characters"));
     }
     Ok(())
 }
@@ -214,9 +212,7 @@ impl std::str::FromStr for PythonVersion {
         let bad = || format!("`{s}` is not a Python version such as `3.11` or `3.11.5`");
         let parts: Vec<&str> = s.split('.').collect();
         if !(2..=3).contains(&parts.len())
-            || parts
-                .iter()
-                .any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_digit()) || p.len() > 4)
+            || parts.iter().any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_digit()) || p.len() > 4)
         {
             return Err(bad());
         }
@@ -284,13 +280,7 @@ impl TryFrom<String> for Walltime {
         };
         let nums: Vec<u32> = rest
             .split(':')
-            .map(|p| {
-                if p.len() <= 4 && !p.is_empty() {
-                    p.parse().map_err(|_| bad())
-                } else {
-                    Err(bad())
-                }
-            })
+            .map(|p| if p.len() <= 4 && !p.is_empty() { p.parse().map_err(|_| bad()) } else { Err(bad()) })
             .collect::<Result<_, _>>()?;
         let minutes = match nums.as_slice() {
             [m] if days == 0 => *m,
@@ -298,9 +288,7 @@ impl TryFrom<String> for Walltime {
             [h, m, sec] if *m < 60 && *sec < 60 => h * 60 + m + u32::from(*sec > 0),
             _ => return Err(bad()),
         };
-        Ok(Walltime {
-            minutes: days * 24 * 60 + minutes,
-        })
+        Ok(Walltime { minutes: days * 24 * 60 + minutes })
     }
 }
 
@@ -313,11 +301,7 @@ impl From<Walltime> for String {
 impl Walltime {
     /// As Slurm's `--time` takes it: `D-HH:MM:SS` or `HH:MM:SS`.
     pub fn slurm(&self) -> String {
-        let (d, h, m) = (
-            self.minutes / 1440,
-            self.minutes % 1440 / 60,
-            self.minutes % 60,
-        );
+        let (d, h, m) = (self.minutes / 1440, self.minutes % 1440 / 60, self.minutes % 60);
         if d > 0 {
             format!("{d}-{h:02}:{m:02}:00")
         } else {
@@ -378,10 +362,7 @@ mod tests {
         let w = |s: &str| Walltime::try_from(s.to_string());
         assert_eq!(w("7-00:00:00").unwrap().minutes, 7 * 1440);
         assert_eq!(w("24:00:00").unwrap().minutes, 1440);
-        assert!(
-            w("72:00").is_err(),
-            "two fields are ambiguous between Slurm and LSF"
-        );
+        assert!(w("72:00").is_err(), "two fields are ambiguous between Slurm and LSF");
         assert_eq!(w("72:00:00").unwrap().lsf(), "72:00");
         assert_eq!(w("15").unwrap().minutes, 15);
         assert_eq!(w("01:00:00").unwrap().slurm(), "01:00:00");
@@ -406,24 +387,9 @@ mod tests {
         let v: PythonVersion = "3.11".parse().unwrap();
         assert!(v.matches(&"3.11.5".parse().unwrap()));
         assert!(!v.matches(&"3.12.1".parse().unwrap()));
-        assert_eq!(
-            PythonVersion::find_in("Python/3.12.3-GCCcore-13.3.0")
-                .unwrap()
-                .to_string(),
-            "3.12.3"
-        );
-        assert_eq!(
-            PythonVersion::find_in("python/gpu/3.11.5")
-                .unwrap()
-                .to_string(),
-            "3.11.5"
-        );
-        assert_eq!(
-            PythonVersion::find_in("python3/3.10.12")
-                .unwrap()
-                .to_string(),
-            "3.10.12"
-        );
+        assert_eq!(PythonVersion::find_in("Python/3.12.3-GCCcore-13.3.0").unwrap().to_string(), "3.12.3");
+        assert_eq!(PythonVersion::find_in("python/gpu/3.11.5").unwrap().to_string(), "3.11.5");
+        assert_eq!(PythonVersion::find_in("python3/3.10.12").unwrap().to_string(), "3.10.12");
         assert!("2.7".parse::<PythonVersion>().is_err());
         assert!("3".parse::<PythonVersion>().is_err());
         assert!("3.11; rm".parse::<PythonVersion>().is_err());

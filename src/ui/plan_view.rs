@@ -36,13 +36,7 @@ pub fn render_plan(plan: &Plan, style: &Style) -> String {
         plan.project, plan.project_dir, plan.python, plan.profile_source
     );
     for (i, step) in plan.steps.iter().enumerate() {
-        let _ = writeln!(
-            out,
-            "{:>2}. {} — {}",
-            i + 1,
-            style.heading(&step.title),
-            step.summary
-        );
+        let _ = writeln!(out, "{:>2}. {} — {}", i + 1, style.heading(&step.title), step.summary);
         details(&mut out, &step.action);
         out.push('\n');
     }
@@ -69,16 +63,9 @@ pub fn render_plan(plan: &Plan, style: &Style) -> String {
 
 fn details(out: &mut String, action: &Action) {
     match action {
-        Action::Key {
-            path,
-            public_key,
-            exists,
-            passphrase_required,
-        } => {
-            let _ = writeln!(
-                out,
-                "     private key {path} (never leaves this machine), public key {public_key}"
-            );
+        Action::Key { path, public_key, exists, passphrase_required } => {
+            let _ =
+                writeln!(out, "     private key {path} (never leaves this machine), public key {public_key}");
             if !exists {
                 let _ = writeln!(
                     out,
@@ -94,47 +81,28 @@ fn details(out: &mut String, action: &Action) {
         Action::NoKey { reason } => {
             let _ = writeln!(out, "     {reason}");
         }
-        Action::SshConfig {
-            file,
-            text,
-            user_config,
-            include_line,
-            ..
-        } => {
+        Action::SshConfig { file, text, user_config, include_line, .. } => {
             block(out, &format!("{file}:"), text);
-            block(out, &format!("added as the first line of {user_config} (created if missing; backed up once):"), include_line);
+            block(
+                out,
+                &format!("added as the first line of {user_config} (created if missing; backed up once):"),
+                include_line,
+            );
         }
-        Action::HostKey {
-            pins,
-            source,
-            known_hosts,
-            host,
-            port,
-        } => {
+        Action::HostKey { pins, source, known_hosts, host, port } => {
             for p in pins {
                 let _ = writeln!(out, "     pinned {} {}", p.algorithm, p.fingerprint);
             }
             if let Some(s) = source {
                 let _ = writeln!(out, "     published at {s}");
             }
-            let target = if *port == 22 {
-                host.clone()
-            } else {
-                format!("[{host}]:{port}")
-            };
+            let target = if *port == 22 { host.clone() } else { format!("[{host}]:{port}") };
             let _ = writeln!(out, "     verified key for {target} goes to {known_hosts}");
         }
         Action::Connect { command, .. } => {
             let _ = writeln!(out, "     $ {command}");
         }
-        Action::RegisterKey {
-            mode,
-            portal_url,
-            prerequisite,
-            propagation,
-            remote_script,
-            public_key,
-        } => {
+        Action::RegisterKey { mode, portal_url, prerequisite, propagation, remote_script, public_key } => {
             if let Some(p) = prerequisite {
                 let _ = writeln!(out, "     first: {p}");
             }
@@ -149,20 +117,12 @@ fn details(out: &mut String, action: &Action) {
                 }
                 _ => {
                     if let Some(s) = remote_script {
-                        block(
-                            out,
-                            "on the cluster (KEY = the line in the .pub file, quoted):",
-                            s,
-                        );
+                        block(out, "on the cluster (KEY = the line in the .pub file, quoted):", s);
                     }
                 }
             }
         }
-        Action::RemoteLayout {
-            dirs,
-            script,
-            purge,
-        } => {
+        Action::RemoteLayout { dirs, script, purge } => {
             for d in dirs {
                 let mut line = d.path.clone();
                 if let Some(t) = &d.link_to {
@@ -176,9 +136,7 @@ fn details(out: &mut String, action: &Action) {
             let _ = writeln!(out, "     scratch purge: {purge}");
             block(out, "on the cluster:", script);
         }
-        Action::Sync {
-            command, latest, ..
-        } => {
+        Action::Sync { command, latest, .. } => {
             let _ = writeln!(out, "     $ {command}");
             let _ = writeln!(out, "     then {latest} → the new snapshot");
         }
