@@ -506,7 +506,10 @@ fn job_step(
         id: "job-template",
         title: "Job template".into(),
         summary: format!(
-            "Write {path}: logs go to {log_dir} (which exists), it loads the modules and the {venv_note}, and runs from the latest code snapshot."
+            "Write {path}: logs go to {log_dir} (which exists), it loads the modules and the {venv_note}, and runs from the latest code snapshot. {} jobs may run at most {}{}.",
+            raw.display_name,
+            sched.max_walltime.human(),
+            if profile.unverified("scheduler.max_walltime").is_some() { " (UNVERIFIED)" } else { "" }
         ),
         action: Action::JobTemplate { path, text, submit },
     }

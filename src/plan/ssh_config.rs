@@ -35,10 +35,6 @@ impl HostBlock {
         self.options.push((key.to_string(), value.into()));
         self
     }
-
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.options.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
-    }
 }
 
 /// The whole managed file.

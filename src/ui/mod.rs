@@ -31,9 +31,6 @@ impl Style {
     pub fn heading(&self, s: &str) -> String {
         self.paint(s, console::Style::new().bold())
     }
-    pub fn dim(&self, s: &str) -> String {
-        self.paint(s, console::Style::new().dim())
-    }
     pub fn warn(&self, s: &str) -> String {
         self.paint(s, console::Style::new().yellow().bold())
     }
