@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README "Test"). On a fresh Debian machine, as root, it installs what the
-# tests need, then runs every unit and integration test with cargo. Nothing is skipped: a
+# tests need, brings up the test cluster (tests/cluster/up.sh: sshd with and without a second
+# factor, Lmod, Slurm), runs every unit and integration test with cargo, and tears the cluster
+# down again (only if it brought it up; HPCINIT_KEEP_CLUSTER=1 keeps it). Nothing is skipped: a
 # missing prerequisite fails the run with a message saying what to install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,10 +28,26 @@ for cmd in cargo ssh; do
   command -v "$cmd" >/dev/null || { echo "tests/run.sh: '$cmd' not found" >&2; exit 1; }
 done
 
+[ "$(id -u)" -eq 0 ] || { echo "tests/run.sh: run as root: the test cluster starts sshd and Slurm and adds a test user" >&2; exit 1; }
+D=${HPCINIT_CLUSTER_DIR:-/tmp/hpcinit-cluster}
+already_up=0
+[ -f "$D/run/sshd-plain.pid" ] && kill -0 "$(cat "$D/run/sshd-plain.pid")" 2>/dev/null && already_up=1
+if [ "$already_up" = 0 ] && [ "${HPCINIT_KEEP_CLUSTER:-0}" != 1 ]; then
+  trap 'bash tests/cluster/down.sh $([ "${HPCINIT_KEEP_LOGS:-0}" = 1 ] && echo --keep-dir)' EXIT
+fi
+bash tests/cluster/up.sh
+
 # Snapshots are compared, never written, here.
 export INSTA_UPDATE=no
+status=0
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --no-fail-fast "$@"
+  cargo nextest run --no-fail-fast "$@" || status=$?
 else
-  cargo test --no-fail-fast "$@"
+  cargo test --no-fail-fast "$@" || status=$?
 fi
+if [ "$status" -ne 0 ]; then
+  for log in "$D"/logs/*.log; do
+    [ -f "$log" ] && { echo "--- last lines of $log"; tail -n 20 "$log"; }
+  done
+fi
+exit "$status"

@@ -85,11 +85,14 @@ string_newtype!(
 );
 
 string_newtype!(
-    /// An `https://` or `http://` address where a fact was read.
+    /// An `https://` or `http://` address where a fact was read, or `docs/….md` for a page of
+    /// hpcinit's own documentation (the test cluster's profiles).
     Url,
     |s| {
         plain(s, "URL")?;
-        if (s.starts_with("https://") || s.starts_with("http://")) && !s.contains(char::is_whitespace) {
+        let web = s.starts_with("https://") || s.starts_with("http://");
+        let own_docs = s.starts_with("docs/") && s.ends_with(".md") && !s.contains("..");
+        if (web || own_docs) && !s.contains(char::is_whitespace) {
             Ok(())
         } else {
             Err(format!("`{s}` is not a URL: it must start with https:// and hold no spaces"))

@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# Brings up hpcinit's test cluster on this machine (Debian, as root), idempotently:
+#   - sshd "plain" on 127.0.0.1:$PLAIN_PORT: password and key login for the test user;
+#   - sshd "mfa"   on 127.0.0.1:$MFA_PORT: keyboard-interactive password + TOTP (pam_oath),
+#     Sigma2 style, logging every accepted authentication;
+#   - Lmod with Python modules in two naming schemes (Alliance `StdEnv/2023` + `python/3.11`,
+#     EasyBuild `Python/3.11.x-GCCcore-12.x.0`), wrapping the system python3;
+#   - a single-node Slurm (munged + slurmctld + slurmd) on localhost.
+# Every config, key, socket and log lives under $HPCINIT_CLUSTER_DIR (default
+# /tmp/hpcinit-cluster); the system's own sshd config and host keys are never touched. What it
+# adds outside that directory (the test user, /etc/pam.d/hpcinit-sshd-mfa, /run/sshd) is
+# recorded and removed by tests/cluster/down.sh, which also stops only the PIDs started here.
+# Prints `cluster: up in N s` and writes $HPCINIT_CLUSTER_DIR/cluster.env for tests to source.
+set -euo pipefail
+start_ns=$(date +%s%N)
+
+here=$(cd "$(dirname "$0")" && pwd)
+D=${HPCINIT_CLUSTER_DIR:-/tmp/hpcinit-cluster}
+PLAIN_PORT=${HPCINIT_PLAIN_PORT:-2222}
+MFA_PORT=${HPCINIT_MFA_PORT:-2223}
+SLURMCTLD_PORT=${HPCINIT_SLURMCTLD_PORT:-16817}
+SLURMD_PORT=${HPCINIT_SLURMD_PORT:-16818}
+TEST_USER=${HPCINIT_TEST_USER:-hpcuser}
+TEST_PASSWORD=hpcinit-test-password
+# The TOTP secret, in hex as pam_oath's users file takes it (20 bytes).
+TOTP_SECRET=3132333435363738393031323334353637383930
+
+die() { echo "cluster: $*" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || die "run as root (it starts sshd, munged and Slurm, and adds a test user)"
+mkdir -p "$D"/{logs,run,sshd,mfa,modules,sw,slurm/state,slurm/spool,munge}
+chmod 755 "$D"
+added="$D/added-by-harness" # one line per thing added outside $D, for down.sh
+touch "$added"
+note() { grep -qxF "$1" "$added" || echo "$1" >>"$added"; }
+
+# --- packages -------------------------------------------------------------------------------
+pkgs=(openssh-server openssh-client rsync lmod slurm-wlm munge libpam-oath oathtool python3-venv python3-virtualenv)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "cluster: installing ${missing[*]}"
+  # Keep the packages' own services (the system sshd on port 22, munge, slurm) from starting.
+  policy=/usr/sbin/policy-rc.d
+  own_policy=0
+  if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && own_policy=1; fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$D/logs/apt.log" 2>&1 \
+    || { [ "$own_policy" = 1 ] && rm -f "$policy"; cat "$D/logs/apt.log" >&2; die "apt-get install failed"; }
+  [ "$own_policy" = 1 ] && rm -f "$policy"
+fi
+
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# --- test user --------------------------------------------------------------------------------
+home="$D/home/$TEST_USER"
+if ! id "$TEST_USER" >/dev/null 2>&1; then
+  mkdir -p "$D/home"
+  useradd --home-dir "$home" --create-home --shell /bin/bash "$TEST_USER"
+  note "user $TEST_USER"
+fi
+echo "$TEST_USER:$TEST_PASSWORD" | chpasswd
+chmod 755 "$D/home"
+
+# --- Lmod modules, two naming schemes ---------------------------------------------------------
+pyver=$(/usr/bin/python3 -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')
+pymm=${pyver%.*}
+gccver=$(gcc -dumpfullversion 2>/dev/null || echo 12.2.0)
+gccver="${gccver%%.*}.$(echo "$gccver" | cut -d. -f2).0"
+sw="$D/sw/python-$pyver/bin"
+mkdir -p "$sw"
+for n in python python3 "python$pymm"; do ln -sfn "/usr/bin/python$pymm" "$sw/$n"; done
+mkdir -p "$D/modules/alliance/StdEnv" "$D/modules/alliance/python" "$D/modules/easybuild/Python"
+cat >"$D/modules/alliance/StdEnv/2023.lua" <<EOF
+whatis("Standard environment 2023 (test cluster, Alliance style)")
+setenv("HPCINIT_STDENV", "2023")
+EOF
+cat >"$D/modules/alliance/python/$pymm.lua" <<EOF
+whatis("Python $pyver (test cluster, Alliance style)")
+prereq("StdEnv")
+prepend_path("PATH", "$sw")
+setenv("EBVERSIONPYTHON", "$pyver")
+EOF
+cat >"$D/modules/easybuild/Python/$pyver-GCCcore-$gccver.lua" <<EOF
+whatis("Python $pyver built with GCCcore $gccver (test cluster, EasyBuild style)")
+prepend_path("PATH", "$sw")
+setenv("EBROOTPYTHON", "$D/sw/python-$pyver")
+setenv("EBVERSIONPYTHON", "$pyver")
+EOF
+
+# --- Slurm + munge ------------------------------------------------------------------------------
+chown -R munge:munge "$D/munge" 2>/dev/null || true
+chmod 711 "$D/munge"
+[ -f "$D/munge/munge.key" ] || { dd if=/dev/urandom bs=1 count=1024 of="$D/munge/munge.key" status=none; }
+chown munge:munge "$D/munge/munge.key" && chmod 400 "$D/munge/munge.key"
+mkdir -p "$D/munge/run" && chown munge:munge "$D/munge/run" && chmod 755 "$D/munge/run"
+munge_socket="$D/munge/run/munge.socket.2"
+if ! alive "$D/munge/run/munged.pid"; then
+  runuser -u munge -- /usr/sbin/munged --key-file="$D/munge/munge.key" --socket="$munge_socket" \
+    --pid-file="$D/munge/run/munged.pid" --log-file="$D/munge/munged.log" --seed-file="$D/munge/munged.seed" \
+    || die "munged did not start: $(tail -3 "$D/munge/munged.log" 2>/dev/null)"
+fi
+
+
+cat >"$D/slurm/slurm.conf" <<EOF
+# hpcinit test cluster: one node on localhost.
+ClusterName=hpcinit-test
+SlurmctldHost=localhost
+SlurmUser=root
+SlurmctldPort=$SLURMCTLD_PORT
+SlurmdPort=$SLURMD_PORT
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=socket=$munge_socket
+StateSaveLocation=$D/slurm/state
+SlurmdSpoolDir=$D/slurm/spool
+SlurmctldPidFile=$D/slurm/slurmctld.pid
+SlurmdPidFile=$D/slurm/slurmd.pid
+SlurmctldLogFile=$D/logs/slurmctld.log
+SlurmdLogFile=$D/logs/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core_Memory
+ReturnToService=2
+MpiDefault=none
+SchedulerType=sched/backfill
+NodeName=localhost CPUs=$(nproc) RealMemory=1024 State=UNKNOWN
+PartitionName=debug Nodes=localhost Default=YES MaxTime=7-00:00:00 State=UP
+EOF
+export SLURM_CONF="$D/slurm/slurm.conf"
+alive "$D/slurm/slurmctld.pid" || /usr/sbin/slurmctld -f "$SLURM_CONF" || die "slurmctld did not start: $(tail -5 "$D/logs/slurmctld.log")"
+alive "$D/slurm/slurmd.pid" || /usr/sbin/slurmd -f "$SLURM_CONF" -N localhost || die "slurmd did not start: $(tail -5 "$D/logs/slurmd.log")"
+
+# --- the test user's shell: Lmod and Slurm in every shell sshd starts ---------------------------
+cat >"$home/.bashrc" <<EOF
+# hpcinit test cluster: like a cluster's /etc/bashrc, modules and Slurm in every bash.
+export MODULEPATH_ROOT=$D/modules
+export MODULEPATH=$D/modules/alliance:$D/modules/easybuild
+export LMOD_SYSTEM_DEFAULT_MODULES=
+. /usr/share/lmod/lmod/init/bash
+export SLURM_CONF=$SLURM_CONF
+EOF
+printf '. "$HOME/.bashrc"\n' >"$home/.bash_profile"
+# Site scratch, linked from home as Narval does it (the sandbox profile says so).
+mkdir -p "$D/scratch/$TEST_USER" && chown "$TEST_USER:$TEST_USER" "$D/scratch/$TEST_USER" && chmod 755 "$D/scratch"
+[ -e "$home/scratch" ] || [ -L "$home/scratch" ] || ln -s "$D/scratch/$TEST_USER" "$home/scratch"
+mkdir -p "$home/.ssh" && chmod 700 "$home/.ssh" && touch "$home/.ssh/authorized_keys" && chmod 600 "$home/.ssh/authorized_keys"
+chown -hR "$TEST_USER:$TEST_USER" "$home"
+
+# --- sshd: privilege separation dir, host keys, two configs -------------------------------------
+if [ ! -d /run/sshd ]; then mkdir -p /run/sshd && chmod 755 /run/sshd && note "dir /run/sshd"; fi
+[ -f "$D/sshd/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C hpcinit-test-cluster -f "$D/sshd/host_ed25519"
+[ -f "$D/sshd/host_rsa" ] || ssh-keygen -q -t rsa -b 3072 -N '' -C hpcinit-test-cluster -f "$D/sshd/host_rsa"
+common="HostKey $D/sshd/host_ed25519
+HostKey $D/sshd/host_rsa
+ListenAddress 127.0.0.1
+AllowUsers $TEST_USER
+PermitRootLogin no
+AuthorizedKeysFile .ssh/authorized_keys
+LogLevel VERBOSE
+MaxSessions 64
+MaxStartups 64:30:128
+Subsystem sftp /usr/lib/openssh/sftp-server
+PrintMotd no"
+cat >"$D/sshd/plain.conf" <<EOF
+# Password and key login.
+Port $PLAIN_PORT
+PidFile $D/run/sshd-plain.pid
+$common
+UsePAM no
+PasswordAuthentication yes
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+EOF
+cat >"$D/sshd/mfa.conf" <<EOF
+# Password, then a one-time code (TOTP), both asked by PAM: Sigma2 style.
+Port $MFA_PORT
+PidFile $D/run/sshd-mfa.pid
+$common
+UsePAM yes
+PasswordAuthentication no
+KbdInteractiveAuthentication yes
+PubkeyAuthentication no
+AuthenticationMethods keyboard-interactive
+EOF
+# sshd names its PAM service after the program's name: a symlink gives the MFA sshd its own.
+ln -sfn /usr/sbin/sshd "$D/sshd/hpcinit-sshd-mfa"
+pam=/etc/pam.d/hpcinit-sshd-mfa
+cat >"$pam" <<EOF
+# hpcinit test cluster (tests/cluster/up.sh): password, then TOTP. Removed by down.sh.
+auth     requisite pam_unix.so
+auth     required  pam_oath.so usersfile=$D/mfa/users.oath window=60 digits=6
+account  required  pam_unix.so
+session  required  pam_permit.so
+password required  pam_deny.so
+EOF
+note "file $pam"
+[ -f "$D/mfa/users.oath" ] || { echo "HOTP/T30/6 $TEST_USER - $TOTP_SECRET" >"$D/mfa/users.oath"; }
+chmod 600 "$D/mfa/users.oath"
+
+/usr/sbin/sshd -t -f "$D/sshd/plain.conf" || die "plain sshd config rejected"
+/usr/sbin/sshd -t -f "$D/sshd/mfa.conf" || die "mfa sshd config rejected"
+alive "$D/run/sshd-plain.pid" || /usr/sbin/sshd -f "$D/sshd/plain.conf" -E "$D/logs/sshd-plain.log"
+alive "$D/run/sshd-mfa.pid" || "$D/sshd/hpcinit-sshd-mfa" -f "$D/sshd/mfa.conf" -E "$D/logs/sshd-mfa.log"
+
+# --- wait until everything answers ---------------------------------------------------------------
+wait_for() { # seconds, description, command...
+  local t=$1 what=$2; shift 2
+  for _ in $(seq $((t * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  die "$what did not come up in ${t}s"
+}
+wait_for 10 "plain sshd" bash -c "exec 3<>/dev/tcp/127.0.0.1/$PLAIN_PORT"
+wait_for 10 "mfa sshd" bash -c "exec 3<>/dev/tcp/127.0.0.1/$MFA_PORT"
+wait_for 30 "Slurm node" bash -c "sinfo -h -N -o '%T' | grep -qE '^(idle|mixed|allocated)'"
+
+cat >"$D/cluster.env" <<EOF
+HPCINIT_CLUSTER_DIR=$D
+HPCINIT_PLAIN_PORT=$PLAIN_PORT
+HPCINIT_MFA_PORT=$MFA_PORT
+HPCINIT_TEST_USER=$TEST_USER
+HPCINIT_TEST_PASSWORD=$TEST_PASSWORD
+HPCINIT_TOTP_SECRET=$TOTP_SECRET
+HPCINIT_PYTHON_VERSION=$pyver
+HPCINIT_MODULE_ALLIANCE=python/$pymm
+HPCINIT_MODULE_EASYBUILD=Python/$pyver-GCCcore-$gccver
+HPCINIT_HOST_KEY_ED25519=$D/sshd/host_ed25519.pub
+HPCINIT_SSHD_LOG_PLAIN=$D/logs/sshd-plain.log
+HPCINIT_SSHD_LOG_MFA=$D/logs/sshd-mfa.log
+HPCINIT_ASKPASS=$here/askpass.sh
+SLURM_CONF=$SLURM_CONF
+EOF
+chmod 644 "$D/cluster.env"
+echo "cluster: up in $(( ($(date +%s%N) - start_ns) / 1000000 )) ms (sshd 127.0.0.1:$PLAIN_PORT password/key, 127.0.0.1:$MFA_PORT password+TOTP; Slurm; Lmod) — $D"
