@@ -60,8 +60,8 @@ if ! id "$TEST_USER" >/dev/null 2>&1; then
   mkdir -p "$D/home"
   useradd --home-dir "$home" --create-home --shell /bin/bash "$TEST_USER"
   note "user $TEST_USER"
+  echo "$TEST_USER:$TEST_PASSWORD" | chpasswd
 fi
-echo "$TEST_USER:$TEST_PASSWORD" | chpasswd
 chmod 755 "$D/home"
 
 # --- Lmod modules, two naming schemes ---------------------------------------------------------
@@ -204,8 +204,10 @@ chmod 600 "$D/mfa/users.oath"
 
 /usr/sbin/sshd -t -f "$D/sshd/plain.conf" || die "plain sshd config rejected"
 /usr/sbin/sshd -t -f "$D/sshd/mfa.conf" || die "mfa sshd config rejected"
-alive "$D/run/sshd-plain.pid" || /usr/sbin/sshd -f "$D/sshd/plain.conf" -E "$D/logs/sshd-plain.log"
-alive "$D/run/sshd-mfa.pid" || "$D/sshd/hpcinit-sshd-mfa" -f "$D/sshd/mfa.conf" -E "$D/logs/sshd-mfa.log"
+alive "$D/run/sshd-plain.pid" || /usr/sbin/sshd -f "$D/sshd/plain.conf" -E "$D/logs/sshd-plain.log" \
+  || die "sshd (plain, port $PLAIN_PORT) did not start: $(tail -2 "$D/logs/sshd-plain.log")"
+alive "$D/run/sshd-mfa.pid" || "$D/sshd/hpcinit-sshd-mfa" -f "$D/sshd/mfa.conf" -E "$D/logs/sshd-mfa.log" \
+  || die "sshd (mfa, port $MFA_PORT) did not start: $(tail -2 "$D/logs/sshd-mfa.log")"
 
 # --- wait until everything answers ---------------------------------------------------------------
 wait_for() { # seconds, description, command...
@@ -213,8 +215,12 @@ wait_for() { # seconds, description, command...
   for _ in $(seq $((t * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
   die "$what did not come up in ${t}s"
 }
-wait_for 10 "plain sshd" bash -c "exec 3<>/dev/tcp/127.0.0.1/$PLAIN_PORT"
-wait_for 10 "mfa sshd" bash -c "exec 3<>/dev/tcp/127.0.0.1/$MFA_PORT"
+# Ours, not just anything on the port: the recorded PID is alive and the port speaks SSH.
+sshd_ready() { # pidfile port
+  alive "$1" && timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$2 && head -c 8 <&3" | grep -q '^SSH-2.0'
+}
+wait_for 10 "sshd (plain, port $PLAIN_PORT; see $D/logs/sshd-plain.log)" sshd_ready "$D/run/sshd-plain.pid" "$PLAIN_PORT"
+wait_for 10 "sshd (mfa, port $MFA_PORT; see $D/logs/sshd-mfa.log)" sshd_ready "$D/run/sshd-mfa.pid" "$MFA_PORT"
 wait_for 30 "Slurm node" bash -c "sinfo -h -N -o '%T' | grep -qE '^(idle|mixed|allocated)'"
 
 cat >"$D/cluster.env" <<EOF
