@@ -13,8 +13,6 @@ pub struct Answers {
     pub project_dir: PathBuf,
     pub project_name: String,
     pub python: Option<PythonVersion>,
-    /// An existing key the person chose (`--key`); `None` lets hpcinit name its own.
-    pub key: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -13,7 +13,6 @@ fn answers_for(profile: &hpcinit::profile::Profile) -> Answers {
         project_dir: "/home/alice/projects/demo".into(),
         project_name: "demo".into(),
         python: None,
-        key: None,
     }
 }
 

@@ -60,14 +60,15 @@ pub fn make(set: &ProfileSet, args: &SetupArgs, env: &Env) -> Result<Plan, Error
             .into());
         }
     }
-    let key_file = key.clone().unwrap_or_else(|| env.home.join(DEFAULT_KEY));
+    // The chosen (`--key`) or default key, resolved once: the plan reads it from the local facts.
+    let key_file = key.unwrap_or_else(|| env.home.join(DEFAULT_KEY));
     let local = LocalFacts {
         key_path: env.tilde(&key_file),
         key_exists: key_file.is_file(),
         requirements: requirements(&project_dir),
     };
     let answers =
-        Answers { user: user.into(), account: args.account.clone(), project_dir, project_name, python, key };
+        Answers { user: user.into(), account: args.account.clone(), project_dir, project_name, python };
     Ok(plan::build(profile, &answers, &local))
 }
 
