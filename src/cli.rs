@@ -31,6 +31,9 @@ pub struct Cli {
     #[command(flatten)]
     pub setup: SetupArgs,
 
+    #[command(flatten)]
+    pub run: RunArgs,
+
     /// Also read this profile file (repeatable); it overrides a profile of the same name.
     #[arg(long = "profile", value_name = "FILE", global = true)]
     pub profiles: Vec<PathBuf>,
@@ -76,6 +79,39 @@ pub struct SetupArgs {
     /// Use this existing private key instead of ~/.ssh/id_ed25519_hpcinit.
     #[arg(long, value_name = "PATH")]
     pub key: Option<PathBuf>,
+}
+
+/// How a run behaves where it could ask the person something.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Go ahead without asking to confirm the plan (needed without a terminal).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+
+    /// Which SSH client carries the run [default: ssh where installed, else ssh2].
+    #[arg(long, value_enum, value_name = "CLIENT")]
+    pub transport: Option<crate::exec::Transport>,
+
+    /// Trust a host key on first use without asking, for sites that publish no fingerprints
+    /// (pinned fingerprints are always enforced).
+    #[arg(long)]
+    pub accept_new_host_key: bool,
+
+    /// Create the new key without a passphrase, without asking.
+    #[arg(long, conflicts_with = "key_passphrase_file")]
+    pub no_passphrase: bool,
+
+    /// Read the new key's passphrase from the first line of FILE instead of asking.
+    #[arg(long, value_name = "FILE")]
+    pub key_passphrase_file: Option<PathBuf>,
+
+    /// How long to wait for a key added in a site's web portal to work, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 900)]
+    pub wait_for_key: u64,
+
+    /// How often to try the key meanwhile, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 15, hide = true)]
+    pub key_poll: u64,
 }
 
 impl SetupArgs {

@@ -12,6 +12,9 @@ pub struct Env {
     pub vars: BTreeMap<String, String>,
     pub stdin_tty: bool,
     pub stdout_tty: bool,
+    /// The account's home in the password database, which is where OpenSSH looks for
+    /// `~/.ssh/config` (it ignores `$HOME` there). `None` when unknown.
+    pub account_home: Option<PathBuf>,
 }
 
 impl Env {
@@ -30,7 +33,19 @@ impl Env {
             vars,
             stdin_tty: std::io::stdin().is_terminal(),
             stdout_tty: std::io::stdout().is_terminal(),
+            account_home: account_home(),
         }
+    }
+
+    /// The config file to hand OpenSSH with `-F`: `~/.ssh/config` of this `$HOME` when it is
+    /// not the account's home (OpenSSH would read the other one); `None` when they agree, so
+    /// that ssh reads the system-wide config too, as it does when the person types `ssh saga`.
+    pub fn ssh_config_override(&self) -> Option<PathBuf> {
+        let same = self.account_home.as_ref().is_some_and(|a| {
+            a == &self.home
+                || (a.canonicalize().ok().is_some() && a.canonicalize().ok() == self.home.canonicalize().ok())
+        });
+        (!same).then(|| self.home.join(".ssh").join("config"))
     }
 
     pub fn var(&self, name: &str) -> Option<&str> {
@@ -66,6 +81,31 @@ impl Env {
     }
 }
 
+/// The home directory of the current user in the password database.
+#[cfg(unix)]
+fn account_home() -> Option<PathBuf> {
+    use std::ffi::CStr;
+    use std::os::unix::ffi::OsStrExt;
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: getpwuid_r writes into `pwd` and `buf`, both alive and sized as passed.
+    let rc = unsafe {
+        libc::getpwuid_r(libc::getuid(), &mut pwd, buf.as_mut_ptr().cast(), buf.len(), &mut result)
+    };
+    if rc != 0 || result.is_null() || pwd.pw_dir.is_null() {
+        return None;
+    }
+    // SAFETY: pw_dir points into `buf`, NUL-terminated by getpwuid_r.
+    let dir = unsafe { CStr::from_ptr(pwd.pw_dir) };
+    Some(PathBuf::from(std::ffi::OsStr::from_bytes(dir.to_bytes())))
+}
+
+#[cfg(not(unix))]
+fn account_home() -> Option<PathBuf> {
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +117,7 @@ mod tests {
             vars: vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             stdin_tty: true,
             stdout_tty: true,
+            account_home: Some("/home/a".into()),
         }
     }
 

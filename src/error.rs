@@ -29,6 +29,9 @@ pub enum Error {
     },
     #[error("cannot write the output")]
     Output(#[source] std::io::Error),
+    /// A step of the run failed.
+    #[error("{error}")]
+    Step { title: String, error: Box<crate::exec::StepError> },
 }
 
 impl Error {
@@ -38,6 +41,7 @@ impl Error {
                 EXIT_USAGE
             }
             Error::Output(_) => EXIT_FAILED,
+            Error::Step { error, .. } => error.exit_code(),
         }
     }
 
@@ -48,6 +52,7 @@ impl Error {
             Error::Usage { hint, .. } => Some(hint.clone()),
             Error::LocalRead { .. } => Some("check that the path exists and that you may read it".into()),
             Error::Output(_) => None,
+            Error::Step { error, .. } => error.hint(),
         }
     }
 
@@ -60,9 +65,15 @@ impl Error {
 
     /// The text printed on standard error.
     pub fn render(&self, style: &Style) -> String {
-        let mut out = format!("{} {self}\n", style.error("error:"));
+        let mut out = match self {
+            Error::Step { title, .. } => format!("{} {self}\n  in step: {title}\n", style.error("error:")),
+            _ => format!("{} {self}\n", style.error("error:")),
+        };
         // Wrapped module errors are `transparent`: `source()` already starts at their cause.
-        let mut source = std::error::Error::source(self);
+        let mut source = match self {
+            Error::Step { error, .. } => std::error::Error::source(error.as_ref()),
+            _ => std::error::Error::source(self),
+        };
         while let Some(cause) = source {
             out.push_str(&format!("  caused by: {cause}\n"));
             source = cause.source();

@@ -8,9 +8,12 @@ pub mod cli;
 pub mod commands;
 pub mod env;
 pub mod error;
+pub mod exec;
+pub mod local;
 pub mod plan;
 pub mod profile;
 pub mod quote;
+pub mod remote;
 pub mod ui;
 
 use clap::{CommandFactory, Parser};
@@ -79,18 +82,14 @@ fn dispatch(
             out.write_all(text.as_bytes()).map_err(Error::Output)?;
             Ok(EXIT_OK)
         }
-        None => {
-            let plan = commands::plan::make(&commands::load_profiles(cli, env)?, &cli.setup, env)?;
-            if !cli.quiet {
-                out.write_all(ui::render_plan(&plan, style).as_bytes()).map_err(Error::Output)?;
-            }
-            writeln!(
-                err,
-                "{} this version of hpcinit stops after the plan: the steps that act on your machine and on the cluster are not built yet. Nothing was changed.",
-                style.warn("note:")
-            )
-            .map_err(Error::Output)?;
-            Ok(EXIT_OK)
-        }
+        None => commands::setup::run(
+            &commands::load_profiles(cli, env)?,
+            &cli.setup,
+            &cli.run,
+            cli.quiet,
+            env,
+            style,
+            out,
+        ),
     }
 }

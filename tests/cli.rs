@@ -235,11 +235,14 @@ fn unreadable_profile_says_why() {
 }
 
 #[test]
-fn main_entry_prints_the_plan_and_says_it_stops() {
-    let r = Sandbox::new().run(&["--site", "narval", "--user", "alice"]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stdout.contains("Plan for narval"));
-    assert!(r.stderr.contains("Nothing was changed"));
+fn without_a_terminal_the_run_needs_yes_and_changes_nothing() {
+    let sb = Sandbox::new();
+    let r = sb.run(&["--site", "narval", "--user", "alice"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stdout.contains("Plan for narval"), "the plan is shown first");
+    assert!(r.stderr.contains("no terminal"), "{}", r.stderr);
+    assert!(r.stderr.contains("hint:") && r.stderr.contains("--yes"), "{}", r.stderr);
+    assert!(!sb.home.path().join(".ssh").exists(), "nothing was written before the confirmation");
 }
 
 #[test]

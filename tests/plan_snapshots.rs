@@ -18,6 +18,8 @@ fn answers_for(profile: &hpcinit::profile::Profile) -> Answers {
 
 fn local() -> LocalFacts {
     LocalFacts {
+        home: "/home/alice".into(),
+        key_chosen: false,
         key_path: "~/.ssh/id_ed25519_hpcinit".into(),
         key_exists: false,
         requirements: Requirements::RequirementsTxt,

@@ -2,6 +2,7 @@
 
 pub mod plan;
 pub mod profiles;
+pub mod setup;
 
 use crate::cli::Cli;
 use crate::env::Env;

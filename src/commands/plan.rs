@@ -61,8 +61,11 @@ pub fn make(set: &ProfileSet, args: &SetupArgs, env: &Env) -> Result<Plan, Error
         }
     }
     // The chosen (`--key`) or default key, resolved once: the plan reads it from the local facts.
+    let key_chosen = key.is_some();
     let key_file = key.unwrap_or_else(|| env.home.join(DEFAULT_KEY));
     let local = LocalFacts {
+        home: env.home.display().to_string(),
+        key_chosen,
         key_path: env.tilde(&key_file),
         key_exists: key_file.is_file(),
         requirements: requirements(&project_dir),

@@ -18,9 +18,15 @@ use ssh_config::{HostBlock, CONTROL_PATH, KNOWN_HOSTS_FILE, MANAGED_FILE};
 /// What hpcinit found on this machine before planning.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct LocalFacts {
+    /// The home directory, absolute: hpcinit's ssh config names files by absolute path, because
+    /// OpenSSH expands `~` in `IdentityFile`, `ControlPath` and `UserKnownHostsFile` to the
+    /// account's home from the password database, not to `$HOME`.
+    pub home: String,
     /// The key path, `~/…` form, and whether it exists already.
     pub key_path: String,
     pub key_exists: bool,
+    /// The person named the key with `--key` (otherwise it is hpcinit's default key).
+    pub key_chosen: bool,
     pub requirements: Requirements,
 }
 
@@ -73,7 +79,7 @@ pub struct Step {
 #[serde(tag = "action", rename_all = "kebab-case")]
 pub enum Action {
     /// Create (or reuse) an ed25519 key.
-    Key { path: String, public_key: String, exists: bool, passphrase_required: bool },
+    Key { path: String, public_key: String, exists: bool, chosen: bool, passphrase_required: bool },
     /// No key is needed for this site.
     NoKey { reason: String },
     /// Write the managed ssh config file and the one `Include` line.
@@ -197,8 +203,10 @@ fn key_step(profile: &Profile, local: &LocalFacts, uses_key: bool, public_key: &
             action: Action::NoKey { reason: reg.explanation.clone() },
         };
     }
-    let summary = if local.key_exists {
-        format!("Reuse {} (ed25519), one key for this device.", local.key_path)
+    let summary = if local.key_chosen {
+        format!("Use {}, the key you chose with --key; hpcinit does not change it.", local.key_path)
+    } else if local.key_exists {
+        format!("Reuse {}, the key hpcinit made on this device before (one key per device).", local.key_path)
     } else if reg.passphrase_required {
         format!(
             "Create {} (ed25519, OpenSSH format, 0600) with a passphrase, which {} requires.",
@@ -215,13 +223,14 @@ fn key_step(profile: &Profile, local: &LocalFacts, uses_key: bool, public_key: &
             path: local.key_path.clone(),
             public_key: public_key.to_string(),
             exists: local.key_exists,
+            chosen: local.key_chosen,
             passphrase_required: reg.passphrase_required,
         },
     }
 }
 
 /// The `Host` blocks for one site: its login alias and, where the site has one, its transfer host.
-pub fn host_blocks(profile: &Profile, user: &str, key_path: &str, uses_key: bool) -> Vec<HostBlock> {
+pub fn host_blocks(profile: &Profile, user: &str, local: &LocalFacts, uses_key: bool) -> Vec<HostBlock> {
     let raw = &profile.raw;
     let ssh = &raw.ssh;
     let site = profile.name().as_str();
@@ -231,7 +240,7 @@ pub fn host_blocks(profile: &Profile, user: &str, key_path: &str, uses_key: bool
         let mut b =
             HostBlock::new(&jump_alias, format!("{} jump host (hpcinit profile {site})", raw.display_name));
         b.set("HostName", jump.host.as_str()).set("Port", jump.port.to_string()).set("User", user);
-        common_options(&mut b, profile, key_path, uses_key);
+        common_options(&mut b, profile, &jump_alias, local, uses_key);
         blocks.push(b);
     }
     let mut hosts =
@@ -249,34 +258,42 @@ pub fn host_blocks(profile: &Profile, user: &str, key_path: &str, uses_key: bool
         if ssh.jump_host.is_some() {
             b.set("ProxyJump", jump_alias.clone());
         }
-        common_options(&mut b, profile, key_path, uses_key);
+        common_options(&mut b, profile, &alias, local, uses_key);
         blocks.push(b);
     }
     blocks
 }
 
-fn common_options(b: &mut HostBlock, profile: &Profile, key_path: &str, uses_key: bool) {
+fn common_options(b: &mut HostBlock, profile: &Profile, alias: &str, local: &LocalFacts, uses_key: bool) {
     let ssh = &profile.raw.ssh;
+    let home = |rel: &str| format!("{}/{rel}", local.home.trim_end_matches('/'));
     if uses_key {
-        b.set("IdentityFile", key_path).set("IdentitiesOnly", "yes");
+        let key = match local.key_path.strip_prefix("~/") {
+            Some(rel) => home(rel),
+            None => local.key_path.clone(),
+        };
+        b.set("IdentityFile", key).set("IdentitiesOnly", "yes");
     } else {
         // Keys cannot log in here; offering them only costs round trips and, with many keys in
         // an agent, "Too many authentication failures".
         b.set("PubkeyAuthentication", "no").set("PreferredAuthentications", "keyboard-interactive,password");
     }
-    b.set("UserKnownHostsFile", KNOWN_HOSTS_FILE).set("StrictHostKeyChecking", "yes");
+    // The host key hpcinit verified is stored under the alias, in hpcinit's own file.
+    b.set("HostKeyAlias", alias)
+        .set("UserKnownHostsFile", home(KNOWN_HOSTS_FILE))
+        .set("StrictHostKeyChecking", "yes");
     b.set("ServerAliveInterval", ssh.keepalive.server_alive_interval.to_string())
         .set("ServerAliveCountMax", ssh.keepalive.server_alive_count_max.to_string());
     if ssh.multiplex.enabled {
         b.set("ControlMaster", "auto")
-            .set("ControlPath", CONTROL_PATH)
+            .set("ControlPath", home(CONTROL_PATH))
             .set("ControlPersist", ssh.multiplex.control_persist.value.clone());
     }
 }
 
 fn ssh_config_step(profile: &Profile, answers: &Answers, local: &LocalFacts, uses_key: bool) -> Step {
-    let blocks = host_blocks(profile, &answers.user, &local.key_path, uses_key);
-    let text = ssh_config::render(&blocks);
+    let blocks = host_blocks(profile, &answers.user, local, uses_key);
+    let text = ssh_config::render(profile.name().as_str(), &blocks);
     let aliases: Vec<&str> = blocks.iter().map(|b| b.alias.as_str()).collect();
     Step {
         id: "ssh-config",
@@ -324,7 +341,7 @@ fn host_key_step(profile: &Profile) -> Step {
             port: ssh.port,
             pins,
             source: ssh.host_keys_source.as_ref().map(|u| u.to_string()),
-            known_hosts: KNOWN_HOSTS_FILE.into(),
+            known_hosts: format!("~/{KNOWN_HOSTS_FILE}"),
         },
     }
 }

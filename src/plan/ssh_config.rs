@@ -5,10 +5,11 @@ use std::fmt::Write;
 
 /// Where hpcinit's managed file lives, relative to home (`~/` form, as written in `Include`).
 pub const MANAGED_FILE: &str = "~/.ssh/config.d/hpcinit";
-/// hpcinit's known_hosts file, holding only host keys it verified.
-pub const KNOWN_HOSTS_FILE: &str = "~/.ssh/known_hosts.d/hpcinit";
-/// Short, fixed-length socket names: `%C` is a hash of local host, remote host, port and user.
-pub const CONTROL_PATH: &str = "~/.ssh/cm-%C";
+/// hpcinit's known_hosts file, holding only host keys it verified (relative to home).
+pub const KNOWN_HOSTS_FILE: &str = ".ssh/known_hosts.d/hpcinit";
+/// Short, fixed-length socket names: `%C` is a hash of local host, remote host, port and user
+/// (relative to home).
+pub const CONTROL_PATH: &str = ".ssh/cm-%C";
 
 /// The line added at the top of `~/.ssh/config`, before any `Host` or `Match`: OpenSSH takes
 /// the first value it reads, so an `Include` appended after a `Host *` block would lose to it.
@@ -37,16 +38,56 @@ impl HostBlock {
     }
 }
 
-/// The whole managed file.
-pub fn render(blocks: &[HostBlock]) -> String {
-    let mut out = String::from(
-        "# Managed by hpcinit: rewritten on every run, so edit your own ~/.ssh/config instead.\n\
-         # Remove a site with `hpcinit uninstall --site NAME`.\n",
-    );
+const HEADER: &str =
+    "# Managed by hpcinit: rewritten on every run, so edit your own ~/.ssh/config instead.\n\
+                      # Remove a site with `hpcinit uninstall --site NAME`.\n";
+/// The line that opens one site's section of the managed file.
+const SECTION: &str = "# site: ";
+
+/// One site's section of the managed file: its marker line and its `Host` blocks.
+pub fn render(site: &str, blocks: &[HostBlock]) -> String {
+    let mut out = format!("{SECTION}{site}\n");
     for b in blocks {
-        let _ = write!(out, "\n# {}\nHost {}\n", b.comment, b.alias);
+        let _ = write!(out, "# {}\nHost {}\n", b.comment, b.alias);
         for (k, v) in &b.options {
             let _ = writeln!(out, "    {k} {v}");
+        }
+    }
+    out
+}
+
+/// The whole managed file: `existing` with `site`'s section replaced by `section` (or removed
+/// when `None`), other sites kept as they are, sections in name order.
+pub fn merge(existing: &str, site: &str, section: Option<&str>) -> String {
+    let mut sections: Vec<(String, String)> =
+        sections(existing).into_iter().filter(|(name, _)| name != site).collect();
+    if let Some(s) = section {
+        sections.push((site.to_string(), s.to_string()));
+    }
+    sections.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out = String::from(HEADER);
+    for (_, text) in sections {
+        out.push('\n');
+        out.push_str(text.trim_end_matches('\n'));
+        out.push('\n');
+    }
+    out
+}
+
+/// The sites that have a section in the managed file.
+pub fn sites(existing: &str) -> Vec<String> {
+    sections(existing).into_iter().map(|(n, _)| n).collect()
+}
+
+fn sections(text: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in text.lines() {
+        if let Some(name) = line.strip_prefix(SECTION) {
+            out.push((name.trim().to_string(), String::new()));
+        }
+        if let Some((_, body)) = out.last_mut() {
+            body.push_str(line);
+            body.push('\n');
         }
     }
     out
@@ -60,12 +101,23 @@ mod tests {
     fn renders_blocks_in_order() {
         let mut b = HostBlock::new("saga", "Saga".into());
         b.set("HostName", "saga.sigma2.no").set("User", "alice");
-        let text = render(&[b]);
-        assert!(
-            text.ends_with("\n# Saga\nHost saga\n    HostName saga.sigma2.no\n    User alice\n"),
-            "{text}"
-        );
-        assert!(text.starts_with("# Managed by hpcinit"));
+        let text = render("saga", &[b]);
+        assert_eq!(text, "# site: saga\n# Saga\nHost saga\n    HostName saga.sigma2.no\n    User alice\n");
         assert_eq!(include_line(), "Include ~/.ssh/config.d/hpcinit");
+    }
+
+    #[test]
+    fn merge_keeps_other_sites_and_is_stable() {
+        let saga = "# site: saga\nHost saga\n    User a\n";
+        let fir = "# site: fir\nHost fir\n    User b\n";
+        let one = merge("", "saga", Some(saga));
+        assert!(one.starts_with("# Managed by hpcinit") && one.ends_with(saga), "{one}");
+        let two = merge(&one, "fir", Some(fir));
+        assert_eq!(sites(&two), ["fir", "saga"]);
+        assert_eq!(merge(&two, "fir", Some(fir)), two, "idempotent");
+        let saga2 = "# site: saga\nHost saga\n    User c\n";
+        let three = merge(&two, "saga", Some(saga2));
+        assert!(three.contains("User c") && !three.contains("User a") && three.contains("User b"));
+        assert_eq!(merge(&three, "saga", None), merge("", "fir", Some(fir)));
     }
 }

@@ -65,6 +65,9 @@ pub struct Ssh {
     pub port: u16,
     #[serde(default)]
     pub jump_host: Option<JumpHost>,
+    /// Where the login host can be reached from (campus, VPN): shown when a connection fails.
+    #[serde(default)]
+    pub network: Option<String>,
     /// Host-key fingerprints the site publishes.
     #[serde(default)]
     pub host_keys: Vec<HostKey>,

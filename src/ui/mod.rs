@@ -1,11 +1,20 @@
-//! Everything a person sees: colours, tables, the plan's layout. Only this module imports
-//! console (and later dialoguer and indicatif).
+//! Everything a person sees and answers: colours, tables, the plan's layout, prompts and
+//! progress. Only this module imports console, dialoguer and indicatif.
 
 mod plan_view;
+mod prompter;
+mod reporter;
 mod table;
 
 pub use plan_view::render_plan;
+pub use prompter::{PromptError, Prompter, ScriptedPrompter, SystemPrompter};
+pub use reporter::{Reporter, Status, TextReporter, Wait};
 pub use table::Table;
+
+/// Whether standard error is a terminal (spinners are drawn there).
+pub fn stderr_is_term() -> bool {
+    console::Term::stderr().is_term()
+}
 
 /// Colours that are switched off with `NO_COLOR` or when output is not a terminal.
 #[derive(Debug, Clone, Copy)]
@@ -30,6 +39,9 @@ impl Style {
     }
     pub fn heading(&self, s: &str) -> String {
         self.paint(s, console::Style::new().bold())
+    }
+    pub fn ok(&self, s: &str) -> String {
+        self.paint(s, console::Style::new().green().bold())
     }
     pub fn warn(&self, s: &str) -> String {
         self.paint(s, console::Style::new().yellow().bold())

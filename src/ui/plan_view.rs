@@ -63,7 +63,7 @@ pub fn render_plan(plan: &Plan, style: &Style) -> String {
 
 fn details(out: &mut String, action: &Action) {
     match action {
-        Action::Key { path, public_key, exists, passphrase_required } => {
+        Action::Key { path, public_key, exists, passphrase_required, .. } => {
             let _ =
                 writeln!(out, "     private key {path} (never leaves this machine), public key {public_key}");
             if !exists {

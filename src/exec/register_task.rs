@@ -1,0 +1,235 @@
+//! The key-registration step, by the profile's mode. `authorized-keys`: append the public key
+//! over the open connection (`~/.ssh` 0700, the file 0600, only if absent; a group-writable home,
+//! which makes sshd ignore the key, is fixed only with consent), then prove the server accepts
+//! the key. `portal`: show the key and the URL, then wait, bounded, trying the key; the person may
+//! stop and re-run later. Sites whose logins never use keys have no such step.
+
+use super::connect_task::connect_hint;
+use super::{Applied, Check, Context, StepError, Task};
+use crate::plan::{Action, Step};
+use crate::profile::raw::RegistrationMode;
+use crate::quote::sh;
+use std::time::Instant;
+
+pub struct RegisterTask {
+    mode: RegistrationMode,
+    /// The server accepted the key during apply: the verifying check need not log in again.
+    proven: bool,
+}
+
+impl RegisterTask {
+    pub fn new(step: &Step) -> RegisterTask {
+        match &step.action {
+            Action::RegisterKey { mode, .. } => RegisterTask { mode: *mode, proven: false },
+            _ => unreachable!("a register task is made from a register-key step"),
+        }
+    }
+}
+
+fn public(cx: &Context) -> String {
+    let k = cx.key.as_ref().expect("the key step ran first");
+    // The comment stays; type and key are what sshd compares.
+    k.public.trim().to_string()
+}
+
+fn accepted(cx: &mut Context) -> Result<bool, StepError> {
+    let path = cx.key.as_ref().expect("the key step ran first").path.clone();
+    let (remote, prompter) = cx.remote_and_prompter();
+    remote.key_accepted(&path, prompter).map_err(|e| {
+        let hint = connect_hint(cx, &e);
+        StepError::Remote { error: e, hint }
+    })
+}
+
+/// Prints `present` or `absent`, and the home directory's mode line.
+fn probe_script(key: &str) -> String {
+    format!(
+        "KEY={}; if [ -f \"$HOME\"/.ssh/authorized_keys ] && grep -qxF \"$KEY\" \"$HOME\"/.ssh/authorized_keys; then echo present; else echo absent; fi; ls -ld \"$HOME\"",
+        sh(key)
+    )
+}
+
+fn install_script(key: &str) -> String {
+    format!(
+        "umask 077; KEY={}; mkdir -p \"$HOME\"/.ssh && chmod 700 \"$HOME\"/.ssh && touch \"$HOME\"/.ssh/authorized_keys && chmod 600 \"$HOME\"/.ssh/authorized_keys && {{ grep -qxF \"$KEY\" \"$HOME\"/.ssh/authorized_keys || {{ [ ! -s \"$HOME\"/.ssh/authorized_keys ] || [ -z \"$(tail -c 1 \"$HOME\"/.ssh/authorized_keys)\" ] || echo >> \"$HOME\"/.ssh/authorized_keys; printf '%s\\n' \"$KEY\" >> \"$HOME\"/.ssh/authorized_keys; }}; }}",
+        sh(key)
+    )
+}
+
+/// `drwxrwxr-x 5 alice users …` → whether group or others may write.
+fn home_writable(ls_line: &str) -> bool {
+    let perms = ls_line.split_whitespace().next().unwrap_or("");
+    let b = perms.as_bytes();
+    b.len() >= 10 && (b[5] == b'w' || b[8] == b'w')
+}
+
+impl RegisterTask {
+    fn remote_state(&self, cx: &mut Context) -> Result<(bool, bool), StepError> {
+        let script = probe_script(&public(cx));
+        let out = cx.remote().run(&script).map_err(|e| {
+            let hint = connect_hint(cx, &e);
+            StepError::Remote { error: e, hint }
+        })?;
+        let mut lines = out.stdout.lines();
+        let present = lines.next() == Some("present");
+        let writable = lines.next().is_some_and(home_writable);
+        Ok((present, writable))
+    }
+}
+
+impl Task for RegisterTask {
+    fn check(&mut self, cx: &mut Context) -> Result<Check, StepError> {
+        let site = cx.profile.raw.display_name.clone();
+        if self.proven {
+            return Ok(Check::Done(format!("{site} accepts the key")));
+        }
+        match self.mode {
+            RegistrationMode::AuthorizedKeys => {
+                let (present, _) = self.remote_state(cx)?;
+                if !present {
+                    return Ok(Check::Needed("the key is not in ~/.ssh/authorized_keys".into()));
+                }
+                if !accepted(cx)? {
+                    return Ok(Check::Needed(
+                        "the key is installed but the server does not accept it".into(),
+                    ));
+                }
+                Ok(Check::Done(format!("the key is in ~/.ssh/authorized_keys on {site} and key login works")))
+            }
+            RegistrationMode::Portal => Ok(if accepted(cx)? {
+                Check::Done(format!("{site} accepts the key"))
+            } else {
+                Check::Needed(format!("{site} does not accept the key yet"))
+            }),
+            RegistrationMode::NotForLogin => Ok(Check::Done("keys are not used for login here".into())),
+        }
+    }
+
+    fn apply(&mut self, cx: &mut Context) -> Result<Applied, StepError> {
+        match self.mode {
+            RegistrationMode::AuthorizedKeys => self.install(cx),
+            RegistrationMode::Portal => self.wait_for_portal(cx),
+            RegistrationMode::NotForLogin => Ok(Applied::Changed(String::new())),
+        }
+    }
+}
+
+impl RegisterTask {
+    fn install(&mut self, cx: &mut Context) -> Result<Applied, StepError> {
+        let site = cx.profile.raw.display_name.clone();
+        let key = public(cx);
+        let out = cx.remote().run(&install_script(&key)).map_err(|e| {
+            let hint = connect_hint(cx, &e);
+            StepError::Remote { error: e, hint }
+        })?;
+        if !out.success() {
+            return Err(StepError::RemoteCommand {
+                what: "adding the key to ~/.ssh/authorized_keys".into(),
+                status: out.status,
+                stderr: out.stderr.trim().to_string(),
+            });
+        }
+        let mut line = format!("added the key to ~/.ssh/authorized_keys on {site}; key login works");
+        if accepted(cx)? {
+            self.proven = true;
+            return Ok(Applied::Changed(line));
+        }
+        let (_, writable) = self.remote_state(cx)?;
+        if writable {
+            cx.reporter.detail(&format!(
+                "Your home directory on {site} can be written by other users, so sshd ignores keys in it."
+            ));
+            let fix = cx.prompter.confirm(
+                "Remove write permission for group and others from your home directory (chmod go-w ~)?",
+                true,
+                "nothing: fix it yourself with `chmod go-w ~` on the cluster",
+            );
+            if let Ok(true) = fix {
+                let out = cx.remote().run("chmod go-w \"$HOME\"").map_err(|e| {
+                    let hint = connect_hint(cx, &e);
+                    StepError::Remote { error: e, hint }
+                })?;
+                if out.success() {
+                    line.push_str("; removed group/other write permission from your home directory");
+                }
+            } else {
+                return Err(StepError::KeyLoginFails {
+                    site,
+                    hint: "run `chmod go-w ~` on the cluster (sshd ignores keys in a home others can write), then run hpcinit again".into(),
+                });
+            }
+        }
+        Ok(Applied::Changed(line))
+    }
+
+    fn wait_for_portal(&mut self, cx: &mut Context) -> Result<Applied, StepError> {
+        let raw = &cx.profile.raw;
+        let reg = &raw.key_registration;
+        let site = raw.display_name.clone();
+        let url = reg.portal_url.as_ref().map(|u| u.to_string()).unwrap_or_default();
+        let mut text = format!("{site} takes keys through its web portal. Open {url}");
+        if let Some(p) = &reg.prerequisite {
+            text.push_str(&format!(" ({})", p.trim()));
+        }
+        text.push_str(" and add this public key:\n\n");
+        text.push_str(&public(cx));
+        text.push('\n');
+        if let Some(p) = &reg.propagation {
+            text.push_str(&format!("\nIt takes effect within {}.", p.trim()));
+        }
+        cx.reporter.detail(&text);
+        let limit = cx.options.wait_for_key;
+        let start = Instant::now();
+        let mut wait = cx.reporter.wait(&format!(
+            "waiting for {site} to accept the key (Ctrl-C stops; run hpcinit again later to continue)"
+        ));
+        loop {
+            if accepted(cx)? {
+                drop(wait);
+                self.proven = true;
+                return Ok(Applied::Changed(format!("{site} accepts the key")));
+            }
+            let waited = start.elapsed();
+            if waited >= limit {
+                break;
+            }
+            wait.update(&format!(
+                "waiting for {site} to accept the key: {}s of at most {}s (Ctrl-C stops; run hpcinit again later)",
+                waited.as_secs(),
+                limit.as_secs()
+            ));
+            std::thread::sleep(cx.options.poll.min(limit.saturating_sub(waited)));
+        }
+        drop(wait);
+        let again = format!("hpcinit --site {}", cx.profile.name());
+        if reg.required_before_login {
+            return Err(StepError::KeyNotRegistered {
+                site: site.clone(),
+                hint: format!("add the key at {url}; once {site} takes it, run `{again}` again"),
+            });
+        }
+        Ok(Applied::Pending(format!(
+            "add the key at {url}; `{again}` checks it again (until then {site} asks for your password)"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripts_quote_the_key() {
+        let s = install_script("ssh-ed25519 AAAA it's me");
+        assert!(s.contains("KEY='ssh-ed25519 AAAA it'\\''s me'"), "{s}");
+        assert!(probe_script("k").starts_with("KEY=k;"));
+    }
+
+    #[test]
+    fn reads_home_mode() {
+        assert!(home_writable("drwxrwxr-x 5 a b 4096 Jan 1 00:00 /home/a"));
+        assert!(home_writable("drwxr-xrwx 5 a b 4096 Jan 1 00:00 /home/a"));
+        assert!(!home_writable("drwxr-xr-x 5 a b 4096 Jan 1 00:00 /home/a"));
+        assert!(!home_writable("drwx------. 5 a b"));
+    }
+}

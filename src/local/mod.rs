@@ -1,0 +1,8 @@
+//! Files on the person's machine: the SSH key, hpcinit's ssh config file and the one line in
+//! `~/.ssh/config`, and hpcinit's known_hosts file. Every write is atomic; nothing outside
+//! hpcinit's own files changes except that one line.
+
+pub mod atomic;
+pub mod include;
+pub mod key;
+pub mod known_hosts;

@@ -1,0 +1,112 @@
+//! What went wrong talking to a cluster, classified from OpenSSH's messages (ssh runs with
+//! `LANG=C`) or from libssh2's errors, with the host and port so that hints can be specific.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    #[error("cannot resolve the host name {host}")]
+    Resolve { host: String },
+    #[error("{host} refused the connection on port {port}")]
+    Refused { host: String, port: u16 },
+    #[error("no answer from {host} port {port} (timed out)")]
+    Timeout { host: String, port: u16 },
+    #[error("{host} closed the connection before signing in")]
+    Closed { host: String },
+    #[error("{host} did not accept the sign-in (tried: {methods})")]
+    Denied { host: String, methods: String },
+    #[error("ssh refused {host}'s host key: it is not the one hpcinit verified")]
+    HostKeyRejected { host: String },
+    #[error("the connection to {host} failed: {message}")]
+    Protocol { host: String, message: String },
+    #[error("no shared connection to {alias} is open")]
+    NoMaster { alias: String },
+    #[error("cannot run {program}")]
+    Spawn {
+        program: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("a prompt could not be answered")]
+    Prompt(#[from] crate::ui::PromptError),
+}
+
+impl RemoteError {
+    /// Classifies what `ssh` printed on standard error when it exited 255.
+    pub fn from_ssh_stderr(stderr: &str, host: &str, port: u16) -> RemoteError {
+        let host = host.to_string();
+        let line = stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty() && !l.starts_with("debug"))
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        if stderr.contains("Could not resolve hostname") {
+            RemoteError::Resolve { host }
+        } else if stderr.contains("Connection refused") {
+            RemoteError::Refused { host, port }
+        } else if stderr.contains("timed out") {
+            RemoteError::Timeout { host, port }
+        } else if stderr.contains("Host key verification failed")
+            || stderr.contains("HOST IDENTIFICATION HAS CHANGED")
+        {
+            RemoteError::HostKeyRejected { host }
+        } else if let Some(methods) = denied_methods(stderr) {
+            RemoteError::Denied { host, methods }
+        } else if stderr.contains("Too many authentication failures") {
+            RemoteError::Denied { host, methods: "too many keys offered".into() }
+        } else if stderr.contains("Connection closed by") || stderr.contains("Connection reset") {
+            RemoteError::Closed { host }
+        } else {
+            RemoteError::Protocol {
+                host,
+                message: if line.is_empty() { "ssh exited 255".into() } else { line },
+            }
+        }
+    }
+
+    /// Whether this is a network-level failure (the site's network rule may be the cause).
+    pub fn is_network(&self) -> bool {
+        matches!(
+            self,
+            RemoteError::Resolve { .. } | RemoteError::Refused { .. } | RemoteError::Timeout { .. }
+        )
+    }
+}
+
+/// `Permission denied (publickey,password).` → `publickey,password`.
+fn denied_methods(stderr: &str) -> Option<String> {
+    let at = stderr.find("Permission denied (")?;
+    let rest = &stderr[at + "Permission denied (".len()..];
+    Some(rest[..rest.find(')').unwrap_or(rest.len())].to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_openssh_messages() {
+        let c = |s: &str| RemoteError::from_ssh_stderr(s, "h", 22);
+        assert!(matches!(
+            c("ssh: connect to host h port 22: Connection refused\r\n"),
+            RemoteError::Refused { .. }
+        ));
+        assert!(matches!(
+            c("ssh: connect to host h port 22: Connection timed out"),
+            RemoteError::Timeout { .. }
+        ));
+        assert!(matches!(
+            c("ssh: Could not resolve hostname h: Name or service not known"),
+            RemoteError::Resolve { .. }
+        ));
+        match c("u@h: Permission denied (publickey,keyboard-interactive).") {
+            RemoteError::Denied { methods, .. } => assert_eq!(methods, "publickey,keyboard-interactive"),
+            e => panic!("{e:?}"),
+        }
+        assert!(matches!(c("No ED25519 host key is known for h and you have requested strict checking.\nHost key verification failed."), RemoteError::HostKeyRejected { .. }));
+        assert!(matches!(c("Connection closed by 1.2.3.4 port 22"), RemoteError::Closed { .. }));
+        assert!(matches!(c("weird"), RemoteError::Protocol { message, .. } if message == "weird"));
+    }
+}

@@ -1,0 +1,169 @@
+//! The system's OpenSSH client as the run's transport: the first connection opens a
+//! ControlMaster through the `Host` entry hpcinit wrote (the person answers ssh's own prompts:
+//! password, code, Duo, passphrase); every later command rides on it with `BatchMode=yes`, so
+//! nothing can prompt a second time. ssh runs with `LANG=C` so its messages can be classified,
+//! and what it prints on standard error still reaches the person (banners, Duo instructions).
+
+use super::{Remote, RemoteError, RemoteOutput};
+use crate::ui::Prompter;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+pub struct OpenSsh {
+    alias: String,
+    host: String,
+    port: u16,
+    /// `-F FILE`, when ssh would otherwise read another home's config (see [`crate::env::Env::ssh_config_override`]).
+    config: Option<PathBuf>,
+    vars: BTreeMap<String, String>,
+    multiplex: bool,
+    /// Echo ssh's standard error to ours while connecting.
+    echo: bool,
+}
+
+impl OpenSsh {
+    pub fn new(
+        alias: &str,
+        host: &str,
+        port: u16,
+        config: Option<PathBuf>,
+        vars: &BTreeMap<String, String>,
+        multiplex: bool,
+        echo: bool,
+    ) -> OpenSsh {
+        OpenSsh { alias: alias.into(), host: host.into(), port, config, vars: vars.clone(), multiplex, echo }
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::new("ssh");
+        cmd.env_clear().envs(&self.vars).env("LANG", "C").env("LC_ALL", "C");
+        if let Some(f) = &self.config {
+            cmd.arg("-F").arg(f);
+        }
+        cmd
+    }
+
+    fn spawn_err(e: std::io::Error) -> RemoteError {
+        RemoteError::Spawn { program: "ssh".into(), source: e }
+    }
+
+    fn classify(&self, stderr: &str) -> RemoteError {
+        RemoteError::from_ssh_stderr(stderr, &self.host, self.port)
+    }
+
+    /// Whether a master connection for the alias is running (`ssh -O check`).
+    pub fn master_running(&self) -> bool {
+        self.multiplex
+            && self
+                .command()
+                .args(["-O", "check", &self.alias])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+    }
+
+    /// Closes the master connection (`ssh -O exit`).
+    pub fn close_master(&self) {
+        let _ = self
+            .command()
+            .args(["-O", "exit", &self.alias])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+impl Remote for OpenSsh {
+    fn connect(&mut self, _prompter: &mut dyn Prompter) -> Result<bool, RemoteError> {
+        if self.master_running() {
+            return Ok(true);
+        }
+        let mut child = self
+            .command()
+            .args(["-o", "ConnectTimeout=20", &self.alias, "true"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(Self::spawn_err)?;
+        // ssh asks on the terminal (or through SSH_ASKPASS), not on this pipe; what comes here
+        // is banners and errors, passed on as they arrive and kept for classification.
+        let pipe = child.stderr.take().expect("piped stderr");
+        let echo = self.echo;
+        let reader = std::thread::spawn(move || {
+            let mut kept = String::new();
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                if echo {
+                    let _ = writeln!(std::io::stderr(), "{line}");
+                }
+                kept.push_str(&line);
+                kept.push('\n');
+            }
+            kept
+        });
+        let status = child.wait().map_err(Self::spawn_err)?;
+        let stderr = reader.join().unwrap_or_default();
+        if status.success() {
+            Ok(false)
+        } else {
+            Err(self.classify(&stderr))
+        }
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.master_running()
+    }
+
+    fn run(&mut self, script: &str) -> Result<RemoteOutput, RemoteError> {
+        let out = self
+            .command()
+            .args(["-o", "BatchMode=yes", "-o", "ControlMaster=no", "-o", "ConnectTimeout=20", &self.alias])
+            .arg(script)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(Self::spawn_err)?;
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let status = out.status.code().unwrap_or(-1);
+        if status == 255 {
+            let e = self.classify(&stderr);
+            if !matches!(e, RemoteError::Protocol { .. }) {
+                return Err(e);
+            }
+        }
+        Ok(RemoteOutput { status, stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr })
+    }
+
+    fn key_accepted(&mut self, key: &Path, _prompter: &mut dyn Prompter) -> Result<bool, RemoteError> {
+        let out = self
+            .command()
+            .args(["-v", "-o", "ControlPath=none", "-o", "ControlMaster=no", "-o", "BatchMode=yes"])
+            .args(["-o", "PreferredAuthentications=publickey", "-o", "IdentitiesOnly=yes"])
+            .args(["-o", "ConnectTimeout=20", "-i"])
+            .arg(key)
+            .args([&self.alias, "true"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .output()
+            .map_err(Self::spawn_err)?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // "Server accepts key" comes before the signature: the key is registered even when
+        // it then needs a passphrase or a second factor that BatchMode may not ask for.
+        if out.status.success() || stderr.contains("Server accepts key") {
+            return Ok(true);
+        }
+        let e = self.classify(&stderr);
+        if e.is_network() || matches!(e, RemoteError::HostKeyRejected { .. }) {
+            return Err(e);
+        }
+        Ok(false)
+    }
+
+    fn name(&self) -> &'static str {
+        "ssh"
+    }
+}

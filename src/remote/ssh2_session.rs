@@ -1,0 +1,191 @@
+//! One in-process libssh2 session as the run's transport, for machines whose OpenSSH cannot
+//! multiplex (native Windows) or that have no ssh at all: the person authenticates once, through
+//! hpcinit's prompter (password, keyboard-interactive codes, key passphrase), and every command of
+//! the run is a channel on that session. The server's key must be the one hpcinit recorded.
+//! libssh2 reads no ssh config and has no ProxyJump: host, port and user come from the profile.
+
+use super::host_key::{connect_tcp, server_key};
+use super::{Remote, RemoteError, RemoteOutput};
+use crate::ui::{PromptError, Prompter};
+use ssh2::{KeyboardInteractivePrompt, Prompt, Session};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use zeroize::Zeroizing;
+
+pub struct Ssh2Session {
+    host: String,
+    port: u16,
+    user: String,
+    /// The recorded host keys (`type base64`) the server must present.
+    expected: Vec<String>,
+    key: Option<PathBuf>,
+    key_encrypted: bool,
+    passphrase: Option<Zeroizing<String>>,
+    session: Option<Session>,
+}
+
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+impl Ssh2Session {
+    pub fn new(host: &str, port: u16, user: &str, expected: Vec<String>) -> Ssh2Session {
+        Ssh2Session {
+            host: host.into(),
+            port,
+            user: user.into(),
+            expected,
+            key: None,
+            key_encrypted: false,
+            passphrase: None,
+            session: None,
+        }
+    }
+
+    /// Offer this key first (when it is registered); `passphrase` if this run already knows it.
+    pub fn with_key(mut self, key: &Path, encrypted: bool, passphrase: Option<Zeroizing<String>>) -> Self {
+        self.key = Some(key.into());
+        self.key_encrypted = encrypted;
+        self.passphrase = passphrase;
+        self
+    }
+
+    fn err(&self, e: ssh2::Error) -> RemoteError {
+        RemoteError::Protocol { host: self.host.clone(), message: e.message().to_string() }
+    }
+
+    /// A new session with the host key checked; nothing sent yet.
+    fn handshake(&self) -> Result<Session, RemoteError> {
+        let tcp = connect_tcp(&self.host, self.port, TIMEOUT)?;
+        let mut s = Session::new().map_err(|e| self.err(e))?;
+        s.set_timeout(TIMEOUT.as_millis() as u32);
+        let types: Vec<&str> = self.expected.iter().filter_map(|k| k.split_whitespace().next()).collect();
+        let names: Vec<&str> =
+            types.iter().flat_map(|t| super::host_key::negotiation_names(t).iter().copied()).collect();
+        if !names.is_empty() {
+            s.method_pref(ssh2::MethodType::HostKey, &names.join(",")).map_err(|e| self.err(e))?;
+        }
+        s.set_tcp_stream(tcp);
+        s.handshake().map_err(|e| self.err(e))?;
+        let key = server_key(&s).ok_or_else(|| RemoteError::HostKeyRejected { host: self.host.clone() })?;
+        if !self.expected.iter().any(|k| same_key(k, &key.openssh)) {
+            return Err(RemoteError::HostKeyRejected { host: self.host.clone() });
+        }
+        Ok(s)
+    }
+
+    fn passphrase(&mut self, prompter: &mut dyn Prompter, key: &Path) -> Result<Option<String>, RemoteError> {
+        if !self.key_encrypted {
+            return Ok(None);
+        }
+        if self.passphrase.is_none() {
+            self.passphrase =
+                Some(prompter.secret(&format!("Enter passphrase for key '{}': ", key.display()))?);
+        }
+        Ok(self.passphrase.as_ref().map(|p| p.to_string()))
+    }
+
+    fn try_key(&mut self, s: &Session, prompter: &mut dyn Prompter) -> Result<bool, RemoteError> {
+        let Some(key) = self.key.clone() else { return Ok(false) };
+        let pass = self.passphrase(prompter, &key)?;
+        Ok(s.userauth_pubkey_file(&self.user, None, &key, pass.as_deref()).is_ok() && s.authenticated())
+    }
+}
+
+fn same_key(a: &str, b: &str) -> bool {
+    a.split_whitespace().take(2).eq(b.split_whitespace().take(2))
+}
+
+/// Keyboard-interactive prompts (password, one-time code, Duo) asked through the prompter.
+struct Kbd<'a> {
+    prompter: &'a mut dyn Prompter,
+    failed: Option<PromptError>,
+}
+
+impl KeyboardInteractivePrompt for Kbd<'_> {
+    fn prompt<'b>(&mut self, _user: &str, instructions: &str, prompts: &[Prompt<'b>]) -> Vec<String> {
+        if !instructions.trim().is_empty() {
+            eprintln!("{}", instructions.trim_end());
+        }
+        let mut answers = Vec::new();
+        for p in prompts {
+            if self.failed.is_some() {
+                answers.push(String::new());
+                continue;
+            }
+            match self.prompter.secret(&p.text) {
+                Ok(a) => answers.push(a.to_string()),
+                Err(e) => {
+                    self.failed = Some(e);
+                    answers.push(String::new());
+                }
+            }
+        }
+        answers
+    }
+}
+
+impl Remote for Ssh2Session {
+    fn connect(&mut self, prompter: &mut dyn Prompter) -> Result<bool, RemoteError> {
+        if self.session.as_ref().is_some_and(|s| s.authenticated()) {
+            return Ok(true);
+        }
+        let s = self.handshake()?;
+        let methods = s.auth_methods(&self.user).map_err(|e| self.err(e))?.to_string();
+        if methods.contains("publickey") && self.try_key(&s, prompter)? {
+            self.session = Some(s);
+            return Ok(false);
+        }
+        if methods.contains("keyboard-interactive") {
+            let mut kbd = Kbd { prompter: &mut *prompter, failed: None };
+            let result = s.userauth_keyboard_interactive(&self.user, &mut kbd);
+            if let Some(e) = kbd.failed {
+                return Err(e.into());
+            }
+            if result.is_ok() && s.authenticated() {
+                self.session = Some(s);
+                return Ok(false);
+            }
+        } else if methods.contains("password") {
+            let pw = prompter.secret(&format!("{}@{}'s password: ", self.user, self.host))?;
+            if s.userauth_password(&self.user, &pw).is_ok() && s.authenticated() {
+                self.session = Some(s);
+                return Ok(false);
+            }
+        }
+        Err(RemoteError::Denied { host: self.host.clone(), methods })
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.session.as_ref().is_some_and(|s| s.authenticated())
+    }
+
+    fn run(&mut self, script: &str) -> Result<RemoteOutput, RemoteError> {
+        let host = self.host.clone();
+        let s = self.session.as_ref().ok_or(RemoteError::NoMaster { alias: host.clone() })?;
+        let err =
+            |e: ssh2::Error| RemoteError::Protocol { host: host.clone(), message: e.message().to_string() };
+        let mut ch = s.channel_session().map_err(err)?;
+        ch.exec(script).map_err(err)?;
+        let mut stdout = String::new();
+        let mut stderr = String::new();
+        let io = |e: std::io::Error| RemoteError::Protocol { host: host.clone(), message: e.to_string() };
+        ch.read_to_string(&mut stdout).map_err(io)?;
+        ch.stderr().read_to_string(&mut stderr).map_err(io)?;
+        ch.wait_close().map_err(err)?;
+        let status = ch.exit_status().map_err(err)?;
+        Ok(RemoteOutput { status, stdout, stderr })
+    }
+
+    fn key_accepted(&mut self, key: &Path, prompter: &mut dyn Prompter) -> Result<bool, RemoteError> {
+        let s = self.handshake()?;
+        let saved = self.key.replace(key.into());
+        let ok = self.try_key(&s, prompter);
+        self.key = saved;
+        let _ = s.disconnect(None, "key check", None);
+        ok
+    }
+
+    fn name(&self) -> &'static str {
+        "ssh2"
+    }
+}

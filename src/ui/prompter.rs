@@ -1,0 +1,181 @@
+//! Questions hpcinit itself asks: confirmations, passwords and one-time codes for the in-process
+//! (libssh2) transport, a new key's passphrase. In a terminal they are dialoguer prompts (secrets
+//! never echoed); where the person set `SSH_ASKPASS`, secrets go through that program exactly as
+//! OpenSSH would send them; with neither, a question is an error that names the flag to pass.
+//! Answers are never logged.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use zeroize::Zeroizing;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PromptError {
+    #[error("hpcinit needs an answer ({what}) but there is no terminal to ask in")]
+    NoTerminal { what: String, flag: String },
+    #[error("interrupted")]
+    Interrupted,
+    #[error("the askpass program {} failed", program.display())]
+    Askpass { program: PathBuf, detail: String },
+    #[error("the two passphrases differ")]
+    Mismatch,
+}
+
+impl PromptError {
+    pub fn hint(&self) -> String {
+        match self {
+            PromptError::NoTerminal { flag, .. } => format!("run it in a terminal, or pass {flag}"),
+            PromptError::Interrupted => "run the same command again to continue where it stopped".into(),
+            PromptError::Askpass { detail, .. } => format!("check SSH_ASKPASS ({detail})"),
+            PromptError::Mismatch => "run it again and type the same passphrase twice".into(),
+        }
+    }
+}
+
+/// How hpcinit asks the person something.
+pub trait Prompter {
+    /// A yes/no question; `flag` is what answers it without a terminal.
+    fn confirm(&mut self, question: &str, default: bool, flag: &str) -> Result<bool, PromptError>;
+    /// A secret typed once and not echoed (a password, a one-time code, a passphrase).
+    fn secret(&mut self, prompt: &str) -> Result<Zeroizing<String>, PromptError>;
+    /// A new secret, typed twice; empty allowed when `optional`.
+    fn new_secret(
+        &mut self,
+        prompt: &str,
+        optional: bool,
+        flag: &str,
+    ) -> Result<Zeroizing<String>, PromptError>;
+}
+
+/// The prompter for this process: the terminal, `SSH_ASKPASS`, or neither.
+pub struct SystemPrompter {
+    terminal: bool,
+    askpass: Option<PathBuf>,
+    /// `SSH_ASKPASS_REQUIRE=force`: secrets go to askpass even with a terminal, as in OpenSSH.
+    force_askpass: bool,
+    vars: Vec<(String, String)>,
+}
+
+impl SystemPrompter {
+    pub fn new(env: &crate::env::Env) -> SystemPrompter {
+        let require = env.var("SSH_ASKPASS_REQUIRE").unwrap_or("");
+        let askpass = env.var("SSH_ASKPASS").filter(|_| require != "never").map(PathBuf::from);
+        SystemPrompter {
+            terminal: env.stdin_tty && console::Term::stderr().is_term(),
+            force_askpass: require == "force",
+            askpass,
+            vars: env.vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        }
+    }
+
+    fn use_askpass(&self) -> Option<&PathBuf> {
+        self.askpass.as_ref().filter(|_| self.force_askpass || !self.terminal)
+    }
+
+    fn askpass(&self, program: &PathBuf, prompt: &str) -> Result<Zeroizing<String>, PromptError> {
+        let out = Command::new(program)
+            .arg(prompt)
+            .env_clear()
+            .envs(self.vars.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stderr(Stdio::inherit())
+            .output()
+            .map_err(|e| PromptError::Askpass { program: program.clone(), detail: e.to_string() })?;
+        if !out.status.success() {
+            return Err(PromptError::Askpass {
+                program: program.clone(),
+                detail: format!("it exited with {}", out.status),
+            });
+        }
+        let mut text = Zeroizing::new(String::from_utf8_lossy(&out.stdout).into_owned());
+        while text.ends_with('\n') || text.ends_with('\r') {
+            text.pop();
+        }
+        Ok(text)
+    }
+}
+
+fn interrupted(e: dialoguer::Error) -> PromptError {
+    match e {
+        dialoguer::Error::IO(e) if e.kind() == std::io::ErrorKind::Interrupted => PromptError::Interrupted,
+        dialoguer::Error::IO(_) => PromptError::Interrupted,
+    }
+}
+
+impl Prompter for SystemPrompter {
+    fn confirm(&mut self, question: &str, default: bool, flag: &str) -> Result<bool, PromptError> {
+        if !self.terminal {
+            return Err(PromptError::NoTerminal { what: question.into(), flag: flag.into() });
+        }
+        dialoguer::Confirm::new().with_prompt(question).default(default).interact().map_err(interrupted)
+    }
+
+    fn secret(&mut self, prompt: &str) -> Result<Zeroizing<String>, PromptError> {
+        if let Some(program) = self.use_askpass().cloned() {
+            return self.askpass(&program, prompt);
+        }
+        if !self.terminal {
+            return Err(PromptError::NoTerminal {
+                what: prompt.trim_end_matches([':', ' ']).into(),
+                flag: "--transport ssh (OpenSSH asks through SSH_ASKPASS)".into(),
+            });
+        }
+        let prompt = prompt.trim_end_matches([':', ' ']);
+        dialoguer::Password::new()
+            .with_prompt(prompt)
+            .allow_empty_password(true)
+            .interact()
+            .map(Zeroizing::new)
+            .map_err(interrupted)
+    }
+
+    fn new_secret(
+        &mut self,
+        prompt: &str,
+        optional: bool,
+        flag: &str,
+    ) -> Result<Zeroizing<String>, PromptError> {
+        if let Some(program) = self.use_askpass().cloned() {
+            let first = self.askpass(&program, &format!("{prompt}: "))?;
+            let second = self.askpass(&program, "Same passphrase again: ")?;
+            return if *first == *second { Ok(first) } else { Err(PromptError::Mismatch) };
+        }
+        if !self.terminal {
+            return Err(PromptError::NoTerminal { what: prompt.into(), flag: flag.into() });
+        }
+        dialoguer::Password::new()
+            .with_prompt(prompt)
+            .with_confirmation("Same passphrase again", "The two passphrases differ; try again")
+            .allow_empty_password(optional)
+            .interact()
+            .map(Zeroizing::new)
+            .map_err(interrupted)
+    }
+}
+
+/// Answers from a list, in order: for tests of pure logic and for scripted runs.
+#[derive(Debug, Default)]
+pub struct ScriptedPrompter {
+    pub confirms: std::collections::VecDeque<bool>,
+    pub secrets: std::collections::VecDeque<String>,
+    /// Every question asked, in order (secret answers are never recorded).
+    pub asked: Vec<String>,
+}
+
+impl Prompter for ScriptedPrompter {
+    fn confirm(&mut self, question: &str, _default: bool, flag: &str) -> Result<bool, PromptError> {
+        self.asked.push(question.into());
+        self.confirms.pop_front().ok_or(PromptError::NoTerminal { what: question.into(), flag: flag.into() })
+    }
+    fn secret(&mut self, prompt: &str) -> Result<Zeroizing<String>, PromptError> {
+        self.asked.push(prompt.into());
+        self.secrets.pop_front().map(Zeroizing::new).ok_or(PromptError::Interrupted)
+    }
+    fn new_secret(
+        &mut self,
+        prompt: &str,
+        _optional: bool,
+        _flag: &str,
+    ) -> Result<Zeroizing<String>, PromptError> {
+        self.secret(prompt)
+    }
+}

@@ -1,0 +1,111 @@
+//! Progress of the steps as they run: a heading per step, detail lines, and one result line
+//! (`✓` done, `·` unchanged, `!` needs the person, `✗` failed); a spinner while hpcinit waits
+//! for something outside its control. Progress stays out of the steps themselves.
+
+use super::Style;
+use std::io::Write;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Done,
+    Unchanged,
+    /// Left for the person to finish (a portal upload); the run goes on.
+    Pending,
+    Failed,
+}
+
+pub trait Reporter {
+    fn begin(&mut self, index: usize, total: usize, title: &str);
+    fn detail(&mut self, line: &str);
+    fn end(&mut self, status: Status, line: &str);
+    /// Shows `message` with a spinner until the returned handle is dropped.
+    fn wait(&mut self, message: &str) -> Box<dyn Wait>;
+}
+
+/// A running wait indicator.
+pub trait Wait {
+    fn update(&mut self, message: &str);
+}
+
+/// Lines on standard output; a spinner on standard error when it is a terminal.
+pub struct TextReporter<'a> {
+    out: &'a mut dyn Write,
+    style: Style,
+    spinner: bool,
+    quiet: bool,
+}
+
+impl<'a> TextReporter<'a> {
+    pub fn new(out: &'a mut dyn Write, style: Style, spinner: bool, quiet: bool) -> TextReporter<'a> {
+        TextReporter { out, style, spinner, quiet }
+    }
+}
+
+impl Reporter for TextReporter<'_> {
+    fn begin(&mut self, index: usize, total: usize, title: &str) {
+        if !self.quiet {
+            let _ = writeln!(self.out, "{} {}", self.style.heading(&format!("[{index}/{total}]")), title);
+            let _ = self.out.flush();
+        }
+    }
+
+    fn detail(&mut self, line: &str) {
+        if !self.quiet {
+            for l in line.lines() {
+                let _ = writeln!(self.out, "      {l}");
+            }
+            let _ = self.out.flush();
+        }
+    }
+
+    fn end(&mut self, status: Status, line: &str) {
+        if self.quiet && status != Status::Failed && status != Status::Pending {
+            return;
+        }
+        let mark = match status {
+            Status::Done => self.style.ok("✓"),
+            Status::Unchanged => "· unchanged:".to_string(),
+            Status::Pending => self.style.warn("! to do:"),
+            Status::Failed => self.style.error("✗"),
+        };
+        let _ = writeln!(self.out, "      {mark} {line}");
+        let _ = self.out.flush();
+    }
+
+    fn wait(&mut self, message: &str) -> Box<dyn Wait> {
+        if self.spinner {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar.set_message(message.to_string());
+            Box::new(Spinner(bar))
+        } else {
+            if !self.quiet {
+                let _ = writeln!(self.out, "      … {message}");
+                let _ = self.out.flush();
+            }
+            Box::new(Silent)
+        }
+    }
+}
+
+struct Spinner(indicatif::ProgressBar);
+
+impl Wait for Spinner {
+    fn update(&mut self, message: &str) {
+        self.0.set_message(message.to_string());
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
+    }
+}
+
+struct Silent;
+
+impl Wait for Silent {
+    fn update(&mut self, _message: &str) {}
+}
