@@ -13,6 +13,9 @@ use std::sync::Mutex;
 /// (nextest runs them one at a time through the `cluster` test group.)
 static SERIAL: Mutex<()> = Mutex::new(());
 
+#[path = "cluster/ssh_steps.rs"]
+mod ssh_steps;
+
 struct Cluster {
     dir: PathBuf,
     vars: Vec<(String, String)>,
