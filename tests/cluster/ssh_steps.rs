@@ -136,7 +136,7 @@ fn ok(r: &Run, what: &str) {
     assert_eq!(r.code, 0, "{what}: exit {}\nstdout:\n{}\nstderr:\n{}", r.code, r.stdout, r.stderr);
 }
 
-fn host_fingerprint(c: &Cluster, file: &str) -> String {
+fn host_fingerprint(file: &str) -> String {
     let out = Command::new("ssh-keygen").arg("-lf").arg(file).output().unwrap();
     String::from_utf8_lossy(&out.stdout).split_whitespace().nth(1).unwrap().to_string()
 }
@@ -222,7 +222,7 @@ fn wrong_pinned_fingerprint_stops_before_any_authentication() {
     let r =
         l.hpcinit(&[&["--profile", profile.to_str().unwrap()][..], &args("pinned-wrong", &[])].concat(), &[]);
     assert_eq!(r.code, 1, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
-    let real = host_fingerprint(&l.c, &l.c.var("HPCINIT_HOST_KEY_ED25519"));
+    let real = host_fingerprint(&l.c.var("HPCINIT_HOST_KEY_ED25519"));
     assert!(
         r.stderr.contains("SECURITY") && r.stderr.contains(&real) && r.stderr.contains(wrong),
         "{}",
