@@ -422,3 +422,167 @@ fn include_edit_round_trips_a_corpus_of_real_configs() {
         }
     }
 }
+
+fn portal(text: String, required: bool) -> String {
+    text.replacen(
+        "  mode: authorized-keys\n",
+        &format!(
+            "  mode: portal\n  portal_url: docs/testing.md\n  propagation: a few seconds\n  required_before_login: {required}\n"
+        ),
+        1,
+    )
+}
+
+/// Appends this laptop's public key to the test user's authorized_keys once it exists, as a
+/// site's portal would after the person pasted it.
+fn register_later(l: &Laptop, delay: std::time::Duration) -> std::thread::JoinHandle<()> {
+    let public = l.path(".ssh/id_ed25519_hpcinit.pub");
+    let file = l.c.dir.join("home/hpcuser/.ssh/authorized_keys");
+    std::thread::spawn(move || {
+        let start = std::time::Instant::now();
+        while !public.exists() && start.elapsed() < std::time::Duration::from_secs(30) {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        std::thread::sleep(delay);
+        let key = std::fs::read_to_string(&public).unwrap();
+        let mut f = std::fs::OpenOptions::new().append(true).open(file).unwrap();
+        std::io::Write::write_all(&mut f, key.as_bytes()).unwrap();
+    })
+}
+
+#[test]
+fn portal_key_is_shown_then_waited_for() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let l = Laptop::new();
+    let profile = profile_variant(&l, "sandbox", "portal-site", |t| portal(t, false));
+    let p = profile.to_str().unwrap();
+    let later = register_later(&l, std::time::Duration::from_secs(3));
+    let r = l.hpcinit(
+        &[&["--profile", p][..], &args("portal-site", &["--wait-for-key", "60", "--key-poll", "1"])].concat(),
+        &[],
+    );
+    later.join().unwrap();
+    ok(&r, "portal run");
+    let public = std::fs::read_to_string(l.path(".ssh/id_ed25519_hpcinit.pub")).unwrap();
+    assert!(
+        r.stdout.contains("Open docs/testing.md") && r.stdout.contains(public.trim()),
+        "shows URL and key:\n{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("✓ Sandbox accepts the key"), "{}", r.stdout);
+    let out = l.ssh(&["-o", "ControlPath=none", "-o", "BatchMode=yes", "portal-site", "true"]);
+    assert!(
+        out.status.success(),
+        "key login after the portal step: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn portal_wait_is_bounded_and_resumable() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let l = Laptop::new();
+    let profile = profile_variant(&l, "sandbox", "portal-site", |t| portal(t, false));
+    let p = profile.to_str().unwrap();
+    let started = std::time::Instant::now();
+    let r = l.hpcinit(
+        &[&["--profile", p][..], &args("portal-site", &["--wait-for-key", "2", "--key-poll", "1"])].concat(),
+        &[],
+    );
+    ok(&r, "portal run without registration");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "the wait is bounded");
+    assert!(r.stdout.contains("to do: add the key at docs/testing.md"), "{}", r.stdout);
+    assert!(r.stdout.contains("SSH is ready"), "password sign-in still works: {}", r.stdout);
+    // The person registers the key later; the next run finds it and reports it done.
+    let later = register_later(&l, std::time::Duration::ZERO);
+    later.join().unwrap();
+    let again =
+        l.hpcinit(&[&["--profile", p][..], &args("portal-site", &["--wait-for-key", "2"])].concat(), &[]);
+    ok(&again, "rerun");
+    assert!(again.stdout.contains("· unchanged: Sandbox accepts the key"), "{}", again.stdout);
+
+    // Where the key is needed before any login, an unregistered key stops the run, with no sign-in.
+    let l = Laptop::new();
+    let profile = profile_variant(&l, "sandbox", "portal-first", |t| portal(t, true));
+    let log = LogWindow::open(&l.c, false);
+    let r = l.hpcinit(
+        &[
+            &["--profile", profile.to_str().unwrap()][..],
+            &args("portal-first", &["--wait-for-key", "1", "--key-poll", "1"]),
+        ]
+        .concat(),
+        &[],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("not registered") && r.stderr.contains("run `hpcinit --site portal-first` again"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(log.accepted(), 0, "{}", log.text());
+    assert!(l.prompts().is_empty(), "{:?}", l.prompts());
+}
+
+#[test]
+fn key_passphrase_from_a_file_and_required_passphrases() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let l = Laptop::new();
+    let pass = l.path("passphrase");
+    std::fs::write(&pass, "correct horse battery staple\n").unwrap();
+    let base = ["--site", "sandbox", "--user", "hpcuser", "--yes", "--accept-new-host-key"];
+    let r = l.hpcinit(&[&base[..], &["--key-passphrase-file", pass.to_str().unwrap()]].concat(), &[]);
+    ok(&r, "key with a passphrase");
+    assert!(r.stdout.contains("with a passphrase"), "{}", r.stdout);
+    let key = l.path(".ssh/id_ed25519_hpcinit");
+    let check = |p: &str| {
+        Command::new("ssh-keygen").args(["-y", "-P", p, "-f"]).arg(&key).output().unwrap().status.success()
+    };
+    assert!(check("correct horse battery staple"), "OpenSSH opens the key with the passphrase");
+    assert!(!check("wrong"), "and not without it");
+    assert!(!r.stdout.contains("correct horse") && !r.stderr.contains("correct horse"), "never printed");
+    assert!(r.stdout.contains("key login works"), "{}", r.stdout);
+
+    // A site that requires a passphrase refuses --no-passphrase before creating anything.
+    let l = Laptop::new();
+    let profile = profile_variant(&l, "sandbox", "needs-passphrase", |t| {
+        t.replacen("  mode: authorized-keys\n", "  mode: authorized-keys\n  passphrase_required: true\n", 1)
+    });
+    let r = l.hpcinit(
+        &[&["--profile", profile.to_str().unwrap()][..], &args("needs-passphrase", &[])].concat(),
+        &[],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("requires a passphrase") && r.stderr.contains("--key-passphrase-file"),
+        "{}",
+        r.stderr
+    );
+    assert!(!l.path(".ssh/id_ed25519_hpcinit").exists(), "no key was made");
+}
+
+#[test]
+fn group_writable_home_is_not_changed_without_consent() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let l = Laptop::new();
+    let home = l.c.dir.join("home/hpcuser");
+    let set = |mode: u32| {
+        std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap()
+    };
+    struct Restore<F: Fn()>(F);
+    impl<F: Fn()> Drop for Restore<F> {
+        fn drop(&mut self) {
+            (self.0)()
+        }
+    }
+    // Debian's sshd tolerates a group-writable home when the group is the user's own, as here;
+    // writable by others, it ignores authorized_keys (StrictModes).
+    set(0o757);
+    let _restore = Restore(|| set(0o755));
+    let r = l.hpcinit(&args("sandbox", &[]), &[]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stdout.contains("can be written by other users"), "{}", r.stdout);
+    assert!(r.stderr.contains("chmod go-w ~"), "{}", r.stderr);
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&home).unwrap().permissions()) & 0o777;
+    assert_eq!(mode, 0o757, "hpcinit changed the home directory without consent");
+}
