@@ -82,7 +82,7 @@ fn details(out: &mut String, action: &Action) {
             let _ = writeln!(out, "     {reason}");
         }
         Action::SshConfig { file, text, user_config, include_line, .. } => {
-            block(out, &format!("{file}:"), text);
+            block(out, &format!("this site's section of {file} (other sites there are kept):"), text);
             block(
                 out,
                 &format!("added as the first line of {user_config} (created if missing; backed up once):"),
