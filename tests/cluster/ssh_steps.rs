@@ -586,3 +586,29 @@ fn group_writable_home_is_not_changed_without_consent() {
         std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&home).unwrap().permissions()) & 0o777;
     assert_eq!(mode, 0o757, "hpcinit changed the home directory without consent");
 }
+
+#[test]
+fn two_sites_share_the_managed_file() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let l = Laptop::new();
+    ok(&l.hpcinit(&args("sandbox", &[]), &[]), "first site");
+    ok(&l.hpcinit(&args("sandbox-mfa", &[]), &[]), "second site");
+    let managed = std::fs::read_to_string(l.path(".ssh/config.d/hpcinit")).unwrap();
+    assert!(managed.contains("\nHost sandbox\n") && managed.contains("\nHost sandbox-mfa\n"), "{managed}");
+    let config = std::fs::read_to_string(l.path(".ssh/config")).unwrap();
+    assert_eq!(config, "Include ~/.ssh/config.d/hpcinit\n", "one Include line for both sites");
+    // Re-running the first site keeps the second one's entries.
+    ok(&l.hpcinit(&args("sandbox", &[]), &[]), "first site again");
+    assert_eq!(std::fs::read_to_string(l.path(".ssh/config.d/hpcinit")).unwrap(), managed);
+    for (alias, port) in [("sandbox", "2222"), ("sandbox-mfa", "2223")] {
+        let out = l.ssh(&["-o", "BatchMode=yes", alias, "id -un"]);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "hpcuser",
+            "{alias}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let g = String::from_utf8_lossy(&l.ssh(&["-G", alias]).stdout).into_owned();
+        assert!(g.contains(&format!("\nport {port}\n")), "{alias}: {g}");
+    }
+}
