@@ -8,7 +8,6 @@ use crate::local::{atomic, known_hosts};
 use crate::plan::ssh_config::{HostBlock, KNOWN_HOSTS_FILE};
 use crate::plan::Action;
 use crate::remote::host_key::{self, ServerKey};
-use crate::remote::RemoteError;
 use std::time::Duration;
 
 /// One host to verify: the `Host` block's alias, host name and port.
@@ -54,19 +53,6 @@ fn targets(cx: &Context) -> Vec<Target> {
         .collect()
 }
 
-fn network_hint(cx: &Context, e: &RemoteError) -> String {
-    let rule = cx.profile.raw.ssh.network.as_deref().map(|n| format!(" {}", n.trim())).unwrap_or_default();
-    match e {
-        RemoteError::Resolve { host } => {
-            format!("check the host name {host} and your network connection.{rule}")
-        }
-        RemoteError::Refused { host, port } | RemoteError::Timeout { host, port } => {
-            format!("check that {host} port {port} can be reached from this network.{rule}")
-        }
-        _ => format!("try again in a moment.{rule}"),
-    }
-}
-
 impl Task for HostKeyTask {
     fn check(&mut self, cx: &mut Context) -> Result<Check, StepError> {
         let file = cx.home(&format!("~/{KNOWN_HOSTS_FILE}"));
@@ -87,7 +73,7 @@ impl Task for HostKeyTask {
                     Vec::new()
                 };
                 let key = host_key::read(&t.host, t.port, &types, Duration::from_secs(20)).map_err(|e| {
-                    let hint = network_hint(cx, &e);
+                    let hint = super::connect_task::connect_hint(cx, &e);
                     StepError::Remote { error: e, hint }
                 })?;
                 t.server = Some(key);
@@ -97,7 +83,7 @@ impl Task for HostKeyTask {
                 needed.get_or_insert(format!("no host key recorded for {}", t.alias));
                 continue;
             }
-            if !recorded.iter().any(|r| same_key(r, &server.openssh)) {
+            if !recorded.iter().any(|r| known_hosts::same_key(r, &server.openssh)) {
                 return Err(StepError::HostKeyChanged {
                     alias: t.alias.clone(),
                     host: t.host.clone(),
@@ -175,8 +161,4 @@ impl Task for HostKeyTask {
         lines.push(format!("recorded in ~/{KNOWN_HOSTS_FILE}"));
         Ok(Applied::Changed(lines.join("; ")))
     }
-}
-
-fn same_key(a: &str, b: &str) -> bool {
-    a.split_whitespace().take(2).eq(b.split_whitespace().take(2))
 }

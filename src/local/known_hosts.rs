@@ -24,6 +24,11 @@ pub fn with_key(text: &str, alias: &str, key: &str) -> String {
     out
 }
 
+/// Whether two `type base64 [comment]` keys are the same key.
+pub fn same_key(a: &str, b: &str) -> bool {
+    a.split_whitespace().take(2).eq(b.split_whitespace().take(2))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -67,7 +67,7 @@ impl Ssh2Session {
         s.set_tcp_stream(tcp);
         s.handshake().map_err(|e| self.err(e))?;
         let key = server_key(&s).ok_or_else(|| RemoteError::HostKeyRejected { host: self.host.clone() })?;
-        if !self.expected.iter().any(|k| same_key(k, &key.openssh)) {
+        if !self.expected.iter().any(|k| crate::local::known_hosts::same_key(k, &key.openssh)) {
             return Err(RemoteError::HostKeyRejected { host: self.host.clone() });
         }
         Ok(s)
@@ -89,10 +89,6 @@ impl Ssh2Session {
         let pass = self.passphrase(prompter, &key)?;
         Ok(s.userauth_pubkey_file(&self.user, None, &key, pass.as_deref()).is_ok() && s.authenticated())
     }
-}
-
-fn same_key(a: &str, b: &str) -> bool {
-    a.split_whitespace().take(2).eq(b.split_whitespace().take(2))
 }
 
 /// Keyboard-interactive prompts (password, one-time code, Duo) asked through the prompter.
