@@ -13,6 +13,8 @@ pub struct Answers {
     pub project_dir: PathBuf,
     pub project_name: String,
     pub python: Option<PythonVersion>,
+    /// Also submit a test job at the end (`--check-job`).
+    pub check_job: bool,
 }
 
 #[derive(Debug, thiserror::Error)]

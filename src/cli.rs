@@ -79,6 +79,10 @@ pub struct SetupArgs {
     /// Use this existing private key instead of ~/.ssh/id_ed25519_hpcinit.
     #[arg(long, value_name = "PATH")]
     pub key: Option<PathBuf>,
+
+    /// End the run with a test job from the template (as `hpcinit check-job` does).
+    #[arg(long)]
+    pub check_job: bool,
 }
 
 /// How a run behaves where it could ask the person something.
@@ -112,6 +116,16 @@ pub struct RunArgs {
     /// How often to try the key meanwhile, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 15, hide = true)]
     pub key_poll: u64,
+
+    /// What to do with a venv at the planned place that differs from the plan (one hpcinit
+    /// built from other requirements is rebuilt and swapped in unless you say `keep` or `fail`)
+    /// [default: ask in a terminal].
+    #[arg(long, value_enum, value_name = "WHAT")]
+    pub on_existing: Option<crate::exec::OnExisting>,
+
+    /// How long to wait for the test job, in seconds (it is cancelled after that).
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    pub job_timeout: u64,
 }
 
 impl SetupArgs {
@@ -125,6 +139,7 @@ impl SetupArgs {
             project_name: self.project_name.clone().or_else(|| outer.project_name.clone()),
             python: self.python.clone().or_else(|| outer.python.clone()),
             key: self.key.clone().or_else(|| outer.key.clone()),
+            check_job: self.check_job || outer.check_job,
         }
     }
 }
@@ -138,6 +153,12 @@ pub enum Command {
         /// Print the plan as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Submit a tiny job from the template, wait for it, and find its line in the log: proof
+    /// that the environment, the log directory and the scheduler work together.
+    CheckJob {
+        #[command(flatten)]
+        setup: SetupArgs,
     },
     /// List, show and check site profiles.
     Profiles {

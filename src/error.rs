@@ -29,6 +29,10 @@ pub enum Error {
     },
     #[error("cannot write the output")]
     Output(#[source] std::io::Error),
+    #[error(transparent)]
+    Requirements(#[from] crate::local::requirements::RequirementsError),
+    #[error(transparent)]
+    Plan(#[from] crate::plan::PlanError),
     /// A step of the run failed.
     #[error("{error}")]
     Step { title: String, error: Box<crate::exec::StepError> },
@@ -40,6 +44,8 @@ impl Error {
             Error::Profile(_) | Error::Answer(_) | Error::Usage { .. } | Error::LocalRead { .. } => {
                 EXIT_USAGE
             }
+            Error::Requirements(_) => EXIT_USAGE,
+            Error::Plan(e) => e.exit_code(),
             Error::Output(_) => EXIT_FAILED,
             Error::Step { error, .. } => error.exit_code(),
         }
@@ -51,6 +57,8 @@ impl Error {
             Error::Answer(e) => Some(e.hint()),
             Error::Usage { hint, .. } => Some(hint.clone()),
             Error::LocalRead { .. } => Some("check that the path exists and that you may read it".into()),
+            Error::Requirements(e) => Some(e.hint()),
+            Error::Plan(e) => Some(e.hint()),
             Error::Output(_) => None,
             Error::Step { error, .. } => error.hint(),
         }

@@ -82,11 +82,22 @@ fn dispatch(
             out.write_all(text.as_bytes()).map_err(Error::Output)?;
             Ok(EXIT_OK)
         }
+        Some(Command::CheckJob { setup }) => commands::check_job::run(
+            &commands::load_profiles(cli, env)?,
+            &setup.or(&cli.setup),
+            &cli.run,
+            cli.quiet,
+            cli.verbose,
+            env,
+            style,
+            out,
+        ),
         None => commands::setup::run(
             &commands::load_profiles(cli, env)?,
             &cli.setup,
             &cli.run,
             cli.quiet,
+            cli.verbose,
             env,
             style,
             out,

@@ -101,8 +101,9 @@ fn plan_narval_uses_ccdb_and_virtualenv() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("https://ccdb.alliancecan.ca/ssh_authorized_keys"));
     assert!(r.stdout.contains("virtualenv --no-download"));
-    assert!(r.stdout.contains("pip install --no-index -r"));
-    assert!(r.stdout.contains("module load StdEnv/2023 python/3.11.5"));
+    assert!(r.stdout.contains("pip --no-index (the site's wheelhouse)"));
+    assert!(r.stdout.contains("modules: StdEnv/2023 python/3.11.5"));
+    assert!(r.stdout.contains("module load StdEnv/2023 python/3.11.5"), "the job template loads them");
 }
 
 #[test]
@@ -128,10 +129,11 @@ fn plan_json_is_the_same_plan() {
             "host-key",
             "register-key",
             "connect",
+            "probe",
             "remote-layout",
             "sync",
             "python",
-            "job-template"
+            "job-templates"
         ],
         "Trillium takes only CCDB keys: registration comes before the first connection"
     );

@@ -2,7 +2,8 @@
 //! profile or to the planner shows up here as a diff to review (`cargo insta review`).
 
 use hpcinit::answers::Answers;
-use hpcinit::plan::{self, LocalFacts, Requirements};
+use hpcinit::local::requirements::{ProjectPython, Source};
+use hpcinit::plan::{self, LocalFacts};
 use hpcinit::profile::ProfileSet;
 use hpcinit::ui::{render_plan, Style};
 
@@ -13,6 +14,7 @@ fn answers_for(profile: &hpcinit::profile::Profile) -> Answers {
         project_dir: "/home/alice/projects/demo".into(),
         project_name: "demo".into(),
         python: None,
+        check_job: false,
     }
 }
 
@@ -22,7 +24,12 @@ fn local() -> LocalFacts {
         key_chosen: false,
         key_path: "~/.ssh/id_ed25519_hpcinit".into(),
         key_exists: false,
-        requirements: Requirements::RequirementsTxt,
+        python: ProjectPython {
+            source: Source::RequirementsTxt,
+            lines: vec!["numpy>=1.24".into(), "pandas".into()],
+            skipped: vec![],
+            requires_python: None,
+        },
     }
 }
 
@@ -31,7 +38,8 @@ fn plan_text_of_every_builtin_profile() {
     let set = ProfileSet::builtin().expect("built-in profiles load");
     let mut seen = 0;
     for profile in set.iter() {
-        let plan = plan::build(profile, &answers_for(profile), &local());
+        let plan =
+            plan::build(profile, &answers_for(profile), &local(), None).expect("a plan without remote facts");
         insta::assert_snapshot!(format!("plan_{}", profile.name()), render_plan(&plan, &Style::new(false)));
         seen += 1;
     }
@@ -42,6 +50,6 @@ fn plan_text_of_every_builtin_profile() {
 fn plan_json_of_saga() {
     let set = ProfileSet::builtin().unwrap();
     let saga = set.get("saga").unwrap();
-    let plan = plan::build(saga, &answers_for(saga), &local());
+    let plan = plan::build(saga, &answers_for(saga), &local(), None).expect("a plan without remote facts");
     insta::assert_json_snapshot!("plan_saga_json", plan);
 }

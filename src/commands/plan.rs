@@ -8,16 +8,38 @@ use crate::answers::{self, AnswerError, Answers};
 use crate::cli::SetupArgs;
 use crate::env::Env;
 use crate::error::Error;
-use crate::plan::{self, LocalFacts, Plan, Requirements};
+use crate::local::requirements;
+use crate::plan::{self, LocalFacts, Plan};
 use crate::profile::scalar::PythonVersion;
+use crate::profile::Profile;
 use crate::profile::ProfileSet;
 use std::path::{Path, PathBuf};
 
 /// The default key: one hpcinit key per device, named so it is never mistaken for another.
 pub const DEFAULT_KEY: &str = ".ssh/id_ed25519_hpcinit";
 
-/// Checks the answers and builds the plan.
+/// Everything a plan is built from, before the probe.
+pub struct Inputs<'a> {
+    pub profile: &'a Profile,
+    pub answers: Answers,
+    pub local: LocalFacts,
+}
+
+impl Inputs<'_> {
+    /// The plan from these inputs and, once signed in, the probe's facts.
+    pub fn plan(&self, remote: Option<&plan::RemoteFacts>) -> Result<Plan, plan::PlanError> {
+        plan::build(self.profile, &self.answers, &self.local, remote)
+    }
+}
+
+/// Checks the answers and builds the plan (before the probe).
 pub fn make(set: &ProfileSet, args: &SetupArgs, env: &Env) -> Result<Plan, Error> {
+    let inputs = inputs(set, args, env)?;
+    Ok(inputs.plan(None)?)
+}
+
+/// Checks the answers and reads the local facts.
+pub fn inputs<'a>(set: &'a ProfileSet, args: &SetupArgs, env: &Env) -> Result<Inputs<'a>, Error> {
     let site = args.site.as_deref().ok_or_else(|| Error::Usage {
         message: "which cluster? no --site given".into(),
         hint: "pass --site NAME, e.g. `--site saga`; `hpcinit profiles list` shows every site".into(),
@@ -68,11 +90,17 @@ pub fn make(set: &ProfileSet, args: &SetupArgs, env: &Env) -> Result<Plan, Error
         key_chosen,
         key_path: env.tilde(&key_file),
         key_exists: key_file.is_file(),
-        requirements: requirements(&project_dir),
+        python: requirements::read(&project_dir)?,
     };
-    let answers =
-        Answers { user: user.into(), account: args.account.clone(), project_dir, project_name, python };
-    Ok(plan::build(profile, &answers, &local))
+    let answers = Answers {
+        user: user.into(),
+        account: args.account.clone(),
+        project_dir,
+        project_name,
+        python,
+        check_job: args.check_job,
+    };
+    Ok(Inputs { profile, answers, local })
 }
 
 fn absolute(p: &Path, env: &Env) -> PathBuf {
@@ -108,14 +136,4 @@ fn project_dir(arg: Option<&Path>, env: &Env) -> Result<PathBuf, Error> {
         .into());
     }
     Ok(dir)
-}
-
-fn requirements(dir: &Path) -> Requirements {
-    if dir.join("requirements.txt").is_file() {
-        Requirements::RequirementsTxt
-    } else if dir.join("pyproject.toml").is_file() {
-        Requirements::Pyproject
-    } else {
-        Requirements::None
-    }
 }

@@ -59,6 +59,10 @@ pub enum StepError {
     KeyNotRegistered { site: String, hint: String },
     #[error("the key is in ~/.ssh/authorized_keys on {site}, but key login still fails")]
     KeyLoginFails { site: String, hint: String },
+    #[error(transparent)]
+    Plan(crate::plan::PlanError),
+    #[error("{what} failed on the cluster: {detail}")]
+    Cluster { what: String, detail: String, hint: String, usage: bool },
     #[error("{step} did not hold after it was applied: {why}")]
     NotVerified { step: String, why: String },
 }
@@ -97,6 +101,8 @@ impl StepError {
                 "run it in a terminal to type one, or pass --key-passphrase-file FILE".into()
             }
             StepError::KeyNotRegistered { hint, .. } | StepError::KeyLoginFails { hint, .. } => hint.clone(),
+            StepError::Plan(e) => e.hint(),
+            StepError::Cluster { hint, .. } => hint.clone(),
             StepError::NotVerified { .. } => "run hpcinit again; if it persists, run with -v and report it".into(),
         })
     }
@@ -108,6 +114,8 @@ impl StepError {
                 crate::error::EXIT_USAGE
             }
             StepError::Prompt(PromptError::Interrupted) => crate::error::EXIT_INTERRUPTED,
+            StepError::Plan(e) => e.exit_code(),
+            StepError::Cluster { usage: true, .. } => crate::error::EXIT_USAGE,
             _ => crate::error::EXIT_FAILED,
         }
     }

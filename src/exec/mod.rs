@@ -8,15 +8,20 @@ mod connect_task;
 mod error;
 mod host_key_task;
 mod key_task;
+mod layout_task;
+mod probe_task;
 mod register_task;
+mod smoke_task;
+mod templates_task;
+mod venv_task;
 
 pub use error::StepError;
 
 use crate::env::Env;
 use crate::local::key::KeyInfo;
-use crate::plan::{Action, Plan, Step};
+use crate::plan::{Action, Plan, PlanError, RemoteFacts, Step};
 use crate::profile::Profile;
-use crate::remote::{OpenSsh, Remote, Ssh2Session};
+use crate::remote::{OpenSsh, Remote, RemoteOutput, Script, Ssh2Session};
 use crate::ui::{Prompter, Reporter, Status};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -64,7 +69,25 @@ pub struct Options {
     pub wait_for_key: Duration,
     /// How often to try it meanwhile.
     pub poll: Duration,
+    /// What to do with a venv that differs from the plan; `None`: ask (or rebuild hpcinit's own).
+    pub on_existing: Option<OnExisting>,
+    /// How long to wait for the test job.
+    pub job_timeout: Duration,
 }
+
+/// What to do with an environment at the planned place that is not the planned one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnExisting {
+    /// Leave it and use it as it is.
+    Keep,
+    /// Build the planned one and swap it in once it works (the old one is then removed).
+    Replace,
+    /// Stop with an error.
+    Fail,
+}
+
+/// Rebuilds the plan from the probe's facts.
+pub type Replan<'a> = Box<dyn Fn(Option<&RemoteFacts>) -> Result<Plan, PlanError> + 'a>;
 
 /// Whether a step still has something to do.
 #[derive(Debug)]
@@ -94,7 +117,13 @@ pub trait Task {
 pub struct Context<'a> {
     pub env: &'a Env,
     pub profile: &'a Profile,
-    pub plan: &'a Plan,
+    /// The plan, rebuilt each time the probe's facts change.
+    pub plan: Plan,
+    replan: Replan<'a>,
+    /// What the last probe found on the cluster.
+    pub facts: Option<RemoteFacts>,
+    /// Commands run on the cluster so far (each one round trip).
+    pub round_trips: usize,
     pub options: &'a Options,
     pub prompter: &'a mut dyn Prompter,
     pub reporter: &'a mut dyn Reporter,
@@ -111,7 +140,8 @@ impl<'a> Context<'a> {
     pub fn new(
         env: &'a Env,
         profile: &'a Profile,
-        plan: &'a Plan,
+        plan: Plan,
+        replan: Replan<'a>,
         options: &'a Options,
         prompter: &'a mut dyn Prompter,
         reporter: &'a mut dyn Reporter,
@@ -120,6 +150,9 @@ impl<'a> Context<'a> {
             env,
             profile,
             plan,
+            replan,
+            facts: None,
+            round_trips: 0,
             options,
             prompter,
             reporter,
@@ -168,6 +201,50 @@ impl<'a> Context<'a> {
         self.remote.as_deref_mut().expect("just made")
     }
 
+    /// Runs a script on the cluster in a login shell: one round trip, shown with `-v`, each
+    /// output line passed to `on_line` as it comes.
+    pub fn run_script(
+        &mut self,
+        script: &Script,
+        on_line: &mut dyn FnMut(&str),
+    ) -> Result<RemoteOutput, StepError> {
+        self.round_trips += 1;
+        self.reporter.trace(&format!("remote: {}", script.purpose));
+        let input = script.input();
+        let result = self.remote().exec(crate::remote::script::LOGIN_SHELL, input.as_bytes(), on_line);
+        result.map_err(|e| {
+            let hint = connect_task::connect_hint(self, &e);
+            StepError::Remote { error: e, hint }
+        })
+    }
+
+    /// Runs one command on the cluster (in the login shell's `-c`): one round trip.
+    pub fn run_command(&mut self, purpose: &str, command: &str) -> Result<RemoteOutput, StepError> {
+        self.round_trips += 1;
+        self.reporter.trace(&format!("remote: {purpose}"));
+        let result = self.remote().run(command);
+        result.map_err(|e| {
+            let hint = connect_task::connect_hint(self, &e);
+            StepError::Remote { error: e, hint }
+        })
+    }
+
+    /// Takes new facts from a probe and rebuilds the plan from them.
+    pub fn set_facts(&mut self, newer: RemoteFacts) -> Result<(), StepError> {
+        let facts = match &self.facts {
+            Some(old) => old.refreshed(newer),
+            None => newer,
+        };
+        self.plan = (self.replan)(Some(&facts)).map_err(StepError::Plan)?;
+        self.facts = Some(facts);
+        Ok(())
+    }
+
+    /// The current version of a step of the plan.
+    pub fn step(&self, id: &str) -> Step {
+        self.plan.step(id).cloned().expect("the plan keeps its steps when it is rebuilt")
+    }
+
     /// The connection and the prompter together (a connection may need to ask).
     pub fn remote_and_prompter(&mut self) -> (&mut dyn Remote, &mut dyn Prompter) {
         self.remote();
@@ -187,17 +264,30 @@ fn task_for(step: &Step) -> Option<Box<dyn Task>> {
         Action::HostKey { .. } => Box::new(host_key_task::HostKeyTask::default()),
         Action::Connect { .. } => Box::new(connect_task::ConnectTask::default()),
         Action::RegisterKey { .. } => Box::new(register_task::RegisterTask::new(step)),
-        _ => return None,
+        Action::Probe { .. } => Box::new(probe_task::ProbeTask),
+        Action::RemoteLayout { .. } => Box::new(layout_task::LayoutTask::default()),
+        Action::Python { .. } => Box::new(venv_task::VenvTask::default()),
+        Action::Templates { .. } => Box::new(templates_task::TemplatesTask::default()),
+        Action::SmokeJob { .. } => Box::new(smoke_task::SmokeTask::default()),
+        Action::Sync { .. } => return None,
     })
 }
 
-/// Runs every built step in order; stops at the first failure.
-pub fn run(cx: &mut Context, steps: &[&Step]) -> Result<(), crate::error::Error> {
-    let total = steps.len();
-    for (i, step) in steps.iter().enumerate() {
-        let Some(mut task) = task_for(step) else { continue };
+/// Runs the built steps among `ids` in order, each in its current form (the plan is rebuilt
+/// when the probe reports); stops at the first failure.
+pub fn run(cx: &mut Context, ids: &[&'static str]) -> Result<(), crate::error::Error> {
+    let total = ids.len();
+    for (i, id) in ids.iter().enumerate() {
+        let step = cx.step(id);
+        let Some(mut task) = task_for(&step) else { continue };
         cx.reporter.begin(i + 1, total, &step.title);
-        let result = run_one(task.as_mut(), cx, step);
+        let before = cx.round_trips;
+        let result = run_one(task.as_mut(), cx, &step);
+        let trips = cx.round_trips - before;
+        if trips > 0 {
+            cx.reporter
+                .trace(&format!("{trips} round trip{} in this step", if trips == 1 { "" } else { "s" }));
+        }
         match result {
             Ok((status, line)) => cx.reporter.end(status, &line),
             Err(e) => {
@@ -207,6 +297,11 @@ pub fn run(cx: &mut Context, steps: &[&Step]) -> Result<(), crate::error::Error>
         }
     }
     Ok(())
+}
+
+/// The ids of the plan's steps this version carries out, in order.
+pub fn built_ids(plan: &Plan) -> Vec<&'static str> {
+    plan.steps.iter().filter(|s| is_built(s)).map(|s| s.id).collect()
 }
 
 fn run_one(task: &mut dyn Task, cx: &mut Context, step: &Step) -> Result<(Status, String), StepError> {

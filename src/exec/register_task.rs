@@ -66,10 +66,7 @@ fn home_writable(ls_line: &str) -> bool {
 impl RegisterTask {
     fn remote_state(&self, cx: &mut Context) -> Result<(bool, bool), StepError> {
         let script = probe_script(&public(cx));
-        let out = cx.remote().run(&script).map_err(|e| {
-            let hint = connect_hint(cx, &e);
-            StepError::Remote { error: e, hint }
-        })?;
+        let out = cx.run_command("look for the key in ~/.ssh/authorized_keys", &script)?;
         let mut lines = out.stdout.lines();
         let present = lines.next() == Some("present");
         let writable = lines.next().is_some_and(home_writable);
@@ -118,10 +115,7 @@ impl RegisterTask {
     fn install(&mut self, cx: &mut Context) -> Result<Applied, StepError> {
         let site = cx.profile.raw.display_name.clone();
         let key = public(cx);
-        let out = cx.remote().run(&install_script(&key)).map_err(|e| {
-            let hint = connect_hint(cx, &e);
-            StepError::Remote { error: e, hint }
-        })?;
+        let out = cx.run_command("add the key to ~/.ssh/authorized_keys", &install_script(&key))?;
         if !out.success() {
             return Err(StepError::RemoteCommand {
                 what: "adding the key to ~/.ssh/authorized_keys".into(),
@@ -145,10 +139,8 @@ impl RegisterTask {
                 "nothing: fix it yourself with `chmod go-w ~` on the cluster",
             );
             if let Ok(true) = fix {
-                let out = cx.remote().run("chmod go-w \"$HOME\"").map_err(|e| {
-                    let hint = connect_hint(cx, &e);
-                    StepError::Remote { error: e, hint }
-                })?;
+                let out =
+                    cx.run_command("remove group/other write from your home", "chmod go-w \"$HOME\"")?;
                 if out.success() {
                     line.push_str("; removed group/other write permission from your home directory");
                 }

@@ -6,3 +6,5 @@ pub mod atomic;
 pub mod include;
 pub mod key;
 pub mod known_hosts;
+pub mod requirements;
+pub mod state;

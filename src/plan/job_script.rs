@@ -18,8 +18,8 @@ pub struct JobScript<'a> {
     pub modules: &'a [String],
     /// A line that makes the environment's Python the one on PATH.
     pub activate: String,
-    /// `~/scratch/code-snapshots/<project>`.
-    pub snapshots_dir: &'a str,
+    /// What the job does once its environment is ready, one line each.
+    pub body: Vec<String>,
     pub submit_hint: &'a str,
 }
 
@@ -69,19 +69,27 @@ impl JobScript<'_> {
             }
         }
         let _ = writeln!(s, "#\n# Written by hpcinit for {}. Submit with: {}", self.site, self.submit_hint);
+        s.push_str("# hpcinit replaces this file only while it is as hpcinit wrote it; edit freely.\n");
         s.push_str("set -eo pipefail\nexport PYTHONUNBUFFERED=1\n");
         let _ = writeln!(s, "{}", self.reset);
         if !self.modules.is_empty() {
             let _ = writeln!(s, "module load {}", self.modules.join(" "));
         }
         let _ = writeln!(s, "{}", self.activate);
-        s.push_str(
-            "# Run from a frozen copy of the code: the newest snapshot unless HPCINIT_SNAPSHOT names one.\n",
-        );
-        let snap = format!("{}/latest", self.snapshots_dir);
-        let default = sh_path(&snap).replace("\"$HOME\"", "$HOME");
-        let _ = writeln!(s, "cd \"${{HPCINIT_SNAPSHOT:-{default}}}\"");
-        s.push_str("python main.py  # your command here\n");
+        for line in &self.body {
+            let _ = writeln!(s, "{line}");
+        }
         s
     }
+}
+
+/// The template's body: run from a frozen copy of the code.
+pub fn snapshot_body(snapshots_dir: &str) -> Vec<String> {
+    let snap = format!("{snapshots_dir}/latest");
+    let default = sh_path(&snap).replace("\"$HOME\"", "$HOME");
+    vec![
+        "# Run from a frozen copy of the code: the newest snapshot unless HPCINIT_SNAPSHOT names one.".into(),
+        format!("cd \"${{HPCINIT_SNAPSHOT:-{default}}}\""),
+        "python main.py  # your command here".into(),
+    ]
 }

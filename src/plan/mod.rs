@@ -2,44 +2,32 @@
 //! from the profile, the person's answers and the facts found on both machines. `hpcinit plan`
 //! prints it; the executor will carry it out step by step.
 
+mod error;
+pub mod facts;
 pub mod job_script;
-mod python;
+pub mod layout;
+pub mod modules;
+pub mod probe;
+pub mod python;
+pub mod script_text;
+pub mod smoke;
+pub mod specifier;
 pub mod ssh_config;
+pub mod templates;
 
 use crate::answers::Answers;
+use crate::local::requirements::Skipped;
 use crate::profile::raw::{RegistrationMode, SchedulerKind, VenvRecipe};
 use crate::profile::Profile;
-use crate::quote::{sh, sh_path, sh_words};
+use crate::quote::sh_words;
+pub use error::PlanError;
+pub use facts::{LocalFacts, RemoteFacts};
 use job_script::{AccountLine, JobScript};
+use probe::{ModuleQuery, ProbeRequest};
 pub use python::ModuleChoice;
 use serde::Serialize;
 use ssh_config::{HostBlock, CONTROL_PATH, KNOWN_HOSTS_FILE, MANAGED_FILE};
-
-/// What hpcinit found on this machine before planning.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct LocalFacts {
-    /// The home directory, absolute: hpcinit's ssh config names files by absolute path, because
-    /// OpenSSH expands `~` in `IdentityFile`, `ControlPath` and `UserKnownHostsFile` to the
-    /// account's home from the password database, not to `$HOME`.
-    pub home: String,
-    /// The key path, `~/…` form, and whether it exists already.
-    pub key_path: String,
-    pub key_exists: bool,
-    /// The person named the key with `--key` (otherwise it is hpcinit's default key).
-    pub key_chosen: bool,
-    pub requirements: Requirements,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Requirements {
-    /// `requirements.txt` in the project root.
-    RequirementsTxt,
-    /// `pyproject.toml` without a `requirements.txt`.
-    Pyproject,
-    #[default]
-    None,
-}
+use templates::RemoteFile;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
@@ -103,14 +91,39 @@ pub enum Action {
         propagation: Option<String>,
         remote_script: Option<String>,
     },
+    /// Look at the cluster in one round trip; changes nothing.
+    Probe { request: ProbeRequest },
     /// Create the directories and the scratch link, in one remote command.
-    RemoteLayout { dirs: Vec<RemoteDir>, script: String, purge: String },
+    RemoteLayout {
+        dirs: Vec<RemoteDir>,
+        script: String,
+        purge: String,
+        /// The site's scratch, as found (or as the profile says, before the probe).
+        scratch: String,
+        /// The absolute log directory job scripts name.
+        log_dir: String,
+        notes: Vec<String>,
+    },
     /// Copy the project into a new immutable snapshot.
     Sync { source: String, destination: String, latest: String, command: String },
     /// Build the venv from module-loaded Python and prove it imports.
-    Python { version: String, module: ModuleChoice, loads: Vec<String>, venv: String, script: String },
-    /// Write the job template.
-    JobTemplate { path: String, text: String, submit: String },
+    Python {
+        version: String,
+        version_from: String,
+        module: ModuleChoice,
+        loads: Vec<String>,
+        venv: String,
+        requirements: Vec<String>,
+        skipped: Vec<Skipped>,
+        /// SHA-256 of everything that decides the environment's contents; its marker holds it.
+        inputs_sha: String,
+        marker: String,
+        script: String,
+    },
+    /// Write the job template, the environment snippet and the dask-jobqueue config.
+    Templates { files: Vec<RemoteFile>, submit: String, log_dir: String },
+    /// Submit a tiny job from the template and find its line in the log.
+    SmokeJob { kind: SchedulerKind, job: String, log_dir: String, submit: String },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -127,8 +140,15 @@ pub struct RemoteDir {
     pub note: Option<String>,
 }
 
-/// Builds the plan. Pure: no clock, no file system, no network.
-pub fn build(profile: &Profile, answers: &Answers, local: &LocalFacts) -> Plan {
+/// Builds the plan. Pure: no clock, no file system, no network. Before signing in `remote` is
+/// `None` and the cluster-side steps show what the profile says; with the probe's facts they
+/// hold exact decisions, or the plan fails with what the cluster lacks.
+pub fn build(
+    profile: &Profile,
+    answers: &Answers,
+    local: &LocalFacts,
+    remote: Option<&RemoteFacts>,
+) -> Result<Plan, PlanError> {
     let raw = &profile.raw;
     let site = profile.name().as_str();
     let fill = |t: &str| {
@@ -141,8 +161,8 @@ pub fn build(profile: &Profile, answers: &Answers, local: &LocalFacts) -> Plan {
     let scratch = fill(raw.storage.scratch.path.value.as_str());
     let snapshots = format!("~/scratch/code-snapshots/{}", answers.project_name);
     let venv = fill(raw.python.venv.location.value.as_str());
-    let version = answers.python.clone().unwrap_or_else(|| raw.python.default_version.value.clone());
-    let module = python::choose(profile, &version);
+    let wanted = python::Wanted::new(profile, answers.python.as_ref(), local);
+    let module = python::choose(profile, &wanted, remote)?;
     let mut steps = Vec::new();
 
     steps.push(key_step(profile, local, uses_key, &public_key));
@@ -156,12 +176,24 @@ pub fn build(profile: &Profile, answers: &Answers, local: &LocalFacts) -> Plan {
     if !raw.key_registration.required_before_login {
         steps.extend(register);
     }
-    steps.push(layout_step(profile, &scratch));
+    let files = template_paths(answers);
+    steps.push(probe_step(profile, &scratch, &venv, &files));
+    let layout = layout::step(profile, &scratch, remote)?;
+    steps.push(layout.step);
     steps.push(sync_step(site, answers, &snapshots));
-    let (python_step, loads, activate) =
-        python::step(profile, &version, &module, &venv, &snapshots, local.requirements);
-    steps.push(python_step);
-    steps.push(job_step(profile, answers, &scratch, &snapshots, &loads, &activate));
+    let py = python::step(profile, &wanted, &module, &venv, local, remote)?;
+    steps.push(py.step);
+    let job = JobParts {
+        log_dir: &layout.log_dir,
+        snapshots: &snapshots,
+        loads: &py.loads,
+        activate: &py.activate,
+        venv: &venv,
+    };
+    steps.push(templates_step(profile, answers, &job, &files, remote));
+    if answers.check_job {
+        steps.push(smoke_step(profile, answers, &job));
+    }
 
     // Every unverified value of the profile, except listed modules the plan does not load.
     let chosen = match &module {
@@ -177,7 +209,7 @@ pub fn build(profile: &Profile, answers: &Answers, local: &LocalFacts) -> Plan {
         .map(|(f, w)| Unverified { field: f.into(), why: w.into() })
         .collect();
 
-    Plan {
+    Ok(Plan {
         site: site.to_string(),
         display_name: raw.display_name.clone(),
         organisation: raw.organisation.clone(),
@@ -186,10 +218,89 @@ pub fn build(profile: &Profile, answers: &Answers, local: &LocalFacts) -> Plan {
         account: answers.account.clone(),
         project: answers.project_name.clone(),
         project_dir: answers.project_dir.display().to_string(),
-        python: version.to_string(),
+        python: wanted.label(),
         steps,
         notes: raw.notes.clone(),
         unverified,
+    })
+}
+
+impl Plan {
+    pub fn step(&self, id: &str) -> Option<&Step> {
+        self.steps.iter().find(|s| s.id == id)
+    }
+}
+
+/// The remote files the templates step writes: job script, environment snippet, dask config.
+struct TemplatePaths {
+    job: String,
+    env: String,
+    dask: String,
+}
+
+fn template_paths(answers: &Answers) -> TemplatePaths {
+    TemplatePaths {
+        job: format!("~/sbatch/{}.sh", answers.project_name),
+        env: format!("~/sbatch/{}-env.sh", answers.project_name),
+        dask: "~/.config/dask/jobqueue.yaml".into(),
+    }
+}
+
+fn probe_step(profile: &Profile, scratch: &str, venv: &str, files: &TemplatePaths) -> Step {
+    let raw = &profile.raw;
+    let st = &raw.storage.scratch;
+    let mut paths = vec![
+        ("home-scratch".to_string(), "~/scratch".to_string()),
+        ("site-scratch".into(), scratch.to_string()),
+        ("sbatch".into(), "~/sbatch".into()),
+        ("logs".into(), "~/scratch/logs".into()),
+        ("snapshots".into(), "~/scratch/code-snapshots".into()),
+        ("venv".into(), venv.to_string()),
+        ("venv-parent".into(), venv.rsplit_once('/').map(|(p, _)| p).unwrap_or("~").to_string()),
+    ];
+    let mut env = Vec::new();
+    if let Some(v) = &st.env {
+        paths.push(("env-scratch".into(), format!("${v}")));
+        env.push(v.clone());
+    }
+    let mut file_list = Vec::new();
+    for f in [&files.job, &files.env, &files.dask] {
+        file_list.push(f.clone());
+        file_list.push(templates::new_path(f));
+    }
+    let mut commands = vec!["rsync".to_string(), "sha256sum".into()];
+    if let Some(q) = raw.storage.quota_command.as_str().split_whitespace().next() {
+        commands.push(q.to_string());
+    }
+    commands.extend(scheduler_commands(raw.scheduler.kind).iter().map(|c| c.to_string()));
+    let request = ProbeRequest {
+        env,
+        paths,
+        files: file_list,
+        venv_marker: Some(format!("{venv}/.hpcinit-ok")),
+        commands,
+        modules: ModuleQuery {
+            name: python::module_base(profile),
+            reset: raw.python.modules.reset.to_string(),
+            prerequisites: raw.python.modules.prerequisites.iter().map(|m| m.to_string()).collect(),
+        },
+    };
+    Step {
+        id: "probe",
+        title: "Look at the cluster".into(),
+        summary: format!(
+            "One round trip in a login shell, changing nothing: $HOME, scratch, the module system and its Python modules, rsync, {} and the quota command.",
+            scheduler_commands(raw.scheduler.kind).join("/")
+        ),
+        action: Action::Probe { request },
+    }
+}
+
+/// The commands a scheduler's smoke job uses.
+pub fn scheduler_commands(kind: SchedulerKind) -> &'static [&'static str] {
+    match kind {
+        SchedulerKind::Slurm => &["sbatch", "squeue", "scontrol", "scancel"],
+        SchedulerKind::Lsf => &["bsub", "bjobs", "bkill"],
     }
 }
 
@@ -401,47 +512,6 @@ fn register_step(profile: &Profile, public_key: &str) -> Step {
     }
 }
 
-fn layout_step(profile: &Profile, scratch: &str) -> Step {
-    let st = &profile.raw.storage.scratch;
-    let link_note = st.site_link.as_ref().map(|l| {
-        if l.as_str() == "~/scratch" {
-            format!("{} creates this link itself; hpcinit reuses it", profile.raw.display_name)
-        } else {
-            format!("{} also links it at {l}", profile.raw.display_name)
-        }
-    });
-    let dirs = vec![
-        RemoteDir { path: "~/sbatch".into(), link_to: None, note: Some("job scripts".into()) },
-        RemoteDir { path: "~/scratch".into(), link_to: Some(scratch.into()), note: link_note },
-        RemoteDir {
-            path: "~/scratch/logs".into(),
-            link_to: None,
-            note: Some("job output and errors".into()),
-        },
-        RemoteDir {
-            path: "~/scratch/code-snapshots".into(),
-            link_to: None,
-            note: Some("frozen copies of your code".into()),
-        },
-    ];
-    let script = format!(
-        "mkdir -p {sbatch} && mkdir -p {target} && {{ [ -e {link} ] || [ -L {link} ] || ln -s {target} {link}; }} && mkdir -p {logs} {snaps}",
-        sbatch = sh_path("~/sbatch"),
-        target = sh(scratch),
-        link = sh_path("~/scratch"),
-        logs = sh_path("~/scratch/logs"),
-        snaps = sh_path("~/scratch/code-snapshots"),
-    );
-    Step {
-        id: "remote-layout",
-        title: "Directories".into(),
-        summary: format!(
-            "Create ~/sbatch and ~/scratch → {scratch} with logs/ and code-snapshots/ (one remote command)."
-        ),
-        action: Action::RemoteLayout { dirs, script, purge: st.purge.clone() },
-    }
-}
-
 fn sync_step(site: &str, answers: &Answers, snapshots: &str) -> Step {
     let source = format!("{}/", answers.project_dir.display());
     let rel = snapshots.trim_start_matches("~/");
@@ -471,23 +541,25 @@ fn sync_step(site: &str, answers: &Answers, snapshots: &str) -> Step {
     }
 }
 
-fn job_step(
-    profile: &Profile,
-    answers: &Answers,
-    scratch: &str,
-    snapshots: &str,
-    loads: &[String],
-    activate: &str,
-) -> Step {
-    let raw = &profile.raw;
-    let sched = &raw.scheduler;
-    let path = format!("~/sbatch/{}.sh", answers.project_name);
-    let submit = if sched.submit_from_scratch {
+struct JobParts<'a> {
+    log_dir: &'a str,
+    snapshots: &'a str,
+    loads: &'a [String],
+    activate: &'a str,
+    venv: &'a str,
+}
+
+fn submit_hint(profile: &Profile, path: &str) -> String {
+    let sched = &profile.raw.scheduler;
+    if sched.submit_from_scratch {
         format!("cd ~/scratch && {} {path}", sched.submit.value)
     } else {
         format!("{} {path}", sched.submit.value)
-    };
-    let account = match (&sched.account, &answers.account) {
+    }
+}
+
+fn account_line<'a>(profile: &'a Profile, answers: &'a Answers) -> AccountLine<'a> {
+    match (&profile.raw.scheduler.account, &answers.account) {
         (Some(a), Some(v)) => AccountLine::Set { flag: &a.flag, value: v },
         (Some(a), None) => AccountLine::Optional {
             flag: &a.flag,
@@ -495,39 +567,129 @@ fn job_step(
             why: "Needed when you belong to more than one allocation",
         },
         (None, _) => AccountLine::None,
-    };
+    }
+}
+
+fn templates_step(
+    profile: &Profile,
+    answers: &Answers,
+    job: &JobParts,
+    paths: &TemplatePaths,
+    remote: Option<&RemoteFacts>,
+) -> Step {
+    let raw = &profile.raw;
+    let sched = &raw.scheduler;
+    let submit = submit_hint(profile, &paths.job);
     let time = match sched.kind {
         SchedulerKind::Slurm => sched.job.time.value.slurm(),
         SchedulerKind::Lsf => sched.job.time.value.lsf(),
     };
     let directives: Vec<String> = sched.job.directives.iter().map(|d| d.to_string()).collect();
-    let log_dir = format!("{scratch}/logs");
-    let text = JobScript {
+    let reset = raw.python.modules.reset.as_str();
+    let job_text = JobScript {
         kind: sched.kind,
         site: &raw.display_name,
         job_name: &answers.project_name,
-        account,
-        time,
+        account: account_line(profile, answers),
+        time: time.clone(),
         directives: &directives,
-        log_dir: &log_dir,
-        reset: raw.python.modules.reset.as_str(),
-        modules: loads,
-        activate: activate.to_string(),
-        snapshots_dir: snapshots,
+        log_dir: job.log_dir,
+        reset,
+        modules: job.loads,
+        activate: job.activate.to_string(),
+        body: job_script::snapshot_body(job.snapshots),
         submit_hint: &submit,
     }
     .render();
+    let env_text = templates::env_snippet(
+        &raw.display_name,
+        &answers.project_name,
+        reset,
+        job.loads,
+        job.activate,
+        job.log_dir,
+    );
+    let mut prologue = vec![reset.to_string()];
+    if !job.loads.is_empty() {
+        prologue.push(format!("module load {}", job.loads.join(" ")));
+    }
+    prologue.push(job.activate.to_string());
+    prologue.push("export PYTHONUNBUFFERED=1".into());
+    let dask_text = templates::Dask {
+        kind: sched.kind,
+        site: &raw.display_name,
+        project: &answers.project_name,
+        account: answers.account.as_deref(),
+        walltime: match sched.kind {
+            SchedulerKind::Slurm => time,
+            SchedulerKind::Lsf => sched.job.time.value.lsf(),
+        },
+        log_dir: job.log_dir,
+        directives: &directives,
+        prologue,
+    }
+    .render();
+    let files = vec![
+        RemoteFile::new(
+            paths.job.clone(),
+            "job template",
+            "0755",
+            script_text::stamped(&job_text, 1),
+            remote,
+        ),
+        RemoteFile::new(paths.env.clone(), "environment snippet", "0644", env_text, remote),
+        RemoteFile::new(paths.dask.clone(), "dask-jobqueue config", "0644", dask_text, remote),
+    ];
     let venv_note =
         if raw.python.venv.recipe == VenvRecipe::ContainerWrapper { "container environment" } else { "venv" };
+    let _ = job.venv;
     Step {
-        id: "job-template",
-        title: "Job template".into(),
+        id: "job-templates",
+        title: "Job templates".into(),
         summary: format!(
-            "Write {path}: logs go to {log_dir} (which exists), it loads the modules and the {venv_note}, and runs from the latest code snapshot. {} jobs may run at most {}{}.",
+            "Write {} (logs go to {}, which exists; it loads the modules and the {venv_note} and runs from the latest code snapshot), {} to `source`, and {}; files you edited are kept. {} jobs may run at most {}{}.",
+            paths.job,
+            job.log_dir,
+            paths.env,
+            paths.dask,
             raw.display_name,
             sched.max_walltime.human(),
             if profile.unverified("scheduler.max_walltime").is_some() { " (UNVERIFIED)" } else { "" }
         ),
-        action: Action::JobTemplate { path, text, submit },
+        action: Action::Templates { files, submit, log_dir: job.log_dir.to_string() },
+    }
+}
+
+fn smoke_step(profile: &Profile, answers: &Answers, job: &JobParts) -> Step {
+    let raw = &profile.raw;
+    let sched = &raw.scheduler;
+    let mut directives: Vec<String> = sched.job.directives.iter().map(|d| d.to_string()).collect();
+    directives.extend(sched.job.smoke_test_directives.iter().map(|d| d.to_string()));
+    let submit = match sched.kind {
+        SchedulerKind::Slurm => "sbatch --parsable".to_string(),
+        SchedulerKind::Lsf => "bsub <".to_string(),
+    };
+    let text = smoke::Smoke {
+        kind: sched.kind,
+        site: &raw.display_name,
+        account: account_line(profile, answers),
+        directives,
+        log_dir: job.log_dir,
+        reset: raw.python.modules.reset.as_str(),
+        modules: job.loads,
+        activate: job.activate.to_string(),
+        venv: job.venv,
+        submit_hint: &submit,
+    }
+    .job_text();
+    Step {
+        id: "check-job",
+        title: "Test job".into(),
+        summary: format!(
+            "Submit a 5-minute job from the template that imports the environment and writes one line to {}/{}-<job id>.out; wait for it and find the line.",
+            job.log_dir,
+            smoke::JOB_NAME
+        ),
+        action: Action::SmokeJob { kind: sched.kind, job: text, log_dir: job.log_dir.to_string(), submit },
     }
 }

@@ -1,18 +1,35 @@
 //! Which Python module to load and how to build the environment, per the profile's recipe.
+//!
+//! The version comes from `--python`, else the project's `requires-python`, else the profile's
+//! default; it maps to a module in the site's naming scheme, from the probe's listing once
+//! signed in (from the profile's `known` list before). The venv is built beside its final
+//! place under a new name, proven by importing every requirement with the same modules loaded,
+//! marked, and only then swapped in by renaming a symlink: a failed build leaves the previous
+//! environment in place and nothing marked done.
 
-use super::{Action, Requirements, Step};
+use super::error::PlanError;
+use super::facts::{LocalFacts, PathKind, RemoteFacts};
+use super::modules;
+use super::script_text::{heredoc, sha256_hex};
+use super::specifier::Specifier;
+use super::{Action, Step};
+use crate::local::requirements::{Skipped, Source};
 use crate::profile::raw::VenvRecipe;
 use crate::profile::scalar::PythonVersion;
 use crate::profile::Profile;
 use crate::quote::{sh, sh_path};
 use serde::Serialize;
 
+const VERIFY: &str = include_str!("verify_imports.py");
+
 /// The module that provides the requested Python.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "from", rename_all = "kebab-case")]
 pub enum ModuleChoice {
-    /// A module name the profile lists.
+    /// A module name the profile lists (before the probe).
     Known { name: String },
+    /// A module the probe found on the cluster.
+    Found { name: String },
     /// The profile lists none for this version: the probe picks the newest match on the cluster.
     OnCluster { version: String, list_command: String },
     /// The recipe brings its own Python (container wrapper).
@@ -22,7 +39,7 @@ pub enum ModuleChoice {
 impl ModuleChoice {
     pub fn display(&self) -> String {
         match self {
-            ModuleChoice::Known { name } => name.clone(),
+            ModuleChoice::Known { name } | ModuleChoice::Found { name } => name.clone(),
             ModuleChoice::OnCluster { version, .. } => {
                 format!("<newest Python {version} module on the cluster>")
             }
@@ -31,87 +48,164 @@ impl ModuleChoice {
     }
 }
 
-/// The newest listed module that matches `version`, else "find it on the cluster".
-pub fn choose(profile: &Profile, version: &PythonVersion) -> ModuleChoice {
-    let py = &profile.raw.python;
-    if py.venv.recipe == VenvRecipe::ContainerWrapper {
-        return ModuleChoice::NotNeeded;
-    }
-    py.modules
-        .known
-        .iter()
-        .rev()
-        .find(|m| PythonVersion::find_in(m.as_str()).is_some_and(|v| version.matches(&v)))
-        .map(|m| ModuleChoice::Known { name: m.to_string() })
-        .unwrap_or_else(|| ModuleChoice::OnCluster {
-            version: version.to_string(),
-            list_command: py.modules.list_command.to_string(),
-        })
+/// Which Python the person wants, and who said so.
+#[derive(Debug, Clone)]
+pub enum Wanted {
+    /// `--python 3.11` (or the profile's default): that version.
+    Version(PythonVersion, &'static str),
+    /// `requires-python` from pyproject.toml: the profile's default if it fits, else the newest that does.
+    Spec(String, Specifier, PythonVersion),
 }
 
-/// The Python step, plus the modules to load and the activation line for the job template.
+impl Wanted {
+    pub fn new(profile: &Profile, flag: Option<&PythonVersion>, local: &LocalFacts) -> Wanted {
+        let default = profile.raw.python.default_version.value.clone();
+        if let Some(v) = flag {
+            return Wanted::Version(v.clone(), "--python");
+        }
+        if let Some(spec) = local.python.requires_python.as_deref() {
+            if let Ok(s) = spec.parse::<Specifier>() {
+                return Wanted::Spec(spec.to_string(), s, default);
+            }
+        }
+        Wanted::Version(default, "the profile's default")
+    }
+
+    pub fn label(&self) -> String {
+        match self {
+            Wanted::Version(v, _) => v.to_string(),
+            Wanted::Spec(s, ..) => s.clone(),
+        }
+    }
+
+    pub fn source(&self) -> &'static str {
+        match self {
+            Wanted::Version(_, from) => from,
+            Wanted::Spec(..) => "pyproject.toml requires-python",
+        }
+    }
+
+    /// The module to load among `(version, name)` candidates (sorted oldest first).
+    fn pick<'a>(&self, candidates: &'a [(PythonVersion, String)]) -> Option<&'a (PythonVersion, String)> {
+        match self {
+            Wanted::Version(v, _) => candidates.iter().rev().find(|(c, _)| v.matches(c)),
+            Wanted::Spec(_, spec, default) => candidates
+                .iter()
+                .rev()
+                .find(|(c, _)| default.matches(c) && spec.allows(c))
+                .or_else(|| candidates.iter().rev().find(|(c, _)| spec.allows(c))),
+        }
+    }
+}
+
+/// The module for `wanted`: from the probe's listing when there is one, else the profile's list.
+pub fn choose(
+    profile: &Profile,
+    wanted: &Wanted,
+    remote: Option<&RemoteFacts>,
+) -> Result<ModuleChoice, PlanError> {
+    let py = &profile.raw.python;
+    if py.venv.recipe == VenvRecipe::ContainerWrapper {
+        return Ok(ModuleChoice::NotNeeded);
+    }
+    let site = profile.raw.display_name.clone();
+    if let Some(facts) = remote {
+        if facts.module_system.kind == "none" {
+            return Err(PlanError::NoModules { site, shell: facts.shell.clone() });
+        }
+        let lines = facts.module_lines.clone().unwrap_or_default();
+        let found = modules::with_versions(&modules::parse_avail(&lines, &module_base(profile)));
+        return match wanted.pick(&found) {
+            Some((_, name)) => Ok(ModuleChoice::Found { name: name.clone() }),
+            None => Err(PlanError::PythonMissing {
+                site,
+                wanted: format!("{} ({})", wanted.label(), wanted.source()),
+                available: modules::version_list(&found),
+                suggest: found.last().map(|(v, _)| format!("{}.{}", v.major, v.minor)),
+            }),
+        };
+    }
+    let known: Vec<String> = py.modules.known.iter().map(|m| m.to_string()).collect();
+    Ok(match wanted.pick(&modules::with_versions(&known)) {
+        Some((_, name)) => ModuleChoice::Known { name: name.clone() },
+        None => ModuleChoice::OnCluster {
+            version: wanted.label(),
+            list_command: py.modules.list_command.to_string(),
+        },
+    })
+}
+
+/// The module name without its version, as `list_command` names it (`module avail python`).
+pub fn module_base(profile: &Profile) -> String {
+    let py = &profile.raw.python.modules;
+    py.list_command.as_str().split_whitespace().last().unwrap_or("python").to_string()
+}
+
+/// What the venv step needs besides the step: loads and activation for the job template.
+pub struct PythonParts {
+    pub step: Step,
+    pub loads: Vec<String>,
+    pub activate: String,
+}
+
+/// The Python step.
 pub fn step(
     profile: &Profile,
-    version: &PythonVersion,
+    wanted: &Wanted,
     module: &ModuleChoice,
     venv: &str,
-    snapshots: &str,
-    requirements: Requirements,
-) -> (Step, Vec<String>, String) {
+    local: &LocalFacts,
+    remote: Option<&RemoteFacts>,
+) -> Result<PythonParts, PlanError> {
     let py = &profile.raw.python;
     let mut loads: Vec<String> = py.modules.prerequisites.iter().map(|m| m.to_string()).collect();
     if module != &ModuleChoice::NotNeeded {
         loads.push(module.display());
     }
-    let venv_q = sh_path(venv);
-    let python = format!("{venv_q}/bin/python");
-    let latest = format!("{snapshots}/latest");
-    let no_index = if py.venv.pip_no_index { " --no-index" } else { "" };
-    let mut lines = vec![py.modules.reset.to_string()];
-    if !loads.is_empty() {
-        lines.push(format!("module load {}", loads.iter().map(|m| sh(m)).collect::<Vec<_>>().join(" ")));
-    }
-    let activate = match py.venv.recipe {
-        VenvRecipe::Venv | VenvRecipe::Virtualenv => {
-            lines.push(match py.venv.recipe {
-                VenvRecipe::Venv if py.venv.system_site_packages => {
-                    format!("python3 -m venv --system-site-packages {venv_q}")
-                }
-                VenvRecipe::Venv => format!("python3 -m venv {venv_q}"),
-                _ => format!("virtualenv --no-download {venv_q}"),
-            });
-            lines.push(format!("{python} -m pip install{no_index} --upgrade pip"));
-            match requirements {
-                Requirements::RequirementsTxt => lines.push(format!(
-                    "{python} -m pip install{no_index} -r {}",
-                    sh_path(&format!("{latest}/requirements.txt"))
-                )),
-                Requirements::Pyproject => {
-                    lines.push(format!("{python} -m pip install{no_index} {}", sh_path(&latest)))
-                }
-                Requirements::None => {}
+    if let Some(facts) = remote {
+        let parent = facts.path("venv-parent");
+        if let (Some(real), Some(scratch)) = (parent.real.as_ref(), facts.path("home-scratch").real) {
+            if real == &scratch || real.starts_with(&format!("{scratch}/")) {
+                return Err(PlanError::VenvInScratch { venv: venv.into(), real: real.clone() });
             }
-            lines.push(format!("{python} -c 'import sys; print(sys.version)'"));
-            format!("source {venv_q}/bin/activate")
         }
+    }
+    let requirements = local.python.lines.clone();
+    let no_index = if py.venv.pip_no_index { " --no-index" } else { "" };
+    let load_line = if loads.is_empty() {
+        String::new()
+    } else {
+        format!("module load {}", loads.iter().map(|m| sh(m)).collect::<Vec<_>>().join(" "))
+    };
+    let recipe_line = match py.venv.recipe {
+        VenvRecipe::Venv if py.venv.system_site_packages => "python3 -m venv --system-site-packages \"$new\"",
+        VenvRecipe::Venv => "python3 -m venv \"$new\"",
+        VenvRecipe::Virtualenv => "virtualenv --no-download \"$new\"",
         VenvRecipe::ContainerWrapper => {
-            let reqs = match requirements {
-                Requirements::RequirementsTxt | Requirements::None => {
-                    sh_path(&format!("{latest}/requirements.txt"))
-                }
-                Requirements::Pyproject => {
-                    format!("{}  # needs a requirements.txt", sh_path(&format!("{latest}/requirements.txt")))
-                }
-            };
-            lines.push(format!("pip-containerize new --prefix {venv_q} {reqs}"));
-            lines.push(format!("{venv_q}/bin/python -c 'import sys; print(sys.version)'"));
-            format!("export PATH={venv_q}/bin:\"$PATH\"")
+            "pip-containerize new --prefix \"$new\" \"$new\"/.hpcinit-requirements.txt"
         }
     };
-    let what = match requirements {
-        Requirements::RequirementsTxt => "installs requirements.txt",
-        Requirements::Pyproject => "installs the project from pyproject.toml",
-        Requirements::None => "no requirements file found: installs nothing more",
+    // Everything that decides what the environment holds: a change rebuilds it.
+    let inputs = format!(
+        "recipe: {recipe_line}\nreset: {}\nload: {load_line}\nno-index: {}\nrequirements:\n{}\n",
+        py.modules.reset,
+        py.venv.pip_no_index,
+        requirements.join("\n")
+    );
+    let inputs_sha = sha256_hex(&inputs);
+    let marker = format!("{venv}/.hpcinit-ok");
+    let script = build_script(profile, venv, &load_line, recipe_line, no_index, &requirements, &inputs_sha);
+    let activate = match py.venv.recipe {
+        VenvRecipe::ContainerWrapper => format!("export PATH={}/bin:\"$PATH\"", sh_path(venv)),
+        _ => format!("source {}/bin/activate", sh_path(venv)),
+    };
+    let what = match (local.python.source, requirements.len()) {
+        (Source::None, _) => "no requirements file found: installs nothing more".to_string(),
+        (s, n) => format!(
+            "installs {n} requirement{} from {}",
+            if n == 1 { "" } else { "s" },
+            if s == Source::Pyproject { "pyproject.toml" } else { "requirements.txt" }
+        ),
     };
     let recipe = match py.venv.recipe {
         VenvRecipe::Venv => "python -m venv",
@@ -125,20 +219,123 @@ pub fn step(
             module_label.push_str(", UNVERIFIED: checked on the cluster first");
         }
     }
+    let state = remote.map(|f| {
+        let v = f.path("venv");
+        match (v.kind, &f.venv_marker) {
+            (PathKind::Missing, _) => " It does not exist yet.".to_string(),
+            (_, Some(m)) if m == &inputs_sha => " It is already built as planned.".to_string(),
+            (_, Some(_)) => " The one there was built by hpcinit from other inputs: it is rebuilt beside it and swapped in when it works.".to_string(),
+            _ => " Something not made by hpcinit is there: --on-existing decides.".to_string(),
+        }
+    });
     let summary = format!(
-        "Build {venv} with Python {version} ({module_label}) by {recipe}; {what}; then prove it runs with the same modules loaded."
+        "Build {venv} with Python {} ({module_label}) by {recipe}; {what}; prove it by importing them with the same modules loaded, then swap it in.{}",
+        wanted.label(),
+        state.unwrap_or_default()
     );
     let step = Step {
         id: "python",
         title: "Python environment".into(),
         summary,
         action: Action::Python {
-            version: version.to_string(),
+            version: wanted.label(),
+            version_from: wanted.source().into(),
             module: module.clone(),
             loads: loads.clone(),
             venv: venv.to_string(),
-            script: lines.join("\n"),
+            requirements,
+            skipped: local.python.skipped.clone(),
+            inputs_sha,
+            marker,
+            script,
         },
     };
-    (step, loads, activate)
+    Ok(PythonParts { step, loads, activate })
+}
+
+fn build_script(
+    profile: &Profile,
+    venv: &str,
+    load_line: &str,
+    recipe_line: &str,
+    no_index: &str,
+    requirements: &[String],
+    inputs_sha: &str,
+) -> String {
+    let py = &profile.raw.python;
+    let (req_open, req_body) = heredoc(&requirements.join("\n"));
+    let (py_open, py_body) = heredoc(VERIFY);
+    let containerized = py.venv.recipe == VenvRecipe::ContainerWrapper;
+    let mut s = String::new();
+    s.push_str("exec 2>&1\n");
+    s.push_str(&format!("venv={}\n", sh_path(venv)));
+    s.push_str(
+        r#"parent=$(dirname "$venv"); base=$(basename "$venv")
+mkdir -p "$parent" || { hpcinit_tag fail mkdir; return 1; }
+stamp=$(date -u +%Y%m%dT%H%M%SZ)-$$
+new="$parent/.$base.hpcinit-$stamp"
+# What an interrupted build left behind (never the environment in use: it carries the marker).
+for d in "$parent/.$base.hpcinit-"*; do
+  [ -d "$d" ] && [ ! -f "$d/.hpcinit-ok" ] && rm -rf "$d"
+done
+hpcinit_tag phase modules
+"#,
+    );
+    s.push_str(&format!("{} || {{ hpcinit_tag fail modules; return 1; }}\n", py.modules.reset));
+    if !load_line.is_empty() {
+        s.push_str(&format!("{load_line} || {{ hpcinit_tag fail modules; return 1; }}\n"));
+    }
+    s.push_str("hpcinit_tag phase create\n");
+    if containerized {
+        s.push_str("mkdir -p \"$new\"\n");
+        s.push_str(&format!("cat >\"$new\"/.hpcinit-requirements.txt {req_open}\n{req_body}\n"));
+    }
+    s.push_str(&format!("{recipe_line} || {{ rm -rf \"$new\"; hpcinit_tag fail create; return 1; }}\n"));
+    s.push_str("mkdir -p \"$new\"/.hpcinit\n");
+    s.push_str(&format!("cat >\"$new\"/.hpcinit/requirements.txt {req_open}\n{req_body}\n"));
+    if !containerized {
+        s.push_str("hpcinit_tag phase pip\n");
+        s.push_str(&format!(
+            "\"$new\"/bin/python -m pip install{no_index} --upgrade pip || {{ rm -rf \"$new\"; hpcinit_tag fail pip; return 1; }}\n"
+        ));
+        s.push_str("hpcinit_tag phase install\n");
+        s.push_str(&format!(
+            "if grep -q . \"$new\"/.hpcinit/requirements.txt; then\n  \"$new\"/bin/python -m pip install{no_index} --progress-bar off -r \"$new\"/.hpcinit/requirements.txt || {{ rm -rf \"$new\"; hpcinit_tag fail install; return 1; }}\nfi\n"
+        ));
+    }
+    s.push_str("hpcinit_tag phase verify\n");
+    s.push_str(&format!(
+        "\"$new\"/bin/python - \"$new\"/.hpcinit/requirements.txt {py_open} || {{ rm -rf \"$new\"; hpcinit_tag fail verify; return 1; }}\n{py_body}\n"
+    ));
+    s.push_str(&format!(
+        r#""$new"/bin/python -m pip freeze >"$new"/.hpcinit/freeze.txt 2>/dev/null
+module -t list >"$new"/.hpcinit/modules.txt 2>&1
+printf '%s\n' {sha} >"$new"/.hpcinit-ok
+hpcinit_tag phase swap
+old=
+if [ -L "$venv" ]; then
+  old=$(readlink "$venv")
+elif [ -e "$venv" ]; then
+  if [ "${{hpcinit_replace:-0}}" = 1 ]; then
+    old=".$base.hpcinit-replaced-$stamp"
+    mv "$venv" "$parent/$old" || {{ rm -rf "$new"; hpcinit_tag fail swap; return 1; }}
+  else
+    rm -rf "$new"; hpcinit_tag fail exists; return 1
+  fi
+fi
+ln -sfn ".$base.hpcinit-$stamp" "$venv.hpcinit-link" && mv -T "$venv.hpcinit-link" "$venv" || {{ rm -rf "$new"; hpcinit_tag fail swap; return 1; }}
+case "$old" in .$base.hpcinit-*) rm -rf "${{parent:?}}/$old" ;; esac
+sed 's/^/@@hpcinit:module /' "$new"/.hpcinit/modules.txt
+sed 's/^/@@hpcinit:freeze /' "$new"/.hpcinit/freeze.txt
+hpcinit_tag done "$new""#,
+        sha = sh(inputs_sha)
+    ));
+    s
+}
+
+/// The requirement lines and the reasons for lines left out, for the plan view.
+pub fn skipped_note(skipped: &[Skipped]) -> Option<String> {
+    (!skipped.is_empty()).then(|| {
+        skipped.iter().map(|s| format!("`{}` left out: {}", s.line, s.why)).collect::<Vec<_>>().join("; ")
+    })
 }

@@ -6,10 +6,12 @@
 mod error;
 pub mod host_key;
 mod openssh;
+pub mod script;
 mod ssh2_session;
 
 pub use error::RemoteError;
 pub use openssh::OpenSsh;
+pub use script::Script;
 pub use ssh2_session::Ssh2Session;
 
 use crate::ui::Prompter;
@@ -36,7 +38,18 @@ pub trait Remote {
     /// Whether it is open now.
     fn is_open(&mut self) -> bool;
     /// Runs a POSIX shell script on the cluster (in the login shell's `sh -c`).
-    fn run(&mut self, script: &str) -> Result<RemoteOutput, RemoteError>;
+    fn run(&mut self, script: &str) -> Result<RemoteOutput, RemoteError> {
+        self.exec(script, b"", &mut |_| {})
+    }
+    /// Runs `command` on the cluster with `input` on its standard input, passing each line it
+    /// prints on standard output to `on_line` as it arrives (a long install or a job's wait
+    /// shows progress). The whole output is returned too.
+    fn exec(
+        &mut self,
+        command: &str,
+        input: &[u8],
+        on_line: &mut dyn FnMut(&str),
+    ) -> Result<RemoteOutput, RemoteError>;
     /// Tries a fresh key-only login with `key`, without prompting: `Ok(true)` when the server
     /// accepts the key (even if it then asks for a second factor).
     fn key_accepted(

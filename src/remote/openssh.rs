@@ -119,23 +119,57 @@ impl Remote for OpenSsh {
         self.master_running()
     }
 
-    fn run(&mut self, script: &str) -> Result<RemoteOutput, RemoteError> {
-        let out = self
+    fn exec(
+        &mut self,
+        command: &str,
+        input: &[u8],
+        on_line: &mut dyn FnMut(&str),
+    ) -> Result<RemoteOutput, RemoteError> {
+        let mut child = self
             .command()
             .args(["-o", "BatchMode=yes", "-o", "ControlMaster=no", "-o", "ConnectTimeout=20", &self.alias])
-            .arg(script)
-            .stdin(Stdio::null())
-            .output()
+            .arg(command)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .map_err(Self::spawn_err)?;
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        let status = out.status.code().unwrap_or(-1);
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        let input = input.to_vec();
+        let writer = std::thread::spawn(move || {
+            // A command that stops reading early closes the pipe: not an error here.
+            let _ = stdin.write_all(&input);
+        });
+        let mut err_pipe = child.stderr.take().expect("piped stderr");
+        let err_reader = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut err_pipe, &mut buf);
+            String::from_utf8_lossy(&buf).into_owned()
+        });
+        let mut stdout = String::new();
+        let mut reader = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            match reader.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let text = String::from_utf8_lossy(&line);
+                    on_line(text.trim_end_matches(['\n', '\r']));
+                    stdout.push_str(&text);
+                }
+            }
+        }
+        let status = child.wait().map_err(Self::spawn_err)?.code().unwrap_or(-1);
+        let _ = writer.join();
+        let stderr = err_reader.join().unwrap_or_default();
         if status == 255 {
             let e = self.classify(&stderr);
             if !matches!(e, RemoteError::Protocol { .. }) {
                 return Err(e);
             }
         }
-        Ok(RemoteOutput { status, stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr })
+        Ok(RemoteOutput { status, stdout, stderr })
     }
 
     fn key_accepted(&mut self, key: &Path, _prompter: &mut dyn Prompter) -> Result<bool, RemoteError> {

@@ -8,7 +8,7 @@ use super::host_key::{connect_tcp, server_key};
 use super::{Remote, RemoteError, RemoteOutput};
 use crate::ui::{PromptError, Prompter};
 use ssh2::{KeyboardInteractivePrompt, Prompt, Session};
-use std::io::Read;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use zeroize::Zeroizing;
@@ -155,21 +155,43 @@ impl Remote for Ssh2Session {
         self.session.as_ref().is_some_and(|s| s.authenticated())
     }
 
-    fn run(&mut self, script: &str) -> Result<RemoteOutput, RemoteError> {
+    fn exec(
+        &mut self,
+        command: &str,
+        input: &[u8],
+        on_line: &mut dyn FnMut(&str),
+    ) -> Result<RemoteOutput, RemoteError> {
         let host = self.host.clone();
         let s = self.session.as_ref().ok_or(RemoteError::NoMaster { alias: host.clone() })?;
         let err =
             |e: ssh2::Error| RemoteError::Protocol { host: host.clone(), message: e.message().to_string() };
-        let mut ch = s.channel_session().map_err(err)?;
-        ch.exec(script).map_err(err)?;
-        let mut stdout = String::new();
-        let mut stderr = String::new();
         let io = |e: std::io::Error| RemoteError::Protocol { host: host.clone(), message: e.to_string() };
-        ch.read_to_string(&mut stdout).map_err(io)?;
-        ch.stderr().read_to_string(&mut stderr).map_err(io)?;
+        let mut ch = s.channel_session().map_err(err)?;
+        // One stream: reading standard output to its end while standard error fills its window
+        // would block the channel.
+        ch.handle_extended_data(ssh2::ExtendedData::Merge).map_err(err)?;
+        ch.exec(command).map_err(err)?;
+        ch.write_all(input).map_err(io)?;
+        ch.send_eof().map_err(err)?;
+        let mut stdout = String::new();
+        {
+            let mut reader = BufReader::new(&mut ch);
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                match reader.read_until(b'\n', &mut line).map_err(io)? {
+                    0 => break,
+                    _ => {
+                        let text = String::from_utf8_lossy(&line);
+                        on_line(text.trim_end_matches(['\n', '\r']));
+                        stdout.push_str(&text);
+                    }
+                }
+            }
+        }
         ch.wait_close().map_err(err)?;
         let status = ch.exit_status().map_err(err)?;
-        Ok(RemoteOutput { status, stdout, stderr })
+        Ok(RemoteOutput { status, stdout, stderr: String::new() })
     }
 
     fn key_accepted(&mut self, key: &Path, prompter: &mut dyn Prompter) -> Result<bool, RemoteError> {

@@ -122,7 +122,18 @@ fn details(out: &mut String, action: &Action) {
                 }
             }
         }
-        Action::RemoteLayout { dirs, script, purge } => {
+        Action::Probe { request } => {
+            let paths: Vec<&str> = request.paths.iter().map(|(_, p)| p.as_str()).collect();
+            let _ = writeln!(out, "     looks at: {}", paths.join(", "));
+            let _ = writeln!(
+                out,
+                "     lists: `module -t avail {}` after `{}`; finds: {}",
+                request.modules.name,
+                request.modules.reset,
+                request.commands.join(", ")
+            );
+        }
+        Action::RemoteLayout { dirs, script, purge, notes, .. } => {
             for d in dirs {
                 let mut line = d.path.clone();
                 if let Some(t) = &d.link_to {
@@ -133,6 +144,9 @@ fn details(out: &mut String, action: &Action) {
                 }
                 let _ = writeln!(out, "     {line}");
             }
+            for n in notes {
+                let _ = writeln!(out, "     note: {n}");
+            }
             let _ = writeln!(out, "     scratch purge: {purge}");
             block(out, "on the cluster:", script);
         }
@@ -140,10 +154,32 @@ fn details(out: &mut String, action: &Action) {
             let _ = writeln!(out, "     $ {command}");
             let _ = writeln!(out, "     then {latest} → the new snapshot");
         }
-        Action::Python { script, .. } => block(out, "on the cluster, in a login shell:", script),
-        Action::JobTemplate { path, text, submit } => {
-            block(out, &format!("{path}:"), text);
+        Action::Python { loads, venv, requirements, skipped, version_from, .. } => {
+            let _ = writeln!(out, "     version from: {version_from}");
+            if !loads.is_empty() {
+                let _ = writeln!(out, "     modules: {}", loads.join(" "));
+            }
+            if requirements.is_empty() {
+                let _ = writeln!(out, "     requirements: none");
+            } else {
+                block(out, &format!("requirements ({}):", requirements.len()), &requirements.join("\n"));
+            }
+            for s in skipped {
+                let _ = writeln!(out, "     left out `{}`: {}", s.line, s.why);
+            }
+            let _ = writeln!(
+                out,
+                "     built beside it as {venv}'s sibling .<name>.hpcinit-<time>, proven by imports, marked, then {venv} → it"
+            );
+        }
+        Action::Templates { files, submit, .. } => {
+            for f in files {
+                block(out, &format!("{} ({}, {}):", f.path, f.what, f.mode), &f.text);
+            }
             let _ = writeln!(out, "     submit: {submit}");
+        }
+        Action::SmokeJob { job, submit, log_dir, .. } => {
+            block(out, &format!("submitted with `{submit}`, logs in {log_dir}:"), job);
         }
     }
 }

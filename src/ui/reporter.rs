@@ -21,11 +21,19 @@ pub trait Reporter {
     fn end(&mut self, status: Status, line: &str);
     /// Shows `message` with a spinner until the returned handle is dropped.
     fn wait(&mut self, message: &str) -> Box<dyn Wait>;
+    /// Shows a progress bar of `total` stages until the returned handle is dropped.
+    fn progress(&mut self, message: &str, total: u64) -> Box<dyn Wait>;
+    /// A line for `-v` only (remote commands, round trips, raw output).
+    fn trace(&mut self, line: &str);
 }
 
 /// A running wait indicator.
 pub trait Wait {
     fn update(&mut self, message: &str);
+    /// Moves a progress bar to stage `done`, naming it.
+    fn stage(&mut self, _done: u64, message: &str) {
+        self.update(message);
+    }
 }
 
 /// Lines on standard output; a spinner on standard error when it is a terminal.
@@ -34,11 +42,17 @@ pub struct TextReporter<'a> {
     style: Style,
     spinner: bool,
     quiet: bool,
+    verbose: bool,
 }
 
 impl<'a> TextReporter<'a> {
     pub fn new(out: &'a mut dyn Write, style: Style, spinner: bool, quiet: bool) -> TextReporter<'a> {
-        TextReporter { out, style, spinner, quiet }
+        TextReporter { out, style, spinner, quiet, verbose: false }
+    }
+
+    pub fn verbose(mut self, verbose: bool) -> Self {
+        self.verbose = verbose;
+        self
     }
 }
 
@@ -73,6 +87,31 @@ impl Reporter for TextReporter<'_> {
         let _ = self.out.flush();
     }
 
+    fn progress(&mut self, message: &str, total: u64) -> Box<dyn Wait> {
+        if self.spinner {
+            let bar = indicatif::ProgressBar::new(total);
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            let style =
+                indicatif::ProgressStyle::with_template("      {spinner} [{bar:24}] {pos}/{len} {wide_msg}")
+                    .expect("static template")
+                    .progress_chars("=> ");
+            bar.set_style(style);
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar.set_message(message.to_string());
+            Box::new(Spinner(bar))
+        } else {
+            self.line(message);
+            Box::new(Lines { last: 0, quiet: self.quiet })
+        }
+    }
+
+    fn trace(&mut self, line: &str) {
+        if self.verbose && !self.quiet {
+            let _ = writeln!(self.out, "      ↔ {line}");
+            let _ = self.out.flush();
+        }
+    }
+
     fn wait(&mut self, message: &str) -> Box<dyn Wait> {
         if self.spinner {
             let bar = indicatif::ProgressBar::new_spinner();
@@ -90,11 +129,43 @@ impl Reporter for TextReporter<'_> {
     }
 }
 
+impl TextReporter<'_> {
+    fn line(&mut self, text: &str) {
+        if !self.quiet {
+            let _ = writeln!(self.out, "      … {text}");
+            let _ = self.out.flush();
+        }
+    }
+}
+
 struct Spinner(indicatif::ProgressBar);
 
 impl Wait for Spinner {
     fn update(&mut self, message: &str) {
         self.0.set_message(message.to_string());
+    }
+
+    fn stage(&mut self, done: u64, message: &str) {
+        self.0.set_position(done);
+        self.0.set_message(message.to_string());
+    }
+}
+
+/// Progress without a terminal: one line per stage, on standard error (standard output is
+/// borrowed by the reporter), so logs of scripted runs still show where time went.
+struct Lines {
+    last: u64,
+    quiet: bool,
+}
+
+impl Wait for Lines {
+    fn update(&mut self, _message: &str) {}
+
+    fn stage(&mut self, done: u64, message: &str) {
+        if done != self.last && !self.quiet {
+            self.last = done;
+            let _ = writeln!(std::io::stderr(), "      … {message}");
+        }
     }
 }
 

@@ -90,6 +90,10 @@ setenv("EBROOTPYTHON", "$D/sw/python-$pyver")
 setenv("EBVERSIONPYTHON", "$pyver")
 EOF
 
+# --- the wheelhouse: the test cluster has no internet, pip installs from here only -----------
+/usr/bin/python3 "$here/wheels.py" "$D/wheelhouse"
+chmod -R a+rX "$D/wheelhouse"
+
 # --- Slurm + munge ------------------------------------------------------------------------------
 chown -R munge:munge "$D/munge" 2>/dev/null || true
 chmod 711 "$D/munge"
@@ -143,6 +147,10 @@ export MODULEPATH=$D/modules/alliance:$D/modules/easybuild
 export LMOD_SYSTEM_DEFAULT_MODULES=
 . /usr/share/lmod/lmod/init/bash
 export SLURM_CONF=$SLURM_CONF
+# No internet here: pip installs only from the cluster's wheelhouse (as Alliance login nodes do).
+export PIP_NO_INDEX=1
+export PIP_FIND_LINKS=$D/wheelhouse
+export PIP_DISABLE_PIP_VERSION_CHECK=1
 EOF
 printf '. "$HOME/.bashrc"\n' >"$home/.bash_profile"
 # Site scratch, linked from home as Narval does it (the sandbox profile says so).
@@ -237,6 +245,7 @@ HPCINIT_HOST_KEY_ED25519=$D/sshd/host_ed25519.pub
 HPCINIT_SSHD_LOG_PLAIN=$D/logs/sshd-plain.log
 HPCINIT_SSHD_LOG_MFA=$D/logs/sshd-mfa.log
 HPCINIT_ASKPASS=$here/askpass.sh
+HPCINIT_WHEELHOUSE=$D/wheelhouse
 SLURM_CONF=$SLURM_CONF
 EOF
 chmod 644 "$D/cluster.env"

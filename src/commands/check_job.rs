@@ -1,0 +1,48 @@
+//! `hpcinit check-job`: proof that a job runs. Signs in (or reuses the open connection),
+//! probes the cluster, and submits the test job from the template; touches nothing on this
+//! machine and nothing on the cluster but the job and its log files.
+
+use crate::cli::{RunArgs, SetupArgs};
+use crate::env::Env;
+use crate::error::{Error, EXIT_OK};
+use crate::exec::{self, Context};
+use crate::profile::ProfileSet;
+use crate::ui::{self, Style, SystemPrompter, TextReporter};
+use std::io::Write;
+
+#[allow(clippy::too_many_arguments)]
+pub fn run(
+    set: &ProfileSet,
+    args: &SetupArgs,
+    run: &RunArgs,
+    quiet: bool,
+    verbose: bool,
+    env: &Env,
+    style: &Style,
+    out: &mut dyn Write,
+) -> Result<i32, Error> {
+    let mut args = args.clone();
+    args.check_job = true;
+    let inputs = super::plan::inputs(set, &args, env)?;
+    let plan = inputs.plan(None)?;
+    let options = super::setup::options(run, env);
+    let mut prompter = SystemPrompter::new(env);
+    let ids = ["connect", "probe", "check-job"];
+    {
+        let spinner = ui::stderr_is_term();
+        let mut reporter = TextReporter::new(out, *style, spinner, quiet).verbose(verbose);
+        let replan = Box::new(|facts: Option<&crate::plan::RemoteFacts>| inputs.plan(facts));
+        let mut cx = Context::new(env, inputs.profile, plan, replan, &options, &mut prompter, &mut reporter);
+        exec::run(&mut cx, &ids)?;
+    }
+    if !quiet {
+        writeln!(
+            out,
+            "\n{} a job runs on {} with your environment.",
+            style.ok("Works:"),
+            inputs.profile.raw.display_name
+        )
+        .map_err(Error::Output)?;
+    }
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,52 @@
+//! The directories step: `~/sbatch`, the `~/scratch` link, `~/scratch/logs` and
+//! `~/scratch/code-snapshots` on the cluster, created by one command (followed by a re-probe in
+//! the same round trip). An existing `~/scratch` is never replaced; the scratch purge policy is
+//! shown when the layout is first created.
+
+use super::probe_task::{take_facts, then_probe};
+use super::{Applied, Check, Context, StepError, Task};
+use crate::plan::{layout, Action};
+use crate::remote::Script;
+
+#[derive(Default)]
+pub struct LayoutTask;
+
+impl Task for LayoutTask {
+    fn check(&mut self, cx: &mut Context) -> Result<Check, StepError> {
+        let Some(facts) = &cx.facts else { return Ok(Check::Needed("the cluster was not probed".into())) };
+        Ok(match layout::check(facts) {
+            Ok(found) => Check::Done(found),
+            Err(missing) => Check::Needed(missing),
+        })
+    }
+
+    fn apply(&mut self, cx: &mut Context) -> Result<Applied, StepError> {
+        let Action::RemoteLayout { script, purge, notes, log_dir, .. } = cx.step("remote-layout").action
+        else {
+            unreachable!("the layout step holds a layout")
+        };
+        for n in &notes {
+            cx.reporter.detail(&format!("note: {n}"));
+        }
+        let body = format!("{script} || {{ hpcinit_tag fail layout; return 1; }}");
+        let out =
+            cx.run_script(&Script::new("create the directories", then_probe(cx, &body)), &mut |_| {})?;
+        if !out.success() {
+            let detail: Vec<&str> =
+                out.stdout.lines().chain(out.stderr.lines()).filter(|l| !l.starts_with("@@")).collect();
+            return Err(StepError::Cluster {
+                what: "creating the directories".into(),
+                detail: detail.join(" | "),
+                hint: "check that your home and scratch on the cluster are writable (and not over quota)"
+                    .into(),
+                usage: false,
+            });
+        }
+        take_facts(cx, &out, "creating the directories")?;
+        // Shown once: only when the layout is first made.
+        cx.reporter.detail(&format!("scratch purge policy: {purge}"));
+        Ok(Applied::Changed(format!(
+            "created ~/sbatch and ~/scratch with logs/ ({log_dir}) and code-snapshots/"
+        )))
+    }
+}

@@ -1,0 +1,104 @@
+//! The probe step: one login-shell round trip that looks at the cluster and changes nothing;
+//! its facts rebuild the plan, so every later step works from what is really there. Later
+//! steps append the probe (without the module listing) to their own script, so their check
+//! after applying costs no extra round trip.
+
+use super::{Applied, Check, Context, StepError, Task};
+use crate::plan::{Action, RemoteFacts};
+use crate::remote::script::last_tagged;
+use crate::remote::{RemoteOutput, Script};
+
+pub struct ProbeTask;
+
+impl Task for ProbeTask {
+    fn check(&mut self, cx: &mut Context) -> Result<Check, StepError> {
+        Ok(match &cx.facts {
+            Some(f) => Check::Done(describe(cx, f)),
+            None => Check::Needed("nothing known about the cluster yet".into()),
+        })
+    }
+
+    fn apply(&mut self, cx: &mut Context) -> Result<Applied, StepError> {
+        let script = Script::new("probe", body(cx, true));
+        let out = cx.run_script(&script, &mut |_| {})?;
+        take_facts(cx, &out, "the probe")?;
+        let facts = cx.facts.clone().expect("just set");
+        for w in warnings(cx, &facts) {
+            cx.reporter.detail(&w);
+        }
+        Ok(Applied::Changed(describe(cx, &facts)))
+    }
+}
+
+/// The probe's script body, from the plan's probe step.
+pub fn body(cx: &Context, list_modules: bool) -> String {
+    match &cx.step("probe").action {
+        Action::Probe { request } => request.body(list_modules),
+        _ => unreachable!("the probe step holds a probe"),
+    }
+}
+
+/// `script` followed by a probe, so one round trip both changes and re-reads the cluster.
+pub fn then_probe(cx: &Context, script: &str) -> String {
+    format!("{script}\n{}", body(cx, false))
+}
+
+/// Reads the probe's line from `out` and rebuilds the plan from it.
+pub fn take_facts(cx: &mut Context, out: &RemoteOutput, what: &str) -> Result<(), StepError> {
+    let Some(json) = last_tagged(&out.stdout, "probe") else {
+        let mut detail = format!("{what} printed no result (exit {})", out.status);
+        let tail: Vec<&str> = out.stdout.lines().chain(out.stderr.lines()).rev().take(8).collect();
+        if !tail.is_empty() {
+            detail.push_str(": ");
+            detail.push_str(&tail.into_iter().rev().collect::<Vec<_>>().join(" | "));
+        }
+        return Err(StepError::Cluster {
+            what: what.into(),
+            detail,
+            hint: "hpcinit runs `bash -l` on the cluster; check that a login shell starts cleanly (`ssh SITE bash -l -c true`)".into(),
+            usage: false,
+        });
+    };
+    let facts: RemoteFacts = serde_json::from_str(json).map_err(|e| StepError::Cluster {
+        what: what.into(),
+        detail: format!("its answer is not what hpcinit expects ({e})"),
+        hint: "run again with -v and report the output".into(),
+        usage: false,
+    })?;
+    cx.set_facts(facts)
+}
+
+fn describe(cx: &Context, f: &RemoteFacts) -> String {
+    let ms = match f.module_system.kind.as_str() {
+        "lmod" => format!("Lmod {}", f.module_system.version),
+        "tcl" => format!("environment modules {}", f.module_system.version),
+        _ => "no module system".into(),
+    };
+    let python = match &cx.step("python").action {
+        Action::Python { module, .. } => module.display(),
+        _ => String::new(),
+    };
+    let shell = f.shell.rsplit('/').next().unwrap_or("?");
+    format!("{} in {} ({shell}); {}; Python from {python}", f.user, f.home, ms.trim_end())
+}
+
+fn warnings(cx: &Context, f: &RemoteFacts) -> Vec<String> {
+    let mut w = Vec::new();
+    if !f.has("rsync") {
+        w.push("rsync is not on the cluster's PATH: code snapshots need it".into());
+    }
+    let sched = crate::plan::scheduler_commands(cx.profile.raw.scheduler.kind);
+    let missing: Vec<&str> = sched.iter().copied().filter(|c| !f.has(c)).collect();
+    if !missing.is_empty() {
+        w.push(format!(
+            "not found on the login node: {} (jobs cannot be submitted from here)",
+            missing.join(", ")
+        ));
+    }
+    if let Some(q) = cx.profile.raw.storage.quota_command.as_str().split_whitespace().next() {
+        if !f.has(q) {
+            w.push(format!("the quota command `{q}` is not on PATH here"));
+        }
+    }
+    w
+}

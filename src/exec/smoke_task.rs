@@ -1,0 +1,138 @@
+//! The test job: submits a tiny job written from the template (same account, logs, modules and
+//! environment), waits for it in the same round trip, bounded by `--job-timeout`, showing the
+//! scheduler's state and reason with a spinner, and finds its line, with a fresh token, in the
+//! log. It refuses to submit when the log directory is missing: the scheduler would then fail
+//! the job without writing a word anywhere.
+
+use super::{Applied, Check, Context, StepError, Task};
+use crate::plan::{smoke, Action};
+use crate::remote::script::tagged;
+use crate::remote::Script;
+
+#[derive(Default)]
+pub struct SmokeTask {
+    passed: Option<String>,
+}
+
+impl Task for SmokeTask {
+    fn check(&mut self, _cx: &mut Context) -> Result<Check, StepError> {
+        Ok(match &self.passed {
+            Some(line) => Check::Done(line.clone()),
+            None => Check::Needed("a test job proves the setup each time it is asked for".into()),
+        })
+    }
+
+    fn apply(&mut self, cx: &mut Context) -> Result<Applied, StepError> {
+        let Action::SmokeJob { kind, job, log_dir, .. } = cx.step("check-job").action else {
+            unreachable!("the check-job step holds a job")
+        };
+        let site = cx.profile.name().to_string();
+        if cx.facts.as_ref().is_some_and(|f| !f.path("logs").is_dir()) {
+            return Err(StepError::Cluster {
+                what: "the test job".into(),
+                detail: format!("the log directory {log_dir} does not exist, so the scheduler could not write the job's output and the job would fail without a word"),
+                hint: format!("run `hpcinit --site {site}` first: it creates the directories"),
+                usage: false,
+            });
+        }
+        let token = token();
+        let text = job.replace("{token}", &token);
+        let timeout = cx.options.job_timeout.as_secs().max(10);
+        let body = smoke::remote_script(kind, &log_dir, &text, &token, timeout);
+        let mut wait = cx.reporter.wait("submitting the test job");
+        let mut id = String::new();
+        let mut states: Vec<String> = Vec::new();
+        let out =
+            cx.run_script(
+                &Script::new("submit the test job and wait for it", body),
+                &mut |line| match tagged(line) {
+                    Some(("job", j)) => {
+                        id = j.to_string();
+                        wait.update(&format!("job {id} submitted"));
+                    }
+                    Some(("state", s)) => {
+                        states.push(s.to_string());
+                        wait.update(&format!("job {id}: {}", describe_state(s)));
+                    }
+                    _ => {}
+                },
+            )?;
+        drop(wait);
+        for s in &states {
+            cx.reporter.detail(&format!("job {id}: {}", describe_state(s)));
+        }
+        let tag = |t: &str| {
+            out.stdout
+                .lines()
+                .filter_map(tagged)
+                .filter(|(k, _)| *k == t)
+                .map(|(_, v)| v.to_string())
+                .collect::<Vec<_>>()
+        };
+        if let Some(fail) = tag("fail").first() {
+            let (what, rest) = fail.split_once(' ').unwrap_or((fail.as_str(), ""));
+            let detail = match what {
+                "no-log-dir" => {
+                    format!("the log directory {rest} does not exist, so the job would fail without a word")
+                }
+                _ => format!(
+                    "the scheduler refused the job: {}",
+                    if rest.is_empty() { out.stdout.trim() } else { rest }
+                ),
+            };
+            return Err(StepError::Cluster {
+                what: "the test job".into(),
+                detail,
+                hint: format!("check the account and the limits named above; the job script is shown by `hpcinit plan --site {site} --check-job`"),
+                usage: false,
+            });
+        }
+        let log = tag("log").first().cloned().unwrap_or_default();
+        if let Some(ok) = tag("ok").first() {
+            let line = format!("job {id} wrote `{}` to {log}", ok.trim());
+            self.passed = Some(line.clone());
+            return Ok(Applied::Changed(line));
+        }
+        let final_state = tag("final").first().cloned().unwrap_or_default();
+        let timed_out = tag("timeout").first().cloned();
+        let tail = tag("tail");
+        let mut detail = match &timed_out {
+            Some(st) => format!(
+                "job {id} did not finish within {timeout} s and was cancelled; last state: {}",
+                describe_state(st)
+            ),
+            None => format!("job {id} ended ({}) without writing its line to {log}", final_state.trim()),
+        };
+        if !tail.is_empty() {
+            detail.push_str("\n  log: ");
+            detail.push_str(&tail.join("\n  log: "));
+        }
+        Err(StepError::Cluster {
+            what: "the test job".into(),
+            detail,
+            hint: if timed_out.is_some() {
+                "the queue may be busy: try again later, or give it longer with --job-timeout SECONDS".into()
+            } else {
+                format!("read {log} and the .err file beside it; the scheduler's reason is above")
+            },
+            usage: false,
+        })
+    }
+}
+
+/// `PENDING Priority` → `pending (Priority)`.
+fn describe_state(s: &str) -> String {
+    let mut parts = s.splitn(2, ' ');
+    let state = parts.next().unwrap_or("").to_lowercase();
+    match parts.next().map(str::trim).filter(|r| !r.is_empty() && *r != "None" && *r != "-") {
+        Some(reason) => format!("{state} ({reason})"),
+        None => state,
+    }
+}
+
+/// A fresh token, so an old log line can never pass for this job's.
+fn token() -> String {
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{:x}{:x}", nanos, std::process::id())
+}

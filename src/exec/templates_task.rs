@@ -1,0 +1,88 @@
+//! The job templates step: the job script, the environment snippet and the dask-jobqueue
+//! config, written on the cluster in one round trip (temporary file, mode, rename), then
+//! re-probed in the same trip. A file someone edited is never overwritten: hpcinit's version
+//! goes beside it as `<file>.hpcinit-new` and the run says so.
+
+use super::probe_task::{take_facts, then_probe};
+use super::{Applied, Check, Context, StepError, Task};
+use crate::plan::templates::{new_path, write_script, FileDecision, RemoteFile};
+use crate::plan::Action;
+use crate::remote::Script;
+
+#[derive(Default)]
+pub struct TemplatesTask;
+
+fn files(cx: &Context) -> Vec<RemoteFile> {
+    match cx.step("job-templates").action {
+        Action::Templates { files, .. } => files,
+        _ => unreachable!("the templates step holds files"),
+    }
+}
+
+impl Task for TemplatesTask {
+    fn check(&mut self, cx: &mut Context) -> Result<Check, StepError> {
+        if cx.facts.is_none() {
+            return Ok(Check::Needed("the cluster was not probed".into()));
+        }
+        let files = files(cx);
+        let todo: Vec<&RemoteFile> = files.iter().filter(|f| !f.is_done()).collect();
+        Ok(if todo.is_empty() {
+            let kept: Vec<String> = files
+                .iter()
+                .filter(|f| f.decision == FileDecision::KeptWithNew)
+                .map(|f| format!("{} (yours, kept; hpcinit's is {})", f.path, new_path(&f.path)))
+                .collect();
+            let mut line = files
+                .iter()
+                .filter(|f| f.decision == FileDecision::Same)
+                .map(|f| f.path.clone())
+                .collect::<Vec<_>>()
+                .join(", ");
+            if !kept.is_empty() {
+                line.push_str(&format!("; {}", kept.join(", ")));
+            }
+            Check::Done(line)
+        } else {
+            Check::Needed(todo.iter().map(|f| f.path.clone()).collect::<Vec<_>>().join(", "))
+        })
+    }
+
+    fn apply(&mut self, cx: &mut Context) -> Result<Applied, StepError> {
+        let files = files(cx);
+        let body = write_script(&files);
+        let out =
+            cx.run_script(&Script::new("write the job templates", then_probe(cx, &body)), &mut |_| {})?;
+        if !out.success() {
+            let detail: Vec<&str> =
+                out.stdout.lines().chain(out.stderr.lines()).filter(|l| !l.starts_with("@@")).collect();
+            return Err(StepError::Cluster {
+                what: "writing the job templates".into(),
+                detail: detail.join(" | "),
+                hint: "check that ~/sbatch and ~/.config on the cluster are writable (and not over quota)"
+                    .into(),
+                usage: false,
+            });
+        }
+        take_facts(cx, &out, "writing the job templates")?;
+        let mut wrote = Vec::new();
+        for f in files.iter().filter(|f| !f.is_done()) {
+            match f.decision {
+                FileDecision::KeepEdited => {
+                    let note = format!(
+                        "{} was edited since hpcinit wrote it, so it was kept; hpcinit's new version is {} (compare, then move it over yours)",
+                        f.path,
+                        new_path(&f.path)
+                    );
+                    cx.reporter.detail(&note);
+                    cx.pending.push(note);
+                }
+                _ => wrote.push(f.path.clone()),
+            }
+        }
+        Ok(Applied::Changed(if wrote.is_empty() {
+            "your edited files were kept".to_string()
+        } else {
+            format!("wrote {}", wrote.join(", "))
+        }))
+    }
+}

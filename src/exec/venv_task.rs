@@ -1,0 +1,251 @@
+//! The Python environment step. Done when the venv's `.hpcinit-ok` marker holds the hash of
+//! the plan's inputs (recipe, modules, requirements). Otherwise one login-shell round trip
+//! builds a new environment beside the old one, installs the requirements (pip's lines drive a
+//! progress bar), imports every requirement with the same modules loaded, writes the marker and
+//! only then swaps the venv link, then re-probes. A failure anywhere leaves the previous
+//! environment in place and unmarked work removed. The modules and `pip freeze` are recorded
+//! in hpcinit's state directory for the lock file.
+
+use super::probe_task::{take_facts, then_probe};
+use super::{Applied, Check, Context, OnExisting, StepError, Task};
+use crate::local::state::{self, EnvironmentRecord};
+use crate::plan::facts::PathKind;
+use crate::plan::Action;
+use crate::remote::script::tagged;
+use crate::remote::Script;
+
+#[derive(Default)]
+pub struct VenvTask {
+    /// The person chose to keep what is there.
+    kept: Option<String>,
+}
+
+struct Planned {
+    venv: String,
+    inputs_sha: String,
+    script: String,
+    version: String,
+    requirements: Vec<String>,
+}
+
+fn planned(cx: &Context) -> Planned {
+    match cx.step("python").action {
+        Action::Python { venv, inputs_sha, script, version, requirements, .. } => {
+            Planned { venv, inputs_sha, script, version, requirements }
+        }
+        _ => unreachable!("the python step holds a Python action"),
+    }
+}
+
+/// What is at the venv's place now.
+enum Existing {
+    Nothing,
+    /// hpcinit's, built as planned.
+    Planned,
+    /// hpcinit's, built from other inputs.
+    Older,
+    /// Not made by hpcinit.
+    Foreign(String),
+}
+
+fn existing(cx: &Context, p: &Planned) -> Existing {
+    let Some(f) = &cx.facts else { return Existing::Nothing };
+    let v = f.path("venv");
+    match (v.kind, &f.venv_marker) {
+        (PathKind::Missing, _) => Existing::Nothing,
+        (_, Some(m)) if m == &p.inputs_sha && v.is_dir() => Existing::Planned,
+        (_, Some(_)) => Existing::Older,
+        (PathKind::Link, None) => Existing::Foreign(format!("a link to {}", v.target.unwrap_or_default())),
+        (PathKind::Dir, None) => Existing::Foreign("a directory hpcinit did not make".into()),
+        (k, None) => Existing::Foreign(format!("a {k:?}").to_lowercase()),
+    }
+}
+
+impl Task for VenvTask {
+    fn check(&mut self, cx: &mut Context) -> Result<Check, StepError> {
+        if let Some(k) = &self.kept {
+            return Ok(Check::Done(k.clone()));
+        }
+        let p = planned(cx);
+        Ok(match existing(cx, &p) {
+            Existing::Planned => Check::Done(format!(
+                "{} (Python {}, {} requirement{}) is built as planned",
+                p.venv,
+                p.version,
+                p.requirements.len(),
+                if p.requirements.len() == 1 { "" } else { "s" }
+            )),
+            Existing::Nothing => Check::Needed(format!("{} does not exist", p.venv)),
+            Existing::Older if cx.options.on_existing == Some(OnExisting::Keep) => {
+                self.kept =
+                    Some(format!("kept {} as it is (--on-existing keep), although the plan changed", p.venv));
+                Check::Done(self.kept.clone().unwrap_or_default())
+            }
+            Existing::Older => {
+                Check::Needed(format!("{} was built from other requirements or modules", p.venv))
+            }
+            Existing::Foreign(what) if cx.options.on_existing == Some(OnExisting::Keep) => {
+                self.kept = Some(format!("kept {} ({what}) as it is (--on-existing keep)", p.venv));
+                Check::Done(self.kept.clone().unwrap_or_default())
+            }
+            Existing::Foreign(what) => Check::Needed(format!("{} is {what}", p.venv)),
+        })
+    }
+
+    fn apply(&mut self, cx: &mut Context) -> Result<Applied, StepError> {
+        let p = planned(cx);
+        let mut replace = false;
+        match existing(cx, &p) {
+            Existing::Older | Existing::Foreign(_) if cx.options.on_existing == Some(OnExisting::Fail) => {
+                return Err(StepError::Cluster {
+                    what: "the Python environment".into(),
+                    detail: format!("{} exists and differs from the plan (--on-existing fail)", p.venv),
+                    hint:
+                        "pass --on-existing replace to rebuild it, or --on-existing keep to use it as it is"
+                            .into(),
+                    usage: true,
+                });
+            }
+            Existing::Foreign(what) => {
+                replace = cx.options.on_existing == Some(OnExisting::Replace)
+                    || {
+                        let q = format!(
+                        "{} on the cluster is {what}. Build hpcinit's environment and replace it once it works?",
+                        p.venv
+                    );
+                        cx.prompter.confirm(&q, false, "--on-existing replace|keep")?
+                    };
+                if !replace {
+                    self.kept = Some(format!("kept {} ({what}) as it is, as you chose", p.venv));
+                    return Ok(Applied::Changed(self.kept.clone().unwrap_or_default()));
+                }
+            }
+            _ => {}
+        }
+        let mut body = String::new();
+        if replace {
+            body.push_str("hpcinit_replace=1\n");
+        }
+        body.push_str(&p.script);
+        let script = Script::new("build the Python environment", then_probe(cx, &body));
+        let stages = ["modules", "create", "pip", "install", "verify", "swap"];
+        let mut bar = cx.reporter.progress(&format!("building {}", p.venv), stages.len() as u64);
+        let mut stage = 0u64;
+        let mut trace: Vec<String> = Vec::new();
+        let out = cx.run_script(&script, &mut |line| {
+            if let Some(("phase", name)) = tagged(line) {
+                stage = stages.iter().position(|s| *s == name).map(|i| i as u64 + 1).unwrap_or(stage);
+                bar.stage(stage, &stage_label(name));
+            } else if tagged(line).is_none() && stage >= 3 {
+                // pip's own lines: "Collecting numpy", "Installing collected packages: …".
+                let l = line.trim();
+                if l.starts_with("Collecting")
+                    || l.starts_with("Installing")
+                    || l.starts_with("Downloading")
+                    || l.starts_with("Processing")
+                    || l.starts_with("Successfully")
+                {
+                    bar.update(&format!(
+                        "{}: {}",
+                        stage_label(stages[(stage as usize).saturating_sub(1).min(5)]),
+                        truncate(l, 70)
+                    ));
+                }
+                trace.push(line.to_string());
+            }
+        })?;
+        drop(bar);
+        for l in &trace {
+            cx.reporter.trace(l);
+        }
+        let tags: Vec<(String, String)> =
+            out.stdout.lines().filter_map(tagged).map(|(t, p)| (t.to_string(), p.to_string())).collect();
+        let get = |t: &str| tags.iter().filter(|(k, _)| k == t).map(|(_, v)| v.clone()).collect::<Vec<_>>();
+        if let Some(fail) = get("fail").first() {
+            return Err(failure(&p, fail, &out.stdout, &get("import-error")));
+        }
+        if get("done").is_empty() {
+            return Err(failure(&p, "unknown", &out.stdout, &[]));
+        }
+        take_facts(cx, &out, "building the Python environment")?;
+        let imports = get("import");
+        let python = get("python")
+            .first()
+            .and_then(|v| v.split_whitespace().next().map(String::from))
+            .unwrap_or_default();
+        let rec = EnvironmentRecord {
+            site: cx.plan.site.clone(),
+            project: cx.plan.project.clone(),
+            python: python.clone(),
+            venv: p.venv.clone(),
+            built: get("done").first().cloned().unwrap_or_default(),
+            modules: get("module").into_iter().filter(|m| !m.trim().is_empty()).collect(),
+            requirements: p.requirements.clone(),
+            freeze: get("freeze"),
+        };
+        let file = state::record(cx.env, &rec).map_err(|e| StepError::Write {
+            path: state::environment_file(cx.env, &rec.site, &rec.project),
+            source: e,
+        })?;
+        cx.reporter.detail(&format!("recorded modules and pip freeze in {}", cx.env.tilde(&file)));
+        let names: Vec<&str> = imports.iter().filter_map(|i| i.split_whitespace().next()).collect();
+        Ok(Applied::Changed(format!(
+            "built {} with Python {python}{}",
+            p.venv,
+            if names.is_empty() { String::new() } else { format!("; imports {}", names.join(", ")) }
+        )))
+    }
+}
+
+fn stage_label(name: &str) -> String {
+    match name {
+        "modules" => "loading modules",
+        "create" => "creating the environment",
+        "pip" => "updating pip",
+        "install" => "installing requirements",
+        "verify" => "importing every requirement",
+        "swap" => "putting it in place",
+        other => other,
+    }
+    .to_string()
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(n).collect::<String>())
+    }
+}
+
+fn failure(p: &Planned, stage: &str, stdout: &str, import_errors: &[String]) -> StepError {
+    let errors: Vec<&str> = stdout
+        .lines()
+        .filter(|l| !l.starts_with("@@"))
+        .filter(|l| l.contains("ERROR") || l.contains("rror:") || l.contains("Lmod has detected"))
+        .collect();
+    let mut detail = match stage {
+        "modules" => "the modules did not load".to_string(),
+        "create" => "the environment could not be created".to_string(),
+        "pip" => "pip could not be updated".to_string(),
+        "install" => "pip could not install the requirements".to_string(),
+        "verify" => format!("the requirements installed but do not import: {}", import_errors.join("; ")),
+        "exists" => format!("{} exists and is not hpcinit's", p.venv),
+        other => format!("the build stopped ({other})"),
+    };
+    if !errors.is_empty() {
+        detail.push_str(&format!(
+            "\n  cluster said: {}",
+            errors.iter().take(6).copied().collect::<Vec<_>>().join("\n  cluster said: ")
+        ));
+    }
+    StepError::Cluster {
+        what: "building the Python environment".into(),
+        detail,
+        hint: format!(
+            "{} was left as it was (a previous environment still works); fix the requirement named above and run hpcinit again (-v shows pip's whole output)",
+            p.venv
+        ),
+        usage: false,
+    }
+}

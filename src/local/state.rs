@@ -1,0 +1,53 @@
+//! hpcinit's record of what it set up where, under the XDG state directory
+//! (`$XDG_STATE_HOME/hpcinit`, default `~/.local/state/hpcinit`): one YAML file per site and
+//! project with the environment's modules and `pip freeze`, which a lock file is made from.
+//! Written atomically; never read for decisions the cluster can answer itself.
+
+use crate::env::Env;
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// The environment built for a project on a site.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvironmentRecord {
+    pub site: String,
+    pub project: String,
+    pub python: String,
+    pub venv: String,
+    /// The environment's real directory (the venv path links to it).
+    pub built: String,
+    /// The modules loaded, as `module -t list` printed them.
+    pub modules: Vec<String>,
+    /// The requirement lines it was built from.
+    pub requirements: Vec<String>,
+    /// `pip freeze` of the environment.
+    pub freeze: Vec<String>,
+}
+
+/// `$XDG_STATE_HOME/hpcinit`, or `~/.local/state/hpcinit`.
+pub fn dir(env: &Env) -> PathBuf {
+    match env.var("XDG_STATE_HOME").filter(|d| d.starts_with('/')) {
+        Some(d) => PathBuf::from(d).join("hpcinit"),
+        None => env.home.join(".local/state/hpcinit"),
+    }
+}
+
+/// Where a project's record for a site lives.
+pub fn environment_file(env: &Env, site: &str, project: &str) -> PathBuf {
+    dir(env).join(site).join(format!("{project}.yaml"))
+}
+
+/// Writes the record (atomically; 0600).
+pub fn record(env: &Env, rec: &EnvironmentRecord) -> std::io::Result<PathBuf> {
+    let path = environment_file(env, &rec.site, &rec.project);
+    let parent = path.parent().expect("has a parent");
+    std::fs::create_dir_all(parent)?;
+    let text = format!(
+        "# What hpcinit built for {} on {}; a lock file is made from this.\n{}",
+        rec.project,
+        rec.site,
+        serde_saphyr::to_string(rec).map_err(std::io::Error::other)?
+    );
+    super::atomic::write(&path, text.as_bytes(), 0o600)?;
+    Ok(path)
+}

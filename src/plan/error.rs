@@ -1,0 +1,48 @@
+//! Why no plan can be made from what the probe found, with what the person can do about it.
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PlanError {
+    #[error("Python {wanted} is not available on {site}; its modules offer: {available}")]
+    PythonMissing { site: String, wanted: String, available: String, suggest: Option<String> },
+    #[error("no `module` command in a login shell on {site}, so no Python module can be loaded")]
+    NoModules { site: String, shell: String },
+    #[error("{site}'s scratch was not found: {tried}")]
+    ScratchMissing { site: String, tried: String },
+    #[error("~/scratch on {site} is a {kind}, not a directory or a link to scratch")]
+    ScratchBlocked { site: String, kind: String },
+    #[error("the venv location {venv} is on scratch ({real}), where files are deleted")]
+    VenvInScratch { venv: String, real: String },
+}
+
+impl PlanError {
+    pub fn hint(&self) -> String {
+        match self {
+            PlanError::PythonMissing { suggest: Some(v), .. } => {
+                format!("choose one of those, e.g. `--python {v}`")
+            }
+            PlanError::PythonMissing { .. } => {
+                "no Python module was found: check the profile's python.modules (run `module avail` on the cluster)".into()
+            }
+            PlanError::NoModules { shell, .. } => format!(
+                "hpcinit loads modules in `bash -l`; your login shell is {shell}. Check that `module avail` works after `bash -l` on the cluster"
+            ),
+            PlanError::ScratchMissing { .. } => {
+                "your scratch may not be created yet (new accounts can take a day); if it exists elsewhere, fix storage.scratch in the profile".into()
+            }
+            PlanError::ScratchBlocked { .. } => {
+                "move ~/scratch away on the cluster (hpcinit never replaces it), then run hpcinit again".into()
+            }
+            PlanError::VenvInScratch { .. } => {
+                "make ~/venvs a real directory in your home (not a link to scratch), or set python.venv.location in a profile".into()
+            }
+        }
+    }
+
+    /// 2 when the person asked for something the cluster does not have; 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            PlanError::PythonMissing { .. } => crate::error::EXIT_USAGE,
+            _ => crate::error::EXIT_FAILED,
+        }
+    }
+}

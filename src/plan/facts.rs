@@ -1,0 +1,125 @@
+//! What hpcinit found before planning: on this machine ([`LocalFacts`]) and, once signed in, on
+//! the cluster ([`RemoteFacts`], from the probe's one round trip). The plan reads both; neither
+//! does anything.
+
+use crate::local::requirements::ProjectPython;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What hpcinit found on this machine before planning.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LocalFacts {
+    /// The home directory, absolute: hpcinit's ssh config names files by absolute path, because
+    /// OpenSSH expands `~` in `IdentityFile`, `ControlPath` and `UserKnownHostsFile` to the
+    /// account's home from the password database, not to `$HOME`.
+    pub home: String,
+    /// The key path, `~/…` form, and whether it exists already.
+    pub key_path: String,
+    pub key_exists: bool,
+    /// The person named the key with `--key` (otherwise it is hpcinit's default key).
+    pub key_chosen: bool,
+    /// The project's requirements and `requires-python`.
+    pub python: ProjectPython,
+}
+
+/// What the probe found on the cluster.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteFacts {
+    pub user: String,
+    pub home: String,
+    /// `$SHELL` of the login.
+    pub shell: String,
+    /// The profile's environment variables that are set (`SCRATCH`, `USERWORK`, …).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// The state of each path the plan asked about, by key (`scratch-link`, `logs`, `venv`, …).
+    #[serde(default)]
+    pub paths: BTreeMap<String, PathState>,
+    /// Files hpcinit writes, by remote path: their hashes, if they exist.
+    #[serde(default)]
+    pub files: BTreeMap<String, Option<FileState>>,
+    /// The first line of the venv's `.hpcinit-ok` marker, if it has one.
+    #[serde(default)]
+    pub venv_marker: Option<String>,
+    pub module_system: ModuleSystemFound,
+    /// What `module -t avail` (and, with Lmod, `spider`) printed for the Python module's name,
+    /// with the profile's prerequisites loaded. `None` when this probe did not list them.
+    #[serde(default)]
+    pub module_lines: Option<Vec<String>>,
+    /// The commands found on PATH among those asked about (rsync, sbatch, the quota command…).
+    #[serde(default)]
+    pub commands: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModuleSystemFound {
+    /// `lmod`, `tcl` (environment modules) or `none`.
+    pub kind: String,
+    #[serde(default)]
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PathKind {
+    #[default]
+    Missing,
+    Link,
+    Dir,
+    File,
+    Other,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PathState {
+    /// The path as the shell expanded it.
+    pub path: String,
+    pub kind: PathKind,
+    /// Where a link points, as written.
+    #[serde(default)]
+    pub target: Option<String>,
+    /// The physical directory (links resolved), when it is or leads to a directory.
+    #[serde(default)]
+    pub real: Option<String>,
+    #[serde(default)]
+    pub writable: Option<bool>,
+}
+
+impl PathState {
+    /// A directory, or a link to one.
+    pub fn is_dir(&self) -> bool {
+        self.real.is_some()
+    }
+}
+
+/// A file hpcinit writes, as found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileState {
+    /// SHA-256 of the whole file.
+    pub sha: String,
+    /// The hash recorded in its `hpcinit-sha256:` line, if it has one.
+    #[serde(default)]
+    pub recorded: Option<String>,
+    /// SHA-256 of the file without that line: equal to `recorded` when nobody edited it.
+    #[serde(default)]
+    pub rest: Option<String>,
+}
+
+impl RemoteFacts {
+    pub fn path(&self, key: &str) -> PathState {
+        self.paths.get(key).cloned().unwrap_or_default()
+    }
+
+    pub fn has(&self, command: &str) -> bool {
+        self.commands.iter().any(|c| c == command)
+    }
+
+    /// These facts, refreshed by a later probe: the module list is kept when it was not
+    /// listed again.
+    pub fn refreshed(&self, mut newer: RemoteFacts) -> RemoteFacts {
+        if newer.module_lines.is_none() {
+            newer.module_lines = self.module_lines.clone();
+        }
+        newer
+    }
+}

@@ -1,0 +1,75 @@
+//! A script hpcinit runs on the cluster in one round trip, in a login shell.
+//!
+//! `module` (Lmod or Tcl environment modules) is usually defined only by the login profile, so
+//! the remote command is `exec bash -l -s` whatever the person's login shell (csh, zsh and fish
+//! all pass those words on unchanged), and the script itself travels on standard input: no
+//! quoting through a shell hpcinit does not know. The body is wrapped in one function that
+//! bash must read whole before running it, and that runs with its standard input closed, so
+//! no command in it (sbatch, pip) can swallow the rest of the script.
+//!
+//! Login profiles print banners; results therefore come back on tagged lines,
+//! `@@hpcinit:<tag> <payload>`, and everything else is ordinary output.
+
+/// The shell functions every script may use (JSON strings, path states, tags).
+const PRELUDE: &str = include_str!("prelude.sh");
+
+/// The remote command that reads and runs a [`Script`].
+pub const LOGIN_SHELL: &str = "exec bash -l -s";
+
+/// The prefix of a tagged result line.
+pub const TAG: &str = "@@hpcinit:";
+
+#[derive(Debug, Clone)]
+pub struct Script {
+    /// What it does, in a few words (shown with `-v`, counted as one round trip).
+    pub purpose: String,
+    body: String,
+}
+
+impl Script {
+    pub fn new(purpose: impl Into<String>, body: impl Into<String>) -> Script {
+        Script { purpose: purpose.into(), body: body.into() }
+    }
+
+    /// What is sent on the command's standard input.
+    pub fn input(&self) -> String {
+        format!("{PRELUDE}\nhpcinit_main() {{\n{}\n}}\nhpcinit_main </dev/null\n", self.body)
+    }
+
+    pub fn body(&self) -> &str {
+        &self.body
+    }
+}
+
+/// `("probe", "{…}")` for `@@hpcinit:probe {…}`.
+pub fn tagged(line: &str) -> Option<(&str, &str)> {
+    let rest = line.strip_prefix(TAG)?;
+    Some(match rest.split_once(' ') {
+        Some((tag, payload)) => (tag, payload),
+        None => (rest, ""),
+    })
+}
+
+/// The payload of the last line tagged `tag`.
+pub fn last_tagged<'a>(output: &'a str, tag: &str) -> Option<&'a str> {
+    output.lines().filter_map(tagged).filter(|(t, _)| *t == tag).map(|(_, p)| p).last()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_found_among_banners() {
+        let out = "Welcome to the cluster!\n@@hpcinit:probe {\"a\":1}\nnoise\n@@hpcinit:done\n";
+        assert_eq!(last_tagged(out, "probe"), Some("{\"a\":1}"));
+        assert_eq!(last_tagged(out, "done"), Some(""));
+        assert_eq!(last_tagged(out, "nope"), None);
+    }
+
+    #[test]
+    fn the_body_runs_with_stdin_closed() {
+        let s = Script::new("t", "echo hi");
+        assert!(s.input().ends_with("hpcinit_main() {\necho hi\n}\nhpcinit_main </dev/null\n"));
+    }
+}
