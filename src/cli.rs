@@ -123,6 +123,11 @@ pub struct RunArgs {
     #[arg(long, value_enum, value_name = "WHAT")]
     pub on_existing: Option<crate::exec::OnExisting>,
 
+    /// Set up SSH only (key, config, host key, sign-in, key registration); leave the cluster
+    /// side (directories, Python environment, job templates) for a later run.
+    #[arg(long)]
+    pub ssh_only: bool,
+
     /// How long to wait for the test job, in seconds (it is cancelled after that).
     #[arg(long, value_name = "SECONDS", default_value_t = 600)]
     pub job_timeout: u64,

@@ -16,6 +16,9 @@ static SERIAL: Mutex<()> = Mutex::new(());
 #[path = "cluster/ssh_steps.rs"]
 mod ssh_steps;
 
+#[path = "cluster/remote_steps.rs"]
+mod remote_steps;
+
 struct Cluster {
     dir: PathBuf,
     vars: Vec<(String, String)>,

@@ -42,7 +42,7 @@ pub fn run(
     if !quiet {
         out.write_all(ui::render_plan(&plan, style).as_bytes()).map_err(Error::Output)?;
     }
-    let ids = exec::built_ids(&plan);
+    let ids = exec::built_ids(&plan, run.ssh_only);
     let mut prompter = SystemPrompter::new(env);
     if !run.yes {
         let question = format!("Carry out these {} steps now?", ids.len());
@@ -65,6 +65,19 @@ pub fn run(
         (cx.pending.clone(), cx.plan.clone())
     };
     let site = profile.name();
+    if run.ssh_only {
+        writeln!(
+            out,
+            "\n{} `ssh {site}` now signs you in to {}.",
+            style.ok("SSH is ready:"),
+            profile.raw.display_name
+        )
+        .map_err(Error::Output)?;
+        for p in &pending {
+            writeln!(out, "{} {p}", style.warn("to do:")).map_err(Error::Output)?;
+        }
+        return Ok(EXIT_OK);
+    }
     writeln!(out, "\n{} `ssh {site}` signs you in to {}.", style.ok("Ready:"), profile.raw.display_name)
         .map_err(Error::Output)?;
     if let Some(crate::plan::Step {

@@ -299,9 +299,16 @@ pub fn run(cx: &mut Context, ids: &[&'static str]) -> Result<(), crate::error::E
     Ok(())
 }
 
-/// The ids of the plan's steps this version carries out, in order.
-pub fn built_ids(plan: &Plan) -> Vec<&'static str> {
-    plan.steps.iter().filter(|s| is_built(s)).map(|s| s.id).collect()
+/// The steps that set up SSH, on this machine and for signing in.
+pub const SSH_STEPS: &[&str] = &["key", "ssh-config", "host-key", "register-key", "connect"];
+
+/// The ids of the plan's steps this version carries out, in order (`ssh_only`: the SSH ones).
+pub fn built_ids(plan: &Plan, ssh_only: bool) -> Vec<&'static str> {
+    plan.steps
+        .iter()
+        .filter(|s| is_built(s) && (!ssh_only || SSH_STEPS.contains(&s.id)))
+        .map(|s| s.id)
+        .collect()
 }
 
 fn run_one(task: &mut dyn Task, cx: &mut Context, step: &Step) -> Result<(Status, String), StepError> {

@@ -123,7 +123,9 @@ impl LogWindow {
     }
 }
 
-const RUN: &[&str] = &["--user", "hpcuser", "--yes", "--accept-new-host-key", "--no-passphrase"];
+/// The SSH steps only: the cluster-side steps have their own tests (`remote_steps.rs`).
+const RUN: &[&str] =
+    &["--user", "hpcuser", "--yes", "--accept-new-host-key", "--no-passphrase", "--ssh-only"];
 
 fn args<'a>(site: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec!["--site", site];
@@ -240,8 +242,16 @@ fn wrong_pinned_fingerprint_stops_before_any_authentication() {
 
     // The right pin passes, with no trust-on-first-use question.
     let profile = profile_variant(&l, "sandbox-mfa", "pinned-right", |t| pin(t, &real));
-    let run =
-        ["--site", "pinned-right", "--user", "hpcuser", "--yes", "--profile", profile.to_str().unwrap()];
+    let run = [
+        "--site",
+        "pinned-right",
+        "--user",
+        "hpcuser",
+        "--yes",
+        "--ssh-only",
+        "--profile",
+        profile.to_str().unwrap(),
+    ];
     let r = l.hpcinit(&run, &[]);
     ok(&r, "right pin");
     assert!(r.stdout.contains("matches the fingerprint Sandbox MFA publishes"), "{}", r.stdout);
@@ -529,7 +539,7 @@ fn key_passphrase_from_a_file_and_required_passphrases() {
     let l = Laptop::new();
     let pass = l.path("passphrase");
     std::fs::write(&pass, "correct horse battery staple\n").unwrap();
-    let base = ["--site", "sandbox", "--user", "hpcuser", "--yes", "--accept-new-host-key"];
+    let base = ["--site", "sandbox", "--user", "hpcuser", "--yes", "--accept-new-host-key", "--ssh-only"];
     let r = l.hpcinit(&[&base[..], &["--key-passphrase-file", pass.to_str().unwrap()]].concat(), &[]);
     ok(&r, "key with a passphrase");
     assert!(r.stdout.contains("with a passphrase"), "{}", r.stdout);
