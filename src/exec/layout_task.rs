@@ -8,7 +8,6 @@ use super::{Applied, Check, Context, StepError, Task};
 use crate::plan::{layout, Action};
 use crate::remote::Script;
 
-#[derive(Default)]
 pub struct LayoutTask;
 
 impl Task for LayoutTask {

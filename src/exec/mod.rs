@@ -265,9 +265,9 @@ fn task_for(step: &Step) -> Option<Box<dyn Task>> {
         Action::Connect { .. } => Box::new(connect_task::ConnectTask::default()),
         Action::RegisterKey { .. } => Box::new(register_task::RegisterTask::new(step)),
         Action::Probe { .. } => Box::new(probe_task::ProbeTask),
-        Action::RemoteLayout { .. } => Box::new(layout_task::LayoutTask::default()),
+        Action::RemoteLayout { .. } => Box::new(layout_task::LayoutTask),
         Action::Python { .. } => Box::new(venv_task::VenvTask::default()),
-        Action::Templates { .. } => Box::new(templates_task::TemplatesTask::default()),
+        Action::Templates { .. } => Box::new(templates_task::TemplatesTask),
         Action::SmokeJob { .. } => Box::new(smoke_task::SmokeTask::default()),
         Action::Sync { .. } => return None,
     })

@@ -9,7 +9,6 @@ use crate::plan::templates::{new_path, write_script, FileDecision, RemoteFile};
 use crate::plan::Action;
 use crate::remote::Script;
 
-#[derive(Default)]
 pub struct TemplatesTask;
 
 fn files(cx: &Context) -> Vec<RemoteFile> {

@@ -10,6 +10,7 @@ use super::{Action, RemoteDir, Step};
 use crate::profile::Profile;
 use crate::quote::{sh, sh_path};
 
+#[derive(Debug)]
 pub struct Layout {
     pub step: Step,
     /// The absolute directory for job logs.
@@ -154,5 +155,56 @@ pub fn check(facts: &RemoteFacts) -> Result<String, String> {
         Ok(format!("~/sbatch, ~/scratch{arrow} with logs/ and code-snapshots/"))
     } else {
         Err(format!("missing: {}", missing.join(", ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::facts::PathState;
+    use crate::profile::ProfileSet;
+
+    fn dir(real: &str) -> PathState {
+        PathState { path: real.into(), kind: PathKind::Dir, real: Some(real.into()), ..Default::default() }
+    }
+
+    fn facts(home_scratch: PathState) -> RemoteFacts {
+        let mut f = RemoteFacts::default();
+        f.paths.insert("site-scratch".into(), dir("/cluster/work/users/alice"));
+        f.paths.insert("env-scratch".into(), dir("/cluster/work/users/alice"));
+        f.paths.insert("home-scratch".into(), home_scratch);
+        f
+    }
+
+    #[test]
+    fn scratch_link_is_made_only_where_nothing_is() {
+        let set = ProfileSet::builtin().unwrap();
+        let saga = set.get("saga").unwrap();
+        let s = "/cluster/work/users/alice";
+        let missing = step(saga, s, Some(&facts(PathState::default()))).unwrap();
+        let Action::RemoteLayout { script, log_dir, .. } = &missing.step.action else { panic!() };
+        assert!(script.contains("ln -s /cluster/work/users/alice \"$HOME\"/scratch"), "{script}");
+        assert_eq!(log_dir, "/cluster/work/users/alice/logs");
+
+        let own = step(saga, s, Some(&facts(dir("/cluster/home/alice/scratch")))).unwrap();
+        let Action::RemoteLayout { script, notes, log_dir, .. } = &own.step.action else { panic!() };
+        assert!(!script.contains("ln -s"), "{script}");
+        assert!(notes[0].contains("a directory of its own"), "{notes:?}");
+        assert_eq!(log_dir, "/cluster/home/alice/scratch/logs", "logs go where ~/scratch really is");
+
+        let file = PathState { kind: PathKind::File, ..Default::default() };
+        assert!(matches!(step(saga, s, Some(&facts(file))), Err(PlanError::ScratchBlocked { .. })));
+        let dangling = PathState { kind: PathKind::Link, target: Some("/gone".into()), ..Default::default() };
+        assert!(matches!(step(saga, s, Some(&facts(dangling))), Err(PlanError::ScratchBlocked { .. })));
+    }
+
+    #[test]
+    fn a_missing_scratch_is_an_error_naming_the_variable() {
+        let set = ProfileSet::builtin().unwrap();
+        let saga = set.get("saga").unwrap();
+        let mut f = RemoteFacts::default();
+        f.env.insert("USERWORK".into(), "/cluster/work/users/alice".into());
+        let e = step(saga, "/cluster/work/users/alice", Some(&f)).unwrap_err().to_string();
+        assert!(e.contains("$USERWORK is `/cluster/work/users/alice`"), "{e}");
     }
 }

@@ -163,10 +163,14 @@ pub fn step(
         loads.push(module.display());
     }
     if let Some(facts) = remote {
-        let parent = facts.path("venv-parent");
-        if let (Some(real), Some(scratch)) = (parent.real.as_ref(), facts.path("home-scratch").real) {
-            if real == &scratch || real.starts_with(&format!("{scratch}/")) {
-                return Err(PlanError::VenvInScratch { venv: venv.into(), real: real.clone() });
+        // Where the venv would really live, against every way to reach scratch.
+        if let Some(real) = facts.path("venv-parent").real {
+            for key in ["home-scratch", "site-scratch", "env-scratch"] {
+                if let Some(scratch) = facts.path(key).real {
+                    if real == scratch || real.starts_with(&format!("{scratch}/")) {
+                        return Err(PlanError::VenvInScratch { venv: venv.into(), real });
+                    }
+                }
             }
         }
     }
@@ -338,4 +342,88 @@ pub fn skipped_note(skipped: &[Skipped]) -> Option<String> {
     (!skipped.is_empty()).then(|| {
         skipped.iter().map(|s| format!("`{}` left out: {}", s.line, s.why)).collect::<Vec<_>>().join("; ")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::facts::{ModuleSystemFound, RemoteFacts};
+    use crate::profile::ProfileSet;
+
+    fn facts(lines: &[&str]) -> RemoteFacts {
+        RemoteFacts {
+            module_system: ModuleSystemFound { kind: "lmod".into(), version: "8.7".into() },
+            module_lines: Some(lines.iter().map(|l| l.to_string()).collect()),
+            ..Default::default()
+        }
+    }
+
+    fn local(spec: Option<&str>) -> LocalFacts {
+        let mut l = LocalFacts::default();
+        l.python.requires_python = spec.map(String::from);
+        l
+    }
+
+    #[test]
+    fn the_probe_listing_decides_once_signed_in() {
+        let set = ProfileSet::builtin().unwrap();
+        let narval = set.get("narval").unwrap();
+        let f =
+            facts(&["/cvmfs/x/Core:", "python/3.10.13", "python/3.11.5", "python/3.12.4", "python/3.13.2"]);
+        let want = |v: &str| Wanted::new(narval, Some(&v.parse().unwrap()), &local(None));
+        assert_eq!(
+            choose(narval, &want("3.12"), Some(&f)).unwrap(),
+            ModuleChoice::Found { name: "python/3.12.4".into() }
+        );
+        match choose(narval, &want("3.9"), Some(&f)).unwrap_err() {
+            PlanError::PythonMissing { available, suggest, .. } => {
+                assert!(available.starts_with("3.10.13 (python/3.10.13), 3.11.5"), "{available}");
+                assert_eq!(suggest.as_deref(), Some("3.13"));
+            }
+            e => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn requires_python_prefers_the_sites_default_then_the_newest_that_fits() {
+        let set = ProfileSet::builtin().unwrap();
+        let narval = set.get("narval").unwrap(); // default 3.11
+        let f = facts(&["python/3.10.13", "python/3.11.5", "python/3.12.4", "python/3.13.2"]);
+        let pick =
+            |spec: &str| choose(narval, &Wanted::new(narval, None, &local(Some(spec))), Some(&f)).unwrap();
+        assert_eq!(pick(">=3.10"), ModuleChoice::Found { name: "python/3.11.5".into() });
+        assert_eq!(pick(">=3.12"), ModuleChoice::Found { name: "python/3.13.2".into() });
+        assert_eq!(pick(">=3.10,<3.11"), ModuleChoice::Found { name: "python/3.10.13".into() });
+    }
+
+    #[test]
+    fn no_module_system_is_an_error_naming_the_shell() {
+        let set = ProfileSet::builtin().unwrap();
+        let saga = set.get("saga").unwrap();
+        let mut f = facts(&[]);
+        f.module_system.kind = "none".into();
+        f.shell = "/bin/tcsh".into();
+        let w = Wanted::new(saga, None, &local(None));
+        assert!(matches!(choose(saga, &w, Some(&f)), Err(PlanError::NoModules { .. })));
+    }
+
+    #[test]
+    fn a_venv_that_would_land_on_scratch_is_refused() {
+        let set = ProfileSet::builtin().unwrap();
+        let saga = set.get("saga").unwrap();
+        let mut f = facts(&["Python/3.12.3-GCCcore-13.3.0"]);
+        let dir = |p: &str| crate::plan::facts::PathState {
+            path: p.into(),
+            kind: crate::plan::facts::PathKind::Dir,
+            real: Some(p.into()),
+            ..Default::default()
+        };
+        // ~/venvs is a link into $USERWORK, which is purged.
+        f.paths.insert("venv-parent".into(), dir("/cluster/work/users/alice/venvs"));
+        f.paths.insert("env-scratch".into(), dir("/cluster/work/users/alice"));
+        let w = Wanted::new(saga, None, &local(None));
+        let m = choose(saga, &w, Some(&f)).unwrap();
+        let e = step(saga, &w, &m, "~/venvs/demo", &local(None), Some(&f)).err().unwrap();
+        assert!(matches!(e, PlanError::VenvInScratch { .. }), "{e}");
+    }
 }

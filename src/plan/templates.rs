@@ -179,6 +179,7 @@ fn split_directives(
     let mut memory = None;
     let mut extra = Vec::new();
     let mut queue = None;
+    let rusage = regex::Regex::new(r"rusage\[mem=([0-9]+[KMGT]?B?)\]").expect("static regex");
     let gb = |v: &str| {
         let v = v.trim_matches('"');
         match v.strip_suffix(['G', 'M', 'K', 'T']) {
@@ -203,9 +204,7 @@ fn split_directives(
             SchedulerKind::Lsf => {
                 if let Some(q) = d.strip_prefix("-q ") {
                     queue = Some(q.trim().to_string());
-                } else if let Some(m) =
-                    regex::Regex::new(r"rusage\[mem=([0-9]+[KMGT]?B?)\]").expect("static regex").captures(d)
-                {
+                } else if let Some(m) = rusage.captures(d) {
                     memory = Some(gb(&m[1]));
                 } else if d.starts_with("-n ") || d.starts_with("-M ") {
                 } else {

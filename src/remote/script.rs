@@ -52,7 +52,7 @@ pub fn tagged(line: &str) -> Option<(&str, &str)> {
 
 /// The payload of the last line tagged `tag`.
 pub fn last_tagged<'a>(output: &'a str, tag: &str) -> Option<&'a str> {
-    output.lines().filter_map(tagged).filter(|(t, _)| *t == tag).map(|(_, p)| p).last()
+    output.lines().rev().filter_map(tagged).find(|(t, _)| *t == tag).map(|(_, p)| p)
 }
 
 #[cfg(test)]

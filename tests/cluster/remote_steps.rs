@@ -114,7 +114,7 @@ fn both_naming_schemes_build_a_working_venv_with_one_authentication() {
         let r = l.hpcinit(&base(site, project, &["--python", "3.11"]), &[]);
         ok(&r, site);
         assert!(
-            r.stdout.contains(&format!("Python from {}", loads.split(' ').last().unwrap())),
+            r.stdout.contains(&format!("Python from {}", loads.rsplit(' ').next().unwrap())),
             "{}",
             r.stdout
         );
