@@ -3,7 +3,7 @@
 //! the same round trip). An existing `~/scratch` is never replaced; the scratch purge policy is
 //! shown when the layout is first created.
 
-use super::probe_task::{take_facts, then_probe};
+use super::probe_task::{script_failed, take_facts, then_probe};
 use super::{Applied, Check, Context, StepError, Task};
 use crate::plan::{layout, Action};
 use crate::remote::Script;
@@ -31,15 +31,11 @@ impl Task for LayoutTask {
         let out =
             cx.run_script(&Script::new("create the directories", then_probe(cx, &body)), &mut |_| {})?;
         if !out.success() {
-            let detail: Vec<&str> =
-                out.stdout.lines().chain(out.stderr.lines()).filter(|l| !l.starts_with("@@")).collect();
-            return Err(StepError::Cluster {
-                what: "creating the directories".into(),
-                detail: detail.join(" | "),
-                hint: "check that your home and scratch on the cluster are writable (and not over quota)"
-                    .into(),
-                usage: false,
-            });
+            return Err(script_failed(
+                "creating the directories",
+                &out,
+                "check that your home and scratch on the cluster are writable (and not over quota)",
+            ));
         }
         take_facts(cx, &out, "creating the directories")?;
         // Shown once: only when the layout is first made.

@@ -68,6 +68,13 @@ pub fn take_facts(cx: &mut Context, out: &RemoteOutput, what: &str) -> Result<()
     cx.set_facts(facts)
 }
 
+/// A step's script that exited non-zero: what the cluster printed (tagged lines left out).
+pub fn script_failed(what: &str, out: &RemoteOutput, hint: &str) -> StepError {
+    let detail: Vec<&str> =
+        out.stdout.lines().chain(out.stderr.lines()).filter(|l| !l.starts_with("@@")).collect();
+    StepError::Cluster { what: what.into(), detail: detail.join(" | "), hint: hint.into(), usage: false }
+}
+
 fn describe(cx: &Context, f: &RemoteFacts) -> String {
     let ms = match f.module_system.kind.as_str() {
         "lmod" => format!("Lmod {}", f.module_system.version),

@@ -3,7 +3,7 @@
 //! re-probed in the same trip. A file someone edited is never overwritten: hpcinit's version
 //! goes beside it as `<file>.hpcinit-new` and the run says so.
 
-use super::probe_task::{take_facts, then_probe};
+use super::probe_task::{script_failed, take_facts, then_probe};
 use super::{Applied, Check, Context, StepError, Task};
 use crate::plan::templates::{new_path, write_script, FileDecision, RemoteFile};
 use crate::plan::Action;
@@ -52,15 +52,11 @@ impl Task for TemplatesTask {
         let out =
             cx.run_script(&Script::new("write the job templates", then_probe(cx, &body)), &mut |_| {})?;
         if !out.success() {
-            let detail: Vec<&str> =
-                out.stdout.lines().chain(out.stderr.lines()).filter(|l| !l.starts_with("@@")).collect();
-            return Err(StepError::Cluster {
-                what: "writing the job templates".into(),
-                detail: detail.join(" | "),
-                hint: "check that ~/sbatch and ~/.config on the cluster are writable (and not over quota)"
-                    .into(),
-                usage: false,
-            });
+            return Err(script_failed(
+                "writing the job templates",
+                &out,
+                "check that ~/sbatch and ~/.config on the cluster are writable (and not over quota)",
+            ));
         }
         take_facts(cx, &out, "writing the job templates")?;
         let mut wrote = Vec::new();
