@@ -85,22 +85,11 @@ fn dispatch(
         Some(Command::CheckJob { setup }) => commands::check_job::run(
             &commands::load_profiles(cli, env)?,
             &setup.or(&cli.setup),
-            &cli.run,
-            cli.quiet,
-            cli.verbose,
+            cli,
             env,
             style,
             out,
         ),
-        None => commands::setup::run(
-            &commands::load_profiles(cli, env)?,
-            &cli.setup,
-            &cli.run,
-            cli.quiet,
-            cli.verbose,
-            env,
-            style,
-            out,
-        ),
+        None => commands::setup::run(&commands::load_profiles(cli, env)?, &cli.setup, cli, env, style, out),
     }
 }

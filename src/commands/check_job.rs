@@ -2,7 +2,7 @@
 //! probes the cluster, and submits the test job from the template; touches nothing on this
 //! machine and nothing on the cluster but the job and its log files.
 
-use crate::cli::{RunArgs, SetupArgs};
+use crate::cli::{Cli, SetupArgs};
 use crate::env::Env;
 use crate::error::{Error, EXIT_OK};
 use crate::exec::{self, Context};
@@ -10,17 +10,15 @@ use crate::profile::ProfileSet;
 use crate::ui::{self, Style, SystemPrompter, TextReporter};
 use std::io::Write;
 
-#[allow(clippy::too_many_arguments)]
 pub fn run(
     set: &ProfileSet,
     args: &SetupArgs,
-    run: &RunArgs,
-    quiet: bool,
-    verbose: bool,
+    cli: &Cli,
     env: &Env,
     style: &Style,
     out: &mut dyn Write,
 ) -> Result<i32, Error> {
+    let (run, quiet, verbose) = (&cli.run, cli.quiet, cli.verbose);
     let mut args = args.clone();
     args.check_job = true;
     let inputs = super::plan::inputs(set, &args, env)?;

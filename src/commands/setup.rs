@@ -3,7 +3,7 @@
 //! the cluster (sign-in, key registration, probe, directories, Python environment, job
 //! templates, and with `--check-job` a test job), and says what is left.
 
-use crate::cli::{RunArgs, SetupArgs};
+use crate::cli::{Cli, RunArgs, SetupArgs};
 use crate::env::Env;
 use crate::error::{Error, EXIT_OK};
 use crate::exec::{self, Context, Options, Transport};
@@ -25,17 +25,15 @@ pub fn options(run: &RunArgs, env: &Env) -> Options {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 pub fn run(
     set: &ProfileSet,
     args: &SetupArgs,
-    run: &RunArgs,
-    quiet: bool,
-    verbose: bool,
+    cli: &Cli,
     env: &Env,
     style: &Style,
     out: &mut dyn Write,
 ) -> Result<i32, Error> {
+    let (run, quiet, verbose) = (&cli.run, cli.quiet, cli.verbose);
     let inputs = super::plan::inputs(set, args, env)?;
     let plan = inputs.plan(None)?;
     let profile = inputs.profile;

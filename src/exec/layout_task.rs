@@ -3,10 +3,9 @@
 //! the same round trip). An existing `~/scratch` is never replaced; the scratch purge policy is
 //! shown when the layout is first created.
 
-use super::probe_task::{script_failed, take_facts, then_probe};
+use super::probe_task::change_and_reprobe;
 use super::{Applied, Check, Context, StepError, Task};
 use crate::plan::{layout, Action};
-use crate::remote::Script;
 
 pub struct LayoutTask;
 
@@ -28,16 +27,13 @@ impl Task for LayoutTask {
             cx.reporter.detail(&format!("note: {n}"));
         }
         let body = format!("{script} || {{ hpcinit_tag fail layout; return 1; }}");
-        let out =
-            cx.run_script(&Script::new("create the directories", then_probe(cx, &body)), &mut |_| {})?;
-        if !out.success() {
-            return Err(script_failed(
-                "creating the directories",
-                &out,
-                "check that your home and scratch on the cluster are writable (and not over quota)",
-            ));
-        }
-        take_facts(cx, &out, "creating the directories")?;
+        change_and_reprobe(
+            cx,
+            "create the directories",
+            &body,
+            "creating the directories",
+            "check that your home and scratch on the cluster are writable (and not over quota)",
+        )?;
         // Shown once: only when the layout is first made.
         cx.reporter.detail(&format!("scratch purge policy: {purge}"));
         Ok(Applied::Changed(format!(

@@ -68,8 +68,26 @@ pub fn take_facts(cx: &mut Context, out: &RemoteOutput, what: &str) -> Result<()
     cx.set_facts(facts)
 }
 
+/// Runs a step's change followed by a probe, in one round trip, and takes the new facts; a
+/// non-zero exit is `what` failing, with the cluster's words and `hint`.
+pub fn change_and_reprobe(
+    cx: &mut Context,
+    purpose: &str,
+    body: &str,
+    what: &str,
+    hint: &str,
+) -> Result<RemoteOutput, StepError> {
+    let script = Script::new(purpose, then_probe(cx, body));
+    let out = cx.run_script(&script, &mut |_| {})?;
+    if !out.success() {
+        return Err(script_failed(what, &out, hint));
+    }
+    take_facts(cx, &out, what)?;
+    Ok(out)
+}
+
 /// A step's script that exited non-zero: what the cluster printed (tagged lines left out).
-pub fn script_failed(what: &str, out: &RemoteOutput, hint: &str) -> StepError {
+fn script_failed(what: &str, out: &RemoteOutput, hint: &str) -> StepError {
     let detail: Vec<&str> =
         out.stdout.lines().chain(out.stderr.lines()).filter(|l| !l.starts_with("@@")).collect();
     StepError::Cluster { what: what.into(), detail: detail.join(" | "), hint: hint.into(), usage: false }

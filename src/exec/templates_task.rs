@@ -3,11 +3,10 @@
 //! re-probed in the same trip. A file someone edited is never overwritten: hpcinit's version
 //! goes beside it as `<file>.hpcinit-new` and the run says so.
 
-use super::probe_task::{script_failed, take_facts, then_probe};
+use super::probe_task::change_and_reprobe;
 use super::{Applied, Check, Context, StepError, Task};
 use crate::plan::templates::{new_path, write_script, FileDecision, RemoteFile};
 use crate::plan::Action;
-use crate::remote::Script;
 
 pub struct TemplatesTask;
 
@@ -49,16 +48,13 @@ impl Task for TemplatesTask {
     fn apply(&mut self, cx: &mut Context) -> Result<Applied, StepError> {
         let files = files(cx);
         let body = write_script(&files);
-        let out =
-            cx.run_script(&Script::new("write the job templates", then_probe(cx, &body)), &mut |_| {})?;
-        if !out.success() {
-            return Err(script_failed(
-                "writing the job templates",
-                &out,
-                "check that ~/sbatch and ~/.config on the cluster are writable (and not over quota)",
-            ));
-        }
-        take_facts(cx, &out, "writing the job templates")?;
+        change_and_reprobe(
+            cx,
+            "write the job templates",
+            &body,
+            "writing the job templates",
+            "check that ~/sbatch and ~/.config on the cluster are writable (and not over quota)",
+        )?;
         let mut wrote = Vec::new();
         for f in files.iter().filter(|f| !f.is_done()) {
             match f.decision {
