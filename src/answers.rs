@@ -15,6 +15,8 @@ pub struct Answers {
     pub python: Option<PythonVersion>,
     /// Also submit a test job at the end (`--check-job`).
     pub check_job: bool,
+    /// How code snapshots are made and kept.
+    pub sync: crate::plan::snapshot::SyncAnswers,
 }
 
 #[derive(Debug, thiserror::Error)]

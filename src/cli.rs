@@ -9,6 +9,8 @@ Examples:
       Set up Saga for this project (prints the plan first).
   hpcinit plan --site narval --user alice
       Show every step for Narval without touching anything.
+  hpcinit sync --site saga --user alice
+      Copy this project's code into a new snapshot on Saga.
   hpcinit profiles list
       The sites hpcinit knows, with how you sign in to each.
   hpcinit profiles validate my-cluster.yaml
@@ -83,53 +85,67 @@ pub struct SetupArgs {
     /// End the run with a test job from the template (as `hpcinit check-job` does).
     #[arg(long)]
     pub check_job: bool,
+
+    /// Leave these out of code snapshots too (.gitignore syntax; repeatable). A
+    /// `.hpcinitignore` file in the project does the same for good.
+    #[arg(long, value_name = "PATTERN")]
+    pub exclude: Vec<String>,
+
+    /// Keep only the newest N of hpcinit's snapshots of this project (never the latest, never
+    /// one a queued job uses) [default: keep all].
+    #[arg(long, value_name = "N")]
+    pub keep: Option<u32>,
+
+    /// Limit the copy's bandwidth: KiB/s, or with a unit, as rsync takes it (`500`, `2M`).
+    #[arg(long, value_name = "RATE")]
+    pub bwlimit: Option<String>,
 }
 
 /// How a run behaves where it could ask the person something.
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// Go ahead without asking to confirm the plan (needed without a terminal).
-    #[arg(short = 'y', long)]
+    #[arg(short = 'y', long, global = true)]
     pub yes: bool,
 
     /// Which SSH client carries the run [default: ssh where installed, else ssh2].
-    #[arg(long, value_enum, value_name = "CLIENT")]
+    #[arg(long, global = true, value_enum, value_name = "CLIENT")]
     pub transport: Option<crate::exec::Transport>,
 
     /// Trust a host key on first use without asking, for sites that publish no fingerprints
     /// (pinned fingerprints are always enforced).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub accept_new_host_key: bool,
 
     /// Create the new key without a passphrase, without asking.
-    #[arg(long, conflicts_with = "key_passphrase_file")]
+    #[arg(long, global = true, conflicts_with = "key_passphrase_file")]
     pub no_passphrase: bool,
 
     /// Read the new key's passphrase from the first line of FILE instead of asking.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE")]
     pub key_passphrase_file: Option<PathBuf>,
 
     /// How long to wait for a key added in a site's web portal to work, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 900)]
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 900)]
     pub wait_for_key: u64,
 
     /// How often to try the key meanwhile, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 15, hide = true)]
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 15, hide = true)]
     pub key_poll: u64,
 
     /// What to do with a venv at the planned place that differs from the plan (one hpcinit
     /// built from other requirements is rebuilt and swapped in unless you say `keep` or `fail`)
     /// [default: ask in a terminal].
-    #[arg(long, value_enum, value_name = "WHAT")]
+    #[arg(long, global = true, value_enum, value_name = "WHAT")]
     pub on_existing: Option<crate::exec::OnExisting>,
 
     /// Set up SSH only (key, config, host key, sign-in, key registration); leave the cluster
     /// side (directories, Python environment, job templates) for a later run.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub ssh_only: bool,
 
     /// How long to wait for the test job, in seconds (it is cancelled after that).
-    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 600)]
     pub job_timeout: u64,
 }
 
@@ -145,6 +161,9 @@ impl SetupArgs {
             python: self.python.clone().or_else(|| outer.python.clone()),
             key: self.key.clone().or_else(|| outer.key.clone()),
             check_job: self.check_job || outer.check_job,
+            exclude: if self.exclude.is_empty() { outer.exclude.clone() } else { self.exclude.clone() },
+            keep: self.keep.or(outer.keep),
+            bwlimit: self.bwlimit.clone().or_else(|| outer.bwlimit.clone()),
         }
     }
 }
@@ -158,6 +177,16 @@ pub enum Command {
         /// Print the plan as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Copy the project's code into a new immutable snapshot on the cluster
+    /// (~/scratch/code-snapshots/<project>/<UTC time>-<git sha>/) and point `latest` at it;
+    /// unchanged files are hard links to the previous snapshot.
+    Sync {
+        #[command(flatten)]
+        setup: SetupArgs,
+        /// List what would change; copy nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Submit a tiny job from the template, wait for it, and find its line in the log: proof
     /// that the environment, the log directory and the scheduler work together.

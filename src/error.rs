@@ -32,6 +32,8 @@ pub enum Error {
     #[error(transparent)]
     Requirements(#[from] crate::local::requirements::RequirementsError),
     #[error(transparent)]
+    Project(#[from] crate::local::project::ProjectError),
+    #[error(transparent)]
     Plan(#[from] crate::plan::PlanError),
     /// A step of the run failed.
     #[error("{error}")]
@@ -44,7 +46,7 @@ impl Error {
             Error::Profile(_) | Error::Answer(_) | Error::Usage { .. } | Error::LocalRead { .. } => {
                 EXIT_USAGE
             }
-            Error::Requirements(_) => EXIT_USAGE,
+            Error::Requirements(_) | Error::Project(_) => EXIT_USAGE,
             Error::Plan(e) => e.exit_code(),
             Error::Output(_) => EXIT_FAILED,
             Error::Step { error, .. } => error.exit_code(),
@@ -58,6 +60,7 @@ impl Error {
             Error::Usage { hint, .. } => Some(hint.clone()),
             Error::LocalRead { .. } => Some("check that the path exists and that you may read it".into()),
             Error::Requirements(e) => Some(e.hint()),
+            Error::Project(e) => Some(e.hint()),
             Error::Plan(e) => Some(e.hint()),
             Error::Output(_) => None,
             Error::Step { error, .. } => error.hint(),

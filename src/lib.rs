@@ -82,6 +82,15 @@ fn dispatch(
             out.write_all(text.as_bytes()).map_err(Error::Output)?;
             Ok(EXIT_OK)
         }
+        Some(Command::Sync { setup, dry_run }) => commands::sync::run(
+            &commands::load_profiles(cli, env)?,
+            &setup.or(&cli.setup),
+            *dry_run,
+            cli,
+            env,
+            style,
+            out,
+        ),
         Some(Command::CheckJob { setup }) => commands::check_job::run(
             &commands::load_profiles(cli, env)?,
             &setup.or(&cli.setup),

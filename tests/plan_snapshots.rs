@@ -15,6 +15,7 @@ fn answers_for(profile: &hpcinit::profile::Profile) -> Answers {
         project_name: "demo".into(),
         python: None,
         check_job: false,
+        sync: Default::default(),
     }
 }
 
@@ -29,6 +30,14 @@ fn local() -> LocalFacts {
             lines: vec!["numpy>=1.24".into(), "pandas".into()],
             skipped: vec![],
             requires_python: None,
+        },
+        code: hpcinit::plan::snapshot::CodeFacts {
+            root: "/home/alice/projects/demo".into(),
+            git: Some(hpcinit::plan::snapshot::GitSummary { short_sha: "1a2b3c4".into(), dirty: false }),
+            files: 42,
+            bytes: 123_456,
+            venvs: vec![".venv".into()],
+            problem: None,
         },
     }
 }

@@ -4,6 +4,7 @@ pub mod check_job;
 pub mod plan;
 pub mod profiles;
 pub mod setup;
+pub mod sync;
 
 use crate::cli::Cli;
 use crate::env::Env;

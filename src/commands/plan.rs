@@ -8,7 +8,8 @@ use crate::answers::{self, AnswerError, Answers};
 use crate::cli::SetupArgs;
 use crate::env::Env;
 use crate::error::Error;
-use crate::local::requirements;
+use crate::local::{project, requirements};
+use crate::plan::snapshot::{BwLimit, CodeFacts, GitSummary, SyncAnswers};
 use crate::plan::{self, LocalFacts, Plan};
 use crate::profile::scalar::PythonVersion;
 use crate::profile::Profile;
@@ -53,6 +54,8 @@ pub fn inputs<'a>(set: &'a ProfileSet, args: &SetupArgs, env: &Env) -> Result<In
     answers::check_user(user)?;
     answers::check_account(profile, args.account.as_deref())?;
     let project_dir = project_dir(args.project_dir.as_deref(), env)?;
+    let sync = sync_answers(args)?;
+    let code = code_facts(&project_dir, &sync, env)?;
     let project_name = match &args.project_name {
         Some(n) => n.clone(),
         None => project_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
@@ -91,6 +94,7 @@ pub fn inputs<'a>(set: &'a ProfileSet, args: &SetupArgs, env: &Env) -> Result<In
         key_path: env.tilde(&key_file),
         key_exists: key_file.is_file(),
         python: requirements::read(&project_dir)?,
+        code,
     };
     let answers = Answers {
         user: user.into(),
@@ -99,8 +103,61 @@ pub fn inputs<'a>(set: &'a ProfileSet, args: &SetupArgs, env: &Env) -> Result<In
         project_name,
         python,
         check_job: args.check_job,
+        sync,
     };
     Ok(Inputs { profile, answers, local })
+}
+
+fn sync_answers(args: &SetupArgs) -> Result<SyncAnswers, Error> {
+    let bwlimit = args
+        .bwlimit
+        .as_deref()
+        .map(|b| {
+            b.parse::<BwLimit>().map_err(|reason| AnswerError::Invalid {
+                what: "bandwidth limit",
+                value: b.into(),
+                reason,
+                hint: "give KiB/s or a unit, as rsync does: `--bwlimit 500` or `--bwlimit 2M`".into(),
+            })
+        })
+        .transpose()?;
+    for p in &args.exclude {
+        if let Some(reason) = crate::quote::unsafe_reason(p) {
+            return Err(AnswerError::Invalid {
+                what: "exclude pattern",
+                value: p.clone(),
+                reason: reason.into(),
+                hint: "patterns use .gitignore syntax, e.g. `--exclude 'data/'`".into(),
+            }
+            .into());
+        }
+    }
+    if args.keep == Some(0) {
+        return Err(AnswerError::Invalid {
+            what: "--keep",
+            value: "0".into(),
+            reason: "the latest snapshot is always kept".into(),
+            hint: "keep at least one, e.g. `--keep 5`; leave --keep out to keep them all".into(),
+        }
+        .into());
+    }
+    Ok(SyncAnswers { excludes: args.exclude.clone(), keep: args.keep, bwlimit })
+}
+
+/// The project's code as a snapshot would hold it now.
+fn code_facts(root: &Path, sync: &SyncAnswers, env: &Env) -> Result<CodeFacts, Error> {
+    let mut facts = CodeFacts { root: root.display().to_string(), ..CodeFacts::default() };
+    if root == env.home {
+        // Not listed: a home directory is no project, and sending it would fill scratch.
+        facts.problem = Some("the project directory is your home directory".into());
+        return Ok(facts);
+    }
+    let scan = project::scan(root, &sync.excludes)?;
+    facts.files = scan.files();
+    facts.bytes = scan.bytes();
+    facts.venvs = scan.venvs.clone();
+    facts.git = project::git_state(root).as_ref().map(GitSummary::from);
+    Ok(facts)
 }
 
 fn absolute(p: &Path, env: &Env) -> PathBuf {
@@ -120,6 +177,8 @@ fn project_dir(arg: Option<&Path>, env: &Env) -> Result<PathBuf, Error> {
         path: dir.clone(),
         source: e,
     })?;
+    // Without --project-dir, the project is the git work tree the current directory is in.
+    let dir = if arg.is_some() { dir } else { project::root_of(&dir, &env.home) };
     if !dir.is_dir() {
         return Err(Error::Usage {
             message: format!("project directory {} is not a directory", dir.display()),

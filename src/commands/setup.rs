@@ -93,13 +93,8 @@ pub fn run(
         writeln!(out, "{} {p}", style.warn("to do:")).map_err(Error::Output)?;
     }
     if !quiet {
-        writeln!(
-            out,
-            "{} code snapshots (rsync) come in a later version of hpcinit; until then copy your code to ~/scratch/code-snapshots/{}/latest yourself.",
-            style.warn("note:"),
-            plan.project
-        )
-        .map_err(Error::Output)?;
+        writeln!(out, "  After editing your code: hpcinit sync --site {site} (jobs run from the snapshot that was latest when you submitted them)")
+            .map_err(Error::Output)?;
     }
     Ok(EXIT_OK)
 }

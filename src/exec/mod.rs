@@ -11,7 +11,10 @@ mod key_task;
 mod layout_task;
 mod probe_task;
 mod register_task;
+mod rsync_run;
+mod sftp_fill;
 mod smoke_task;
+pub mod sync_task;
 mod templates_task;
 mod venv_task;
 
@@ -211,7 +214,7 @@ impl<'a> Context<'a> {
         self.round_trips += 1;
         self.reporter.trace(&format!("remote: {}", script.purpose));
         let input = script.input();
-        let result = self.remote().exec(crate::remote::script::LOGIN_SHELL, input.as_bytes(), on_line);
+        let result = self.remote().exec(script.shell(), input.as_bytes(), on_line);
         result.map_err(|e| {
             let hint = connect_task::connect_hint(self, &e);
             StepError::Remote { error: e, hint }
@@ -269,7 +272,7 @@ fn task_for(step: &Step) -> Option<Box<dyn Task>> {
         Action::Python { .. } => Box::new(venv_task::VenvTask::default()),
         Action::Templates { .. } => Box::new(templates_task::TemplatesTask),
         Action::SmokeJob { .. } => Box::new(smoke_task::SmokeTask::default()),
-        Action::Sync { .. } => return None,
+        Action::Sync(_) => Box::new(sync_task::SyncTask::default()),
     })
 }
 

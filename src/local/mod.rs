@@ -6,5 +6,6 @@ pub mod atomic;
 pub mod include;
 pub mod key;
 pub mod known_hosts;
+pub mod project;
 pub mod requirements;
 pub mod state;

@@ -20,6 +20,8 @@ pub struct LocalFacts {
     pub key_chosen: bool,
     /// The project's requirements and `requires-python`.
     pub python: ProjectPython,
+    /// The project's code: root, commit, how much a snapshot holds.
+    pub code: super::snapshot::CodeFacts,
 }
 
 /// What the probe found on the cluster.

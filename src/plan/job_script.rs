@@ -83,13 +83,51 @@ impl JobScript<'_> {
     }
 }
 
-/// The template's body: run from a frozen copy of the code.
-pub fn snapshot_body(snapshots_dir: &str) -> Vec<String> {
-    let snap = format!("{snapshots_dir}/latest");
-    let default = sh_path(&snap).replace("\"$HOME\"", "$HOME");
-    vec![
-        "# Run from a frozen copy of the code: the newest snapshot unless HPCINIT_SNAPSHOT names one.".into(),
-        format!("cd \"${{HPCINIT_SNAPSHOT:-{default}}}\""),
-        "python main.py  # your command here".into(),
-    ]
+/// The template's body: run from a frozen copy of the code. With Slurm, the snapshot that was
+/// `latest` when the job was submitted (found from the job's submit time, as snapshots are
+/// named by their UTC time), so a `hpcinit sync` while the job waits in the queue does not
+/// change what it runs; `HPCINIT_SNAPSHOT` names another.
+pub fn snapshot_body(kind: SchedulerKind, snapshots_dir: &str) -> Vec<String> {
+    let dir = sh_path(snapshots_dir).replace("\"$HOME\"", "$HOME");
+    let mut v: Vec<String> = Vec::new();
+    match kind {
+        SchedulerKind::Slurm => {
+            v.extend(
+                [
+                    "# Run from a frozen copy of the code: the snapshot that was latest when this job was",
+                    "# submitted, so a later `hpcinit sync` never changes a queued job (HPCINIT_SNAPSHOT=DIR",
+                    "# picks another).",
+                ]
+                .map(String::from),
+            );
+            v.push(format!("snapshots={dir}"));
+            v.extend(
+                [
+                    "if [ -z \"${HPCINIT_SNAPSHOT:-}\" ]; then",
+                    "  HPCINIT_SNAPSHOT=$snapshots/latest",
+                    "  submitted=$(SLURM_TIME_FORMAT=standard squeue -h -j \"${SLURM_JOB_ID:-0}\" -o %V 2>/dev/null || true)",
+                    "  if [ -n \"$submitted\" ] && submitted=$(date -u -d \"$submitted\" +%Y%m%dT%H%M%SZ 2>/dev/null); then",
+                    "    for marker in \"$snapshots\"/2*/.hpcinit-snapshot; do",
+                    "      [ -e \"$marker\" ] || continue",
+                    "      name=${marker%/.hpcinit-snapshot}",
+                    "      name=${name##*/}",
+                    "      [[ ${name:0:16} > $submitted ]] || HPCINIT_SNAPSHOT=$snapshots/$name",
+                    "    done",
+                    "  fi",
+                    "fi",
+                ]
+                .map(String::from),
+            );
+        }
+        SchedulerKind::Lsf => {
+            v.push("# Run from a frozen copy of the code: the latest snapshot when the job starts".into());
+            v.push("# (HPCINIT_SNAPSHOT=DIR picks another).".into());
+            v.push(format!("snapshots={dir}"));
+            v.push("HPCINIT_SNAPSHOT=${HPCINIT_SNAPSHOT:-$snapshots/latest}".into());
+        }
+    }
+    v.push("cd \"$HPCINIT_SNAPSHOT\"".into());
+    v.push("echo \"hpcinit: code snapshot $(pwd -P)\"".into());
+    v.push("python main.py  # your command here".into());
+    v
 }

@@ -11,6 +11,7 @@ pub mod probe;
 pub mod python;
 pub mod script_text;
 pub mod smoke;
+pub mod snapshot;
 pub mod specifier;
 pub mod ssh_config;
 pub mod templates;
@@ -19,7 +20,6 @@ use crate::answers::Answers;
 use crate::local::requirements::Skipped;
 use crate::profile::raw::{RegistrationMode, SchedulerKind, VenvRecipe};
 use crate::profile::Profile;
-use crate::quote::sh_words;
 pub use error::PlanError;
 pub use facts::{LocalFacts, RemoteFacts};
 use job_script::{AccountLine, JobScript};
@@ -105,7 +105,7 @@ pub enum Action {
         notes: Vec<String>,
     },
     /// Copy the project into a new immutable snapshot.
-    Sync { source: String, destination: String, latest: String, command: String },
+    Sync(snapshot::SyncPlan),
     /// Build the venv from module-loaded Python and prove it imports.
     Python {
         version: String,
@@ -177,10 +177,11 @@ pub fn build(
         steps.extend(register);
     }
     let files = template_paths(answers);
-    steps.push(probe_step(profile, &scratch, &venv, &files));
+    steps.push(probe_step(profile, &scratch, &venv, &files, &snapshots));
     let layout = layout::step(profile, &scratch, remote)?;
     steps.push(layout.step);
-    steps.push(sync_step(site, answers, &snapshots));
+    let slurm = raw.scheduler.kind == SchedulerKind::Slurm;
+    steps.push(snapshot::step(site, &answers.project_name, &local.code, &answers.sync, slurm));
     let py = python::step(profile, &wanted, &module, &venv, local, remote)?;
     steps.push(py.step);
     let job = JobParts {
@@ -246,7 +247,7 @@ fn template_paths(answers: &Answers) -> TemplatePaths {
     }
 }
 
-fn probe_step(profile: &Profile, scratch: &str, venv: &str, files: &TemplatePaths) -> Step {
+fn probe_step(profile: &Profile, scratch: &str, venv: &str, files: &TemplatePaths, snapshots: &str) -> Step {
     let raw = &profile.raw;
     let st = &raw.storage.scratch;
     let mut paths = vec![
@@ -257,6 +258,7 @@ fn probe_step(profile: &Profile, scratch: &str, venv: &str, files: &TemplatePath
         ("snapshots".into(), "~/scratch/code-snapshots".into()),
         ("venv".into(), venv.to_string()),
         ("venv-parent".into(), venv.rsplit_once('/').map(|(p, _)| p).unwrap_or("~").to_string()),
+        ("snapshot-latest".into(), format!("{snapshots}/latest")),
     ];
     let mut env = Vec::new();
     if let Some(v) = &st.env {
@@ -268,6 +270,8 @@ fn probe_step(profile: &Profile, scratch: &str, venv: &str, files: &TemplatePath
         file_list.push(f.clone());
         file_list.push(templates::new_path(f));
     }
+    // The latest snapshot's manifest: equal to the project's, there is nothing to copy.
+    file_list.push(format!("{snapshots}/latest/.hpcinit-manifest"));
     let mut commands = vec!["rsync".to_string(), "sha256sum".into()];
     if let Some(q) = raw.storage.quota_command.as_str().split_whitespace().next() {
         commands.push(q.to_string());
@@ -512,35 +516,6 @@ fn register_step(profile: &Profile, public_key: &str) -> Step {
     }
 }
 
-fn sync_step(site: &str, answers: &Answers, snapshots: &str) -> Step {
-    let source = format!("{}/", answers.project_dir.display());
-    let rel = snapshots.trim_start_matches("~/");
-    let destination = format!("{rel}/<UTC time>-<git short sha>/");
-    let command = sh_words(&[
-        "rsync",
-        "--recursive",
-        "--links",
-        "--perms",
-        "--times",
-        "--partial",
-        "--link-dest=../latest",
-        "--exclude=.git/",
-        "--filter=:- .gitignore",
-        "--exclude=.venv/",
-        "--exclude=__pycache__/",
-        &source,
-        &format!("{site}:{destination}"),
-    ]);
-    Step {
-        id: "sync",
-        title: "Code snapshot".into(),
-        summary: format!(
-            "Copy the project (without .git and what .gitignore ignores) into a new snapshot; unchanged files are hard links to the previous one, and {snapshots}/latest moves only after a complete copy."
-        ),
-        action: Action::Sync { source, destination: format!("~/{destination}"), latest: format!("{snapshots}/latest"), command },
-    }
-}
-
 struct JobParts<'a> {
     log_dir: &'a str,
     snapshots: &'a str,
@@ -597,7 +572,7 @@ fn templates_step(
         reset,
         modules: job.loads,
         activate: job.activate.to_string(),
-        body: job_script::snapshot_body(job.snapshots),
+        body: job_script::snapshot_body(sched.kind, job.snapshots),
         submit_hint: &submit,
     }
     .render();
@@ -640,6 +615,10 @@ fn templates_step(
         RemoteFile::new(paths.env.clone(), "environment snippet", "0644", env_text, remote),
         RemoteFile::new(paths.dask.clone(), "dask-jobqueue config", "0644", dask_text, remote),
     ];
+    let snapshot_note = match sched.kind {
+        SchedulerKind::Slurm => "the code snapshot that was latest when the job was submitted",
+        SchedulerKind::Lsf => "the latest code snapshot",
+    };
     let venv_note =
         if raw.python.venv.recipe == VenvRecipe::ContainerWrapper { "container environment" } else { "venv" };
     let _ = job.venv;
@@ -647,7 +626,7 @@ fn templates_step(
         id: "job-templates",
         title: "Job templates".into(),
         summary: format!(
-            "Write {} (logs go to {}, which exists; it loads the modules and the {venv_note} and runs from the latest code snapshot), {} to `source`, and {}; files you edited are kept. {} jobs may run at most {}{}.",
+            "Write {} (logs go to {}, which exists; it loads the modules and the {venv_note} and runs from {snapshot_note}), {} to `source`, and {}; files you edited are kept. {} jobs may run at most {}{}.",
             paths.job,
             job.log_dir,
             paths.env,

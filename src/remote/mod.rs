@@ -7,6 +7,7 @@ mod error;
 pub mod host_key;
 mod openssh;
 pub mod script;
+mod sftp;
 mod ssh2_session;
 
 pub use error::RemoteError;
@@ -59,4 +60,39 @@ pub trait Remote {
     ) -> Result<bool, RemoteError>;
     /// `ssh` or `ssh2`, for messages.
     fn name(&self) -> &'static str;
+    /// How rsync reaches the cluster over this connection, where it can (OpenSSH).
+    fn rsync_shell(&self) -> Option<RsyncShell> {
+        None
+    }
+    /// An SFTP channel on this connection, where the transport has one in-process (ssh2).
+    fn sftp(&mut self) -> Result<Option<Box<dyn Upload + '_>>, RemoteError> {
+        Ok(None)
+    }
+}
+
+/// How rsync's ssh rides on the run's connection.
+#[derive(Debug, Clone)]
+pub struct RsyncShell {
+    /// rsync's `-e` value (rsync splits it at spaces and honours quotes).
+    pub rsh: String,
+    /// The environment rsync and its ssh run with.
+    pub vars: std::collections::BTreeMap<String, String>,
+}
+
+/// Files sent one by one (SFTP), for a transport without rsync.
+pub trait Upload {
+    /// Creates `dir` and its missing parents (paths relative to the cluster home).
+    fn mkdir_p(&mut self, dir: &str) -> Result<(), RemoteError>;
+    /// Sends `local` to `remote` under a temporary name, sets its mode and modification time,
+    /// then renames it into place, so no half-written file ever has the final name. At most
+    /// `limit` bytes per second; `on_bytes` hears of each chunk sent.
+    fn put(
+        &mut self,
+        local: &std::path::Path,
+        remote: &str,
+        mode: i32,
+        mtime: i64,
+        limit: Option<u64>,
+        on_bytes: &mut dyn FnMut(u64),
+    ) -> Result<(), RemoteError>;
 }

@@ -16,6 +16,10 @@ const PRELUDE: &str = include_str!("prelude.sh");
 /// The remote command that reads and runs a [`Script`].
 pub const LOGIN_SHELL: &str = "exec bash -l -s";
 
+/// The remote command for a [`Script`] that needs no modules (code snapshots): bash without
+/// the login profile, which on some clusters takes longer than the work itself.
+pub const PLAIN_SHELL: &str = "exec bash -s";
+
 /// The prefix of a tagged result line.
 pub const TAG: &str = "@@hpcinit:";
 
@@ -24,11 +28,28 @@ pub struct Script {
     /// What it does, in a few words (shown with `-v`, counted as one round trip).
     pub purpose: String,
     body: String,
+    /// Run in a login shell (the default) or plain bash.
+    pub login: bool,
 }
 
 impl Script {
     pub fn new(purpose: impl Into<String>, body: impl Into<String>) -> Script {
-        Script { purpose: purpose.into(), body: body.into() }
+        Script { purpose: purpose.into(), body: body.into(), login: true }
+    }
+
+    /// The same script for plain bash, without the login profile.
+    pub fn plain(mut self) -> Script {
+        self.login = false;
+        self
+    }
+
+    /// The remote command that reads it.
+    pub fn shell(&self) -> &'static str {
+        if self.login {
+            LOGIN_SHELL
+        } else {
+            PLAIN_SHELL
+        }
     }
 
     /// What is sent on the command's standard input.

@@ -206,4 +206,11 @@ impl Remote for Ssh2Session {
     fn name(&self) -> &'static str {
         "ssh2"
     }
+
+    fn sftp(&mut self) -> Result<Option<Box<dyn super::Upload + '_>>, RemoteError> {
+        let host = self.host.clone();
+        let s = self.session.as_ref().ok_or(RemoteError::NoMaster { alias: host.clone() })?;
+        let sftp = s.sftp().map_err(|e| RemoteError::Protocol { host, message: e.message().to_string() })?;
+        Ok(Some(Box::new(super::sftp::SftpUpload::new(sftp, &self.host))))
+    }
 }

@@ -150,9 +150,15 @@ fn details(out: &mut String, action: &Action) {
             let _ = writeln!(out, "     scratch purge: {purge}");
             block(out, "on the cluster:", script);
         }
-        Action::Sync { command, latest, .. } => {
-            let _ = writeln!(out, "     $ {command}");
-            let _ = writeln!(out, "     then {latest} → the new snapshot");
+        Action::Sync(p) => {
+            let _ = writeln!(out, "     $ {} < file list", crate::quote::sh_words(&p.rsync));
+            let _ = writeln!(out, "     then {}/latest → the new snapshot", p.snapshots);
+            if !p.venvs.is_empty() {
+                let _ = writeln!(out, "     left out (virtual environments): {}", p.venvs.join(", "));
+            }
+            if !p.excludes.is_empty() {
+                let _ = writeln!(out, "     left out (--exclude): {}", p.excludes.join(" "));
+            }
         }
         Action::Python { loads, venv, requirements, skipped, version_from, .. } => {
             let _ = writeln!(out, "     version from: {version_from}");

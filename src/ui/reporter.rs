@@ -101,7 +101,7 @@ impl Reporter for TextReporter<'_> {
             Box::new(Spinner(bar))
         } else {
             self.line(message);
-            Box::new(Lines { last: 0, quiet: self.quiet })
+            Box::new(Lines { last: 0, total: total.max(1), quiet: self.quiet })
         }
     }
 
@@ -151,10 +151,12 @@ impl Wait for Spinner {
     }
 }
 
-/// Progress without a terminal: one line per stage, on standard error (standard output is
-/// borrowed by the reporter), so logs of scripted runs still show where time went.
+/// Progress without a terminal: a line per stage (at most one per tenth of the way), on
+/// standard error (standard output is borrowed by the reporter), so logs of scripted runs still
+/// show where time went.
 struct Lines {
     last: u64,
+    total: u64,
     quiet: bool,
 }
 
@@ -162,7 +164,8 @@ impl Wait for Lines {
     fn update(&mut self, _message: &str) {}
 
     fn stage(&mut self, done: u64, message: &str) {
-        if done != self.last && !self.quiet {
+        let tenth = |n: u64| n * 10 / self.total;
+        if tenth(done) != tenth(self.last) && !self.quiet {
             self.last = done;
             let _ = writeln!(std::io::stderr(), "      … {message}");
         }

@@ -1,0 +1,99 @@
+//! `hpcinit sync`: a new immutable snapshot of the project's code on the cluster, over the open
+//! shared connection (signing in once if it is closed). With `--dry-run`, one look at the latest
+//! snapshot's manifest and a list of what would change; nothing is copied.
+
+use crate::cli::{Cli, SetupArgs};
+use crate::env::Env;
+use crate::error::{Error, EXIT_OK};
+use crate::exec::{self, sync_task, Context};
+use crate::local::project;
+use crate::plan::snapshot::human_bytes;
+use crate::profile::ProfileSet;
+use crate::ui::{self, Style, SystemPrompter, TextReporter};
+use std::io::Write;
+
+pub fn run(
+    set: &ProfileSet,
+    args: &SetupArgs,
+    dry_run: bool,
+    cli: &Cli,
+    env: &Env,
+    style: &Style,
+    out: &mut dyn Write,
+) -> Result<i32, Error> {
+    let inputs = super::plan::inputs(set, args, env)?;
+    let plan = inputs.plan(None)?;
+    let options = super::setup::options(&cli.run, env);
+    let mut prompter = SystemPrompter::new(env);
+    // The key step only reads an existing key (the ssh2 transport signs in with it).
+    let mut ids = vec![];
+    if inputs.local.key_exists {
+        ids.push("key");
+    }
+    ids.push("connect");
+    if !dry_run {
+        ids.push("sync");
+    }
+    let spinner = ui::stderr_is_term();
+    let mut lines = Vec::new();
+    {
+        let mut reporter = TextReporter::new(out, *style, spinner, cli.quiet).verbose(cli.verbose);
+        let replan = Box::new(|facts: Option<&crate::plan::RemoteFacts>| inputs.plan(facts));
+        let mut cx = Context::new(env, inputs.profile, plan, replan, &options, &mut prompter, &mut reporter);
+        exec::run(&mut cx, &ids)?;
+        if dry_run {
+            lines = dry_run_lines(&mut cx)
+                .map_err(|e| Error::Step { title: "Dry run".into(), error: Box::new(e) })?;
+        }
+    }
+    for l in lines {
+        writeln!(out, "{l}").map_err(Error::Output)?;
+    }
+    Ok(EXIT_OK)
+}
+
+fn dry_run_lines(cx: &mut Context) -> Result<Vec<String>, crate::exec::StepError> {
+    let p = sync_task::plan_of(cx);
+    let root = std::path::Path::new(&p.root);
+    let scan = project::scan(root, &p.excludes).map_err(|e| crate::exec::StepError::Cluster {
+        what: "listing the project".into(),
+        detail: e.to_string(),
+        hint: e.hint(),
+        usage: true,
+    })?;
+    let latest = sync_task::latest(cx, &p, true)?;
+    let mut lines = Vec::new();
+    let suffix = project::GitState::suffix(project::git_state(root).as_ref());
+    let (new, changed, deleted) = sync_task::diff(&scan, latest.manifest.as_deref().unwrap_or_default());
+    match &latest.name {
+        Some(name) if new.is_empty() && changed.is_empty() && deleted.is_empty() => {
+            lines.push(format!("Nothing would change: {}/latest ({name}) holds this code.", p.snapshots));
+            return Ok(lines);
+        }
+        Some(name) => lines.push(format!(
+            "Would make {}/<UTC time>{suffix}/ ({} files, {}), compared with latest ({name}):",
+            p.snapshots,
+            scan.files(),
+            human_bytes(scan.bytes())
+        )),
+        None => lines.push(format!(
+            "Would make the first snapshot, {}/<UTC time>{suffix}/ ({} files, {}):",
+            p.snapshots,
+            scan.files(),
+            human_bytes(scan.bytes())
+        )),
+    }
+    for (mark, list) in [("+", &new), ("~", &changed), ("-", &deleted)] {
+        for path in list {
+            lines.push(format!("  {mark} {path}"));
+        }
+    }
+    let same = scan.entries.len().saturating_sub(new.len() + changed.len());
+    lines.push(format!(
+        "{} new, {} changed, {} deleted; {same} unchanged (hard links, not sent). Nothing was copied.",
+        new.len(),
+        changed.len(),
+        deleted.len()
+    ));
+    Ok(lines)
+}

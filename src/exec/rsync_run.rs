@@ -1,0 +1,209 @@
+//! Runs the system's rsync for a code snapshot: over the run's shared OpenSSH connection (rsync's
+//! ssh uses the ControlPath of hpcinit's `Host` entry, in batch mode, so it can never prompt),
+//! with the file list on its standard input, reading its own progress output as it goes and
+//! its `--stats` at the end. Touches the project directory (read) and, through rsync, the
+//! cluster.
+
+use crate::remote::RsyncShell;
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+
+/// The local rsync, if it can make snapshots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RsyncVersion {
+    pub major: u32,
+    pub minor: u32,
+}
+
+impl RsyncVersion {
+    /// `rsync --version`'s first line; `Err` says why it cannot be used.
+    pub fn parse(first_line: &str) -> Result<RsyncVersion, String> {
+        if first_line.contains("openrsync") {
+            return Err("it is openrsync (macOS), which lacks --files-from".into());
+        }
+        let v = first_line
+            .split_whitespace()
+            .skip_while(|w| *w != "version")
+            .nth(1)
+            .ok_or_else(|| format!("cannot read its version from `{first_line}`"))?;
+        let mut parts = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+        let version = RsyncVersion { major: parts.next().unwrap_or(0), minor: parts.next().unwrap_or(0) };
+        if (version.major, version.minor) < (2, 6) {
+            return Err(format!("version {v} is older than 2.6.9"));
+        }
+        Ok(version)
+    }
+
+    /// Finds the rsync on PATH.
+    pub fn local() -> Result<RsyncVersion, String> {
+        let out = Command::new("rsync")
+            .arg("--version")
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .map_err(|_| "rsync is not installed here".to_string())?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        RsyncVersion::parse(text.lines().next().unwrap_or_default())
+    }
+
+    /// Whole-transfer progress (`--info=progress2`) exists from 3.1 on.
+    fn progress_flag(self) -> &'static str {
+        if (self.major, self.minor) >= (3, 1) {
+            "--info=progress2"
+        } else {
+            "--progress"
+        }
+    }
+}
+
+/// What a finished rsync reported.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub bytes_sent: u64,
+    pub files_transferred: u64,
+}
+
+/// One progress report: bytes so far and the percentage rsync printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub bytes: u64,
+    pub percent: u64,
+}
+
+pub struct Failed {
+    pub status: i32,
+    pub stderr: String,
+}
+
+/// Runs rsync with `args` (the plan's, starting with `rsync`), inserting `-e`, `--stats` and the
+/// progress option before the source and destination, the file list on standard input.
+pub fn run(
+    version: RsyncVersion,
+    shell: &RsyncShell,
+    args: &[String],
+    files_from: &[u8],
+    on_progress: &mut dyn FnMut(Progress),
+) -> Result<Stats, Failed> {
+    let (program, rest) = args.split_first().expect("the plan's rsync command");
+    let (options, ends) = rest.split_at(rest.len().saturating_sub(2));
+    let mut cmd = Command::new(program);
+    cmd.env_clear()
+        .envs(&shell.vars)
+        .args(options)
+        .args(["--stats", version.progress_flag(), "-e", &shell.rsh])
+        .args(ends)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child =
+        cmd.spawn().map_err(|e| Failed { status: -1, stderr: format!("cannot start rsync: {e}") })?;
+    let mut stdin = child.stdin.take().expect("piped");
+    let list = files_from.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&list);
+    });
+    let mut err_pipe = child.stderr.take().expect("piped");
+    let err_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = err_pipe.read_to_end(&mut buf);
+        String::from_utf8_lossy(&buf).into_owned()
+    });
+    let mut out = child.stdout.take().expect("piped");
+    let mut stats = Stats::default();
+    let mut pending = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = match out.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        pending.extend_from_slice(&buf[..n]);
+        // Progress lines end in `\r`, the rest in `\n`.
+        while let Some(i) = pending.iter().position(|b| *b == b'\r' || *b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=i).collect();
+            let line = String::from_utf8_lossy(&line);
+            if let Some(p) = parse_progress(&line) {
+                on_progress(p);
+            } else {
+                read_stat(&line, &mut stats);
+            }
+        }
+    }
+    let status = child.wait().map(|s| s.code().unwrap_or(-1)).unwrap_or(-1);
+    let _ = writer.join();
+    let stderr = err_reader.join().unwrap_or_default();
+    if status == 0 {
+        Ok(stats)
+    } else {
+        Err(Failed { status, stderr })
+    }
+}
+
+fn number(s: &str) -> Option<u64> {
+    s.replace([',', '.'], "").parse().ok()
+}
+
+/// `   1,234,567  45%   10.00MB/s    0:00:03 (xfr#12, to-chk=3/5001)`.
+pub fn parse_progress(line: &str) -> Option<Progress> {
+    let mut words = line.split_whitespace();
+    let bytes = number(words.next()?)?;
+    let percent = words.next()?.strip_suffix('%')?.parse().ok()?;
+    Some(Progress { bytes, percent })
+}
+
+fn read_stat(line: &str, stats: &mut Stats) {
+    let line = line.trim();
+    let value =
+        |prefix: &str| line.strip_prefix(prefix).and_then(|r| r.split_whitespace().next()).and_then(number);
+    if let Some(v) = value("Total bytes sent:") {
+        stats.bytes_sent = v;
+    } else if let Some(v) = value("Number of regular files transferred:") {
+        stats.files_transferred = v;
+    } else if let Some(v) = value("Number of files transferred:") {
+        stats.files_transferred = v;
+    }
+}
+
+/// What rsync's exit status means, for the error line.
+pub fn meaning(status: i32) -> &'static str {
+    match status {
+        1 | 2 => "rsync and the cluster's rsync disagree on an option",
+        3 | 11 => "a file or directory could not be written on the cluster (quota? permissions?)",
+        5 | 12 => "the connection to the cluster's rsync broke (is rsync installed there?)",
+        10 | 255 => "the shared connection is gone",
+        20 => "it was interrupted",
+        23 => "some files could not be read or written",
+        24 => "files vanished while they were copied",
+        30 | 35 => "it timed out",
+        _ => "rsync failed",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        assert_eq!(
+            RsyncVersion::parse("rsync  version 3.2.7  protocol version 31").unwrap(),
+            RsyncVersion { major: 3, minor: 2 }
+        );
+        let old = RsyncVersion::parse("rsync  version 2.6.9  protocol version 29").unwrap();
+        assert_eq!(old.progress_flag(), "--progress");
+        assert!(RsyncVersion::parse("openrsync: protocol version 29").is_err());
+    }
+
+    #[test]
+    fn progress_and_stats_lines() {
+        assert_eq!(
+            parse_progress("    123,456,789  45%   10.00MB/s    0:00:03 (xfr#12, to-chk=3/5001)"),
+            Some(Progress { bytes: 123_456_789, percent: 45 })
+        );
+        assert_eq!(parse_progress("Number of files: 3 (reg: 2, dir: 1)"), None);
+        let mut s = Stats::default();
+        read_stat("Total bytes sent: 12,345", &mut s);
+        read_stat("Number of regular files transferred: 1", &mut s);
+        assert_eq!(s, Stats { bytes_sent: 12_345, files_transferred: 1 });
+    }
+}

@@ -1,0 +1,431 @@
+//! The project's code as a snapshot will hold it: the project root (the git top-level, or the
+//! `--project-dir` given), the files that are sent, and the commit they come from. Reads the
+//! project directory (and runs `git` there when it is installed); changes nothing.
+//!
+//! What is sent: every file and symbolic link under the root, except `.git`, what git ignores
+//! (`.gitignore` at any level, `.git/info/exclude`, the global excludes file), virtual
+//! environments (any directory holding `pyvenv.cfg` or `conda-meta`), caches (`__pycache__`,
+//! `.pytest_cache`, …), and the project's own excludes: `.hpcinitignore` files (gitignore
+//! syntax, at any level) and `--exclude PATTERN`. Empty directories are not sent, as in git.
+//!
+//! The manifest lists each entry as `path TAB f TAB size TAB mtime` (a link: `path TAB l TAB
+//! target`), NUL-terminated and sorted bytewise. The cluster builds the same text from what
+//! arrived, with `find`, so equal SHA-256 digests prove a complete transfer.
+
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use ignore::WalkBuilder;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// Patterns never sent (gitignore syntax, from the project root).
+pub const BUILT_IN_EXCLUDES: &[&str] = &[
+    ".git/",
+    "__pycache__/",
+    "*.py[cod]",
+    ".venv/",
+    ".pytest_cache/",
+    ".mypy_cache/",
+    ".ruff_cache/",
+    ".ipynb_checkpoints/",
+    ".tox/",
+    ".nox/",
+    ".hypothesis/",
+    ".DS_Store",
+    // hpcinit's own files inside a snapshot.
+    "/.hpcinit-manifest",
+    "/.hpcinit-snapshot",
+];
+
+/// The project's own exclude file, in gitignore syntax.
+pub const IGNORE_FILE: &str = ".hpcinitignore";
+
+/// The commit the code comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitState {
+    pub short_sha: String,
+    /// Tracked files changed or untracked files present: the snapshot is not the commit.
+    pub dirty: bool,
+}
+
+impl GitState {
+    /// The end of a snapshot's name: `-1a2b3c4` or `-1a2b3c4-dirty`.
+    pub fn suffix(git: Option<&GitState>) -> String {
+        match git {
+            Some(g) if g.dirty => format!("-{}-dirty", g.short_sha),
+            Some(g) => format!("-{}", g.short_sha),
+            None => String::new(),
+        }
+    }
+}
+
+/// One thing sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Relative to the root, `/`-separated, as bytes (names need not be UTF-8).
+    pub rel: Vec<u8>,
+    pub kind: EntryKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryKind {
+    File { size: u64, mtime: i64, executable: bool },
+    Link { target: Vec<u8> },
+}
+
+/// The project's files, as they are now.
+#[derive(Debug, Clone, Default)]
+pub struct Scan {
+    /// Sorted by path.
+    pub entries: Vec<Entry>,
+    /// Directories left out because they hold a virtual environment, relative to the root.
+    pub venvs: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    #[error("cannot read {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("exclude pattern `{pattern}` is not valid: {message}")]
+    Pattern { pattern: String, message: String },
+}
+
+impl ProjectError {
+    pub fn hint(&self) -> String {
+        match self {
+            ProjectError::Read { .. } => {
+                "check that you may read it, or leave it out with a line in .hpcinitignore".into()
+            }
+            ProjectError::Pattern { .. } => {
+                "patterns use .gitignore syntax, e.g. `--exclude 'data/'` or `--exclude '*.h5'`".into()
+            }
+        }
+    }
+}
+
+/// The root of the project holding `dir`: its git top-level, unless that is the home directory
+/// (a dotfiles repository) or `/`; otherwise `dir` itself.
+pub fn root_of(dir: &Path, home: &Path) -> PathBuf {
+    for d in dir.ancestors() {
+        if d.join(".git").exists() {
+            if d == home || d.parent().is_none() {
+                break;
+            }
+            return d.to_path_buf();
+        }
+    }
+    dir.to_path_buf()
+}
+
+/// The commit checked out at `root` and whether the work tree differs, if `root` is a git
+/// work tree and git is installed.
+pub fn git_state(root: &Path) -> Option<GitState> {
+    if !root.join(".git").exists() {
+        return None;
+    }
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .arg("-C")
+            .arg(root)
+            .args(args)
+            .env("LC_ALL", "C")
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let short_sha = git(&["rev-parse", "--short", "HEAD"])?;
+    let status = git(&["status", "--porcelain", "--untracked-files=normal"])?;
+    Some(GitState { short_sha, dirty: !status.is_empty() })
+}
+
+/// Lists what a snapshot of `root` holds: see the module documentation for the rules.
+pub fn scan(root: &Path, excludes: &[String]) -> Result<Scan, ProjectError> {
+    let matcher = own_excludes(root, excludes)?;
+    let venvs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut walk = WalkBuilder::new(root);
+    walk.hidden(false)
+        .ignore(false)
+        .parents(false)
+        .git_ignore(true)
+        .git_exclude(true)
+        .git_global(true)
+        .require_git(false)
+        .follow_links(false)
+        .add_custom_ignore_filename(IGNORE_FILE);
+    let root_buf = root.to_path_buf();
+    let venv_list = venvs.clone();
+    walk.filter_entry(move |e| {
+        let is_dir = e.file_type().is_some_and(|t| t.is_dir());
+        let path = e.path();
+        if path == root_buf {
+            return true;
+        }
+        if matcher.matched_path_or_any_parents(path, is_dir).is_ignore() {
+            return false;
+        }
+        if is_dir && (path.join("pyvenv.cfg").is_file() || path.join("conda-meta").is_dir()) {
+            if let Ok(rel) = path.strip_prefix(&root_buf) {
+                venv_list.lock().expect("not poisoned").push(rel.to_string_lossy().into_owned());
+            }
+            return false;
+        }
+        true
+    });
+    let mut entries = Vec::new();
+    for item in walk.build() {
+        let e = item.map_err(|err| ProjectError::Read {
+            path: err_path(&err).unwrap_or_else(|| root.to_path_buf()),
+            source: err.into_io_error().unwrap_or_else(|| std::io::Error::other("unreadable")),
+        })?;
+        let Some(ft) = e.file_type() else { continue };
+        if ft.is_dir() {
+            continue;
+        }
+        let path = e.path();
+        let read = |source| ProjectError::Read { path: path.to_path_buf(), source };
+        let rel = rel_bytes(path.strip_prefix(root).unwrap_or(path));
+        if ft.is_symlink() {
+            let target = std::fs::read_link(path).map_err(read)?;
+            entries.push(Entry { rel, kind: EntryKind::Link { target: os_bytes(target.as_os_str()) } });
+        } else if ft.is_file() {
+            let meta = std::fs::symlink_metadata(path).map_err(read)?;
+            entries.push(Entry { rel, kind: file_kind(&meta) });
+        }
+        // Sockets, pipes and devices are not code: left out.
+    }
+    entries.sort_by(|a, b| a.rel.cmp(&b.rel));
+    let mut venvs = std::mem::take(&mut *venvs.lock().expect("not poisoned"));
+    venvs.sort();
+    Ok(Scan { entries, venvs })
+}
+
+fn err_path(err: &ignore::Error) -> Option<PathBuf> {
+    match err {
+        ignore::Error::WithPath { path, .. } => Some(path.clone()),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => err_path(err),
+        _ => None,
+    }
+}
+
+fn own_excludes(root: &Path, excludes: &[String]) -> Result<Gitignore, ProjectError> {
+    let mut b = GitignoreBuilder::new(root);
+    for p in BUILT_IN_EXCLUDES.iter().copied().chain(excludes.iter().map(String::as_str)) {
+        b.add_line(None, p)
+            .map_err(|e| ProjectError::Pattern { pattern: p.to_string(), message: e.to_string() })?;
+    }
+    b.build().map_err(|e| ProjectError::Pattern { pattern: excludes.join(" "), message: e.to_string() })
+}
+
+#[cfg(unix)]
+fn file_kind(meta: &std::fs::Metadata) -> EntryKind {
+    use std::os::unix::fs::MetadataExt;
+    EntryKind::File { size: meta.len(), mtime: meta.mtime(), executable: meta.mode() & 0o111 != 0 }
+}
+
+#[cfg(not(unix))]
+fn file_kind(meta: &std::fs::Metadata) -> EntryKind {
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    EntryKind::File { size: meta.len(), mtime, executable: false }
+}
+
+#[cfg(unix)]
+fn os_bytes(s: &std::ffi::OsStr) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    s.as_bytes().to_vec()
+}
+
+#[cfg(not(unix))]
+fn os_bytes(s: &std::ffi::OsStr) -> Vec<u8> {
+    s.to_string_lossy().replace('\\', "/").into_bytes()
+}
+
+fn rel_bytes(rel: &Path) -> Vec<u8> {
+    os_bytes(rel.as_os_str())
+}
+
+impl Entry {
+    /// Its manifest record, without the terminating NUL.
+    pub fn record(&self) -> Vec<u8> {
+        let mut r = self.rel.clone();
+        match &self.kind {
+            EntryKind::File { size, mtime, .. } => r.extend(format!("\tf\t{size}\t{mtime}").bytes()),
+            EntryKind::Link { target } => {
+                r.extend(b"\tl\t");
+                r.extend(target);
+            }
+        }
+        r
+    }
+
+    /// The path for messages.
+    pub fn display(&self) -> String {
+        String::from_utf8_lossy(&self.rel).into_owned()
+    }
+}
+
+impl Scan {
+    pub fn files(&self) -> usize {
+        self.entries.iter().filter(|e| matches!(e.kind, EntryKind::File { .. })).count()
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.entries
+            .iter()
+            .map(|e| match e.kind {
+                EntryKind::File { size, .. } => size,
+                EntryKind::Link { .. } => 0,
+            })
+            .sum()
+    }
+
+    /// The manifest text: each record NUL-terminated, sorted bytewise as `LC_ALL=C sort -z` does.
+    pub fn manifest(&self) -> Vec<u8> {
+        let mut records: Vec<Vec<u8>> = self.entries.iter().map(Entry::record).collect();
+        records.sort();
+        let mut out = Vec::new();
+        for r in records {
+            out.extend(r);
+            out.push(0);
+        }
+        out
+    }
+
+    pub fn manifest_sha(&self) -> String {
+        hex(&Sha256::digest(self.manifest()))
+    }
+
+    /// The paths for `rsync --files-from=- --from0`.
+    pub fn files_from(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for e in &self.entries {
+            out.extend(&e.rel);
+            out.push(0);
+        }
+        out
+    }
+}
+
+/// Parses a manifest (as the cluster keeps it in `.hpcinit-manifest`) into path → record.
+pub fn parse_manifest(text: &[u8]) -> std::collections::BTreeMap<Vec<u8>, Vec<u8>> {
+    text.split(|b| *b == 0)
+        .filter(|r| !r.is_empty())
+        .map(|r| {
+            let cut = r.iter().position(|b| *b == b'\t').unwrap_or(r.len());
+            (r[..cut].to_vec(), r.to_vec())
+        })
+        .collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(root: &Path, rel: &str, text: &str) {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    fn names(scan: &Scan) -> Vec<String> {
+        scan.entries.iter().map(Entry::display).collect()
+    }
+
+    #[test]
+    fn git_ignores_venvs_caches_and_own_excludes_are_left_out() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        std::fs::create_dir(r.join(".git")).unwrap();
+        write(r, ".git/config", "x");
+        write(r, ".gitignore", "data/\n*.log\n!keep.log\n");
+        write(r, "src/.gitignore", "generated.py\n");
+        write(r, "src/main.py", "print(1)\n");
+        write(r, "src/generated.py", "x");
+        write(r, "src/__pycache__/main.cpython-311.pyc", "x");
+        write(r, "run.log", "x");
+        write(r, "keep.log", "x");
+        write(r, "data/big.bin", "x");
+        write(r, "env/pyvenv.cfg", "home = /usr/bin\n");
+        write(r, "env/lib/site.py", "x");
+        write(r, "conda/conda-meta/history", "x");
+        write(r, ".hpcinitignore", "results/\n");
+        write(r, "results/out.csv", "x");
+        write(r, "notes/draft.md", "x");
+        write(r, "- dash 'q' \"d\".py", "x");
+        let scan = scan(r, &["notes/".into()]).unwrap();
+        assert_eq!(
+            names(&scan),
+            vec![
+                "- dash 'q' \"d\".py",
+                ".gitignore",
+                ".hpcinitignore",
+                "keep.log",
+                "src/.gitignore",
+                "src/main.py"
+            ]
+        );
+        assert_eq!(scan.venvs, vec!["conda", "env"]);
+    }
+
+    #[test]
+    fn manifest_is_sorted_nul_terminated_records() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "b.txt", "hello");
+        write(d.path(), "a/x.py", "");
+        #[cfg(unix)]
+        std::os::unix::fs::symlink("b.txt", d.path().join("link")).unwrap();
+        let s = scan(d.path(), &[]).unwrap();
+        let m = String::from_utf8(s.manifest()).unwrap();
+        let recs: Vec<&str> = m.split('\0').collect();
+        assert!(recs[0].starts_with("a/x.py\tf\t0\t"), "{recs:?}");
+        assert!(recs[1].starts_with("b.txt\tf\t5\t"), "{recs:?}");
+        #[cfg(unix)]
+        assert_eq!(recs[2], "link\tl\tb.txt");
+        assert_eq!(recs.last(), Some(&""), "NUL-terminated");
+        assert_eq!(parse_manifest(&s.manifest()).len(), s.entries.len());
+        assert_eq!(s.manifest_sha().len(), 64);
+    }
+
+    #[test]
+    fn a_bad_pattern_names_itself() {
+        let d = tempfile::tempdir().unwrap();
+        let e = scan(d.path(), &["x[z-a]".into()]).unwrap_err();
+        assert!(e.to_string().contains("x[z-a]"), "{e}");
+    }
+
+    #[test]
+    fn root_is_the_git_top_level_but_never_home() {
+        let d = tempfile::tempdir().unwrap();
+        let home = d.path().join("home");
+        let repo = home.join("code/proj");
+        std::fs::create_dir_all(repo.join("sub/deep")).unwrap();
+        std::fs::create_dir_all(repo.join(".git")).unwrap();
+        assert_eq!(root_of(&repo.join("sub/deep"), &home), repo);
+        std::fs::create_dir_all(home.join(".git")).unwrap();
+        let other = home.join("other");
+        std::fs::create_dir_all(&other).unwrap();
+        assert_eq!(root_of(&other, &home), other, "a dotfiles repository is not the project");
+    }
+
+    #[test]
+    fn suffix_names_commit_and_dirt() {
+        let g = GitState { short_sha: "1a2b3c4".into(), dirty: true };
+        assert_eq!(GitState::suffix(Some(&g)), "-1a2b3c4-dirty");
+        assert_eq!(GitState::suffix(None), "");
+    }
+}

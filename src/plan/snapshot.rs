@@ -1,0 +1,289 @@
+//! The code-snapshot step, planned: where the snapshot goes, the rsync command that fills it over
+//! the run's shared connection, and the remote scripts that check, finalize and prune it (the
+//! shell text is `snapshot.sh`). Pure: the files themselves are listed by
+//! [`crate::local::project`] when the step runs, so the snapshot holds the code as it is then.
+
+use super::{Action, Step};
+use crate::local::project::GitState;
+use crate::quote::sh;
+use serde::Serialize;
+
+/// The remote helpers (bash), sent before a snapshot script's body.
+pub const FUNCTIONS: &str = include_str!("snapshot.sh");
+
+/// Where a snapshot is filled before it is complete, inside the project's snapshot directory.
+pub const INCOMING: &str = ".hpcinit-incoming";
+
+/// What the person asked of snapshots.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SyncAnswers {
+    /// Patterns left out, gitignore syntax (`--exclude`).
+    pub excludes: Vec<String>,
+    /// Keep this many snapshots; `None` keeps all (`--keep`).
+    pub keep: Option<u32>,
+    /// A bandwidth limit (`--bwlimit`): rsync's text and bytes per second.
+    pub bwlimit: Option<BwLimit>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BwLimit {
+    pub text: String,
+    pub bytes_per_second: u64,
+}
+
+impl std::str::FromStr for BwLimit {
+    type Err = String;
+
+    /// rsync's form: a number of KiB/s, or with a unit `K`, `M`, `G` (1024-based).
+    fn from_str(s: &str) -> Result<BwLimit, String> {
+        let t = s.trim();
+        let (num, unit) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit() && *c != '.') {
+            Some((i, _)) => t.split_at(i),
+            None => (t, "K"),
+        };
+        let factor: f64 = match unit.to_ascii_uppercase().trim_end_matches(['B', '/', 'S']) {
+            "K" | "KI" => 1024.0,
+            "M" | "MI" => 1024.0 * 1024.0,
+            "G" | "GI" => 1024.0 * 1024.0 * 1024.0,
+            _ => return Err(format!("unknown unit `{unit}`")),
+        };
+        let n: f64 = num.parse().map_err(|_| "not a number".to_string())?;
+        let bytes = (n * factor) as u64;
+        if bytes < 1024 {
+            return Err("below 1 KiB/s".into());
+        }
+        Ok(BwLimit { text: format!("{}", bytes / 1024), bytes_per_second: bytes })
+    }
+}
+
+/// The facts the step is planned from: the project's root and commit, and what it holds now.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CodeFacts {
+    pub root: String,
+    pub git: Option<GitSummary>,
+    pub files: usize,
+    pub bytes: u64,
+    /// Virtual environments found in the project and left out.
+    pub venvs: Vec<String>,
+    /// Why this project cannot be snapshot (it is the home directory), if it cannot.
+    pub problem: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GitSummary {
+    pub short_sha: String,
+    pub dirty: bool,
+}
+
+impl From<&GitState> for GitSummary {
+    fn from(g: &GitState) -> GitSummary {
+        GitSummary { short_sha: g.short_sha.clone(), dirty: g.dirty }
+    }
+}
+
+/// The snapshot step's action fields.
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncPlan {
+    /// The project root on this machine.
+    pub root: String,
+    /// `~/scratch/code-snapshots/<project>`.
+    pub snapshots: String,
+    /// The same, relative to the cluster home (rsync's destination is relative to it).
+    pub dir: String,
+    /// The end of the snapshot's name after its UTC time.
+    pub suffix: String,
+    pub files: usize,
+    pub bytes: u64,
+    pub venvs: Vec<String>,
+    pub excludes: Vec<String>,
+    pub keep: Option<u32>,
+    pub bwlimit: Option<BwLimit>,
+    /// rsync's arguments, without the ones the transport and the terminal decide (`-e`,
+    /// progress) and without the file list (given on its standard input).
+    pub rsync: Vec<String>,
+    /// The scheduler whose queued jobs pin their snapshot (`slurm`), or `none`.
+    pub protect: &'static str,
+    /// Why this project cannot be snapshot, if it cannot.
+    pub problem: Option<String>,
+}
+
+/// The step for `project` on `site`.
+pub fn step(site: &str, project: &str, code: &CodeFacts, answers: &SyncAnswers, slurm: bool) -> Step {
+    let snapshots = format!("~/scratch/code-snapshots/{project}");
+    let dir = format!("scratch/code-snapshots/{project}");
+    let suffix = code.git.as_ref().map(|g| suffix_of(&g.short_sha, g.dirty)).unwrap_or_default();
+    let mut rsync: Vec<String> = [
+        "rsync",
+        "--files-from=-",
+        "--from0",
+        "--links",
+        "--times",
+        "--perms",
+        "--chmod=Fa-w",
+        "--link-dest=../latest",
+        "--link-dest=../.hpcinit-previous",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    if let Some(b) = &answers.bwlimit {
+        rsync.push(format!("--bwlimit={}", b.text));
+    }
+    rsync.push(format!("--rsync-path={}", rsync_path(&dir)));
+    rsync.push(format!("{}/", code.root.trim_end_matches('/')));
+    rsync.push(format!("{site}:{dir}/{INCOMING}/"));
+    let what = match &code.git {
+        Some(g) => {
+            format!("commit {}{}", g.short_sha, if g.dirty { " with uncommitted changes" } else { "" })
+        }
+        None => "no git commit".into(),
+    };
+    let summary = format!(
+        "Copy the project ({} files, {}; {what}) into a new snapshot {snapshots}/<UTC time>{suffix}/ without .git, what git ignores, venvs and caches; unchanged files are hard links to the previous snapshot, and latest moves only once the copy is complete and checked{}.",
+        code.files,
+        human_bytes(code.bytes),
+        match answers.keep {
+            Some(k) => format!("; the newest {k} of hpcinit's snapshots are kept"),
+            None => String::new(),
+        }
+    );
+    Step {
+        id: "sync",
+        title: "Code snapshot".into(),
+        summary,
+        action: Action::Sync(SyncPlan {
+            root: code.root.clone(),
+            snapshots,
+            dir,
+            suffix,
+            files: code.files,
+            bytes: code.bytes,
+            venvs: code.venvs.clone(),
+            excludes: answers.excludes.clone(),
+            keep: answers.keep,
+            bwlimit: answers.bwlimit.clone(),
+            rsync,
+            protect: if slurm { "slurm" } else { "none" },
+            problem: code.problem.clone(),
+        }),
+    }
+}
+
+fn suffix_of(sha: &str, dirty: bool) -> String {
+    GitState::suffix(Some(&GitState { short_sha: sha.into(), dirty }))
+}
+
+/// The remote side of rsync's connection: it refuses to run without `~/scratch` (a snapshot must
+/// not land in the home directory), creates the missing parents, moves an interrupted copy
+/// aside for reuse, then starts rsync. It passes through the login shell, whatever that is, as
+/// one `sh -c '…'` word with no quote inside.
+pub fn rsync_path(dir: &str) -> String {
+    format!(
+        "sh -c 'cd && if ! test -d scratch/; then echo \"hpcinit: ~/scratch is missing on the cluster\" >&2; exit 3; fi; mkdir -p {dir} && cd {dir} && if test -d {INCOMING}; then rm -rf .hpcinit-previous && mv {INCOMING} .hpcinit-previous; fi && cd && exec rsync \"$@\"' hpcinit-sync"
+    )
+}
+
+impl SyncPlan {
+    /// Looks at the snapshot directory, changing nothing.
+    pub fn check_body(&self, with_manifest: bool) -> String {
+        format!(
+            "{FUNCTIONS}\nhpcinit_snap_check {}{}",
+            sh(&self.dir),
+            if with_manifest { " with_manifest" } else { "" }
+        )
+    }
+
+    /// Makes `.hpcinit-incoming` from hard links, for the SFTP route.
+    pub fn prepare_body(&self) -> String {
+        format!("{FUNCTIONS}\nhpcinit_snap_prepare {}", sh(&self.dir))
+    }
+
+    /// Removes and links in `.hpcinit-incoming` (both lists base64, NUL-separated).
+    pub fn fix_body(&self, remove_b64: &str, links_b64: &str) -> String {
+        format!("{FUNCTIONS}\nhpcinit_snap_fix {} {} {}", sh(&self.dir), sh(remove_b64), sh(links_b64))
+    }
+
+    /// Checks, marks, renames into place, moves `latest`, prunes.
+    pub fn finalize_body(&self, manifest_sha: &str, suffix: &str, marker: &[String]) -> String {
+        let lines: Vec<String> = marker.iter().map(|l| sh(l)).collect();
+        format!(
+            "{FUNCTIONS}\nhpcinit_snap_finalize {} {} {} {} {} {}",
+            sh(&self.dir),
+            sh(manifest_sha),
+            sh_or_empty(suffix),
+            self.keep.unwrap_or(0),
+            self.protect,
+            lines.join(" ")
+        )
+    }
+}
+
+fn sh_or_empty(s: &str) -> String {
+    if s.is_empty() {
+        "''".into()
+    } else {
+        sh(s)
+    }
+}
+
+/// `12.3 MB`, `512 B`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u < UNITS.len() - 1 {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bandwidth_limits_read_like_rsync() {
+        assert_eq!("500".parse::<BwLimit>().unwrap().bytes_per_second, 500 * 1024);
+        assert_eq!(
+            "2m".parse::<BwLimit>().unwrap(),
+            BwLimit { text: "2048".into(), bytes_per_second: 2 << 20 }
+        );
+        assert_eq!("1.5M".parse::<BwLimit>().unwrap().text, "1536");
+        assert!("fast".parse::<BwLimit>().is_err());
+        assert!("10x".parse::<BwLimit>().is_err());
+        assert!("0".parse::<BwLimit>().is_err());
+    }
+
+    #[test]
+    fn rsync_path_is_one_word_for_any_login_shell() {
+        let p = rsync_path("scratch/code-snapshots/demo");
+        assert!(p.starts_with("sh -c '") && p.ends_with("' hpcinit-sync"), "{p}");
+        assert_eq!(p.matches('\'').count(), 2, "no quote inside the script: {p}");
+        assert!(!p.contains('\n'));
+    }
+
+    #[test]
+    fn the_step_names_commit_and_destination() {
+        let code = CodeFacts {
+            root: "/home/a/proj".into(),
+            git: Some(GitSummary { short_sha: "1a2b3c4".into(), dirty: true }),
+            files: 12,
+            bytes: 34_000,
+            venvs: vec![".venv".into()],
+            problem: None,
+        };
+        let s = step("saga", "proj", &code, &SyncAnswers::default(), true);
+        let Action::Sync(p) = &s.action else { panic!() };
+        assert_eq!(p.suffix, "-1a2b3c4-dirty");
+        assert_eq!(p.rsync.last().unwrap(), "saga:scratch/code-snapshots/proj/.hpcinit-incoming/");
+        assert_eq!(p.rsync[p.rsync.len() - 2], "/home/a/proj/");
+        assert!(s.summary.contains("12 files, 34.0 kB"), "{}", s.summary);
+        let f = p.finalize_body(&"a".repeat(64), &p.suffix, &["source: /home/a/proj".into()]);
+        assert!(f.ends_with("hpcinit_snap_finalize scratch/code-snapshots/proj aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa -1a2b3c4-dirty 0 slurm 'source: /home/a/proj'"), "{f}");
+    }
+}

@@ -1,0 +1,148 @@
+# hpcinit's code snapshots on the cluster (bash). A snapshot is a directory
+# ~/scratch/code-snapshots/<project>/<UTC time>-<git sha>[-dirty]/ with read-only files, hard
+# links to the previous snapshot wherever a file did not change, a `.hpcinit-manifest` (the
+# sorted list hpcinit sent) and a `.hpcinit-snapshot` marker. It is filled in `.hpcinit-incoming`
+# and renamed into place only when what arrived equals the manifest; `latest` is a symbolic link
+# swapped by a rename. An interrupted copy is moved to `.hpcinit-previous` by the next one,
+# which takes its files as hard links instead of sending them again.
+
+# The manifest of the current directory: what `hpcinit` computed on the laptop, byte for byte.
+hpcinit_manifest() {
+  {
+    find . -type f ! -path ./.hpcinit-manifest ! -path ./.hpcinit-snapshot -printf '%P\tf\t%s\t%T@\0' |
+      sed -z 's/\.[0-9]*$//'
+    find . -type l -printf '%P\tl\t%l\0'
+  } | LC_ALL=C sort -z
+}
+
+# The SHA-256 of a file, or nothing.
+hpcinit_sha_of() {
+  [ -f "$1" ] || return 0
+  h=$(sha256sum <"$1")
+  printf '%s' "${h%% *}"
+}
+
+# Looks, changing nothing: is there a scratch, which snapshot is latest and its manifest's hash;
+# with `with_manifest`, the manifest itself (base64).
+hpcinit_snap_check() {
+  if [ -d "$HOME/scratch/" ]; then hpcinit_tag scratch yes; else hpcinit_tag scratch no; fi
+  cd "$HOME/$1" 2>/dev/null || { hpcinit_tag latest -; return 0; }
+  if [ -L latest ] && [ -f latest/.hpcinit-manifest ]; then
+    hpcinit_tag latest "$(readlink latest)" "$(hpcinit_sha_of latest/.hpcinit-manifest)"
+    [ "${2:-}" = with_manifest ] && hpcinit_tag manifest "$(base64 -w0 <latest/.hpcinit-manifest)"
+  else
+    hpcinit_tag latest -
+  fi
+  [ -d .hpcinit-incoming ] && hpcinit_tag incoming yes
+  hpcinit_tag count "$(ls -d -- */.hpcinit-snapshot 2>/dev/null | wc -l)"
+  return 0
+}
+
+# Makes a fresh `.hpcinit-incoming` filled with hard links to `latest` and to an interrupted
+# copy, for a transfer that sends the rest (the SFTP route), and prints what it holds.
+hpcinit_snap_prepare() {
+  test -d "$HOME/scratch/" || { hpcinit_tag error "~/scratch is missing"; return 3; }
+  mkdir -p "$HOME/$1" && cd "$HOME/$1" || return 1
+  if [ -d .hpcinit-incoming ]; then
+    rm -rf .hpcinit-previous && mv .hpcinit-incoming .hpcinit-previous || return 1
+  fi
+  mkdir .hpcinit-incoming || return 1
+  [ -d latest/ ] && cp -al latest/. .hpcinit-incoming/
+  [ -d .hpcinit-previous ] && cp -aln .hpcinit-previous/. .hpcinit-incoming/ 2>/dev/null
+  rm -f .hpcinit-incoming/.hpcinit-manifest .hpcinit-incoming/.hpcinit-snapshot
+  find .hpcinit-incoming -name '.hpcinit-part-*' -exec rm -f {} +
+  hpcinit_tag listing "$(cd .hpcinit-incoming && hpcinit_manifest | base64 -w0)"
+}
+
+# Removes the paths (NUL-separated, base64 in $2) and makes the links ("path NUL target NUL"
+# pairs, base64 in $3) in `.hpcinit-incoming`.
+hpcinit_snap_fix() {
+  cd "$HOME/$1/.hpcinit-incoming" || return 1
+  [ -n "$2" ] && printf '%s' "$2" | base64 -d | xargs -0 -r rm -f --
+  find . -mindepth 1 -depth -type d -empty -delete
+  [ -n "$3" ] && printf '%s' "$3" | base64 -d | {
+    while IFS= read -r -d '' p && IFS= read -r -d '' t; do
+      mkdir -p -- "$(dirname -- "$p")" && ln -sfn -- "$t" "$p" || return 1
+    done
+  }
+  return 0
+}
+
+# Checks what arrived against the manifest's hash, marks it, renames it into place, moves
+# `latest`, and prunes. Args: dir, expected sha, name suffix, keep (0: all), protect (slurm|
+# none), then marker lines.
+hpcinit_snap_finalize() {
+  dir=$1 expected=$2 suffix=$3 keep=$4 protect=$5
+  shift 5
+  cd "$HOME/$dir" || { hpcinit_tag error "cannot enter ~/$dir"; return 1; }
+  s=.hpcinit-incoming
+  [ -d "$s" ] || { hpcinit_tag error "nothing arrived in ~/$dir/$s"; return 1; }
+  (cd "$s" && hpcinit_manifest) >"$s/.hpcinit-manifest" || return 1
+  got=$(hpcinit_sha_of "$s/.hpcinit-manifest")
+  if [ "$got" != "$expected" ]; then
+    hpcinit_tag mismatch "$got"
+    return 3
+  fi
+  if [ -L latest ] && [ "$(hpcinit_sha_of latest/.hpcinit-manifest)" = "$expected" ]; then
+    rm -rf "$s" .hpcinit-previous
+    hpcinit_tag unchanged "$(readlink latest)"
+    return 0
+  fi
+  stamp=$(date -u +%Y%m%dT%H%M%SZ)
+  n=$stamp$suffix
+  i=2
+  while [ -e "$n" ] || [ -L "$n" ]; do
+    n=$stamp$suffix-$i
+    i=$((i + 1))
+  done
+  {
+    printf 'hpcinit snapshot %s\ncreated: %s\n' "$n" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    printf '%s\n' "$@"
+    printf 'manifest-sha256: %s\n' "$expected"
+  } >"$s/.hpcinit-snapshot"
+  chmod a-w "$s/.hpcinit-snapshot" "$s/.hpcinit-manifest"
+  mv -- "$s" "$n" || return 1
+  if [ -d latest ] && [ ! -L latest ]; then
+    # A directory made by hand before hpcinit kept snapshots: kept, under another name.
+    mv -- latest "manual-$stamp" && hpcinit_tag moved "manual-$stamp"
+  fi
+  ln -sfn -- "$n" .latest.hpcinit && mv -T -- .latest.hpcinit latest || return 1
+  rm -rf .hpcinit-previous
+  hpcinit_tag snapshot "$n"
+  if [ "$keep" -gt 0 ]; then hpcinit_snap_prune "$keep" "$protect"; fi
+  return 0
+}
+
+# Removes hpcinit's snapshots beyond the newest `keep`, never `latest`'s, never one a queued or
+# running job was submitted with, never a directory without hpcinit's marker.
+hpcinit_snap_prune() {
+  keep=$1 protect=$2
+  cur=$(readlink latest)
+  snaps=()
+  for d in */; do
+    d=${d%/}
+    [ -L "$d" ] || [ ! -f "$d/.hpcinit-snapshot" ] || snaps+=("$d")
+  done
+  guarded=" "
+  if [ "$protect" = slurm ] && command -v squeue >/dev/null 2>&1; then
+    for t in $(squeue -h -u "$(id -un)" -o %V 2>/dev/null); do
+      ts=$(date -u -d "$t" +%Y%m%dT%H%M%SZ 2>/dev/null) || continue
+      pick=
+      for d in "${snaps[@]}"; do [[ ${d:0:16} > $ts ]] || pick=$d; done
+      [ -n "$pick" ] && guarded="$guarded$pick "
+    done
+  fi
+  total=${#snaps[@]}
+  i=0
+  for d in "${snaps[@]}"; do
+    i=$((i + 1))
+    [ $((total - i)) -lt "$keep" ] && continue
+    [ "$d" = "$cur" ] && continue
+    case "$guarded" in *" $d "*)
+      hpcinit_tag guarded "$d"
+      continue
+      ;;
+    esac
+    rm -rf -- "$d" && hpcinit_tag pruned "$d"
+  done
+}
