@@ -116,11 +116,12 @@ hpcinit_snap_finalize() {
 # Removes hpcinit's snapshots beyond the newest `keep`, never `latest`'s, never one a queued or
 # running job was submitted with, never a directory without hpcinit's marker.
 hpcinit_snap_prune() {
+  local LC_ALL=C
   keep=$1 protect=$2
   cur=$(readlink latest)
   snaps=()
-  for d in */; do
-    d=${d%/}
+  # Oldest first: names start with their UTC time; a same-second name only adds `-N`.
+  for d in *; do
     [ -L "$d" ] || [ ! -f "$d/.hpcinit-snapshot" ] || snaps+=("$d")
   done
   guarded=" "

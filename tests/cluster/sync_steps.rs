@@ -1,0 +1,386 @@
+//! Code snapshots, by the real `hpcinit` binary against the test cluster: what is sent (not
+//! `.git`, not what git ignores, not venvs or caches; odd names intact), hard links to the
+//! previous snapshot for unchanged files, a transfer killed halfway that never becomes `latest`
+//! and is finished by a rerun, `--keep`, `--dry-run`, the SFTP route of the ssh2 transport, one
+//! authentication on the second-factor node, and a queued Slurm job that keeps running the
+//! snapshot it was submitted with. Each test uses its own project name.
+
+use super::ssh_steps::{Laptop, LogWindow, Run};
+use super::SERIAL;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const SSH_ONLY: &[&str] = &["--user", "hpcuser", "--yes", "--accept-new-host-key", "--no-passphrase", "--ssh-only"];
+
+fn ok(r: &Run, what: &str) {
+    assert_eq!(r.code, 0, "{what}: exit {}\nstdout:\n{}\nstderr:\n{}", r.code, r.stdout, r.stderr);
+}
+
+/// The project's snapshot directory, as this machine sees the cluster's scratch.
+fn snapshots(l: &Laptop, project: &str) -> PathBuf {
+    l.c.dir.join("scratch/hpcuser/code-snapshots").join(project)
+}
+
+/// Removes a test's snapshots before and after it.
+struct Cleanup(PathBuf);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn cleanup(l: &Laptop, project: &str) -> Cleanup {
+    let _ = std::fs::remove_dir_all(snapshots(l, project));
+    Cleanup(snapshots(l, project))
+}
+
+fn signed_in(l: &Laptop, site: &str) {
+    let mut args = vec!["--site", site];
+    args.extend_from_slice(SSH_ONLY);
+    ok(&l.hpcinit(&args, &[]), "SSH setup");
+}
+
+fn sync(l: &Laptop, site: &str, project: &str, extra: &[&str]) -> Run {
+    let mut args = vec!["sync", "--site", site, "--user", "hpcuser", "--project-name", project, "-v"];
+    args.extend_from_slice(extra);
+    l.hpcinit(&args, &[])
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=Test", "-c", "user.email=test@example.org"])
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn write(root: &Path, rel: &str, bytes: &[u8]) {
+    let p = root.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, bytes).unwrap();
+}
+
+/// A git project with files that must arrive and files that must not.
+fn project(l: &Laptop) -> Vec<&'static str> {
+    let r = &l.project;
+    git(r, &["init", "-q"]);
+    write(r, ".gitignore", b"data/\n*.log\n");
+    write(r, "main.py", b"print(open('VERSION').read())\n");
+    write(r, "VERSION", b"A\n");
+    write(r, "pkg/model.py", b"x = 1\n");
+    write(r, "file with spaces.py", b"spaces\n");
+    write(r, "quote'd \"double\".py", b"quotes\n");
+    write(r, "-leading-dash.py", b"dash\n");
+    write(r, "data/huge.bin", b"ignored");
+    write(r, "run.log", b"ignored");
+    write(r, ".venv/pyvenv.cfg", b"home = /usr/bin\n");
+    write(r, "env2/pyvenv.cfg", b"home = /usr/bin\n");
+    write(r, "env2/lib/x.py", b"venv");
+    write(r, "pkg/__pycache__/model.cpython-311.pyc", b"cache");
+    write(r, ".hpcinitignore", b"scratchpad/\n");
+    write(r, "scratchpad/notes.txt", b"own exclude");
+    git(r, &["add", "-A"]);
+    git(r, &["commit", "-qm", "first"]);
+    vec![".gitignore", ".hpcinitignore", "main.py", "VERSION", "pkg/model.py", "file with spaces.py", "quote'd \"double\".py", "-leading-dash.py"]
+}
+
+const ABSENT: &[&str] = &[".git", "data", "run.log", ".venv", "env2", "pkg/__pycache__", "scratchpad"];
+
+/// The snapshot directories (with hpcinit's marker), oldest first.
+fn snapshot_names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.path().join(".hpcinit-snapshot").is_file() && !e.file_type().unwrap().is_symlink())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn latest(dir: &Path) -> String {
+    std::fs::read_link(dir.join("latest")).map(|p| p.display().to_string()).unwrap_or_default()
+}
+
+fn assert_content(l: &Laptop, snap: &Path, present: &[&str]) {
+    for rel in present {
+        let there = std::fs::read(snap.join(rel)).unwrap_or_else(|e| panic!("{rel} missing in {}: {e}", snap.display()));
+        assert_eq!(there, std::fs::read(l.project.join(rel)).unwrap(), "{rel} arrives byte for byte");
+        let mode = std::fs::metadata(snap.join(rel)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o222, 0, "{rel} is read-only in the snapshot: {mode:o}");
+    }
+    for rel in ABSENT {
+        assert!(!snap.join(rel).exists(), "{rel} must not be sent");
+    }
+}
+
+#[test]
+fn snapshots_hold_the_code_link_unchanged_files_and_skip_what_git_ignores() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let l = Laptop::new();
+    let p = "sync-basic";
+    let _c = cleanup(&l, p);
+    let present = project(&l);
+    let sha = git(&l.project, &["rev-parse", "--short", "HEAD"]);
+    signed_in(&l, "sandbox");
+    let dir = snapshots(&l, p);
+
+    let r = sync(&l, "sandbox", p, &[]);
+    ok(&r, "first sync");
+    let first = snapshot_names(&dir);
+    assert_eq!(first.len(), 1, "{first:?}");
+    let re = regex::Regex::new(&format!(r"^\d{{8}}T\d{{6}}Z-{sha}$")).unwrap();
+    assert!(re.is_match(&first[0]), "named <UTC time>-<git sha>: {}", first[0]);
+    assert_eq!(latest(&dir), first[0]);
+    assert_content(&l, &dir.join("latest"), &present);
+    let marker = std::fs::read_to_string(dir.join("latest/.hpcinit-snapshot")).unwrap();
+    assert!(marker.contains(&format!("git: {sha}")), "{marker}");
+
+    // One file changes: a new snapshot where every other file is the same inode.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    write(&l.project, "VERSION", b"B\n");
+    let r = sync(&l, "sandbox", p, &[]);
+    ok(&r, "second sync");
+    assert!(r.stdout.contains("sent for 1 changed"), "{}", r.stdout);
+    let names = snapshot_names(&dir);
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names[1].ends_with(&format!("{sha}-dirty")), "uncommitted change: {}", names[1]);
+    assert_eq!(latest(&dir), names[1]);
+    let (a, b) = (dir.join(&names[0]), dir.join(&names[1]));
+    for rel in present.iter().filter(|r| **r != "VERSION") {
+        assert_eq!(
+            std::fs::metadata(a.join(rel)).unwrap().ino(),
+            std::fs::metadata(b.join(rel)).unwrap().ino(),
+            "{rel} is a hard link to the previous snapshot"
+        );
+    }
+    assert_eq!(std::fs::read(a.join("VERSION")).unwrap(), b"A\n", "the old snapshot is untouched");
+    assert_eq!(std::fs::read(b.join("VERSION")).unwrap(), b"B\n");
+    assert_content(&l, &b, &present);
+
+    // Nothing changed: no new snapshot, and one round trip to find that out.
+    let r = sync(&l, "sandbox", p, &[]);
+    ok(&r, "third sync");
+    assert!(r.stdout.contains("unchanged:"), "{}", r.stdout);
+    assert_eq!(snapshot_names(&dir).len(), 2);
+
+    // --dry-run lists the change and copies nothing.
+    write(&l.project, "pkg/new.py", b"new\n");
+    std::fs::remove_file(l.project.join("file with spaces.py")).unwrap();
+    let r = sync(&l, "sandbox", p, &["--dry-run"]);
+    ok(&r, "dry run");
+    assert!(r.stdout.contains("  + pkg/new.py"), "{}", r.stdout);
+    assert!(r.stdout.contains("  - file with spaces.py"), "{}", r.stdout);
+    assert!(r.stdout.contains("Nothing was copied"), "{}", r.stdout);
+    assert_eq!(snapshot_names(&dir).len(), 2);
+    assert!(!dir.join(".hpcinit-incoming").exists());
+
+    // --keep 1 removes the older hpcinit snapshot, never latest, never a directory of the person's.
+    std::fs::create_dir_all(dir.join("my-notes")).unwrap();
+    let r = sync(&l, "sandbox", p, &["--keep", "1"]);
+    ok(&r, "sync with --keep 1");
+    let names = snapshot_names(&dir);
+    assert_eq!(names.len(), 1, "{names:?}\n{}", r.stdout);
+    assert_eq!(latest(&dir), names[0]);
+    assert!(dir.join("my-notes").is_dir(), "a directory without hpcinit's marker is never pruned");
+    assert!(dir.join("latest/pkg/new.py").is_file() && !dir.join("latest/file with spaces.py").exists());
+}
+
+/// Files big enough that a bandwidth-limited copy takes seconds.
+fn big_files(l: &Laptop, n: usize) {
+    let mut seed = 0x2545_f491_u64;
+    for i in 0..n {
+        let mut data = vec![0u8; 512 * 1024];
+        for b in data.iter_mut() {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            *b = seed as u8;
+        }
+        write(&l.project, &format!("weights/part-{i:02}.bin"), &data);
+    }
+}
+
+#[test]
+fn a_copy_killed_halfway_never_becomes_latest_and_a_rerun_finishes_it() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let l = Laptop::new();
+    let p = "sync-killed";
+    let _c = cleanup(&l, p);
+    write(&l.project, "main.py", b"print('v1')\n");
+    signed_in(&l, "sandbox");
+    let dir = snapshots(&l, p);
+    ok(&sync(&l, "sandbox", p, &[]), "first snapshot");
+    let before = latest(&dir);
+    assert!(!before.is_empty());
+
+    // 20 files of 512 KiB at 1 MiB/s: about ten seconds; killed once a few have arrived.
+    big_files(&l, 20);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hpcinit"));
+    cmd.args(["sync", "--site", "sandbox", "--user", "hpcuser", "--project-name", p, "--bwlimit", "1M"])
+        .current_dir(&l.project)
+        .env_clear()
+        .env("HOME", l.home.path())
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let child = cmd.spawn().unwrap();
+    let incoming = dir.join(".hpcinit-incoming/weights");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::fs::read_dir(&incoming).map(|d| d.count()).unwrap_or(0) < 4 {
+        assert!(std::time::Instant::now() < deadline, "the copy never started");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // Like Ctrl-C's whole process group, but without a chance to clean up: SIGKILL.
+    unsafe {
+        libc::kill(-(child.id() as i32), libc::SIGKILL);
+    }
+    let mut child = child;
+    let _ = child.wait();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(latest(&dir), before, "latest still names the previous snapshot");
+    assert_eq!(snapshot_names(&dir), vec![before.clone()], "no half snapshot is named as one");
+    assert!(!dir.join("latest/weights").exists());
+
+    // The rerun completes, reusing what had arrived.
+    let r = sync(&l, "sandbox", p, &[]);
+    ok(&r, "rerun");
+    let now = latest(&dir);
+    assert_ne!(now, before);
+    for i in 0..20 {
+        let rel = format!("weights/part-{i:02}.bin");
+        assert_eq!(std::fs::read(dir.join("latest").join(&rel)).unwrap(), std::fs::read(l.project.join(&rel)).unwrap());
+    }
+    let sent: usize = regex::Regex::new(r"sent for (\d+) changed")
+        .unwrap()
+        .captures(&r.stdout)
+        .and_then(|c| c[1].parse().ok())
+        .unwrap_or_else(|| panic!("{}", r.stdout));
+    assert!(sent < 20, "the files that had arrived are reused, not sent again: {sent} sent\n{}", r.stdout);
+    assert!(!dir.join(".hpcinit-incoming").exists() && !dir.join(".hpcinit-previous").exists());
+}
+
+#[test]
+fn over_ssh2_the_same_snapshot_is_filled_by_sftp() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let l = Laptop::new();
+    let p = "sync-sftp";
+    let _c = cleanup(&l, p);
+    let present = project(&l);
+    signed_in(&l, "sandbox");
+    let dir = snapshots(&l, p);
+    let ssh2 = ["--transport", "ssh2"];
+    ok(&sync(&l, "sandbox", p, &ssh2), "first sync over SFTP");
+    let first = latest(&dir);
+    assert_content(&l, &dir.join("latest"), &present);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    write(&l.project, "VERSION", b"B\n");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink("pkg/model.py", l.project.join("model-link.py")).unwrap();
+    let r = sync(&l, "sandbox", p, &ssh2);
+    ok(&r, "second sync over SFTP");
+    assert!(r.stdout.contains("SFTP: 1 files"), "only the changed file is sent: {}", r.stdout);
+    let second = latest(&dir);
+    assert_ne!(first, second);
+    let (a, b) = (dir.join(&first), dir.join(&second));
+    assert_eq!(std::fs::metadata(a.join("main.py")).unwrap().ino(), std::fs::metadata(b.join("main.py")).unwrap().ino());
+    assert_eq!(std::fs::read(b.join("VERSION")).unwrap(), b"B\n");
+    assert_eq!(std::fs::read(a.join("VERSION")).unwrap(), b"A\n", "the old snapshot is untouched");
+    assert_eq!(std::fs::read_link(b.join("model-link.py")).unwrap(), PathBuf::from("pkg/model.py"));
+    // The OpenSSH route sees the SFTP snapshot as up to date: both make the same manifest.
+    let r = sync(&l, "sandbox", p, &[]);
+    ok(&r, "rsync route after SFTP");
+    assert!(r.stdout.contains("unchanged:"), "{}", r.stdout);
+}
+
+#[test]
+fn on_the_second_factor_node_a_sync_costs_no_authentication() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let l = Laptop::new();
+    let p = "sync-mfa";
+    let _c = cleanup(&l, p);
+    write(&l.project, "main.py", b"print(1)\n");
+    signed_in(&l, "sandbox-mfa");
+    let prompts = l.prompts().len();
+    let log = LogWindow::open(&l.c, true);
+    let r = sync(&l, "sandbox-mfa", p, &[]);
+    ok(&r, "sync");
+    assert_eq!(log.accepted(), 0, "the sync rides on the open connection:\n{}", log.text());
+    assert_eq!(l.prompts().len(), prompts, "nothing asked");
+    assert!(snapshots(&l, p).join("latest/main.py").is_file());
+}
+
+/// Runs a login-shell command on the cluster over the laptop's open connection.
+fn on_cluster(l: &Laptop, script: &str) -> String {
+    let out = l.ssh(&["-o", "BatchMode=yes", "sandbox", &format!("bash -l -c '{}'", script.replace('\'', "'\\''"))]);
+    assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn job_log(l: &Laptop, id: &str, project: &str) -> String {
+    let log = l.c.dir.join(format!("scratch/hpcuser/logs/{project}-{id}.out"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let state = on_cluster(l, &format!("squeue -h -j {id} -o %T"));
+        if state.is_empty() {
+            if let Ok(t) = std::fs::read_to_string(&log) {
+                return t;
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "job {id} did not finish: {state}");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn a_queued_job_runs_the_snapshot_it_was_submitted_with() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let l = Laptop::new();
+    let p = "sync-pinned";
+    let _c = cleanup(&l, p);
+    write(&l.project, "main.py", b"print('version', open('VERSION').read().strip())\n");
+    write(&l.project, "VERSION", b"A\n");
+    // The whole bootstrap: its sync step makes the first snapshot, its templates step the job script.
+    let r = l.hpcinit(
+        &["--site", "sandbox", "--user", "hpcuser", "--project-name", p, "--yes", "--accept-new-host-key", "--no-passphrase"],
+        &[],
+    );
+    ok(&r, "bootstrap");
+    let dir = snapshots(&l, p);
+    let first = latest(&dir);
+    assert!(!first.is_empty(), "the bootstrap made a snapshot:\n{}", r.stdout);
+    let script = format!("~/sbatch/{p}.sh");
+    let cleanup_script = l.c.dir.join(format!("home/hpcuser/sbatch/{p}.sh"));
+    struct Rm(PathBuf);
+    impl Drop for Rm {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+            let _ = std::fs::remove_file(self.0.with_file_name(self.0.file_stem().unwrap().to_string_lossy().into_owned() + "-env.sh"));
+        }
+    }
+    let _rm = Rm(cleanup_script);
+    // Submitted on hold, so it waits in the queue while the code changes.
+    let held = on_cluster(&l, &format!("cd ~/scratch && sbatch --parsable --hold {script}"));
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    write(&l.project, "VERSION", b"B\n");
+    ok(&sync(&l, "sandbox", p, &[]), "sync while the job waits");
+    let second = latest(&dir);
+    assert_ne!(first, second);
+    let fresh = on_cluster(&l, &format!("cd ~/scratch && sbatch --parsable {script}"));
+    on_cluster(&l, &format!("scontrol release {held}"));
+    let old = job_log(&l, &held, p);
+    assert!(old.contains("version A"), "the queued job runs the code it was submitted with:\n{old}");
+    assert!(old.contains(&format!("code snapshot {}", dir.join(&first).display())), "{old}");
+    let new = job_log(&l, &fresh, p);
+    assert!(new.contains("version B"), "a job submitted after the sync runs the new code:\n{new}");
+}
