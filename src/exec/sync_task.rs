@@ -212,6 +212,10 @@ fn rsync_fill(
             usage: false,
         }
     })?;
+    cx.reporter.trace(&format!(
+        "rsync: {} bytes sent, {} files transferred",
+        stats.bytes_sent, stats.files_transferred
+    ));
     Ok(Sent { files: stats.files_transferred, bytes: stats.bytes_sent })
 }
 

@@ -40,6 +40,7 @@ impl Drop for Cleanup {
                 }
             }
         }
+        let _ = std::fs::remove_dir_all(self.0.join("scratch/code-snapshots").join(&self.1));
         if let Ok(d) = std::fs::read_dir(self.0.join("sbatch")) {
             for e in d.flatten() {
                 if e.file_name().to_string_lossy().starts_with(&self.1) {
@@ -135,18 +136,28 @@ fn both_naming_schemes_build_a_working_venv_with_one_authentication() {
             assert_eq!(l.prompts().len(), 2, "password and code once: {:?}", l.prompts());
         }
         let trips = round_trips(&r.stdout);
-        for (step, n) in [("Look at the cluster", 1), ("Python environment", 1), ("Job templates", 1)] {
+        for (step, n) in [
+            ("Look at the cluster", 1),
+            ("Code snapshot", 2),
+            ("Python environment", 1),
+            ("Job templates", 1),
+        ] {
             assert!(trips.contains(&(step.to_string(), n)), "{site}: {step} should take {n}: {trips:?}");
         }
         let total: usize = trips.iter().filter(|(s, _)| s != "Register the key").map(|(_, n)| n).sum();
-        assert!(total <= 4, "{site}: the cluster side took {total} round trips: {trips:?}");
+        assert!(total <= 6, "{site}: the cluster side took {total} round trips: {trips:?}");
         // Run again: everything unchanged, one round trip (the probe), no authentication.
         let again = l.hpcinit(&base(site, project, &["--python", "3.11"]), &[]);
         ok(&again, "second run");
-        for step in ["Directories", "Python environment", "Job templates"] {
+        for step in ["Directories", "Code snapshot", "Python environment", "Job templates"] {
             let at = again.stdout.find(&format!("] {step}")).unwrap();
             assert!(
-                again.stdout[at..].lines().nth(1).unwrap().contains("· unchanged:"),
+                again.stdout[at..]
+                    .lines()
+                    .skip(1)
+                    .find(|l| !l.trim().starts_with('↔'))
+                    .unwrap()
+                    .contains("· unchanged:"),
                 "{step}:\n{}",
                 again.stdout
             );

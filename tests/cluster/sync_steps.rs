@@ -11,7 +11,8 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const SSH_ONLY: &[&str] = &["--user", "hpcuser", "--yes", "--accept-new-host-key", "--no-passphrase", "--ssh-only"];
+const SSH_ONLY: &[&str] =
+    &["--user", "hpcuser", "--yes", "--accept-new-host-key", "--no-passphrase", "--ssh-only"];
 
 fn ok(r: &Run, what: &str) {
     assert_eq!(r.code, 0, "{what}: exit {}\nstdout:\n{}\nstderr:\n{}", r.code, r.stdout, r.stderr);
@@ -87,7 +88,16 @@ fn project(l: &Laptop) -> Vec<&'static str> {
     write(r, "scratchpad/notes.txt", b"own exclude");
     git(r, &["add", "-A"]);
     git(r, &["commit", "-qm", "first"]);
-    vec![".gitignore", ".hpcinitignore", "main.py", "VERSION", "pkg/model.py", "file with spaces.py", "quote'd \"double\".py", "-leading-dash.py"]
+    vec![
+        ".gitignore",
+        ".hpcinitignore",
+        "main.py",
+        "VERSION",
+        "pkg/model.py",
+        "file with spaces.py",
+        "quote'd \"double\".py",
+        "-leading-dash.py",
+    ]
 }
 
 const ABSENT: &[&str] = &[".git", "data", "run.log", ".venv", "env2", "pkg/__pycache__", "scratchpad"];
@@ -97,7 +107,9 @@ fn snapshot_names(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .map(|d| {
             d.flatten()
-                .filter(|e| e.path().join(".hpcinit-snapshot").is_file() && !e.file_type().unwrap().is_symlink())
+                .filter(|e| {
+                    e.path().join(".hpcinit-snapshot").is_file() && !e.file_type().unwrap().is_symlink()
+                })
                 .map(|e| e.file_name().to_string_lossy().into_owned())
                 .collect()
         })
@@ -112,7 +124,8 @@ fn latest(dir: &Path) -> String {
 
 fn assert_content(l: &Laptop, snap: &Path, present: &[&str]) {
     for rel in present {
-        let there = std::fs::read(snap.join(rel)).unwrap_or_else(|e| panic!("{rel} missing in {}: {e}", snap.display()));
+        let there = std::fs::read(snap.join(rel))
+            .unwrap_or_else(|e| panic!("{rel} missing in {}: {e}", snap.display()));
         assert_eq!(there, std::fs::read(l.project.join(rel)).unwrap(), "{rel} arrives byte for byte");
         let mode = std::fs::metadata(snap.join(rel)).unwrap().permissions().mode();
         assert_eq!(mode & 0o222, 0, "{rel} is read-only in the snapshot: {mode:o}");
@@ -259,7 +272,10 @@ fn a_copy_killed_halfway_never_becomes_latest_and_a_rerun_finishes_it() {
     assert_ne!(now, before);
     for i in 0..20 {
         let rel = format!("weights/part-{i:02}.bin");
-        assert_eq!(std::fs::read(dir.join("latest").join(&rel)).unwrap(), std::fs::read(l.project.join(&rel)).unwrap());
+        assert_eq!(
+            std::fs::read(dir.join("latest").join(&rel)).unwrap(),
+            std::fs::read(l.project.join(&rel)).unwrap()
+        );
     }
     let sent: usize = regex::Regex::new(r"sent for (\d+) changed")
         .unwrap()
@@ -293,7 +309,10 @@ fn over_ssh2_the_same_snapshot_is_filled_by_sftp() {
     let second = latest(&dir);
     assert_ne!(first, second);
     let (a, b) = (dir.join(&first), dir.join(&second));
-    assert_eq!(std::fs::metadata(a.join("main.py")).unwrap().ino(), std::fs::metadata(b.join("main.py")).unwrap().ino());
+    assert_eq!(
+        std::fs::metadata(a.join("main.py")).unwrap().ino(),
+        std::fs::metadata(b.join("main.py")).unwrap().ino()
+    );
     assert_eq!(std::fs::read(b.join("VERSION")).unwrap(), b"B\n");
     assert_eq!(std::fs::read(a.join("VERSION")).unwrap(), b"A\n", "the old snapshot is untouched");
     assert_eq!(std::fs::read_link(b.join("model-link.py")).unwrap(), PathBuf::from("pkg/model.py"));
@@ -322,7 +341,12 @@ fn on_the_second_factor_node_a_sync_costs_no_authentication() {
 
 /// Runs a login-shell command on the cluster over the laptop's open connection.
 fn on_cluster(l: &Laptop, script: &str) -> String {
-    let out = l.ssh(&["-o", "BatchMode=yes", "sandbox", &format!("bash -l -c '{}'", script.replace('\'', "'\\''"))]);
+    let out = l.ssh(&[
+        "-o",
+        "BatchMode=yes",
+        "sandbox",
+        &format!("bash -l -c '{}'", script.replace('\'', "'\\''")),
+    ]);
     assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
@@ -352,7 +376,17 @@ fn a_queued_job_runs_the_snapshot_it_was_submitted_with() {
     write(&l.project, "VERSION", b"A\n");
     // The whole bootstrap: its sync step makes the first snapshot, its templates step the job script.
     let r = l.hpcinit(
-        &["--site", "sandbox", "--user", "hpcuser", "--project-name", p, "--yes", "--accept-new-host-key", "--no-passphrase"],
+        &[
+            "--site",
+            "sandbox",
+            "--user",
+            "hpcuser",
+            "--project-name",
+            p,
+            "--yes",
+            "--accept-new-host-key",
+            "--no-passphrase",
+        ],
         &[],
     );
     ok(&r, "bootstrap");
@@ -365,7 +399,9 @@ fn a_queued_job_runs_the_snapshot_it_was_submitted_with() {
     impl Drop for Rm {
         fn drop(&mut self) {
             let _ = std::fs::remove_file(&self.0);
-            let _ = std::fs::remove_file(self.0.with_file_name(self.0.file_stem().unwrap().to_string_lossy().into_owned() + "-env.sh"));
+            let _ = std::fs::remove_file(
+                self.0.with_file_name(self.0.file_stem().unwrap().to_string_lossy().into_owned() + "-env.sh"),
+            );
         }
     }
     let _rm = Rm(cleanup_script);
