@@ -50,6 +50,8 @@ run() {
 }
 ssh_() { env HOME="$LAPTOP" ssh -F "$LAPTOP/.ssh/config" -o BatchMode=yes "$@"; }
 RSH="ssh -F $LAPTOP/.ssh/config -o BatchMode=yes -o ControlMaster=no"
+# The person's rsync, reading the laptop's ssh config (its Include follows $HOME).
+rsync_() { env HOME="$LAPTOP" rsync "$@"; }
 
 echo "making a project of $FILES files, about $MB MB…" >&2
 python3 - "$PROJ" "$FILES" "$MB" <<'EOF'
@@ -73,9 +75,9 @@ change_one() { printf 'changed %s\n' "$1" >>"$PROJ/pkg00/mod0/file00000.py"; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 # First copies (not measured): every route starts from a copy of the project.
-run sync --site sandbox --user hpcuser --project-name "$NAME" >/dev/null
-rsync -a --stats -e "$RSH" "$PROJ/" "sandbox:scratch/code-snapshots/bench-inplace/" >/dev/null
-rsync -a -e "$RSH" "$PROJ/" "sandbox:scratch/code-snapshots/bench-copy-0/" >/dev/null
+run sync --site sandbox --user hpcuser --project-dir "$PROJ" --project-name "$NAME" >/dev/null 2>"$WORK/err" || { cat "$WORK/err" >&2; exit 1; }
+rsync_ -a -e "$RSH" "$PROJ/" "sandbox:scratch/code-snapshots/bench-inplace/" >/dev/null
+rsync_ -a -e "$RSH" "$PROJ/" "sandbox:scratch/code-snapshots/bench-copy-0/" >/dev/null
 
 : >"$WORK/h.sec"; : >"$WORK/h.bytes"; : >"$WORK/h.disk"
 : >"$WORK/f.sec"; : >"$WORK/f.bytes"; : >"$WORK/f.disk"
@@ -86,7 +88,7 @@ for r in $(seq 1 "$ROUNDS"); do
 
   prev=$(readlink "$SNAPS/$NAME/latest")
   t0=$(now)
-  out=$(run sync --site sandbox --user hpcuser --project-name "$NAME" -v)
+  out=$(run sync --site sandbox --user hpcuser --project-dir "$PROJ" --project-name "$NAME" -v 2>"$WORK/err") || { cat "$WORK/err" >&2; exit 1; }
   t1=$(now)
   echo "$t1 - $t0" | bc -l >>"$WORK/h.sec"
   sed -n 's/.*rsync: \([0-9]*\) bytes sent.*/\1/p' <<<"$out" >>"$WORK/h.bytes"
@@ -95,7 +97,7 @@ for r in $(seq 1 "$ROUNDS"); do
   du -sk "$SNAPS/$NAME/$prev" "$SNAPS/$NAME/$new" | tail -n 1 | cut -f1 >>"$WORK/h.disk"
 
   t0=$(now)
-  out=$(rsync -av --stats -e "$RSH" "$PROJ/" "sandbox:scratch/code-snapshots/bench-copy-$r/")
+  out=$(rsync_ -av --stats -e "$RSH" "$PROJ/" "sandbox:scratch/code-snapshots/bench-copy-$r/")
   t1=$(now)
   echo "$t1 - $t0" | bc -l >>"$WORK/f.sec"
   sed -n 's/^Total bytes sent: \([0-9,]*\).*/\1/p' <<<"$out" | tr -d , >>"$WORK/f.bytes"
@@ -104,7 +106,7 @@ for r in $(seq 1 "$ROUNDS"); do
 
   before=$(du -sk "$SNAPS/bench-inplace" | cut -f1)
   t0=$(now)
-  out=$(rsync -a --stats -e "$RSH" "$PROJ/" "sandbox:scratch/code-snapshots/bench-inplace/")
+  out=$(rsync_ -a --stats -e "$RSH" "$PROJ/" "sandbox:scratch/code-snapshots/bench-inplace/")
   t1=$(now)
   echo "$t1 - $t0" | bc -l >>"$WORK/i.sec"
   sed -n 's/^Total bytes sent: \([0-9,]*\).*/\1/p' <<<"$out" | tr -d , >>"$WORK/i.bytes"

@@ -108,6 +108,8 @@ pub enum Applied {
     Changed(String),
     /// Left for the person to finish (the run goes on); what is left.
     Pending(String),
+    /// Found nothing to change after all (a check that needed the apply's round trip); what.
+    Unchanged(String),
 }
 
 /// One step's behaviour.
@@ -319,6 +321,7 @@ fn run_one(task: &mut dyn Task, cx: &mut Context, step: &Step) -> Result<(Status
         return Ok((Status::Unchanged, found));
     }
     match task.apply(cx)? {
+        Applied::Unchanged(found) => Ok((Status::Unchanged, found)),
         Applied::Pending(left) => {
             cx.pending.push(left.clone());
             Ok((Status::Pending, left))

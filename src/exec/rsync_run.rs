@@ -76,12 +76,13 @@ pub struct Failed {
 }
 
 /// Runs rsync with `args` (the plan's, starting with `rsync`), inserting `-e`, `--stats` and the
-/// progress option before the source and destination, the file list on standard input.
+/// progress option before the source and destination, `input` (the exclude rules) on its
+/// standard input.
 pub fn run(
     version: RsyncVersion,
     shell: &RsyncShell,
     args: &[String],
-    files_from: &[u8],
+    input: &[u8],
     on_progress: &mut dyn FnMut(Progress),
 ) -> Result<Stats, Failed> {
     let (program, rest) = args.split_first().expect("the plan's rsync command");
@@ -98,7 +99,7 @@ pub fn run(
     let mut child =
         cmd.spawn().map_err(|e| Failed { status: -1, stderr: format!("cannot start rsync: {e}") })?;
     let mut stdin = child.stdin.take().expect("piped");
-    let list = files_from.to_vec();
+    let list = input.to_vec();
     let writer = std::thread::spawn(move || {
         let _ = stdin.write_all(&list);
     });

@@ -46,10 +46,16 @@ impl Task for SyncTask {
         }
         let p = plan_of(cx);
         let scan = scan_now(cx, &p)?;
-        let latest = latest(cx, &p, false)?;
-        if !latest.scratch {
+        let Some(facts) = &cx.facts else {
+            // Without a probe (`hpcinit sync`), no round trip just to look: the copy goes
+            // ahead, and the cluster finds an unchanged project when it checks the copy.
+            self.scan = Some(scan);
+            return Ok(Check::Needed("the latest snapshot is checked after the copy".into()));
+        };
+        if !facts.path("home-scratch").is_dir() {
             return Err(no_scratch(cx));
         }
+        let latest = latest(cx, &p, false)?;
         let sha = scan.manifest_sha();
         let found = match (&latest.name, &latest.sha) {
             (Some(name), Some(s)) if *s == sha => Some(format!(
@@ -90,9 +96,9 @@ impl Task for SyncTask {
             }
             None => super::sftp_fill::fill(cx, &p, &scan)?,
         };
-        let done = finalize(cx, &p, &scan, &sent)?;
+        let (done, unchanged) = finalize(cx, &p, &scan, &sent)?;
         self.finalized = Some(done.clone());
-        Ok(Applied::Changed(done))
+        Ok(if unchanged { Applied::Unchanged(done) } else { Applied::Changed(done) })
     }
 }
 
@@ -182,7 +188,7 @@ fn rsync_fill(
     cx.round_trips += 1;
     cx.reporter.trace(&format!("remote: {}", crate::quote::sh_words(&p.rsync)));
     let mut bar = cx.reporter.progress(&format!("copying {} files", scan.files()), 100);
-    let stats = rsync_run::run(version, shell, &p.rsync, &scan.files_from(), &mut |pr| {
+    let stats = rsync_run::run(version, shell, &p.rsync, &scan.rsync_excludes(), &mut |pr| {
         bar.stage(
             pr.percent.min(100),
             &format!("{}% ({} checked or sent)", pr.percent, human_bytes(pr.bytes)),
@@ -219,7 +225,7 @@ fn rsync_fill(
     Ok(Sent { files: stats.files_transferred, bytes: stats.bytes_sent })
 }
 
-fn finalize(cx: &mut Context, p: &SyncPlan, scan: &Scan, sent: &Sent) -> Result<String, StepError> {
+fn finalize(cx: &mut Context, p: &SyncPlan, scan: &Scan, sent: &Sent) -> Result<(String, bool), StepError> {
     let git = project::git_state(std::path::Path::new(&p.root));
     let suffix = GitState::suffix(git.as_ref());
     let host = hostname();
@@ -267,7 +273,7 @@ fn finalize(cx: &mut Context, p: &SyncPlan, scan: &Scan, sent: &Sent) -> Result<
         });
     }
     if let Some(u) = unchanged {
-        return Ok(format!("{}/latest ({u}) already held this code", p.snapshots));
+        return Ok((format!("{}/latest ({u}) already holds this code; no new snapshot", p.snapshots), true));
     }
     let Some(name) = name.filter(|_| out.status == 0) else {
         return Err(StepError::Cluster {
@@ -278,13 +284,16 @@ fn finalize(cx: &mut Context, p: &SyncPlan, scan: &Scan, sent: &Sent) -> Result<
         });
     };
     let linked = scan.files() as u64 - sent.files.min(scan.files() as u64);
-    Ok(format!(
-        "{}/{name} ({} files; {} sent for {} changed, {} hard-linked); latest → {name}",
-        p.snapshots,
-        scan.files(),
-        human_bytes(sent.bytes),
-        sent.files,
-        linked
+    Ok((
+        format!(
+            "{}/{name} ({} files; {} sent for {} changed, {} hard-linked); latest → {name}",
+            p.snapshots,
+            scan.files(),
+            human_bytes(sent.bytes),
+            sent.files,
+            linked
+        ),
+        false,
     ))
 }
 

@@ -78,6 +78,9 @@ pub enum EntryKind {
 pub struct Scan {
     /// Sorted by path.
     pub entries: Vec<Entry>,
+    /// What is left out, as the top-most paths (a directory once, not each file in it), with
+    /// whether each is a directory: rsync's exclude rules.
+    pub excluded: Vec<(Vec<u8>, bool)>,
     /// Directories left out because they hold a virtual environment, relative to the root.
     pub venvs: Vec<String>,
 }
@@ -179,6 +182,7 @@ pub fn scan(root: &Path, excludes: &[String]) -> Result<Scan, ProjectError> {
         true
     });
     let mut entries = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
     for item in walk.build() {
         let e = item.map_err(|err| ProjectError::Read {
             path: err_path(&err).unwrap_or_else(|| root.to_path_buf()),
@@ -186,6 +190,9 @@ pub fn scan(root: &Path, excludes: &[String]) -> Result<Scan, ProjectError> {
         })?;
         let Some(ft) = e.file_type() else { continue };
         if ft.is_dir() {
+            if e.path() != root {
+                dirs.push(e.path().to_path_buf());
+            }
             continue;
         }
         let path = e.path();
@@ -203,7 +210,30 @@ pub fn scan(root: &Path, excludes: &[String]) -> Result<Scan, ProjectError> {
     entries.sort_by(|a, b| a.rel.cmp(&b.rel));
     let mut venvs = std::mem::take(&mut *venvs.lock().expect("not poisoned"));
     venvs.sort();
-    Ok(Scan { entries, venvs })
+    let excluded = left_out(root, &dirs, &entries)?;
+    Ok(Scan { entries, excluded, venvs })
+}
+
+/// Every entry of a kept directory that is neither kept nor a kept directory: what was left out.
+fn left_out(root: &Path, dirs: &[PathBuf], entries: &[Entry]) -> Result<Vec<(Vec<u8>, bool)>, ProjectError> {
+    let kept_dirs: std::collections::HashSet<Vec<u8>> =
+        dirs.iter().map(|d| rel_bytes(d.strip_prefix(root).unwrap_or(d))).collect();
+    let kept: std::collections::HashSet<&[u8]> = entries.iter().map(|e| e.rel.as_slice()).collect();
+    let mut out = Vec::new();
+    for d in dirs {
+        let read = |source| ProjectError::Read { path: d.clone(), source };
+        for child in std::fs::read_dir(d).map_err(read)? {
+            let child = child.map_err(read)?;
+            let path = child.path();
+            let rel = rel_bytes(path.strip_prefix(root).unwrap_or(&path));
+            let is_dir = child.file_type().map(|t| t.is_dir()).unwrap_or(false);
+            if !kept.contains(rel.as_slice()) && !(is_dir && kept_dirs.contains(&rel)) {
+                out.push((rel, is_dir));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 fn err_path(err: &ignore::Error) -> Option<PathBuf> {
@@ -306,11 +336,21 @@ impl Scan {
         hex(&Sha256::digest(self.manifest()))
     }
 
-    /// The paths for `rsync --files-from=- --from0`.
-    pub fn files_from(&self) -> Vec<u8> {
+    /// rsync's exclude rules for what is left out (`--exclude-from=- --from0`): each path
+    /// anchored at the project root, wildcards escaped, directories with a trailing `/`.
+    pub fn rsync_excludes(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        for e in &self.entries {
-            out.extend(&e.rel);
+        for (rel, is_dir) in &self.excluded {
+            out.push(b'/');
+            for b in rel {
+                if matches!(b, b'*' | b'?' | b'[' | b'\\') {
+                    out.push(b'\\');
+                }
+                out.push(*b);
+            }
+            if *is_dir {
+                out.push(b'/');
+            }
             out.push(0);
         }
         out
@@ -380,6 +420,34 @@ mod tests {
             ]
         );
         assert_eq!(scan.venvs, vec!["conda", "env"]);
+        let ex: Vec<String> = scan
+            .rsync_excludes()
+            .split(|b| *b == 0)
+            .map(|r| String::from_utf8_lossy(r).into_owned())
+            .collect();
+        for rule in [
+            "/.git/",
+            "/data/",
+            "/run.log",
+            "/env/",
+            "/conda/",
+            "/results/",
+            "/notes/",
+            "/src/generated.py",
+            "/src/__pycache__/",
+        ] {
+            assert!(ex.contains(&rule.to_string()), "{rule} in {ex:?}");
+        }
+        assert!(
+            !ex.iter().any(|r| r.starts_with("/data/") && r.len() > 6),
+            "inside a left-out directory, nothing more"
+        );
+    }
+
+    #[test]
+    fn exclude_rules_escape_wildcards() {
+        let s = Scan { excluded: vec![(b"a[1]*.txt".to_vec(), false)], ..Scan::default() };
+        assert_eq!(s.rsync_excludes(), b"/a\\[1]\\*.txt\0".to_vec());
     }
 
     #[test]

@@ -114,14 +114,16 @@ pub fn step(site: &str, project: &str, code: &CodeFacts, answers: &SyncAnswers, 
     let suffix = code.git.as_ref().map(|g| suffix_of(&g.short_sha, g.dirty)).unwrap_or_default();
     let mut rsync: Vec<String> = [
         "rsync",
-        "--files-from=-",
-        "--from0",
+        "--recursive",
         "--links",
         "--times",
         "--perms",
         "--chmod=Fa-w",
-        "--link-dest=../latest",
-        "--link-dest=../.hpcinit-previous",
+        "--delete",
+        "--delete-excluded",
+        // Before --exclude-from: rsync reads that file as soon as it parses the option.
+        "--from0",
+        "--exclude-from=-",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -174,14 +176,20 @@ fn suffix_of(sha: &str, dirty: bool) -> String {
 }
 
 /// The remote side of rsync's connection: it refuses to run without `~/scratch` (a snapshot must
-/// not land in the home directory), creates the missing parents, moves an interrupted copy
-/// aside for reuse, then starts rsync. It passes through the login shell, whatever that is, as
-/// one `sh -c '…'` word with no quote inside.
+/// not land in the home directory), creates the missing parents and makes `.hpcinit-incoming`
+/// a copy of `latest` in hard links — the one the last sync prepared (`.hpcinit-next`), or one
+/// made now — unless an interrupted copy is there to finish. rsync then updates it in place:
+/// only what changed is sent and written, each changed file as a new file, so no snapshot's
+/// file is ever modified. It passes through the login shell, whatever that is, as one
+/// `sh -c '…'` word with no quote inside.
 pub fn rsync_path(dir: &str) -> String {
     format!(
-        "sh -c 'cd && if ! test -d scratch/; then echo \"hpcinit: ~/scratch is missing on the cluster\" >&2; exit 3; fi; mkdir -p {dir} && cd {dir} && if test -d {INCOMING}; then rm -rf .hpcinit-previous && mv {INCOMING} .hpcinit-previous; fi && cd && exec rsync \"$@\"' hpcinit-sync"
+        "sh -c 'cd && if ! test -d scratch/; then echo \"hpcinit: ~/scratch is missing on the cluster\" >&2; exit 3; fi; mkdir -p {dir} && cd {dir} && if ! test -d {INCOMING}; then if test -d {NEXT}; then mv {NEXT} {INCOMING}; else mkdir {INCOMING} && if test -d latest/; then cp -al latest/. {INCOMING}/; fi; fi; fi && cd && exec rsync \"$@\"' hpcinit-sync"
     )
 }
+
+/// A copy of `latest` in hard links, made in the background after each snapshot for the next.
+pub const NEXT: &str = ".hpcinit-next";
 
 impl SyncPlan {
     /// Looks at the snapshot directory, changing nothing.
@@ -282,6 +290,8 @@ mod tests {
         assert_eq!(p.suffix, "-1a2b3c4-dirty");
         assert_eq!(p.rsync.last().unwrap(), "saga:scratch/code-snapshots/proj/.hpcinit-incoming/");
         assert_eq!(p.rsync[p.rsync.len() - 2], "/home/a/proj/");
+        let at = |o: &str| p.rsync.iter().position(|a| a == o).unwrap();
+        assert!(at("--from0") < at("--exclude-from=-"), "rsync applies --from0 only to lists read after it");
         assert!(s.summary.contains("12 files, 34.0 kB"), "{}", s.summary);
         let f = p.finalize_body(&"a".repeat(64), &p.suffix, &["source: /home/a/proj".into()]);
         assert!(f.ends_with("hpcinit_snap_finalize scratch/code-snapshots/proj aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa -1a2b3c4-dirty 0 slurm 'source: /home/a/proj'"), "{f}");

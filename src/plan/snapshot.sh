@@ -2,9 +2,11 @@
 # ~/scratch/code-snapshots/<project>/<UTC time>-<git sha>[-dirty]/ with read-only files, hard
 # links to the previous snapshot wherever a file did not change, a `.hpcinit-manifest` (the
 # sorted list hpcinit sent) and a `.hpcinit-snapshot` marker. It is filled in `.hpcinit-incoming`
-# and renamed into place only when what arrived equals the manifest; `latest` is a symbolic link
-# swapped by a rename. An interrupted copy is moved to `.hpcinit-previous` by the next one,
-# which takes its files as hard links instead of sending them again.
+# (a copy of `latest` in hard links, updated in place: a changed file is written as a new file,
+# so no snapshot changes) and renamed into place only when what arrived equals the manifest;
+# `latest` is a symbolic link swapped by a rename. An interrupted copy stays in
+# `.hpcinit-incoming`, and the next run finishes it. After each snapshot, a copy of it in hard
+# links is made in the background (`.hpcinit-next`), so the next sync need not wait for one.
 
 # The manifest of the current directory: what `hpcinit` computed on the laptop, byte for byte.
 hpcinit_manifest() {
@@ -38,20 +40,30 @@ hpcinit_snap_check() {
   return 0
 }
 
-# Makes a fresh `.hpcinit-incoming` filled with hard links to `latest` and to an interrupted
-# copy, for a transfer that sends the rest (the SFTP route), and prints what it holds.
+# Makes `.hpcinit-incoming` as rsync's connection does (an interrupted copy, else the prepared
+# copy of latest, else a new one), for the SFTP route, and prints what it holds.
 hpcinit_snap_prepare() {
   test -d "$HOME/scratch/" || { hpcinit_tag error "~/scratch is missing"; return 3; }
   mkdir -p "$HOME/$1" && cd "$HOME/$1" || return 1
-  if [ -d .hpcinit-incoming ]; then
-    rm -rf .hpcinit-previous && mv .hpcinit-incoming .hpcinit-previous || return 1
+  if [ ! -d .hpcinit-incoming ]; then
+    if [ -d .hpcinit-next ]; then
+      mv .hpcinit-next .hpcinit-incoming || return 1
+    else
+      mkdir .hpcinit-incoming || return 1
+      if [ -d latest/ ]; then cp -al latest/. .hpcinit-incoming/ || return 1; fi
+    fi
   fi
-  mkdir .hpcinit-incoming || return 1
-  [ -d latest/ ] && cp -al latest/. .hpcinit-incoming/
-  [ -d .hpcinit-previous ] && cp -aln .hpcinit-previous/. .hpcinit-incoming/ 2>/dev/null
-  rm -f .hpcinit-incoming/.hpcinit-manifest .hpcinit-incoming/.hpcinit-snapshot
   find .hpcinit-incoming -name '.hpcinit-part-*' -exec rm -f {} +
   hpcinit_tag listing "$(cd .hpcinit-incoming && hpcinit_manifest | base64 -w0)"
+}
+
+# In the background, a copy of snapshot $1 in hard links for the next sync to start from.
+hpcinit_snap_next() {
+  rm -rf .hpcinit-next
+  (
+    t=.hpcinit-next.$$
+    cp -al "$1/." "$t/" && rm -f "$t/.hpcinit-manifest" "$t/.hpcinit-snapshot" && mv "$t" .hpcinit-next || rm -rf "$t"
+  ) </dev/null >/dev/null 2>&1 &
 }
 
 # Removes the paths (NUL-separated, base64 in $2) and makes the links ("path NUL target NUL"
@@ -77,6 +89,8 @@ hpcinit_snap_finalize() {
   cd "$HOME/$dir" || { hpcinit_tag error "cannot enter ~/$dir"; return 1; }
   s=.hpcinit-incoming
   [ -d "$s" ] || { hpcinit_tag error "nothing arrived in ~/$dir/$s"; return 1; }
+  # (A copy of latest holds latest's own files: new ones, never written through.)
+  rm -f "$s/.hpcinit-manifest" "$s/.hpcinit-snapshot"
   (cd "$s" && hpcinit_manifest) >"$s/.hpcinit-manifest" || return 1
   got=$(hpcinit_sha_of "$s/.hpcinit-manifest")
   if [ "$got" != "$expected" ]; then
@@ -84,7 +98,9 @@ hpcinit_snap_finalize() {
     return 3
   fi
   if [ -L latest ] && [ "$(hpcinit_sha_of latest/.hpcinit-manifest)" = "$expected" ]; then
-    rm -rf "$s" .hpcinit-previous
+    # The same code: no new snapshot; the copy serves the next sync.
+    rm -f "$s/.hpcinit-manifest"
+    if [ -d .hpcinit-next ]; then rm -rf "$s"; else mv "$s" .hpcinit-next; fi
     hpcinit_tag unchanged "$(readlink latest)"
     return 0
   fi
@@ -107,8 +123,8 @@ hpcinit_snap_finalize() {
     mv -- latest "manual-$stamp" && hpcinit_tag moved "manual-$stamp"
   fi
   ln -sfn -- "$n" .latest.hpcinit && mv -T -- .latest.hpcinit latest || return 1
-  rm -rf .hpcinit-previous
   hpcinit_tag snapshot "$n"
+  hpcinit_snap_next "$n"
   if [ "$keep" -gt 0 ]; then hpcinit_snap_prune "$keep" "$protect"; fi
   return 0
 }

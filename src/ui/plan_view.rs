@@ -151,7 +151,7 @@ fn details(out: &mut String, action: &Action) {
             block(out, "on the cluster:", script);
         }
         Action::Sync(p) => {
-            let _ = writeln!(out, "     $ {} < file list", crate::quote::sh_words(&p.rsync));
+            let _ = writeln!(out, "     $ {} < exclude rules", crate::quote::sh_words(&p.rsync));
             let _ = writeln!(out, "     then {}/latest → the new snapshot", p.snapshots);
             if !p.venvs.is_empty() {
                 let _ = writeln!(out, "     left out (virtual environments): {}", p.venvs.join(", "));

@@ -179,10 +179,10 @@ fn snapshots_hold_the_code_link_unchanged_files_and_skip_what_git_ignores() {
     assert_eq!(std::fs::read(b.join("VERSION")).unwrap(), b"B\n");
     assert_content(&l, &b, &present);
 
-    // Nothing changed: no new snapshot, and one round trip to find that out.
+    // Nothing changed: no new snapshot.
     let r = sync(&l, "sandbox", p, &[]);
     ok(&r, "third sync");
-    assert!(r.stdout.contains("unchanged:"), "{}", r.stdout);
+    assert!(r.stdout.contains("· unchanged: ~/scratch/code-snapshots/sync-basic/latest"), "{}", r.stdout);
     assert_eq!(snapshot_names(&dir).len(), 2);
 
     // --dry-run lists the change and copies nothing.
@@ -319,7 +319,8 @@ fn over_ssh2_the_same_snapshot_is_filled_by_sftp() {
     // The OpenSSH route sees the SFTP snapshot as up to date: both make the same manifest.
     let r = sync(&l, "sandbox", p, &[]);
     ok(&r, "rsync route after SFTP");
-    assert!(r.stdout.contains("unchanged:"), "{}", r.stdout);
+    assert!(r.stdout.contains("already holds this code"), "{}", r.stdout);
+    assert_eq!(latest(&dir), second, "no new snapshot");
 }
 
 #[test]
