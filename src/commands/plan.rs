@@ -41,6 +41,17 @@ pub fn make(set: &ProfileSet, args: &SetupArgs, env: &Env) -> Result<Plan, Error
 
 /// Checks the answers and reads the local facts.
 pub fn inputs<'a>(set: &'a ProfileSet, args: &SetupArgs, env: &Env) -> Result<Inputs<'a>, Error> {
+    inputs_with(set, args, env, true)
+}
+
+/// As [`inputs`]; `list_code` false leaves the project's files to the sync step itself, which
+/// lists them when it runs (`hpcinit sync` shows no plan, so listing them twice only costs time).
+pub fn inputs_with<'a>(
+    set: &'a ProfileSet,
+    args: &SetupArgs,
+    env: &Env,
+    list_code: bool,
+) -> Result<Inputs<'a>, Error> {
     let site = args.site.as_deref().ok_or_else(|| Error::Usage {
         message: "which cluster? no --site given".into(),
         hint: "pass --site NAME, e.g. `--site saga`; `hpcinit profiles list` shows every site".into(),
@@ -55,7 +66,7 @@ pub fn inputs<'a>(set: &'a ProfileSet, args: &SetupArgs, env: &Env) -> Result<In
     answers::check_account(profile, args.account.as_deref())?;
     let project_dir = project_dir(args.project_dir.as_deref(), env)?;
     let sync = sync_answers(args)?;
-    let code = code_facts(&project_dir, &sync, env)?;
+    let code = code_facts(&project_dir, &sync, env, list_code)?;
     let project_name = match &args.project_name {
         Some(n) => n.clone(),
         None => project_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
@@ -145,11 +156,14 @@ fn sync_answers(args: &SetupArgs) -> Result<SyncAnswers, Error> {
 }
 
 /// The project's code as a snapshot would hold it now.
-fn code_facts(root: &Path, sync: &SyncAnswers, env: &Env) -> Result<CodeFacts, Error> {
+fn code_facts(root: &Path, sync: &SyncAnswers, env: &Env, list: bool) -> Result<CodeFacts, Error> {
     let mut facts = CodeFacts { root: root.display().to_string(), ..CodeFacts::default() };
     if root == env.home {
         // Not listed: a home directory is no project, and sending it would fill scratch.
         facts.problem = Some("the project directory is your home directory".into());
+        return Ok(facts);
+    }
+    if !list {
         return Ok(facts);
     }
     let scan = project::scan(root, &sync.excludes)?;

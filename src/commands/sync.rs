@@ -21,7 +21,7 @@ pub fn run(
     style: &Style,
     out: &mut dyn Write,
 ) -> Result<i32, Error> {
-    let inputs = super::plan::inputs(set, args, env)?;
+    let inputs = super::plan::inputs_with(set, args, env, false)?;
     let plan = inputs.plan(None)?;
     let options = super::setup::options(&cli.run, env);
     let mut prompter = SystemPrompter::new(env);

@@ -227,7 +227,8 @@ fn left_out(root: &Path, dirs: &[PathBuf], entries: &[Entry]) -> Result<Vec<(Vec
             let path = child.path();
             let rel = rel_bytes(path.strip_prefix(root).unwrap_or(&path));
             let is_dir = child.file_type().map(|t| t.is_dir()).unwrap_or(false);
-            if !kept.contains(rel.as_slice()) && !(is_dir && kept_dirs.contains(&rel)) {
+            let is_kept = kept.contains(rel.as_slice()) || (is_dir && kept_dirs.contains(&rel));
+            if !is_kept {
                 out.push((rel, is_dir));
             }
         }
