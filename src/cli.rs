@@ -66,7 +66,8 @@ pub struct SetupArgs {
     #[arg(long, value_name = "NAME")]
     pub account: Option<String>,
 
-    /// The project to set up [default: the current directory].
+    /// The project to set up [default: the git work tree of the current directory, else the
+    /// current directory].
     #[arg(long, value_name = "DIR")]
     pub project_dir: Option<PathBuf>,
 
