@@ -107,6 +107,9 @@ fn snapshot_names(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .map(|d| {
             d.flatten()
+                // Dot directories are hpcinit's work in progress: the background copy for the
+                // next sync holds a marker for a moment.
+                .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
                 .filter(|e| {
                     e.path().join(".hpcinit-snapshot").is_file() && !e.file_type().unwrap().is_symlink()
                 })
