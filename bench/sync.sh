@@ -12,7 +12,8 @@
 # Prints, for the second and later syncs (median of $ROUNDS rounds, one file changed each):
 # bytes sent over the network, seconds of wall time, and disk used by the new copy.
 #
-# Usage: sudo tests/cluster/up.sh; bash bench/sync.sh   (FILES=5000 MB=200 ROUNDS=5 to change)
+# Usage: sudo tests/cluster/up.sh; bash bench/sync.sh   (FILES=5000 MB=200 ROUNDS=5 to change;
+#        KEEP=1 keeps the laptop home and project in /tmp/hpcinit-bench-sync.* for profiling)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FILES=${FILES:-5000}
@@ -40,7 +41,7 @@ cleanup() {
   ssh -F "$LAPTOP/.ssh/config" -O exit sandbox >/dev/null 2>&1 || true
   rm -rf "$WORK" "$SNAPS/$NAME" "$SNAPS/bench-copy-"* "$SNAPS/bench-inplace"
 }
-trap cleanup EXIT
+[ -n "${KEEP:-}" ] || trap cleanup EXIT
 rm -rf "$SNAPS/$NAME" "$SNAPS/bench-copy-"* "$SNAPS/bench-inplace"
 
 run() {
