@@ -36,6 +36,11 @@ pub struct Cli {
     #[command(flatten)]
     pub run: RunArgs,
 
+    /// Read the answers from this YAML file (keys = the long flags' names, e.g. `site: saga`,
+    /// `project-dir: .`); flags given here win over it.
+    #[arg(long, value_name = "FILE.yaml", global = true)]
+    pub answers: Option<PathBuf>,
+
     /// Also read this profile file (repeatable); it overrides a profile of the same name.
     #[arg(long = "profile", value_name = "FILE", global = true)]
     pub profiles: Vec<PathBuf>,
@@ -194,6 +199,26 @@ pub enum Command {
     CheckJob {
         #[command(flatten)]
         setup: SetupArgs,
+    },
+    /// Check everything the bootstrap set up, changing nothing: the key, the ssh config, the host
+    /// key, signing in, the directories, the environment's imports, the job templates, the code
+    /// snapshot, the scheduler and the quota. Exit 1 if a check fails.
+    Doctor {
+        #[command(flatten)]
+        setup: SetupArgs,
+        /// Print the checks as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove what hpcinit added for a site on this machine: its Host block, the Include line
+    /// once no site is left, and the host keys it recorded. With --remote, also the project's
+    /// environment, code snapshots and job templates on the cluster (after a confirmation).
+    Uninstall {
+        #[command(flatten)]
+        setup: SetupArgs,
+        /// Also remove this project's environment, code snapshots and job templates on the cluster.
+        #[arg(long)]
+        remote: bool,
     },
     /// List, show and check site profiles.
     Profiles {

@@ -17,6 +17,8 @@ pub enum Error {
     Profile(#[from] ProfileError),
     #[error(transparent)]
     Answer(#[from] AnswerError),
+    #[error(transparent)]
+    AnswersFile(#[from] crate::answers_file::AnswersFileError),
     /// The command line asks for something that cannot be done as asked.
     #[error("{message}")]
     Usage { message: String, hint: String },
@@ -43,9 +45,11 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Profile(_) | Error::Answer(_) | Error::Usage { .. } | Error::LocalRead { .. } => {
-                EXIT_USAGE
-            }
+            Error::Profile(_)
+            | Error::Answer(_)
+            | Error::AnswersFile(_)
+            | Error::Usage { .. }
+            | Error::LocalRead { .. } => EXIT_USAGE,
             Error::Requirements(_) | Error::Project(_) => EXIT_USAGE,
             Error::Plan(e) => e.exit_code(),
             Error::Output(_) => EXIT_FAILED,
@@ -57,6 +61,7 @@ impl Error {
         match self {
             Error::Profile(e) => e.hint(),
             Error::Answer(e) => Some(e.hint()),
+            Error::AnswersFile(e) => Some(e.hint()),
             Error::Usage { hint, .. } => Some(hint.clone()),
             Error::LocalRead { .. } => Some("check that the path exists and that you may read it".into()),
             Error::Requirements(e) => Some(e.hint()),
@@ -70,6 +75,7 @@ impl Error {
     fn detail(&self) -> Option<String> {
         match self {
             Error::Profile(e) => e.detail(),
+            Error::AnswersFile(e) => e.detail(),
             _ => None,
         }
     }

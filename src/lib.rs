@@ -4,6 +4,7 @@
 //! `main` only calls [`run`]; nothing below it exits the process.
 
 pub mod answers;
+pub mod answers_file;
 pub mod cli;
 pub mod commands;
 pub mod env;
@@ -39,13 +40,25 @@ where
         }
     };
     let style = Style::new(env.color());
-    match dispatch(&cli, env, &style, out, err) {
+    let result = with_answers_file(cli, env).and_then(|cli| dispatch(&cli, env, &style, out, err));
+    match result {
         Ok(code) => code,
         Err(e) => {
             let _ = write!(err, "{}", e.render(&Style::new(env.color())));
             e.exit_code()
         }
     }
+}
+
+/// The command line with `--answers FILE` filled in where flags left gaps.
+fn with_answers_file(mut cli: Cli, env: &Env) -> Result<Cli, Error> {
+    let Some(path) = cli.answers.clone() else { return Ok(cli) };
+    let path = if path.is_relative() { env.cwd.join(path) } else { path };
+    let file = answers_file::AnswersFile::read(&path)?;
+    let base = path.parent().map(std::path::Path::to_path_buf).unwrap_or_else(|| env.cwd.clone());
+    cli.setup = cli.setup.or(&file.setup_args(&base));
+    file.fill_run(&mut cli.run);
+    Ok(cli)
 }
 
 fn dispatch(
@@ -94,6 +107,24 @@ fn dispatch(
         Some(Command::CheckJob { setup }) => commands::check_job::run(
             &commands::load_profiles(cli, env)?,
             &setup.or(&cli.setup),
+            cli,
+            env,
+            style,
+            out,
+        ),
+        Some(Command::Doctor { setup, json }) => commands::doctor::run(
+            &commands::load_profiles(cli, env)?,
+            &setup.or(&cli.setup),
+            *json,
+            cli,
+            env,
+            style,
+            out,
+        ),
+        Some(Command::Uninstall { setup, remote }) => commands::uninstall::run(
+            &commands::load_profiles(cli, env)?,
+            &setup.or(&cli.setup),
+            *remote,
             cli,
             env,
             style,

@@ -5,9 +5,9 @@
 use crate::cli::{Cli, SetupArgs};
 use crate::env::Env;
 use crate::error::{Error, EXIT_OK};
-use crate::exec::{self, Context};
+use crate::exec;
 use crate::profile::ProfileSet;
-use crate::ui::{self, Style, SystemPrompter, TextReporter};
+use crate::ui::{Style, SystemPrompter};
 use std::io::Write;
 
 pub fn run(
@@ -18,21 +18,13 @@ pub fn run(
     style: &Style,
     out: &mut dyn Write,
 ) -> Result<i32, Error> {
-    let (run, quiet, verbose) = (&cli.run, cli.quiet, cli.verbose);
+    let quiet = cli.quiet;
     let mut args = args.clone();
     args.check_job = true;
     let inputs = super::plan::inputs(set, &args, env)?;
-    let plan = inputs.plan(None)?;
-    let options = super::setup::options(run, env);
     let mut prompter = SystemPrompter::new(env);
     let ids = ["connect", "probe", "check-job"];
-    {
-        let spinner = ui::stderr_is_term();
-        let mut reporter = TextReporter::new(out, *style, spinner, quiet).verbose(verbose);
-        let replan = Box::new(|facts: Option<&crate::plan::RemoteFacts>| inputs.plan(facts));
-        let mut cx = Context::new(env, inputs.profile, plan, replan, &options, &mut prompter, &mut reporter);
-        exec::run(&mut cx, &ids)?;
-    }
+    super::with_context(&inputs, cli, env, style, out, &mut prompter, |cx| exec::run(cx, &ids))?;
     if !quiet {
         writeln!(
             out,

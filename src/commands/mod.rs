@@ -1,10 +1,13 @@
 //! One function per command; each reads the world through `Env` and writes to `out`.
 
 pub mod check_job;
+pub mod doctor;
 pub mod plan;
 pub mod profiles;
 pub mod setup;
 pub mod sync;
+pub mod uninstall;
+pub mod wizard;
 
 use crate::cli::Cli;
 use crate::env::Env;
@@ -14,4 +17,26 @@ use crate::profile::ProfileSet;
 /// Built-ins, the user's profile directory, then `--profile` files.
 pub fn load_profiles(cli: &Cli, env: &Env) -> Result<ProfileSet, Error> {
     Ok(ProfileSet::load(Some(&env.user_profiles_dir()), &cli.profiles)?)
+}
+
+/// Runs `body` with the run's context over `inputs` (planned before the probe): the options from the run flags, a text
+/// reporter on `out` (a spinner on standard error when it is a terminal), the plan rebuilt from
+/// the probe's facts. Every command that acts on the cluster goes through here.
+pub fn with_context<T>(
+    inputs: &plan::Inputs,
+    cli: &Cli,
+    env: &Env,
+    style: &crate::ui::Style,
+    out: &mut dyn std::io::Write,
+    prompter: &mut dyn crate::ui::Prompter,
+    body: impl FnOnce(&mut crate::exec::Context) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let plan = inputs.plan(None)?;
+    let options = setup::options(&cli.run, env);
+    let spinner = crate::ui::stderr_is_term();
+    let mut reporter = crate::ui::TextReporter::new(out, *style, spinner, cli.quiet).verbose(cli.verbose);
+    let replan = Box::new(|facts: Option<&crate::plan::RemoteFacts>| inputs.plan(facts));
+    let mut cx =
+        crate::exec::Context::new(env, inputs.profile, plan, replan, &options, prompter, &mut reporter);
+    body(&mut cx)
 }

@@ -57,6 +57,13 @@ pub fn inputs_with<'a>(
         hint: "pass --site NAME, e.g. `--site saga`; `hpcinit profiles list` shows every site".into(),
     })?;
     let profile = set.get(site)?;
+    // After a bootstrap, `--site` alone is enough: the rest is what it was set up with.
+    let remembered = crate::local::state::remembered(env, profile.name().as_str());
+    let args = &SetupArgs {
+        user: args.user.clone().or_else(|| remembered.as_ref().map(|r| r.user.clone())),
+        account: args.account.clone().or_else(|| remembered.as_ref().and_then(|r| r.account.clone())),
+        ..args.clone()
+    };
     let user = args.user.as_deref().ok_or_else(|| AnswerError::Missing {
         what: "username",
         flag: "--user NAME",

@@ -3,12 +3,14 @@
 //! the cluster (sign-in, key registration, probe, directories, Python environment, job
 //! templates, and with `--check-job` a test job), and says what is left.
 
+use super::wizard::Ask;
 use crate::cli::{Cli, RunArgs, SetupArgs};
 use crate::env::Env;
 use crate::error::{Error, EXIT_OK};
-use crate::exec::{self, Context, Options, Transport};
+use crate::exec::{self, Options, Transport};
+use crate::local::state;
 use crate::profile::ProfileSet;
-use crate::ui::{self, Prompter, Style, SystemPrompter, TextReporter};
+use crate::ui::{self, Prompter, Style, SystemPrompter};
 use std::io::Write;
 use std::time::Duration;
 
@@ -33,68 +35,124 @@ pub fn run(
     style: &Style,
     out: &mut dyn Write,
 ) -> Result<i32, Error> {
-    let (run, quiet, verbose) = (&cli.run, cli.quiet, cli.verbose);
-    let inputs = super::plan::inputs(set, args, env)?;
-    let plan = inputs.plan(None)?;
-    let profile = inputs.profile;
-    if !quiet {
-        out.write_all(ui::render_plan(&plan, style).as_bytes()).map_err(Error::Output)?;
-    }
-    let ids = exec::built_ids(&plan, run.ssh_only);
+    let (run, quiet) = (&cli.run, cli.quiet);
     let mut prompter = SystemPrompter::new(env);
-    if !run.yes {
-        let question = format!("Carry out these {} steps now?", ids.len());
-        match prompter.confirm(&question, true, "--yes") {
-            Ok(true) => {}
-            Ok(false) => {
-                writeln!(out, "Cancelled; nothing was changed.").map_err(Error::Output)?;
-                return Ok(EXIT_OK);
+    // In a terminal without --yes this is the wizard: questions, the plan as a table, then
+    // Proceed / Show every detail / Customize / Cancel. Otherwise the answers come from flags
+    // and --answers (a terminal still asks for what a run cannot go without).
+    let wizard = prompter.interactive() && !run.yes;
+    let mut args = args.clone();
+    super::wizard::ask(set, env, &mut prompter, &mut args, if wizard { Ask::Unset } else { Ask::Missing })?;
+    let (inputs, plan) = 'plan: loop {
+        let inputs = super::plan::inputs(set, &args, env)?;
+        let plan = inputs.plan(None)?;
+        if !wizard {
+            if !quiet {
+                out.write_all(ui::render_plan(&plan, style).as_bytes()).map_err(Error::Output)?;
             }
-            Err(e) => return Err(Error::Step { title: "Confirm".into(), error: Box::new(e.into()) }),
+            if !run.yes {
+                // Only reached without a terminal: the error names --yes.
+                let question =
+                    format!("Carry out these {} steps now?", exec::built_ids(&plan, run.ssh_only).len());
+                if !prompter.confirm(&question, true, "--yes").map_err(confirm_error)? {
+                    writeln!(out, "Cancelled; nothing was changed.").map_err(Error::Output)?;
+                    return Ok(EXIT_OK);
+                }
+            }
+            break (inputs, plan);
         }
-    }
-    let options = options(run, env);
-    let (pending, plan) = {
-        let spinner = ui::stderr_is_term();
-        let mut reporter = TextReporter::new(out, *style, spinner, quiet).verbose(verbose);
-        let replan = Box::new(|facts: Option<&crate::plan::RemoteFacts>| inputs.plan(facts));
-        let mut cx = Context::new(env, profile, plan, replan, &options, &mut prompter, &mut reporter);
-        exec::run(&mut cx, &ids)?;
-        (cx.pending.clone(), cx.plan.clone())
+        out.write_all(ui::render_plan_table(&plan, style).as_bytes()).map_err(Error::Output)?;
+        let choices =
+            ["Proceed".to_string(), "Show every detail".into(), "Customize".into(), "Cancel".into()];
+        loop {
+            match prompter.select("Go ahead?", &choices, 0, false, "--yes").map_err(confirm_error)? {
+                0 => break 'plan (inputs, plan),
+                1 => out.write_all(ui::render_plan(&plan, style).as_bytes()).map_err(Error::Output)?,
+                2 => {
+                    // New answers, then a new plan and the same question.
+                    super::wizard::ask(set, env, &mut prompter, &mut args, Ask::All)?;
+                    break;
+                }
+                _ => {
+                    writeln!(out, "Cancelled; nothing was changed.").map_err(Error::Output)?;
+                    return Ok(EXIT_OK);
+                }
+            }
+        }
     };
-    let site = profile.name();
-    if run.ssh_only {
-        writeln!(
-            out,
-            "\n{} `ssh {site}` now signs you in to {}.",
-            style.ok("SSH is ready:"),
-            profile.raw.display_name
-        )
-        .map_err(Error::Output)?;
-        for p in &pending {
-            writeln!(out, "{} {p}", style.warn("to do:")).map_err(Error::Output)?;
-        }
-        return Ok(EXIT_OK);
+    let profile = inputs.profile;
+    let ids = exec::built_ids(&plan, run.ssh_only);
+    let (pending, plan) = super::with_context(&inputs, cli, env, style, out, &mut prompter, |cx| {
+        exec::run(cx, &ids)?;
+        Ok((cx.pending.clone(), cx.plan.clone()))
+    })?;
+    let remembered = state::SiteAnswers { user: plan.user.clone(), account: plan.account.clone() };
+    if let Err(e) = state::remember(env, profile.name().as_str(), &remembered) {
+        writeln!(out, "{} could not record the answers for later commands: {e}", style.warn("note:"))
+            .map_err(Error::Output)?;
     }
-    writeln!(out, "\n{} `ssh {site}` signs you in to {}.", style.ok("Ready:"), profile.raw.display_name)
-        .map_err(Error::Output)?;
+    summary(profile, &plan, &pending, &args, cli, style, out)?;
+    Ok(EXIT_OK)
+}
+
+fn confirm_error(e: crate::ui::PromptError) -> Error {
+    Error::Step { title: "Confirm".into(), error: Box::new(e.into()) }
+}
+
+/// What is ready, how to use it, and what is left for the person.
+fn summary(
+    profile: &crate::profile::Profile,
+    plan: &crate::plan::Plan,
+    pending: &[String],
+    args: &SetupArgs,
+    cli: &Cli,
+    style: &Style,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
+    let site = profile.name();
+    let name = &profile.raw.display_name;
+    let mut w = |line: String| writeln!(out, "{line}").map_err(Error::Output);
+    if cli.run.ssh_only {
+        w(format!("\n{} `ssh {site}` now signs you in to {name}.", style.ok("SSH is ready:")))?;
+        for p in pending {
+            w(format!("{} {p}", style.warn("to do:")))?;
+        }
+        return Ok(());
+    }
+    w(format!("\n{} {name} is set up for {}.", style.ok("Ready:"), plan.project))?;
+    if cli.quiet {
+        for p in pending {
+            w(format!("{} {p}", style.warn("to do:")))?;
+        }
+        return Ok(());
+    }
+    w(format!("  Log in:        ssh {site}"))?;
     if let Some(crate::plan::Step {
         action: crate::plan::Action::Templates { submit, log_dir, .. }, ..
     }) = plan.step("job-templates")
     {
-        writeln!(out, "  Submit your job: ssh {site}, then `{submit}`; its logs go to {log_dir}.")
-            .map_err(Error::Output)?;
+        w(format!("  Submit a job:  ssh {site}, then `{submit}`"))?;
+        w(format!("  Job logs:      {log_dir}"))?;
     }
-    if !args.check_job && !quiet {
-        writeln!(out, "  Prove it with a test job: hpcinit check-job --site {site} --user {}", plan.user)
-            .map_err(Error::Output)?;
+    w(format!("  New code:      hpcinit sync --site {site} (a job runs the snapshot that was latest when it was submitted)"))?;
+    if !args.check_job {
+        w(format!("  Test job:      hpcinit check-job --site {site}"))?;
     }
-    for p in &pending {
-        writeln!(out, "{} {p}", style.warn("to do:")).map_err(Error::Output)?;
+    w(format!("  Check it all:  hpcinit doctor --site {site}"))?;
+    let scratch = &profile.raw.storage.scratch;
+    let purge = scratch.purge.trim().trim_end_matches('.');
+    w(format!(
+        "{} ~/scratch is {}: {purge}.{}",
+        style.warn("purge:"),
+        scratch.path.value.to_string().replace("{user}", &plan.user),
+        if scratch.backed_up {
+            ""
+        } else {
+            " Not backed up: keep what matters in your home or project area."
+        }
+    ))?;
+    for p in pending {
+        w(format!("{} {p}", style.warn("to do:")))?;
     }
-    if !quiet {
-        writeln!(out, "  After editing your code: hpcinit sync --site {site} (jobs run from the snapshot that was latest when you submitted them)")
-            .map_err(Error::Output)?;
-    }
-    Ok(EXIT_OK)
+    Ok(())
 }

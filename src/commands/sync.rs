@@ -9,7 +9,7 @@ use crate::exec::{self, sync_task, Context};
 use crate::local::project;
 use crate::plan::snapshot::human_bytes;
 use crate::profile::ProfileSet;
-use crate::ui::{self, Style, SystemPrompter, TextReporter};
+use crate::ui::{Style, SystemPrompter};
 use std::io::Write;
 
 pub fn run(
@@ -22,8 +22,6 @@ pub fn run(
     out: &mut dyn Write,
 ) -> Result<i32, Error> {
     let inputs = super::plan::inputs_with(set, args, env, false)?;
-    let plan = inputs.plan(None)?;
-    let options = super::setup::options(&cli.run, env);
     let mut prompter = SystemPrompter::new(env);
     // The key step only reads an existing key (the ssh2 transport signs in with it).
     let mut ids = vec![];
@@ -34,18 +32,13 @@ pub fn run(
     if !dry_run {
         ids.push("sync");
     }
-    let spinner = ui::stderr_is_term();
-    let mut lines = Vec::new();
-    {
-        let mut reporter = TextReporter::new(out, *style, spinner, cli.quiet).verbose(cli.verbose);
-        let replan = Box::new(|facts: Option<&crate::plan::RemoteFacts>| inputs.plan(facts));
-        let mut cx = Context::new(env, inputs.profile, plan, replan, &options, &mut prompter, &mut reporter);
-        exec::run(&mut cx, &ids)?;
-        if dry_run {
-            lines = dry_run_lines(&mut cx)
-                .map_err(|e| Error::Step { title: "Dry run".into(), error: Box::new(e) })?;
+    let lines = super::with_context(&inputs, cli, env, style, out, &mut prompter, |cx| {
+        exec::run(cx, &ids)?;
+        if !dry_run {
+            return Ok(Vec::new());
         }
-    }
+        dry_run_lines(cx).map_err(|e| Error::Step { title: "Dry run".into(), error: Box::new(e) })
+    })?;
     for l in lines {
         writeln!(out, "{l}").map_err(Error::Output)?;
     }

@@ -79,7 +79,8 @@ pub struct Options {
 }
 
 /// What to do with an environment at the planned place that is not the planned one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum OnExisting {
     /// Leave it and use it as it is.
     Keep,
@@ -314,6 +315,21 @@ pub fn built_ids(plan: &Plan, ssh_only: bool) -> Vec<&'static str> {
         .filter(|s| is_built(s) && (!ssh_only || SSH_STEPS.contains(&s.id)))
         .map(|s| s.id)
         .collect()
+}
+
+/// Step `id`'s check alone, changing nothing (`doctor`); `None` when the plan has no such step.
+pub fn check_only(cx: &mut Context, id: &str) -> Option<Result<Check, StepError>> {
+    let step = cx.plan.step(id)?.clone();
+    let mut task = task_for(&step)?;
+    Some(task.check(cx))
+}
+
+/// Step `id` carried out as the run would (check → apply → verify), for steps that only read
+/// or sign in (`connect`, `probe`); `None` when the plan has no such step.
+pub fn ensure(cx: &mut Context, id: &str) -> Option<Result<(Status, String), StepError>> {
+    let step = cx.plan.step(id)?.clone();
+    let mut task = task_for(&step)?;
+    Some(run_one(task.as_mut(), cx, &step))
 }
 
 fn run_one(task: &mut dyn Task, cx: &mut Context, step: &Step) -> Result<(Status, String), StepError> {

@@ -51,3 +51,41 @@ pub fn record(env: &Env, rec: &EnvironmentRecord) -> std::io::Result<PathBuf> {
     super::atomic::write(&path, text.as_bytes(), 0o600)?;
     Ok(path)
 }
+
+/// The answers a site was last set up with, so that later commands (`sync`, `doctor`,
+/// `check-job`, `uninstall`) need only `--site`.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct SiteAnswers {
+    pub user: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+}
+
+fn answers_file(env: &Env, site: &str) -> PathBuf {
+    dir(env).join(site).join("answers.yaml")
+}
+
+/// What [`remember`] wrote for `site`, if anything (a damaged file counts as nothing).
+pub fn remembered(env: &Env, site: &str) -> Option<SiteAnswers> {
+    let text = std::fs::read_to_string(answers_file(env, site)).ok()?;
+    serde_saphyr::from_str(&text).ok()
+}
+
+/// Records the answers of a successful bootstrap (atomically; 0600).
+pub fn remember(env: &Env, site: &str, answers: &SiteAnswers) -> std::io::Result<()> {
+    if remembered(env, site).as_ref() == Some(answers) {
+        return Ok(());
+    }
+    let path = answers_file(env, site);
+    std::fs::create_dir_all(path.parent().expect("has a parent"))?;
+    let text = format!(
+        "# The answers {site} was last set up with; later commands use them when not given.\n{}",
+        serde_saphyr::to_string(answers).map_err(std::io::Error::other)?
+    );
+    super::atomic::write(&path, text.as_bytes(), 0o600)
+}
+
+/// Forgets them (`hpcinit uninstall`); whether there was anything.
+pub fn forget(env: &Env, site: &str) -> bool {
+    std::fs::remove_file(answers_file(env, site)).is_ok()
+}

@@ -2,6 +2,7 @@
 //! from the profile, the person's answers and the facts found on both machines. `hpcinit plan`
 //! prints it; the executor will carry it out step by step.
 
+pub mod doctor;
 mod error;
 pub mod facts;
 pub mod job_script;

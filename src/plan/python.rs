@@ -20,7 +20,7 @@ use crate::profile::Profile;
 use crate::quote::{sh, sh_path};
 use serde::Serialize;
 
-const VERIFY: &str = include_str!("verify_imports.py");
+pub(crate) const VERIFY: &str = include_str!("verify_imports.py");
 
 /// The module that provides the requested Python.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

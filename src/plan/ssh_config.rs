@@ -79,6 +79,20 @@ pub fn sites(existing: &str) -> Vec<String> {
     sections(existing).into_iter().map(|(n, _)| n).collect()
 }
 
+/// `site`'s section of the managed file, if it has one.
+pub fn section(existing: &str, site: &str) -> Option<String> {
+    sections(existing).into_iter().find(|(n, _)| n == site).map(|(_, t)| t)
+}
+
+/// The `Host` aliases a section defines.
+pub fn aliases(section: &str) -> Vec<String> {
+    section
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Host "))
+        .flat_map(|a| a.split_whitespace().map(String::from))
+        .collect()
+}
+
 fn sections(text: &str) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     for line in text.lines() {
@@ -119,5 +133,8 @@ mod tests {
         let three = merge(&two, "saga", Some(saga2));
         assert!(three.contains("User c") && !three.contains("User a") && three.contains("User b"));
         assert_eq!(merge(&three, "saga", None), merge("", "fir", Some(fir)));
+        assert_eq!(section(&three, "fir").as_deref(), Some(fir));
+        assert_eq!(aliases(fir), ["fir"]);
+        assert_eq!(section(&three, "narval"), None);
     }
 }

@@ -87,7 +87,7 @@ impl ProfileError {
 }
 
 /// `error: line 4 column 3: unknown field …` → `unknown field …`.
-fn strip_location(msg: &str) -> String {
+pub(crate) fn strip_location(msg: &str) -> String {
     let re = regex::Regex::new(r"^(?:error: )?(?:line \d+ column \d+: )?").expect("static regex");
     let first = msg.lines().next().unwrap_or("");
     let tail = regex::Regex::new(r",? at line \d+,? column \d+$").expect("static regex");
@@ -95,7 +95,7 @@ fn strip_location(msg: &str) -> String {
 }
 
 /// The offending line with a caret under the column, rustc style.
-fn snippet(file: &str, text: &str, line: u64, column: u64) -> String {
+pub(crate) fn snippet(file: &str, text: &str, line: u64, column: u64) -> String {
     let n = line.max(1) as usize;
     let src = text.lines().nth(n - 1).unwrap_or("");
     let width = n.to_string().len();

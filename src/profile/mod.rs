@@ -1,6 +1,6 @@
 //! Site profiles: what hpcinit knows about each cluster, with the URL each fact came from.
 
-mod error;
+pub(crate) mod error;
 #[allow(clippy::module_inception)]
 mod profile;
 pub mod raw;

@@ -6,7 +6,7 @@ mod prompter;
 mod reporter;
 mod table;
 
-pub use plan_view::render_plan;
+pub use plan_view::{render_plan, render_plan_table};
 pub use prompter::{PromptError, Prompter, ScriptedPrompter, SystemPrompter};
 pub use reporter::{Reporter, Status, TextReporter, Wait};
 pub use table::Table;

@@ -61,6 +61,33 @@ pub fn render_plan(plan: &Plan, style: &Style) -> String {
     out
 }
 
+/// The plan in a few lines, for the wizard's Proceed / Customize / Cancel: who and where, then
+/// one row per step. `hpcinit plan` (or "Show every detail") prints the files and commands.
+pub fn render_plan_table(plan: &Plan, style: &Style) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "\n{} {} ({})", style.heading("Plan for"), plan.display_name, plan.organisation);
+    let _ = writeln!(out, "  user     {}", plan.user);
+    if let Some(a) = &plan.account {
+        let _ = writeln!(out, "  account  {a}");
+    }
+    let _ = writeln!(out, "  project  {} ({})", plan.project, plan.project_dir);
+    let _ = writeln!(out, "  Python   {}\n", plan.python);
+    let mut t = super::Table::new(["  STEP", "WHAT IT DOES"]);
+    for (i, step) in plan.steps.iter().enumerate() {
+        t.row([format!("  {:>2}. {}", i + 1, step.title), step.summary.clone()]);
+    }
+    out.push_str(&t.render());
+    if !plan.unverified.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n  {} {} value(s) of this profile are not confirmed by the site's documentation (see details)",
+            style.warn("UNVERIFIED:"),
+            plan.unverified.len()
+        );
+    }
+    out
+}
+
 fn details(out: &mut String, action: &Action) {
     match action {
         Action::Key { path, public_key, exists, passphrase_required, .. } => {

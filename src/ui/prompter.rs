@@ -44,6 +44,27 @@ pub trait Prompter {
         optional: bool,
         flag: &str,
     ) -> Result<Zeroizing<String>, PromptError>;
+    /// One of `items` (the list filters as the person types when `filter`); `flag` is what
+    /// answers it without a terminal.
+    fn select(
+        &mut self,
+        prompt: &str,
+        items: &[String],
+        default: usize,
+        filter: bool,
+        flag: &str,
+    ) -> Result<usize, PromptError>;
+    /// A line of text, offered `default`, asked again until `check` accepts it (its error is
+    /// shown); empty is allowed only when `default` is empty and `check` accepts "".
+    fn input(
+        &mut self,
+        prompt: &str,
+        default: &str,
+        check: &dyn Fn(&str) -> Result<(), String>,
+        flag: &str,
+    ) -> Result<String, PromptError>;
+    /// Whether questions can be asked at all (a terminal on both ends).
+    fn interactive(&self) -> bool;
 }
 
 /// The prompter for this process: the terminal, `SSH_ASKPASS`, or neither.
@@ -150,6 +171,59 @@ impl Prompter for SystemPrompter {
             .map(Zeroizing::new)
             .map_err(interrupted)
     }
+
+    fn select(
+        &mut self,
+        prompt: &str,
+        items: &[String],
+        default: usize,
+        filter: bool,
+        flag: &str,
+    ) -> Result<usize, PromptError> {
+        if !self.terminal {
+            return Err(PromptError::NoTerminal { what: prompt.into(), flag: flag.into() });
+        }
+        if filter {
+            dialoguer::FuzzySelect::new()
+                .with_prompt(prompt)
+                .items(items)
+                .default(default)
+                .max_length(12)
+                .interact()
+                .map_err(interrupted)
+        } else {
+            dialoguer::Select::new()
+                .with_prompt(prompt)
+                .items(items)
+                .default(default)
+                .interact()
+                .map_err(interrupted)
+        }
+    }
+
+    fn input(
+        &mut self,
+        prompt: &str,
+        default: &str,
+        check: &dyn Fn(&str) -> Result<(), String>,
+        flag: &str,
+    ) -> Result<String, PromptError> {
+        if !self.terminal {
+            return Err(PromptError::NoTerminal { what: prompt.into(), flag: flag.into() });
+        }
+        let mut q = dialoguer::Input::<String>::new()
+            .with_prompt(prompt)
+            .allow_empty(default.is_empty() && check("").is_ok())
+            .validate_with(|v: &String| check(v.trim()));
+        if !default.is_empty() {
+            q = q.default(default.to_string());
+        }
+        q.interact_text().map(|v| v.trim().to_string()).map_err(interrupted)
+    }
+
+    fn interactive(&self) -> bool {
+        self.terminal
+    }
 }
 
 /// Answers from a list, in order: for tests of pure logic and for scripted runs.
@@ -157,6 +231,10 @@ impl Prompter for SystemPrompter {
 pub struct ScriptedPrompter {
     pub confirms: std::collections::VecDeque<bool>,
     pub secrets: std::collections::VecDeque<String>,
+    /// Choices (indexes) for `select`.
+    pub choices: std::collections::VecDeque<usize>,
+    /// Lines for `input` ("" takes the default).
+    pub lines: std::collections::VecDeque<String>,
     /// Every question asked, in order (secret answers are never recorded).
     pub asked: Vec<String>,
 }
@@ -177,5 +255,42 @@ impl Prompter for ScriptedPrompter {
         _flag: &str,
     ) -> Result<Zeroizing<String>, PromptError> {
         self.secret(prompt)
+    }
+    fn select(
+        &mut self,
+        prompt: &str,
+        items: &[String],
+        _default: usize,
+        _filter: bool,
+        flag: &str,
+    ) -> Result<usize, PromptError> {
+        self.asked.push(prompt.into());
+        let i = self
+            .choices
+            .pop_front()
+            .ok_or(PromptError::NoTerminal { what: prompt.into(), flag: flag.into() })?;
+        Ok(i.min(items.len().saturating_sub(1)))
+    }
+    fn input(
+        &mut self,
+        prompt: &str,
+        default: &str,
+        check: &dyn Fn(&str) -> Result<(), String>,
+        flag: &str,
+    ) -> Result<String, PromptError> {
+        self.asked.push(prompt.into());
+        loop {
+            let line = self
+                .lines
+                .pop_front()
+                .ok_or(PromptError::NoTerminal { what: prompt.into(), flag: flag.into() })?;
+            let value = if line.is_empty() { default.to_string() } else { line };
+            if check(&value).is_ok() {
+                return Ok(value);
+            }
+        }
+    }
+    fn interactive(&self) -> bool {
+        true
     }
 }

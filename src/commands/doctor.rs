@@ -1,0 +1,369 @@
+//! `hpcinit doctor`: every check of the bootstrap, and nothing else. On this machine: the key
+//! (present, 0600), the ssh config (parsed by `ssh -G`, Include at the top), the recorded host key
+//! (the server's, and the fingerprint the site publishes). On the cluster, over one sign-in: key
+//! registration, the probe, the directories, the environment (its marker, then importing every
+//! requirement with the jobs' modules), the job templates, the code snapshot, the scheduler and
+//! the quota command. Changes nothing on either side (signing in opens the shared connection).
+//! A table, or `--json`; exit 1 when a check fails.
+
+use crate::cli::{Cli, SetupArgs};
+use crate::env::Env;
+use crate::error::{Error, EXIT_FAILED, EXIT_OK};
+use crate::exec::{self, Check, Context, StepError};
+use crate::plan::Action;
+use crate::profile::ProfileSet;
+use crate::remote::script::tagged;
+use crate::remote::Script;
+use crate::ui::{Style, SystemPrompter, Table};
+use serde::Serialize;
+use std::io::Write;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Ok,
+    Fail,
+    /// Not checked, because a check it depends on failed.
+    Skipped,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Row {
+    pub area: &'static str,
+    pub check: String,
+    pub status: Verdict,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Report<'a> {
+    site: &'a str,
+    ok: bool,
+    checks: &'a [Row],
+}
+
+pub fn run(
+    set: &ProfileSet,
+    args: &SetupArgs,
+    json: bool,
+    cli: &Cli,
+    env: &Env,
+    style: &Style,
+    out: &mut dyn Write,
+) -> Result<i32, Error> {
+    let inputs = super::plan::inputs_with(set, args, env, false)?;
+    let site = inputs.profile.name().to_string();
+    let mut prompter = SystemPrompter::new(env);
+    // The steps' own progress lines are not the doctor's output: shown with -v only.
+    let mut steps_output = Vec::new();
+    let rows = super::with_context(&inputs, cli, env, style, &mut steps_output, &mut prompter, |cx| {
+        Ok(checks(cx, &site))
+    })?;
+    if cli.verbose && !json {
+        out.write_all(&steps_output).map_err(Error::Output)?;
+    }
+    let ok = rows.iter().all(|r| r.status == Verdict::Ok);
+    if json {
+        let text =
+            serde_json::to_string_pretty(&Report { site: &site, ok, checks: &rows }).expect("serializes");
+        writeln!(out, "{text}").map_err(Error::Output)?;
+    } else {
+        out.write_all(render(&rows, style).as_bytes()).map_err(Error::Output)?;
+        let failed = rows.iter().filter(|r| r.status == Verdict::Fail).count();
+        let line = if ok {
+            style.ok(&format!("All {} checks passed for {site}.", rows.len()))
+        } else {
+            style.error(&format!("{failed} of {} checks failed for {site}.", rows.len()))
+        };
+        writeln!(out, "\n{line}").map_err(Error::Output)?;
+    }
+    Ok(if ok { EXIT_OK } else { EXIT_FAILED })
+}
+
+fn render(rows: &[Row], style: &Style) -> String {
+    let mut t = Table::new(["", "WHERE", "CHECK", "FOUND"]);
+    for r in rows {
+        let mark = match r.status {
+            Verdict::Ok => style.ok("✓"),
+            Verdict::Fail => style.error("✗"),
+            Verdict::Skipped => "-".into(),
+        };
+        t.row([mark, r.area.to_string(), r.check.clone(), r.detail.replace('\n', " ")]);
+        if let Some(h) = &r.hint {
+            t.row([String::new(), String::new(), String::new(), format!("{} {h}", style.hint("hint:"))]);
+        }
+    }
+    t.render()
+}
+
+struct Rows {
+    rows: Vec<Row>,
+    site: String,
+}
+
+impl Rows {
+    fn push(
+        &mut self,
+        area: &'static str,
+        check: &str,
+        status: Verdict,
+        detail: String,
+        hint: Option<String>,
+    ) {
+        self.rows.push(Row { area, check: check.into(), status, detail, hint });
+    }
+
+    /// A row from a step's check: done → ok; needed → fail, fixed by running the bootstrap.
+    fn step(&mut self, area: &'static str, check: &str, result: Option<Result<Check, StepError>>) -> bool {
+        let Some(result) = result else { return true };
+        let fix = format!("run `hpcinit --site {}` to set it up again", self.site);
+        match result {
+            Ok(Check::Done(found)) => self.push(area, check, Verdict::Ok, found, None),
+            Ok(Check::Needed(why)) => self.push(area, check, Verdict::Fail, why, Some(fix)),
+            Err(e) => {
+                let hint = e.hint().or(Some(fix));
+                self.push(area, check, Verdict::Fail, e.to_string(), hint)
+            }
+        }
+        self.rows.last().is_some_and(|r| r.status == Verdict::Ok)
+    }
+
+    fn skip(&mut self, area: &'static str, checks: &[&str], why: &str) {
+        for c in checks {
+            self.push(area, c, Verdict::Skipped, why.into(), None);
+        }
+    }
+}
+
+const REMOTE_AFTER_SIGN_IN: &[&str] = &[
+    "key registration",
+    "cluster",
+    "directories",
+    "Python environment",
+    "imports",
+    "job templates",
+    "code snapshot",
+    "scheduler",
+    "quota",
+];
+
+fn checks(cx: &mut Context, site: &str) -> Vec<Row> {
+    let mut r = Rows { rows: Vec::new(), site: site.to_string() };
+    let key_ok = r.step("this machine", "SSH key", exec::check_only(cx, "key"));
+    if key_ok {
+        key_mode(cx, &mut r);
+    }
+    r.step("this machine", "ssh config", exec::check_only(cx, "ssh-config"));
+    if r.step("this machine", "host key", exec::check_only(cx, "host-key")) {
+        pin(cx, &mut r);
+    }
+    match exec::ensure(cx, "connect") {
+        Some(Ok((_, found))) => r.push("cluster", "sign-in", Verdict::Ok, found, None),
+        Some(Err(e)) => {
+            let hint = e.hint();
+            r.push("cluster", "sign-in", Verdict::Fail, e.to_string(), hint);
+            r.skip("cluster", REMOTE_AFTER_SIGN_IN, "not signed in");
+            return r.rows;
+        }
+        None => {}
+    }
+    r.step("cluster", "key registration", exec::check_only(cx, "register-key"));
+    match exec::ensure(cx, "probe") {
+        Some(Ok((_, found))) => r.push("cluster", "cluster", Verdict::Ok, found, None),
+        Some(Err(e)) => {
+            let hint = e.hint();
+            r.push("cluster", "cluster", Verdict::Fail, e.to_string(), hint);
+            r.skip("cluster", &REMOTE_AFTER_SIGN_IN[2..], "the probe failed");
+            return r.rows;
+        }
+        None => {}
+    }
+    r.step("cluster", "directories", exec::check_only(cx, "remote-layout"));
+    let venv_ok = r.step("cluster", "Python environment", exec::check_only(cx, "python"));
+    r.step("cluster", "job templates", exec::check_only(cx, "job-templates"));
+    snapshot(cx, &mut r);
+    remote_script(cx, &mut r, venv_ok);
+    r.rows
+}
+
+fn key_mode(cx: &Context, r: &mut Rows) {
+    let Some(k) = &cx.key else { return };
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&k.path).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+    let shown = cx.env.tilde(&k.path);
+    if mode & 0o077 == 0 {
+        r.push("this machine", "key permissions", Verdict::Ok, format!("{shown} is {mode:04o}"), None);
+    } else {
+        r.push(
+            "this machine",
+            "key permissions",
+            Verdict::Fail,
+            format!("{shown} is {mode:04o}: others may read it, and ssh refuses such a key"),
+            Some(format!("chmod 600 {shown}")),
+        );
+    }
+}
+
+/// The recorded host key against the fingerprints the site publishes.
+fn pin(cx: &Context, r: &mut Rows) {
+    let Some(Action::HostKey { pins, source, .. }) = cx.plan.step("host-key").map(|s| s.action.clone())
+    else {
+        return;
+    };
+    if pins.is_empty() {
+        r.push(
+            "this machine",
+            "host key pin",
+            Verdict::Ok,
+            "the site publishes no fingerprints: the key was trusted on first use".into(),
+            None,
+        );
+        return;
+    }
+    let file = cx.home(&format!("~/{}", crate::plan::ssh_config::KNOWN_HOSTS_FILE));
+    let known = std::fs::read_to_string(file).unwrap_or_default();
+    let alias = cx.profile.name().to_string();
+    let recorded: Vec<String> = crate::local::known_hosts::keys_for(&known, &alias)
+        .into_iter()
+        .filter_map(|k| ssh_key::PublicKey::from_openssh(k).ok())
+        .map(|k| k.fingerprint(ssh_key::HashAlg::Sha256).to_string())
+        .collect();
+    let matching = recorded.iter().find(|f| pins.iter().any(|p| &p.fingerprint == *f));
+    match matching {
+        Some(f) => r.push(
+            "this machine",
+            "host key pin",
+            Verdict::Ok,
+            format!("{f} is a fingerprint the site publishes{}", source.map(|s| format!(" ({s})")).unwrap_or_default()),
+            None,
+        ),
+        None => r.push(
+            "this machine",
+            "host key pin",
+            Verdict::Fail,
+            format!("the recorded key ({}) is none of the published fingerprints", recorded.join(", ")),
+            Some(format!(
+                "compare with the site's page{}; if the site changed its key, remove the old one with `hpcinit uninstall --site {alias}` and run setup again",
+                source.map(|s| format!(" {s}")).unwrap_or_default()
+            )),
+        ),
+    }
+}
+
+fn snapshot(cx: &Context, r: &mut Rows) {
+    let Some(facts) = &cx.facts else { return };
+    if cx.plan.step("sync").is_none() {
+        return;
+    }
+    let site = cx.profile.name();
+    match &facts.path("snapshot-latest").target {
+        Some(name) => r.push("cluster", "code snapshot", Verdict::Ok, format!("latest → {name}"), None),
+        None => r.push(
+            "cluster",
+            "code snapshot",
+            Verdict::Fail,
+            "no snapshot of this project yet".into(),
+            Some(format!("hpcinit sync --site {site}")),
+        ),
+    }
+}
+
+/// Scheduler, quota and imports: one round trip.
+fn remote_script(cx: &mut Context, r: &mut Rows, venv_ok: bool) {
+    let venv = match cx.plan.step("python").map(|s| s.action.clone()) {
+        Some(Action::Python { venv, loads, .. }) if venv_ok => Some((venv, loads)),
+        _ => None,
+    };
+    let body =
+        crate::plan::doctor::script(cx.profile, venv.as_ref().map(|(v, l)| (v.as_str(), l.as_slice())));
+    let script = Script::new("scheduler, quota and imports", body);
+    let out = match cx.run_script(&script, &mut |_| {}) {
+        Ok(o) => o,
+        Err(e) => {
+            let hint = e.hint();
+            r.push("cluster", "scheduler", Verdict::Fail, e.to_string(), hint);
+            return;
+        }
+    };
+    let mut quota = Vec::new();
+    let (mut quota_exit, mut imports, mut import_errors, mut venv_exit) =
+        (None, Vec::new(), Vec::new(), None);
+    for (tag, payload) in out.stdout.lines().filter_map(tagged) {
+        match tag {
+            "scheduler-ok" => r.push(
+                "cluster",
+                "scheduler",
+                Verdict::Ok,
+                format!("{} answers ({payload} job(s) of yours queued or running)", scheduler_name(cx)),
+                None,
+            ),
+            "scheduler-fail" => r.push(
+                "cluster",
+                "scheduler",
+                Verdict::Fail,
+                format!("{} did not answer: {payload}", scheduler_name(cx)),
+                Some("the scheduler may be down for maintenance; check the site's status page".into()),
+            ),
+            "quota-line" => quota.push(payload.trim_end().to_string()),
+            "quota-exit" => quota_exit = payload.trim().parse::<i32>().ok(),
+            "import" => imports.push(payload.to_string()),
+            "import-error" => import_errors.push(payload.to_string()),
+            "venv-exit" => venv_exit = payload.trim().parse::<i32>().ok(),
+            "venv-missing" => import_errors.push(format!("{payload} has no bin/python")),
+            _ => {}
+        }
+    }
+    let command = cx.profile.raw.storage.quota_command.as_str().to_string();
+    let usage: Vec<&String> = quota.iter().filter(|l| !l.trim().is_empty()).collect();
+    match quota_exit {
+        Some(0) => r.push(
+            "cluster",
+            "quota",
+            Verdict::Ok,
+            format!("`{command}`: {}", usage.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" | ")),
+            None,
+        ),
+        other => r.push(
+            "cluster",
+            "quota",
+            Verdict::Fail,
+            format!(
+                "`{command}` {}: {}",
+                other.map(|c| format!("exited {c}")).unwrap_or_else(|| "did not run".into()),
+                usage.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" | ")
+            ),
+            Some(format!("run `{command}` on the cluster yourself; if it is gone, the site's storage page names its replacement")),
+        ),
+    }
+    if venv.is_none() {
+        r.skip("cluster", &["imports"], "no working environment to import from");
+        return;
+    }
+    let venv_path = venv.map(|(v, _)| v).unwrap_or_default();
+    if import_errors.is_empty() && venv_exit == Some(0) {
+        let shown = if imports.is_empty() { "no requirements to import".into() } else { imports.join(", ") };
+        r.push("cluster", "imports", Verdict::Ok, format!("{venv_path}: {shown}"), None);
+    } else {
+        let detail = if import_errors.is_empty() {
+            format!(
+                "{venv_path}: the import check exited {}",
+                venv_exit.map(|c| c.to_string()).unwrap_or("?".into())
+            )
+        } else {
+            format!("{venv_path}: {}", import_errors.join("; "))
+        };
+        r.push(
+            "cluster",
+            "imports",
+            Verdict::Fail,
+            detail,
+            Some(format!("rebuild it: `hpcinit --site {} --on-existing replace`", cx.profile.name())),
+        );
+    }
+}
+
+fn scheduler_name(cx: &Context) -> &'static str {
+    cx.profile.raw.scheduler.kind.human()
+}

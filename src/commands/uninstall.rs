@@ -1,0 +1,244 @@
+//! `hpcinit uninstall --site S`: takes back what hpcinit added for a site on this machine — the
+//! site's section of `~/.ssh/config.d/hpcinit`, the `Include` line in `~/.ssh/config` once no
+//! site is left (the file is then byte for byte what it was before hpcinit), the host keys it
+//! recorded in `~/.ssh/known_hosts.d/hpcinit`, and its remembered answers. The key is kept (other
+//! sites and devices may use it). With `--remote`, after a confirmation, it also deletes the
+//! project's environment, code snapshots and job templates on the cluster. Every rewrite is
+//! atomic; it prints each thing it removed.
+
+use crate::cli::{Cli, SetupArgs};
+use crate::env::Env;
+use crate::error::{Error, EXIT_OK};
+use crate::exec::{self, StepError};
+use crate::local::{atomic, include, known_hosts, state};
+use crate::plan::ssh_config::{self, KNOWN_HOSTS_FILE, MANAGED_FILE};
+use crate::plan::Action;
+use crate::profile::ProfileSet;
+use crate::quote::sh_path;
+use crate::remote::script::tagged;
+use crate::remote::Script;
+use crate::ui::{Prompter, Style, SystemPrompter};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub fn run(
+    set: &ProfileSet,
+    args: &SetupArgs,
+    remote: bool,
+    cli: &Cli,
+    env: &Env,
+    style: &Style,
+    out: &mut dyn Write,
+) -> Result<i32, Error> {
+    let site = args.site.as_deref().ok_or_else(|| Error::Usage {
+        message: "which site? no --site given".into(),
+        hint: "pass the site to remove, e.g. `hpcinit uninstall --site saga`".into(),
+    })?;
+    let site = set.get(site)?.name().to_string();
+    let mut removed: Vec<String> = Vec::new();
+    if remote {
+        match remove_remote(set, args, cli, env, style, out)? {
+            Some(r) => removed.extend(r),
+            None => return Ok(EXIT_OK),
+        }
+    }
+    let managed = env.home.join(MANAGED_FILE.trim_start_matches("~/"));
+    let text = std::fs::read_to_string(&managed).unwrap_or_default();
+    let section = ssh_config::section(&text, &site);
+    let write_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Step {
+            title: "Uninstall".into(),
+            error: Box::new(StepError::Write { path, source }),
+        }
+    };
+    let mut aliases = vec![site.clone()];
+    if let Some(section) = &section {
+        aliases.extend(ssh_config::aliases(section).into_iter().filter(|a| *a != site));
+        close_connection(env, &aliases[0]);
+        let rest = ssh_config::merge(&text, &site, None);
+        if ssh_config::sites(&rest).is_empty() {
+            std::fs::remove_file(&managed).map_err(write_err(&managed))?;
+            removed.push(format!("{MANAGED_FILE} (no site left in it)"));
+        } else {
+            atomic::write(&managed, rest.as_bytes(), 0o600).map_err(write_err(&managed))?;
+            removed.push(format!(
+                "the Host block{} {} from {MANAGED_FILE}",
+                plural(aliases.len()),
+                aliases.join(", ")
+            ));
+        }
+    }
+    if !managed.exists() {
+        if let Some(line) = remove_include(env).map_err(write_err(&env.home.join(".ssh/config")))? {
+            removed.push(line);
+        }
+    }
+    let known = env.home.join(KNOWN_HOSTS_FILE);
+    if let Ok(text) = std::fs::read_to_string(&known) {
+        let kept: String = text
+            .lines()
+            .filter(|l| l.split_whitespace().next().is_none_or(|a| !aliases.iter().any(|x| x == a)))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        if kept != text {
+            let gone: usize = aliases.iter().map(|a| known_hosts::keys_for(&text, a).len()).sum();
+            if kept.trim().is_empty() {
+                std::fs::remove_file(&known).map_err(write_err(&known))?;
+            } else {
+                atomic::write(&known, kept.as_bytes(), 0o600).map_err(write_err(&known))?;
+            }
+            removed.push(format!("{gone} host key{} of {site} from ~/{KNOWN_HOSTS_FILE}", plural(gone)));
+        }
+    }
+    // The directories hpcinit made for its files go when they are empty (remove_dir refuses otherwise).
+    for d in [managed.parent(), known.parent()].into_iter().flatten() {
+        let _ = std::fs::remove_dir(d);
+    }
+    if state::forget(env, &site) {
+        removed.push(format!("the answers remembered for {site}"));
+    }
+    if removed.is_empty() {
+        writeln!(out, "Nothing of hpcinit's for {site} on this machine; nothing was changed.")
+            .map_err(Error::Output)?;
+        return Ok(EXIT_OK);
+    }
+    writeln!(out, "{}", style.ok(&format!("Removed for {site}:"))).map_err(Error::Output)?;
+    for r in &removed {
+        writeln!(out, "  - {r}").map_err(Error::Output)?;
+    }
+    let key = env.home.join(super::plan::DEFAULT_KEY);
+    if key.exists() && !cli.quiet {
+        writeln!(
+            out,
+            "Kept your key ~/{} (other sites or devices may use it); delete it yourself if nothing does.",
+            super::plan::DEFAULT_KEY
+        )
+        .map_err(Error::Output)?;
+    }
+    if !remote && !cli.quiet {
+        writeln!(out, "Nothing on the cluster was touched (add --remote to delete this project's environment and snapshots there).")
+            .map_err(Error::Output)?;
+    }
+    Ok(EXIT_OK)
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// Ends the shared connection, if one is open, before its Host block goes.
+fn close_connection(env: &Env, alias: &str) {
+    let mut cmd = std::process::Command::new("ssh");
+    if let Some(f) = env.ssh_config_override() {
+        cmd.arg("-F").arg(f);
+    }
+    let _ = cmd
+        .args(["-O", "exit", alias])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+}
+
+/// Takes the Include line out of `~/.ssh/config` (at its symlink's target). When that leaves the
+/// file as it was before hpcinit, the copy kept then goes too; a file hpcinit created holding
+/// only the line is removed.
+fn remove_include(env: &Env) -> std::io::Result<Option<String>> {
+    let config = env.home.join(".ssh/config");
+    let target = match atomic::resolve(&config) {
+        Ok(t) => t,
+        Err(_) => return Ok(None),
+    };
+    let Ok(bytes) = std::fs::read(&target) else { return Ok(None) };
+    let Some(rest) = include::remove(&bytes, &ssh_config::include_line()) else { return Ok(None) };
+    let backup = PathBuf::from(format!("{}{}", target.display(), atomic::BACKUP_SUFFIX));
+    let shown = if target == config { "~/.ssh/config".to_string() } else { target.display().to_string() };
+    if rest.is_empty() && !backup.exists() {
+        std::fs::remove_file(&target)?;
+        return Ok(Some(format!("{shown} (hpcinit made it; it held only the Include line)")));
+    }
+    atomic::write(&target, &rest, 0o600)?;
+    let mut line = format!("the line `{}` from {shown}", ssh_config::include_line());
+    if std::fs::read(&backup).ok().as_deref() == Some(rest.as_slice()) {
+        std::fs::remove_file(&backup)?;
+        line.push_str(&format!(
+            " (it is again the same as the copy kept before, {}, which was removed)",
+            env.tilde(&backup)
+        ));
+    }
+    Ok(Some(line))
+}
+
+/// The project's environment, snapshots and job templates on the cluster, after asking.
+fn remove_remote(
+    set: &ProfileSet,
+    args: &SetupArgs,
+    cli: &Cli,
+    env: &Env,
+    style: &Style,
+    out: &mut dyn Write,
+) -> Result<Option<Vec<String>>, Error> {
+    let inputs = super::plan::inputs_with(set, args, env, false)?;
+    let plan = inputs.plan(None)?;
+    let mut targets = Vec::new();
+    let mut body = String::new();
+    if let Some(Action::Python { venv, .. }) = plan.step("python").map(|s| &s.action) {
+        targets.push(format!("the environment {venv}"));
+        body.push_str(&format!(
+            "v={}\nif [ -L \"$v\" ]; then t=$(readlink \"$v\"); rm -f \"$v\"; case \"$t\" in .*.hpcinit-*) rm -rf \"$(dirname \"$v\")/$t\" ;; esac; hpcinit_tag removed \"$v\"\nelif [ -f \"$v/.hpcinit-ok\" ]; then rm -rf \"$v\" && hpcinit_tag removed \"$v\"; fi\n",
+            sh_path(venv)
+        ));
+    }
+    if let Some(Action::Sync(p)) = plan.step("sync").map(|s| &s.action) {
+        targets.push(format!("every code snapshot in {}", p.snapshots));
+        body.push_str(&format!(
+            "d={}\nif [ -d \"$d\" ]; then rm -rf \"$d\" && hpcinit_tag removed \"$d\"; fi\n",
+            sh_path(&p.snapshots)
+        ));
+    }
+    if let Some(Action::Templates { files, .. }) = plan.step("job-templates").map(|s| &s.action) {
+        for f in files {
+            targets.push(format!("{} (if hpcinit wrote it)", f.path));
+            body.push_str(&format!(
+                "f={}\nif [ -f \"$f\" ] && grep -q '^# hpcinit-sha256: ' \"$f\"; then rm -f \"$f\" && hpcinit_tag removed \"$f\"; fi\n",
+                sh_path(&f.path)
+            ));
+        }
+    }
+    let mut prompter = SystemPrompter::new(env);
+    if !cli.run.yes {
+        writeln!(out, "On {}, this deletes:", inputs.profile.raw.display_name).map_err(Error::Output)?;
+        for t in &targets {
+            writeln!(out, "  - {t}").map_err(Error::Output)?;
+        }
+        let ok = prompter
+            .confirm("Delete them?", false, "--yes")
+            .map_err(|e| Error::Step { title: "Confirm".into(), error: Box::new(e.into()) })?;
+        if !ok {
+            writeln!(out, "Cancelled; nothing was changed.").map_err(Error::Output)?;
+            return Ok(None);
+        }
+    }
+    let mut removed = Vec::new();
+    super::with_context(&inputs, cli, env, style, &mut Vec::new(), &mut prompter, |cx| {
+        if let Some(Err(e)) = exec::ensure(cx, "connect") {
+            return Err(Error::Step { title: "Sign in".into(), error: Box::new(e) });
+        }
+        let script = Script::new("remove the project's files", body);
+        let o = cx
+            .run_script(&script, &mut |_| {})
+            .map_err(|e| Error::Step { title: "Uninstall".into(), error: Box::new(e) })?;
+        for (tag, payload) in o.stdout.lines().filter_map(tagged) {
+            if tag == "removed" {
+                removed.push(format!("{payload} on the cluster"));
+            }
+        }
+        Ok(())
+    })?;
+    Ok(Some(removed))
+}

@@ -1,0 +1,238 @@
+//! The wizard's questions: the answers a bootstrap needs that no flag or answers file gave,
+//! asked in a terminal with sensible defaults, each checked as it is typed (the same checks as
+//! the flags). Without a terminal nothing is asked: the missing answer's error names its flag.
+//! Reads `~/.ssh` (which keys exist) and the project directory; writes nothing.
+
+use crate::answers;
+use crate::cli::SetupArgs;
+use crate::env::Env;
+use crate::error::Error;
+use crate::profile::raw::RegistrationMode;
+use crate::profile::scalar::PythonVersion;
+use crate::profile::{Profile, ProfileSet};
+use crate::ui::{PromptError, Prompter};
+use std::path::{Path, PathBuf};
+
+/// Which questions to ask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ask {
+    /// Only answers the run cannot go without (site, username, a required account).
+    Missing,
+    /// Every answer not given as a flag or in the answers file (the wizard's first pass).
+    Unset,
+    /// Every answer, offering the current ones as defaults ("Customize").
+    All,
+}
+
+/// Fills gaps in `args` by asking; does nothing where the prompter cannot ask.
+pub fn ask(
+    set: &ProfileSet,
+    env: &Env,
+    prompter: &mut dyn Prompter,
+    args: &mut SetupArgs,
+    ask: Ask,
+) -> Result<(), Error> {
+    if !prompter.interactive() {
+        return Ok(());
+    }
+    let all = ask == Ask::All;
+    let optional = ask != Ask::Missing;
+    if args.site.is_none() || all {
+        args.site = Some(site(set, prompter, args.site.as_deref())?);
+    }
+    let profile = set.get(args.site.as_deref().expect("chosen above"))?;
+    let display = profile.raw.display_name.clone();
+    let earlier = crate::local::state::remembered(env, profile.name().as_str()).unwrap_or_default();
+    if (args.user.is_none() && (optional || earlier.user.is_empty())) || all {
+        let user = prompter
+            .input(
+                &format!("Your username on {display}"),
+                args.user.as_deref().unwrap_or(&earlier.user),
+                &|v| answers::check_user(v).map_err(|e| format!("{e}; {}", e.hint())),
+                "--user NAME",
+            )
+            .map_err(prompt)?;
+        args.user = Some(user);
+    }
+    if let Some(spec) = &profile.raw.scheduler.account {
+        let needed = spec.required && earlier.account.is_none();
+        if (args.account.is_none() && (needed || optional)) || all {
+            let question = if spec.required {
+                format!(
+                    "Account your jobs are charged to (like {}; {})",
+                    spec.example.value, spec.how_to_find
+                )
+            } else {
+                format!("Account for your jobs, if you have one (like {}; Enter: none)", spec.example.value)
+            };
+            let p = profile;
+            let account = prompter
+                .input(
+                    &question,
+                    args.account.as_deref().or(earlier.account.as_deref()).unwrap_or(""),
+                    &|v| {
+                        let v = Some(v).filter(|v| !v.is_empty());
+                        answers::check_account(p, v).map_err(|e| format!("{e}; {}", e.hint()))
+                    },
+                    "--account NAME",
+                )
+                .map_err(prompt)?;
+            args.account = Some(account).filter(|a| !a.is_empty());
+        }
+    }
+    if !optional {
+        return Ok(());
+    }
+    if args.key.is_none() || all {
+        args.key = key(env, profile, prompter, args.key.as_deref())?;
+    }
+    if args.project_dir.is_none() || all {
+        let detected = match &args.project_dir {
+            Some(d) => d.clone(),
+            None => crate::local::project::root_of(&env.cwd, &env.home),
+        };
+        let answer = prompter
+            .input(
+                "Project folder (its code is copied to the cluster; its requirements are installed)",
+                &env.tilde(&detected),
+                &|v| {
+                    let p = expand(v, env);
+                    if p.is_dir() {
+                        Ok(())
+                    } else {
+                        Err(format!("{} is not a folder", p.display()))
+                    }
+                },
+                "--project-dir DIR",
+            )
+            .map_err(prompt)?;
+        args.project_dir = Some(expand(&answer, env));
+    }
+    if args.python.is_none() || all {
+        // The version the plan would choose by itself is the default; taking it leaves the choice
+        // to the plan (which follows requires-python and the site's modules).
+        let automatic = {
+            let mut probe = args.clone();
+            probe.python = None;
+            super::plan::inputs(set, &probe, env).and_then(|i| Ok(i.plan(None)?)).map(|p| p.python)
+        };
+        let automatic = automatic.unwrap_or_else(|_| profile.raw.python.default_version.value.to_string());
+        let current = args.python.clone().unwrap_or_else(|| automatic.clone());
+        let answer = prompter
+            .input(
+                "Python version",
+                &current,
+                &|v| {
+                    if v == automatic {
+                        return Ok(());
+                    }
+                    v.parse::<PythonVersion>().map(|_| ()).map_err(|e| format!("{e} (e.g. 3.11)"))
+                },
+                "--python VERSION",
+            )
+            .map_err(prompt)?;
+        args.python = Some(answer).filter(|a| *a != automatic);
+    }
+    Ok(())
+}
+
+fn prompt(e: PromptError) -> Error {
+    Error::Step { title: "Questions".into(), error: Box::new(e.into()) }
+}
+
+/// The site, from a list that filters as the person types; real sites first.
+fn site(set: &ProfileSet, prompter: &mut dyn Prompter, current: Option<&str>) -> Result<String, Error> {
+    let mut profiles: Vec<&Profile> = set.iter().collect();
+    profiles.sort_by_key(|p| (p.is_test(), p.name().to_string()));
+    let items: Vec<String> = profiles
+        .iter()
+        .map(|p| {
+            format!(
+                "{:<12} {} — {} · {} · {}",
+                p.name().to_string(),
+                p.raw.display_name,
+                p.raw.organisation,
+                p.raw.scheduler.kind.human(),
+                p.auth_summary()
+            )
+        })
+        .collect();
+    let default = current
+        .and_then(|c| set.get(c).ok())
+        .and_then(|want| profiles.iter().position(|p| p.name() == want.name()))
+        .unwrap_or(0);
+    let i = prompter
+        .select("Which cluster? (type to filter)", &items, default, true, "--site NAME")
+        .map_err(prompt)?;
+    Ok(profiles[i].name().to_string())
+}
+
+/// The key: hpcinit's own (made if missing), or one the person already has.
+fn key(
+    env: &Env,
+    profile: &Profile,
+    prompter: &mut dyn Prompter,
+    current: Option<&Path>,
+) -> Result<Option<PathBuf>, Error> {
+    let own = env.home.join(super::plan::DEFAULT_KEY);
+    if profile.raw.key_registration.mode.value == RegistrationMode::NotForLogin || own.is_file() {
+        return Ok(current.map(Path::to_path_buf));
+    }
+    let existing = existing_keys(&env.home.join(".ssh"), &own);
+    if existing.is_empty() {
+        return Ok(current.map(Path::to_path_buf));
+    }
+    let mut items = vec![format!("Make a new key for hpcinit: ~/{} (recommended)", super::plan::DEFAULT_KEY)];
+    items.extend(existing.iter().map(|k| format!("Use my key {}", env.tilde(k))));
+    let default = current.and_then(|c| existing.iter().position(|k| k == c)).map(|i| i + 1).unwrap_or(0);
+    let i = prompter.select("SSH key", &items, default, false, "--key PATH").map_err(prompt)?;
+    Ok(if i == 0 { None } else { Some(existing[i - 1].clone()) })
+}
+
+/// Private keys in `~/.ssh` that have their `.pub` beside them (not `skip`).
+fn existing_keys(dir: &Path, skip: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut keys: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            name.starts_with("id_")
+                && !name.ends_with(".pub")
+                && p.is_file()
+                && p != skip
+                && p.with_file_name(format!("{name}.pub")).is_file()
+        })
+        .collect();
+    keys.sort();
+    keys
+}
+
+fn expand(v: &str, env: &Env) -> PathBuf {
+    let p = Path::new(v);
+    if let Ok(rest) = p.strip_prefix("~") {
+        env.home.join(rest)
+    } else if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        env.cwd.join(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn existing_keys_need_their_public_half() {
+        let d = tempfile::tempdir().unwrap();
+        for f in ["id_ed25519", "id_ed25519.pub", "id_rsa", "id_ecdsa_sk", "id_ecdsa_sk.pub", "config"] {
+            std::fs::write(d.path().join(f), "x").unwrap();
+        }
+        std::fs::write(d.path().join("id_ed25519_hpcinit"), "x").unwrap();
+        std::fs::write(d.path().join("id_ed25519_hpcinit.pub"), "x").unwrap();
+        let keys = existing_keys(d.path(), &d.path().join("id_ed25519_hpcinit"));
+        let names: Vec<_> =
+            keys.iter().map(|k| k.file_name().unwrap().to_string_lossy().into_owned()).collect();
+        assert_eq!(names, ["id_ecdsa_sk", "id_ed25519"]);
+    }
+}
