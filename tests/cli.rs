@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+#[derive(Debug)]
 struct Run {
     code: i32,
     stdout: String,
@@ -300,4 +301,37 @@ fn openssh_accepts_every_planned_config() {
         assert!(text.contains("serveraliveinterval 60\n"), "{}", p.name());
         assert!(text.contains("stricthostkeychecking true\n"), "{}", p.name());
     }
+}
+
+#[test]
+fn a_missing_answer_without_a_terminal_is_exit_2_naming_the_flag() {
+    let s = Sandbox::new();
+    std::fs::write(s.project.join("class.yaml"), "site: saga\naccount: nn1234k\n").unwrap();
+    let r = s.run(&["--answers", "class.yaml", "--yes"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("error: missing username"), "{}", r.stderr);
+    assert!(r.stderr.contains("hint: pass --user NAME"), "{}", r.stderr);
+    assert!(r.stdout.is_empty(), "nothing was planned: {}", r.stdout);
+    // No site at all.
+    let r = s.run(&["--yes"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("--site"), "{}", r.stderr);
+    // A flag fills the gap the file left; the file's account is used.
+    let r = s.run(&["--answers", "class.yaml", "plan", "--user", "alice"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("user alice · account nn1234k"), "{}", r.stdout);
+}
+
+#[test]
+fn a_bad_answers_file_points_at_its_line() {
+    let s = Sandbox::new();
+    std::fs::write(s.project.join("class.yaml"), "site: saga\nuser: alice\nacount: nn1234k\n").unwrap();
+    let r = s.run(&["--answers", "class.yaml", "plan"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("class.yaml:3:1: unknown field `acount`"), "{}", r.stderr);
+    assert!(r.stderr.contains("3 | acount: nn1234k"), "{}", r.stderr);
+    assert!(r.stderr.contains("hint: the keys are the long flags' names"), "{}", r.stderr);
+    let r = s.run(&["--answers", "missing.yaml", "plan"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("cannot read the answers file"), "{}", r.stderr);
 }

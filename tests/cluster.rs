@@ -19,6 +19,9 @@ mod ssh_steps;
 #[path = "cluster/remote_steps.rs"]
 mod remote_steps;
 
+#[path = "cluster/wizard_steps.rs"]
+mod wizard_steps;
+
 #[path = "cluster/sync_steps.rs"]
 mod sync_steps;
 

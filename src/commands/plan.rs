@@ -74,9 +74,10 @@ pub fn inputs_with<'a>(
     let project_dir = project_dir(args.project_dir.as_deref(), env)?;
     let sync = sync_answers(args)?;
     let code = code_facts(&project_dir, &sync, env, list_code)?;
-    let project_name = match &args.project_name {
-        Some(n) => n.clone(),
-        None => project_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+    let known = remembered.as_ref().and_then(|r| r.projects.get(&project_dir.display().to_string()));
+    let project_name = match (&args.project_name, known) {
+        (Some(n), _) | (None, Some(n)) => n.clone(),
+        (None, None) => project_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
     };
     answers::check_project_name(&project_name)?;
     let python = args

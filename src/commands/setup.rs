@@ -86,7 +86,10 @@ pub fn run(
         exec::run(cx, &ids)?;
         Ok((cx.pending.clone(), cx.plan.clone()))
     })?;
-    let remembered = state::SiteAnswers { user: plan.user.clone(), account: plan.account.clone() };
+    let mut remembered = state::remembered(env, profile.name().as_str()).unwrap_or_default();
+    remembered.user = plan.user.clone();
+    remembered.account = plan.account.clone();
+    remembered.projects.insert(plan.project_dir.clone(), plan.project.clone());
     if let Err(e) = state::remember(env, profile.name().as_str(), &remembered) {
         writeln!(out, "{} could not record the answers for later commands: {e}", style.warn("note:"))
             .map_err(Error::Output)?;

@@ -59,6 +59,9 @@ pub struct SiteAnswers {
     pub user: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
+    /// Project names given with `--project-name`, by project directory.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub projects: std::collections::BTreeMap<String, String>,
 }
 
 fn answers_file(env: &Env, site: &str) -> PathBuf {
