@@ -335,3 +335,24 @@ fn a_bad_answers_file_points_at_its_line() {
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.contains("cannot read the answers file"), "{}", r.stderr);
 }
+
+#[test]
+fn ctrl_c_in_the_wizard_exits_130_and_writes_nothing() {
+    let s = Sandbox::new();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hpcinit"));
+    cmd.current_dir(&s.project)
+        .env_clear()
+        .env("HOME", s.home.path())
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TERM", "xterm")
+        .env("NO_COLOR", "1");
+    let mut p = rexpect::session::spawn_command(cmd, Some(20_000)).expect("a pseudo-terminal");
+    p.exp_string("Which cluster?").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    p.send_control('c').unwrap();
+    let rest = p.exp_eof().unwrap();
+    let status = p.process().wait().unwrap();
+    assert!(matches!(status, rexpect::process::WaitStatus::Exited(_, 130)), "{status:?}\n{rest}");
+    assert!(rest.contains("interrupted"), "{rest}");
+    assert!(!s.home.path().join(".ssh").exists(), "nothing was written");
+}

@@ -177,3 +177,27 @@ fn user_profile_overrides_builtin_and_alias_clash_is_refused() {
     std::fs::write(dir.path().join("mysaga.yaml"), clash).unwrap();
     assert!(matches!(ProfileSet::load(Some(dir.path()), &[]), Err(ProfileError::Conflict { .. })));
 }
+
+#[test]
+fn every_built_in_site_has_its_page() {
+    let set = ProfileSet::builtin().unwrap();
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/sites");
+    let mut missing = Vec::new();
+    for p in set.iter().filter(|p| !p.is_test()) {
+        let page = docs.join(format!("{}.md", p.name()));
+        let Ok(text) = std::fs::read_to_string(&page) else {
+            missing.push(format!("{} (write it: docs/adding-a-site.md, step 5)", page.display()));
+            continue;
+        };
+        for needle in [p.raw.ssh.host.as_str(), p.raw.docs.as_str(), &format!("hpcinit --site {}", p.name())]
+        {
+            assert!(text.contains(needle), "{} does not mention {needle}", page.display());
+        }
+    }
+    assert!(missing.is_empty(), "built-in sites without a page: {missing:?}");
+    // No page for a site that has no profile.
+    for e in std::fs::read_dir(&docs).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().trim_end_matches(".md").to_string();
+        assert!(set.get(&name).is_ok(), "docs/sites/{name}.md has no profile");
+    }
+}

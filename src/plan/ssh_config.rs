@@ -133,7 +133,10 @@ mod tests {
         let three = merge(&two, "saga", Some(saga2));
         assert!(three.contains("User c") && !three.contains("User a") && three.contains("User b"));
         assert_eq!(merge(&three, "saga", None), merge("", "fir", Some(fir)));
-        assert_eq!(section(&three, "fir").as_deref(), Some(fir));
+        assert_eq!(
+            section(&three, "fir").map(|s| s.trim_end().to_string()),
+            Some(fir.trim_end().to_string())
+        );
         assert_eq!(aliases(fir), ["fir"]);
         assert_eq!(section(&three, "narval"), None);
     }
