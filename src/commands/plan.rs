@@ -182,7 +182,8 @@ fn code_facts(root: &Path, sync: &SyncAnswers, env: &Env, list: bool) -> Result<
     Ok(facts)
 }
 
-fn absolute(p: &Path, env: &Env) -> PathBuf {
+/// `p` as typed (`~/…`, absolute, or relative to the current directory), made absolute.
+pub(crate) fn absolute(p: &Path, env: &Env) -> PathBuf {
     if let Ok(rest) = p.strip_prefix("~") {
         env.home.join(rest)
     } else if p.is_absolute() {

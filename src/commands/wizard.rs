@@ -208,14 +208,7 @@ fn existing_keys(dir: &Path, skip: &Path) -> Vec<PathBuf> {
 }
 
 fn expand(v: &str, env: &Env) -> PathBuf {
-    let p = Path::new(v);
-    if let Ok(rest) = p.strip_prefix("~") {
-        env.home.join(rest)
-    } else if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        env.cwd.join(p)
-    }
+    super::plan::absolute(Path::new(v), env)
 }
 
 #[cfg(test)]
