@@ -194,9 +194,19 @@ fn answers_file_bootstrap_then_doctor_then_uninstall() {
     );
     assert!(r.stdout.contains("1 of 15 checks failed for sandbox."), "{}", r.stdout);
 
-    // uninstall: the person's config is back to its bytes; hpcinit's files are gone.
-    let r = l.hpcinit(&["uninstall", "--site", "sandbox"], &[]);
+    // uninstall --remote (no terminal: --yes confirms): the project's files on the cluster go;
+    // the person's config is back to its bytes; hpcinit's files are gone.
+    let home = l.c.dir.join("home/hpcuser");
+    assert!(home.join("scratch/code-snapshots").join(project).is_dir());
+    assert!(home.join("sbatch").join(format!("{project}.sh")).is_file());
+    let r = l.hpcinit(&["uninstall", "--site", "sandbox", "--remote"], &[]);
+    assert_eq!(r.code, 2, "without a terminal the deletion needs --yes: {}\n{}", r.stdout, r.stderr);
+    assert!(home.join("sbatch").join(format!("{project}.sh")).is_file(), "nothing deleted");
+    let r = l.hpcinit(&["uninstall", "--site", "sandbox", "--remote", "--yes"], &[]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(!home.join("scratch/code-snapshots").join(project).exists(), "{}", r.stdout);
+    assert!(!home.join("sbatch").join(format!("{project}.sh")).exists(), "{}", r.stdout);
+    assert!(r.stdout.contains("on the cluster"), "{}", r.stdout);
     assert_eq!(std::fs::read(l.path(".ssh/config")).unwrap(), original, "{}", r.stdout);
     for gone in [".ssh/config.d/hpcinit", ".ssh/known_hosts.d/hpcinit", ".ssh/config.hpcinit-backup"] {
         assert!(!l.path(gone).exists(), "{gone} is still there:\n{}", r.stdout);
