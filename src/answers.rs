@@ -17,6 +17,25 @@ pub struct Answers {
     pub check_job: bool,
     /// How code snapshots are made and kept.
     pub sync: crate::plan::snapshot::SyncAnswers,
+    /// Whether the environment is rebuilt from the project's `hpcinit.lock`.
+    pub lock: LockUse,
+    /// Take the closest newer version where the lock pins one the site cannot provide
+    /// (`--allow-upgrades`).
+    pub allow_upgrades: bool,
+}
+
+/// How a bootstrap uses the project's `hpcinit.lock`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LockUse {
+    /// Rebuild from the lock when it was made on another site; on its own site, build from the
+    /// requirements and refresh it.
+    #[default]
+    Auto,
+    /// Always from the lock, on its own site too (`hpcinit reproduce`).
+    Always,
+    /// Never: build from the requirements and leave the lock as it is (`--no-lock`).
+    Never,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -26,6 +26,10 @@ pub struct AnswersFile {
     keep: Option<u32>,
     bwlimit: Option<String>,
     #[serde(default)]
+    allow_upgrades: bool,
+    #[serde(default)]
+    no_lock: bool,
+    #[serde(default)]
     accept_new_host_key: bool,
     #[serde(default)]
     no_passphrase: bool,
@@ -49,7 +53,7 @@ impl AnswersFileError {
         match self {
             AnswersFileError::Read { .. } => "check the path given to --answers".into(),
             AnswersFileError::Invalid { message, .. } if message.contains("unknown field") => {
-                "the keys are the long flags' names without `--`: site, user, account, project-dir, project-name, python, key, check-job, exclude, keep, bwlimit, accept-new-host-key, no-passphrase, on-existing".into()
+                "the keys are the long flags' names without `--`: site, user, account, project-dir, project-name, python, key, check-job, exclude, keep, bwlimit, allow-upgrades, no-lock, accept-new-host-key, no-passphrase, on-existing".into()
             }
             AnswersFileError::Invalid { .. } => {
                 "fix the value; `hpcinit --help` describes each answer under its flag".into()
@@ -105,6 +109,9 @@ impl AnswersFile {
             exclude: self.exclude.clone(),
             keep: self.keep,
             bwlimit: self.bwlimit.clone(),
+            allow_upgrades: self.allow_upgrades,
+            no_lock: self.no_lock,
+            reproduce: false,
         }
     }
 

@@ -105,6 +105,20 @@ pub struct SetupArgs {
     /// Limit the copy's bandwidth: KiB/s, or with a unit, as rsync takes it (`500`, `2M`).
     #[arg(long, value_name = "RATE")]
     pub bwlimit: Option<String>,
+
+    /// Where hpcinit.lock pins a version this site cannot provide, install the closest newer
+    /// one (each is reported) instead of stopping.
+    #[arg(long)]
+    pub allow_upgrades: bool,
+
+    /// Build from the requirements even though the project has an hpcinit.lock made on another
+    /// site, and leave the lock as it is.
+    #[arg(long)]
+    pub no_lock: bool,
+
+    /// Rebuild from hpcinit.lock on its own site too (`hpcinit reproduce`).
+    #[arg(skip)]
+    pub reproduce: bool,
 }
 
 /// How a run behaves where it could ask the person something.
@@ -170,6 +184,9 @@ impl SetupArgs {
             exclude: if self.exclude.is_empty() { outer.exclude.clone() } else { self.exclude.clone() },
             keep: self.keep.or(outer.keep),
             bwlimit: self.bwlimit.clone().or_else(|| outer.bwlimit.clone()),
+            allow_upgrades: self.allow_upgrades || outer.allow_upgrades,
+            no_lock: self.no_lock || outer.no_lock,
+            reproduce: self.reproduce || outer.reproduce,
         }
     }
 }
@@ -219,6 +236,36 @@ pub enum Command {
         /// Also remove this project's environment, code snapshots and job templates on the cluster.
         #[arg(long)]
         remote: bool,
+    },
+    /// Rebuild the environment pinned in the project's hpcinit.lock on a site (any site, the
+    /// lock's own included): the same Python and package versions, each checked before
+    /// installing; a version the site lacks is reported and stops the run unless
+    /// --allow-upgrades. Otherwise the same steps as `hpcinit --site S`.
+    Reproduce {
+        #[command(flatten)]
+        setup: SetupArgs,
+    },
+    /// Write the project's hpcinit.lock from the environment on a site as it is now (Python,
+    /// modules, recipe, pip freeze) [default site: the lock's own].
+    Lock {
+        #[command(flatten)]
+        setup: SetupArgs,
+    },
+    /// What differs between the project's environments on two sites (Python, modules,
+    /// package versions), or with one --site, between hpcinit.lock and that site's.
+    Diff {
+        /// A site (twice: two sites).
+        #[arg(long = "site", value_name = "NAME", required = true, num_args = 1, action = clap::ArgAction::Append)]
+        sites: Vec<String>,
+        /// The project [default: the git work tree of the current directory].
+        #[arg(long, value_name = "DIR")]
+        project_dir: Option<PathBuf>,
+        /// Print the comparison as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Exit 1 when the environments differ (as `git diff --exit-code`).
+        #[arg(long)]
+        exit_code: bool,
     },
     /// List, show and check site profiles.
     Profiles {

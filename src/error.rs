@@ -37,6 +37,8 @@ pub enum Error {
     Project(#[from] crate::local::project::ProjectError),
     #[error(transparent)]
     Plan(#[from] crate::plan::PlanError),
+    #[error(transparent)]
+    Lock(#[from] crate::local::lock::LockError),
     /// A step of the run failed.
     #[error("{error}")]
     Step { title: String, error: Box<crate::exec::StepError> },
@@ -50,7 +52,7 @@ impl Error {
             | Error::AnswersFile(_)
             | Error::Usage { .. }
             | Error::LocalRead { .. } => EXIT_USAGE,
-            Error::Requirements(_) | Error::Project(_) => EXIT_USAGE,
+            Error::Requirements(_) | Error::Project(_) | Error::Lock(_) => EXIT_USAGE,
             Error::Plan(e) => e.exit_code(),
             Error::Output(_) => EXIT_FAILED,
             Error::Step { error, .. } => error.exit_code(),
@@ -66,6 +68,7 @@ impl Error {
             Error::LocalRead { .. } => Some("check that the path exists and that you may read it".into()),
             Error::Requirements(e) => Some(e.hint()),
             Error::Project(e) => Some(e.hint()),
+            Error::Lock(e) => Some(e.hint()),
             Error::Plan(e) => Some(e.hint()),
             Error::Output(_) => None,
             Error::Step { error, .. } => error.hint(),
@@ -76,6 +79,7 @@ impl Error {
         match self {
             Error::Profile(e) => e.detail(),
             Error::AnswersFile(e) => e.detail(),
+            Error::Lock(e) => e.detail(),
             _ => None,
         }
     }

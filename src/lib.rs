@@ -18,7 +18,7 @@ pub mod remote;
 pub mod ui;
 
 use clap::{CommandFactory, Parser};
-use cli::{Cli, Command, ProfilesCommand};
+use cli::{Cli, Command, ProfilesCommand, SetupArgs};
 use env::Env;
 use error::{Error, EXIT_OK, EXIT_USAGE};
 use std::io::Write;
@@ -130,6 +130,27 @@ fn dispatch(
             style,
             out,
         ),
+        Some(Command::Reproduce { setup }) => {
+            let setup = SetupArgs { reproduce: true, ..setup.or(&cli.setup) };
+            commands::setup::run(&commands::load_profiles(cli, env)?, &setup, cli, env, style, out)
+        }
+        Some(Command::Lock { setup }) => commands::lock::run(
+            &commands::load_profiles(cli, env)?,
+            &setup.or(&cli.setup),
+            cli,
+            env,
+            style,
+            out,
+        ),
+        Some(Command::Diff { sites, project_dir, json, exit_code }) => {
+            let args = commands::diff::DiffArgs {
+                sites,
+                project_dir: project_dir.clone().or_else(|| cli.setup.project_dir.clone()),
+                json: *json,
+                exit_code: *exit_code,
+            };
+            commands::diff::run(&commands::load_profiles(cli, env)?, &args, cli, env, style, out)
+        }
         None => commands::setup::run(&commands::load_profiles(cli, env)?, &cli.setup, cli, env, style, out),
     }
 }

@@ -16,6 +16,8 @@ fn answers_for(profile: &hpcinit::profile::Profile) -> Answers {
         python: None,
         check_job: false,
         sync: Default::default(),
+        lock: Default::default(),
+        allow_upgrades: false,
     }
 }
 
@@ -39,6 +41,7 @@ fn local() -> LocalFacts {
             venvs: vec![".venv".into()],
             problem: None,
         },
+        lock: None,
     }
 }
 
@@ -61,4 +64,37 @@ fn plan_json_of_saga() {
     let saga = set.get("saga").unwrap();
     let plan = plan::build(saga, &answers_for(saga), &local(), None).expect("a plan without remote facts");
     insta::assert_json_snapshot!("plan_saga_json", plan);
+}
+
+/// A lock made on Narval (Alliance naming, `+computecanada` wheels), planned on Saga
+/// (EasyBuild naming) before signing in: the Python step rebuilds the pins, no lock step.
+#[test]
+fn plan_text_reproducing_a_narval_lock_on_saga() {
+    let set = ProfileSet::builtin().unwrap();
+    let lock = hpcinit::local::lock::Lock::parse(
+        "hpcinit.lock",
+        r#"lock-version: 1
+hpcinit: "0.1.0"
+origin: {site: narval, name: Narval, venv: ~/venvs/demo}
+python: {version: "3.11.5", logical: python 3.11}
+modules:
+- {logical: stdenv 2023, exact: StdEnv/2023, role: toolchain}
+- {logical: python 3.11, exact: python/3.11.5, role: python}
+recipe: {kind: virtualenv, pip-no-index: true}
+requirements: ["numpy>=1.24", pandas]
+packages: [numpy==1.26.4+computecanada, pandas==2.2.1+computecanada, "mine @ file:///home/alice/mine"]
+"#,
+    )
+    .unwrap();
+    let saga = set.get("saga").unwrap();
+    let mut l = local();
+    l.lock = Some(lock);
+    let plan = plan::build(saga, &answers_for(saga), &l, None).unwrap();
+    assert!(plan.step("lock").is_none(), "the lock stays Narval's");
+    insta::assert_snapshot!("plan_saga_from_narval_lock", render_plan(&plan, &Style::new(false)));
+    // The requirements changed since the lock: refused, naming what changed.
+    l.python.lines.push("scipy".into());
+    let e = plan::build(saga, &answers_for(saga), &l, None).unwrap_err();
+    assert!(e.to_string().contains("made on Narval from other requirements"), "{e}");
+    assert!(e.hint().starts_with("new: scipy; rebuild on narval first"), "{}", e.hint());
 }

@@ -182,6 +182,9 @@ fn checks(cx: &mut Context, site: &str) -> Vec<Row> {
     }
     r.step("cluster", "directories", exec::check_only(cx, "remote-layout"));
     let venv_ok = r.step("cluster", "Python environment", exec::check_only(cx, "python"));
+    if venv_ok {
+        r.step("this machine", "lock file", exec::check_only(cx, "lock"));
+    }
     r.step("cluster", "job templates", exec::check_only(cx, "job-templates"));
     snapshot(cx, &mut r);
     remote_script(cx, &mut r, venv_ok);

@@ -1,7 +1,9 @@
 //! One function per command; each reads the world through `Env` and writes to `out`.
 
 pub mod check_job;
+pub mod diff;
 pub mod doctor;
+pub mod lock;
 pub mod plan;
 pub mod profiles;
 pub mod setup;

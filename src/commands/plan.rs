@@ -4,7 +4,7 @@
 //! Reads the project directory (to find its requirements file) and checks whether the SSH key
 //! exists; changes nothing on this machine or the cluster.
 
-use crate::answers::{self, AnswerError, Answers};
+use crate::answers::{self, AnswerError, Answers, LockUse};
 use crate::cli::SetupArgs;
 use crate::env::Env;
 use crate::error::Error;
@@ -107,6 +107,17 @@ pub fn inputs_with<'a>(
     // The chosen (`--key`) or default key, resolved once: the plan reads it from the local facts.
     let key_chosen = key.is_some();
     let key_file = key.unwrap_or_else(|| env.home.join(DEFAULT_KEY));
+    if args.reproduce && args.no_lock {
+        return Err(Error::Usage {
+            message: "`hpcinit reproduce` rebuilds from hpcinit.lock; --no-lock says not to".into(),
+            hint: "leave out --no-lock, or run `hpcinit --site S --no-lock` to build from the requirements"
+                .into(),
+        });
+    }
+    let lock = crate::local::lock::read(&project_dir)?;
+    if args.reproduce && lock.is_none() {
+        return Err(crate::local::lock::LockError::Missing { dir: project_dir.clone() }.into());
+    }
     let local = LocalFacts {
         home: env.home.display().to_string(),
         key_chosen,
@@ -114,6 +125,7 @@ pub fn inputs_with<'a>(
         key_exists: key_file.is_file(),
         python: requirements::read(&project_dir)?,
         code,
+        lock,
     };
     let answers = Answers {
         user: user.into(),
@@ -123,6 +135,14 @@ pub fn inputs_with<'a>(
         python,
         check_job: args.check_job,
         sync,
+        lock: if args.reproduce {
+            LockUse::Always
+        } else if args.no_lock {
+            LockUse::Never
+        } else {
+            LockUse::Auto
+        },
+        allow_upgrades: args.allow_upgrades,
     };
     Ok(Inputs { profile, answers, local })
 }
@@ -193,7 +213,7 @@ pub(crate) fn absolute(p: &Path, env: &Env) -> PathBuf {
     }
 }
 
-fn project_dir(arg: Option<&Path>, env: &Env) -> Result<PathBuf, Error> {
+pub(crate) fn project_dir(arg: Option<&Path>, env: &Env) -> Result<PathBuf, Error> {
     let dir = arg.map(|p| absolute(p, env)).unwrap_or_else(|| env.cwd.clone());
     let dir = dir.canonicalize().map_err(|e| Error::LocalRead {
         what: "project directory",

@@ -142,6 +142,21 @@ fn summary(
         w(format!("  Test job:      hpcinit check-job --site {site}"))?;
     }
     w(format!("  Check it all:  hpcinit doctor --site {site}"))?;
+    if let Some(crate::plan::Step { action: crate::plan::Action::Lock { path, .. }, .. }) = plan.step("lock")
+    {
+        w(format!(
+            "  Lock file:     {path} (commit it: `hpcinit --site OTHER` rebuilds this environment there)"
+        ))?;
+    }
+    if let Some(crate::plan::Step {
+        action: crate::plan::Action::Python { from_lock: Some(l), .. }, ..
+    }) = plan.step("python")
+    {
+        w(format!(
+            "  Reproduced:    hpcinit.lock from {}; `hpcinit diff --site {} --site {site}` compares the two",
+            l.origin_name, l.origin
+        ))?;
+    }
     let scratch = &profile.raw.storage.scratch;
     let purge = scratch.purge.trim().trim_end_matches('.');
     w(format!(

@@ -9,6 +9,7 @@ mod error;
 mod host_key_task;
 mod key_task;
 mod layout_task;
+pub mod lock_task;
 mod probe_task;
 mod register_task;
 mod rsync_run;
@@ -276,6 +277,7 @@ fn task_for(step: &Step) -> Option<Box<dyn Task>> {
         Action::Templates { .. } => Box::new(templates_task::TemplatesTask),
         Action::SmokeJob { .. } => Box::new(smoke_task::SmokeTask::default()),
         Action::Sync(_) => Box::new(sync_task::SyncTask::default()),
+        Action::Lock { .. } => Box::new(lock_task::LockTask::default()),
     })
 }
 

@@ -10,6 +10,8 @@ use super::probe_task::{take_facts, then_probe};
 use super::{Applied, Check, Context, OnExisting, StepError, Task};
 use crate::local::state::{self, EnvironmentRecord};
 use crate::plan::facts::PathKind;
+use crate::plan::pins::{self, PinKind, PinMatch};
+use crate::plan::python::FromLock;
 use crate::plan::Action;
 use crate::remote::script::tagged;
 use crate::remote::Script;
@@ -26,12 +28,13 @@ struct Planned {
     script: String,
     version: String,
     requirements: Vec<String>,
+    from_lock: Option<FromLock>,
 }
 
 fn planned(cx: &Context) -> Planned {
     match cx.step("python").action {
-        Action::Python { venv, inputs_sha, script, version, requirements, .. } => {
-            Planned { venv, inputs_sha, script, version, requirements }
+        Action::Python { venv, inputs_sha, script, version, requirements, from_lock, .. } => {
+            Planned { venv, inputs_sha, script, version, requirements, from_lock }
         }
         _ => unreachable!("the python step holds a Python action"),
     }
@@ -128,7 +131,11 @@ impl Task for VenvTask {
         }
         body.push_str(&p.script);
         let script = Script::new("build the Python environment", then_probe(cx, &body));
-        let stages = ["modules", "create", "pip", "install", "verify", "swap"];
+        let stages: &[&str] = if p.from_lock.is_some() {
+            &["modules", "create", "pip", "match", "install", "verify", "swap"]
+        } else {
+            &["modules", "create", "pip", "install", "verify", "swap"]
+        };
         let mut bar = cx.reporter.progress(&format!("building {}", p.venv), stages.len() as u64);
         let mut stage = 0u64;
         let mut trace: Vec<String> = Vec::new();
@@ -147,7 +154,7 @@ impl Task for VenvTask {
                 {
                     bar.update(&format!(
                         "{}: {}",
-                        stage_label(stages[(stage as usize).saturating_sub(1).min(5)]),
+                        stage_label(stages[(stage as usize).saturating_sub(1).min(stages.len() - 1)]),
                         truncate(l, 70)
                     ));
                 }
@@ -161,7 +168,12 @@ impl Task for VenvTask {
         let tags: Vec<(String, String)> =
             out.stdout.lines().filter_map(tagged).map(|(t, p)| (t.to_string(), p.to_string())).collect();
         let get = |t: &str| tags.iter().filter(|(k, _)| k == t).map(|(_, v)| v.clone()).collect::<Vec<_>>();
+        let upgrades = p.from_lock.as_ref().is_some_and(|l| l.upgrades);
+        let pins = pins::matches(&out.stdout);
         if let Some(fail) = get("fail").first() {
+            if fail == "match" && !pins.is_empty() {
+                return Err(unmet_pins(cx, &p, &pins));
+            }
             return Err(failure(&p, fail, &out.stdout, &get("import-error")));
         }
         if get("done").is_empty() {
@@ -182,6 +194,7 @@ impl Task for VenvTask {
             modules: get("module").into_iter().filter(|m| !m.trim().is_empty()).collect(),
             requirements: p.requirements.clone(),
             freeze: get("freeze"),
+            inputs_sha: p.inputs_sha.clone(),
         };
         let file = state::record(cx.env, &rec).map_err(|e| StepError::Write {
             path: state::environment_file(cx.env, &rec.site, &rec.project),
@@ -189,11 +202,54 @@ impl Task for VenvTask {
         })?;
         cx.reporter.detail(&format!("recorded modules and pip freeze in {}", cx.env.tilde(&file)));
         let names: Vec<&str> = imports.iter().filter_map(|i| i.split_whitespace().next()).collect();
+        let mut origin = String::new();
+        if let Some(l) = &p.from_lock {
+            let changed = pins::changed(&pins, upgrades);
+            for c in &changed {
+                cx.reporter.detail(&format!("not as locked: {c}"));
+            }
+            origin = format!(
+                " from hpcinit.lock ({}): {} of {} pinned versions exactly{}",
+                l.origin_name,
+                pins.len() - changed.len(),
+                pins.len(),
+                if changed.is_empty() { String::new() } else { format!(", {} as shown", changed.len()) }
+            );
+        }
         Ok(Applied::Changed(format!(
-            "built {} with Python {python}{}",
+            "built {} with Python {python}{origin}{}",
             p.venv,
             if names.is_empty() { String::new() } else { format!("; imports {}", names.join(", ")) }
         )))
+    }
+}
+
+/// The lock pins versions this site cannot provide: each, with the closest it has.
+fn unmet_pins(cx: &Context, p: &Planned, all: &[PinMatch]) -> StepError {
+    let upgrades = p.from_lock.as_ref().is_some_and(|l| l.upgrades);
+    let unmet = pins::unmet(all, upgrades);
+    let site = &cx.profile.raw.display_name;
+    let origin = p.from_lock.as_ref().map(|l| (l.origin.clone(), l.origin_name.clone())).unwrap_or_default();
+    let upgradable = all.iter().any(|m| m.kind == PinKind::Upgrade);
+    let mut hint = format!("nothing was installed and {} was left as it was; ", p.venv);
+    if upgradable && !upgrades {
+        hint.push_str("--allow-upgrades installs the closest newer versions (each reported); ");
+    }
+    hint.push_str(&format!(
+        "or pin versions both sites have in the requirements and rebuild on {} (`hpcinit --site {}`) to refresh the lock; --no-lock builds from the requirements here",
+        origin.1, origin.0
+    ));
+    StepError::Cluster {
+        what: "matching hpcinit.lock".into(),
+        detail: format!(
+            "{} of the {} versions pinned in hpcinit.lock (made on {}) cannot be installed on {site}:\n  {}",
+            unmet.len(),
+            all.len(),
+            origin.1,
+            unmet.join("\n  ")
+        ),
+        hint,
+        usage: false,
     }
 }
 
@@ -202,6 +258,7 @@ fn stage_label(name: &str) -> String {
         "modules" => "loading modules",
         "create" => "creating the environment",
         "pip" => "updating pip",
+        "match" => "matching the lock's versions",
         "install" => "installing requirements",
         "verify" => "importing every requirement",
         "swap" => "putting it in place",
@@ -229,6 +286,7 @@ fn failure(p: &Planned, stage: &str, stdout: &str, import_errors: &[String]) -> 
         "create" => "the environment could not be created".to_string(),
         "pip" => "pip could not be updated".to_string(),
         "install" => "pip could not install the requirements".to_string(),
+        "match" => "the lock's versions could not be matched against this site's pip".to_string(),
         "verify" => format!("the requirements installed but do not import: {}", import_errors.join("; ")),
         "exists" => format!("{} exists and is not hpcinit's", p.venv),
         other => format!("the build stopped ({other})"),

@@ -1,11 +1,13 @@
 //! Files on the person's machine: the SSH key, hpcinit's ssh config file and the one line in
-//! `~/.ssh/config`, and hpcinit's known_hosts file. Every write is atomic; nothing outside
-//! hpcinit's own files changes except that one line.
+//! `~/.ssh/config`, hpcinit's known_hosts file, its state directory, and `hpcinit.lock` in the
+//! project. Every write is atomic; nothing outside hpcinit's own files changes except that one
+//! line.
 
 pub mod atomic;
 pub mod include;
 pub mod key;
 pub mod known_hosts;
+pub mod lock;
 pub mod project;
 pub mod requirements;
 pub mod state;

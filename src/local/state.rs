@@ -4,11 +4,11 @@
 //! Written atomically; never read for decisions the cluster can answer itself.
 
 use crate::env::Env;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// The environment built for a project on a site.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct EnvironmentRecord {
     pub site: String,
     pub project: String,
@@ -22,6 +22,16 @@ pub struct EnvironmentRecord {
     pub requirements: Vec<String>,
     /// `pip freeze` of the environment.
     pub freeze: Vec<String>,
+    /// The plan inputs' hash the environment's marker holds: the record describes the
+    /// environment built as planned only while they are equal.
+    #[serde(default)]
+    pub inputs_sha: String,
+}
+
+/// The record of `project` on `site`, if there is a readable one.
+pub fn recorded(env: &Env, site: &str, project: &str) -> Option<EnvironmentRecord> {
+    let text = std::fs::read_to_string(environment_file(env, site, project)).ok()?;
+    serde_saphyr::from_str(&text).ok()
 }
 
 /// `$XDG_STATE_HOME/hpcinit`, or `~/.local/state/hpcinit`.
@@ -37,9 +47,12 @@ pub fn environment_file(env: &Env, site: &str, project: &str) -> PathBuf {
     dir(env).join(site).join(format!("{project}.yaml"))
 }
 
-/// Writes the record (atomically; 0600).
+/// Writes the record (atomically; 0600), unless it holds that already.
 pub fn record(env: &Env, rec: &EnvironmentRecord) -> std::io::Result<PathBuf> {
     let path = environment_file(env, &rec.site, &rec.project);
+    if recorded(env, &rec.site, &rec.project).as_ref() == Some(rec) {
+        return Ok(path);
+    }
     let parent = path.parent().expect("has a parent");
     std::fs::create_dir_all(parent)?;
     let text = format!(

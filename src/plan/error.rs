@@ -4,6 +4,12 @@
 pub enum PlanError {
     #[error("Python {wanted} is not available on {site}; its modules offer: {available}")]
     PythonMissing { site: String, wanted: String, available: String, suggest: Option<String> },
+    /// `wanted`: `3.11 (hpcinit.lock, made on Saga)`.
+    #[error("Python {wanted} is not available on {site}; its modules offer: {available}")]
+    LockedPythonMissing { site: String, wanted: String, available: String, closest: Option<String> },
+    /// `changes`: `new: scipy; gone: numpy`.
+    #[error("hpcinit.lock was made on {origin} from other requirements than the project's {source_file} holds now")]
+    LockStale { origin: String, origin_site: String, source_file: String, changes: String },
     #[error("no `module` command in a login shell on {site}, so no Python module can be loaded")]
     NoModules { site: String, shell: String },
     #[error("{site}'s scratch was not found: {tried}")]
@@ -23,6 +29,15 @@ impl PlanError {
             PlanError::PythonMissing { .. } => {
                 "no Python module was found: check the profile's python.modules (run `module avail` on the cluster)".into()
             }
+            PlanError::LockedPythonMissing { closest: Some(v), .. } => format!(
+                "nothing was changed; pass --allow-upgrades to use Python {v}, the closest newer version, or --python VERSION to choose one"
+            ),
+            PlanError::LockedPythonMissing { .. } => {
+                "nothing was changed; no newer Python either: choose one with --python VERSION (the packages are then checked against it)".into()
+            }
+            PlanError::LockStale { origin_site, changes, .. } => format!(
+                "{changes}; rebuild on {origin_site} first (`hpcinit --site {origin_site}` refreshes the lock), or pass --no-lock to build from the requirements here"
+            ),
             PlanError::NoModules { shell, .. } => format!(
                 "hpcinit loads modules in `bash -l`; your login shell is {shell}. Check that `module avail` works after `bash -l` on the cluster"
             ),
@@ -41,7 +56,9 @@ impl PlanError {
     /// 2 when the person asked for something the cluster does not have; 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
-            PlanError::PythonMissing { .. } => crate::error::EXIT_USAGE,
+            PlanError::PythonMissing { .. }
+            | PlanError::LockedPythonMissing { .. }
+            | PlanError::LockStale { .. } => crate::error::EXIT_USAGE,
             _ => crate::error::EXIT_FAILED,
         }
     }

@@ -22,6 +22,8 @@ pub struct LocalFacts {
     pub python: ProjectPython,
     /// The project's code: root, commit, how much a snapshot holds.
     pub code: super::snapshot::CodeFacts,
+    /// The project's `hpcinit.lock`, if it has one.
+    pub lock: Option<crate::local::lock::Lock>,
 }
 
 /// What the probe found on the cluster.

@@ -2,12 +2,15 @@
 //! from the profile, the person's answers and the facts found on both machines. `hpcinit plan`
 //! prints it; the executor will carry it out step by step.
 
+pub mod compare;
 pub mod doctor;
+pub mod environment;
 mod error;
 pub mod facts;
 pub mod job_script;
 pub mod layout;
 pub mod modules;
+pub mod pins;
 pub mod probe;
 pub mod python;
 pub mod script_text;
@@ -116,11 +119,16 @@ pub enum Action {
         venv: String,
         requirements: Vec<String>,
         skipped: Vec<Skipped>,
+        /// Rebuilt from the project's `hpcinit.lock` (made on another site).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        from_lock: Option<python::FromLock>,
         /// SHA-256 of everything that decides the environment's contents; its marker holds it.
         inputs_sha: String,
         marker: String,
         script: String,
     },
+    /// Write `hpcinit.lock` into the project from the environment just built.
+    Lock { path: String, origin: String, exists: bool },
     /// Write the job template, the environment snippet and the dask-jobqueue config.
     Templates { files: Vec<RemoteFile>, submit: String, log_dir: String },
     /// Submit a tiny job from the template and find its line in the log.
@@ -162,7 +170,8 @@ pub fn build(
     let scratch = fill(raw.storage.scratch.path.value.as_str());
     let snapshots = format!("~/scratch/code-snapshots/{}", answers.project_name);
     let venv = fill(raw.python.venv.location.value.as_str());
-    let wanted = python::Wanted::new(profile, answers.python.as_ref(), local);
+    let reproduce = python::reproducing(profile, answers, local)?;
+    let wanted = python::Wanted::new(profile, answers.python.as_ref(), local, reproduce.as_ref());
     let module = python::choose(profile, &wanted, remote)?;
     let mut steps = Vec::new();
 
@@ -183,8 +192,11 @@ pub fn build(
     steps.push(layout.step);
     let slurm = raw.scheduler.kind == SchedulerKind::Slurm;
     steps.push(snapshot::step(site, &answers.project_name, &local.code, &answers.sync, slurm));
-    let py = python::step(profile, &wanted, &module, &venv, local, remote)?;
+    let py = python::step(profile, &wanted, &module, &venv, local, remote, reproduce.as_ref())?;
     steps.push(py.step);
+    if reproduce.is_none() && answers.lock != crate::answers::LockUse::Never {
+        steps.push(lock_step(profile, answers, local));
+    }
     let job = JobParts {
         log_dir: &layout.log_dir,
         snapshots: &snapshots,
@@ -230,6 +242,21 @@ pub fn build(
 impl Plan {
     pub fn step(&self, id: &str) -> Option<&Step> {
         self.steps.iter().find(|s| s.id == id)
+    }
+}
+
+fn lock_step(profile: &Profile, answers: &Answers, local: &LocalFacts) -> Step {
+    let path = answers.project_dir.join(crate::local::lock::FILE).display().to_string();
+    let exists = local.lock.is_some();
+    Step {
+        id: "lock",
+        title: "Lock file".into(),
+        summary: format!(
+            "{} {path} from the environment: Python, modules, recipe and the exact package versions (pip freeze), so that `hpcinit --site OTHER` rebuilds the same environment on another cluster.{}",
+            if exists { "Refresh" } else { "Write" },
+            if exists { " Unchanged when the environment is." } else { "" }
+        ),
+        action: Action::Lock { path, origin: profile.name().to_string(), exists },
     }
 }
 

@@ -13,6 +13,7 @@ use super::modules;
 use super::script_text::{heredoc, sha256_hex};
 use super::specifier::Specifier;
 use super::{Action, Step};
+use crate::local::lock::Lock;
 use crate::local::requirements::{Skipped, Source};
 use crate::profile::raw::VenvRecipe;
 use crate::profile::scalar::PythonVersion;
@@ -21,6 +22,8 @@ use crate::quote::{sh, sh_path};
 use serde::Serialize;
 
 pub(crate) const VERIFY: &str = include_str!("verify_imports.py");
+/// Matches the lock's pins against what the site's pip can install, before installing.
+const MATCH_PINS: &str = include_str!("match_pins.py");
 
 /// The module that provides the requested Python.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -55,13 +58,26 @@ pub enum Wanted {
     Version(PythonVersion, &'static str),
     /// `requires-python` from pyproject.toml: the profile's default if it fits, else the newest that does.
     Spec(String, Specifier, PythonVersion),
+    /// The `major.minor` of `hpcinit.lock`, made on `origin`; with `upgrades`, the closest newer
+    /// one when the site lacks it.
+    Locked { version: PythonVersion, origin: String, upgrades: bool },
 }
 
 impl Wanted {
-    pub fn new(profile: &Profile, flag: Option<&PythonVersion>, local: &LocalFacts) -> Wanted {
+    pub fn new(
+        profile: &Profile,
+        flag: Option<&PythonVersion>,
+        local: &LocalFacts,
+        reproduce: Option<&Reproduce>,
+    ) -> Wanted {
         let default = profile.raw.python.default_version.value.clone();
         if let Some(v) = flag {
             return Wanted::Version(v.clone(), "--python");
+        }
+        if let Some(r) = reproduce {
+            if let Ok(version) = r.lock.python_minor().parse::<PythonVersion>() {
+                return Wanted::Locked { version, origin: r.lock.origin.name.clone(), upgrades: r.upgrades };
+            }
         }
         if let Some(spec) = local.python.requires_python.as_deref() {
             if let Ok(s) = spec.parse::<Specifier>() {
@@ -75,6 +91,7 @@ impl Wanted {
         match self {
             Wanted::Version(v, _) => v.to_string(),
             Wanted::Spec(s, ..) => s.clone(),
+            Wanted::Locked { version, .. } => version.to_string(),
         }
     }
 
@@ -82,6 +99,7 @@ impl Wanted {
         match self {
             Wanted::Version(_, from) => from,
             Wanted::Spec(..) => "pyproject.toml requires-python",
+            Wanted::Locked { .. } => "hpcinit.lock",
         }
     }
 
@@ -94,8 +112,124 @@ impl Wanted {
                 .rev()
                 .find(|(c, _)| default.matches(c) && spec.allows(c))
                 .or_else(|| candidates.iter().rev().find(|(c, _)| spec.allows(c))),
+            Wanted::Locked { version, upgrades, .. } => candidates
+                .iter()
+                .rev()
+                .find(|(c, _)| version.matches(c))
+                .or_else(|| upgrades.then(|| closest_newer(version, candidates)).flatten()),
         }
     }
+}
+
+/// The oldest candidate of a newer `major.minor` than `v`.
+fn closest_newer<'a>(
+    v: &PythonVersion,
+    candidates: &'a [(PythonVersion, String)],
+) -> Option<&'a (PythonVersion, String)> {
+    candidates.iter().find(|(c, _)| (c.major, c.minor) > (v.major, v.minor))
+}
+
+/// Rebuilding from the project's `hpcinit.lock` rather than from its requirements.
+#[derive(Debug, Clone)]
+pub struct Reproduce<'a> {
+    pub lock: &'a Lock,
+    /// `--allow-upgrades`.
+    pub upgrades: bool,
+}
+
+/// Whether this bootstrap rebuilds from the lock: always for `hpcinit reproduce`, never with
+/// `--no-lock`, otherwise when the lock was made on another site. A lock made from other
+/// requirements than the project holds now is refused rather than followed.
+pub fn reproducing<'a>(
+    profile: &Profile,
+    answers: &crate::answers::Answers,
+    local: &'a LocalFacts,
+) -> Result<Option<Reproduce<'a>>, PlanError> {
+    use crate::answers::LockUse;
+    let Some(lock) = &local.lock else { return Ok(None) };
+    let use_it = match answers.lock {
+        LockUse::Never => false,
+        LockUse::Always => true,
+        LockUse::Auto => lock.origin.site != profile.name().as_str(),
+    };
+    if !use_it {
+        return Ok(None);
+    }
+    if local.python.source != Source::None && local.python.lines != lock.requirements {
+        let added: Vec<&str> = local
+            .python
+            .lines
+            .iter()
+            .filter(|l| !lock.requirements.contains(l))
+            .map(|l| l.as_str())
+            .collect();
+        let removed: Vec<&str> = lock
+            .requirements
+            .iter()
+            .filter(|l| !local.python.lines.contains(l))
+            .map(|l| l.as_str())
+            .collect();
+        let mut changes = Vec::new();
+        if !added.is_empty() {
+            changes.push(format!("new: {}", added.join(", ")));
+        }
+        if !removed.is_empty() {
+            changes.push(format!("gone: {}", removed.join(", ")));
+        }
+        if changes.is_empty() {
+            changes.push("the same lines in another order".into());
+        }
+        return Err(PlanError::LockStale {
+            origin: lock.origin.name.clone(),
+            origin_site: lock.origin.site.clone(),
+            source_file: match local.python.source {
+                Source::Pyproject => "pyproject.toml".into(),
+                _ => "requirements.txt".into(),
+            },
+            changes: changes.join("; "),
+        });
+    }
+    Ok(Some(Reproduce { lock, upgrades: answers.allow_upgrades }))
+}
+
+/// The lock's lines to install elsewhere, and those that cannot be (code from a path on the
+/// site of origin), with why.
+pub fn locked_lines(lock: &Lock) -> (Vec<String>, Vec<Skipped>) {
+    let mut keep = Vec::new();
+    let mut skipped = Vec::new();
+    for line in &lock.packages {
+        let l = line.trim();
+        if l.is_empty() || l.starts_with('#') {
+            continue;
+        }
+        if l.starts_with("-e ") || l.starts_with("--editable") || l.contains("@ file:") {
+            skipped.push(Skipped {
+                line: l.to_string(),
+                why: format!(
+                    "installed from a path on {}; install it from your code snapshot",
+                    lock.origin.name
+                ),
+            });
+        } else {
+            keep.push(l.to_string());
+        }
+    }
+    (keep, skipped)
+}
+
+/// What the plan shows and the build reports about a rebuild from the lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FromLock {
+    /// The lock's site of origin (profile name) and its display name.
+    pub origin: String,
+    pub origin_name: String,
+    /// The Python version and module there.
+    pub python: String,
+    pub module: Option<String>,
+    /// The number of pinned versions.
+    pub pins: usize,
+    /// `--allow-upgrades`.
+    pub upgrades: bool,
 }
 
 /// The module for `wanted`: from the probe's listing when there is one, else the profile's list.
@@ -117,6 +251,15 @@ pub fn choose(
         let found = modules::with_versions(&modules::parse_avail(&lines, &module_base(profile)));
         return match wanted.pick(&found) {
             Some((_, name)) => Ok(ModuleChoice::Found { name: name.clone() }),
+            None if matches!(wanted, Wanted::Locked { .. }) => {
+                let Wanted::Locked { version, origin, .. } = wanted else { unreachable!() };
+                Err(PlanError::LockedPythonMissing {
+                    site,
+                    wanted: format!("{version} (hpcinit.lock, made on {origin})"),
+                    available: modules::version_list(&found),
+                    closest: closest_newer(version, &found).map(|(v, _)| format!("{}.{}", v.major, v.minor)),
+                })
+            }
             None => Err(PlanError::PythonMissing {
                 site,
                 wanted: format!("{} ({})", wanted.label(), wanted.source()),
@@ -156,6 +299,7 @@ pub fn step(
     venv: &str,
     local: &LocalFacts,
     remote: Option<&RemoteFacts>,
+    reproduce: Option<&Reproduce>,
 ) -> Result<PythonParts, PlanError> {
     let py = &profile.raw.python;
     let mut loads: Vec<String> = py.modules.prerequisites.iter().map(|m| m.to_string()).collect();
@@ -174,7 +318,17 @@ pub fn step(
             }
         }
     }
-    let requirements = local.python.lines.clone();
+    let (requirements, skipped) = match reproduce {
+        Some(r) => locked_lines(r.lock),
+        None => (local.python.lines.clone(), local.python.skipped.clone()),
+    };
+    let containerized = py.venv.recipe == VenvRecipe::ContainerWrapper;
+    // The lock's versions are matched against the site's pip before installing (the container
+    // recipe installs through its own tool, which reports a missing version itself).
+    let match_mode = match reproduce {
+        Some(r) if !containerized => Some(if r.upgrades { "upgrades" } else { "exact" }),
+        _ => None,
+    };
     let no_index = if py.venv.pip_no_index { " --no-index" } else { "" };
     let load_line = if loads.is_empty() {
         String::new()
@@ -190,20 +344,52 @@ pub fn step(
         }
     };
     // Everything that decides what the environment holds: a change rebuilds it.
-    let inputs = format!(
+    let mut inputs = format!(
         "recipe: {recipe_line}\nreset: {}\nload: {load_line}\nno-index: {}\nrequirements:\n{}\n",
         py.modules.reset,
         py.venv.pip_no_index,
         requirements.join("\n")
     );
+    if let Some(mode) = match_mode {
+        inputs.push_str(&format!("lock: {mode}\n"));
+    }
     let inputs_sha = sha256_hex(&inputs);
     let marker = format!("{venv}/.hpcinit-ok");
-    let script = build_script(profile, venv, &load_line, recipe_line, no_index, &requirements, &inputs_sha);
+    let script = build_script(
+        profile,
+        &Build {
+            venv,
+            load_line: &load_line,
+            recipe_line,
+            no_index,
+            requirements: &requirements,
+            match_mode,
+            inputs_sha: &inputs_sha,
+        },
+    );
     let activate = match py.venv.recipe {
         VenvRecipe::ContainerWrapper => format!("export PATH={}/bin:\"$PATH\"", sh_path(venv)),
         _ => format!("source {}/bin/activate", sh_path(venv)),
     };
     let what = match (local.python.source, requirements.len()) {
+        _ if reproduce.is_some() => {
+            let r = reproduce.expect("just checked");
+            format!(
+                "installs the {} version{} pinned in hpcinit.lock (made on {} with Python {}{}); {}",
+                requirements.len(),
+                if requirements.len() == 1 { "" } else { "s" },
+                r.lock.origin.name,
+                r.lock.python.version,
+                r.lock.python_module().map(|m| format!(", {}", m.exact)).unwrap_or_default(),
+                if containerized {
+                    "a version the site lacks stops the build"
+                } else if r.upgrades {
+                    "where the site lacks one, the closest newer version (--allow-upgrades), each reported"
+                } else {
+                    "a version the site lacks stops the build before anything is installed, reported package by package"
+                }
+            )
+        }
         (Source::None, _) => "no requirements file found: installs nothing more".to_string(),
         (s, n) => format!(
             "installs {n} requirement{} from {}",
@@ -248,7 +434,15 @@ pub fn step(
             loads: loads.clone(),
             venv: venv.to_string(),
             requirements,
-            skipped: local.python.skipped.clone(),
+            skipped,
+            from_lock: reproduce.map(|r| FromLock {
+                origin: r.lock.origin.site.clone(),
+                origin_name: r.lock.origin.name.clone(),
+                python: r.lock.python.version.clone(),
+                module: r.lock.python_module().map(|m| m.exact.clone()),
+                pins: r.lock.packages.len(),
+                upgrades: r.upgrades,
+            }),
             inputs_sha,
             marker,
             script,
@@ -257,15 +451,20 @@ pub fn step(
     Ok(PythonParts { step, loads, activate })
 }
 
-fn build_script(
-    profile: &Profile,
-    venv: &str,
-    load_line: &str,
-    recipe_line: &str,
-    no_index: &str,
-    requirements: &[String],
-    inputs_sha: &str,
-) -> String {
+/// What the build script is made from.
+struct Build<'a> {
+    venv: &'a str,
+    load_line: &'a str,
+    recipe_line: &'a str,
+    no_index: &'a str,
+    requirements: &'a [String],
+    /// From a lock: `exact` or `upgrades`, for the matcher.
+    match_mode: Option<&'a str>,
+    inputs_sha: &'a str,
+}
+
+fn build_script(profile: &Profile, b: &Build) -> String {
+    let Build { venv, load_line, recipe_line, no_index, requirements, match_mode, inputs_sha } = *b;
     let py = &profile.raw.python;
     let (req_open, req_body) = heredoc(&requirements.join("\n"));
     let (py_open, py_body) = heredoc(VERIFY);
@@ -296,12 +495,21 @@ hpcinit_tag phase modules
     }
     s.push_str(&format!("{recipe_line} || {{ rm -rf \"$new\"; hpcinit_tag fail create; return 1; }}\n"));
     s.push_str("mkdir -p \"$new\"/.hpcinit\n");
-    s.push_str(&format!("cat >\"$new\"/.hpcinit/requirements.txt {req_open}\n{req_body}\n"));
+    // From a lock, the pins go to locked.txt and the matcher writes requirements.txt.
+    let req_file = if match_mode.is_some() { "locked.txt" } else { "requirements.txt" };
+    s.push_str(&format!("cat >\"$new\"/.hpcinit/{req_file} {req_open}\n{req_body}\n"));
     if !containerized {
         s.push_str("hpcinit_tag phase pip\n");
         s.push_str(&format!(
             "\"$new\"/bin/python -m pip install{no_index} --upgrade pip || {{ rm -rf \"$new\"; hpcinit_tag fail pip; return 1; }}\n"
         ));
+        if let Some(mode) = match_mode {
+            let (m_open, m_body) = heredoc(MATCH_PINS);
+            s.push_str("hpcinit_tag phase match\n");
+            s.push_str(&format!(
+                "\"$new\"/bin/python - \"$new\"/.hpcinit/locked.txt {mode} \"$new\"/.hpcinit/requirements.txt {m_open} || {{ rm -rf \"$new\"; hpcinit_tag fail match; return 1; }}\n{m_body}\n"
+            ));
+        }
         s.push_str("hpcinit_tag phase install\n");
         s.push_str(&format!(
             "if grep -q . \"$new\"/.hpcinit/requirements.txt; then\n  \"$new\"/bin/python -m pip install{no_index} --progress-bar off -r \"$new\"/.hpcinit/requirements.txt || {{ rm -rf \"$new\"; hpcinit_tag fail install; return 1; }}\nfi\n"
@@ -370,7 +578,7 @@ mod tests {
         let narval = set.get("narval").unwrap();
         let f =
             facts(&["/cvmfs/x/Core:", "python/3.10.13", "python/3.11.5", "python/3.12.4", "python/3.13.2"]);
-        let want = |v: &str| Wanted::new(narval, Some(&v.parse().unwrap()), &local(None));
+        let want = |v: &str| Wanted::new(narval, Some(&v.parse().unwrap()), &local(None), None);
         assert_eq!(
             choose(narval, &want("3.12"), Some(&f)).unwrap(),
             ModuleChoice::Found { name: "python/3.12.4".into() }
@@ -389,8 +597,9 @@ mod tests {
         let set = ProfileSet::builtin().unwrap();
         let narval = set.get("narval").unwrap(); // default 3.11
         let f = facts(&["python/3.10.13", "python/3.11.5", "python/3.12.4", "python/3.13.2"]);
-        let pick =
-            |spec: &str| choose(narval, &Wanted::new(narval, None, &local(Some(spec))), Some(&f)).unwrap();
+        let pick = |spec: &str| {
+            choose(narval, &Wanted::new(narval, None, &local(Some(spec)), None), Some(&f)).unwrap()
+        };
         assert_eq!(pick(">=3.10"), ModuleChoice::Found { name: "python/3.11.5".into() });
         assert_eq!(pick(">=3.12"), ModuleChoice::Found { name: "python/3.13.2".into() });
         assert_eq!(pick(">=3.10,<3.11"), ModuleChoice::Found { name: "python/3.10.13".into() });
@@ -403,7 +612,7 @@ mod tests {
         let mut f = facts(&[]);
         f.module_system.kind = "none".into();
         f.shell = "/bin/tcsh".into();
-        let w = Wanted::new(saga, None, &local(None));
+        let w = Wanted::new(saga, None, &local(None), None);
         assert!(matches!(choose(saga, &w, Some(&f)), Err(PlanError::NoModules { .. })));
     }
 
@@ -421,9 +630,9 @@ mod tests {
         // ~/venvs is a link into $USERWORK, which is purged.
         f.paths.insert("venv-parent".into(), dir("/cluster/work/users/alice/venvs"));
         f.paths.insert("env-scratch".into(), dir("/cluster/work/users/alice"));
-        let w = Wanted::new(saga, None, &local(None));
+        let w = Wanted::new(saga, None, &local(None), None);
         let m = choose(saga, &w, Some(&f)).unwrap();
-        let e = step(saga, &w, &m, "~/venvs/demo", &local(None), Some(&f)).err().unwrap();
+        let e = step(saga, &w, &m, "~/venvs/demo", &local(None), Some(&f), None).err().unwrap();
         assert!(matches!(e, PlanError::VenvInScratch { .. }), "{e}");
     }
 }

@@ -187,8 +187,18 @@ fn details(out: &mut String, action: &Action) {
                 let _ = writeln!(out, "     left out (--exclude): {}", p.excludes.join(" "));
             }
         }
-        Action::Python { loads, venv, requirements, skipped, version_from, .. } => {
+        Action::Python { loads, venv, requirements, skipped, version_from, from_lock, .. } => {
             let _ = writeln!(out, "     version from: {version_from}");
+            if let Some(l) = from_lock {
+                let _ = writeln!(
+                    out,
+                    "     from hpcinit.lock, made on {} with Python {}{}: each pin is checked against this site's pip before anything is installed{}",
+                    l.origin_name,
+                    l.python,
+                    l.module.as_deref().map(|m| format!(" ({m})")).unwrap_or_default(),
+                    if l.upgrades { "; missing versions → the closest newer (--allow-upgrades)" } else { "" }
+                );
+            }
             if !loads.is_empty() {
                 let _ = writeln!(out, "     modules: {}", loads.join(" "));
             }
@@ -203,6 +213,12 @@ fn details(out: &mut String, action: &Action) {
             let _ = writeln!(
                 out,
                 "     built beside it as {venv}'s sibling .<name>.hpcinit-<time>, proven by imports, marked, then {venv} → it"
+            );
+        }
+        Action::Lock { origin, .. } => {
+            let _ = writeln!(
+                out,
+                "     holds: origin {origin}, Python and module names (logical and exact), recipe, requirement lines, pip freeze"
             );
         }
         Action::Templates { files, submit, .. } => {

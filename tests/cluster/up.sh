@@ -82,17 +82,19 @@ whatis("Python $pyver (test cluster, Alliance style)")
 prereq("StdEnv")
 prepend_path("PATH", "$sw")
 setenv("EBVERSIONPYTHON", "$pyver")
+pushenv("PIP_FIND_LINKS", "$D/wheelhouse $D/wheelhouse-alliance")
 EOF
 cat >"$D/modules/easybuild/Python/$pyver-GCCcore-$gccver.lua" <<EOF
 whatis("Python $pyver built with GCCcore $gccver (test cluster, EasyBuild style)")
 prepend_path("PATH", "$sw")
 setenv("EBROOTPYTHON", "$D/sw/python-$pyver")
 setenv("EBVERSIONPYTHON", "$pyver")
+pushenv("PIP_FIND_LINKS", "$D/wheelhouse $D/wheelhouse-easybuild")
 EOF
 
 # --- the wheelhouse: the test cluster has no internet, pip installs from here only -----------
 /usr/bin/python3 "$here/wheels.py" "$D/wheelhouse"
-chmod -R a+rX "$D/wheelhouse"
+chmod -R a+rX "$D/wheelhouse" "$D/wheelhouse-alliance" "$D/wheelhouse-easybuild"
 
 # --- Slurm + munge ------------------------------------------------------------------------------
 chown -R munge:munge "$D/munge" 2>/dev/null || true

@@ -1,13 +1,31 @@
 """Builds the test cluster's wheelhouse: tiny pure-Python wheels, so pip installs offline, as on
-clusters whose login nodes install only from the site's wheelhouse. Usage: wheels.py DIR"""
+clusters whose login nodes install only from the site's wheelhouse. Usage: wheels.py DIR (also
+writes DIR-alliance and DIR-easybuild)"""
 import base64, hashlib, os, sys, zipfile
 
 PACKAGES = {
-    # name: (version, {file: text}, requires)
-    "hpcinit_demo": ("1.0", {"hpcinit_demo/__init__.py": 'GREETING = "hello from hpcinit_demo"\n'}, []),
-    "hpcinit_extra": ("1.0", {"hpcinit_extra.py": "import hpcinit_demo\nVALUE = 42\n"}, ["hpcinit-demo"]),
+    # name: [(version, {file: text}, requires)]
+    "hpcinit_demo": [("1.0", {"hpcinit_demo/__init__.py": 'GREETING = "hello from hpcinit_demo"\nVERSION = "1.0"\n'}, [])],
+    "hpcinit_extra": [("1.0", {"hpcinit_extra.py": "import hpcinit_demo\nVALUE = 42\n"}, ["hpcinit-demo"])],
     # Installs, but cannot be imported: for the import check.
-    "hpcinit_broken": ("1.0", {"hpcinit_broken/__init__.py": 'raise ImportError("hpcinit_broken is broken on purpose")\n'}, []),
+    "hpcinit_broken": [("1.0", {"hpcinit_broken/__init__.py": 'raise ImportError("hpcinit_broken is broken on purpose")\n'}, [])],
+}
+
+# Each naming scheme's Python module adds its own wheelhouse, as a site's Python module points
+# pip at the site's wheels: what one cluster offers, the other may not (lock reproduction).
+SCHEMES = {
+    # Alliance style (python/3.11): hpcinit_stats 1.2 only.
+    "alliance": {
+        "hpcinit_stats": [("1.2", {"hpcinit_stats.py": 'VERSION = "1.2"\n'}, [])],
+    },
+    # EasyBuild style (Python/3.11.x-GCCcore-…): a newer hpcinit_demo, and hpcinit_stats without 1.2.
+    "easybuild": {
+        "hpcinit_demo": [("2.0", {"hpcinit_demo/__init__.py": 'GREETING = "hello from hpcinit_demo"\nVERSION = "2.0"\n'}, [])],
+        "hpcinit_stats": [
+            ("1.0", {"hpcinit_stats.py": 'VERSION = "1.0"\n'}, []),
+            ("1.3", {"hpcinit_stats.py": 'VERSION = "1.3"\n'}, []),
+        ],
+    },
 }
 
 
@@ -35,11 +53,18 @@ def build(out, dist, version, files, requires):
         z.writestr(f"{info}/RECORD", "\n".join(lines) + "\n")
 
 
+def build_all(out, packages):
+    os.makedirs(out, exist_ok=True)
+    for dist, versions in packages.items():
+        for version, files, requires in versions:
+            build(out, dist, version, files, requires)
+
+
 def main():
     out = sys.argv[1]
-    os.makedirs(out, exist_ok=True)
-    for dist, (version, files, requires) in PACKAGES.items():
-        build(out, dist, version, files, requires)
+    build_all(out, PACKAGES)
+    for scheme, packages in SCHEMES.items():
+        build_all(f"{out}-{scheme}", packages)
 
 
 main()

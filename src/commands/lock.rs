@@ -1,0 +1,101 @@
+//! `hpcinit lock [--site S]`: writes the project's `hpcinit.lock` from the environment on a
+//! site as it is now (Python, the modules it was built with, the recipe, `pip freeze`), over
+//! the shared connection: one read-only round trip on the cluster, one atomic write in the
+//! project. The site defaults to the lock's own; naming another moves the lock's origin there.
+
+use crate::cli::{Cli, SetupArgs};
+use crate::env::Env;
+use crate::error::{Error, EXIT_OK};
+use crate::exec::{self, StepError};
+use crate::local::lock::{self, Lock};
+use crate::local::state::EnvironmentRecord;
+use crate::plan::Action;
+use crate::profile::ProfileSet;
+use crate::ui::{Style, SystemPrompter};
+use std::io::Write;
+
+pub fn run(
+    set: &ProfileSet,
+    args: &SetupArgs,
+    cli: &Cli,
+    env: &Env,
+    style: &Style,
+    out: &mut dyn Write,
+) -> Result<i32, Error> {
+    let mut args = args.clone();
+    let dir = super::plan::project_dir(args.project_dir.as_deref(), env)?;
+    let old = lock::read(&dir)?;
+    if args.site.is_none() {
+        args.site = old.as_ref().map(|l| l.origin.site.clone());
+    }
+    // The environment is read as it is; the lock's own rules (stale, other site) do not apply.
+    args.no_lock = true;
+    args.project_dir = Some(dir.clone());
+    let inputs = super::plan::inputs_with(set, &args, env, false)?;
+    let name = inputs.profile.raw.display_name.clone();
+    let rec = environment_on(&inputs, cli, env, style, out)?;
+    let new = Lock::from_record(inputs.profile, &rec);
+    let path = dir.join(lock::FILE);
+    let shown = env.tilde(&path);
+    if old.as_ref().is_some_and(|o| o.same_environment(&new)) {
+        writeln!(
+            out,
+            "{} {shown} already describes the environment on {name}; nothing was changed.",
+            style.ok("✓")
+        )
+        .map_err(Error::Output)?;
+        return Ok(EXIT_OK);
+    }
+    crate::local::atomic::write(&path, new.render().as_bytes(), 0o644).map_err(|e| Error::Step {
+        title: "Lock file".into(),
+        error: Box::new(StepError::Write { path: path.clone(), source: e }),
+    })?;
+    let moved = match &old {
+        Some(o) if o.origin.site != new.origin.site => format!(" (it described {} before)", o.origin.name),
+        _ => String::new(),
+    };
+    writeln!(
+        out,
+        "{} wrote {shown} from {} on {name}{moved}: Python {}, {} packages.",
+        style.ok("✓"),
+        rec.venv,
+        new.python.version,
+        new.packages.len()
+    )
+    .map_err(Error::Output)?;
+    Ok(EXIT_OK)
+}
+
+/// The project's environment on the site of `inputs`, read over the shared connection (signing
+/// in first if needed; one read-only round trip). The steps' progress is shown with -v only.
+pub(super) fn environment_on(
+    inputs: &super::plan::Inputs,
+    cli: &Cli,
+    env: &Env,
+    style: &Style,
+    out: &mut dyn Write,
+) -> Result<EnvironmentRecord, Error> {
+    let mut prompter = SystemPrompter::new(env);
+    let mut steps_output = Vec::new();
+    let rec = super::with_context(inputs, cli, env, style, &mut steps_output, &mut prompter, |cx| {
+        let step_error = |title: &str, e: StepError| Error::Step { title: title.into(), error: Box::new(e) };
+        for (id, title) in [("connect", "Sign in"), ("probe", "Look at the cluster")] {
+            if let Some(Err(e)) = exec::ensure(cx, id) {
+                return Err(step_error(title, e));
+            }
+        }
+        let Action::Python { venv, loads, .. } = cx.step("python").action else {
+            unreachable!("the python step holds a Python action")
+        };
+        let rec = exec::lock_task::read_on_cluster(cx, &venv, &loads)
+            .map_err(|e| step_error("Read the environment", e))?;
+        rec.ok_or_else(|| Error::Usage {
+            message: format!("there is no environment at {venv} on {}", cx.profile.raw.display_name),
+            hint: format!("`hpcinit --site {}` builds it", cx.profile.name()),
+        })
+    });
+    if cli.verbose {
+        out.write_all(&steps_output).map_err(Error::Output)?;
+    }
+    rec
+}
