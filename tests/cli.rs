@@ -132,8 +132,9 @@ fn plan_json_is_the_same_plan() {
             "connect",
             "probe",
             "remote-layout",
-            "sync",
             "python",
+            "lock",
+            "sync",
             "job-templates"
         ],
         "Trillium takes only CCDB keys: registration comes before the first connection"
@@ -355,4 +356,29 @@ fn ctrl_c_in_the_wizard_exits_130_and_writes_nothing() {
     assert!(matches!(status, rexpect::process::WaitStatus::Exited(_, 130)), "{status:?}\n{rest}");
     assert!(rest.contains("interrupted"), "{rest}");
     assert!(!s.home.path().join(".ssh").exists(), "nothing was written");
+}
+
+#[test]
+fn a_damaged_or_missing_lock_file_exits_2_naming_the_place() {
+    let s = Sandbox::new();
+    // `hpcinit reproduce` without a lock: what to run first.
+    let r = s.run(&["reproduce", "--site", "saga", "--user", "alice", "--account", "nn1234k", "--yes"]);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("error: no hpcinit.lock in"), "{}", r.stderr);
+    assert!(r.stderr.contains("hint: `hpcinit --site SITE` writes hpcinit.lock"), "{}", r.stderr);
+    // A lock with a misspelt key: file:line:column, the line, how to recover.
+    std::fs::write(
+        s.project.join("hpcinit.lock"),
+        "lock-version: 1\nhpcinit: \"0.1.0\"\norigin: {site: narval, name: Narval, venv: ~/venvs/demo}\npython: {version: \"3.11.5\", logical: python 3.11}\nrecipe: {kind: virtualenv}\npackges: [numpy==1.26.4]\n",
+    )
+    .unwrap();
+    let r = s.run(&["plan", "--site", "saga", "--user", "alice", "--account", "nn1234k"]);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("hpcinit.lock:6:1: unknown field `packges`"), "{}", r.stderr);
+    assert!(r.stderr.contains("packges: [numpy==1.26.4]"), "the line is shown: {}", r.stderr);
+    assert!(r.stderr.contains("hint: hpcinit.lock is written by hpcinit"), "{}", r.stderr);
+    // --no-lock and reproduce contradict each other.
+    let r = s.run(&["reproduce", "--site", "saga", "--user", "alice", "--account", "nn1234k", "--no-lock"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--no-lock says not to"), "{}", r.stderr);
 }

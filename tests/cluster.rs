@@ -25,6 +25,9 @@ mod wizard_steps;
 #[path = "cluster/sync_steps.rs"]
 mod sync_steps;
 
+#[path = "cluster/lock_steps.rs"]
+mod lock_steps;
+
 struct Cluster {
     dir: PathBuf,
     vars: Vec<(String, String)>,

@@ -56,11 +56,11 @@ pub fn run(
     };
     writeln!(
         out,
-        "{} wrote {shown} from {} on {name}{moved}: Python {}, {} packages.",
+        "{} wrote {shown} from {} on {name}{moved}: Python {}, {}.",
         style.ok("✓"),
         rec.venv,
         new.python.version,
-        new.packages.len()
+        crate::local::lock::packages_phrase(new.packages.len())
     )
     .map_err(Error::Output)?;
     Ok(EXIT_OK)

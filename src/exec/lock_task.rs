@@ -103,10 +103,10 @@ impl Task for LockTask {
         self.want = Some(want.clone());
         Ok(match have {
             Ok(Some(h)) if h.same_environment(&want) => Check::Done(format!(
-                "{} describes this environment (Python {}, {} packages)",
+                "{} describes this environment (Python {}, {})",
                 cx.env.tilde(&file),
                 want.python.version,
-                want.packages.len()
+                crate::local::lock::packages_phrase(want.packages.len())
             )),
             Ok(Some(h)) if h.origin.site != want.origin.site => {
                 Check::Needed(format!("it describes the environment on {}", h.origin.name))
@@ -139,11 +139,11 @@ impl Task for LockTask {
             .map_err(|e| StepError::Write { path: file.clone(), source: e })?;
         let modules: Vec<&str> = want.modules.iter().map(|m| m.exact.as_str()).collect();
         Ok(Applied::Changed(format!(
-            "wrote {}: Python {}{}, {} packages",
+            "wrote {}: Python {}{}, {}",
             cx.env.tilde(&file),
             want.python.version,
             if modules.is_empty() { String::new() } else { format!(" ({})", modules.join(", ")) },
-            want.packages.len()
+            crate::local::lock::packages_phrase(want.packages.len())
         )))
     }
 }

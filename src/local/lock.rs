@@ -220,6 +220,11 @@ impl Lock {
     }
 }
 
+/// `1 package`, `3 packages`.
+pub fn packages_phrase(n: usize) -> String {
+    format!("{n} package{}", if n == 1 { "" } else { "s" })
+}
+
 /// The modules hpcinit asked for among those loaded (`module -t list`): the Python module (by
 /// `python_base`, case-insensitively) and the toolchain modules named by `prerequisites`.
 pub fn requested_modules(

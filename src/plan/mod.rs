@@ -190,13 +190,15 @@ pub fn build(
     steps.push(probe_step(profile, &scratch, &venv, &files, &snapshots));
     let layout = layout::step(profile, &scratch, remote)?;
     steps.push(layout.step);
-    let slurm = raw.scheduler.kind == SchedulerKind::Slurm;
-    steps.push(snapshot::step(site, &answers.project_name, &local.code, &answers.sync, slurm));
     let py = python::step(profile, &wanted, &module, &venv, local, remote, reproduce.as_ref())?;
     steps.push(py.step);
     if reproduce.is_none() && answers.lock != crate::answers::LockUse::Never {
         steps.push(lock_step(profile, answers, local));
     }
+    // After the lock: the snapshot holds the lock of the environment its jobs run in, and a
+    // re-run finds nothing new to copy.
+    let slurm = raw.scheduler.kind == SchedulerKind::Slurm;
+    steps.push(snapshot::step(site, &answers.project_name, &local.code, &answers.sync, slurm));
     let job = JobParts {
         log_dir: &layout.log_dir,
         snapshots: &snapshots,

@@ -10,24 +10,24 @@ use super::SERIAL;
 use std::path::PathBuf;
 use std::process::Command;
 
-fn base<'a>(site: &'a str, project: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+pub(super) fn base<'a>(site: &'a str, project: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec!["--site", site, "--user", "hpcuser", "--project-name", project];
     v.extend_from_slice(&["--yes", "--accept-new-host-key", "--no-passphrase", "-v"]);
     v.extend_from_slice(extra);
     v
 }
 
-fn ok(r: &Run, what: &str) {
+pub(super) fn ok(r: &Run, what: &str) {
     assert_eq!(r.code, 0, "{what}: exit {}\nstdout:\n{}\nstderr:\n{}", r.code, r.stdout, r.stderr);
 }
 
 /// The test user's home on the cluster, as this machine sees it.
-fn remote_home(l: &Laptop) -> PathBuf {
+pub(super) fn remote_home(l: &Laptop) -> PathBuf {
     l.c.dir.join("home/hpcuser")
 }
 
 /// Removes what a test's project left on the cluster.
-struct Cleanup(PathBuf, String);
+pub(super) struct Cleanup(PathBuf, String);
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
@@ -51,14 +51,14 @@ impl Drop for Cleanup {
     }
 }
 
-fn cleanup(l: &Laptop, project: &str) -> Cleanup {
+pub(super) fn cleanup(l: &Laptop, project: &str) -> Cleanup {
     let c = Cleanup(remote_home(l), project.to_string());
     drop(Cleanup(remote_home(l), project.to_string()));
     c
 }
 
 /// A command in a login shell on the cluster, over the laptop's open connection.
-fn on_cluster(l: &Laptop, site: &str, script: &str) -> (i32, String) {
+pub(super) fn on_cluster(l: &Laptop, site: &str, script: &str) -> (i32, String) {
     let out = l.ssh(&["-o", "BatchMode=yes", site, &format!("bash -l -c {}", shell_quote(script))]);
     (
         out.status.code().unwrap_or(-1),
@@ -197,7 +197,7 @@ fn link_target(l: &Laptop, project: &str) -> PathBuf {
     std::fs::read_link(remote_home(l).join("venvs").join(project)).unwrap()
 }
 
-fn stamped_dirs(l: &Laptop, project: &str) -> Vec<String> {
+pub(super) fn stamped_dirs(l: &Laptop, project: &str) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(remote_home(l).join("venvs"))
         .unwrap()
         .flatten()

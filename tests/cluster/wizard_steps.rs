@@ -174,6 +174,7 @@ fn answers_file_bootstrap_then_doctor_then_uninstall() {
         "code snapshot",
         "scheduler",
         "quota",
+        "lock file",
     ] {
         assert!(checks.contains(&c), "doctor lacks {c}: {checks:?}");
     }
