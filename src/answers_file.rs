@@ -81,15 +81,8 @@ impl AnswersFile {
             return Ok(AnswersFile::default());
         }
         serde_saphyr::from_str::<AnswersFile>(text).map_err(|e| {
-            let raw = e.without_snippet().to_string();
-            let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
-            AnswersFileError::Invalid {
-                file: file.to_string(),
-                line,
-                column,
-                message: crate::profile::error::strip_location(&raw),
-                snippet: crate::profile::error::snippet(file, text, line, column),
-            }
+            let (line, column, message, snippet) = crate::profile::error::located(file, text, &e);
+            AnswersFileError::Invalid { file: file.to_string(), line, column, message, snippet }
         })
     }
 

@@ -140,15 +140,8 @@ pub fn read(dir: &Path) -> Result<Option<Lock>, LockError> {
 impl Lock {
     pub fn parse(file: &str, text: &str) -> Result<Lock, LockError> {
         let lock = serde_saphyr::from_str::<Lock>(text).map_err(|e| {
-            let raw = e.without_snippet().to_string();
-            let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
-            LockError::Invalid {
-                file: file.to_string(),
-                line,
-                column,
-                message: crate::profile::error::strip_location(&raw),
-                snippet: crate::profile::error::snippet(file, text, line, column),
-            }
+            let (line, column, message, snippet) = crate::profile::error::located(file, text, &e);
+            LockError::Invalid { file: file.to_string(), line, column, message, snippet }
         })?;
         if lock.lock_version != LOCK_VERSION {
             return Err(LockError::Version { file: file.into(), found: lock.lock_version });

@@ -94,6 +94,14 @@ pub(crate) fn strip_location(msg: &str) -> String {
     tail.replace(&re.replace(first, ""), "").trim().to_string()
 }
 
+/// Where a YAML error is, what it says without its own location, and the line with a caret:
+/// `(line, column, message, snippet)`.
+pub(crate) fn located(file: &str, text: &str, e: &serde_saphyr::Error) -> (u64, u64, String, String) {
+    let raw = e.without_snippet().to_string();
+    let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
+    (line, column, strip_location(&raw), snippet(file, text, line, column))
+}
+
 /// The offending line with a caret under the column, rustc style.
 pub(crate) fn snippet(file: &str, text: &str, line: u64, column: u64) -> String {
     let n = line.max(1) as usize;
