@@ -84,6 +84,7 @@ fn first_line_ends_crlf(text: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     const LINE: &str = "Include ~/.ssh/config.d/hpcinit";
     const PATHS: &[&str] = &["~/.ssh/config.d/hpcinit", "config.d/hpcinit"];
@@ -148,5 +149,81 @@ mod tests {
         let text = b"# caf\xE9\nHost a\n";
         let with = add(text, LINE, PATHS).unwrap().unwrap();
         assert_eq!(&with[LINE.len() + 1..], text);
+    }
+
+    /// Lines an ssh config is made of, hostile ones included: `Host *` first, `Match`, other
+    /// `Include`s (also of hpcinit's file, quoted, after a `Host`), `key=value`, tabs, CR, a
+    /// BOM, non-UTF-8 bytes, a NUL, very long lines.
+    fn config_line() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            Just(b"Host *".to_vec()),
+            Just(b"Host a b".to_vec()),
+            Just(b"  Match host x exec \"true\"".to_vec()),
+            Just(b"Include ~/.ssh/config.d/hpcinit".to_vec()),
+            Just(b"include \"config.d/hpcinit\"".to_vec()),
+            Just(b"Include=~/.ssh/other".to_vec()),
+            Just(b"\tUser=me".to_vec()),
+            Just(b"# Include ~/.ssh/config.d/hpcinit".to_vec()),
+            Just(b"\xEF\xBB\xBFHost bom".to_vec()),
+            Just(b"ProxyCommand ssh -W %h:%p jump # not a comment".to_vec()),
+            Just(Vec::new()),
+            proptest::collection::vec(any::<u8>(), 0..80),
+            "[ -~]{0,300}".prop_map(String::into_bytes),
+        ]
+    }
+
+    fn config_text() -> impl Strategy<Value = Vec<u8>> {
+        (proptest::collection::vec((config_line(), 0..3u8), 0..24), any::<bool>()).prop_map(
+            |(lines, last)| {
+                let mut out = Vec::new();
+                for (i, (l, eol)) in lines.iter().enumerate() {
+                    out.extend_from_slice(l);
+                    if i + 1 < lines.len() || last {
+                        out.extend_from_slice(match eol {
+                            0 => b"\n".as_slice(),
+                            1 => b"\r\n",
+                            _ => b"\r",
+                        });
+                    }
+                }
+                out
+            },
+        )
+    }
+
+    /// The edit's whole contract, for any bytes: an error only for a leading BOM; unchanged only
+    /// when the line is already in effect; otherwise exactly the line (with the file's own line
+    /// ending) followed by the input byte for byte, which `remove` gives back; and a second
+    /// `add` changes nothing. Never a panic.
+    fn contract(text: &[u8]) -> Result<(), TestCaseError> {
+        match add(text, LINE, PATHS) {
+            Err(IncludeError::ByteOrderMark) => prop_assert!(text.starts_with(BOM)),
+            Ok(None) => prop_assert!(global_lines(text).any(|l| is_include_of(l, PATHS))),
+            Ok(Some(out)) => {
+                prop_assert!(!text.starts_with(BOM));
+                let eol: &[u8] = if first_line_ends_crlf(text) { b"\r\n" } else { b"\n" };
+                prop_assert_eq!(&out[..LINE.len()], LINE.as_bytes());
+                prop_assert_eq!(&out[LINE.len()..LINE.len() + eol.len()], eol);
+                prop_assert_eq!(&out[LINE.len() + eol.len()..], text);
+                let back = remove(&out, LINE);
+                prop_assert_eq!(back.as_deref(), Some(text));
+                prop_assert_eq!(add(&out, LINE, PATHS), Ok(None), "a second run changes nothing");
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 4000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_config_text_gets_exactly_the_line_or_a_clear_error(text in config_text()) {
+            contract(&text)?;
+        }
+
+        #[test]
+        fn any_bytes_at_all(text in proptest::collection::vec(any::<u8>(), 0..4096)) {
+            contract(&text)?;
+        }
     }
 }
