@@ -382,3 +382,66 @@ fn a_damaged_or_missing_lock_file_exits_2_naming_the_place() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("--no-lock says not to"), "{}", r.stderr);
 }
+
+/// Hostile answers and profile values: refused (exit 2, naming the value) before anything
+/// runs; the canary each would create if a shell ever ran it never appears, and nothing is
+/// written under ~/.ssh.
+#[test]
+fn hostile_answers_and_profile_values_are_refused_never_run() {
+    let s = Sandbox::new();
+    let canary = s.home.path().join("pwned");
+    let c = canary.display().to_string();
+    let hostile = [
+        format!("a;touch {c}"),
+        format!("$(touch {c})"),
+        format!("`touch {c}`"),
+        format!("a'b;touch {c}"),
+        "a\"b".to_string(),
+        format!("a b {c}"),
+        format!("a\ntouch {c}"),
+        format!("-oProxyCommand=touch {c}"),
+    ];
+    for v in &hostile {
+        for (flag, what) in [
+            ("--user", "username"),
+            ("--account", "account"),
+            ("--project-name", "project name"),
+            ("--python", "Python version"),
+            ("--bwlimit", "bandwidth limit"),
+        ] {
+            let mut args = vec!["--site", "sandbox", "--user", "hpcuser", "--yes", "--accept-new-host-key"];
+            if flag == "--user" {
+                args.truncate(2);
+                args.push("--yes");
+            }
+            // `--flag=VALUE`: a leading `-` reaches hpcinit instead of clap.
+            let pair = format!("{flag}={v}");
+            args.push(&pair);
+            let r = s.run(&args);
+            assert_eq!(r.code, 2, "{flag} {v:?}: {}\n{}", r.stdout, r.stderr);
+            assert!(r.stderr.starts_with(&format!("error: {what}")), "{flag} {v:?}: {}", r.stderr);
+            assert!(r.stderr.contains("hint:"), "{flag} {v:?}: {}", r.stderr);
+        }
+    }
+    // A profile whose host or scratch path carries a command.
+    for (field, value) in [
+        ("host", format!("\"x;touch {c}\"")),
+        ("host", "\"-oProxyCommand=x\"".into()),
+        ("port", "\"22;x\"".into()),
+    ] {
+        let text = std::fs::read_to_string(env!("CARGO_MANIFEST_DIR").to_string() + "/profiles/sandbox.yaml")
+            .unwrap()
+            .replacen(
+                if field == "host" { "host: 127.0.0.1" } else { "port: 2222" },
+                &format!("{field}: {value}"),
+                1,
+            );
+        let file = s.home.path().join("hostile.yaml");
+        std::fs::write(&file, text).unwrap();
+        let r = s.run(&["profiles", "validate", file.to_str().unwrap()]);
+        assert_eq!(r.code, 2, "{field}: {value}: {}\n{}", r.stdout, r.stderr);
+        assert!(r.stderr.contains("hostile.yaml:"), "{}", r.stderr);
+    }
+    assert!(!canary.exists(), "a hostile value was run by a shell");
+    assert!(!s.home.path().join(".ssh").exists(), "nothing was written under ~/.ssh");
+}
