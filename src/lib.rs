@@ -68,25 +68,36 @@ fn dispatch(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<i32, Error> {
+    // The two commands that read no profiles of their own.
     match &cli.command {
         Some(Command::Completions { shell }) => {
             clap_complete::generate(*shell, &mut Cli::command(), "hpcinit", out);
-            Ok(EXIT_OK)
+            return Ok(EXIT_OK);
         }
         Some(Command::Profiles { command: ProfilesCommand::Validate { files } }) => {
             let ok = commands::profiles::validate(files, style, out, err)?;
-            Ok(if ok { EXIT_OK } else { EXIT_USAGE })
+            return Ok(if ok { EXIT_OK } else { EXIT_USAGE });
+        }
+        _ => {}
+    }
+    let set = commands::load_profiles(cli, env)?;
+    // Answers given after the subcommand, gaps filled by those given before it.
+    let merged = |s: &SetupArgs| s.or(&cli.setup);
+    match &cli.command {
+        Some(Command::Completions { .. })
+        | Some(Command::Profiles { command: ProfilesCommand::Validate { .. } }) => {
+            unreachable!("handled above")
         }
         Some(Command::Profiles { command: ProfilesCommand::List { json } }) => {
-            commands::profiles::list(&commands::load_profiles(cli, env)?, *json, out)?;
+            commands::profiles::list(&set, *json, out)?;
             Ok(EXIT_OK)
         }
         Some(Command::Profiles { command: ProfilesCommand::Show { name } }) => {
-            commands::profiles::show(&commands::load_profiles(cli, env)?, name, out)?;
+            commands::profiles::show(&set, name, out)?;
             Ok(EXIT_OK)
         }
         Some(Command::Plan { setup, json }) => {
-            let plan = commands::plan::make(&commands::load_profiles(cli, env)?, &setup.or(&cli.setup), env)?;
+            let plan = commands::plan::make(&set, &merged(setup), env)?;
             let text = if *json {
                 serde_json::to_string_pretty(&plan).expect("a plan serializes") + "\n"
             } else {
@@ -95,53 +106,23 @@ fn dispatch(
             out.write_all(text.as_bytes()).map_err(Error::Output)?;
             Ok(EXIT_OK)
         }
-        Some(Command::Sync { setup, dry_run }) => commands::sync::run(
-            &commands::load_profiles(cli, env)?,
-            &setup.or(&cli.setup),
-            *dry_run,
-            cli,
-            env,
-            style,
-            out,
-        ),
-        Some(Command::CheckJob { setup }) => commands::check_job::run(
-            &commands::load_profiles(cli, env)?,
-            &setup.or(&cli.setup),
-            cli,
-            env,
-            style,
-            out,
-        ),
-        Some(Command::Doctor { setup, json }) => commands::doctor::run(
-            &commands::load_profiles(cli, env)?,
-            &setup.or(&cli.setup),
-            *json,
-            cli,
-            env,
-            style,
-            out,
-        ),
-        Some(Command::Uninstall { setup, remote }) => commands::uninstall::run(
-            &commands::load_profiles(cli, env)?,
-            &setup.or(&cli.setup),
-            *remote,
-            cli,
-            env,
-            style,
-            out,
-        ),
-        Some(Command::Reproduce { setup }) => {
-            let setup = SetupArgs { reproduce: true, ..setup.or(&cli.setup) };
-            commands::setup::run(&commands::load_profiles(cli, env)?, &setup, cli, env, style, out)
+        Some(Command::Sync { setup, dry_run }) => {
+            commands::sync::run(&set, &merged(setup), *dry_run, cli, env, style, out)
         }
-        Some(Command::Lock { setup }) => commands::lock::run(
-            &commands::load_profiles(cli, env)?,
-            &setup.or(&cli.setup),
-            cli,
-            env,
-            style,
-            out,
-        ),
+        Some(Command::CheckJob { setup }) => {
+            commands::check_job::run(&set, &merged(setup), cli, env, style, out)
+        }
+        Some(Command::Doctor { setup, json }) => {
+            commands::doctor::run(&set, &merged(setup), *json, cli, env, style, out)
+        }
+        Some(Command::Uninstall { setup, remote }) => {
+            commands::uninstall::run(&set, &merged(setup), *remote, cli, env, style, out)
+        }
+        Some(Command::Reproduce { setup }) => {
+            let setup = SetupArgs { reproduce: true, ..merged(setup) };
+            commands::setup::run(&set, &setup, cli, env, style, out)
+        }
+        Some(Command::Lock { setup }) => commands::lock::run(&set, &merged(setup), cli, env, style, out),
         Some(Command::Diff { sites, project_dir, json, exit_code }) => {
             let args = commands::diff::DiffArgs {
                 sites,
@@ -149,8 +130,8 @@ fn dispatch(
                 json: *json,
                 exit_code: *exit_code,
             };
-            commands::diff::run(&commands::load_profiles(cli, env)?, &args, cli, env, style, out)
+            commands::diff::run(&set, &args, cli, env, style, out)
         }
-        None => commands::setup::run(&commands::load_profiles(cli, env)?, &cli.setup, cli, env, style, out),
+        None => commands::setup::run(&set, &cli.setup, cli, env, style, out),
     }
 }
