@@ -39,6 +39,8 @@ pub enum Error {
     Plan(#[from] crate::plan::PlanError),
     #[error(transparent)]
     Lock(#[from] crate::local::lock::LockError),
+    #[error(transparent)]
+    Busy(#[from] crate::local::run_lock::RunLockError),
     /// A step of the run failed.
     #[error("{error}")]
     Step { title: String, error: Box<crate::exec::StepError> },
@@ -54,7 +56,7 @@ impl Error {
             | Error::LocalRead { .. } => EXIT_USAGE,
             Error::Requirements(_) | Error::Project(_) | Error::Lock(_) => EXIT_USAGE,
             Error::Plan(e) => e.exit_code(),
-            Error::Output(_) => EXIT_FAILED,
+            Error::Output(_) | Error::Busy(_) => EXIT_FAILED,
             Error::Step { error, .. } => error.exit_code(),
         }
     }
@@ -71,6 +73,7 @@ impl Error {
             Error::Lock(e) => Some(e.hint()),
             Error::Plan(e) => Some(e.hint()),
             Error::Output(_) => None,
+            Error::Busy(e) => Some(e.hint()),
             Error::Step { error, .. } => error.hint(),
         }
     }

@@ -50,6 +50,24 @@ where
     }
 }
 
+/// What a command that changes the person's files is, in words (for a run that has to wait for
+/// it); `None` for commands that only read.
+fn writes(cli: &Cli) -> Option<String> {
+    let (name, setup) = match &cli.command {
+        None => ("", &cli.setup),
+        Some(Command::Sync { setup, .. }) => ("sync ", setup),
+        Some(Command::Uninstall { setup, .. }) => ("uninstall ", setup),
+        Some(Command::Reproduce { setup }) => ("reproduce ", setup),
+        Some(Command::Lock { setup }) => ("lock ", setup),
+        _ => return None,
+    };
+    let site = setup.site.as_ref().or(cli.setup.site.as_ref());
+    Some(match site {
+        Some(s) => format!("hpcinit {name}--site {s}"),
+        None => format!("hpcinit {name}").trim_end().to_string(),
+    })
+}
+
 /// The command line with `--answers FILE` filled in where flags left gaps.
 fn with_answers_file(mut cli: Cli, env: &Env) -> Result<Cli, Error> {
     let Some(path) = cli.answers.clone() else { return Ok(cli) };
@@ -81,6 +99,13 @@ fn dispatch(
         _ => {}
     }
     let set = commands::load_profiles(cli, env)?;
+    // Commands that change files take the run lock: a second hpcinit waits for the first.
+    let _lock = match writes(cli) {
+        Some(what) => Some(local::run_lock::acquire(env, &what, &mut |holder| {
+            let _ = writeln!(err, "waiting for another hpcinit run to finish ({holder})…");
+        })?),
+        None => None,
+    };
     // Answers given after the subcommand, gaps filled by those given before it.
     let merged = |s: &SetupArgs| s.or(&cli.setup);
     match &cli.command {

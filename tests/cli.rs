@@ -445,3 +445,56 @@ fn hostile_answers_and_profile_values_are_refused_never_run() {
     assert!(!canary.exists(), "a hostile value was run by a shell");
     assert!(!s.home.path().join(".ssh").exists(), "nothing was written under ~/.ssh");
 }
+
+/// A profile or answers file cut off mid-write (a failed download, a full disk, an editor
+/// crash): exit 2 with the file, the line and a hint; nothing is written to `~/.ssh`.
+#[test]
+fn truncated_profiles_and_answers_files_exit_2_naming_the_place() {
+    let s = Sandbox::new();
+    let saga =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/saga.yaml")).unwrap();
+    // Cut in the middle of a line, a third of the way in, and inside a quoted string.
+    let third = saga.len() / 3;
+    let cuts = [
+        saga[..third].to_string(),
+        saga[..saga.find("\nscheduler:").unwrap()].to_string(),
+        format!("{}  extra: \"unterminated\n", &saga[..saga.find("\nstorage:").unwrap() + 1]),
+        String::new(),
+    ];
+    for (i, text) in cuts.iter().enumerate() {
+        let path = s.project.join(format!("cut-{i}.yaml"));
+        std::fs::write(&path, text).unwrap();
+        let r = s.run(&["profiles", "validate", path.to_str().unwrap()]);
+        assert_eq!(r.code, 2, "cut {i}: {r:?}");
+        assert!(r.stderr.contains(&format!("cut-{i}.yaml")), "cut {i} names the file: {}", r.stderr);
+        assert!(r.stderr.contains("error:"), "cut {i}: {}", r.stderr);
+        // The same file given to a run: refused before anything happens.
+        let r = s.run(&["--profile", path.to_str().unwrap(), "--site", "saga", "--user", "alice", "--yes"]);
+        assert_eq!(r.code, 2, "cut {i} as --profile: {r:?}");
+        assert!(r.stderr.contains("hint:"), "cut {i}: {}", r.stderr);
+    }
+    // Line numbers point at the cut: a mapping broken off after `host:` on line N.
+    let path = s.project.join("cut-key.yaml");
+    std::fs::write(&path, "name: cutsite\ndisplay_name: Cut\nssh:\n  host: [login.example.org\n").unwrap();
+    let r = s.run(&["profiles", "validate", path.to_str().unwrap()]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("cut-key.yaml:"), "{}", r.stderr);
+
+    // Answers files: cut mid-key, mid-value, inside a quote.
+    for (i, text) in ["site: saga\nuser: [ali", "site: saga\nus", "site: saga\nuser: \"alice\naccount: nn1"]
+        .iter()
+        .enumerate()
+    {
+        std::fs::write(s.project.join("class.yaml"), text).unwrap();
+        let r = s.run(&["--answers", "class.yaml", "--yes"]);
+        assert_eq!(r.code, 2, "answers cut {i}: {r:?}");
+        assert!(r.stderr.contains("class.yaml"), "answers cut {i} names the file: {}", r.stderr);
+        assert!(r.stderr.contains("hint:"), "answers cut {i}: {}", r.stderr);
+    }
+    // Cut where the rest still parses: the missing answer is named, with its flag.
+    std::fs::write(s.project.join("class.yaml"), "site: saga\nuser: ali").unwrap();
+    let r = s.run(&["--answers", "class.yaml", "--yes"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("missing account") && r.stderr.contains("--account"), "{}", r.stderr);
+    assert!(!s.home.path().join(".ssh").exists(), "nothing was written to ~/.ssh");
+}

@@ -28,6 +28,9 @@ mod sync_steps;
 #[path = "cluster/lock_steps.rs"]
 mod lock_steps;
 
+#[path = "cluster/fault_steps.rs"]
+mod fault_steps;
+
 struct Cluster {
     dir: PathBuf,
     vars: Vec<(String, String)>,

@@ -96,8 +96,26 @@ impl Task for ConfigTask {
         let new = include::add(&bytes, &self.line, &spellings)
             .map_err(|source| StepError::Include { path: target.clone(), source })?;
         if let Some(new) = new {
-            let backup = atomic::backup_once(&target).map_err(write_err(&target))?;
-            atomic::write(&target, &new, 0o600).map_err(write_err(&target))?;
+            // A file the person made read-only (or one on a read-only file system, as a
+            // home-manager link into /nix/store is) is theirs to change: say what to add.
+            let read_only =
+                |why: String| StepError::ReadOnly { path: target.clone(), why, line: self.line.clone() };
+            if let Ok(meta) = std::fs::metadata(&target) {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = meta.permissions().mode() & 0o7777;
+                if mode & 0o200 == 0 {
+                    return Err(read_only(format!("is read-only (mode {mode:04o})")));
+                }
+            }
+            let rofs = |e: std::io::Error| {
+                if e.kind() == std::io::ErrorKind::ReadOnlyFilesystem {
+                    read_only("is on a read-only file system".into())
+                } else {
+                    StepError::Write { path: target.clone(), source: e }
+                }
+            };
+            let backup = atomic::backup_once(&target).map_err(rofs)?;
+            atomic::write(&target, &new, 0o600).map_err(rofs)?;
             let shown =
                 if target == config { "~/.ssh/config".to_string() } else { target.display().to_string() };
             let mut line = format!("added `{}` as the first line of {shown}", self.line);

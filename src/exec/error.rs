@@ -12,6 +12,8 @@ pub enum StepError {
     Key(#[from] KeyError),
     #[error(transparent)]
     Prompt(#[from] PromptError),
+    #[error("{} {why}; hpcinit leaves it as it is", path.display())]
+    ReadOnly { path: PathBuf, why: String, line: String },
     #[error("cannot write {}", path.display())]
     Write {
         path: PathBuf,
@@ -73,6 +75,11 @@ impl StepError {
             StepError::Key(e) => e.hint(),
             StepError::Prompt(e) => e.hint(),
             StepError::Write { .. } => "check the permissions of that directory".into(),
+            StepError::ReadOnly { path, line, .. } => format!(
+                "add this line at the top of {} yourself, then run hpcinit again: {line}   (or make the file writable: chmod u+w {})",
+                path.display(),
+                path.display()
+            ),
             StepError::Read { .. } => "check the permissions of that file".into(),
             StepError::Include { .. } => {
                 "save ~/.ssh/config as UTF-8 without a byte-order mark (OpenSSH cannot read it as it is), then run hpcinit again".into()

@@ -217,8 +217,7 @@ impl<'a> Context<'a> {
     ) -> Result<RemoteOutput, StepError> {
         self.round_trips += 1;
         self.reporter.trace(&format!("remote: {}", script.purpose));
-        let input = script.input();
-        let result = self.remote().exec(script.shell(), input.as_bytes(), on_line);
+        let result = self.remote().script(script, on_line);
         result.map_err(|e| {
             let hint = connect_task::connect_hint(self, &e);
             StepError::Remote { error: e, hint }

@@ -10,4 +10,5 @@ pub mod known_hosts;
 pub mod lock;
 pub mod project;
 pub mod requirements;
+pub mod run_lock;
 pub mod state;

@@ -21,7 +21,7 @@ pub fn script(profile: &Profile, venv: Option<(&str, &[String])>) -> String {
         "if out=$({ask} 2>&1); then\n  hpcinit_tag scheduler-ok \"$(printf '%s\\n' \"$out\" | grep -c .)\"\nelse\n  hpcinit_tag scheduler-fail \"$(printf '%s' \"$out\" | head -n 3 | tr '\\n' ' ')\"\nfi\n"
     ));
     s.push_str(&format!(
-        "out=$( {} 2>&1 ); rc=$?\nprintf '%s\\n' \"$out\" | head -n {QUOTA_LINES} | sed 's/^/@@hpcinit:quota-line /'\nhpcinit_tag quota-exit \"$rc\"\n",
+        "out=$( {{ {}\n}} 2>&1 ); rc=$?\nprintf '%s\\n' \"$out\" | head -n {QUOTA_LINES} | sed 's/^/@@hpcinit:quota-line /'\nhpcinit_tag quota-exit \"$rc\"\n",
         profile.raw.storage.quota_command.as_str()
     ));
     if let Some((venv, loads)) = venv {

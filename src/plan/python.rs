@@ -451,6 +451,10 @@ pub fn step(
     Ok(PythonParts { step, loads, activate })
 }
 
+/// pip releases older than this are upgraded before installing (pip 23 reads every wheel and
+/// metadata version in use today; 9 to 21 are what older module Pythons bring).
+const PIP_CURRENT: u32 = 23;
+
 /// What the build script is made from.
 struct Build<'a> {
     venv: &'a str,
@@ -499,9 +503,11 @@ hpcinit_tag phase modules
     let req_file = if match_mode.is_some() { "locked.txt" } else { "requirements.txt" };
     s.push_str(&format!("cat >\"$new\"/.hpcinit/{req_file} {req_open}\n{req_body}\n"));
     if !containerized {
+        // An old pip (a module's Python can bring pip 9 to 21) cannot read today's wheels and
+        // metadata: upgrade it. A current one is left alone (the upgrade costs a pip start).
         s.push_str("hpcinit_tag phase pip\n");
         s.push_str(&format!(
-            "\"$new\"/bin/python -m pip install{no_index} --upgrade pip || {{ rm -rf \"$new\"; hpcinit_tag fail pip; return 1; }}\n"
+            "\"$new\"/bin/python -c 'import sys, pip; sys.exit(int(pip.__version__.split(\".\")[0]) < {PIP_CURRENT})' 2>/dev/null || \"$new\"/bin/python -m pip install{no_index} --upgrade pip || {{ rm -rf \"$new\"; hpcinit_tag fail pip; return 1; }}\n"
         ));
         if let Some(mode) = match_mode {
             let (m_open, m_body) = heredoc(MATCH_PINS);
@@ -515,13 +521,16 @@ hpcinit_tag phase modules
             "if grep -q . \"$new\"/.hpcinit/requirements.txt; then\n  \"$new\"/bin/python -m pip install{no_index} --progress-bar off -r \"$new\"/.hpcinit/requirements.txt || {{ rm -rf \"$new\"; hpcinit_tag fail install; return 1; }}\nfi\n"
         ));
     }
+    // `pip freeze` and the module list (for the record and the lock) run while the imports
+    // are proven.
+    s.push_str("\"$new\"/bin/python -m pip freeze >\"$new\"/.hpcinit/freeze.txt 2>/dev/null &\nfreeze=$!\n");
+    s.push_str("module -t list >\"$new\"/.hpcinit/modules.txt 2>&1 &\nmodules=$!\n");
     s.push_str("hpcinit_tag phase verify\n");
     s.push_str(&format!(
-        "\"$new\"/bin/python - \"$new\"/.hpcinit/requirements.txt {py_open} || {{ rm -rf \"$new\"; hpcinit_tag fail verify; return 1; }}\n{py_body}\n"
+        "\"$new\"/bin/python - \"$new\"/.hpcinit/requirements.txt {py_open} || {{ wait \"$freeze\" \"$modules\"; rm -rf \"$new\"; hpcinit_tag fail verify; return 1; }}\n{py_body}\n"
     ));
     s.push_str(&format!(
-        r#""$new"/bin/python -m pip freeze >"$new"/.hpcinit/freeze.txt 2>/dev/null
-module -t list >"$new"/.hpcinit/modules.txt 2>&1
+        r#"wait "$freeze" "$modules"
 printf '%s\n' {sha} >"$new"/.hpcinit-ok
 hpcinit_tag phase swap
 old=

@@ -93,13 +93,16 @@ if [ ! -d "$logdir" ]; then hpcinit_tag fail no-log-dir "$logdir"; return 3; fi
 [ -n "$id" ] || {{ hpcinit_tag fail submit "$out"; return 1; }}
 hpcinit_tag job "$id"
 deadline=$(( $(date +%s) + {timeout} ))
-last=; timed_out=0
+last=; timed_out=0; n=0
 while :; do
   {poll}
   [ -z "$st" ] && break
   [ "$st" != "$last" ] && {{ hpcinit_tag state "$st"; last=$st; }}
   if [ "$(date +%s)" -ge "$deadline" ]; then {cancel}; hpcinit_tag timeout "$st"; timed_out=1; break; fi
-  sleep 2
+  # A smoke job on an idle queue is over in seconds: ask 4 times a second for the first
+  # 10 seconds, then every second up to a minute, then every 10 seconds (gentler on the
+  # scheduler than a person re-running squeue).
+  n=$((n + 1)); if [ "$n" -le 40 ]; then sleep 0.25; elif [ "$n" -le 90 ]; then sleep 1; else sleep 10; fi
 done
 hpcinit_tag final "$({fin})"
 log="$logdir/{name}-$id.out"; err="$logdir/{name}-$id.err"

@@ -8,6 +8,7 @@ pub mod host_key;
 mod openssh;
 pub mod script;
 mod sftp;
+mod shell_session;
 mod ssh2_session;
 
 pub use error::RemoteError;
@@ -51,6 +52,14 @@ pub trait Remote {
         input: &[u8],
         on_line: &mut dyn FnMut(&str),
     ) -> Result<RemoteOutput, RemoteError>;
+    /// Runs a [`Script`] (its own login shell, unless the transport keeps one for the run).
+    fn script(
+        &mut self,
+        script: &Script,
+        on_line: &mut dyn FnMut(&str),
+    ) -> Result<RemoteOutput, RemoteError> {
+        self.exec(script.shell(), script.input().as_bytes(), on_line)
+    }
     /// Tries a fresh key-only login with `key`, without prompting: `Ok(true)` when the server
     /// accepts the key (even if it then asks for a second factor).
     fn key_accepted(

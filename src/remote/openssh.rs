@@ -4,7 +4,8 @@
 //! nothing can prompt a second time. ssh runs with `LANG=C` so its messages can be classified,
 //! and what it prints on standard error still reaches the person (banners, Duo instructions).
 
-use super::{Remote, RemoteError, RemoteOutput};
+use super::shell_session::ShellSession;
+use super::{Remote, RemoteError, RemoteOutput, Script};
 use crate::ui::Prompter;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -21,6 +22,8 @@ pub struct OpenSsh {
     multiplex: bool,
     /// Echo ssh's standard error to ours while connecting.
     echo: bool,
+    /// The run's login shell on the cluster, once a script has run (multiplexed only).
+    shell: Option<ShellSession>,
 }
 
 impl OpenSsh {
@@ -33,7 +36,16 @@ impl OpenSsh {
         multiplex: bool,
         echo: bool,
     ) -> OpenSsh {
-        OpenSsh { alias: alias.into(), host: host.into(), port, config, vars: vars.clone(), multiplex, echo }
+        OpenSsh {
+            alias: alias.into(),
+            host: host.into(),
+            port,
+            config,
+            vars: vars.clone(),
+            multiplex,
+            echo,
+            shell: None,
+        }
     }
 
     fn command(&self) -> Command {
@@ -67,7 +79,8 @@ impl OpenSsh {
     }
 
     /// Closes the master connection (`ssh -O exit`).
-    pub fn close_master(&self) {
+    pub fn close_master(&mut self) {
+        self.shell = None;
         let _ = self
             .command()
             .args(["-O", "exit", &self.alias])
@@ -82,6 +95,20 @@ impl Remote for OpenSsh {
     fn connect(&mut self, _prompter: &mut dyn Prompter) -> Result<bool, RemoteError> {
         if self.master_running() {
             return Ok(true);
+        }
+        if self.multiplex {
+            // The connection that signs in becomes the master, and its session is the run's
+            // login shell: no separate `true`, the first script is one round trip away.
+            let mut ssh = self.command();
+            ssh.args(["-o", "ConnectTimeout=20", &self.alias]);
+            let mut session = ShellSession::start(ssh, self.echo).map_err(Self::spawn_err)?;
+            if session.wait_ready() {
+                self.shell = Some(session);
+                return Ok(false);
+            }
+            let stderr = session.ssh_stderr();
+            drop(session);
+            return Err(self.classify(&stderr));
         }
         let mut child = self
             .command()
@@ -170,6 +197,56 @@ impl Remote for OpenSsh {
             }
         }
         Ok(RemoteOutput { status, stdout, stderr })
+    }
+
+    /// Over a shared connection, every script runs in one login shell kept for the run: one
+    /// round trip per script, the login profile read once. Without one, a shell per script.
+    fn script(
+        &mut self,
+        script: &Script,
+        on_line: &mut dyn FnMut(&str),
+    ) -> Result<RemoteOutput, RemoteError> {
+        if !self.multiplex {
+            return self.exec(script.shell(), script.input().as_bytes(), on_line);
+        }
+        if self.shell.is_none() {
+            let mut ssh = self.command();
+            ssh.args([
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "ControlMaster=no",
+                "-o",
+                "ConnectTimeout=20",
+                &self.alias,
+            ]);
+            let mut session = ShellSession::start(ssh, false).map_err(Self::spawn_err)?;
+            if !session.wait_ready() {
+                let stderr = session.ssh_stderr();
+                return Err(if stderr.trim().is_empty() {
+                    RemoteError::NoMaster { alias: self.alias.clone() }
+                } else {
+                    self.classify(&stderr)
+                });
+            }
+            self.shell = Some(session);
+        }
+        let session = self.shell.as_mut().expect("started above");
+        match session.run(script, on_line) {
+            Ok(out) => Ok(out),
+            Err(_) => {
+                let stderr = session.ssh_stderr();
+                self.shell = None;
+                Err(if stderr.trim().is_empty() {
+                    RemoteError::Protocol {
+                        host: self.host.clone(),
+                        message: format!("the connection ended during: {}", script.purpose),
+                    }
+                } else {
+                    self.classify(&stderr)
+                })
+            }
+        }
     }
 
     fn key_accepted(&mut self, key: &Path, _prompter: &mut dyn Prompter) -> Result<bool, RemoteError> {

@@ -54,7 +54,12 @@ impl Script {
 
     /// What is sent on the command's standard input.
     pub fn input(&self) -> String {
-        format!("{PRELUDE}\nhpcinit_main() {{\n{}\n}}\nhpcinit_main </dev/null\n", self.body)
+        format!("{}hpcinit_main </dev/null\n", self.definition())
+    }
+
+    /// The helpers and the body as the function `hpcinit_main`, not yet called.
+    pub fn definition(&self) -> String {
+        format!("{PRELUDE}\nhpcinit_main() {{\n{}\n}}\n", self.body)
     }
 
     pub fn body(&self) -> &str {

@@ -194,7 +194,12 @@ fn second_factor_site_over_ssh2_one_authentication() {
 }
 
 /// A copy of a built-in test profile under another name, with `edit` applied to its text.
-fn profile_variant(l: &Laptop, base: &str, name: &str, edit: impl Fn(String) -> String) -> PathBuf {
+pub(super) fn profile_variant(
+    l: &Laptop,
+    base: &str,
+    name: &str,
+    edit: impl Fn(String) -> String,
+) -> PathBuf {
     let src =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("profiles/{base}.yaml")))
             .unwrap();

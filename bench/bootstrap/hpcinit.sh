@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# hpcinit's route: the one command a person runs, every step checked and verified.
+# Run by bench/bootstrap.sh with HOME set to a fresh laptop home and, in the environment:
+#   ALIAS PROFILE RUSER PROJ NAME BIN
+# Prints the smoke job's log line last.
+set -euo pipefail
+cd "$PROJ"
+# This laptop's home is $HOME, not the account's home that ssh reads its files from: every
+# ssh, scp and rsync here reads $HOME/.ssh/config, as a person's own ssh reads theirs.
+ssh() { command ssh -F "$HOME/.ssh/config" "$@"; }
+scp() { command scp -F "$HOME/.ssh/config" "$@"; }
+rsync() { command rsync -e "ssh -F $HOME/.ssh/config" "$@"; }
+out=$("$BIN" --profile "$PROFILE" --site "$ALIAS" --user "$RUSER" --project-name "$NAME" \
+  --yes --accept-new-host-key --no-passphrase --check-job) || { printf '%s\n' "$out" >&2; exit 1; }
+printf '%s\n' "$out" | grep -o 'hpcinit-check ok [^`]*'
+ssh -O exit "$ALIAS" 2>/dev/null || true
