@@ -105,6 +105,8 @@ async def main():
     async with server:
         await stop.wait()
     save()
+    # Connections still open are simply dropped, as a link going down drops them.
+    os._exit(0)
 
 
 asyncio.run(main())

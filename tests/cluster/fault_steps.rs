@@ -502,6 +502,21 @@ fn a_symlinked_ssh_config_is_edited_at_its_target_and_stays_a_link() {
     );
 }
 
+/// Another process holding the run lock for `secs` seconds (util-linux `flock`), once it has it.
+fn hold(lock: &Path, secs: u32) -> std::process::Child {
+    let child = Command::new("flock")
+        .arg(lock)
+        .args(["sleep", &secs.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the holder", 10, || {
+        Command::new("flock").arg("-n").arg(lock).arg("true").status().map(|s| !s.success()).unwrap_or(false)
+    });
+    child
+}
+
 #[test]
 fn two_runs_at_once_one_waits_and_the_config_stays_valid() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -531,22 +546,7 @@ fn two_runs_at_once_one_waits_and_the_config_stays_valid() {
 
     // A run holding the lock: the next one says whom it waits for, then goes on.
     let lock = l.path(".local/state/hpcinit/run.lock");
-    let mut holder = Command::new("flock")
-        .arg(&lock)
-        .args(["sleep", "3"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for("the holder", 10, || {
-        Command::new("flock")
-            .args(["-n"])
-            .arg(&lock)
-            .arg("true")
-            .status()
-            .map(|s| !s.success())
-            .unwrap_or(false)
-    });
+    let mut holder = hold(&lock, 3);
     let r = l.hpcinit(&a, &[]);
     run_ok(&r, "waited");
     assert!(r.stderr.contains("waiting for another hpcinit run to finish"), "{}", r.stderr);
@@ -554,22 +554,7 @@ fn two_runs_at_once_one_waits_and_the_config_stays_valid() {
 
     // One that cannot wait that long gives up, having changed nothing.
     let before = std::fs::read(l.path(".ssh/config")).unwrap();
-    let mut holder = Command::new("flock")
-        .arg(&lock)
-        .args(["sleep", "5"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for("the holder", 10, || {
-        Command::new("flock")
-            .args(["-n"])
-            .arg(&lock)
-            .arg("true")
-            .status()
-            .map(|s| !s.success())
-            .unwrap_or(false)
-    });
+    let mut holder = hold(&lock, 5);
     let r = l.hpcinit(&["sync", "--site", "sandbox", "--user", "hpcuser"], &[("HPCINIT_LOCK_WAIT", "1")]);
     failed(&r, 1, "lock held");
     assert!(r.stderr.contains("another hpcinit run is changing your setup"), "{}", r.stderr);

@@ -22,7 +22,8 @@ SLURMCTLD_PORT=${HPCINIT_SLURMCTLD_PORT:-16817}
 SLURMD_PORT=${HPCINIT_SLURMD_PORT:-16818}
 TEST_USER=${HPCINIT_TEST_USER:-hpcuser}
 TEST_PASSWORD=hpcinit-test-password
-# The TOTP secret, in hex as pam_oath's users file takes it (20 bytes).
+# The TOTP secret, in hex as pam_oath's users file takes it (20 bytes). pam_oath accepts codes up
+# to 600 steps ahead: a benchmark (bench/bootstrap.sh) uses dozens of fresh codes a minute.
 TOTP_SECRET=3132333435363738393031323334353637383930
 
 die() { echo "cluster: $*" >&2; exit 1; }
@@ -203,7 +204,7 @@ pam=/etc/pam.d/hpcinit-sshd-mfa
 cat >"$pam" <<EOF
 # hpcinit test cluster (tests/cluster/up.sh): password, then TOTP. Removed by down.sh.
 auth     requisite pam_unix.so
-auth     required  pam_oath.so usersfile=$D/mfa/users.oath window=60 digits=6
+auth     required  pam_oath.so usersfile=$D/mfa/users.oath window=600 digits=6
 account  required  pam_unix.so
 session  required  pam_permit.so
 password required  pam_deny.so
