@@ -53,7 +53,8 @@ mod tests {
         let saga = set.get("saga").unwrap();
         let s = script(saga, Some(("~/venvs/proj", &["Python/3.11.3-GCCcore-12.3.0".to_string()])));
         assert!(s.contains("squeue -h -u \"$(id -un)\""), "{s}");
-        assert!(s.contains("out=$( dusage 2>&1 )"), "{s}");
+        // In braces: a quota command of several commands has all its output captured.
+        assert!(s.contains("out=$( { dusage\n} 2>&1 )"), "{s}");
         assert!(s.contains("venv=\"$HOME\"/venvs/proj") || s.contains("venv=\"$HOME/venvs/proj\""), "{s}");
         assert!(s.contains("module load Python/3.11.3-GCCcore-12.3.0"), "{s}");
         let dtu = set.get("dtu").unwrap();

@@ -265,9 +265,11 @@ fn scratch_full_fails_the_copy_and_keeps_the_last_snapshot() {
     let uid = Command::new("id").args(["-u", "hpcuser"]).output().unwrap();
     let uid = String::from_utf8_lossy(&uid.stdout).trim().to_string();
     // The project's snapshot directory on a 512 KiB file system; the project is 2 MB.
-    // The directory under the mount point is the test user's too (it is made here, as root).
-    std::fs::create_dir_all(&snaps).unwrap();
-    assert!(Command::new("chown").args(["hpcuser:hpcuser"]).arg(&snaps).status().unwrap().success());
+    // The mount point and its parents are made by the test user, as hpcinit would make them
+    // (made here as root, a fresh cluster's ~/scratch/code-snapshots would be root's).
+    let made =
+        Command::new("runuser").args(["-u", "hpcuser", "--", "mkdir", "-p"]).arg(&snaps).status().unwrap();
+    assert!(made.success());
     let full = Mount::tmpfs(&snaps, &format!("size=512k,uid={uid},gid={uid},mode=0755"));
     for i in 0..8 {
         std::fs::write(l.project.join(format!("chunk-{i}.bin")), vec![i as u8 + 1; 262_144]).unwrap();
