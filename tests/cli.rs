@@ -132,10 +132,10 @@ fn plan_json_is_the_same_plan() {
             "connect",
             "probe",
             "remote-layout",
+            "job-templates",
             "python",
             "lock",
-            "sync",
-            "job-templates"
+            "sync"
         ],
         "Trillium takes only CCDB keys: registration comes before the first connection"
     );

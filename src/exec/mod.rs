@@ -25,7 +25,7 @@ use crate::env::Env;
 use crate::local::key::KeyInfo;
 use crate::plan::{Action, Plan, PlanError, RemoteFacts, Step};
 use crate::profile::Profile;
-use crate::remote::{OpenSsh, Remote, RemoteOutput, Script, Ssh2Session};
+use crate::remote::{OpenSsh, Remote, RemoteOutput, Running, Script, Ssh2Session};
 use crate::ui::{Prompter, Reporter, Status};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -118,6 +118,13 @@ pub enum Applied {
 pub trait Task {
     fn check(&mut self, cx: &mut Context) -> Result<Check, StepError>;
     fn apply(&mut self, cx: &mut Context) -> Result<Applied, StepError>;
+    /// Starts the step's slow, unattended part before its turn, in the background, when what
+    /// it needs is already done and it will not need to ask anything; `true` when it did. Its
+    /// turn then collects the work and reports, verifies and fails as usual. Nothing is shown
+    /// meanwhile (except with `-v`).
+    fn head_start(&mut self, _cx: &mut Context) -> bool {
+        false
+    }
 }
 
 /// What the steps share during one run.
@@ -224,6 +231,35 @@ impl<'a> Context<'a> {
         })
     }
 
+    /// Starts a script on a channel of its own, where the transport can run one beside the
+    /// run's login shell; `None` where it cannot (the caller then runs it in its turn).
+    pub fn start_script(&mut self, script: &Script) -> Option<Running> {
+        self.reporter.trace(&format!("remote, started early: {}", script.purpose));
+        match self.remote().start(script)? {
+            Ok(r) => Some(r),
+            Err(e) => {
+                self.reporter.trace(&format!("could not start it early ({e}); it runs in its turn"));
+                None
+            }
+        }
+    }
+
+    /// Collects a script [`Context::start_script`] started: one round trip, its lines passed
+    /// to `on_line` (those printed so far first).
+    pub fn finish_script(
+        &mut self,
+        running: Running,
+        purpose: &str,
+        on_line: &mut dyn FnMut(&str),
+    ) -> Result<RemoteOutput, StepError> {
+        self.round_trips += 1;
+        self.reporter.trace(&format!("remote: {purpose} (started early)"));
+        running.wait(on_line).map_err(|e| {
+            let hint = connect_task::connect_hint(self, &e);
+            StepError::Remote { error: e, hint }
+        })
+    }
+
     /// Runs one command on the cluster (in the login shell's `-c`): one round trip.
     pub fn run_command(&mut self, purpose: &str, command: &str) -> Result<RemoteOutput, StepError> {
         self.round_trips += 1;
@@ -281,12 +317,17 @@ fn task_for(step: &Step) -> Option<Box<dyn Task>> {
 }
 
 /// Runs the built steps among `ids` in order, each in its current form (the plan is rebuilt
-/// when the probe reports); stops at the first failure.
+/// when the probe reports); stops at the first failure. After each step, the later ones may
+/// start their slow part early ([`Task::head_start`]): the venv build on a channel of its own
+/// while the login shell writes the templates, the code copy while the venv builds. Reports
+/// stay in the plan's order; work started early and not collected is stopped at a failure.
 pub fn run(cx: &mut Context, ids: &[&'static str]) -> Result<(), crate::error::Error> {
     let total = ids.len();
+    let mut started: Vec<(&'static str, Box<dyn Task>)> = Vec::new();
     for (i, id) in ids.iter().enumerate() {
         let step = cx.step(id);
-        let Some(mut task) = task_for(&step) else { continue };
+        let early = started.iter().position(|(s, _)| s == id).map(|at| started.remove(at).1);
+        let Some(mut task) = early.or_else(|| task_for(&step)) else { continue };
         cx.reporter.begin(i + 1, total, &step.title);
         let before = cx.round_trips;
         let result = run_one(task.as_mut(), cx, &step);
@@ -300,6 +341,16 @@ pub fn run(cx: &mut Context, ids: &[&'static str]) -> Result<(), crate::error::E
             Err(e) => {
                 cx.reporter.end(Status::Failed, &e.to_string());
                 return Err(crate::error::Error::Step { title: step.title.clone(), error: Box::new(e) });
+            }
+        }
+        for later in &ids[i + 1..] {
+            if started.iter().any(|(s, _)| s == later) {
+                continue;
+            }
+            if let Some(mut task) = task_for(&cx.step(later)) {
+                if task.head_start(cx) {
+                    started.push((later, task));
+                }
             }
         }
     }

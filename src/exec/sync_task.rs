@@ -5,21 +5,38 @@
 //! Reads the project directory; on the cluster it writes only under
 //! `~/scratch/code-snapshots/<project>/`.
 
-use super::rsync_run::{self, RsyncVersion};
+use super::rsync_run::{self, Failed, RsyncVersion, Stats};
 use super::{Applied, Check, Context, StepError, Task};
 use crate::local::project::{self, EntryKind, GitState, Scan};
-use crate::plan::snapshot::{human_bytes, SyncPlan};
+use crate::plan::snapshot::{human_bytes, Put, SyncPlan};
 use crate::plan::Action;
 use crate::remote::script::tagged;
 use crate::remote::Script;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 
 #[derive(Default)]
 pub struct SyncTask {
     scan: Option<Scan>,
     /// What the finalize step reported, once it succeeded.
     finalized: Option<String>,
+    /// The copy started before the step's turn: the files as listed then, and rsync's run.
+    early: Option<Early>,
 }
+
+struct Early {
+    /// The files as listed when it started.
+    scan: Scan,
+    copy: JoinHandle<Result<Stats, Failed>>,
+    /// rsync's last progress: percent, bytes.
+    progress: Arc<(AtomicU64, AtomicU64)>,
+}
+
+/// Files that changed while a copy started early ran are sent in the finishing script when they
+/// are this small together (a lock file); more, and rsync runs again.
+const PATCH_LIMIT: u64 = 256 * 1024;
 
 /// The snapshot directory as found on the cluster.
 #[derive(Debug, Default)]
@@ -76,29 +93,201 @@ impl Task for SyncTask {
     fn apply(&mut self, cx: &mut Context) -> Result<Applied, StepError> {
         let p = plan_of(cx);
         let scan = self.scan.take().expect("checked before applying");
-        let sent = match cx.remote().rsync_shell() {
-            Some(shell) => {
-                let version = RsyncVersion::local().map_err(|why| StepError::Cluster {
-                    what: "the code snapshot".into(),
-                    detail: format!("this machine's rsync cannot be used: {why}"),
-                    hint: "install rsync 3 (macOS: `brew install rsync`; Debian/Ubuntu: `sudo apt install rsync`), or copy over SFTP with --transport ssh2".into(),
-                    usage: true,
-                })?;
-                if cx.facts.as_ref().is_some_and(|f| !f.has("rsync")) {
-                    return Err(StepError::Cluster {
-                        what: "the code snapshot".into(),
-                        detail: "the cluster has no rsync on PATH".into(),
-                        hint: "copy over SFTP instead: run again with --transport ssh2".into(),
-                        usage: true,
-                    });
+        let early = self.early.take().and_then(|e| collect_early(cx, &p, e, &scan));
+        let (done, unchanged) = match early {
+            Some((sent, patch)) => match finalize(cx, &p, &scan, &sent, &patch) {
+                Err(e) if !patch.is_empty() => {
+                    // What the finishing script brought in did not give the listing: rsync
+                    // makes it so, as without a head start.
+                    cx.reporter.trace(&format!("the early copy did not finish cleanly ({e}); copying again"));
+                    let sent = fill(cx, &p, &scan)?;
+                    finalize(cx, &p, &scan, &sent, "")?
                 }
-                rsync_fill(cx, &p, &scan, version, &shell)?
+                r => r?,
+            },
+            None => {
+                let sent = fill(cx, &p, &scan)?;
+                finalize(cx, &p, &scan, &sent, "")?
             }
-            None => super::sftp_fill::fill(cx, &p, &scan)?,
         };
-        let (done, unchanged) = finalize(cx, &p, &scan, &sent)?;
         self.finalized = Some(done.clone());
         Ok(if unchanged { Applied::Unchanged(done) } else { Applied::Changed(done) })
+    }
+
+    /// Once `~/scratch` is there and the code differs from `latest`: rsync starts filling the
+    /// snapshot in the background (over the shared connection, its own channel), while the
+    /// cluster builds the venv. What changes meanwhile (the lock file) follows in the
+    /// finishing script, and the manifest check decides as always.
+    fn head_start(&mut self, cx: &mut Context) -> bool {
+        if self.early.is_some() || self.finalized.is_some() {
+            return false;
+        }
+        let Some(facts) = &cx.facts else { return false };
+        if !facts.path("home-scratch").is_dir() || !facts.has("rsync") {
+            return false;
+        }
+        let p = plan_of(cx);
+        if p.problem.is_some() {
+            return false;
+        }
+        let Some(shell) = cx.remote().rsync_shell() else { return false };
+        let Ok(version) = RsyncVersion::local() else { return false };
+        let Ok(scan) = project::scan(std::path::Path::new(&p.root), &p.excludes) else { return false };
+        match latest(cx, &p, false) {
+            Ok(l) if l.sha.as_deref() != Some(scan.manifest_sha().as_str()) => {}
+            _ => return false,
+        }
+        cx.reporter.trace(&format!(
+            "remote, started early: {} ({} files)",
+            crate::quote::sh_words(&p.rsync),
+            scan.files()
+        ));
+        let (args, excludes) = (p.rsync.clone(), scan.rsync_excludes());
+        let progress = Arc::new((AtomicU64::new(0), AtomicU64::new(0)));
+        let seen = Arc::clone(&progress);
+        let copy = std::thread::spawn(move || {
+            rsync_run::run(version, &shell, &args, &excludes, &mut |pr| {
+                seen.0.store(pr.percent.min(100), Ordering::Relaxed);
+                seen.1.store(pr.bytes, Ordering::Relaxed);
+            })
+        });
+        self.early = Some(Early { scan, copy, progress });
+        true
+    }
+}
+
+/// Fills `.hpcinit-incoming` now: rsync over OpenSSH, SFTP over ssh2.
+fn fill(cx: &mut Context, p: &SyncPlan, scan: &Scan) -> Result<Sent, StepError> {
+    match cx.remote().rsync_shell() {
+        Some(shell) => {
+            let version = RsyncVersion::local().map_err(|why| StepError::Cluster {
+                what: "the code snapshot".into(),
+                detail: format!("this machine's rsync cannot be used: {why}"),
+                hint: "install rsync 3 (macOS: `brew install rsync`; Debian/Ubuntu: `sudo apt install rsync`), or copy over SFTP with --transport ssh2".into(),
+                usage: true,
+            })?;
+            if cx.facts.as_ref().is_some_and(|f| !f.has("rsync")) {
+                return Err(StepError::Cluster {
+                    what: "the code snapshot".into(),
+                    detail: "the cluster has no rsync on PATH".into(),
+                    hint: "copy over SFTP instead: run again with --transport ssh2".into(),
+                    usage: true,
+                });
+            }
+            rsync_fill(cx, p, scan, version, &shell)
+        }
+        None => super::sftp_fill::fill(cx, p, scan),
+    }
+}
+
+/// Waits for the copy started early; with what changed since it listed the files (`then`),
+/// the lines that bring the snapshot up to `now`. `None` when it failed or too much changed:
+/// the copy then runs again in the step's turn (what arrived is reused).
+fn collect_early(cx: &mut Context, p: &SyncPlan, early: Early, now: &Scan) -> Option<(Sent, String)> {
+    let Early { scan: then, copy, progress } = early;
+    let then = &then;
+    cx.round_trips += 1;
+    let mut bar = cx.reporter.progress(&format!("copying {} files (started early)", then.files()), 100);
+    while !copy.is_finished() {
+        let (pct, bytes) = (progress.0.load(Ordering::Relaxed), progress.1.load(Ordering::Relaxed));
+        bar.stage(pct, &format!("{pct}% ({} checked or sent)", human_bytes(bytes)));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    drop(bar);
+    let result = copy.join();
+    let stats = match result {
+        Ok(Ok(stats)) => stats,
+        Ok(Err(f)) => {
+            cx.reporter.trace(&format!("the early copy failed (rsync exited {}); copying again", f.status));
+            return None;
+        }
+        Err(_) => return None,
+    };
+    cx.reporter.trace(&format!(
+        "rsync (started early): {} bytes sent, {} files transferred",
+        stats.bytes_sent, stats.files_transferred
+    ));
+    let Some(patch) = Patch::between(then, now, std::path::Path::new(&p.root)) else {
+        cx.reporter
+            .trace("more changed during the early copy than the finishing script carries; copying again");
+        return None;
+    };
+    let Patch { remove, links, puts } = patch;
+    if !puts.is_empty() || !remove.is_empty() || !links.is_empty() {
+        cx.reporter.trace(&format!(
+            "changed during the early copy, sent with the finishing script: {} file(s), {} removed, {} link(s)",
+            puts.len(),
+            remove.iter().filter(|b| **b == 0).count(),
+            links.iter().filter(|b| **b == 0).count() / 2
+        ));
+    }
+    let sent = Sent {
+        files: stats.files_transferred + puts.len() as u64,
+        bytes: stats.bytes_sent + puts.iter().map(|p| p.content.len() as u64).sum::<u64>(),
+    };
+    Some((sent, p.patch_lines(&remove, &links, &puts)))
+}
+
+/// What turns a snapshot filled from one listing of the project into the next one.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Patch {
+    /// Paths to remove, NUL-separated.
+    remove: Vec<u8>,
+    /// (path, target) pairs, NUL-separated.
+    links: Vec<u8>,
+    /// Files new or changed, with their content.
+    puts: Vec<Put>,
+}
+
+impl Patch {
+    /// From `then` to `now` (files read under `root`); `None` when the files to send are
+    /// more than [`PATCH_LIMIT`] together, or one cannot be read.
+    fn between(then: &Scan, now: &Scan, root: &std::path::Path) -> Option<Patch> {
+        let before: BTreeMap<&[u8], &EntryKind> =
+            then.entries.iter().map(|e| (e.rel.as_slice(), &e.kind)).collect();
+        let mut patch = Patch::default();
+        let mut size = 0u64;
+        for e in &now.entries {
+            if before.get(e.rel.as_slice()) == Some(&&e.kind) {
+                continue;
+            }
+            match &e.kind {
+                EntryKind::Link { target } => {
+                    patch.links.extend(&e.rel);
+                    patch.links.push(0);
+                    patch.links.extend(target);
+                    patch.links.push(0);
+                }
+                EntryKind::File { size: n, mtime, .. } => {
+                    size += n;
+                    if size > PATCH_LIMIT {
+                        return None;
+                    }
+                    let content = std::fs::read(root.join(rel_path(&e.rel))).ok()?;
+                    let mode = snapshot_mode(&e.kind) as u32;
+                    patch.puts.push(Put { rel: e.rel.clone(), mode, mtime: *mtime, content });
+                }
+            }
+        }
+        let kept: std::collections::BTreeSet<&[u8]> = now.entries.iter().map(|e| e.rel.as_slice()).collect();
+        for e in then.entries.iter().filter(|e| !kept.contains(e.rel.as_slice())) {
+            patch.remove.extend(&e.rel);
+            patch.remove.push(0);
+        }
+        Some(patch)
+    }
+}
+
+/// A scan's relative path (bytes, `/`-separated) as a path on this machine.
+fn rel_path(rel: &[u8]) -> std::path::PathBuf {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        std::path::PathBuf::from(std::ffi::OsStr::from_bytes(rel))
+    }
+    #[cfg(not(unix))]
+    {
+        std::path::PathBuf::from(String::from_utf8_lossy(rel).into_owned())
     }
 }
 
@@ -225,7 +414,13 @@ fn rsync_fill(
     Ok(Sent { files: stats.files_transferred, bytes: stats.bytes_sent })
 }
 
-fn finalize(cx: &mut Context, p: &SyncPlan, scan: &Scan, sent: &Sent) -> Result<(String, bool), StepError> {
+fn finalize(
+    cx: &mut Context,
+    p: &SyncPlan,
+    scan: &Scan,
+    sent: &Sent,
+    patch: &str,
+) -> Result<(String, bool), StepError> {
     let git = project::git_state(std::path::Path::new(&p.root));
     let suffix = GitState::suffix(git.as_ref());
     let host = hostname();
@@ -243,7 +438,7 @@ fn finalize(cx: &mut Context, p: &SyncPlan, scan: &Scan, sent: &Sent) -> Result<
     ];
     let sha = scan.manifest_sha();
     let script =
-        Script::new("check the copy and move latest", p.finalize_body(&sha, &suffix, &marker)).plain();
+        Script::new("check the copy and move latest", p.finalize_body(&sha, &suffix, &marker, patch)).plain();
     let out = cx.run_script(&script, &mut |_| {})?;
     let mut name = None;
     let mut unchanged = None;
@@ -337,4 +532,49 @@ pub fn decode64(s: &str) -> Option<Vec<u8>> {
 pub fn encode64(b: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::local::project::Entry;
+
+    fn file(rel: &str, size: u64, mtime: i64) -> Entry {
+        Entry { rel: rel.as_bytes().to_vec(), kind: EntryKind::File { size, mtime, executable: false } }
+    }
+
+    fn scan(entries: Vec<Entry>) -> Scan {
+        Scan { entries, ..Default::default() }
+    }
+
+    #[test]
+    fn a_patch_carries_what_changed_since_the_early_listing() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("hpcinit.lock"), "lock\n").unwrap();
+        std::fs::write(dir.path().join("main.py"), "print(2)\n").unwrap();
+        let then = scan(vec![file("gone.py", 3, 1), file("main.py", 9, 1), file("same.py", 4, 1)]);
+        let now = scan(vec![
+            file("hpcinit.lock", 5, 7),
+            Entry { rel: b"link".to_vec(), kind: EntryKind::Link { target: b"same.py".to_vec() } },
+            file("main.py", 9, 2),
+            file("same.py", 4, 1),
+        ]);
+        let p = Patch::between(&then, &now, dir.path()).unwrap();
+        assert_eq!(p.remove, b"gone.py\0");
+        assert_eq!(p.links, b"link\0same.py\0");
+        assert_eq!(
+            p.puts,
+            [
+                Put { rel: b"hpcinit.lock".to_vec(), mode: 0o444, mtime: 7, content: b"lock\n".to_vec() },
+                Put { rel: b"main.py".to_vec(), mode: 0o444, mtime: 2, content: b"print(2)\n".to_vec() },
+            ]
+        );
+        // Nothing changed: an empty patch.
+        assert_eq!(Patch::between(&now, &now, dir.path()).unwrap(), Patch::default());
+        // Too much, or a file gone since it was listed: rsync runs again instead.
+        let big = scan(vec![file("hpcinit.lock", PATCH_LIMIT + 1, 7)]);
+        assert_eq!(Patch::between(&then, &big, dir.path()), None);
+        let missing = scan(vec![file("vanished.py", 1, 1)]);
+        assert_eq!(Patch::between(&then, &missing, dir.path()), None);
+    }
 }

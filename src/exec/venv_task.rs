@@ -14,12 +14,14 @@ use crate::plan::pins::{self, PinKind, PinMatch};
 use crate::plan::python::FromLock;
 use crate::plan::Action;
 use crate::remote::script::tagged;
-use crate::remote::Script;
+use crate::remote::{Running, Script};
 
 #[derive(Default)]
 pub struct VenvTask {
     /// The person chose to keep what is there.
     kept: Option<String>,
+    /// The build, started before its turn: the script's text and the running command.
+    early: Option<(String, Running)>,
 }
 
 struct Planned {
@@ -95,6 +97,29 @@ impl Task for VenvTask {
         })
     }
 
+    /// Right after the probe, when nothing needs asking: the build starts on a channel of its
+    /// own (a few minutes of pip on the cluster), while the login shell makes the directories
+    /// and writes the templates.
+    fn head_start(&mut self, cx: &mut Context) -> bool {
+        if cx.facts.is_none() || self.early.is_some() || !matches!(self.check(cx), Ok(Check::Needed(_))) {
+            return false;
+        }
+        let p = planned(cx);
+        let replace = match existing(cx, &p) {
+            Existing::Nothing | Existing::Older => false,
+            Existing::Foreign(_) if cx.options.on_existing == Some(OnExisting::Replace) => true,
+            _ => return false,
+        };
+        let script = build(cx, &p, replace);
+        match cx.start_script(&script) {
+            Some(running) => {
+                self.early = Some((script.body().to_string(), running));
+                true
+            }
+            None => false,
+        }
+    }
+
     fn apply(&mut self, cx: &mut Context) -> Result<Applied, StepError> {
         let p = planned(cx);
         let mut replace = false;
@@ -125,12 +150,7 @@ impl Task for VenvTask {
             }
             _ => {}
         }
-        let mut body = String::new();
-        if replace {
-            body.push_str("hpcinit_replace=1\n");
-        }
-        body.push_str(&p.script);
-        let script = Script::new("build the Python environment", then_probe(cx, &body));
+        let script = build(cx, &p, replace);
         let stages: &[&str] = if p.from_lock.is_some() {
             &["modules", "create", "pip", "match", "install", "verify", "swap"]
         } else {
@@ -139,7 +159,7 @@ impl Task for VenvTask {
         let mut bar = cx.reporter.progress(&format!("building {}", p.venv), stages.len() as u64);
         let mut stage = 0u64;
         let mut trace: Vec<String> = Vec::new();
-        let out = cx.run_script(&script, &mut |line| {
+        let mut show = |line: &str| {
             if let Some(("phase", name)) = tagged(line) {
                 stage = stages.iter().position(|s| *s == name).map(|i| i as u64 + 1).unwrap_or(stage);
                 bar.stage(stage, &stage_label(name));
@@ -160,7 +180,19 @@ impl Task for VenvTask {
                 }
                 trace.push(line.to_string());
             }
-        })?;
+        };
+        let out = match self.early.take() {
+            Some((text, running)) if text == script.body() => {
+                cx.finish_script(running, &script.purpose, &mut show)?
+            }
+            Some((_, running)) => {
+                // The plan changed since it started (new facts): let that build end (it
+                // leaves a complete environment or nothing), then build the planned one.
+                let _ = running.wait(&mut |_| {});
+                cx.run_script(&script, &mut show)?
+            }
+            None => cx.run_script(&script, &mut show)?,
+        };
         drop(bar);
         for l in &trace {
             cx.reporter.trace(l);
@@ -179,7 +211,7 @@ impl Task for VenvTask {
         if get("done").is_empty() {
             return Err(failure(&p, "unknown", &out.stdout, &[]));
         }
-        take_facts(cx, &out, "building the Python environment")?;
+        take_venv_facts(cx, &out)?;
         let imports = get("import");
         let python = get("python")
             .first()
@@ -222,6 +254,32 @@ impl Task for VenvTask {
             if names.is_empty() { String::new() } else { format!("; imports {}", names.join(", ")) }
         )))
     }
+}
+
+/// The build script, followed by a probe (the check after it costs no round trip).
+fn build(cx: &Context, p: &Planned, replace: bool) -> Script {
+    let mut body = String::new();
+    if replace {
+        body.push_str("hpcinit_replace=1\n");
+    }
+    body.push_str(&p.script);
+    Script::new("build the Python environment", then_probe(cx, &body))
+}
+
+/// The build's probe, for the venv alone: other steps may have changed the cluster while a
+/// build started early ran, and their facts are newer than this probe's.
+fn take_venv_facts(cx: &mut Context, out: &crate::remote::RemoteOutput) -> Result<(), StepError> {
+    let before = cx.facts.clone();
+    take_facts(cx, out, "building the Python environment")?;
+    if let (Some(mut facts), Some(newer)) = (before, cx.facts.clone()) {
+        match newer.paths.get("venv") {
+            Some(v) => facts.paths.insert("venv".into(), v.clone()),
+            None => facts.paths.remove("venv"),
+        };
+        facts.venv_marker = newer.venv_marker;
+        cx.set_facts(facts)?;
+    }
+    Ok(())
 }
 
 /// The lock pins versions this site cannot provide: each, with the closest it has.

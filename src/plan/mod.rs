@@ -191,6 +191,16 @@ pub fn build(
     let layout = layout::step(profile, &scratch, remote)?;
     steps.push(layout.step);
     let py = python::step(profile, &wanted, &module, &venv, local, remote, reproduce.as_ref())?;
+    let job = JobParts {
+        log_dir: &layout.log_dir,
+        snapshots: &snapshots,
+        loads: &py.loads,
+        activate: &py.activate,
+        venv: &venv,
+    };
+    // The templates name the venv and the snapshots but need neither to exist: written first,
+    // while the venv builds on a channel of its own (see `exec::run`).
+    steps.push(templates_step(profile, answers, &job, &files, remote));
     steps.push(py.step);
     if reproduce.is_none() && answers.lock != crate::answers::LockUse::Never {
         steps.push(lock_step(profile, answers, local));
@@ -199,14 +209,6 @@ pub fn build(
     // re-run finds nothing new to copy.
     let slurm = raw.scheduler.kind == SchedulerKind::Slurm;
     steps.push(snapshot::step(site, &answers.project_name, &local.code, &answers.sync, slurm));
-    let job = JobParts {
-        log_dir: &layout.log_dir,
-        snapshots: &snapshots,
-        loads: &py.loads,
-        activate: &py.activate,
-        venv: &venv,
-    };
-    steps.push(templates_step(profile, answers, &job, &files, remote));
     if answers.check_job {
         steps.push(smoke_step(profile, answers, &job));
     }

@@ -455,6 +455,19 @@ pub fn step(
 /// metadata version in use today; 9 to 21 are what older module Pythons bring).
 const PIP_CURRENT: u32 = 23;
 
+/// A build whose connection is gone must stop: its next line of output would stop it, but
+/// `python -m venv` and pip can be silent for minutes, and a build left running could swap its
+/// venv in while a re-run builds another. A line every second; when it cannot be written (the
+/// channel closed), the build's processes are ended (the session's process group, else the
+/// build's shell). It ends by itself with the build.
+const WATCHDOG: &str = r#"hpcinit_me=$BASHPID
+( trap '' PIPE
+  while sleep 1 </dev/null >/dev/null 2>&1 && kill -0 "$hpcinit_me" 2>/dev/null; do
+    printf '@@hpcinit:alive\n' 2>/dev/null || { kill -TERM -- -$$ "$hpcinit_me" 2>/dev/null; exit 0; }
+  done ) &
+hpcinit_watch=$!
+"#;
+
 /// What the build script is made from.
 struct Build<'a> {
     venv: &'a str,
@@ -475,6 +488,7 @@ fn build_script(profile: &Profile, b: &Build) -> String {
     let containerized = py.venv.recipe == VenvRecipe::ContainerWrapper;
     let mut s = String::new();
     s.push_str("exec 2>&1\n");
+    s.push_str(WATCHDOG);
     s.push_str(&format!("venv={}\n", sh_path(venv)));
     s.push_str(
         r#"parent=$(dirname "$venv"); base=$(basename "$venv")
@@ -521,16 +535,17 @@ hpcinit_tag phase modules
             "if grep -q . \"$new\"/.hpcinit/requirements.txt; then\n  \"$new\"/bin/python -m pip install{no_index} --progress-bar off -r \"$new\"/.hpcinit/requirements.txt || {{ rm -rf \"$new\"; hpcinit_tag fail install; return 1; }}\nfi\n"
         ));
     }
-    // `pip freeze` and the module list (for the record and the lock) run while the imports
-    // are proven.
-    s.push_str("\"$new\"/bin/python -m pip freeze >\"$new\"/.hpcinit/freeze.txt 2>/dev/null &\nfreeze=$!\n");
+    // The module list (for the record and the lock) is taken while the imports are proven; the
+    // proof writes `pip freeze`'s lines when it can be sure of them (a pip start costs more
+    // than the proof), else pip freeze runs.
     s.push_str("module -t list >\"$new\"/.hpcinit/modules.txt 2>&1 &\nmodules=$!\n");
     s.push_str("hpcinit_tag phase verify\n");
     s.push_str(&format!(
-        "\"$new\"/bin/python - \"$new\"/.hpcinit/requirements.txt {py_open} || {{ wait \"$freeze\" \"$modules\"; rm -rf \"$new\"; hpcinit_tag fail verify; return 1; }}\n{py_body}\n"
+        "\"$new\"/bin/python - \"$new\"/.hpcinit/requirements.txt \"$new\"/.hpcinit/freeze.txt {py_open} || {{ wait \"$modules\"; rm -rf \"$new\"; hpcinit_tag fail verify; return 1; }}\n{py_body}\n"
     ));
+    s.push_str("[ -f \"$new\"/.hpcinit/freeze.txt ] || \"$new\"/bin/python -m pip freeze >\"$new\"/.hpcinit/freeze.txt 2>/dev/null\n");
     s.push_str(&format!(
-        r#"wait "$freeze" "$modules"
+        r#"wait "$modules"
 printf '%s\n' {sha} >"$new"/.hpcinit-ok
 hpcinit_tag phase swap
 old=
@@ -548,6 +563,7 @@ ln -sfn ".$base.hpcinit-$stamp" "$venv.hpcinit-link" && mv -T "$venv.hpcinit-lin
 case "$old" in .$base.hpcinit-*) rm -rf "${{parent:?}}/$old" ;; esac
 sed 's/^/@@hpcinit:module /' "$new"/.hpcinit/modules.txt
 sed 's/^/@@hpcinit:freeze /' "$new"/.hpcinit/freeze.txt
+kill "$hpcinit_watch" 2>/dev/null
 hpcinit_tag done "$new""#,
         sha = sh(inputs_sha)
     ));
@@ -579,6 +595,43 @@ mod tests {
         let mut l = LocalFacts::default();
         l.python.requires_python = spec.map(String::from);
         l
+    }
+
+    /// The build's watchdog, in a real bash leading its process group as under sshd: once the
+    /// reader of its output is gone, the build (here a silent `sleep 30`) and its children end
+    /// within seconds, not when they next print.
+    #[test]
+    fn a_build_whose_connection_is_gone_stops_within_seconds() {
+        use std::io::BufRead;
+        use std::os::unix::process::CommandExt;
+        let mut child = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!("{WATCHDOG}sleep 30; echo finished"))
+            .process_group(0)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        assert_eq!(line, "@@hpcinit:alive\n");
+        drop(out);
+        let t = std::time::Instant::now();
+        let status = child.wait().unwrap();
+        assert!(!status.success(), "ended by the watchdog, not finished: {status:?}");
+        assert!(t.elapsed() < std::time::Duration::from_secs(5), "took {:?}", t.elapsed());
+        let left = || {
+            let group =
+                std::process::Command::new("pgrep").args(["-g", &child.id().to_string()]).output().unwrap();
+            String::from_utf8_lossy(&group.stdout).into_owned()
+        };
+        let mut tries = 0;
+        while !left().is_empty() && tries < 40 {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            tries += 1;
+        }
+        assert_eq!(left(), "", "its children ended too");
     }
 
     #[test]

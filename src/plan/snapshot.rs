@@ -82,7 +82,7 @@ impl From<&GitState> for GitSummary {
 }
 
 /// The snapshot step's action fields.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct SyncPlan {
     /// The project root on this machine.
     pub root: String,
@@ -211,11 +211,12 @@ impl SyncPlan {
         format!("{FUNCTIONS}\nhpcinit_snap_fix {} {} {}", sh(&self.dir), sh(remove_b64), sh(links_b64))
     }
 
-    /// Checks, marks, renames into place, moves `latest`, prunes.
-    pub fn finalize_body(&self, manifest_sha: &str, suffix: &str, marker: &[String]) -> String {
+    /// Checks, marks, renames into place, moves `latest`, prunes; first, `patch` (from
+    /// [`SyncPlan::patch_lines`]), if any.
+    pub fn finalize_body(&self, manifest_sha: &str, suffix: &str, marker: &[String], patch: &str) -> String {
         let lines: Vec<String> = marker.iter().map(|l| sh(l)).collect();
         format!(
-            "{FUNCTIONS}\nhpcinit_snap_finalize {} {} {} {} {} {}",
+            "{FUNCTIONS}\n{patch}hpcinit_snap_finalize {} {} {} {} {} {}",
             sh(&self.dir),
             sh(manifest_sha),
             sh_or_empty(suffix),
@@ -223,6 +224,46 @@ impl SyncPlan {
             self.protect,
             lines.join(" ")
         )
+    }
+}
+
+/// A file to write into the snapshot being filled, content included.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Put {
+    /// Relative to the project root, as bytes.
+    pub rel: Vec<u8>,
+    pub mode: u32,
+    pub mtime: i64,
+    pub content: Vec<u8>,
+}
+
+impl SyncPlan {
+    /// Shell lines that bring `.hpcinit-incoming` from one listing to another: `remove` (paths)
+    /// and `links` (path, target pairs), NUL-separated, then each file of `puts`; the script
+    /// stops at the first that fails. Every path and content travels in base64.
+    pub fn patch_lines(&self, remove: &[u8], links: &[u8], puts: &[Put]) -> String {
+        use base64::Engine;
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let mut s = String::new();
+        if !remove.is_empty() || !links.is_empty() {
+            s.push_str(&format!(
+                "hpcinit_snap_fix {} {} {} || return 1\n",
+                sh(&self.dir),
+                sh_or_empty(&b64(remove)),
+                sh_or_empty(&b64(links))
+            ));
+        }
+        for p in puts {
+            s.push_str(&format!(
+                "hpcinit_snap_put {} {} {:o} {} {} || return 1\n",
+                sh(&self.dir),
+                sh(&b64(&p.rel)),
+                p.mode,
+                p.mtime,
+                sh_or_empty(&b64(&p.content))
+            ));
+        }
+        s
     }
 }
 
@@ -253,6 +294,62 @@ pub fn human_bytes(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The patch lines run by a real bash on a snapshot being filled from hard links: a file
+    /// put there is a new file (the older snapshot keeps its bytes), with the mode and time
+    /// given, under any name; removals and links as listed.
+    #[test]
+    fn a_patch_writes_new_files_never_through_hard_links() {
+        let home = tempfile::tempdir().unwrap();
+        let dir = "scratch/code-snapshots/demo";
+        let snaps = home.path().join(dir);
+        std::fs::create_dir_all(snaps.join("old")).unwrap();
+        std::fs::create_dir_all(snaps.join(INCOMING)).unwrap();
+        std::fs::write(snaps.join("old/hpcinit.lock"), "old\n").unwrap();
+        std::fs::hard_link(snaps.join("old/hpcinit.lock"), snaps.join(INCOMING).join("hpcinit.lock"))
+            .unwrap();
+        std::fs::write(snaps.join(INCOMING).join("gone.py"), "x").unwrap();
+        let plan = SyncPlan { dir: dir.into(), ..Default::default() };
+        let odd = "sub dir/it's \"odd\"\n$(x).py";
+        let puts = [
+            Put {
+                rel: b"hpcinit.lock".to_vec(),
+                mode: 0o444,
+                mtime: 1_700_000_000,
+                content: b"new\n".to_vec(),
+            },
+            Put {
+                rel: odd.as_bytes().to_vec(),
+                mode: 0o555,
+                mtime: 1_600_000_000,
+                content: vec![0, 1, 2, b'\n'],
+            },
+        ];
+        let body = format!(
+            "{FUNCTIONS}\nmain() {{\n{}return 0\n}}\nmain",
+            plan.patch_lines(b"gone.py\0", b"latest-code\0hpcinit.lock\0", &puts)
+        );
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(&body)
+            .env("HOME", home.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let inc = snaps.join(INCOMING);
+        assert_eq!(std::fs::read_to_string(snaps.join("old/hpcinit.lock")).unwrap(), "old\n");
+        assert_eq!(std::fs::read_to_string(inc.join("hpcinit.lock")).unwrap(), "new\n");
+        let m = std::fs::metadata(inc.join("hpcinit.lock")).unwrap();
+        assert_eq!((m.permissions().mode() & 0o777, m.mtime()), (0o444, 1_700_000_000));
+        let m = std::fs::metadata(inc.join(odd)).unwrap();
+        assert_eq!((m.permissions().mode() & 0o777, m.mtime(), m.len()), (0o555, 1_600_000_000, 4));
+        assert!(!inc.join("gone.py").exists());
+        assert_eq!(std::fs::read_link(inc.join("latest-code")).unwrap().to_str(), Some("hpcinit.lock"));
+        let left: Vec<_> =
+            std::fs::read_dir(inc.join("sub dir")).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert_eq!(left.len(), 1, "no temporary file is left: {left:?}");
+    }
 
     #[test]
     fn bandwidth_limits_read_like_rsync() {
@@ -293,7 +390,7 @@ mod tests {
         let at = |o: &str| p.rsync.iter().position(|a| a == o).unwrap();
         assert!(at("--from0") < at("--exclude-from=-"), "rsync applies --from0 only to lists read after it");
         assert!(s.summary.contains("12 files, 34.0 kB"), "{}", s.summary);
-        let f = p.finalize_body(&"a".repeat(64), &p.suffix, &["source: /home/a/proj".into()]);
+        let f = p.finalize_body(&"a".repeat(64), &p.suffix, &["source: /home/a/proj".into()], "");
         assert!(f.ends_with("hpcinit_snap_finalize scratch/code-snapshots/proj aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa -1a2b3c4-dirty 0 slurm 'source: /home/a/proj'"), "{f}");
     }
 }

@@ -80,6 +80,21 @@ hpcinit_snap_fix() {
   return 0
 }
 
+# Writes one file into `.hpcinit-incoming` as rsync does: a new file renamed over the old name,
+# never written through a hard link into an older snapshot. Args: dir, path (base64), mode
+# (octal), modification time (seconds), content (base64). For the few files that changed while
+# a copy started early ran (the lock file written after the venv build).
+hpcinit_snap_put() {
+  local p d t
+  p=$(printf '%s' "$2" | base64 -d && printf x) || return 1
+  p=${p%x}
+  cd "$HOME/$1/.hpcinit-incoming" || return 1
+  d=$(dirname -- "$p")
+  t=$d/.hpcinit-part-put.$$
+  mkdir -p -- "$d" && printf '%s' "$5" | base64 -d >"$t" && chmod "$3" "$t" &&
+    touch -m -d "@$4" -- "$t" && mv -f -- "$t" "$p" || { rm -f -- "$t"; return 1; }
+}
+
 # Checks what arrived against the manifest's hash, marks it, renames it into place, moves
 # `latest`, and prunes. Args: dir, expected sha, name suffix, keep (0: all), protect (slurm|
 # none), then marker lines.

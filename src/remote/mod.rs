@@ -6,6 +6,7 @@
 mod error;
 pub mod host_key;
 mod openssh;
+mod running;
 pub mod script;
 mod sftp;
 mod shell_session;
@@ -13,6 +14,7 @@ mod ssh2_session;
 
 pub use error::RemoteError;
 pub use openssh::OpenSsh;
+pub use running::Running;
 pub use script::Script;
 pub use ssh2_session::Ssh2Session;
 
@@ -59,6 +61,13 @@ pub trait Remote {
         on_line: &mut dyn FnMut(&str),
     ) -> Result<RemoteOutput, RemoteError> {
         self.exec(script.shell(), script.input().as_bytes(), on_line)
+    }
+    /// Starts a [`Script`] in a login shell of its own, on a channel of its own over the run's
+    /// connection, to be collected later ([`Running::wait`]) while other scripts run. `None`
+    /// where the transport carries one command at a time (ssh2; OpenSSH without a shared
+    /// connection, where a second channel would mean signing in again).
+    fn start(&mut self, _script: &Script) -> Option<Result<Running, RemoteError>> {
+        None
     }
     /// Tries a fresh key-only login with `key`, without prompting: `Ok(true)` when the server
     /// accepts the key (even if it then asks for a second factor).

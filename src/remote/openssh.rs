@@ -5,7 +5,7 @@
 //! and what it prints on standard error still reaches the person (banners, Duo instructions).
 
 use super::shell_session::ShellSession;
-use super::{Remote, RemoteError, RemoteOutput, Script};
+use super::{Remote, RemoteError, RemoteOutput, Running, Script};
 use crate::ui::Prompter;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -63,6 +63,15 @@ impl OpenSsh {
 
     fn classify(&self, stderr: &str) -> RemoteError {
         RemoteError::from_ssh_stderr(stderr, &self.host, self.port)
+    }
+
+    /// `command` on the cluster over the shared connection (never prompting), started.
+    fn spawn(&self, command: &str, input: &[u8]) -> std::io::Result<Running> {
+        let mut cmd = self.command();
+        cmd.args(["-o", "BatchMode=yes", "-o", "ControlMaster=no", "-o", "ConnectTimeout=20", &self.alias])
+            .arg(command);
+        let (host, port) = (self.host.clone(), self.port);
+        Running::spawn(cmd, input, Box::new(move |stderr| RemoteError::from_ssh_stderr(stderr, &host, port)))
     }
 
     /// Whether a master connection for the alias is running (`ssh -O check`).
@@ -152,51 +161,15 @@ impl Remote for OpenSsh {
         input: &[u8],
         on_line: &mut dyn FnMut(&str),
     ) -> Result<RemoteOutput, RemoteError> {
-        let mut child = self
-            .command()
-            .args(["-o", "BatchMode=yes", "-o", "ControlMaster=no", "-o", "ConnectTimeout=20", &self.alias])
-            .arg(command)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(Self::spawn_err)?;
-        let mut stdin = child.stdin.take().expect("piped stdin");
-        let input = input.to_vec();
-        let writer = std::thread::spawn(move || {
-            // A command that stops reading early closes the pipe: not an error here.
-            let _ = stdin.write_all(&input);
-        });
-        let mut err_pipe = child.stderr.take().expect("piped stderr");
-        let err_reader = std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = std::io::Read::read_to_end(&mut err_pipe, &mut buf);
-            String::from_utf8_lossy(&buf).into_owned()
-        });
-        let mut stdout = String::new();
-        let mut reader = BufReader::new(child.stdout.take().expect("piped stdout"));
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            match reader.read_until(b'\n', &mut line) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    let text = String::from_utf8_lossy(&line);
-                    on_line(text.trim_end_matches(['\n', '\r']));
-                    stdout.push_str(&text);
-                }
-            }
+        self.spawn(command, input).map_err(Self::spawn_err)?.wait(on_line)
+    }
+
+    /// Over a shared connection: the script in a login shell on a channel of its own.
+    fn start(&mut self, script: &Script) -> Option<Result<Running, RemoteError>> {
+        if !self.multiplex {
+            return None;
         }
-        let status = child.wait().map_err(Self::spawn_err)?.code().unwrap_or(-1);
-        let _ = writer.join();
-        let stderr = err_reader.join().unwrap_or_default();
-        if status == 255 {
-            let e = self.classify(&stderr);
-            if !matches!(e, RemoteError::Protocol { .. }) {
-                return Err(e);
-            }
-        }
-        Ok(RemoteOutput { status, stdout, stderr })
+        Some(self.spawn(script.shell(), script.input().as_bytes()).map_err(Self::spawn_err))
     }
 
     /// Over a shared connection, every script runs in one login shell kept for the run: one

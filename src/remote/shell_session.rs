@@ -16,11 +16,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub struct ShellSession {
-    child: Child,
+    /// Waited for in the background once the session is dropped.
+    child: Option<Child>,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
     /// What ssh itself printed on standard error (its errors when the connection goes).
     stderr: Arc<Mutex<String>>,
+    /// The thread that reads it.
+    reader: Option<std::thread::JoinHandle<()>>,
     /// Scripts run so far; part of each script's token.
     count: u64,
     /// Whether the login profile's output before the first script has been read past.
@@ -97,7 +100,7 @@ impl ShellSession {
         let kept = Arc::clone(&stderr);
         let echo = Arc::new(AtomicBool::new(echo));
         let echoing = Arc::clone(&echo);
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while let Ok(n) = std::io::Read::read(&mut pipe, &mut buf) {
                 if n == 0 {
@@ -111,7 +114,16 @@ impl ShellSession {
                 }
             }
         });
-        Ok(ShellSession { child, stdin, stdout, stderr, count: 0, ready: false, echo })
+        Ok(ShellSession {
+            child: Some(child),
+            stdin,
+            stdout,
+            stderr,
+            reader: Some(reader),
+            count: 0,
+            ready: false,
+            echo,
+        })
     }
 
     /// Waits until the shell runs (so ssh has signed in), reading past the login profile's
@@ -141,8 +153,26 @@ impl ShellSession {
         ok
     }
 
-    /// What ssh printed on standard error so far.
-    pub fn ssh_stderr(&self) -> String {
+    /// What ssh printed on standard error, once the session has ended: ssh's exit and the end
+    /// of its message are waited for (a little while), so that the error can be classified.
+    pub fn ssh_stderr(&mut self) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        let before = |d: std::time::Instant| std::time::Instant::now() < d;
+        if let Some(child) = self.child.as_mut() {
+            while matches!(child.try_wait(), Ok(None)) && before(deadline) {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+        if let Some(reader) = self.reader.take() {
+            while !reader.is_finished() && before(deadline) {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            if reader.is_finished() {
+                let _ = reader.join();
+            } else {
+                self.reader = Some(reader);
+            }
+        }
         self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
@@ -211,9 +241,13 @@ impl ShellSession {
 
 impl Drop for ShellSession {
     fn drop(&mut self) {
-        // End of input ends the shell; the shared connection stays (ControlPersist).
+        // `exit` ends the shell and its ssh; the shared connection stays (ControlPersist). The
+        // run goes on (or ends) without waiting for the round trip that ending costs.
         let _ = self.stdin.write_all(b"exit 0\n");
-        let _ = self.child.wait();
+        let _ = self.stdin.flush();
+        if let Some(mut child) = self.child.take() {
+            std::thread::spawn(move || child.wait());
+        }
     }
 }
 

@@ -138,10 +138,17 @@ fn the_network_dropping_during_the_venv_build_leaves_no_half_environment() {
     let profile = via_relay(&l, "relayed", &relay, |t| t);
     let venvs = remote_home(&l).join("venvs");
     let run = args(&profile, "relayed", p, &[]);
+    let template = remote_home(&l).join(format!("sbatch/{p}.sh"));
+    let _ = std::fs::remove_file(&template);
     let r = std::thread::scope(|s| {
         let h = s.spawn(|| l.hpcinit(&run, &[]));
-        // Cut once the new environment's directory exists: the build is under way.
-        wait_for("the venv build", 60, || !named(&venvs, &format!(".{p}.hpcinit-")).is_empty());
+        // Cut once the new environment's directory exists (the build, started early, is under
+        // way) and the templates, written meanwhile, are there: the run is waiting for the build.
+        wait_for("the venv build", 60, || {
+            !named(&venvs, &format!(".{p}.hpcinit-")).is_empty() && template.exists()
+        });
+        // (The templates step re-reads them after writing: let it end.)
+        std::thread::sleep(Duration::from_millis(500));
         relay.cut();
         h.join().unwrap()
     });
@@ -153,7 +160,15 @@ fn the_network_dropping_during_the_venv_build_leaves_no_half_environment() {
         !l.path(&format!(".local/state/hpcinit/relayed/{p}.yaml")).exists(),
         "no record of a build that did not finish"
     );
-    assert!(!remote_home(&l).join(format!("sbatch/{p}.sh")).exists(), "later steps did not run");
+    let snaps = remote_home(&l).join("scratch/code-snapshots").join(p);
+    assert!(snaps.join("latest").symlink_metadata().is_err(), "no snapshot was made latest");
+
+    // The build on the cluster stops by itself once its connection is gone (it was silent in
+    // `python -m venv`, where no output of its own would have stopped it).
+    let building = format!(".{p}.hpcinit-");
+    wait_for("the cut build to stop on the cluster", 10, || {
+        !Command::new("pgrep").args(["-f", &building]).output().unwrap().status.success()
+    });
 
     // A re-run signs in again, removes the half-built directory and builds it.
     let again = l.hpcinit(&run, &[]);

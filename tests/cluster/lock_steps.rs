@@ -54,6 +54,16 @@ fn a_lock_made_with_alliance_names_is_rebuilt_with_easybuild_names_at_the_same_v
     );
     assert_eq!(lock["requirements"], serde_json::json!(["hpcinit-demo", "hpcinit-extra"]));
     assert_eq!(lock["packages"], serde_json::json!(["hpcinit-demo==1.0", "hpcinit-extra==1.0"]));
+    // The build writes `pip freeze`'s lines itself when it can be sure of them: the same as
+    // pip's, line for line.
+    let (rc, freeze) = on_cluster(
+        &l,
+        "sandbox",
+        &format!("module purge && module load {alliance} && ~/venvs/{a}/bin/python -m pip freeze"),
+    );
+    assert_eq!(rc, 0, "{freeze}");
+    let pip: Vec<&str> = freeze.lines().filter(|l| l.contains("==") || l.contains(" @ ")).collect();
+    assert_eq!(lock["packages"], serde_json::json!(pip), "the lock's packages are pip freeze's");
 
     // Re-running changes nothing, the lock included (same bytes, not rewritten).
     let before = mtime(&lock_path);
@@ -163,7 +173,10 @@ fn a_pin_the_target_cannot_provide_stops_the_run_until_upgrades_are_allowed() {
     let home = l.c.dir.join("home/hpcuser");
     assert!(!home.join("venvs").join(b).exists(), "no environment was put in place");
     assert!(stamped_dirs(&l, b).is_empty(), "the attempt left nothing behind");
-    assert!(!home.join(format!("sbatch/{b}.sh")).exists(), "the run stopped at the failed step");
+    assert!(
+        home.join(format!("scratch/code-snapshots/{b}/latest")).symlink_metadata().is_err(),
+        "the run stopped at the failed step: no snapshot"
+    );
 
     // --allow-upgrades: the closest newer version, said so.
     let r = l.hpcinit(&base("sandbox-mfa", b, &["--allow-upgrades"]), &[]);
@@ -190,4 +203,31 @@ fn a_pin_the_target_cannot_provide_stops_the_run_until_upgrades_are_allowed() {
     assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("hpcinit.lock was made on Sandbox from other requirements"), "{}", r.stderr);
     assert!(r.stderr.contains("hint: new: hpcinit-demo; rebuild on sandbox first"), "{}", r.stderr);
+}
+
+/// A requirement installed from a URL: `pip freeze` prints `name @ url`, which the build does
+/// not guess: pip freeze itself runs, and the lock holds its line.
+#[test]
+fn a_requirement_from_a_url_is_locked_as_pip_freeze_prints_it() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let l = Laptop::new();
+    let p = "lock-url";
+    let _c = cleanup(&l, p);
+    let wheel = l.c.dir.join("wheelhouse/hpcinit_extra-1.0-py3-none-any.whl");
+    let line = format!("hpcinit-extra @ file://{}", wheel.display());
+    std::fs::write(l.project.join("requirements.txt"), format!("hpcinit-demo\n{line}\n")).unwrap();
+    ok(&l.hpcinit(&base("sandbox", p, &[]), &[]), "bootstrap with a URL requirement");
+    let lock: serde_json::Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(l.project.join("hpcinit.lock")).unwrap()).unwrap();
+    let (rc, freeze) = on_cluster(
+        &l,
+        "sandbox",
+        &format!(
+            "module purge && module load StdEnv/2023 python/3.11 && ~/venvs/{p}/bin/python -m pip freeze"
+        ),
+    );
+    assert_eq!(rc, 0, "{freeze}");
+    let pip: Vec<&str> = freeze.lines().filter(|l| l.contains("==") || l.contains(" @ ")).collect();
+    assert_eq!(pip, ["hpcinit-demo==1.0", line.as_str()], "{freeze}");
+    assert_eq!(lock["packages"], serde_json::json!(pip));
 }
