@@ -90,7 +90,7 @@ packages: [numpy==1.26.4+computecanada, pandas==2.2.1+computecanada, "mine @ fil
     let mut l = local();
     l.lock = Some(lock);
     let plan = plan::build(saga, &answers_for(saga), &l, None).unwrap();
-    assert!(plan.step("lock").is_none(), "the lock stays Narval's");
+    assert!(plan.lock().is_none(), "the lock stays Narval's");
     insta::assert_snapshot!("plan_saga_from_narval_lock", render_plan(&plan, &Style::new(false)));
     // The requirements changed since the lock: refused, naming what changed.
     l.python.lines.push("scipy".into());

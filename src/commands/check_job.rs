@@ -6,6 +6,7 @@ use crate::cli::{Cli, SetupArgs};
 use crate::env::Env;
 use crate::error::{Error, EXIT_OK};
 use crate::exec;
+use crate::plan::StepId;
 use crate::profile::ProfileSet;
 use crate::ui::{Style, SystemPrompter};
 use std::io::Write;
@@ -23,7 +24,7 @@ pub fn run(
     args.check_job = true;
     let inputs = super::plan::inputs(set, &args, env)?;
     let mut prompter = SystemPrompter::new(env);
-    let ids = ["connect", "probe", "check-job"];
+    let ids = [StepId::Connect, StepId::Probe, StepId::CheckJob];
     super::with_context(&inputs, cli, env, style, out, &mut prompter, |cx| exec::run(cx, &ids))?;
     if !quiet {
         writeln!(

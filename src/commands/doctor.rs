@@ -10,8 +10,8 @@ use crate::cli::{Cli, SetupArgs};
 use crate::env::Env;
 use crate::error::{Error, EXIT_FAILED, EXIT_OK};
 use crate::exec::{self, Check, Context, StepError};
-use crate::plan::Action;
-use crate::profile::ProfileSet;
+use crate::plan::{HostKeyPlan, StepId};
+use crate::profile::{Profile, ProfileSet};
 use crate::remote::script::tagged;
 use crate::remote::Script;
 use crate::ui::{Style, SystemPrompter, Table};
@@ -58,8 +58,9 @@ pub fn run(
     let mut prompter = SystemPrompter::new(env);
     // The steps' own progress lines are not the doctor's output: shown with -v only.
     let mut steps_output = Vec::new();
+    let profile = inputs.profile;
     let rows = super::with_context(&inputs, cli, env, style, &mut steps_output, &mut prompter, |cx| {
-        Ok(checks(cx, &site))
+        Ok(checks(cx, profile, &site))
     })?;
     if cli.verbose && !json {
         out.write_all(&steps_output).map_err(Error::Output)?;
@@ -149,17 +150,17 @@ const REMOTE_AFTER_SIGN_IN: &[&str] = &[
     "quota",
 ];
 
-fn checks(cx: &mut Context, site: &str) -> Vec<Row> {
+fn checks(cx: &mut Context, profile: &Profile, site: &str) -> Vec<Row> {
     let mut r = Rows { rows: Vec::new(), site: site.to_string() };
-    let key_ok = r.step("this machine", "SSH key", exec::check_only(cx, "key"));
+    let key_ok = r.step("this machine", "SSH key", exec::check_only(cx, StepId::Key));
     if key_ok {
         key_mode(cx, &mut r);
     }
-    r.step("this machine", "ssh config", exec::check_only(cx, "ssh-config"));
-    if r.step("this machine", "host key", exec::check_only(cx, "host-key")) {
+    r.step("this machine", "ssh config", exec::check_only(cx, StepId::SshConfig));
+    if r.step("this machine", "host key", exec::check_only(cx, StepId::HostKey)) {
         pin(cx, &mut r);
     }
-    match exec::ensure(cx, "connect") {
+    match exec::ensure(cx, StepId::Connect) {
         Some(Ok((_, found))) => r.push("cluster", "sign-in", Verdict::Ok, found, None),
         Some(Err(e)) => {
             let hint = e.hint();
@@ -169,8 +170,8 @@ fn checks(cx: &mut Context, site: &str) -> Vec<Row> {
         }
         None => {}
     }
-    r.step("cluster", "key registration", exec::check_only(cx, "register-key"));
-    match exec::ensure(cx, "probe") {
+    r.step("cluster", "key registration", exec::check_only(cx, StepId::RegisterKey));
+    match exec::ensure(cx, StepId::Probe) {
         Some(Ok((_, found))) => r.push("cluster", "cluster", Verdict::Ok, found, None),
         Some(Err(e)) => {
             let hint = e.hint();
@@ -180,14 +181,14 @@ fn checks(cx: &mut Context, site: &str) -> Vec<Row> {
         }
         None => {}
     }
-    r.step("cluster", "directories", exec::check_only(cx, "remote-layout"));
-    let venv_ok = r.step("cluster", "Python environment", exec::check_only(cx, "python"));
+    r.step("cluster", "directories", exec::check_only(cx, StepId::RemoteLayout));
+    let venv_ok = r.step("cluster", "Python environment", exec::check_only(cx, StepId::Python));
     if venv_ok {
-        r.step("this machine", "lock file", exec::check_only(cx, "lock"));
+        r.step("this machine", "lock file", exec::check_only(cx, StepId::Lock));
     }
-    r.step("cluster", "job templates", exec::check_only(cx, "job-templates"));
+    r.step("cluster", "job templates", exec::check_only(cx, StepId::JobTemplates));
     snapshot(cx, &mut r);
-    remote_script(cx, &mut r, venv_ok);
+    remote_script(cx, profile, &mut r, venv_ok);
     r.rows
 }
 
@@ -211,10 +212,7 @@ fn key_mode(cx: &Context, r: &mut Rows) {
 
 /// The recorded host key against the fingerprints the site publishes.
 fn pin(cx: &Context, r: &mut Rows) {
-    let Some(Action::HostKey { pins, source, .. }) = cx.plan.step("host-key").map(|s| s.action.clone())
-    else {
-        return;
-    };
+    let Some(HostKeyPlan { pins, source, .. }) = cx.plan.host_key().cloned() else { return };
     if pins.is_empty() {
         r.push(
             "this machine",
@@ -227,7 +225,7 @@ fn pin(cx: &Context, r: &mut Rows) {
     }
     let file = cx.home(&format!("~/{}", crate::plan::ssh_config::KNOWN_HOSTS_FILE));
     let known = std::fs::read_to_string(file).unwrap_or_default();
-    let alias = cx.profile.name().to_string();
+    let alias = cx.plan.site.clone();
     let recorded: Vec<String> = crate::local::known_hosts::keys_for(&known, &alias)
         .into_iter()
         .filter_map(|k| ssh_key::PublicKey::from_openssh(k).ok())
@@ -257,10 +255,10 @@ fn pin(cx: &Context, r: &mut Rows) {
 
 fn snapshot(cx: &Context, r: &mut Rows) {
     let Some(facts) = &cx.facts else { return };
-    if cx.plan.step("sync").is_none() {
+    if cx.plan.sync().is_none() {
         return;
     }
-    let site = cx.profile.name();
+    let site = &cx.plan.site;
     match &facts.path("snapshot-latest").target {
         Some(name) => r.push("cluster", "code snapshot", Verdict::Ok, format!("latest → {name}"), None),
         None => r.push(
@@ -274,13 +272,13 @@ fn snapshot(cx: &Context, r: &mut Rows) {
 }
 
 /// Scheduler, quota and imports: one round trip.
-fn remote_script(cx: &mut Context, r: &mut Rows, venv_ok: bool) {
-    let venv = match cx.plan.step("python").map(|s| s.action.clone()) {
-        Some(Action::Python { venv, loads, .. }) if venv_ok => Some((venv, loads)),
+fn remote_script(cx: &mut Context, profile: &Profile, r: &mut Rows, venv_ok: bool) {
+    let venv = match cx.plan.python() {
+        Some(p) if venv_ok => Some((p.venv.clone(), p.loads.clone())),
         _ => None,
     };
     let body =
-        crate::plan::doctor::script(cx.profile, venv.as_ref().map(|(v, l)| (v.as_str(), l.as_slice())));
+        crate::plan::doctor::script(profile, venv.as_ref().map(|(v, l)| (v.as_str(), l.as_slice())));
     let script = Script::new("scheduler, quota and imports", body);
     let out = match cx.run_script(&script, &mut |_| {}) {
         Ok(o) => o,
@@ -299,14 +297,14 @@ fn remote_script(cx: &mut Context, r: &mut Rows, venv_ok: bool) {
                 "cluster",
                 "scheduler",
                 Verdict::Ok,
-                format!("{} answers ({payload} job(s) of yours queued or running)", scheduler_name(cx)),
+                format!("{} answers ({payload} job(s) of yours queued or running)", profile.raw.scheduler.kind.human()),
                 None,
             ),
             "scheduler-fail" => r.push(
                 "cluster",
                 "scheduler",
                 Verdict::Fail,
-                format!("{} did not answer: {payload}", scheduler_name(cx)),
+                format!("{} did not answer: {payload}", profile.raw.scheduler.kind.human()),
                 Some("the scheduler may be down for maintenance; check the site's status page".into()),
             ),
             "quota-line" => quota.push(payload.trim_end().to_string()),
@@ -318,7 +316,7 @@ fn remote_script(cx: &mut Context, r: &mut Rows, venv_ok: bool) {
             _ => {}
         }
     }
-    let command = cx.profile.raw.storage.quota_command.as_str().to_string();
+    let command = profile.raw.storage.quota_command.as_str().to_string();
     let usage: Vec<&String> = quota.iter().filter(|l| !l.trim().is_empty()).collect();
     match quota_exit {
         Some(0) => r.push(
@@ -362,11 +360,7 @@ fn remote_script(cx: &mut Context, r: &mut Rows, venv_ok: bool) {
             "imports",
             Verdict::Fail,
             detail,
-            Some(format!("rebuild it: `hpcinit --site {} --on-existing replace`", cx.profile.name())),
+            Some(format!("rebuild it: `hpcinit --site {} --on-existing replace`", cx.plan.site)),
         );
     }
-}
-
-fn scheduler_name(cx: &Context) -> &'static str {
-    cx.profile.raw.scheduler.kind.human()
 }

@@ -9,7 +9,7 @@ use crate::error::{Error, EXIT_OK};
 use crate::exec::{self, StepError};
 use crate::local::lock::{self, Lock};
 use crate::local::state::EnvironmentRecord;
-use crate::plan::Action;
+use crate::plan::StepId;
 use crate::profile::ProfileSet;
 use crate::ui::{Style, SystemPrompter};
 use std::io::Write;
@@ -34,7 +34,7 @@ pub fn run(
     let inputs = super::plan::inputs_with(set, &args, env, false)?;
     let name = inputs.profile.raw.display_name.clone();
     let rec = environment_on(&inputs, cli, env, style, out)?;
-    let new = Lock::from_record(inputs.profile, &rec);
+    let new = Lock::from_record(&crate::plan::lock_site(inputs.profile), &rec);
     let path = dir.join(lock::FILE);
     let shown = env.tilde(&path);
     if old.as_ref().is_some_and(|o| o.same_environment(&new)) {
@@ -79,19 +79,24 @@ pub(super) fn environment_on(
     let mut steps_output = Vec::new();
     let rec = super::with_context(inputs, cli, env, style, &mut steps_output, &mut prompter, |cx| {
         let step_error = |title: &str, e: StepError| Error::Step { title: title.into(), error: Box::new(e) };
-        for (id, title) in [("connect", "Sign in"), ("probe", "Look at the cluster")] {
+        for (id, title) in [(StepId::Connect, "Sign in"), (StepId::Probe, "Look at the cluster")] {
             if let Some(Err(e)) = exec::ensure(cx, id) {
                 return Err(step_error(title, e));
             }
         }
-        let Action::Python { venv, loads, .. } = cx.step("python").action else {
-            unreachable!("the python step holds a Python action")
+        let Some(py) = cx.plan.python().cloned() else {
+            return Err(Error::Usage {
+                message: format!("the plan for {} builds no Python environment", cx.plan.display_name),
+                hint: format!("`hpcinit plan --site {}` shows what it does", cx.plan.site),
+            });
         };
-        let rec = exec::lock_task::read_on_cluster(cx, &venv, &loads)
+        let venv = py.venv;
+        let requirements = if py.from_lock.is_none() { py.requirements } else { Vec::new() };
+        let rec = exec::lock_task::read_on_cluster(cx, &venv, &py.read_script, &requirements)
             .map_err(|e| step_error("Read the environment", e))?;
         rec.ok_or_else(|| Error::Usage {
-            message: format!("there is no environment at {venv} on {}", cx.profile.raw.display_name),
-            hint: format!("`hpcinit --site {}` builds it", cx.profile.name()),
+            message: format!("there is no environment at {venv} on {}", cx.plan.display_name),
+            hint: format!("`hpcinit --site {}` builds it", cx.plan.site),
         })
     });
     if cli.verbose {

@@ -39,6 +39,6 @@ pub fn with_context<T>(
     let mut reporter = crate::ui::TextReporter::new(out, *style, spinner, cli.quiet).verbose(cli.verbose);
     let replan = Box::new(|facts: Option<&crate::plan::RemoteFacts>| inputs.plan(facts));
     let mut cx =
-        crate::exec::Context::new(env, inputs.profile, plan, replan, &options, prompter, &mut reporter);
+        crate::exec::Context::new(env, plan, replan, &options, prompter, &mut reporter);
     body(&mut cx)
 }

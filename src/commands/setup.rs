@@ -53,7 +53,7 @@ pub fn run(
             if !run.yes {
                 // Only reached without a terminal: the error names --yes.
                 let question =
-                    format!("Carry out these {} steps now?", exec::built_ids(&plan, run.ssh_only).len());
+                    format!("Carry out these {} steps now?", exec::step_ids(&plan, run.ssh_only).len());
                 if !prompter.confirm(&question, true, "--yes").map_err(confirm_error)? {
                     writeln!(out, "Cancelled; nothing was changed.").map_err(Error::Output)?;
                     return Ok(EXIT_OK);
@@ -81,7 +81,7 @@ pub fn run(
         }
     };
     let profile = inputs.profile;
-    let ids = exec::built_ids(&plan, run.ssh_only);
+    let ids = exec::step_ids(&plan, run.ssh_only);
     let (pending, plan) = super::with_context(&inputs, cli, env, style, out, &mut prompter, |cx| {
         exec::run(cx, &ids)?;
         Ok((cx.pending.clone(), cx.plan.clone()))
@@ -130,28 +130,22 @@ fn summary(
         return Ok(());
     }
     w(format!("  Log in:        ssh {site}"))?;
-    if let Some(crate::plan::Step {
-        action: crate::plan::Action::Templates { submit, log_dir, .. }, ..
-    }) = plan.step("job-templates")
-    {
-        w(format!("  Submit a job:  ssh {site}, then `{submit}`"))?;
-        w(format!("  Job logs:      {log_dir}"))?;
+    if let Some(t) = plan.job_templates() {
+        w(format!("  Submit a job:  ssh {site}, then `{}`", t.submit))?;
+        w(format!("  Job logs:      {}", t.log_dir))?;
     }
     w(format!("  New code:      hpcinit sync --site {site} (a job runs the snapshot that was latest when it was submitted)"))?;
     if !args.check_job {
         w(format!("  Test job:      hpcinit check-job --site {site}"))?;
     }
     w(format!("  Check it all:  hpcinit doctor --site {site}"))?;
-    if let Some(crate::plan::Step { action: crate::plan::Action::Lock { path, .. }, .. }) = plan.step("lock")
-    {
+    if let Some(lock) = plan.lock() {
         w(format!(
-            "  Lock file:     {path} (commit it: `hpcinit --site OTHER` rebuilds this environment there)"
+            "  Lock file:     {} (commit it: `hpcinit --site OTHER` rebuilds this environment there)",
+            lock.path
         ))?;
     }
-    if let Some(crate::plan::Step {
-        action: crate::plan::Action::Python { from_lock: Some(l), .. }, ..
-    }) = plan.step("python")
-    {
+    if let Some(l) = plan.python().and_then(|p| p.from_lock.as_ref()) {
         w(format!(
             "  Reproduced:    hpcinit.lock from {}; `hpcinit diff --site {} --site {site}` compares the two",
             l.origin_name, l.origin

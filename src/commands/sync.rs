@@ -8,6 +8,7 @@ use crate::error::{Error, EXIT_OK};
 use crate::exec::{self, sync_task, Context};
 use crate::local::project;
 use crate::plan::snapshot::human_bytes;
+use crate::plan::StepId;
 use crate::profile::ProfileSet;
 use crate::ui::{Style, SystemPrompter};
 use std::io::Write;
@@ -26,11 +27,11 @@ pub fn run(
     // The key step only reads an existing key (the ssh2 transport signs in with it).
     let mut ids = vec![];
     if inputs.local.key_exists {
-        ids.push("key");
+        ids.push(StepId::Key);
     }
-    ids.push("connect");
+    ids.push(StepId::Connect);
     if !dry_run {
-        ids.push("sync");
+        ids.push(StepId::Sync);
     }
     let lines = super::with_context(&inputs, cli, env, style, out, &mut prompter, |cx| {
         exec::run(cx, &ids)?;
@@ -46,7 +47,7 @@ pub fn run(
 }
 
 fn dry_run_lines(cx: &mut Context) -> Result<Vec<String>, crate::exec::StepError> {
-    let p = sync_task::plan_of(cx);
+    let Some(p) = cx.plan.sync().cloned() else { return Ok(vec!["this plan copies no code".into()]) };
     let root = std::path::Path::new(&p.root);
     let scan = project::scan(root, &p.excludes).map_err(|e| crate::exec::StepError::Cluster {
         what: "listing the project".into(),

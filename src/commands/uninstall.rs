@@ -12,7 +12,7 @@ use crate::error::{Error, EXIT_OK};
 use crate::exec::{self, StepError};
 use crate::local::{atomic, include, known_hosts, state};
 use crate::plan::ssh_config::{self, KNOWN_HOSTS_FILE, MANAGED_FILE};
-use crate::plan::Action;
+use crate::plan::StepId;
 use crate::profile::ProfileSet;
 use crate::quote::sh_path;
 use crate::remote::script::tagged;
@@ -187,22 +187,22 @@ fn remove_remote(
     let plan = inputs.plan(None)?;
     let mut targets = Vec::new();
     let mut body = String::new();
-    if let Some(Action::Python { venv, .. }) = plan.step("python").map(|s| &s.action) {
+    if let Some(venv) = plan.python().map(|p| &p.venv) {
         targets.push(format!("the environment {venv}"));
         body.push_str(&format!(
             "v={}\nif [ -L \"$v\" ]; then t=$(readlink \"$v\"); rm -f \"$v\"; case \"$t\" in .*.hpcinit-*) rm -rf \"$(dirname \"$v\")/$t\" ;; esac; hpcinit_tag removed \"$v\"\nelif [ -f \"$v/.hpcinit-ok\" ]; then rm -rf \"$v\" && hpcinit_tag removed \"$v\"; fi\n",
             sh_path(venv)
         ));
     }
-    if let Some(Action::Sync(p)) = plan.step("sync").map(|s| &s.action) {
+    if let Some(p) = plan.sync() {
         targets.push(format!("every code snapshot in {}", p.snapshots));
         body.push_str(&format!(
             "d={}\nif [ -d \"$d\" ]; then rm -rf \"$d\" && hpcinit_tag removed \"$d\"; fi\n",
             sh_path(&p.snapshots)
         ));
     }
-    if let Some(Action::Templates { files, .. }) = plan.step("job-templates").map(|s| &s.action) {
-        for f in files {
+    if let Some(t) = plan.job_templates() {
+        for f in &t.files {
             targets.push(format!("{} (if hpcinit wrote it)", f.path));
             body.push_str(&format!(
                 "f={}\nif [ -f \"$f\" ] && grep -q '^# hpcinit-sha256: ' \"$f\"; then rm -f \"$f\" && hpcinit_tag removed \"$f\"; fi\n",
@@ -226,7 +226,7 @@ fn remove_remote(
     }
     let mut removed = Vec::new();
     super::with_context(&inputs, cli, env, style, &mut Vec::new(), &mut prompter, |cx| {
-        if let Some(Err(e)) = exec::ensure(cx, "connect") {
+        if let Some(Err(e)) = exec::ensure(cx, StepId::Connect) {
             return Err(Error::Step { title: "Sign in".into(), error: Box::new(e) });
         }
         let script = Script::new("remove the project's files", body);

@@ -3,17 +3,24 @@
 //! an open master from an earlier run is reused with no sign-in at all.
 
 use super::{Applied, Check, Context, StepError, Task};
+use crate::plan::ConnectPlan;
 use crate::profile::raw::RegistrationMode;
 use crate::remote::RemoteError;
 
-#[derive(Default)]
 pub struct ConnectTask {
+    plan: ConnectPlan,
     connected: bool,
+}
+
+impl ConnectTask {
+    pub fn new(plan: &ConnectPlan) -> ConnectTask {
+        ConnectTask { plan: plan.clone(), connected: false }
+    }
 }
 
 impl Task for ConnectTask {
     fn check(&mut self, cx: &mut Context) -> Result<Check, StepError> {
-        let alias = cx.profile.name().to_string();
+        let alias = self.plan.alias.clone();
         let name = cx.remote().name();
         if cx.remote().is_open() {
             let how = if self.connected { "signed in" } else { "reusing the connection of an earlier run" };
@@ -27,25 +34,20 @@ impl Task for ConnectTask {
     }
 
     fn apply(&mut self, cx: &mut Context) -> Result<Applied, StepError> {
-        let prompts = cx.profile.auth_summary();
-        cx.reporter.detail(&format!("Sign in to {}: {prompts}.", cx.profile.raw.display_name));
+        cx.reporter.detail(&format!("Sign in to {}: {}.", cx.plan.display_name, self.plan.prompts));
         let (remote, prompter) = cx.remote_and_prompter();
         let result = remote.connect(prompter);
         match result {
             Ok(_) => {
                 self.connected = true;
-                let persist = &cx.profile.raw.ssh.multiplex;
                 let shared = cx.options.transport == super::Transport::Ssh;
-                Ok(Applied::Changed(if !shared {
-                    "signed in once; every later step of this run uses the same session".to_string()
-                } else if persist.enabled {
-                    format!(
-                        "signed in once; the connection stays open {} after its last use, so the next steps (and `ssh {}`) ask nothing",
-                        persist.control_persist.value,
-                        cx.profile.name()
-                    )
-                } else {
-                    "signed in".to_string()
+                Ok(Applied::Changed(match &self.plan.persist {
+                    _ if !shared => "signed in once; every later step of this run uses the same session".to_string(),
+                    Some(persist) => format!(
+                        "signed in once; the connection stays open {persist} after its last use, so the next steps (and `ssh {}`) ask nothing",
+                        self.plan.alias
+                    ),
+                    None => "signed in".to_string(),
                 }))
             }
             Err(e) => {
@@ -58,8 +60,8 @@ impl Task for ConnectTask {
 
 /// What the person can do about a failed sign-in, from the site's rules.
 pub fn connect_hint(cx: &Context, e: &RemoteError) -> String {
-    let raw = &cx.profile.raw;
-    let rule = raw.ssh.network.as_deref().map(|n| format!(" {}", n.trim())).unwrap_or_default();
+    let c = &cx.plan.connection;
+    let rule = c.network.as_deref().map(|n| format!(" {n}")).unwrap_or_default();
     match e {
         RemoteError::Resolve { host } => {
             format!("check the host name {host} and your network connection.{rule}")
@@ -73,26 +75,20 @@ pub fn connect_hint(cx: &Context, e: &RemoteError) -> String {
                 .as_ref()
                 .map(|k| format!("ssh offered the key {} ({}); ", cx.env.tilde(&k.path), k.fingerprint))
                 .unwrap_or_default();
-            let register = match raw.key_registration.mode.value {
+            let register = match c.key_registration {
                 RegistrationMode::Portal
                     if methods.contains("publickey") && !methods.contains("password") =>
                 {
                     format!(
                         "register it at {} and wait for it to take effect; ",
-                        raw.key_registration
-                            .portal_url
-                            .as_ref()
-                            .map(|u| u.as_str())
-                            .unwrap_or("the site's portal")
+                        c.portal_url.as_deref().unwrap_or("the site's portal")
                     )
                 }
                 _ => String::new(),
             };
             format!(
                 "{key}{register}the server accepts {methods}. Check your username ({}) and what {} asks for: {}",
-                cx.plan.user,
-                raw.display_name,
-                raw.auth.description.trim()
+                cx.plan.user, cx.plan.display_name, c.auth
             )
         }
         RemoteError::HostKeyRejected { .. } => {
@@ -100,6 +96,6 @@ pub fn connect_hint(cx: &Context, e: &RemoteError) -> String {
                 .into()
         }
         RemoteError::Prompt(p) => p.hint(),
-        _ => format!("run `ssh -v {}` to see where it stops.{rule}", cx.profile.name()),
+        _ => format!("run `ssh -v {}` to see where it stops.{rule}", c.alias),
     }
 }

@@ -5,80 +5,52 @@
 
 use super::{Applied, Check, Context, StepError, Task};
 use crate::local::{atomic, known_hosts};
-use crate::plan::ssh_config::{HostBlock, KNOWN_HOSTS_FILE};
-use crate::plan::Action;
+use crate::plan::ssh_config::KNOWN_HOSTS_FILE;
+use crate::plan::{HostKeyPlan, HostKeyTarget};
 use crate::remote::host_key::{self, ServerKey};
 use std::time::Duration;
 
-/// One host to verify: the `Host` block's alias, host name and port.
+/// One host to verify, and its key once read.
 struct Target {
-    alias: String,
-    host: String,
-    port: u16,
-    /// Whether the profile's pins apply (its login host).
-    pinned: bool,
+    plan: HostKeyTarget,
     server: Option<ServerKey>,
 }
 
-#[derive(Default)]
 pub struct HostKeyTask {
-    targets: Option<Vec<Target>>,
+    targets: Vec<Target>,
+    source: Option<String>,
 }
 
-fn targets(cx: &Context) -> Vec<Target> {
-    let blocks: Vec<HostBlock> = cx
-        .plan
-        .steps
-        .iter()
-        .find_map(|s| match &s.action {
-            Action::SshConfig { blocks, .. } => Some(blocks.clone()),
-            _ => None,
-        })
-        .unwrap_or_default();
-    let site = cx.profile.name().as_str();
-    blocks
-        .iter()
-        // A host behind a jump host cannot be reached directly; OpenSSH checks it on the way.
-        .filter(|b| b.options.iter().all(|(k, _)| k != "ProxyJump"))
-        .filter_map(|b| {
-            let get = |k: &str| b.options.iter().find(|(o, _)| o == k).map(|(_, v)| v.clone());
-            Some(Target {
-                alias: b.alias.clone(),
-                host: get("HostName")?,
-                port: get("Port").and_then(|p| p.parse().ok()).unwrap_or(22),
-                pinned: b.alias == site,
-                server: None,
-            })
-        })
-        .collect()
+impl HostKeyTask {
+    pub fn new(p: &HostKeyPlan) -> HostKeyTask {
+        HostKeyTask {
+            targets: p.targets.iter().map(|t| Target { plan: t.clone(), server: None }).collect(),
+            source: p.source.clone(),
+        }
+    }
 }
 
 impl Task for HostKeyTask {
     fn check(&mut self, cx: &mut Context) -> Result<Check, StepError> {
         let file = cx.home(&format!("~/{KNOWN_HOSTS_FILE}"));
         let known = std::fs::read_to_string(&file).unwrap_or_default();
-        if self.targets.is_none() {
-            self.targets = Some(targets(cx));
-        }
         let mut found = Vec::new();
         let mut needed = None;
-        for t in self.targets.as_mut().expect("set above") {
+        for Target { plan: t, server } in &mut self.targets {
             let recorded: Vec<&str> = known_hosts::keys_for(&known, &t.alias);
-            if t.server.is_none() {
+            if server.is_none() {
                 let types: Vec<&str> = if !recorded.is_empty() {
                     recorded.iter().filter_map(|k| k.split_whitespace().next()).collect()
-                } else if t.pinned {
-                    cx.profile.raw.ssh.host_keys.iter().map(|k| k.algorithm.as_str()).collect()
                 } else {
-                    Vec::new()
+                    t.pins.iter().map(|p| p.algorithm.as_str()).collect()
                 };
                 let key = host_key::read(&t.host, t.port, &types, Duration::from_secs(20)).map_err(|e| {
                     let hint = super::connect_task::connect_hint(cx, &e);
                     StepError::Remote { error: e, hint }
                 })?;
-                t.server = Some(key);
+                *server = Some(key);
             }
-            let server = t.server.as_ref().expect("read above");
+            let Some(server) = server.as_ref() else { continue };
             if recorded.is_empty() {
                 needed.get_or_insert(format!("no host key recorded for {}", t.alias));
                 continue;
@@ -103,40 +75,35 @@ impl Task for HostKeyTask {
     fn apply(&mut self, cx: &mut Context) -> Result<Applied, StepError> {
         let file = cx.home(&format!("~/{KNOWN_HOSTS_FILE}"));
         let mut known = std::fs::read_to_string(&file).unwrap_or_default();
-        let ssh = &cx.profile.raw.ssh;
+        let site = cx.plan.display_name.clone();
         let mut lines = Vec::new();
-        for t in self.targets.as_ref().expect("check ran first") {
+        for Target { plan: t, server } in &self.targets {
             if !known_hosts::keys_for(&known, &t.alias).is_empty() {
                 continue;
             }
-            let server = t.server.as_ref().expect("check read it");
-            let pins: Vec<_> = if t.pinned { ssh.host_keys.iter().collect() } else { Vec::new() };
+            // The check reads every host's key before apply runs.
+            let Some(server) = server else { continue };
+            let pins = &t.pins;
             if !pins.is_empty() {
-                let ok = pins.iter().any(|p| {
-                    p.algorithm.as_str() == server.algorithm
-                        && p.fingerprint.to_string() == server.fingerprint
-                });
+                let ok = pins.iter().any(|p| p.algorithm == server.algorithm && p.fingerprint == server.fingerprint);
                 if !ok {
                     return Err(StepError::HostKeyMismatch {
-                        site: cx.profile.raw.display_name.clone(),
+                        site,
                         host: t.host.clone(),
                         port: t.port,
                         server: format!("{} {}", server.algorithm, server.fingerprint),
-                        pins: pins
-                            .iter()
-                            .map(|p| format!("{} {}", p.algorithm.as_str(), p.fingerprint))
-                            .collect(),
-                        source_url: ssh.host_keys_source.as_ref().map(|u| u.to_string()),
+                        pins: pins.iter().map(|p| format!("{} {}", p.algorithm, p.fingerprint)).collect(),
+                        source_url: self.source.clone(),
                     });
                 }
                 lines.push(format!(
                     "{}: {} {} matches the fingerprint {} publishes",
-                    t.alias, server.algorithm, server.fingerprint, cx.profile.raw.display_name
+                    t.alias, server.algorithm, server.fingerprint, site
                 ));
             } else {
                 cx.reporter.detail(&format!(
                     "{} ({}:{}) presents the {} host key {}.\n{} publishes no fingerprint hpcinit could compare it with; check it against the site's documentation or support if you can.",
-                    t.alias, t.host, t.port, server.algorithm, server.fingerprint, cx.profile.raw.display_name
+                    t.alias, t.host, t.port, server.algorithm, server.fingerprint, site
                 ));
                 let trusted = cx.options.accept_new_host_key
                     || cx.prompter.confirm(

@@ -4,50 +4,50 @@
 
 use super::{Applied, Check, Context, StepError, Task};
 use crate::local::{atomic, key};
-use crate::plan::{Action, Step};
+use crate::plan::{KeyPlan, NoKeyPlan};
 use zeroize::Zeroizing;
 
 pub struct KeyTask {
-    path: Option<String>,
-    chosen: bool,
+    /// `None`: this site's logins use no key, for `reason`.
+    plan: Option<KeyPlan>,
+    reason: String,
 }
 
 impl KeyTask {
-    pub fn new(step: &Step) -> KeyTask {
-        match &step.action {
-            Action::Key { path, chosen, .. } => KeyTask { path: Some(path.clone()), chosen: *chosen },
-            _ => KeyTask { path: None, chosen: false },
-        }
+    pub fn new(plan: &KeyPlan) -> KeyTask {
+        KeyTask { plan: Some(plan.clone()), reason: String::new() }
+    }
+
+    pub fn none(p: &NoKeyPlan) -> KeyTask {
+        KeyTask { plan: None, reason: p.reason.clone() }
     }
 }
 
 impl Task for KeyTask {
     fn check(&mut self, cx: &mut Context) -> Result<Check, StepError> {
-        let Some(path) = &self.path else {
-            return Ok(Check::Done(format!(
-                "no key: {}",
-                cx.profile.raw.key_registration.explanation.trim()
-            )));
+        let Some(KeyPlan { path, chosen, .. }) = &self.plan else {
+            return Ok(Check::Done(format!("no key: {}", self.reason)));
         };
         let file = cx.home(path);
         if !file.exists() {
             return Ok(Check::Needed("no key yet".into()));
         }
         let info = key::load(&file)?;
-        let why = if self.chosen { "the key you chose with --key" } else { "hpcinit's key on this device" };
+        let why = if *chosen { "the key you chose with --key" } else { "hpcinit's key on this device" };
         let line = format!("{path}: {why} ({} {})", info.algorithm, info.fingerprint);
         cx.key = Some(info);
         Ok(Check::Done(line))
     }
 
     fn apply(&mut self, cx: &mut Context) -> Result<Applied, StepError> {
-        let path = self.path.clone().expect("only a key step applies");
+        let Some(KeyPlan { path, passphrase_required, .. }) = self.plan.clone() else {
+            return Ok(Applied::Unchanged(format!("no key: {}", self.reason)));
+        };
         let file = cx.home(&path);
         let ssh_dir = cx.home("~/.ssh");
         atomic::ensure_dir(&ssh_dir, 0o700)
             .map_err(|source| StepError::Write { path: ssh_dir.clone(), source })?;
-        let reg = &cx.profile.raw.key_registration;
-        let site = cx.profile.raw.display_name.clone();
+        let site = cx.plan.display_name.clone();
         let passphrase: Zeroizing<String> = if let Some(f) = &cx.options.passphrase_file {
             let text =
                 std::fs::read_to_string(f).map_err(|source| StepError::Read { path: f.clone(), source })?;
@@ -55,18 +55,18 @@ impl Task for KeyTask {
         } else if cx.options.no_passphrase {
             Zeroizing::new(String::new())
         } else {
-            let prompt = if reg.passphrase_required {
+            let prompt = if passphrase_required {
                 format!("Passphrase for the new key ({site} requires one; not your {site} password)")
             } else {
                 "Passphrase for the new key (empty for none)".to_string()
             };
             cx.prompter.new_secret(
                 &prompt,
-                !reg.passphrase_required,
+                !passphrase_required,
                 "--no-passphrase or --key-passphrase-file FILE",
             )?
         };
-        if reg.passphrase_required && passphrase.is_empty() {
+        if passphrase_required && passphrase.is_empty() {
             return Err(StepError::PassphraseRequired { site });
         }
         let info = key::create(&file, Some(&passphrase), &comment(cx))?;

@@ -9,40 +9,37 @@ use crate::local::lock::{self, Lock};
 use crate::local::state::{self, EnvironmentRecord};
 use crate::plan::compare::{compare, Side};
 use crate::plan::environment::{self, Described};
-use crate::plan::Action;
+use crate::plan::LockPlan;
 use crate::remote::Script;
 use std::path::PathBuf;
 
-#[derive(Default)]
 pub struct LockTask {
+    plan: LockPlan,
     /// What the file should hold, once known.
     want: Option<Lock>,
 }
 
-fn path(cx: &Context) -> PathBuf {
-    match cx.step("lock").action {
-        Action::Lock { path, .. } => PathBuf::from(path),
-        _ => unreachable!("the lock step holds a Lock action"),
+impl LockTask {
+    pub fn new(plan: &LockPlan) -> LockTask {
+        LockTask { plan: plan.clone(), want: None }
     }
 }
 
 /// The record of the environment built as planned: hpcinit's own, else read on the cluster
 /// (and recorded). `None` when the environment there is not the planned one.
-pub fn current_record(cx: &mut Context) -> Result<Option<EnvironmentRecord>, StepError> {
-    let Action::Python { venv, inputs_sha, loads, .. } = cx.step("python").action else {
-        unreachable!("the python step holds a Python action")
-    };
+fn current_record(cx: &mut Context, p: &LockPlan) -> Result<Option<EnvironmentRecord>, StepError> {
+    let inputs_sha = &p.inputs_sha;
     let built = cx.facts.as_ref().and_then(|f| f.venv_marker.as_deref()) == Some(inputs_sha.as_str());
     if !built {
         return Ok(None);
     }
     let (site, project) = (cx.plan.site.clone(), cx.plan.project.clone());
     if let Some(rec) = state::recorded(cx.env, &site, &project) {
-        if rec.inputs_sha == inputs_sha && !rec.python.is_empty() {
+        if &rec.inputs_sha == inputs_sha && !rec.python.is_empty() {
             return Ok(Some(rec));
         }
     }
-    read_on_cluster(cx, &venv, &loads).map(|r| {
+    read_on_cluster(cx, &p.venv, &p.read_script, &p.requirements).map(|r| {
         r.map(|mut rec| {
             rec.site = site;
             rec.project = project;
@@ -51,24 +48,23 @@ pub fn current_record(cx: &mut Context) -> Result<Option<EnvironmentRecord>, Ste
     })
 }
 
-/// Reads the environment at `venv` on the cluster (one round trip) and records it. An
-/// environment built from a lock file takes the project's requirement lines (its own are the
-/// lock's pins).
+/// Reads the environment at `venv` on the cluster with the plan's `script` (one round trip) and
+/// records it. An environment built from a lock file takes the project's `requirements` lines
+/// (its own are the lock's pins).
 pub fn read_on_cluster(
     cx: &mut Context,
     venv: &str,
-    loads: &[String],
+    script: &str,
+    requirements: &[String],
 ) -> Result<Option<EnvironmentRecord>, StepError> {
-    let script = Script::new("read the environment", environment::script(cx.profile, venv, loads));
+    let script = Script::new("read the environment", script);
     let out = cx.run_script(&script, &mut |_| {})?;
     match environment::parse(&out.stdout, venv) {
         Some(Described::Found { mut record, from_lock, .. }) => {
             record.site = cx.plan.site.clone();
             record.project = cx.plan.project.clone();
-            if from_lock {
-                if let Action::Python { requirements, from_lock: None, .. } = cx.step("python").action {
-                    record.requirements = requirements;
-                }
+            if from_lock && !requirements.is_empty() {
+                record.requirements = requirements.to_vec();
             }
             let _ = state::record(cx.env, &record);
             Ok(Some(*record))
@@ -90,14 +86,14 @@ fn last_lines(s: &str) -> String {
 
 impl Task for LockTask {
     fn check(&mut self, cx: &mut Context) -> Result<Check, StepError> {
-        let file = path(cx);
-        let Some(rec) = current_record(cx)? else {
+        let file = PathBuf::from(&self.plan.path);
+        let Some(rec) = current_record(cx, &self.plan.clone())? else {
             return Ok(Check::Done(format!(
                 "left as it is: the environment on the cluster is not the one planned, so {} has nothing to describe",
                 lock::FILE
             )));
         };
-        let want = Lock::from_record(cx.profile, &rec);
+        let want = Lock::from_record(&self.plan.site, &rec);
         let dir = file.parent().map(PathBuf::from).unwrap_or_default();
         let have = lock::read(&dir);
         self.want = Some(want.clone());
@@ -131,7 +127,7 @@ impl Task for LockTask {
     }
 
     fn apply(&mut self, cx: &mut Context) -> Result<Applied, StepError> {
-        let file = path(cx);
+        let file = PathBuf::from(&self.plan.path);
         let Some(want) = self.want.clone() else {
             return Ok(Applied::Unchanged("nothing to write".into()));
         };

@@ -3,28 +3,27 @@
 //! failed. Re-running is how a stopped run resumes. It touches the person's `~/.ssh` and the
 //! cluster, always through the plan's exact texts and commands.
 
-mod config_task;
+mod check_job_task;
 mod connect_task;
 mod error;
 mod host_key_task;
+mod job_templates_task;
 mod key_task;
-mod layout_task;
 pub mod lock_task;
 mod probe_task;
-mod register_task;
+mod python_task;
+mod register_key_task;
+mod remote_layout_task;
 mod rsync_run;
 mod sftp_fill;
-mod smoke_task;
+mod ssh_config_task;
 pub mod sync_task;
-mod templates_task;
-mod venv_task;
 
 pub use error::StepError;
 
 use crate::env::Env;
 use crate::local::key::KeyInfo;
-use crate::plan::{Action, Plan, PlanError, RemoteFacts, Step};
-use crate::profile::Profile;
+use crate::plan::{Action, Plan, PlanError, RemoteFacts, Step, StepId};
 use crate::remote::{OpenSsh, Remote, RemoteOutput, Running, Script, Ssh2Session};
 use crate::ui::{Prompter, Reporter, Status};
 use std::path::PathBuf;
@@ -130,8 +129,7 @@ pub trait Task {
 /// What the steps share during one run.
 pub struct Context<'a> {
     pub env: &'a Env,
-    pub profile: &'a Profile,
-    /// The plan, rebuilt each time the probe's facts change.
+    /// The plan: the steps' only input, rebuilt each time the probe's facts change.
     pub plan: Plan,
     replan: Replan<'a>,
     /// What the last probe found on the cluster.
@@ -153,7 +151,6 @@ pub struct Context<'a> {
 impl<'a> Context<'a> {
     pub fn new(
         env: &'a Env,
-        profile: &'a Profile,
         plan: Plan,
         replan: Replan<'a>,
         options: &'a Options,
@@ -162,7 +159,6 @@ impl<'a> Context<'a> {
     ) -> Context<'a> {
         Context {
             env,
-            profile,
             plan,
             replan,
             facts: None,
@@ -184,16 +180,16 @@ impl<'a> Context<'a> {
     /// The run's connection (not yet opened until the connect step), made on first use.
     pub fn remote(&mut self) -> &mut dyn Remote {
         if self.remote.is_none() {
-            let ssh = &self.profile.raw.ssh;
-            let alias = self.profile.name().as_str();
+            let c = &self.plan.connection;
+            let alias = c.alias.as_str();
             let remote: Box<dyn Remote> = match self.options.transport {
                 Transport::Ssh => Box::new(OpenSsh::new(
                     alias,
-                    ssh.host.as_str(),
-                    ssh.port,
+                    &c.host,
+                    c.port,
                     self.env.ssh_config_override(),
                     &self.env.vars,
-                    ssh.multiplex.enabled,
+                    c.multiplex,
                     true,
                 )),
                 Transport::Ssh2 => {
@@ -203,7 +199,7 @@ impl<'a> Context<'a> {
                         .into_iter()
                         .map(String::from)
                         .collect();
-                    let mut s = Ssh2Session::new(ssh.host.as_str(), ssh.port, &self.plan.user, expected);
+                    let mut s = Ssh2Session::new(&c.host, c.port, &self.plan.user, expected);
                     if let Some(k) = &self.key {
                         s = s.with_key(&k.path, k.encrypted, self.passphrase.clone());
                     }
@@ -282,11 +278,6 @@ impl<'a> Context<'a> {
         Ok(())
     }
 
-    /// The current version of a step of the plan.
-    pub fn step(&self, id: &str) -> Step {
-        self.plan.step(id).cloned().expect("the plan keeps its steps when it is rebuilt")
-    }
-
     /// The connection and the prompter together (a connection may need to ask).
     pub fn remote_and_prompter(&mut self) -> (&mut dyn Remote, &mut dyn Prompter) {
         self.remote();
@@ -294,40 +285,39 @@ impl<'a> Context<'a> {
     }
 }
 
-/// The steps this version carries out; the rest of the plan is shown but not yet acted on.
-pub fn is_built(step: &Step) -> bool {
-    task_for(step).is_some()
+/// The task that carries out `step`, made from the step's own plan.
+fn task_for(step: &Step) -> Box<dyn Task> {
+    match &step.action {
+        Action::Key(p) => Box::new(key_task::KeyTask::new(p)),
+        Action::NoKey(p) => Box::new(key_task::KeyTask::none(p)),
+        Action::SshConfig(p) => Box::new(ssh_config_task::SshConfigTask::new(p)),
+        Action::HostKey(p) => Box::new(host_key_task::HostKeyTask::new(p)),
+        Action::Connect(p) => Box::new(connect_task::ConnectTask::new(p)),
+        Action::RegisterKey(p) => Box::new(register_key_task::RegisterKeyTask::new(p)),
+        Action::Probe(p) => Box::new(probe_task::ProbeTask::new(p)),
+        Action::RemoteLayout(p) => Box::new(remote_layout_task::RemoteLayoutTask::new(p)),
+        Action::JobTemplates(p) => Box::new(job_templates_task::JobTemplatesTask::new(p)),
+        Action::Python(p) => Box::new(python_task::PythonTask::new(p)),
+        Action::Lock(p) => Box::new(lock_task::LockTask::new(p)),
+        Action::Sync(p) => Box::new(sync_task::SyncTask::new(p)),
+        Action::CheckJob(p) => Box::new(check_job_task::CheckJobTask::new(p)),
+    }
 }
 
-fn task_for(step: &Step) -> Option<Box<dyn Task>> {
-    Some(match &step.action {
-        Action::Key { .. } | Action::NoKey { .. } => Box::new(key_task::KeyTask::new(step)),
-        Action::SshConfig { .. } => Box::new(config_task::ConfigTask::new(step)),
-        Action::HostKey { .. } => Box::new(host_key_task::HostKeyTask::default()),
-        Action::Connect { .. } => Box::new(connect_task::ConnectTask::default()),
-        Action::RegisterKey { .. } => Box::new(register_task::RegisterTask::new(step)),
-        Action::Probe { .. } => Box::new(probe_task::ProbeTask),
-        Action::RemoteLayout { .. } => Box::new(layout_task::LayoutTask),
-        Action::Python { .. } => Box::new(venv_task::VenvTask::default()),
-        Action::Templates { .. } => Box::new(templates_task::TemplatesTask),
-        Action::SmokeJob { .. } => Box::new(smoke_task::SmokeTask::default()),
-        Action::Sync(_) => Box::new(sync_task::SyncTask::default()),
-        Action::Lock { .. } => Box::new(lock_task::LockTask::default()),
-    })
-}
-
-/// Runs the built steps among `ids` in order, each in its current form (the plan is rebuilt
-/// when the probe reports); stops at the first failure. After each step, the later ones may
-/// start their slow part early ([`Task::head_start`]): the venv build on a channel of its own
-/// while the login shell writes the templates, the code copy while the venv builds. Reports
-/// stay in the plan's order; work started early and not collected is stopped at a failure.
-pub fn run(cx: &mut Context, ids: &[&'static str]) -> Result<(), crate::error::Error> {
+/// Runs the steps among `ids` that the plan has, in order, each in its current form (the plan
+/// is rebuilt when the probe reports); stops at the first failure. After each step, the later
+/// ones may start their slow part early ([`Task::head_start`]): the venv build on a channel of
+/// its own while the login shell writes the templates, the code copy while the venv builds.
+/// Reports stay in the plan's order; work started early and not collected is stopped at a
+/// failure.
+pub fn run(cx: &mut Context, ids: &[StepId]) -> Result<(), crate::error::Error> {
+    let ids: Vec<StepId> = ids.iter().copied().filter(|id| cx.plan.step(*id).is_some()).collect();
     let total = ids.len();
-    let mut started: Vec<(&'static str, Box<dyn Task>)> = Vec::new();
+    let mut started: Vec<(StepId, Box<dyn Task>)> = Vec::new();
     for (i, id) in ids.iter().enumerate() {
-        let step = cx.step(id);
+        let Some(step) = cx.plan.step(*id).cloned() else { continue };
         let early = started.iter().position(|(s, _)| s == id).map(|at| started.remove(at).1);
-        let Some(mut task) = early.or_else(|| task_for(&step)) else { continue };
+        let mut task = early.unwrap_or_else(|| task_for(&step));
         cx.reporter.begin(i + 1, total, &step.title);
         let before = cx.round_trips;
         let result = run_one(task.as_mut(), cx, &step);
@@ -347,40 +337,32 @@ pub fn run(cx: &mut Context, ids: &[&'static str]) -> Result<(), crate::error::E
             if started.iter().any(|(s, _)| s == later) {
                 continue;
             }
-            if let Some(mut task) = task_for(&cx.step(later)) {
-                if task.head_start(cx) {
-                    started.push((later, task));
-                }
+            let Some(step) = cx.plan.step(*later) else { continue };
+            let mut task = task_for(step);
+            if task.head_start(cx) {
+                started.push((*later, task));
             }
         }
     }
     Ok(())
 }
 
-/// The steps that set up SSH, on this machine and for signing in.
-pub const SSH_STEPS: &[&str] = &["key", "ssh-config", "host-key", "register-key", "connect"];
-
-/// The ids of the plan's steps this version carries out, in order (`ssh_only`: the SSH ones).
-pub fn built_ids(plan: &Plan, ssh_only: bool) -> Vec<&'static str> {
-    plan.steps
-        .iter()
-        .filter(|s| is_built(s) && (!ssh_only || SSH_STEPS.contains(&s.id)))
-        .map(|s| s.id)
-        .collect()
+/// The ids of the plan's steps, in order (`ssh_only`: the SSH ones).
+pub fn step_ids(plan: &Plan, ssh_only: bool) -> Vec<StepId> {
+    plan.steps.iter().map(|s| s.id).filter(|id| !ssh_only || id.is_ssh()).collect()
 }
 
 /// Step `id`'s check alone, changing nothing (`doctor`); `None` when the plan has no such step.
-pub fn check_only(cx: &mut Context, id: &str) -> Option<Result<Check, StepError>> {
-    let step = cx.plan.step(id)?.clone();
-    let mut task = task_for(&step)?;
+pub fn check_only(cx: &mut Context, id: StepId) -> Option<Result<Check, StepError>> {
+    let mut task = task_for(cx.plan.step(id)?);
     Some(task.check(cx))
 }
 
 /// Step `id` carried out as the run would (check → apply → verify), for steps that only read
 /// or sign in (`connect`, `probe`); `None` when the plan has no such step.
-pub fn ensure(cx: &mut Context, id: &str) -> Option<Result<(Status, String), StepError>> {
+pub fn ensure(cx: &mut Context, id: StepId) -> Option<Result<(Status, String), StepError>> {
     let step = cx.plan.step(id)?.clone();
-    let mut task = task_for(&step)?;
+    let mut task = task_for(&step);
     Some(run_one(task.as_mut(), cx, &step))
 }
 

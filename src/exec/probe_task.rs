@@ -4,11 +4,19 @@
 //! after applying costs no extra round trip.
 
 use super::{Applied, Check, Context, StepError, Task};
-use crate::plan::{Action, RemoteFacts};
+use crate::plan::{ProbePlan, RemoteFacts};
 use crate::remote::script::last_tagged;
 use crate::remote::{RemoteOutput, Script};
 
-pub struct ProbeTask;
+pub struct ProbeTask {
+    plan: ProbePlan,
+}
+
+impl ProbeTask {
+    pub fn new(plan: &ProbePlan) -> ProbeTask {
+        ProbeTask { plan: plan.clone() }
+    }
+}
 
 impl Task for ProbeTask {
     fn check(&mut self, cx: &mut Context) -> Result<Check, StepError> {
@@ -19,28 +27,21 @@ impl Task for ProbeTask {
     }
 
     fn apply(&mut self, cx: &mut Context) -> Result<Applied, StepError> {
-        let script = Script::new("probe", body(cx, true));
+        let script = Script::new("probe", self.plan.request.body(true));
         let out = cx.run_script(&script, &mut |_| {})?;
         take_facts(cx, &out, "the probe")?;
         let facts = cx.facts.clone().expect("just set");
-        for w in warnings(cx, &facts) {
+        for w in warnings(&self.plan, &facts) {
             cx.reporter.detail(&w);
         }
         Ok(Applied::Changed(describe(cx, &facts)))
     }
 }
 
-/// The probe's script body, from the plan's probe step.
-pub fn body(cx: &Context, list_modules: bool) -> String {
-    match &cx.step("probe").action {
-        Action::Probe { request } => request.body(list_modules),
-        _ => unreachable!("the probe step holds a probe"),
-    }
-}
-
-/// `script` followed by a probe, so one round trip both changes and re-reads the cluster.
+/// `script` followed by the plan's probe, so one round trip both changes and re-reads the
+/// cluster ([`crate::plan::Plan::then_probe`]).
 pub fn then_probe(cx: &Context, script: &str) -> String {
-    format!("{script}\n{}", body(cx, false))
+    cx.plan.then_probe(script)
 }
 
 /// Reads the probe's line from `out` and rebuilds the plan from it.
@@ -99,28 +100,24 @@ fn describe(cx: &Context, f: &RemoteFacts) -> String {
         "tcl" => format!("environment modules {}", f.module_system.version),
         _ => "no module system".into(),
     };
-    let python = match &cx.step("python").action {
-        Action::Python { module, .. } => module.display(),
-        _ => String::new(),
-    };
+    let python = cx.plan.python().map(|p| p.module.display()).unwrap_or_default();
     let shell = f.shell.rsplit('/').next().unwrap_or("?");
     format!("{} in {} ({shell}); {}; Python from {python}", f.user, f.home, ms.trim_end())
 }
 
-fn warnings(cx: &Context, f: &RemoteFacts) -> Vec<String> {
+fn warnings(p: &ProbePlan, f: &RemoteFacts) -> Vec<String> {
     let mut w = Vec::new();
     if !f.has("rsync") {
         w.push("rsync is not on the cluster's PATH: code snapshots need it".into());
     }
-    let sched = crate::plan::scheduler_commands(cx.profile.raw.scheduler.kind);
-    let missing: Vec<&str> = sched.iter().copied().filter(|c| !f.has(c)).collect();
+    let missing: Vec<&str> = p.scheduler_commands.iter().map(String::as_str).filter(|c| !f.has(c)).collect();
     if !missing.is_empty() {
         w.push(format!(
             "not found on the login node: {} (jobs cannot be submitted from here)",
             missing.join(", ")
         ));
     }
-    if let Some(q) = cx.profile.raw.storage.quota_command.as_str().split_whitespace().next() {
+    if let Some(q) = &p.quota_command {
         if !f.has(q) {
             w.push(format!("the quota command `{q}` is not on PATH here"));
         }

@@ -23,7 +23,7 @@ pub fn fill(cx: &mut Context, p: &SyncPlan, scan: &Scan) -> Result<Sent, StepErr
             return Err(StepError::Cluster {
                 what: "the code snapshot".into(),
                 detail: "~/scratch is missing on the cluster".into(),
-                hint: format!("run `hpcinit --site {}` first", cx.profile.name()),
+                hint: format!("run `hpcinit --site {}` first", cx.plan.site),
                 usage: false,
             });
         }
@@ -95,7 +95,14 @@ pub fn fill(cx: &mut Context, p: &SyncPlan, scan: &Scan) -> Result<Sent, StepErr
         let (remote, _) = cx.remote_and_prompter();
         let mut up = match remote.sftp() {
             Ok(Some(up)) => up,
-            Ok(None) => unreachable!("ssh2 has SFTP"),
+            Ok(None) => {
+                return Err(StepError::Cluster {
+                    what: "the code snapshot".into(),
+                    detail: "this connection has no SFTP channel to send the files over".into(),
+                    hint: "run the same command with --transport ssh (rsync over OpenSSH)".into(),
+                    usage: false,
+                })
+            }
             Err(e) => return Err(StepError::Remote { error: e, hint: "run the same command again".into() }),
         };
         for e in &uploads {

@@ -9,7 +9,6 @@ use super::rsync_run::{self, Failed, RsyncVersion, Stats};
 use super::{Applied, Check, Context, StepError, Task};
 use crate::local::project::{self, EntryKind, GitState, Scan};
 use crate::plan::snapshot::{human_bytes, Put, SyncPlan};
-use crate::plan::Action;
 use crate::remote::script::tagged;
 use crate::remote::Script;
 use std::collections::BTreeMap;
@@ -17,8 +16,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-#[derive(Default)]
 pub struct SyncTask {
+    /// The plan this task was made from; [`SyncTask::planned`] prefers the newest.
+    plan: SyncPlan,
     scan: Option<Scan>,
     /// What the finalize step reported, once it succeeded.
     finalized: Option<String>,
@@ -49,10 +49,14 @@ pub struct Latest {
     pub count: usize,
 }
 
-pub fn plan_of(cx: &Context) -> SyncPlan {
-    match cx.step("sync").action {
-        Action::Sync(p) => p,
-        _ => unreachable!("the sync step holds a sync"),
+impl SyncTask {
+    pub fn new(plan: &SyncPlan) -> SyncTask {
+        SyncTask { plan: plan.clone(), scan: None, finalized: None, early: None }
+    }
+
+    /// The step as the newest plan has it.
+    fn planned(&self, cx: &Context) -> SyncPlan {
+        cx.plan.sync().unwrap_or(&self.plan).clone()
     }
 }
 
@@ -61,7 +65,7 @@ impl Task for SyncTask {
         if let Some(done) = &self.finalized {
             return Ok(Check::Done(done.clone()));
         }
-        let p = plan_of(cx);
+        let p = self.planned(cx);
         let scan = scan_now(cx, &p)?;
         let Some(facts) = &cx.facts else {
             // Without a probe (`hpcinit sync`), no round trip just to look: the copy goes
@@ -91,7 +95,7 @@ impl Task for SyncTask {
     }
 
     fn apply(&mut self, cx: &mut Context) -> Result<Applied, StepError> {
-        let p = plan_of(cx);
+        let p = self.planned(cx);
         let scan = self.scan.take().expect("checked before applying");
         let early = self.early.take().and_then(|e| collect_early(cx, &p, e, &scan));
         let (done, unchanged) = match early {
@@ -126,7 +130,7 @@ impl Task for SyncTask {
         if !facts.path("home-scratch").is_dir() || !facts.has("rsync") {
             return false;
         }
-        let p = plan_of(cx);
+        let p = self.planned(cx);
         if p.problem.is_some() {
             return false;
         }
@@ -317,7 +321,7 @@ fn scan_now(cx: &mut Context, p: &SyncPlan) -> Result<Scan, StepError> {
 }
 
 fn no_scratch(cx: &Context) -> StepError {
-    let site = cx.profile.name();
+    let site = &cx.plan.site;
     StepError::Cluster {
         what: "the code snapshot".into(),
         detail: "~/scratch is missing on the cluster, and snapshots belong on scratch, not in your home"

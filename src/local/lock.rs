@@ -79,6 +79,19 @@ pub enum ModuleRole {
     Python,
 }
 
+/// What a lock records of the site it is made on (the plan says, from the profile).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LockSite {
+    /// The profile name (`saga`) and the site's name.
+    pub site: String,
+    pub name: String,
+    /// The Python module's name without version (`python`, `Python`).
+    pub python_base: String,
+    /// The toolchain modules loaded before Python.
+    pub prerequisites: Vec<String>,
+    pub recipe: LockedRecipe,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct LockedRecipe {
@@ -181,32 +194,22 @@ impl Lock {
 }
 
 impl Lock {
-    /// The lock for the environment `rec` describes, built on the site of `profile`.
-    pub fn from_record(profile: &crate::profile::Profile, rec: &EnvironmentRecord) -> Lock {
-        let py = &profile.raw.python;
-        let prerequisites: Vec<String> = py.modules.prerequisites.iter().map(|m| m.to_string()).collect();
+    /// The lock for the environment `rec` describes, built on `site`.
+    pub fn from_record(site: &LockSite, rec: &EnvironmentRecord) -> Lock {
         let loaded: Vec<String> =
             rec.modules.iter().map(|m| m.trim().to_string()).filter(|m| !m.is_empty()).collect();
         let minor: Vec<&str> = rec.python.split('.').take(2).collect();
         Lock {
             lock_version: LOCK_VERSION,
             hpcinit: env!("CARGO_PKG_VERSION").into(),
-            origin: Origin {
-                site: profile.name().to_string(),
-                name: profile.raw.display_name.clone(),
-                venv: rec.venv.clone(),
-            },
+            origin: Origin { site: site.site.clone(), name: site.name.clone(), venv: rec.venv.clone() },
             python: LockedPython {
                 version: rec.python.clone(),
                 logical: format!("python {}", minor.join(".")),
             },
-            modules: requested_modules(&loaded, &crate::plan::python::module_base(profile), &prerequisites),
+            modules: requested_modules(&loaded, &site.python_base, &site.prerequisites),
             loaded,
-            recipe: LockedRecipe {
-                kind: py.venv.recipe,
-                system_site_packages: py.venv.system_site_packages,
-                pip_no_index: py.venv.pip_no_index,
-            },
+            recipe: site.recipe.clone(),
             requirements: rec.requirements.clone(),
             packages: rec.freeze.iter().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect(),
         }

@@ -6,7 +6,7 @@
 
 use super::error::PlanError;
 use super::facts::{PathKind, RemoteFacts};
-use super::{Action, RemoteDir, Step};
+use super::{Action, RemoteDir, RemoteLayoutPlan, Step};
 use crate::profile::Profile;
 use crate::quote::{sh, sh_path};
 
@@ -117,19 +117,18 @@ pub fn step(profile: &Profile, scratch: &str, remote: Option<&RemoteFacts>) -> R
         summary.push_str(&format!(" Note: {n}."));
     }
     Ok(Layout {
-        step: Step {
-            id: "remote-layout",
-            title: "Directories".into(),
+        step: Step::new(
+            "Directories",
             summary,
-            action: Action::RemoteLayout {
+            Action::RemoteLayout(RemoteLayoutPlan {
                 dirs,
                 script,
                 purge: st.purge.clone(),
                 scratch: target,
                 log_dir: log_dir.clone(),
                 notes,
-            },
-        },
+            }),
+        ),
         log_dir,
     })
 }
@@ -182,12 +181,12 @@ mod tests {
         let saga = set.get("saga").unwrap();
         let s = "/cluster/work/users/alice";
         let missing = step(saga, s, Some(&facts(PathState::default()))).unwrap();
-        let Action::RemoteLayout { script, log_dir, .. } = &missing.step.action else { panic!() };
+        let Action::RemoteLayout(RemoteLayoutPlan { script, log_dir, .. }) = &missing.step.action else { panic!() };
         assert!(script.contains("ln -s /cluster/work/users/alice \"$HOME\"/scratch"), "{script}");
         assert_eq!(log_dir, "/cluster/work/users/alice/logs");
 
         let own = step(saga, s, Some(&facts(dir("/cluster/home/alice/scratch")))).unwrap();
-        let Action::RemoteLayout { script, notes, log_dir, .. } = &own.step.action else { panic!() };
+        let Action::RemoteLayout(RemoteLayoutPlan { script, notes, log_dir, .. }) = &own.step.action else { panic!() };
         assert!(!script.contains("ln -s"), "{script}");
         assert!(notes[0].contains("a directory of its own"), "{notes:?}");
         assert_eq!(log_dir, "/cluster/home/alice/scratch/logs", "logs go where ~/scratch really is");

@@ -12,7 +12,7 @@ use super::facts::{LocalFacts, PathKind, RemoteFacts};
 use super::modules;
 use super::script_text::{heredoc, sha256_hex};
 use super::specifier::Specifier;
-use super::{Action, Step};
+use super::PythonPlan;
 use crate::local::lock::Lock;
 use crate::local::requirements::{Skipped, Source};
 use crate::profile::raw::VenvRecipe;
@@ -286,7 +286,8 @@ pub fn module_base(profile: &Profile) -> String {
 
 /// What the venv step needs besides the step: loads and activation for the job template.
 pub struct PythonParts {
-    pub step: Step,
+    pub plan: PythonPlan,
+    pub summary: String,
     pub loads: Vec<String>,
     pub activate: String,
 }
@@ -423,11 +424,7 @@ pub fn step(
         wanted.label(),
         state.unwrap_or_default()
     );
-    let step = Step {
-        id: "python",
-        title: "Python environment".into(),
-        summary,
-        action: Action::Python {
+    let plan = PythonPlan {
             version: wanted.label(),
             version_from: wanted.source().into(),
             module: module.clone(),
@@ -446,9 +443,9 @@ pub fn step(
             inputs_sha,
             marker,
             script,
-        },
+            read_script: super::environment::script(profile, venv, &loads),
     };
-    Ok(PythonParts { step, loads, activate })
+    Ok(PythonParts { plan, summary, loads, activate })
 }
 
 /// pip releases older than this are upgraded before installing (pip 23 reads every wheel and
@@ -552,7 +549,7 @@ old=
 if [ -L "$venv" ]; then
   old=$(readlink "$venv")
 elif [ -e "$venv" ]; then
-  if [ "${{hpcinit_replace:-0}}" = 1 ]; then
+  if [ "${{1:-}}" = replace ]; then
     old=".$base.hpcinit-replaced-$stamp"
     mv "$venv" "$parent/$old" || {{ rm -rf "$new"; hpcinit_tag fail swap; return 1; }}
   else

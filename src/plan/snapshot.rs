@@ -149,11 +149,10 @@ pub fn step(site: &str, project: &str, code: &CodeFacts, answers: &SyncAnswers, 
             None => String::new(),
         }
     );
-    Step {
-        id: "sync",
-        title: "Code snapshot".into(),
+    Step::new(
+        "Code snapshot",
         summary,
-        action: Action::Sync(SyncPlan {
+        Action::Sync(SyncPlan {
             root: code.root.clone(),
             snapshots,
             dir,
@@ -168,7 +167,7 @@ pub fn step(site: &str, project: &str, code: &CodeFacts, answers: &SyncAnswers, 
             protect: if slurm { "slurm" } else { "none" },
             problem: code.problem.clone(),
         }),
-    }
+    )
 }
 
 fn suffix_of(sha: &str, dirty: bool) -> String {

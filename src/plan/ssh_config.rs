@@ -32,6 +32,11 @@ impl HostBlock {
         HostBlock { alias: alias.to_string(), comment, options: Vec::new() }
     }
 
+    /// The value of `key` in this block, if set.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.options.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
     pub fn set(&mut self, key: &str, value: impl Into<String>) -> &mut Self {
         self.options.push((key.to_string(), value.into()));
         self

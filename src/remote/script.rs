@@ -28,13 +28,22 @@ pub struct Script {
     /// What it does, in a few words (shown with `-v`, counted as one round trip).
     pub purpose: String,
     body: String,
+    /// The body's positional parameters (`$1`, …): values the plan cannot know, such as a key
+    /// made during the run, passed quoted, never spliced into the text.
+    args: Vec<String>,
     /// Run in a login shell (the default) or plain bash.
     pub login: bool,
 }
 
 impl Script {
     pub fn new(purpose: impl Into<String>, body: impl Into<String>) -> Script {
-        Script { purpose: purpose.into(), body: body.into(), login: true }
+        Script { purpose: purpose.into(), body: body.into(), args: Vec::new(), login: true }
+    }
+
+    /// The same script with these positional parameters.
+    pub fn with_args(mut self, args: Vec<String>) -> Script {
+        self.args = args;
+        self
     }
 
     /// The same script for plain bash, without the login profile.
@@ -54,7 +63,17 @@ impl Script {
 
     /// What is sent on the command's standard input.
     pub fn input(&self) -> String {
-        format!("{}hpcinit_main </dev/null\n", self.definition())
+        format!("{}{} </dev/null\n", self.definition(), self.call())
+    }
+
+    /// The one line that runs the body: `hpcinit_main` and its quoted arguments.
+    pub fn call(&self) -> String {
+        let mut line = "hpcinit_main".to_string();
+        for a in &self.args {
+            line.push(' ');
+            line.push_str(&crate::quote::sh(a));
+        }
+        line
     }
 
     /// The helpers and the body as the function `hpcinit_main`, not yet called.
@@ -97,5 +116,11 @@ mod tests {
     fn the_body_runs_with_stdin_closed() {
         let s = Script::new("t", "echo hi");
         assert!(s.input().ends_with("hpcinit_main() {\necho hi\n}\nhpcinit_main </dev/null\n"));
+    }
+
+    #[test]
+    fn arguments_are_quoted_on_the_call_line() {
+        let s = Script::new("t", "echo \"$1\"").with_args(vec!["it's $(me)".into()]);
+        assert!(s.input().ends_with("hpcinit_main 'it'\\''s $(me)' </dev/null\n"), "{}", s.input());
     }
 }

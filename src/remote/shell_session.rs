@@ -46,9 +46,10 @@ fn token(n: u64) -> String {
 /// in a subshell with its standard error tagged, and the end line with its status.
 fn wrapped(script: &Script, token: &str) -> String {
     format!(
-        "{input}{{ ( hpcinit_main ) </dev/null 2>&1 1>&3 | sed 's/^/@@hpcinit-stderr:{token} /' 1>&3; }} 3>&1\n\
+        "{input}{{ ( {call} ) </dev/null 2>&1 1>&3 | sed 's/^/@@hpcinit-stderr:{token} /' 1>&3; }} 3>&1\n\
          printf '@@hpcinit-end:{token} %s\\n' \"${{PIPESTATUS[0]}}\"\n",
         input = script.definition(),
+        call = script.call(),
     )
 }
 

@@ -1,7 +1,10 @@
 //! The plan as a person reads it: numbered steps, each with the exact files and commands.
 
 use super::Style;
-use crate::plan::{Action, Plan};
+use crate::plan::{
+    Action, CheckJobPlan, ConnectPlan, HostKeyPlan, JobTemplatesPlan, KeyPlan, LockPlan, NoKeyPlan, Plan, ProbePlan,
+    PythonPlan, RegisterKeyPlan, RemoteLayoutPlan, SshConfigPlan,
+};
 use crate::profile::raw::RegistrationMode;
 use std::fmt::Write;
 
@@ -90,7 +93,7 @@ pub fn render_plan_table(plan: &Plan, style: &Style) -> String {
 
 fn details(out: &mut String, action: &Action) {
     match action {
-        Action::Key { path, public_key, exists, passphrase_required, .. } => {
+        Action::Key(KeyPlan { path, public_key, exists, passphrase_required, .. }) => {
             let _ =
                 writeln!(out, "     private key {path} (never leaves this machine), public key {public_key}");
             if !exists {
@@ -105,10 +108,10 @@ fn details(out: &mut String, action: &Action) {
                 );
             }
         }
-        Action::NoKey { reason } => {
+        Action::NoKey(NoKeyPlan { reason }) => {
             let _ = writeln!(out, "     {reason}");
         }
-        Action::SshConfig { file, text, user_config, include_line, .. } => {
+        Action::SshConfig(SshConfigPlan { file, text, user_config, include_line, .. }) => {
             block(out, &format!("this site's section of {file} (other sites there are kept):"), text);
             block(
                 out,
@@ -116,7 +119,7 @@ fn details(out: &mut String, action: &Action) {
                 include_line,
             );
         }
-        Action::HostKey { pins, source, known_hosts, host, port } => {
+        Action::HostKey(HostKeyPlan { pins, source, known_hosts, host, port, .. }) => {
             for p in pins {
                 let _ = writeln!(out, "     pinned {} {}", p.algorithm, p.fingerprint);
             }
@@ -126,10 +129,12 @@ fn details(out: &mut String, action: &Action) {
             let target = if *port == 22 { host.clone() } else { format!("[{host}]:{port}") };
             let _ = writeln!(out, "     verified key for {target} goes to {known_hosts}");
         }
-        Action::Connect { command, .. } => {
+        Action::Connect(ConnectPlan { command, .. }) => {
             let _ = writeln!(out, "     $ {command}");
         }
-        Action::RegisterKey { mode, portal_url, prerequisite, propagation, remote_script, public_key } => {
+        Action::RegisterKey(RegisterKeyPlan {
+            mode, portal_url, prerequisite, propagation, remote_script, public_key, ..
+        }) => {
             if let Some(p) = prerequisite {
                 let _ = writeln!(out, "     first: {p}");
             }
@@ -144,12 +149,12 @@ fn details(out: &mut String, action: &Action) {
                 }
                 _ => {
                     if let Some(s) = remote_script {
-                        block(out, "on the cluster (KEY = the line in the .pub file, quoted):", s);
+                        block(out, "on the cluster ($1 = the line in the .pub file, passed quoted):", s);
                     }
                 }
             }
         }
-        Action::Probe { request } => {
+        Action::Probe(ProbePlan { request, .. }) => {
             let paths: Vec<&str> = request.paths.iter().map(|(_, p)| p.as_str()).collect();
             let _ = writeln!(out, "     looks at: {}", paths.join(", "));
             let _ = writeln!(
@@ -160,7 +165,7 @@ fn details(out: &mut String, action: &Action) {
                 request.commands.join(", ")
             );
         }
-        Action::RemoteLayout { dirs, script, purge, notes, .. } => {
+        Action::RemoteLayout(RemoteLayoutPlan { dirs, script, purge, notes, .. }) => {
             for d in dirs {
                 let mut line = d.path.clone();
                 if let Some(t) = &d.link_to {
@@ -187,7 +192,7 @@ fn details(out: &mut String, action: &Action) {
                 let _ = writeln!(out, "     left out (--exclude): {}", p.excludes.join(" "));
             }
         }
-        Action::Python { loads, venv, requirements, skipped, version_from, from_lock, .. } => {
+        Action::Python(PythonPlan { loads, venv, requirements, skipped, version_from, from_lock, .. }) => {
             let _ = writeln!(out, "     version from: {version_from}");
             if let Some(l) = from_lock {
                 let _ = writeln!(
@@ -215,19 +220,19 @@ fn details(out: &mut String, action: &Action) {
                 "     built beside it as {venv}'s sibling .<name>.hpcinit-<time>, proven by imports, marked, then {venv} → it"
             );
         }
-        Action::Lock { origin, .. } => {
+        Action::Lock(LockPlan { origin, .. }) => {
             let _ = writeln!(
                 out,
                 "     holds: origin {origin}, Python and module names (logical and exact), recipe, requirement lines, pip freeze"
             );
         }
-        Action::Templates { files, submit, .. } => {
+        Action::JobTemplates(JobTemplatesPlan { files, submit, .. }) => {
             for f in files {
                 block(out, &format!("{} ({}, {}):", f.path, f.what, f.mode), &f.text);
             }
             let _ = writeln!(out, "     submit: {submit}");
         }
-        Action::SmokeJob { job, submit, log_dir, .. } => {
+        Action::CheckJob(CheckJobPlan { job, submit, log_dir, .. }) => {
             block(out, &format!("submitted with `{submit}`, logs in {log_dir}:"), job);
         }
     }

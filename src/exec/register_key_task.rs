@@ -6,23 +6,20 @@
 
 use super::connect_task::connect_hint;
 use super::{Applied, Check, Context, StepError, Task};
-use crate::plan::{Action, Step};
+use crate::plan::RegisterKeyPlan;
 use crate::profile::raw::RegistrationMode;
-use crate::quote::sh;
+use crate::remote::Script;
 use std::time::Instant;
 
-pub struct RegisterTask {
-    mode: RegistrationMode,
+pub struct RegisterKeyTask {
+    plan: RegisterKeyPlan,
     /// The server accepted the key during apply: the verifying check need not log in again.
     proven: bool,
 }
 
-impl RegisterTask {
-    pub fn new(step: &Step) -> RegisterTask {
-        match &step.action {
-            Action::RegisterKey { mode, .. } => RegisterTask { mode: *mode, proven: false },
-            _ => unreachable!("a register task is made from a register-key step"),
-        }
+impl RegisterKeyTask {
+    pub fn new(plan: &RegisterKeyPlan) -> RegisterKeyTask {
+        RegisterKeyTask { plan: plan.clone(), proven: false }
     }
 }
 
@@ -41,21 +38,6 @@ fn accepted(cx: &mut Context) -> Result<bool, StepError> {
     })
 }
 
-/// Prints `present` or `absent`, and the home directory's mode line.
-fn probe_script(key: &str) -> String {
-    format!(
-        "KEY={}; if [ -f \"$HOME\"/.ssh/authorized_keys ] && grep -qxF \"$KEY\" \"$HOME\"/.ssh/authorized_keys; then echo present; else echo absent; fi; ls -ld \"$HOME\"",
-        sh(key)
-    )
-}
-
-fn install_script(key: &str) -> String {
-    format!(
-        "umask 077; KEY={}; mkdir -p \"$HOME\"/.ssh && chmod 700 \"$HOME\"/.ssh && touch \"$HOME\"/.ssh/authorized_keys && chmod 600 \"$HOME\"/.ssh/authorized_keys && {{ grep -qxF \"$KEY\" \"$HOME\"/.ssh/authorized_keys || {{ [ ! -s \"$HOME\"/.ssh/authorized_keys ] || [ -z \"$(tail -c 1 \"$HOME\"/.ssh/authorized_keys)\" ] || echo >> \"$HOME\"/.ssh/authorized_keys; printf '%s\\n' \"$KEY\" >> \"$HOME\"/.ssh/authorized_keys; }}; }}",
-        sh(key)
-    )
-}
-
 /// `drwxrwxr-x 5 alice users …` → whether group or others may write.
 fn home_writable(ls_line: &str) -> bool {
     let perms = ls_line.split_whitespace().next().unwrap_or("");
@@ -63,10 +45,15 @@ fn home_writable(ls_line: &str) -> bool {
     b.len() >= 10 && (b[5] == b'w' || b[8] == b'w')
 }
 
-impl RegisterTask {
+impl RegisterKeyTask {
+    /// The plan's script for `authorized-keys` sites, with the key as its argument.
+    fn script(&self, cx: &Context, purpose: &str, text: &Option<String>) -> Script {
+        Script::new(purpose, text.clone().unwrap_or_default()).with_args(vec![public(cx)])
+    }
+
     fn remote_state(&self, cx: &mut Context) -> Result<(bool, bool), StepError> {
-        let script = probe_script(&public(cx));
-        let out = cx.run_command("look for the key in ~/.ssh/authorized_keys", &script)?;
+        let script = self.script(cx, "look for the key in ~/.ssh/authorized_keys", &self.plan.check_script);
+        let out = cx.run_script(&script, &mut |_| {})?;
         let mut lines = out.stdout.lines();
         let present = lines.next() == Some("present");
         let writable = lines.next().is_some_and(home_writable);
@@ -74,13 +61,13 @@ impl RegisterTask {
     }
 }
 
-impl Task for RegisterTask {
+impl Task for RegisterKeyTask {
     fn check(&mut self, cx: &mut Context) -> Result<Check, StepError> {
-        let site = cx.profile.raw.display_name.clone();
+        let site = cx.plan.display_name.clone();
         if self.proven {
             return Ok(Check::Done(format!("{site} accepts the key")));
         }
-        match self.mode {
+        match self.plan.mode {
             RegistrationMode::AuthorizedKeys => {
                 let (present, _) = self.remote_state(cx)?;
                 if !present {
@@ -103,7 +90,7 @@ impl Task for RegisterTask {
     }
 
     fn apply(&mut self, cx: &mut Context) -> Result<Applied, StepError> {
-        match self.mode {
+        match self.plan.mode {
             RegistrationMode::AuthorizedKeys => self.install(cx),
             RegistrationMode::Portal => self.wait_for_portal(cx),
             RegistrationMode::NotForLogin => Ok(Applied::Changed(String::new())),
@@ -111,11 +98,11 @@ impl Task for RegisterTask {
     }
 }
 
-impl RegisterTask {
+impl RegisterKeyTask {
     fn install(&mut self, cx: &mut Context) -> Result<Applied, StepError> {
-        let site = cx.profile.raw.display_name.clone();
-        let key = public(cx);
-        let out = cx.run_command("add the key to ~/.ssh/authorized_keys", &install_script(&key))?;
+        let site = cx.plan.display_name.clone();
+        let script = self.script(cx, "add the key to ~/.ssh/authorized_keys", &self.plan.remote_script);
+        let out = cx.run_script(&script, &mut |_| {})?;
         if !out.success() {
             return Err(StepError::RemoteCommand {
                 what: "adding the key to ~/.ssh/authorized_keys".into(),
@@ -139,8 +126,9 @@ impl RegisterTask {
                 "nothing: fix it yourself with `chmod go-w ~` on the cluster",
             );
             if let Ok(true) = fix {
-                let out =
-                    cx.run_command("remove group/other write from your home", "chmod go-w \"$HOME\"")?;
+                let script =
+                    self.script(cx, "remove group/other write from your home", &self.plan.fix_home_script);
+                let out = cx.run_script(&script, &mut |_| {})?;
                 if out.success() {
                     line.push_str("; removed group/other write permission from your home directory");
                 }
@@ -155,10 +143,9 @@ impl RegisterTask {
     }
 
     fn wait_for_portal(&mut self, cx: &mut Context) -> Result<Applied, StepError> {
-        let raw = &cx.profile.raw;
-        let reg = &raw.key_registration;
-        let site = raw.display_name.clone();
-        let url = reg.portal_url.as_ref().map(|u| u.to_string()).unwrap_or_default();
+        let reg = &self.plan;
+        let site = cx.plan.display_name.clone();
+        let url = reg.portal_url.clone().unwrap_or_default();
         let mut text = format!("{site} takes keys through its web portal. Open {url}");
         if let Some(p) = &reg.prerequisite {
             text.push_str(&format!(" ({})", p.trim()));
@@ -193,7 +180,7 @@ impl RegisterTask {
             std::thread::sleep(cx.options.poll.min(limit.saturating_sub(waited)));
         }
         drop(wait);
-        let again = format!("hpcinit --site {}", cx.profile.name());
+        let again = format!("hpcinit --site {}", cx.plan.site);
         if reg.required_before_login {
             return Err(StepError::KeyNotRegistered {
                 site: site.clone(),
@@ -209,13 +196,6 @@ impl RegisterTask {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn scripts_quote_the_key() {
-        let s = install_script("ssh-ed25519 AAAA it's me");
-        assert!(s.contains("KEY='ssh-ed25519 AAAA it'\\''s me'"), "{s}");
-        assert!(probe_script("k").starts_with("KEY=k;"));
-    }
 
     #[test]
     fn reads_home_mode() {

@@ -5,11 +5,19 @@
 
 use super::probe_task::change_and_reprobe;
 use super::{Applied, Check, Context, StepError, Task};
-use crate::plan::{layout, Action};
+use crate::plan::{layout, RemoteLayoutPlan};
 
-pub struct LayoutTask;
+pub struct RemoteLayoutTask {
+    plan: RemoteLayoutPlan,
+}
 
-impl Task for LayoutTask {
+impl RemoteLayoutTask {
+    pub fn new(plan: &RemoteLayoutPlan) -> RemoteLayoutTask {
+        RemoteLayoutTask { plan: plan.clone() }
+    }
+}
+
+impl Task for RemoteLayoutTask {
     fn check(&mut self, cx: &mut Context) -> Result<Check, StepError> {
         let Some(facts) = &cx.facts else { return Ok(Check::Needed("the cluster was not probed".into())) };
         Ok(match layout::check(facts) {
@@ -19,10 +27,7 @@ impl Task for LayoutTask {
     }
 
     fn apply(&mut self, cx: &mut Context) -> Result<Applied, StepError> {
-        let Action::RemoteLayout { script, purge, notes, log_dir, .. } = cx.step("remote-layout").action
-        else {
-            unreachable!("the layout step holds a layout")
-        };
+        let RemoteLayoutPlan { script, purge, notes, log_dir, .. } = self.plan.clone();
         for n in &notes {
             cx.reporter.detail(&format!("note: {n}"));
         }

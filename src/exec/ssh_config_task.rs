@@ -6,24 +6,20 @@
 use super::{Applied, Check, Context, StepError, Task};
 use crate::local::{atomic, include};
 use crate::plan::ssh_config::{self, HostBlock, MANAGED_FILE};
-use crate::plan::{Action, Step};
+use crate::plan::SshConfigPlan;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-pub struct ConfigTask {
+pub struct SshConfigTask {
+    site: String,
     section: String,
     blocks: Vec<HostBlock>,
     line: String,
 }
 
-impl ConfigTask {
-    pub fn new(step: &Step) -> ConfigTask {
-        match &step.action {
-            Action::SshConfig { text, blocks, include_line, .. } => {
-                ConfigTask { section: text.clone(), blocks: blocks.clone(), line: include_line.clone() }
-            }
-            _ => unreachable!("a config task is made from an ssh-config step"),
-        }
+impl SshConfigTask {
+    pub fn new(p: &SshConfigPlan) -> SshConfigTask {
+        SshConfigTask { site: p.site.clone(), section: p.text.clone(), blocks: p.blocks.clone(), line: p.include_line.clone() }
     }
 
     fn paths(cx: &Context) -> (PathBuf, PathBuf) {
@@ -37,11 +33,11 @@ impl ConfigTask {
 
     fn managed_text(&self, cx: &Context) -> String {
         let existing = std::fs::read_to_string(Self::paths(cx).0).unwrap_or_default();
-        ssh_config::merge(&existing, cx.profile.name().as_str(), Some(&self.section))
+        ssh_config::merge(&existing, &self.site, Some(&self.section))
     }
 }
 
-impl Task for ConfigTask {
+impl Task for SshConfigTask {
     fn check(&mut self, cx: &mut Context) -> Result<Check, StepError> {
         let (managed, config) = Self::paths(cx);
         let current = std::fs::read_to_string(&managed).ok();

@@ -11,35 +11,18 @@ use super::{Applied, Check, Context, OnExisting, StepError, Task};
 use crate::local::state::{self, EnvironmentRecord};
 use crate::plan::facts::PathKind;
 use crate::plan::pins::{self, PinKind, PinMatch};
-use crate::plan::python::FromLock;
-use crate::plan::Action;
+
+use crate::plan::PythonPlan;
 use crate::remote::script::tagged;
 use crate::remote::{Running, Script};
 
-#[derive(Default)]
-pub struct VenvTask {
+pub struct PythonTask {
+    /// The plan this task was made from; [`PythonTask::planned`] prefers the newest.
+    plan: PythonPlan,
     /// The person chose to keep what is there.
     kept: Option<String>,
     /// The build, started before its turn: the script's text and the running command.
     early: Option<(String, Running)>,
-}
-
-struct Planned {
-    venv: String,
-    inputs_sha: String,
-    script: String,
-    version: String,
-    requirements: Vec<String>,
-    from_lock: Option<FromLock>,
-}
-
-fn planned(cx: &Context) -> Planned {
-    match cx.step("python").action {
-        Action::Python { venv, inputs_sha, script, version, requirements, from_lock, .. } => {
-            Planned { venv, inputs_sha, script, version, requirements, from_lock }
-        }
-        _ => unreachable!("the python step holds a Python action"),
-    }
 }
 
 /// What is at the venv's place now.
@@ -53,7 +36,7 @@ enum Existing {
     Foreign(String),
 }
 
-fn existing(cx: &Context, p: &Planned) -> Existing {
+fn existing(cx: &Context, p: &PythonPlan) -> Existing {
     let Some(f) = &cx.facts else { return Existing::Nothing };
     let v = f.path("venv");
     match (v.kind, &f.venv_marker) {
@@ -66,12 +49,23 @@ fn existing(cx: &Context, p: &Planned) -> Existing {
     }
 }
 
-impl Task for VenvTask {
+impl PythonTask {
+    pub fn new(plan: &PythonPlan) -> PythonTask {
+        PythonTask { plan: plan.clone(), kept: None, early: None }
+    }
+
+    /// The step as the newest plan has it (the probe decides the module).
+    fn planned(&self, cx: &Context) -> PythonPlan {
+        cx.plan.python().unwrap_or(&self.plan).clone()
+    }
+}
+
+impl Task for PythonTask {
     fn check(&mut self, cx: &mut Context) -> Result<Check, StepError> {
         if let Some(k) = &self.kept {
             return Ok(Check::Done(k.clone()));
         }
-        let p = planned(cx);
+        let p = self.planned(cx);
         Ok(match existing(cx, &p) {
             Existing::Planned => Check::Done(format!(
                 "{} (Python {}, {} requirement{}) is built as planned",
@@ -104,7 +98,7 @@ impl Task for VenvTask {
         if cx.facts.is_none() || self.early.is_some() || !matches!(self.check(cx), Ok(Check::Needed(_))) {
             return false;
         }
-        let p = planned(cx);
+        let p = self.planned(cx);
         let replace = match existing(cx, &p) {
             Existing::Nothing | Existing::Older => false,
             Existing::Foreign(_) if cx.options.on_existing == Some(OnExisting::Replace) => true,
@@ -113,7 +107,7 @@ impl Task for VenvTask {
         let script = build(cx, &p, replace);
         match cx.start_script(&script) {
             Some(running) => {
-                self.early = Some((script.body().to_string(), running));
+                self.early = Some((script.input(), running));
                 true
             }
             None => false,
@@ -121,7 +115,7 @@ impl Task for VenvTask {
     }
 
     fn apply(&mut self, cx: &mut Context) -> Result<Applied, StepError> {
-        let p = planned(cx);
+        let p = self.planned(cx);
         let mut replace = false;
         match existing(cx, &p) {
             Existing::Older | Existing::Foreign(_) if cx.options.on_existing == Some(OnExisting::Fail) => {
@@ -182,7 +176,7 @@ impl Task for VenvTask {
             }
         };
         let out = match self.early.take() {
-            Some((text, running)) if text == script.body() => {
+            Some((text, running)) if text == script.input() => {
                 cx.finish_script(running, &script.purpose, &mut show)?
             }
             Some((_, running)) => {
@@ -257,13 +251,9 @@ impl Task for VenvTask {
 }
 
 /// The build script, followed by a probe (the check after it costs no round trip).
-fn build(cx: &Context, p: &Planned, replace: bool) -> Script {
-    let mut body = String::new();
-    if replace {
-        body.push_str("hpcinit_replace=1\n");
-    }
-    body.push_str(&p.script);
-    Script::new("build the Python environment", then_probe(cx, &body))
+fn build(cx: &Context, p: &PythonPlan, replace: bool) -> Script {
+    let args = if replace { vec!["replace".to_string()] } else { Vec::new() };
+    Script::new("build the Python environment", then_probe(cx, &p.script)).with_args(args)
 }
 
 /// The build's probe, for the venv alone: other steps may have changed the cluster while a
@@ -283,10 +273,10 @@ fn take_venv_facts(cx: &mut Context, out: &crate::remote::RemoteOutput) -> Resul
 }
 
 /// The lock pins versions this site cannot provide: each, with the closest it has.
-fn unmet_pins(cx: &Context, p: &Planned, all: &[PinMatch]) -> StepError {
+fn unmet_pins(cx: &Context, p: &PythonPlan, all: &[PinMatch]) -> StepError {
     let upgrades = p.from_lock.as_ref().is_some_and(|l| l.upgrades);
     let unmet = pins::unmet(all, upgrades);
-    let site = &cx.profile.raw.display_name;
+    let site = &cx.plan.display_name;
     let origin = p.from_lock.as_ref().map(|l| (l.origin.clone(), l.origin_name.clone())).unwrap_or_default();
     let upgradable = all.iter().any(|m| m.kind == PinKind::Upgrade);
     let mut hint = format!("nothing was installed and {} was left as it was; ", p.venv);
@@ -333,7 +323,7 @@ fn truncate(s: &str, n: usize) -> String {
     }
 }
 
-fn failure(p: &Planned, stage: &str, stdout: &str, import_errors: &[String]) -> StepError {
+fn failure(p: &PythonPlan, stage: &str, stdout: &str, import_errors: &[String]) -> StepError {
     let errors: Vec<&str> = stdout
         .lines()
         .filter(|l| !l.starts_with("@@"))

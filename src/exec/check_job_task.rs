@@ -5,16 +5,22 @@
 //! the job without writing a word anywhere.
 
 use super::{Applied, Check, Context, StepError, Task};
-use crate::plan::{smoke, Action};
+use crate::plan::{smoke, CheckJobPlan};
 use crate::remote::script::tagged;
 use crate::remote::Script;
 
-#[derive(Default)]
-pub struct SmokeTask {
+pub struct CheckJobTask {
+    plan: CheckJobPlan,
     passed: Option<String>,
 }
 
-impl Task for SmokeTask {
+impl CheckJobTask {
+    pub fn new(plan: &CheckJobPlan) -> CheckJobTask {
+        CheckJobTask { plan: plan.clone(), passed: None }
+    }
+}
+
+impl Task for CheckJobTask {
     fn check(&mut self, _cx: &mut Context) -> Result<Check, StepError> {
         Ok(match &self.passed {
             Some(line) => Check::Done(line.clone()),
@@ -23,10 +29,8 @@ impl Task for SmokeTask {
     }
 
     fn apply(&mut self, cx: &mut Context) -> Result<Applied, StepError> {
-        let Action::SmokeJob { kind, job, log_dir, .. } = cx.step("check-job").action else {
-            unreachable!("the check-job step holds a job")
-        };
-        let site = cx.profile.name().to_string();
+        let CheckJobPlan { kind, job, log_dir, .. } = self.plan.clone();
+        let site = cx.plan.site.clone();
         if cx.facts.as_ref().is_some_and(|f| !f.path("logs").is_dir()) {
             return Err(StepError::Cluster {
                 what: "the test job".into(),

@@ -6,23 +6,30 @@
 use super::probe_task::change_and_reprobe;
 use super::{Applied, Check, Context, StepError, Task};
 use crate::plan::templates::{new_path, write_script, FileDecision, RemoteFile};
-use crate::plan::Action;
+use crate::plan::JobTemplatesPlan;
 
-pub struct TemplatesTask;
+pub struct JobTemplatesTask {
+    plan: JobTemplatesPlan,
+}
 
-fn files(cx: &Context) -> Vec<RemoteFile> {
-    match cx.step("job-templates").action {
-        Action::Templates { files, .. } => files,
-        _ => unreachable!("the templates step holds files"),
+impl JobTemplatesTask {
+    pub fn new(plan: &JobTemplatesPlan) -> JobTemplatesTask {
+        JobTemplatesTask { plan: plan.clone() }
+    }
+
+    /// The files as the newest plan decides them: after writing, the re-probe's facts say
+    /// whether each is now as planned.
+    fn files(&self, cx: &Context) -> Vec<RemoteFile> {
+        cx.plan.job_templates().unwrap_or(&self.plan).files.clone()
     }
 }
 
-impl Task for TemplatesTask {
+impl Task for JobTemplatesTask {
     fn check(&mut self, cx: &mut Context) -> Result<Check, StepError> {
         if cx.facts.is_none() {
             return Ok(Check::Needed("the cluster was not probed".into()));
         }
-        let files = files(cx);
+        let files = self.files(cx);
         let todo: Vec<&RemoteFile> = files.iter().filter(|f| !f.is_done()).collect();
         Ok(if todo.is_empty() {
             let kept: Vec<String> = files
@@ -46,7 +53,7 @@ impl Task for TemplatesTask {
     }
 
     fn apply(&mut self, cx: &mut Context) -> Result<Applied, StepError> {
-        let files = files(cx);
+        let files = self.files(cx);
         let body = write_script(&files);
         change_and_reprobe(
             cx,

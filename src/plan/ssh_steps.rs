@@ -1,0 +1,258 @@
+//! The plan's steps on this machine and for signing in: the key, the ssh config, the host keys
+//! of every host hpcinit writes a block for, key registration and the one shared connection.
+//! Pure: the profile, the answers and the local facts in; steps with every text they use out.
+
+use super::ssh_config::{self, HostBlock, CONTROL_PATH, KNOWN_HOSTS_FILE, MANAGED_FILE};
+use super::step::{
+    Action, ConnectPlan, Connection, HostKeyPlan, HostKeyTarget, KeyPlan, NoKeyPlan, Pin, RegisterKeyPlan, SshConfigPlan,
+    Step,
+};
+use super::LocalFacts;
+use crate::profile::raw::RegistrationMode;
+use crate::profile::Profile;
+
+/// Whether this site's logins use a key at all.
+pub fn uses_key(profile: &Profile) -> bool {
+    profile.raw.key_registration.mode.value != RegistrationMode::NotForLogin
+}
+
+pub fn key_step(profile: &Profile, local: &LocalFacts, uses_key: bool, public_key: &str) -> Step {
+    let reg = &profile.raw.key_registration;
+    if !uses_key {
+        return Step::new(
+            "SSH key",
+            format!("Not used for {}: hpcinit creates no key.", profile.raw.display_name),
+            Action::NoKey(NoKeyPlan { reason: reg.explanation.trim().to_string() }),
+        );
+    }
+    let summary = if local.key_chosen {
+        format!("Use {}, the key you chose with --key; hpcinit does not change it.", local.key_path)
+    } else if local.key_exists {
+        format!("Reuse {}, the key hpcinit made on this device before (one key per device).", local.key_path)
+    } else if reg.passphrase_required {
+        format!(
+            "Create {} (ed25519, OpenSSH format, 0600) with a passphrase, which {} requires.",
+            local.key_path, profile.raw.display_name
+        )
+    } else {
+        format!("Create {} (ed25519, OpenSSH format, 0600), with an optional passphrase.", local.key_path)
+    };
+    Step::new(
+        "SSH key",
+        summary,
+        Action::Key(KeyPlan {
+            path: local.key_path.clone(),
+            public_key: public_key.to_string(),
+            exists: local.key_exists,
+            chosen: local.key_chosen,
+            passphrase_required: reg.passphrase_required,
+        }),
+    )
+}
+
+/// The `Host` blocks for one site: its login alias and, where the site has one, its transfer host.
+pub fn host_blocks(profile: &Profile, user: &str, local: &LocalFacts, uses_key: bool) -> Vec<HostBlock> {
+    let raw = &profile.raw;
+    let ssh = &raw.ssh;
+    let site = profile.name().as_str();
+    let mut blocks = Vec::new();
+    let jump_alias = format!("{site}-jump");
+    if let Some(jump) = &ssh.jump_host {
+        let mut b =
+            HostBlock::new(&jump_alias, format!("{} jump host (hpcinit profile {site})", raw.display_name));
+        b.set("HostName", jump.host.as_str()).set("Port", jump.port.to_string()).set("User", user);
+        common_options(&mut b, profile, &jump_alias, local, uses_key);
+        blocks.push(b);
+    }
+    let mut hosts =
+        vec![(site.to_string(), ssh.host.as_str(), format!("{} (hpcinit profile {site})", raw.display_name))];
+    if let Some(t) = &ssh.transfer_host {
+        hosts.push((
+            format!("{site}-transfer"),
+            t.as_str(),
+            format!("{} transfer host, for large data", raw.display_name),
+        ));
+    }
+    for (alias, host, comment) in hosts {
+        let mut b = HostBlock::new(&alias, comment);
+        b.set("HostName", host).set("User", user).set("Port", ssh.port.to_string());
+        if ssh.jump_host.is_some() {
+            b.set("ProxyJump", jump_alias.clone());
+        }
+        common_options(&mut b, profile, &alias, local, uses_key);
+        blocks.push(b);
+    }
+    blocks
+}
+
+fn common_options(b: &mut HostBlock, profile: &Profile, alias: &str, local: &LocalFacts, uses_key: bool) {
+    let ssh = &profile.raw.ssh;
+    let home = |rel: &str| format!("{}/{rel}", local.home.trim_end_matches('/'));
+    if uses_key {
+        let key = match local.key_path.strip_prefix("~/") {
+            Some(rel) => home(rel),
+            None => local.key_path.clone(),
+        };
+        b.set("IdentityFile", key).set("IdentitiesOnly", "yes");
+    } else {
+        // Keys cannot log in here; offering them only costs round trips and, with many keys in
+        // an agent, "Too many authentication failures".
+        b.set("PubkeyAuthentication", "no").set("PreferredAuthentications", "keyboard-interactive,password");
+    }
+    // The host key hpcinit verified is stored under the alias, in hpcinit's own file.
+    b.set("HostKeyAlias", alias)
+        .set("UserKnownHostsFile", home(KNOWN_HOSTS_FILE))
+        .set("StrictHostKeyChecking", "yes");
+    b.set("ServerAliveInterval", ssh.keepalive.server_alive_interval.to_string())
+        .set("ServerAliveCountMax", ssh.keepalive.server_alive_count_max.to_string());
+    if ssh.multiplex.enabled {
+        b.set("ControlMaster", "auto")
+            .set("ControlPath", home(CONTROL_PATH))
+            .set("ControlPersist", ssh.multiplex.control_persist.value.clone());
+    }
+}
+
+pub fn ssh_config_step(profile: &Profile, blocks: Vec<HostBlock>) -> Step {
+    let text = ssh_config::render(profile.name().as_str(), &blocks);
+    let aliases: Vec<&str> = blocks.iter().map(|b| b.alias.as_str()).collect();
+    Step::new(
+        "SSH config",
+        format!(
+            "Write {MANAGED_FILE} (0600) with Host {}, and add one Include line at the top of ~/.ssh/config; nothing else in it changes.",
+            aliases.join(", ")
+        ),
+        Action::SshConfig(SshConfigPlan {
+            site: profile.name().to_string(),
+            file: MANAGED_FILE.into(),
+            text,
+            user_config: "~/.ssh/config".into(),
+            include_line: ssh_config::include_line(),
+            blocks,
+        }),
+    )
+}
+
+/// How the run reaches the login host, and the site's words for a failed sign-in.
+pub fn connection(profile: &Profile) -> Connection {
+    let raw = &profile.raw;
+    Connection {
+        alias: profile.name().to_string(),
+        host: raw.ssh.host.to_string(),
+        port: raw.ssh.port,
+        multiplex: raw.ssh.multiplex.enabled,
+        network: raw.ssh.network.as_deref().map(|n| n.trim().to_string()),
+        auth: raw.auth.description.trim().to_string(),
+        key_registration: raw.key_registration.mode.value,
+        portal_url: raw.key_registration.portal_url.as_ref().map(|u| u.to_string()),
+    }
+}
+
+/// The functions that look for and install the key in `authorized_keys` on the cluster.
+pub const REGISTER_KEY_SH: &str = include_str!("register_key.sh");
+
+/// Reads each host with a block of its own before any credential is sent: the login host
+/// against the profile's pins, any other against nothing (asked, or `--accept-new-host-key`).
+pub fn host_key_step(profile: &Profile, blocks: &[HostBlock]) -> Step {
+    let ssh = &profile.raw.ssh;
+    let site = profile.name().as_str();
+    let pins: Vec<Pin> = ssh
+        .host_keys
+        .iter()
+        .map(|k| Pin { algorithm: k.algorithm.as_str().into(), fingerprint: k.fingerprint.to_string() })
+        .collect();
+    let targets = blocks
+        .iter()
+        // A host behind a jump host cannot be reached directly; OpenSSH checks it on the way.
+        .filter(|b| b.get("ProxyJump").is_none())
+        .filter_map(|b| {
+            Some(HostKeyTarget {
+                alias: b.alias.clone(),
+                host: b.get("HostName")?.to_string(),
+                port: b.get("Port").and_then(|p| p.parse().ok()).unwrap_or(22),
+                pins: if b.alias == site { pins.clone() } else { Vec::new() },
+            })
+        })
+        .collect();
+    let summary = if pins.is_empty() {
+        format!(
+            "{} publishes no host-key fingerprints: hpcinit shows the key's fingerprint and asks you before trusting it (in scripts: --accept-new-host-key).",
+            profile.raw.display_name
+        )
+    } else {
+        format!(
+            "Read {}'s host key before sending any credential and compare it with the {} published fingerprint{}; a mismatch stops everything.",
+            ssh.host,
+            pins.len(),
+            if pins.len() == 1 { "" } else { "s" }
+        )
+    };
+    Step::new(
+        "Host key",
+        summary,
+        Action::HostKey(HostKeyPlan {
+            host: ssh.host.to_string(),
+            port: ssh.port,
+            pins,
+            source: ssh.host_keys_source.as_ref().map(|u| u.to_string()),
+            known_hosts: format!("~/{KNOWN_HOSTS_FILE}"),
+            targets,
+        }),
+    )
+}
+
+pub fn connect_step(profile: &Profile) -> Step {
+    let raw = &profile.raw;
+    let site = profile.name().as_str();
+    let prompts = profile.auth_summary();
+    let persist = raw.ssh.multiplex.enabled.then(|| raw.ssh.multiplex.control_persist.value.clone());
+    let summary = match &persist {
+        Some(p) => format!(
+            "Open one shared connection to {site}: you answer {prompts} once, in ssh's own prompt; every later step rides on it (kept {p} after the last use)."
+        ),
+        None => format!("Connect to {site}: you answer {prompts} in ssh's own prompt."),
+    };
+    Step::new(
+        "Sign in once",
+        summary,
+        Action::Connect(ConnectPlan { alias: site.into(), command: format!("ssh {site} true"), prompts, persist }),
+    )
+}
+
+pub fn register_step(profile: &Profile, public_key: &str) -> Step {
+    let reg = &profile.raw.key_registration;
+    let site = profile.name().as_str();
+    let script = |call: &str| format!("{REGISTER_KEY_SH}{call} \"$1\"\n");
+    let (summary, check_script, remote_script, fix_home_script) = match reg.mode.value {
+        RegistrationMode::Portal => (
+            format!(
+                "Paste {public_key} at {} (you do this in the browser; hpcinit shows the key){}.",
+                reg.portal_url.as_ref().map(|u| u.as_str()).unwrap_or_default(),
+                reg.propagation.as_ref().map(|p| format!("; it takes effect in {p}")).unwrap_or_default()
+            ),
+            None,
+            None,
+            None,
+        ),
+        _ => (
+            format!("Append {public_key} to ~/.ssh/authorized_keys on {site} (once; over the shared connection)."),
+            Some(script("hpcinit_key_state")),
+            Some(script("hpcinit_key_install")),
+            Some(script("hpcinit_key_fix_home")),
+        ),
+    };
+    Step::new(
+        "Register the key",
+        summary,
+        Action::RegisterKey(RegisterKeyPlan {
+            mode: reg.mode.value,
+            public_key: public_key.into(),
+            portal_url: reg.portal_url.as_ref().map(|u| u.to_string()),
+            prerequisite: reg.prerequisite.clone(),
+            propagation: reg.propagation.clone(),
+            required_before_login: reg.required_before_login,
+            check_script,
+            remote_script,
+            fix_home_script,
+        }),
+    )
+}
