@@ -148,6 +148,7 @@ fn ok(out: &Output, what: &str) -> String {
 const PASSWORD_ONLY: &[&str] = &["-o", "PreferredAuthentications=password", "-o", "PubkeyAuthentication=no"];
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn password_login() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let cl = Client::new();
@@ -159,6 +160,7 @@ fn password_login() {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn wrong_password_is_refused() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let cl = Client::new();
@@ -174,6 +176,7 @@ fn wrong_password_is_refused() {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn key_install_then_key_login() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let cl = Client::new();
@@ -214,6 +217,7 @@ fn key_install_then_key_login() {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn second_factor_is_asked_once_per_connection() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let cl = Client::new();
@@ -227,6 +231,7 @@ fn second_factor_is_asked_once_per_connection() {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn wrong_second_factor_is_refused() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let cl = Client::new();
@@ -247,6 +252,7 @@ fn wrong_second_factor_is_refused() {
 
 /// The headline: a ControlMaster session running several commands costs one authentication.
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn control_master_session_authenticates_once() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let cl = Client::new();
@@ -279,6 +285,7 @@ fn control_master_session_authenticates_once() {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn modules_and_venvs_over_noninteractive_ssh() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let cl = Client::new();
@@ -303,6 +310,7 @@ fn modules_and_venvs_over_noninteractive_ssh() {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn sbatch_job_writes_to_scratch_logs() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let cl = Client::new();
@@ -320,6 +328,7 @@ id=$(sbatch --parsable --wait ~/harness-job.sh) && cat ~/scratch/logs/harness-$i
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn cluster_dir_is_what_up_sh_wrote() {
     let c = Cluster::get();
     assert!(Path::new(&c.var("SLURM_CONF")).is_file());
@@ -328,6 +337,7 @@ fn cluster_dir_is_what_up_sh_wrote() {
 
 /// `hpcinit --site sandbox` / `sandbox-mfa` must describe this cluster as it is.
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn sandbox_profiles_match_the_cluster() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let cl = Client::new();

@@ -37,13 +37,23 @@ if [ "$already_up" = 0 ] && [ "${HPCINIT_KEEP_CLUSTER:-0}" != 1 ]; then
 fi
 bash tests/cluster/up.sh
 
-# Snapshots are compared, never written, here.
+# Snapshots are compared, never written, here. Every cluster test is mandatory: without this
+# switch they are ignored (a laptop without the test cluster), with it none may be skipped.
 export INSTA_UPDATE=no
+export HPCINIT_REQUIRE_CLUSTER=1
 status=0
+log=$(mktemp)
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --no-fail-fast "$@" || status=$?
+  cargo nextest run --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
+  skipped=$(sed -n 's/.*Summary .* tests run: .*, \([0-9]*\) skipped.*/\1/p' "$log" | tail -n 1)
 else
-  cargo test --no-fail-fast "$@" || status=$?
+  cargo test --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
+  skipped=$(sed -n 's/^test result: .* \([0-9]*\) ignored;.*/\1/p' "$log" | awk '{s += $1} END {print s + 0}')
+fi
+rm -f "$log"
+if [ "$status" -eq 0 ] && [ "${skipped:-0}" != 0 ]; then
+  echo "tests/run.sh: $skipped test(s) were skipped; here every test is mandatory" >&2
+  status=1
 fi
 if [ "$status" -ne 0 ]; then
   for log in "$D"/logs/*.log; do

@@ -277,8 +277,7 @@ fn remote_script(cx: &mut Context, profile: &Profile, r: &mut Rows, venv_ok: boo
         Some(p) if venv_ok => Some((p.venv.clone(), p.loads.clone())),
         _ => None,
     };
-    let body =
-        crate::plan::doctor::script(profile, venv.as_ref().map(|(v, l)| (v.as_str(), l.as_slice())));
+    let body = crate::plan::doctor::script(profile, venv.as_ref().map(|(v, l)| (v.as_str(), l.as_slice())));
     let script = Script::new("scheduler, quota and imports", body);
     let out = match cx.run_script(&script, &mut |_| {}) {
         Ok(o) => o,
@@ -297,7 +296,10 @@ fn remote_script(cx: &mut Context, profile: &Profile, r: &mut Rows, venv_ok: boo
                 "cluster",
                 "scheduler",
                 Verdict::Ok,
-                format!("{} answers ({payload} job(s) of yours queued or running)", profile.raw.scheduler.kind.human()),
+                format!(
+                    "{} answers ({payload} job(s) of yours queued or running)",
+                    profile.raw.scheduler.kind.human()
+                ),
                 None,
             ),
             "scheduler-fail" => r.push(

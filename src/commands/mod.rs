@@ -38,7 +38,6 @@ pub fn with_context<T>(
     let spinner = crate::ui::stderr_is_term();
     let mut reporter = crate::ui::TextReporter::new(out, *style, spinner, cli.quiet).verbose(cli.verbose);
     let replan = Box::new(|facts: Option<&crate::plan::RemoteFacts>| inputs.plan(facts));
-    let mut cx =
-        crate::exec::Context::new(env, plan, replan, &options, prompter, &mut reporter);
+    let mut cx = crate::exec::Context::new(env, plan, replan, &options, prompter, &mut reporter);
     body(&mut cx)
 }

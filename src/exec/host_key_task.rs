@@ -85,7 +85,9 @@ impl Task for HostKeyTask {
             let Some(server) = server else { continue };
             let pins = &t.pins;
             if !pins.is_empty() {
-                let ok = pins.iter().any(|p| p.algorithm == server.algorithm && p.fingerprint == server.fingerprint);
+                let ok = pins
+                    .iter()
+                    .any(|p| p.algorithm == server.algorithm && p.fingerprint == server.fingerprint);
                 if !ok {
                     return Err(StepError::HostKeyMismatch {
                         site,

@@ -5,7 +5,7 @@
 
 use super::probe_task::change_and_reprobe;
 use super::{Applied, Check, Context, StepError, Task};
-use crate::plan::templates::{new_path, write_script, FileDecision, RemoteFile};
+use crate::plan::templates::{new_path, FileDecision, RemoteFile};
 use crate::plan::JobTemplatesPlan;
 
 pub struct JobTemplatesTask {
@@ -53,12 +53,12 @@ impl Task for JobTemplatesTask {
     }
 
     fn apply(&mut self, cx: &mut Context) -> Result<Applied, StepError> {
-        let files = self.files(cx);
-        let body = write_script(&files);
+        let plan = cx.plan.job_templates().unwrap_or(&self.plan).clone();
+        let files = plan.files;
         change_and_reprobe(
             cx,
             "write the job templates",
-            &body,
+            &plan.script,
             "writing the job templates",
             "check that ~/sbatch and ~/.config on the cluster are writable (and not over quota)",
         )?;

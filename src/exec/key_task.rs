@@ -82,25 +82,8 @@ impl Task for KeyTask {
 /// `user@host`, so the person can tell their keys apart in a portal or authorized_keys.
 fn comment(cx: &Context) -> String {
     let user = cx.env.var("USER").or(cx.env.var("LOGNAME")).unwrap_or("me");
-    let host = hostname().unwrap_or_else(|| "this-device".into());
+    let host = crate::local::host::hostname().unwrap_or_else(|| "this-device".into());
     let clean =
         |s: &str| s.chars().filter(|c| c.is_ascii_alphanumeric() || "._-".contains(*c)).collect::<String>();
     format!("{}@{} hpcinit", clean(user), clean(&host))
-}
-
-#[cfg(unix)]
-fn hostname() -> Option<String> {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most buf.len() bytes into buf.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return None;
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    Some(String::from_utf8_lossy(&buf[..end]).into_owned())
-}
-
-#[cfg(not(unix))]
-fn hostname() -> Option<String> {
-    std::env::var("COMPUTERNAME").ok()
 }

@@ -17,9 +17,13 @@ mod remote_layout_task;
 mod rsync_run;
 mod sftp_fill;
 mod ssh_config_task;
+mod sync_patch;
 pub mod sync_task;
 
 pub use error::StepError;
+
+#[cfg(test)]
+mod tests;
 
 use crate::env::Env;
 use crate::local::key::KeyInfo;
@@ -143,7 +147,7 @@ pub struct Context<'a> {
     pub key: Option<KeyInfo>,
     /// A passphrase typed in this run (for a key just made), kept in memory only.
     pub passphrase: Option<Zeroizing<String>>,
-    remote: Option<Box<dyn Remote>>,
+    remote: Option<Box<dyn Remote + 'a>>,
     /// Things left for the person to do.
     pub pending: Vec<String>,
 }
@@ -173,6 +177,12 @@ impl<'a> Context<'a> {
         }
     }
 
+    /// The same context over `remote` instead of the transport's own client.
+    pub fn with_remote(mut self, remote: Box<dyn Remote + 'a>) -> Context<'a> {
+        self.remote = Some(remote);
+        self
+    }
+
     pub fn home(&self, rel: &str) -> PathBuf {
         self.env.home.join(rel.trim_start_matches("~/"))
     }
@@ -182,7 +192,7 @@ impl<'a> Context<'a> {
         if self.remote.is_none() {
             let c = &self.plan.connection;
             let alias = c.alias.as_str();
-            let remote: Box<dyn Remote> = match self.options.transport {
+            let remote: Box<dyn Remote + 'a> = match self.options.transport {
                 Transport::Ssh => Box::new(OpenSsh::new(
                     alias,
                     &c.host,
@@ -304,14 +314,14 @@ fn task_for(step: &Step) -> Box<dyn Task> {
     }
 }
 
-/// Runs the steps among `ids` that the plan has, in order, each in its current form (the plan
+/// Runs the steps among `ids` that the plan has, in the plan's order, each in its current form (the plan
 /// is rebuilt when the probe reports); stops at the first failure. After each step, the later
 /// ones may start their slow part early ([`Task::head_start`]): the venv build on a channel of
 /// its own while the login shell writes the templates, the code copy while the venv builds.
 /// Reports stay in the plan's order; work started early and not collected is stopped at a
 /// failure.
 pub fn run(cx: &mut Context, ids: &[StepId]) -> Result<(), crate::error::Error> {
-    let ids: Vec<StepId> = ids.iter().copied().filter(|id| cx.plan.step(*id).is_some()).collect();
+    let ids: Vec<StepId> = cx.plan.steps.iter().map(|s| s.id).filter(|id| ids.contains(id)).collect();
     let total = ids.len();
     let mut started: Vec<(StepId, Box<dyn Task>)> = Vec::new();
     for (i, id) in ids.iter().enumerate() {

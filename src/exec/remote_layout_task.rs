@@ -31,11 +31,10 @@ impl Task for RemoteLayoutTask {
         for n in &notes {
             cx.reporter.detail(&format!("note: {n}"));
         }
-        let body = format!("{script} || {{ hpcinit_tag fail layout; return 1; }}");
         change_and_reprobe(
             cx,
             "create the directories",
-            &body,
+            &script,
             "creating the directories",
             "check that your home and scratch on the cluster are writable (and not over quota)",
         )?;

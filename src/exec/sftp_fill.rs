@@ -5,7 +5,8 @@
 //! changed, each under a temporary name renamed into place. Reads the project directory; on
 //! the cluster writes only in the snapshot directory.
 
-use super::sync_task::{decode64, encode64, snapshot_mode, Sent};
+use super::sync_patch::{decode64, encode64, snapshot_mode};
+use super::sync_task::Sent;
 use super::{Context, StepError};
 use crate::local::project::{parse_manifest, EntryKind, Scan};
 use crate::plan::snapshot::{human_bytes, SyncPlan, INCOMING};

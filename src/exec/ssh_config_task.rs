@@ -19,7 +19,12 @@ pub struct SshConfigTask {
 
 impl SshConfigTask {
     pub fn new(p: &SshConfigPlan) -> SshConfigTask {
-        SshConfigTask { site: p.site.clone(), section: p.text.clone(), blocks: p.blocks.clone(), line: p.include_line.clone() }
+        SshConfigTask {
+            site: p.site.clone(),
+            section: p.text.clone(),
+            blocks: p.blocks.clone(),
+            line: p.include_line.clone(),
+        }
     }
 
     fn paths(cx: &Context) -> (PathBuf, PathBuf) {

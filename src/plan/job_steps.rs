@@ -186,7 +186,12 @@ pub fn templates_step(
             sched.max_walltime.human(),
             if profile.unverified("scheduler.max_walltime").is_some() { " (UNVERIFIED)" } else { "" }
         ),
-        Action::JobTemplates(JobTemplatesPlan { files, submit, log_dir: job.log_dir.to_string() }),
+        Action::JobTemplates(JobTemplatesPlan {
+            script: templates::write_script(&files),
+            files,
+            submit,
+            log_dir: job.log_dir.to_string(),
+        }),
     )
 }
 
@@ -223,7 +228,13 @@ pub fn smoke_step(profile: &Profile, answers: &Answers, job: &JobParts) -> Step 
     )
 }
 
-pub fn probe_step(profile: &Profile, scratch: &str, venv: &str, files: &TemplatePaths, snapshots: &str) -> Step {
+pub fn probe_step(
+    profile: &Profile,
+    scratch: &str,
+    venv: &str,
+    files: &TemplatePaths,
+    snapshots: &str,
+) -> Step {
     let raw = &profile.raw;
     let st = &raw.storage.scratch;
     let mut paths = vec![
@@ -249,7 +260,8 @@ pub fn probe_step(profile: &Profile, scratch: &str, venv: &str, files: &Template
     // The latest snapshot's manifest: equal to the project's, there is nothing to copy.
     file_list.push(format!("{snapshots}/latest/.hpcinit-manifest"));
     let quota_command = raw.storage.quota_command.as_str().split_whitespace().next().map(String::from);
-    let scheduler: Vec<String> = scheduler_commands(raw.scheduler.kind).iter().map(|c| c.to_string()).collect();
+    let scheduler: Vec<String> =
+        scheduler_commands(raw.scheduler.kind).iter().map(|c| c.to_string()).collect();
     let mut commands = vec!["rsync".to_string(), "sha256sum".into()];
     commands.extend(quota_command.clone());
     commands.extend(scheduler.iter().cloned());

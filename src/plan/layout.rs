@@ -105,7 +105,7 @@ pub fn step(profile: &Profile, scratch: &str, remote: Option<&RemoteFacts>) -> R
         _ => String::new(),
     };
     let script = format!(
-        "mkdir -p {sbatch} && {make_link}[ -d {link} ] && mkdir -p {logs} {snaps}",
+        "mkdir -p {sbatch} && {make_link}[ -d {link} ] && mkdir -p {logs} {snaps} || {{ hpcinit_tag fail layout; return 1; }}",
         sbatch = sh_path("~/sbatch"),
         logs = sh_path("~/scratch/logs"),
         snaps = sh_path("~/scratch/code-snapshots"),
@@ -181,12 +181,16 @@ mod tests {
         let saga = set.get("saga").unwrap();
         let s = "/cluster/work/users/alice";
         let missing = step(saga, s, Some(&facts(PathState::default()))).unwrap();
-        let Action::RemoteLayout(RemoteLayoutPlan { script, log_dir, .. }) = &missing.step.action else { panic!() };
+        let Action::RemoteLayout(RemoteLayoutPlan { script, log_dir, .. }) = &missing.step.action else {
+            panic!()
+        };
         assert!(script.contains("ln -s /cluster/work/users/alice \"$HOME\"/scratch"), "{script}");
         assert_eq!(log_dir, "/cluster/work/users/alice/logs");
 
         let own = step(saga, s, Some(&facts(dir("/cluster/home/alice/scratch")))).unwrap();
-        let Action::RemoteLayout(RemoteLayoutPlan { script, notes, log_dir, .. }) = &own.step.action else { panic!() };
+        let Action::RemoteLayout(RemoteLayoutPlan { script, notes, log_dir, .. }) = &own.step.action else {
+            panic!()
+        };
         assert!(!script.contains("ln -s"), "{script}");
         assert!(notes[0].contains("a directory of its own"), "{notes:?}");
         assert_eq!(log_dir, "/cluster/home/alice/scratch/logs", "logs go where ~/scratch really is");

@@ -7,8 +7,8 @@ pub mod doctor;
 pub mod environment;
 mod error;
 pub mod facts;
-mod job_steps;
 pub mod job_script;
+mod job_steps;
 pub mod layout;
 pub mod modules;
 pub mod pins;
@@ -159,4 +159,3 @@ impl Plan {
         self.steps.iter().find(|s| s.id == id)
     }
 }
-

@@ -425,25 +425,25 @@ pub fn step(
         state.unwrap_or_default()
     );
     let plan = PythonPlan {
-            version: wanted.label(),
-            version_from: wanted.source().into(),
-            module: module.clone(),
-            loads: loads.clone(),
-            venv: venv.to_string(),
-            requirements,
-            skipped,
-            from_lock: reproduce.map(|r| FromLock {
-                origin: r.lock.origin.site.clone(),
-                origin_name: r.lock.origin.name.clone(),
-                python: r.lock.python.version.clone(),
-                module: r.lock.python_module().map(|m| m.exact.clone()),
-                pins: r.lock.packages.len(),
-                upgrades: r.upgrades,
-            }),
-            inputs_sha,
-            marker,
-            script,
-            read_script: super::environment::script(profile, venv, &loads),
+        version: wanted.label(),
+        version_from: wanted.source().into(),
+        module: module.clone(),
+        loads: loads.clone(),
+        venv: venv.to_string(),
+        requirements,
+        skipped,
+        from_lock: reproduce.map(|r| FromLock {
+            origin: r.lock.origin.site.clone(),
+            origin_name: r.lock.origin.name.clone(),
+            python: r.lock.python.version.clone(),
+            module: r.lock.python_module().map(|m| m.exact.clone()),
+            pins: r.lock.packages.len(),
+            upgrades: r.upgrades,
+        }),
+        inputs_sha,
+        marker,
+        script,
+        read_script: super::environment::script(profile, venv, &loads),
     };
     Ok(PythonParts { plan, summary, loads, activate })
 }

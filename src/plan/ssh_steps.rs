@@ -4,8 +4,8 @@
 
 use super::ssh_config::{self, HostBlock, CONTROL_PATH, KNOWN_HOSTS_FILE, MANAGED_FILE};
 use super::step::{
-    Action, ConnectPlan, Connection, HostKeyPlan, HostKeyTarget, KeyPlan, NoKeyPlan, Pin, RegisterKeyPlan, SshConfigPlan,
-    Step,
+    Action, ConnectPlan, Connection, HostKeyPlan, HostKeyTarget, KeyPlan, NoKeyPlan, Pin, RegisterKeyPlan,
+    SshConfigPlan, Step,
 };
 use super::LocalFacts;
 use crate::profile::raw::RegistrationMode;
@@ -214,7 +214,12 @@ pub fn connect_step(profile: &Profile) -> Step {
     Step::new(
         "Sign in once",
         summary,
-        Action::Connect(ConnectPlan { alias: site.into(), command: format!("ssh {site} true"), prompts, persist }),
+        Action::Connect(ConnectPlan {
+            alias: site.into(),
+            command: format!("ssh {site} true"),
+            prompts,
+            persist,
+        }),
     )
 }
 
@@ -234,7 +239,9 @@ pub fn register_step(profile: &Profile, public_key: &str) -> Step {
             None,
         ),
         _ => (
-            format!("Append {public_key} to ~/.ssh/authorized_keys on {site} (once; over the shared connection)."),
+            format!(
+                "Append {public_key} to ~/.ssh/authorized_keys on {site} (once; over the shared connection)."
+            ),
             Some(script("hpcinit_key_state")),
             Some(script("hpcinit_key_install")),
             Some(script("hpcinit_key_fix_home")),

@@ -51,7 +51,10 @@ impl StepId {
 
     /// The steps that set up SSH, on this machine and for signing in.
     pub fn is_ssh(self) -> bool {
-        matches!(self, StepId::Key | StepId::SshConfig | StepId::HostKey | StepId::RegisterKey | StepId::Connect)
+        matches!(
+            self,
+            StepId::Key | StepId::SshConfig | StepId::HostKey | StepId::RegisterKey | StepId::Connect
+        )
     }
 }
 
@@ -245,6 +248,8 @@ pub struct RemoteDir {
 #[derive(Debug, Clone, Serialize)]
 pub struct JobTemplatesPlan {
     pub files: Vec<RemoteFile>,
+    /// Writes the files not yet as planned (temporary file, mode, rename).
+    pub script: String,
     pub submit: String,
     pub log_dir: String,
 }

@@ -84,6 +84,10 @@ impl Script {
     pub fn body(&self) -> &str {
         &self.body
     }
+
+    pub fn args(&self) -> &[String] {
+        &self.args
+    }
 }
 
 /// `("probe", "{…}")` for `@@hpcinit:probe {…}`.

@@ -2,8 +2,8 @@
 
 use super::Style;
 use crate::plan::{
-    Action, CheckJobPlan, ConnectPlan, HostKeyPlan, JobTemplatesPlan, KeyPlan, LockPlan, NoKeyPlan, Plan, ProbePlan,
-    PythonPlan, RegisterKeyPlan, RemoteLayoutPlan, SshConfigPlan,
+    Action, CheckJobPlan, ConnectPlan, HostKeyPlan, JobTemplatesPlan, KeyPlan, LockPlan, NoKeyPlan, Plan,
+    ProbePlan, PythonPlan, RegisterKeyPlan, RemoteLayoutPlan, SshConfigPlan,
 };
 use crate::profile::raw::RegistrationMode;
 use std::fmt::Write;
@@ -133,7 +133,13 @@ fn details(out: &mut String, action: &Action) {
             let _ = writeln!(out, "     $ {command}");
         }
         Action::RegisterKey(RegisterKeyPlan {
-            mode, portal_url, prerequisite, propagation, remote_script, public_key, ..
+            mode,
+            portal_url,
+            prerequisite,
+            propagation,
+            remote_script,
+            public_key,
+            ..
         }) => {
             if let Some(p) = prerequisite {
                 let _ = writeln!(out, "     first: {p}");
@@ -192,7 +198,9 @@ fn details(out: &mut String, action: &Action) {
                 let _ = writeln!(out, "     left out (--exclude): {}", p.excludes.join(" "));
             }
         }
-        Action::Python(PythonPlan { loads, venv, requirements, skipped, version_from, from_lock, .. }) => {
+        Action::Python(PythonPlan {
+            loads, venv, requirements, skipped, version_from, from_lock, ..
+        }) => {
             let _ = writeln!(out, "     version from: {version_from}");
             if let Some(l) = from_lock {
                 let _ = writeln!(

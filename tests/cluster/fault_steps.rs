@@ -127,6 +127,7 @@ fn named(dir: &Path, prefix: &str) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn the_network_dropping_during_the_venv_build_leaves_no_half_environment() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let l = Laptop::new();
@@ -183,6 +184,7 @@ fn the_network_dropping_during_the_venv_build_leaves_no_half_environment() {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn the_network_dropping_during_the_copy_then_sshd_down_keep_the_last_snapshot() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let l = Laptop::new();
@@ -270,6 +272,7 @@ impl Drop for Mount {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn scratch_full_fails_the_copy_and_keeps_the_last_snapshot() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let l = Laptop::new();
@@ -304,6 +307,7 @@ fn scratch_full_fails_the_copy_and_keeps_the_last_snapshot() {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn a_failing_quota_command_is_reported_by_doctor_and_does_not_stop_the_set_up() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let l = Laptop::new();
@@ -335,6 +339,7 @@ fn a_failing_quota_command_is_reported_by_doctor_and_does_not_stop_the_set_up() 
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn a_changed_host_key_stops_every_command_until_the_person_confirms() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let l = Laptop::new();
@@ -411,6 +416,7 @@ fn a_changed_host_key_stops_every_command_until_the_person_confirms() {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn a_wrong_one_time_code_is_refused_and_nothing_is_marked_signed_in() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let l = Laptop::new();
@@ -442,6 +448,7 @@ fn a_wrong_one_time_code_is_refused_and_nothing_is_marked_signed_in() {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn a_read_only_ssh_config_is_left_alone_with_the_line_to_add() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let l = Laptop::new();
@@ -487,6 +494,7 @@ fn a_read_only_ssh_config_is_left_alone_with_the_line_to_add() {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn a_symlinked_ssh_config_is_edited_at_its_target_and_stays_a_link() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let l = Laptop::new();
@@ -535,6 +543,7 @@ fn hold(lock: &Path, secs: u32) -> std::process::Child {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn two_runs_at_once_one_waits_and_the_config_stays_valid() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let l = Laptop::new();

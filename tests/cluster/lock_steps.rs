@@ -26,6 +26,7 @@ fn mtime(p: &std::path::Path) -> std::time::SystemTime {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn a_lock_made_with_alliance_names_is_rebuilt_with_easybuild_names_at_the_same_versions() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let l = Laptop::new();
@@ -138,6 +139,7 @@ fn a_lock_made_with_alliance_names_is_rebuilt_with_easybuild_names_at_the_same_v
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn a_pin_the_target_cannot_provide_stops_the_run_until_upgrades_are_allowed() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let l = Laptop::new();
@@ -208,6 +210,7 @@ fn a_pin_the_target_cannot_provide_stops_the_run_until_upgrades_are_allowed() {
 /// A requirement installed from a URL: `pip freeze` prints `name @ url`, which the build does
 /// not guess: pip freeze itself runs, and the lock holds its line.
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn a_requirement_from_a_url_is_locked_as_pip_freeze_prints_it() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let l = Laptop::new();

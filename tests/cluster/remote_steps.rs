@@ -100,6 +100,7 @@ fn imports(l: &Laptop, site: &str, loads: &str, project: &str, module: &str) -> 
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn both_naming_schemes_build_a_working_venv_with_one_authentication() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let version = |l: &Laptop| l.c.var("HPCINIT_PYTHON_VERSION");
@@ -173,6 +174,7 @@ fn both_naming_schemes_build_a_working_venv_with_one_authentication() {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn a_version_the_cluster_lacks_lists_the_ones_it_has() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     for (site, project) in [("sandbox", "missing-alliance"), ("sandbox-mfa", "missing-easybuild")] {
@@ -209,6 +211,7 @@ pub(super) fn stamped_dirs(l: &Laptop, project: &str) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn a_failed_install_leaves_the_previous_venv_working_and_a_fixed_rerun_succeeds() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let project = "failing-install";
@@ -255,6 +258,7 @@ fn a_failed_install_leaves_the_previous_venv_working_and_a_fixed_rerun_succeeds(
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn a_venv_hpcinit_did_not_make_is_kept_unless_told() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let project = "foreign-venv";
@@ -287,6 +291,7 @@ fn a_venv_hpcinit_did_not_make_is_kept_unless_told() {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn an_edited_job_script_is_kept_and_the_new_one_put_beside_it() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let project = "edited-template";
@@ -317,6 +322,7 @@ fn an_edited_job_script_is_kept_and_the_new_one_put_beside_it() {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn the_smoke_job_runs_on_slurm_and_its_line_is_found() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let project = "smoke";
@@ -357,6 +363,7 @@ fn sbatch(c: &super::Cluster, script: &str) -> String {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn without_its_log_directory_a_job_fails_silently_so_check_job_refuses() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let project = "no-logs";

@@ -144,6 +144,7 @@ fn host_fingerprint(file: &str) -> String {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn second_factor_site_one_authentication_then_none() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let l = Laptop::new();
@@ -177,6 +178,7 @@ fn second_factor_site_one_authentication_then_none() {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn second_factor_site_over_ssh2_one_authentication() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let l = Laptop::new();
@@ -220,6 +222,7 @@ fn pin(text: String, fingerprint: &str) -> String {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn wrong_pinned_fingerprint_stops_before_any_authentication() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let l = Laptop::new();
@@ -263,6 +266,7 @@ fn wrong_pinned_fingerprint_stops_before_any_authentication() {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn unknown_host_key_without_a_terminal_needs_the_flag() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let l = Laptop::new();
@@ -280,6 +284,7 @@ fn unknown_host_key_without_a_terminal_needs_the_flag() {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn refused_connection_names_host_port_and_network_rule() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let l = Laptop::new();
@@ -298,6 +303,7 @@ fn refused_connection_names_host_port_and_network_rule() {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn wrong_password_says_what_the_site_asks_for() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let l = Laptop::new();
@@ -321,6 +327,7 @@ fn key_lines(c: &Cluster, public: &str) -> usize {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn authorized_keys_install_is_idempotent_and_key_login_works() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     for transport in ["ssh", "ssh2"] {
@@ -355,6 +362,7 @@ fn authorized_keys_install_is_idempotent_and_key_login_works() {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn include_edit_round_trips_a_corpus_of_real_configs() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ssh_configs");
@@ -466,6 +474,7 @@ fn register_later(l: &Laptop, delay: std::time::Duration) -> std::thread::JoinHa
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn portal_key_is_shown_then_waited_for() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let l = Laptop::new();
@@ -494,6 +503,7 @@ fn portal_key_is_shown_then_waited_for() {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn portal_wait_is_bounded_and_resumable() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let l = Laptop::new();
@@ -539,6 +549,7 @@ fn portal_wait_is_bounded_and_resumable() {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn key_passphrase_from_a_file_and_required_passphrases() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let l = Laptop::new();
@@ -576,6 +587,7 @@ fn key_passphrase_from_a_file_and_required_passphrases() {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn group_writable_home_is_not_changed_without_consent() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let l = Laptop::new();
@@ -603,6 +615,7 @@ fn group_writable_home_is_not_changed_without_consent() {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn two_sites_share_the_managed_file() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let l = Laptop::new();

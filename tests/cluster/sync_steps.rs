@@ -139,6 +139,7 @@ fn assert_content(l: &Laptop, snap: &Path, present: &[&str]) {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn snapshots_hold_the_code_link_unchanged_files_and_skip_what_git_ignores() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let l = Laptop::new();
@@ -226,6 +227,7 @@ fn big_files(l: &Laptop, n: usize) {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn a_copy_killed_halfway_never_becomes_latest_and_a_rerun_finishes_it() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let l = Laptop::new();
@@ -290,6 +292,7 @@ fn a_copy_killed_halfway_never_becomes_latest_and_a_rerun_finishes_it() {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn over_ssh2_the_same_snapshot_is_filled_by_sftp() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let l = Laptop::new();
@@ -327,6 +330,7 @@ fn over_ssh2_the_same_snapshot_is_filled_by_sftp() {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn on_the_second_factor_node_a_sync_costs_no_authentication() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let l = Laptop::new();
@@ -371,6 +375,7 @@ fn job_log(l: &Laptop, id: &str, project: &str) -> String {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn a_queued_job_runs_the_snapshot_it_was_submitted_with() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let l = Laptop::new();

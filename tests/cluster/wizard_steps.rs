@@ -50,6 +50,7 @@ fn on_cluster(l: &Laptop, site: &str, script: &str) -> (bool, String) {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn a_new_student_runs_the_wizard_in_a_terminal() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let l = Laptop::new();
@@ -124,6 +125,7 @@ fn a_new_student_runs_the_wizard_in_a_terminal() {
 }
 
 #[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn answers_file_bootstrap_then_doctor_then_uninstall() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let l = Laptop::new();

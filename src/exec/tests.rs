@@ -1,0 +1,464 @@
+//! The executor without a cluster: a whole bootstrap of every built-in profile against
+//! [`FakeCluster`], a scripted `Remote` (named as a fake: it runs nothing; it answers each
+//! script from a small model of the cluster). Each script it receives is compared, byte for
+//! byte, with the text of the step that sends it in the plan built from the facts the fake
+//! had reported until then: what `hpcinit plan` shows is what runs.
+
+use super::*;
+use crate::answers::Answers;
+use crate::local::requirements::{ProjectPython, Source};
+use crate::plan::facts::{FileState, ModuleSystemFound, PathKind, PathState};
+use crate::plan::script_text::sha256_hex;
+use crate::plan::snapshot::CodeFacts;
+use crate::plan::LocalFacts;
+use crate::profile::raw::RegistrationMode;
+use crate::profile::{Profile, ProfileSet};
+use crate::remote::{RemoteError, RemoteOutput};
+use crate::ui::{Prompter, ScriptedPrompter, Wait};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+/// What the fake saw: each script's purpose, and every difference from the plan.
+#[derive(Default)]
+struct Seen {
+    purposes: Vec<String>,
+    mismatches: Vec<String>,
+}
+
+/// A fake cluster: facts it reports, what it changes when a step's script arrives.
+struct FakeCluster<'a> {
+    profile: &'a Profile,
+    answers: &'a Answers,
+    local: &'a LocalFacts,
+    facts: RemoteFacts,
+    /// Reported at least once: the plan is built from `facts`, else from nothing.
+    probed: bool,
+    key_installed: bool,
+    /// Fail the Python build (`fail install`) instead of building.
+    fail_build: bool,
+    open: bool,
+    seen: Rc<RefCell<Seen>>,
+}
+
+impl<'a> FakeCluster<'a> {
+    fn new(
+        profile: &'a Profile,
+        answers: &'a Answers,
+        local: &'a LocalFacts,
+        seen: Rc<RefCell<Seen>>,
+    ) -> Self {
+        let plan = crate::plan::build(profile, answers, local, None).expect("plan");
+        let probe = plan.probe().expect("probe step");
+        let python = plan.python().expect("python step");
+        let mut facts = RemoteFacts {
+            user: answers.user.clone(),
+            home: "/home/alice".into(),
+            shell: "/bin/bash".into(),
+            module_system: ModuleSystemFound { kind: "lmod".into(), version: "8.7".into() },
+            module_lines: Some(python.loads.clone()),
+            commands: probe.request.commands.clone(),
+            ..Default::default()
+        };
+        for v in &probe.request.env {
+            facts.env.insert(v.clone(), "/scratch/alice".into());
+        }
+        for (key, _) in &probe.request.paths {
+            facts.paths.insert(key.clone(), PathState::default());
+        }
+        for key in ["site-scratch", "env-scratch"] {
+            facts.paths.insert(key.into(), dir("/scratch/alice"));
+        }
+        facts.paths.insert("venv-parent".into(), dir("/home/alice/venvs"));
+        for f in &probe.request.files {
+            facts.files.insert(f.clone(), None);
+        }
+        FakeCluster {
+            profile,
+            answers,
+            local,
+            facts,
+            probed: false,
+            key_installed: false,
+            fail_build: false,
+            open: false,
+            seen,
+        }
+    }
+
+    /// The plan as the executor has it now: built from what this fake reported.
+    fn plan(&self) -> Plan {
+        let facts = self.probed.then_some(&self.facts);
+        crate::plan::build(self.profile, self.answers, self.local, facts).expect("plan from the fake's facts")
+    }
+
+    fn probe_line(&mut self) -> String {
+        self.probed = true;
+        format!("@@hpcinit:probe {}\n", serde_json::to_string(&self.facts).expect("facts serialize"))
+    }
+
+    /// The step text a script with this purpose must carry, from the current plan.
+    fn expected(&self, purpose: &str) -> Option<(String, Vec<String>)> {
+        let plan = self.plan();
+        let key = vec![public_key()];
+        let reg = plan.register_key();
+        Some(match purpose {
+            "probe" => (plan.probe()?.request.body(true), vec![]),
+            "look for the key in ~/.ssh/authorized_keys" => (reg?.check_script.clone()?, key),
+            "add the key to ~/.ssh/authorized_keys" => (reg?.remote_script.clone()?, key),
+            "create the directories" => (plan.then_probe(&plan.remote_layout()?.script), vec![]),
+            "write the job templates" => (plan.then_probe(&plan.job_templates()?.script), vec![]),
+            "build the Python environment" => (plan.then_probe(&plan.python()?.script), vec![]),
+            "read the environment" => (plan.lock()?.read_script.clone(), vec![]),
+            _ => return None,
+        })
+    }
+
+    fn answer(&mut self, purpose: &str) -> RemoteOutput {
+        let ok = |stdout: String| RemoteOutput { status: 0, stdout, stderr: String::new() };
+        match purpose {
+            "look for the key in ~/.ssh/authorized_keys" => ok(format!(
+                "{}\ndrwx------ 5 alice alice 4096 Jan 1 00:00 /home/alice\n",
+                if self.key_installed { "present" } else { "absent" }
+            )),
+            "add the key to ~/.ssh/authorized_keys" => {
+                self.key_installed = true;
+                ok(String::new())
+            }
+            "probe" => ok(self.probe_line()),
+            "create the directories" => {
+                let mut scratch = link("/scratch/alice");
+                scratch.real = Some("/scratch/alice".into());
+                self.facts.paths.insert("home-scratch".into(), scratch);
+                self.facts.paths.insert("sbatch".into(), dir("/home/alice/sbatch"));
+                self.facts.paths.insert("logs".into(), dir("/scratch/alice/logs"));
+                self.facts.paths.insert("snapshots".into(), dir("/scratch/alice/code-snapshots"));
+                ok(self.probe_line())
+            }
+            "write the job templates" => {
+                for f in &self.plan().job_templates().expect("templates").files {
+                    let state = FileState { sha: sha256_hex(&f.text), recorded: None, rest: None };
+                    self.facts.files.insert(f.path.clone(), Some(state));
+                }
+                ok(self.probe_line())
+            }
+            "build the Python environment" if self.fail_build => RemoteOutput {
+                status: 1,
+                stdout: "@@hpcinit:phase install\nERROR: No matching distribution found for numpy\n@@hpcinit:fail install\n"
+                    .into(),
+                stderr: String::new(),
+            },
+            "build the Python environment" => {
+                let sha = self.plan().python().expect("python").inputs_sha.clone();
+                let mut venv = link(".demo.hpcinit-1");
+                venv.real = Some("/home/alice/venvs/.demo.hpcinit-1".into());
+                self.facts.paths.insert("venv".into(), venv);
+                self.facts.venv_marker = Some(sha);
+                let tags = "@@hpcinit:phase verify\n@@hpcinit:python 3.11.9\n@@hpcinit:module Python/3.11\n@@hpcinit:freeze numpy==2.0.0\n@@hpcinit:import numpy 2.0.0\n@@hpcinit:done 20260101T000000Z\n";
+                ok(format!("{tags}{}", self.probe_line()))
+            }
+            _ => ok(String::new()),
+        }
+    }
+}
+
+fn dir(path: &str) -> PathState {
+    PathState { path: path.into(), kind: PathKind::Dir, real: Some(path.into()), ..Default::default() }
+}
+
+fn link(target: &str) -> PathState {
+    let real = format!("/scratch/alice/{target}");
+    PathState {
+        path: "/home/alice/x".into(),
+        kind: PathKind::Link,
+        target: Some(target.into()),
+        real: Some(real),
+        ..Default::default()
+    }
+}
+
+fn public_key() -> String {
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeFakeFakeFakeFakeFakeFakeFakeFakeFakeFake alice@laptop hpcinit"
+        .into()
+}
+
+impl Remote for FakeCluster<'_> {
+    fn connect(&mut self, _prompter: &mut dyn Prompter) -> Result<bool, RemoteError> {
+        self.open = true;
+        Ok(false)
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.open
+    }
+
+    fn exec(
+        &mut self,
+        command: &str,
+        _input: &[u8],
+        _on_line: &mut dyn FnMut(&str),
+    ) -> Result<RemoteOutput, RemoteError> {
+        self.seen.borrow_mut().mismatches.push(format!("a command outside any step's script: {command}"));
+        Ok(RemoteOutput { status: 0, stdout: String::new(), stderr: String::new() })
+    }
+
+    fn script(
+        &mut self,
+        script: &Script,
+        on_line: &mut dyn FnMut(&str),
+    ) -> Result<RemoteOutput, RemoteError> {
+        let purpose = script.purpose.clone();
+        let sent = (script.body().to_string(), script.args().to_vec());
+        match self.expected(&purpose) {
+            Some(want) if want == sent => {}
+            Some(want) => self.seen.borrow_mut().mismatches.push(format!(
+                "{purpose}: sent\n{}\n{:?}\nbut the plan says\n{}\n{:?}",
+                sent.0, sent.1, want.0, want.1
+            )),
+            None => {
+                self.seen.borrow_mut().mismatches.push(format!("{purpose}: no step of the plan sends it"))
+            }
+        }
+        self.seen.borrow_mut().purposes.push(purpose.clone());
+        let out = self.answer(&purpose);
+        for l in out.stdout.lines() {
+            on_line(l);
+        }
+        Ok(out)
+    }
+
+    fn key_accepted(
+        &mut self,
+        _key: &std::path::Path,
+        _prompter: &mut dyn Prompter,
+    ) -> Result<bool, RemoteError> {
+        Ok(self.key_installed)
+    }
+
+    fn name(&self) -> &'static str {
+        "fake"
+    }
+}
+
+/// Takes every report and keeps the lines.
+#[derive(Default)]
+struct Lines(Vec<String>);
+
+struct NoWait;
+impl Wait for NoWait {
+    fn update(&mut self, _message: &str) {}
+}
+
+impl Reporter for Lines {
+    fn begin(&mut self, _index: usize, _total: usize, title: &str) {
+        self.0.push(format!("begin {title}"));
+    }
+    fn detail(&mut self, line: &str) {
+        self.0.push(format!("detail {line}"));
+    }
+    fn end(&mut self, status: Status, line: &str) {
+        self.0.push(format!("end {status:?} {line}"));
+    }
+    fn wait(&mut self, _message: &str) -> Box<dyn Wait> {
+        Box::new(NoWait)
+    }
+    fn progress(&mut self, _message: &str, _total: u64) -> Box<dyn Wait> {
+        Box::new(NoWait)
+    }
+    fn trace(&mut self, line: &str) {
+        self.0.push(format!("trace {line}"));
+    }
+}
+
+struct Laptop {
+    home: tempfile::TempDir,
+    env: Env,
+}
+
+impl Laptop {
+    fn new() -> Laptop {
+        let home = tempfile::tempdir().expect("temp home");
+        let mut vars = BTreeMap::new();
+        vars.insert("HOME".to_string(), home.path().display().to_string());
+        vars.insert("PATH".to_string(), std::env::var("PATH").unwrap_or_default());
+        let env = Env {
+            home: home.path().to_path_buf(),
+            cwd: home.path().to_path_buf(),
+            vars,
+            stdin_tty: false,
+            stdout_tty: false,
+            account_home: None,
+        };
+        Laptop { home, env }
+    }
+
+    fn answers(&self, profile: &Profile) -> Answers {
+        Answers {
+            user: "alice".into(),
+            account: profile.raw.scheduler.account.as_ref().map(|a| a.example.value.clone()),
+            project_dir: self.home.path().join("demo"),
+            project_name: "demo".into(),
+            python: None,
+            check_job: false,
+            sync: Default::default(),
+            lock: Default::default(),
+            allow_upgrades: false,
+        }
+    }
+
+    fn local(&self) -> LocalFacts {
+        LocalFacts {
+            home: self.home.path().display().to_string(),
+            key_path: "~/.ssh/id_ed25519_hpcinit".into(),
+            key_exists: true,
+            key_chosen: false,
+            python: ProjectPython {
+                source: Source::RequirementsTxt,
+                lines: vec!["numpy".into()],
+                skipped: vec![],
+                requires_python: None,
+            },
+            code: CodeFacts {
+                root: self.home.path().join("demo").display().to_string(),
+                ..Default::default()
+            },
+            lock: None,
+        }
+    }
+}
+
+fn options() -> Options {
+    Options {
+        transport: Transport::Ssh,
+        accept_new_host_key: false,
+        no_passphrase: true,
+        passphrase_file: None,
+        wait_for_key: Duration::from_secs(0),
+        poll: Duration::from_secs(1),
+        on_existing: None,
+        job_timeout: Duration::from_secs(10),
+    }
+}
+
+/// The steps that run against the fake: all but the host-key read (a real key exchange), the
+/// code copy (rsync or SFTP) and the test job, which the cluster tests cover.
+const STEPS: &[StepId] = &[
+    StepId::Connect,
+    StepId::RegisterKey,
+    StepId::Probe,
+    StepId::RemoteLayout,
+    StepId::JobTemplates,
+    StepId::Python,
+    StepId::Lock,
+];
+
+struct Outcome {
+    result: Result<(), crate::error::Error>,
+    seen: Seen,
+    lines: Vec<String>,
+    round_trips: usize,
+}
+
+fn bootstrap(profile: &Profile, laptop: &Laptop, fail_build: bool) -> Outcome {
+    let answers = laptop.answers(profile);
+    let local = laptop.local();
+    std::fs::create_dir_all(&answers.project_dir).expect("project dir");
+    let seen = Rc::new(RefCell::new(Seen::default()));
+    let mut fake = FakeCluster::new(profile, &answers, &local, seen.clone());
+    fake.fail_build = fail_build;
+    // On a portal site, the person has pasted the key there.
+    fake.key_installed = profile.raw.key_registration.mode.value == RegistrationMode::Portal;
+    let options = options();
+    let mut prompter = ScriptedPrompter::default();
+    let mut lines = Lines::default();
+    let plan = crate::plan::build(profile, &answers, &local, None).expect("plan");
+    let replan: Replan = Box::new(|facts| crate::plan::build(profile, &answers, &local, facts));
+    let (result, round_trips) = {
+        let mut cx = Context::new(&laptop.env, plan, replan, &options, &mut prompter, &mut lines)
+            .with_remote(Box::new(fake));
+        cx.key = Some(KeyInfo {
+            path: laptop.home.path().join(".ssh/id_ed25519_hpcinit"),
+            public: public_key(),
+            fingerprint: "SHA256:fake".into(),
+            algorithm: "ssh-ed25519".into(),
+            encrypted: false,
+        });
+        let result = run(&mut cx, STEPS);
+        (result, cx.round_trips)
+    };
+    let seen = Rc::try_unwrap(seen).map(RefCell::into_inner).unwrap_or_default();
+    Outcome { result, seen, lines: lines.0, round_trips }
+}
+
+#[test]
+fn every_script_sent_is_the_plans_text_for_every_builtin_profile() {
+    let set = ProfileSet::builtin().expect("built-in profiles");
+    let mut profiles = 0;
+    for profile in set.iter() {
+        let laptop = Laptop::new();
+        let out = bootstrap(profile, &laptop, false);
+        let name = profile.name();
+        assert!(out.result.is_ok(), "{name}: {:?}\n{}", out.result.err(), out.lines.join("\n"));
+        assert!(out.seen.mismatches.is_empty(), "{name}: {}", out.seen.mismatches.join("\n\n"));
+        let p = &out.seen.purposes;
+        assert_eq!(
+            p.first().map(String::as_str),
+            Some(if profile.raw.key_registration.mode.value == RegistrationMode::AuthorizedKeys {
+                "look for the key in ~/.ssh/authorized_keys"
+            } else {
+                "probe"
+            }),
+            "{name}: {p:?}"
+        );
+        for must in
+            ["probe", "create the directories", "write the job templates", "build the Python environment"]
+        {
+            assert!(p.iter().any(|x| x == must), "{name}: {must} was not sent: {p:?}");
+        }
+        assert_eq!(out.round_trips, p.len(), "{name}: every round trip is one script");
+        // The lock describes what the fake built.
+        let lock =
+            std::fs::read_to_string(laptop.home.path().join("demo/hpcinit.lock")).expect("lock written");
+        assert!(lock.contains("numpy==2.0.0") && lock.contains("3.11.9"), "{name}: {lock}");
+        profiles += 1;
+    }
+    assert_eq!(profiles, set.iter().count());
+    assert!(profiles >= 13, "every built-in profile: {profiles}");
+}
+
+#[test]
+fn a_second_run_leaves_the_lock_file_as_it_is() {
+    let set = ProfileSet::builtin().expect("built-in profiles");
+    let profile = set.get("sandbox").expect("sandbox");
+    let laptop = Laptop::new();
+    assert!(bootstrap(profile, &laptop, false).result.is_ok());
+    // A fresh fake builds the same environment again: the lock step finds its file already
+    // describing it (what a re-run sees on a real cluster is in the cluster tests).
+    let lock = laptop.home.path().join("demo/hpcinit.lock");
+    let before = std::fs::read(&lock).expect("lock");
+    let out = bootstrap(profile, &laptop, false);
+    assert!(out.result.is_ok());
+    assert_eq!(
+        std::fs::read(&lock).expect("lock"),
+        before,
+        "the lock is rewritten only when the environment changes"
+    );
+    assert!(
+        out.lines.iter().any(|l| l.starts_with("end Unchanged") && l.contains("hpcinit.lock")),
+        "{:?}",
+        out.lines
+    );
+}
+
+#[test]
+fn a_failing_step_stops_the_run_and_later_steps_do_not_start() {
+    let set = ProfileSet::builtin().expect("built-in profiles");
+    let profile = set.get("sandbox").expect("sandbox");
+    let laptop = Laptop::new();
+    let out = bootstrap(profile, &laptop, true);
+    let err = out.result.expect_err("the build fails");
+    assert!(err.to_string().contains("Python environment"), "{err}");
+    assert!(out.lines.iter().any(|l| l.starts_with("end Failed")), "{:?}", out.lines);
+    assert!(!out.lines.iter().any(|l| l == "begin Lock file"), "no step after the failure: {:?}", out.lines);
+    assert!(!laptop.home.path().join("demo/hpcinit.lock").exists(), "nothing half-done is written");
+}
