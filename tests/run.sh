@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the build and the tests need: OpenSSH's client (tests check every planned
 # config with `ssh -G`), and libssh2's build dependencies (ssh2 links OpenSSL).
-need_pkgs=(openssh-client rsync git pkg-config libssl-dev)
+need_pkgs=(openssh-client rsync git pkg-config libssl-dev shellcheck)
 missing=()
 for p in "${need_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -31,7 +31,7 @@ pub fn script(profile: &Profile, venv: Option<(&str, &[String])>) -> String {
         } else {
             format!("module load {}", loads.iter().map(|m| sh(m)).collect::<Vec<_>>().join(" "))
         };
-        let (open, body) = heredoc(super::python::VERIFY);
+        let (open, body) = heredoc(super::venv_build::VERIFY);
         s.push_str(&format!("venv={}\n", sh_path(venv)));
         s.push_str(&format!(
             "if [ ! -x \"$venv\"/bin/python ]; then\n  hpcinit_tag venv-missing \"$venv\"\nelse\n  ( {reset} >/dev/null 2>&1; {load} >/dev/null 2>&1 || {{ echo '@@hpcinit:import-error modules: {load_q} failed'; exit 1; }}\n    \"$venv\"/bin/python - \"$venv\"/.hpcinit/requirements.txt {open} 2>&1\n{body}\n  ) | grep '^@@hpcinit:'\n  hpcinit_tag venv-exit \"${{PIPESTATUS[0]}}\"\nfi\n",

@@ -10,7 +10,7 @@
 use super::error::PlanError;
 use super::facts::{LocalFacts, PathKind, RemoteFacts};
 use super::modules;
-use super::script_text::{heredoc, sha256_hex};
+use super::script_text::sha256_hex;
 use super::specifier::Specifier;
 use super::PythonPlan;
 use crate::local::lock::Lock;
@@ -20,10 +20,6 @@ use crate::profile::scalar::PythonVersion;
 use crate::profile::Profile;
 use crate::quote::{sh, sh_path};
 use serde::Serialize;
-
-pub(crate) const VERIFY: &str = include_str!("verify_imports.py");
-/// Matches the lock's pins against what the site's pip can install, before installing.
-const MATCH_PINS: &str = include_str!("match_pins.py");
 
 /// The module that provides the requested Python.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -356,9 +352,9 @@ pub fn step(
     }
     let inputs_sha = sha256_hex(&inputs);
     let marker = format!("{venv}/.hpcinit-ok");
-    let script = build_script(
+    let script = super::venv_build::script(
         profile,
-        &Build {
+        &super::venv_build::Build {
             venv,
             load_line: &load_line,
             recipe_line,
@@ -448,250 +444,6 @@ pub fn step(
     Ok(PythonParts { plan, summary, loads, activate })
 }
 
-/// pip releases older than this are upgraded before installing (pip 23 reads every wheel and
-/// metadata version in use today; 9 to 21 are what older module Pythons bring).
-const PIP_CURRENT: u32 = 23;
-
-/// A build whose connection is gone must stop: its next line of output would stop it, but
-/// `python -m venv` and pip can be silent for minutes, and a build left running could swap its
-/// venv in while a re-run builds another. A line every second; when it cannot be written (the
-/// channel closed), the build's processes are ended (the session's process group, else the
-/// build's shell). It ends by itself with the build.
-const WATCHDOG: &str = r#"hpcinit_me=$BASHPID
-( trap '' PIPE
-  while sleep 1 </dev/null >/dev/null 2>&1 && kill -0 "$hpcinit_me" 2>/dev/null; do
-    printf '@@hpcinit:alive\n' 2>/dev/null || { kill -TERM -- -$$ "$hpcinit_me" 2>/dev/null; exit 0; }
-  done ) &
-hpcinit_watch=$!
-"#;
-
-/// What the build script is made from.
-struct Build<'a> {
-    venv: &'a str,
-    load_line: &'a str,
-    recipe_line: &'a str,
-    no_index: &'a str,
-    requirements: &'a [String],
-    /// From a lock: `exact` or `upgrades`, for the matcher.
-    match_mode: Option<&'a str>,
-    inputs_sha: &'a str,
-}
-
-fn build_script(profile: &Profile, b: &Build) -> String {
-    let Build { venv, load_line, recipe_line, no_index, requirements, match_mode, inputs_sha } = *b;
-    let py = &profile.raw.python;
-    let (req_open, req_body) = heredoc(&requirements.join("\n"));
-    let (py_open, py_body) = heredoc(VERIFY);
-    let containerized = py.venv.recipe == VenvRecipe::ContainerWrapper;
-    let mut s = String::new();
-    s.push_str("exec 2>&1\n");
-    s.push_str(WATCHDOG);
-    s.push_str(&format!("venv={}\n", sh_path(venv)));
-    s.push_str(
-        r#"parent=$(dirname "$venv"); base=$(basename "$venv")
-mkdir -p "$parent" || { hpcinit_tag fail mkdir; return 1; }
-stamp=$(date -u +%Y%m%dT%H%M%SZ)-$$
-new="$parent/.$base.hpcinit-$stamp"
-# What an interrupted build left behind (never the environment in use: it carries the marker).
-for d in "$parent/.$base.hpcinit-"*; do
-  [ -d "$d" ] && [ ! -f "$d/.hpcinit-ok" ] && rm -rf "$d"
-done
-hpcinit_tag phase modules
-"#,
-    );
-    s.push_str(&format!("{} || {{ hpcinit_tag fail modules; return 1; }}\n", py.modules.reset));
-    if !load_line.is_empty() {
-        s.push_str(&format!("{load_line} || {{ hpcinit_tag fail modules; return 1; }}\n"));
-    }
-    s.push_str("hpcinit_tag phase create\n");
-    if containerized {
-        s.push_str("mkdir -p \"$new\"\n");
-        s.push_str(&format!("cat >\"$new\"/.hpcinit-requirements.txt {req_open}\n{req_body}\n"));
-    }
-    s.push_str(&format!("{recipe_line} || {{ rm -rf \"$new\"; hpcinit_tag fail create; return 1; }}\n"));
-    s.push_str("mkdir -p \"$new\"/.hpcinit\n");
-    // From a lock, the pins go to locked.txt and the matcher writes requirements.txt.
-    let req_file = if match_mode.is_some() { "locked.txt" } else { "requirements.txt" };
-    s.push_str(&format!("cat >\"$new\"/.hpcinit/{req_file} {req_open}\n{req_body}\n"));
-    if !containerized {
-        // An old pip (a module's Python can bring pip 9 to 21) cannot read today's wheels and
-        // metadata: upgrade it. A current one is left alone (the upgrade costs a pip start).
-        s.push_str("hpcinit_tag phase pip\n");
-        s.push_str(&format!(
-            "\"$new\"/bin/python -c 'import sys, pip; sys.exit(int(pip.__version__.split(\".\")[0]) < {PIP_CURRENT})' 2>/dev/null || \"$new\"/bin/python -m pip install{no_index} --upgrade pip || {{ rm -rf \"$new\"; hpcinit_tag fail pip; return 1; }}\n"
-        ));
-        if let Some(mode) = match_mode {
-            let (m_open, m_body) = heredoc(MATCH_PINS);
-            s.push_str("hpcinit_tag phase match\n");
-            s.push_str(&format!(
-                "\"$new\"/bin/python - \"$new\"/.hpcinit/locked.txt {mode} \"$new\"/.hpcinit/requirements.txt {m_open} || {{ rm -rf \"$new\"; hpcinit_tag fail match; return 1; }}\n{m_body}\n"
-            ));
-        }
-        s.push_str("hpcinit_tag phase install\n");
-        s.push_str(&format!(
-            "if grep -q . \"$new\"/.hpcinit/requirements.txt; then\n  \"$new\"/bin/python -m pip install{no_index} --progress-bar off -r \"$new\"/.hpcinit/requirements.txt || {{ rm -rf \"$new\"; hpcinit_tag fail install; return 1; }}\nfi\n"
-        ));
-    }
-    // The module list (for the record and the lock) is taken while the imports are proven; the
-    // proof writes `pip freeze`'s lines when it can be sure of them (a pip start costs more
-    // than the proof), else pip freeze runs.
-    s.push_str("module -t list >\"$new\"/.hpcinit/modules.txt 2>&1 &\nmodules=$!\n");
-    s.push_str("hpcinit_tag phase verify\n");
-    s.push_str(&format!(
-        "\"$new\"/bin/python - \"$new\"/.hpcinit/requirements.txt \"$new\"/.hpcinit/freeze.txt {py_open} || {{ wait \"$modules\"; rm -rf \"$new\"; hpcinit_tag fail verify; return 1; }}\n{py_body}\n"
-    ));
-    s.push_str("[ -f \"$new\"/.hpcinit/freeze.txt ] || \"$new\"/bin/python -m pip freeze >\"$new\"/.hpcinit/freeze.txt 2>/dev/null\n");
-    s.push_str(&format!(
-        r#"wait "$modules"
-printf '%s\n' {sha} >"$new"/.hpcinit-ok
-hpcinit_tag phase swap
-old=
-if [ -L "$venv" ]; then
-  old=$(readlink "$venv")
-elif [ -e "$venv" ]; then
-  if [ "${{1:-}}" = replace ]; then
-    old=".$base.hpcinit-replaced-$stamp"
-    mv "$venv" "$parent/$old" || {{ rm -rf "$new"; hpcinit_tag fail swap; return 1; }}
-  else
-    rm -rf "$new"; hpcinit_tag fail exists; return 1
-  fi
-fi
-ln -sfn ".$base.hpcinit-$stamp" "$venv.hpcinit-link" && mv -T "$venv.hpcinit-link" "$venv" || {{ rm -rf "$new"; hpcinit_tag fail swap; return 1; }}
-case "$old" in .$base.hpcinit-*) rm -rf "${{parent:?}}/$old" ;; esac
-sed 's/^/@@hpcinit:module /' "$new"/.hpcinit/modules.txt
-sed 's/^/@@hpcinit:freeze /' "$new"/.hpcinit/freeze.txt
-kill "$hpcinit_watch" 2>/dev/null
-hpcinit_tag done "$new""#,
-        sha = sh(inputs_sha)
-    ));
-    s
-}
-
-/// The requirement lines and the reasons for lines left out, for the plan view.
-pub fn skipped_note(skipped: &[Skipped]) -> Option<String> {
-    (!skipped.is_empty()).then(|| {
-        skipped.iter().map(|s| format!("`{}` left out: {}", s.line, s.why)).collect::<Vec<_>>().join("; ")
-    })
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::plan::facts::{ModuleSystemFound, RemoteFacts};
-    use crate::profile::ProfileSet;
-
-    fn facts(lines: &[&str]) -> RemoteFacts {
-        RemoteFacts {
-            module_system: ModuleSystemFound { kind: "lmod".into(), version: "8.7".into() },
-            module_lines: Some(lines.iter().map(|l| l.to_string()).collect()),
-            ..Default::default()
-        }
-    }
-
-    fn local(spec: Option<&str>) -> LocalFacts {
-        let mut l = LocalFacts::default();
-        l.python.requires_python = spec.map(String::from);
-        l
-    }
-
-    /// The build's watchdog, in a real bash leading its process group as under sshd: once the
-    /// reader of its output is gone, the build (here a silent `sleep 30`) and its children end
-    /// within seconds, not when they next print.
-    #[test]
-    fn a_build_whose_connection_is_gone_stops_within_seconds() {
-        use std::io::BufRead;
-        use std::os::unix::process::CommandExt;
-        let mut child = std::process::Command::new("bash")
-            .arg("-c")
-            .arg(format!("{WATCHDOG}sleep 30; echo finished"))
-            .process_group(0)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        out.read_line(&mut line).unwrap();
-        assert_eq!(line, "@@hpcinit:alive\n");
-        drop(out);
-        let t = std::time::Instant::now();
-        let status = child.wait().unwrap();
-        assert!(!status.success(), "ended by the watchdog, not finished: {status:?}");
-        assert!(t.elapsed() < std::time::Duration::from_secs(5), "took {:?}", t.elapsed());
-        let left = || {
-            let group =
-                std::process::Command::new("pgrep").args(["-g", &child.id().to_string()]).output().unwrap();
-            String::from_utf8_lossy(&group.stdout).into_owned()
-        };
-        let mut tries = 0;
-        while !left().is_empty() && tries < 40 {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-            tries += 1;
-        }
-        assert_eq!(left(), "", "its children ended too");
-    }
-
-    #[test]
-    fn the_probe_listing_decides_once_signed_in() {
-        let set = ProfileSet::builtin().unwrap();
-        let narval = set.get("narval").unwrap();
-        let f =
-            facts(&["/cvmfs/x/Core:", "python/3.10.13", "python/3.11.5", "python/3.12.4", "python/3.13.2"]);
-        let want = |v: &str| Wanted::new(narval, Some(&v.parse().unwrap()), &local(None), None);
-        assert_eq!(
-            choose(narval, &want("3.12"), Some(&f)).unwrap(),
-            ModuleChoice::Found { name: "python/3.12.4".into() }
-        );
-        match choose(narval, &want("3.9"), Some(&f)).unwrap_err() {
-            PlanError::PythonMissing { available, suggest, .. } => {
-                assert!(available.starts_with("3.10.13 (python/3.10.13), 3.11.5"), "{available}");
-                assert_eq!(suggest.as_deref(), Some("3.13"));
-            }
-            e => panic!("{e}"),
-        }
-    }
-
-    #[test]
-    fn requires_python_prefers_the_sites_default_then_the_newest_that_fits() {
-        let set = ProfileSet::builtin().unwrap();
-        let narval = set.get("narval").unwrap(); // default 3.11
-        let f = facts(&["python/3.10.13", "python/3.11.5", "python/3.12.4", "python/3.13.2"]);
-        let pick = |spec: &str| {
-            choose(narval, &Wanted::new(narval, None, &local(Some(spec)), None), Some(&f)).unwrap()
-        };
-        assert_eq!(pick(">=3.10"), ModuleChoice::Found { name: "python/3.11.5".into() });
-        assert_eq!(pick(">=3.12"), ModuleChoice::Found { name: "python/3.13.2".into() });
-        assert_eq!(pick(">=3.10,<3.11"), ModuleChoice::Found { name: "python/3.10.13".into() });
-    }
-
-    #[test]
-    fn no_module_system_is_an_error_naming_the_shell() {
-        let set = ProfileSet::builtin().unwrap();
-        let saga = set.get("saga").unwrap();
-        let mut f = facts(&[]);
-        f.module_system.kind = "none".into();
-        f.shell = "/bin/tcsh".into();
-        let w = Wanted::new(saga, None, &local(None), None);
-        assert!(matches!(choose(saga, &w, Some(&f)), Err(PlanError::NoModules { .. })));
-    }
-
-    #[test]
-    fn a_venv_that_would_land_on_scratch_is_refused() {
-        let set = ProfileSet::builtin().unwrap();
-        let saga = set.get("saga").unwrap();
-        let mut f = facts(&["Python/3.12.3-GCCcore-13.3.0"]);
-        let dir = |p: &str| crate::plan::facts::PathState {
-            path: p.into(),
-            kind: crate::plan::facts::PathKind::Dir,
-            real: Some(p.into()),
-            ..Default::default()
-        };
-        // ~/venvs is a link into $USERWORK, which is purged.
-        f.paths.insert("venv-parent".into(), dir("/cluster/work/users/alice/venvs"));
-        f.paths.insert("env-scratch".into(), dir("/cluster/work/users/alice"));
-        let w = Wanted::new(saga, None, &local(None), None);
-        let m = choose(saga, &w, Some(&f)).unwrap();
-        let e = step(saga, &w, &m, "~/venvs/demo", &local(None), Some(&f), None).err().unwrap();
-        assert!(matches!(e, PlanError::VenvInScratch { .. }), "{e}");
-    }
-}
+#[path = "python_tests.rs"]
+mod tests;

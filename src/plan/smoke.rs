@@ -9,7 +9,7 @@ use crate::profile::raw::SchedulerKind;
 use crate::profile::scalar::Walltime;
 use crate::quote::{sh, sh_path};
 
-const VERIFY: &str = include_str!("verify_imports.py");
+use super::venv_build::VERIFY;
 
 /// The job's name, and so its log files' names.
 pub const JOB_NAME: &str = "hpcinit-check";

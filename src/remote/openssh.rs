@@ -86,18 +86,6 @@ impl OpenSsh {
                 .status()
                 .is_ok_and(|s| s.success())
     }
-
-    /// Closes the master connection (`ssh -O exit`).
-    pub fn close_master(&mut self) {
-        self.shell = None;
-        let _ = self
-            .command()
-            .args(["-O", "exit", &self.alias])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
 }
 
 impl Remote for OpenSsh {

@@ -16,9 +16,9 @@ hpcinit_jlines() {
 # What is at a path: {"path","kind":missing|link|dir|file|other,"target","real","writable"}.
 hpcinit_path() {
   p=$1
-  if [ -L "$p" ]; then k=link
+  if [ -L "$p" ]; then k='link'
   elif [ -d "$p" ]; then k=dir
-  elif [ -f "$p" ]; then k=file
+  elif [ -f "$p" ]; then k='file'
   elif [ -e "$p" ]; then k=other
   else k=missing; fi
   printf '{"path":%s,"kind":"%s"' "$(hpcinit_js "$p")" "$k"

@@ -1,0 +1,48 @@
+//! The shell hpcinit sends to clusters lives in `.sh` files; shellcheck reads each of them as
+//! bash and must find nothing of warning level. `tests/run.sh` installs shellcheck; elsewhere,
+//! without it, this test says so and checks nothing.
+
+use std::path::Path;
+use std::process::Command;
+
+const SCRIPTS: &[&str] = &["src/plan/register_key.sh", "src/plan/snapshot.sh", "src/remote/prelude.sh"];
+
+#[test]
+fn remote_scripts_are_shellcheck_clean() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let found = Command::new("shellcheck").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var("HPCINIT_REQUIRE_CLUSTER").as_deref() != Ok("1"),
+            "shellcheck is not installed (apt-get install shellcheck; tests/run.sh does)"
+        );
+        eprintln!("skipped: shellcheck is not installed (apt-get install shellcheck)");
+        return;
+    }
+    for script in SCRIPTS {
+        let out = Command::new("shellcheck")
+            .args(["--shell=bash", "--severity=warning"])
+            .arg(root.join(script))
+            .output()
+            .expect("run shellcheck");
+        assert!(out.status.success(), "{script}:\n{}", String::from_utf8_lossy(&out.stdout));
+    }
+}
+
+#[test]
+fn every_remote_script_file_is_checked() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut on_disk = Vec::new();
+    for dir in ["src/plan", "src/remote"] {
+        for e in std::fs::read_dir(root.join(dir)).expect("source dir") {
+            let p = e.expect("entry").path();
+            if p.extension().is_some_and(|x| x == "sh") {
+                on_disk.push(format!("{dir}/{}", p.file_name().unwrap().to_string_lossy()));
+            }
+        }
+    }
+    on_disk.sort();
+    let mut listed: Vec<String> = SCRIPTS.iter().map(|s| s.to_string()).collect();
+    listed.sort();
+    assert_eq!(on_disk, listed, "a new .sh file belongs in SCRIPTS");
+}
