@@ -22,9 +22,6 @@ pub mod sync_task;
 
 pub use error::StepError;
 
-#[cfg(test)]
-mod tests;
-
 use crate::env::Env;
 use crate::local::key::KeyInfo;
 use crate::plan::{Action, Plan, PlanError, RemoteFacts, Step, StepId};

@@ -5,7 +5,7 @@
 use super::script_text::heredoc;
 use crate::profile::raw::SchedulerKind;
 use crate::profile::Profile;
-use crate::quote::{sh, sh_path};
+use crate::quote::sh_path;
 
 /// Lines of the quota command's output passed back (the rest is cut).
 pub const QUOTA_LINES: usize = 30;
@@ -29,7 +29,7 @@ pub fn script(profile: &Profile, venv: Option<(&str, &[String])>) -> String {
         let load = if loads.is_empty() {
             ":".to_string()
         } else {
-            format!("module load {}", loads.iter().map(|m| sh(m)).collect::<Vec<_>>().join(" "))
+            super::modules::load_command(loads).unwrap_or_default()
         };
         let (open, body) = heredoc(super::venv_build::VERIFY);
         s.push_str(&format!("venv={}\n", sh_path(venv)));

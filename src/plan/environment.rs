@@ -6,7 +6,7 @@
 
 use crate::local::state::EnvironmentRecord;
 use crate::profile::Profile;
-use crate::quote::{sh, sh_path};
+use crate::quote::sh_path;
 use crate::remote::script::tagged;
 
 /// The script for the environment at `venv`, with `loads` loaded as jobs load them.
@@ -15,7 +15,7 @@ pub fn script(profile: &Profile, venv: &str, loads: &[String]) -> String {
     let load = if loads.is_empty() {
         ":".to_string()
     } else {
-        format!("module load {}", loads.iter().map(|m| sh(m)).collect::<Vec<_>>().join(" "))
+        super::modules::load_command(loads).unwrap_or_default()
     };
     format!(
         r#"venv={venv}

@@ -73,7 +73,7 @@ impl JobScript<'_> {
         s.push_str("set -eo pipefail\nexport PYTHONUNBUFFERED=1\n");
         let _ = writeln!(s, "{}", self.reset);
         if !self.modules.is_empty() {
-            let _ = writeln!(s, "module load {}", self.modules.join(" "));
+            let _ = writeln!(s, "{}", super::modules::load_command(self.modules).unwrap_or_default());
         }
         let _ = writeln!(s, "{}", self.activate);
         for line in &self.body {

@@ -139,7 +139,7 @@ pub fn templates_step(
     );
     let mut prologue = vec![reset.to_string()];
     if !job.loads.is_empty() {
-        prologue.push(format!("module load {}", job.loads.join(" ")));
+        prologue.extend(super::modules::load_command(job.loads));
     }
     prologue.push(job.activate.to_string());
     prologue.push("export PYTHONUNBUFFERED=1".into());

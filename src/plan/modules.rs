@@ -6,6 +6,16 @@
 //! `NAME/version` count.
 
 use crate::profile::scalar::PythonVersion;
+use crate::quote::sh;
+
+/// `module load A B`, each name quoted for the shell; `None` for no modules. Every script and
+/// template that loads modules writes this one line.
+pub fn load_command(modules: &[String]) -> Option<String> {
+    (!modules.is_empty()).then(|| {
+        let names: Vec<String> = modules.iter().map(|m| sh(m)).collect();
+        format!("module load {}", names.join(" "))
+    })
+}
 
 /// Module names `name/…` found in a listing, first occurrence order, without markers.
 pub fn parse_avail(lines: &[String], name: &str) -> Vec<String> {

@@ -94,8 +94,8 @@ impl ProbeRequest {
             let name = sh(&self.modules.name);
             let mut load = self.modules.reset.clone() + " >/dev/null 2>&1";
             if !self.modules.prerequisites.is_empty() {
-                let pre: Vec<String> = self.modules.prerequisites.iter().map(|m| sh(m)).collect();
-                load.push_str(&format!("; module load {} >/dev/null 2>&1", pre.join(" ")));
+                let pre = super::modules::load_command(&self.modules.prerequisites).unwrap_or_default();
+                load.push_str(&format!("; {pre} >/dev/null 2>&1"));
             }
             out("if [ \"$hpcinit_ms\" != none ]; then".into());
             out(format!("  hpcinit_av=$( ({load}; module -t avail {name}) 2>&1 )"));

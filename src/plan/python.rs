@@ -18,7 +18,7 @@ use crate::local::requirements::{Skipped, Source};
 use crate::profile::raw::VenvRecipe;
 use crate::profile::scalar::PythonVersion;
 use crate::profile::Profile;
-use crate::quote::{sh, sh_path};
+use crate::quote::sh_path;
 use serde::Serialize;
 
 /// The module that provides the requested Python.
@@ -304,16 +304,7 @@ pub fn step(
         loads.push(module.display());
     }
     if let Some(facts) = remote {
-        // Where the venv would really live, against every way to reach scratch.
-        if let Some(real) = facts.path("venv-parent").real {
-            for key in ["home-scratch", "site-scratch", "env-scratch"] {
-                if let Some(scratch) = facts.path(key).real {
-                    if real == scratch || real.starts_with(&format!("{scratch}/")) {
-                        return Err(PlanError::VenvInScratch { venv: venv.into(), real });
-                    }
-                }
-            }
-        }
+        not_on_scratch(venv, facts)?;
     }
     let (requirements, skipped) = match reproduce {
         Some(r) => locked_lines(r.lock),
@@ -330,7 +321,7 @@ pub fn step(
     let load_line = if loads.is_empty() {
         String::new()
     } else {
-        format!("module load {}", loads.iter().map(|m| sh(m)).collect::<Vec<_>>().join(" "))
+        super::modules::load_command(&loads).unwrap_or_default()
     };
     let recipe_line = match py.venv.recipe {
         VenvRecipe::Venv if py.venv.system_site_packages => "python3 -m venv --system-site-packages \"$new\"",
@@ -368,7 +359,53 @@ pub fn step(
         VenvRecipe::ContainerWrapper => format!("export PATH={}/bin:\"$PATH\"", sh_path(venv)),
         _ => format!("source {}/bin/activate", sh_path(venv)),
     };
-    let what = match (local.python.source, requirements.len()) {
+    let what = installs(local, &requirements, reproduce, containerized);
+    let summary = summary(profile, wanted, module, venv, &what, remote, &inputs_sha);
+    let plan = PythonPlan {
+        version: wanted.label(),
+        version_from: wanted.source().into(),
+        module: module.clone(),
+        loads: loads.clone(),
+        venv: venv.to_string(),
+        requirements,
+        skipped,
+        from_lock: reproduce.map(|r| FromLock {
+            origin: r.lock.origin.site.clone(),
+            origin_name: r.lock.origin.name.clone(),
+            python: r.lock.python.version.clone(),
+            module: r.lock.python_module().map(|m| m.exact.clone()),
+            pins: r.lock.packages.len(),
+            upgrades: r.upgrades,
+        }),
+        inputs_sha,
+        marker,
+        script,
+        read_script: super::environment::script(profile, venv, &loads),
+    };
+    Ok(PythonParts { plan, summary, loads, activate })
+}
+
+/// A venv on purged scratch loses its files: refused, whichever way the path reaches scratch.
+fn not_on_scratch(venv: &str, facts: &RemoteFacts) -> Result<(), PlanError> {
+    let Some(real) = facts.path("venv-parent").real else { return Ok(()) };
+    for key in ["home-scratch", "site-scratch", "env-scratch"] {
+        if let Some(scratch) = facts.path(key).real {
+            if real == scratch || real.starts_with(&format!("{scratch}/")) {
+                return Err(PlanError::VenvInScratch { venv: venv.into(), real });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What the build installs, in words.
+fn installs(
+    local: &LocalFacts,
+    requirements: &[String],
+    reproduce: Option<&Reproduce>,
+    containerized: bool,
+) -> String {
+    match (local.python.source, requirements.len()) {
         _ if reproduce.is_some() => {
             let r = reproduce.expect("just checked");
             format!(
@@ -393,7 +430,21 @@ pub fn step(
             if n == 1 { "" } else { "s" },
             if s == Source::Pyproject { "pyproject.toml" } else { "requirements.txt" }
         ),
-    };
+    }
+}
+
+/// The step's one sentence: the venv, the Python and module, the recipe, what is installed,
+/// and what is there now.
+fn summary(
+    profile: &Profile,
+    wanted: &Wanted,
+    module: &ModuleChoice,
+    venv: &str,
+    what: &str,
+    remote: Option<&RemoteFacts>,
+    inputs_sha: &str,
+) -> String {
+    let py = &profile.raw.python;
     let recipe = match py.venv.recipe {
         VenvRecipe::Venv => "python -m venv",
         VenvRecipe::Virtualenv => "virtualenv --no-download, pip --no-index (the site's wheelhouse)",
@@ -410,38 +461,16 @@ pub fn step(
         let v = f.path("venv");
         match (v.kind, &f.venv_marker) {
             (PathKind::Missing, _) => " It does not exist yet.".to_string(),
-            (_, Some(m)) if m == &inputs_sha => " It is already built as planned.".to_string(),
+            (_, Some(m)) if m == inputs_sha => " It is already built as planned.".to_string(),
             (_, Some(_)) => " The one there was built by hpcinit from other inputs: it is rebuilt beside it and swapped in when it works.".to_string(),
             _ => " Something not made by hpcinit is there: --on-existing decides.".to_string(),
         }
     });
-    let summary = format!(
+    format!(
         "Build {venv} with Python {} ({module_label}) by {recipe}; {what}; prove it by importing them with the same modules loaded, then swap it in.{}",
         wanted.label(),
         state.unwrap_or_default()
-    );
-    let plan = PythonPlan {
-        version: wanted.label(),
-        version_from: wanted.source().into(),
-        module: module.clone(),
-        loads: loads.clone(),
-        venv: venv.to_string(),
-        requirements,
-        skipped,
-        from_lock: reproduce.map(|r| FromLock {
-            origin: r.lock.origin.site.clone(),
-            origin_name: r.lock.origin.name.clone(),
-            python: r.lock.python.version.clone(),
-            module: r.lock.python_module().map(|m| m.exact.clone()),
-            pins: r.lock.packages.len(),
-            upgrades: r.upgrades,
-        }),
-        inputs_sha,
-        marker,
-        script,
-        read_script: super::environment::script(profile, venv, &loads),
-    };
-    Ok(PythonParts { plan, summary, loads, activate })
+    )
 }
 
 #[cfg(test)]

@@ -102,7 +102,7 @@ pub fn env_snippet(
     );
     s.push_str(&format!("{reset}\n"));
     if !loads.is_empty() {
-        s.push_str(&format!("module load {}\n", loads.join(" ")));
+        s.push_str(&format!("{}\n", super::modules::load_command(loads).unwrap_or_default()));
     }
     s.push_str(&format!(
         "{activate}\nexport PYTHONUNBUFFERED=1\nexport HPCINIT_LOG_DIR={}\n",

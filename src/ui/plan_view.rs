@@ -93,155 +93,182 @@ pub fn render_plan_table(plan: &Plan, style: &Style) -> String {
 
 fn details(out: &mut String, action: &Action) {
     match action {
-        Action::Key(KeyPlan { path, public_key, exists, passphrase_required, .. }) => {
-            let _ =
-                writeln!(out, "     private key {path} (never leaves this machine), public key {public_key}");
-            if !exists {
-                let _ = writeln!(
-                    out,
-                    "     passphrase: {}",
-                    if *passphrase_required {
-                        "required, asked twice, never shown"
-                    } else {
-                        "optional, asked twice, never shown"
-                    }
-                );
-            }
-        }
-        Action::NoKey(NoKeyPlan { reason }) => {
-            let _ = writeln!(out, "     {reason}");
-        }
-        Action::SshConfig(SshConfigPlan { file, text, user_config, include_line, .. }) => {
-            block(out, &format!("this site's section of {file} (other sites there are kept):"), text);
-            block(
-                out,
-                &format!("added as the first line of {user_config} (created if missing; backed up once):"),
-                include_line,
-            );
-        }
-        Action::HostKey(HostKeyPlan { pins, source, known_hosts, host, port, .. }) => {
-            for p in pins {
-                let _ = writeln!(out, "     pinned {} {}", p.algorithm, p.fingerprint);
-            }
-            if let Some(s) = source {
-                let _ = writeln!(out, "     published at {s}");
-            }
-            let target = if *port == 22 { host.clone() } else { format!("[{host}]:{port}") };
-            let _ = writeln!(out, "     verified key for {target} goes to {known_hosts}");
-        }
-        Action::Connect(ConnectPlan { command, .. }) => {
-            let _ = writeln!(out, "     $ {command}");
-        }
-        Action::RegisterKey(RegisterKeyPlan {
-            mode,
-            portal_url,
-            prerequisite,
-            propagation,
-            remote_script,
-            public_key,
-            ..
-        }) => {
-            if let Some(p) = prerequisite {
-                let _ = writeln!(out, "     first: {p}");
-            }
-            match mode {
-                RegistrationMode::Portal => {
-                    if let Some(u) = portal_url {
-                        let _ = writeln!(out, "     open {u} and paste the line in {public_key}");
-                    }
-                    if let Some(p) = propagation {
-                        let _ = writeln!(out, "     takes effect: {p}");
-                    }
-                }
-                _ => {
-                    if let Some(s) = remote_script {
-                        block(out, "on the cluster ($1 = the line in the .pub file, passed quoted):", s);
-                    }
-                }
-            }
-        }
-        Action::Probe(ProbePlan { request, .. }) => {
-            let paths: Vec<&str> = request.paths.iter().map(|(_, p)| p.as_str()).collect();
-            let _ = writeln!(out, "     looks at: {}", paths.join(", "));
-            let _ = writeln!(
-                out,
-                "     lists: `module -t avail {}` after `{}`; finds: {}",
-                request.modules.name,
-                request.modules.reset,
-                request.commands.join(", ")
-            );
-        }
-        Action::RemoteLayout(RemoteLayoutPlan { dirs, script, purge, notes, .. }) => {
-            for d in dirs {
-                let mut line = d.path.clone();
-                if let Some(t) = &d.link_to {
-                    let _ = write!(line, " → {t}");
-                }
-                if let Some(n) = &d.note {
-                    let _ = write!(line, "  ({n})");
-                }
-                let _ = writeln!(out, "     {line}");
-            }
-            for n in notes {
-                let _ = writeln!(out, "     note: {n}");
-            }
-            let _ = writeln!(out, "     scratch purge: {purge}");
-            block(out, "on the cluster:", script);
-        }
-        Action::Sync(p) => {
-            let _ = writeln!(out, "     $ {} < exclude rules", crate::quote::sh_words(&p.rsync));
-            let _ = writeln!(out, "     then {}/latest → the new snapshot", p.snapshots);
-            if !p.venvs.is_empty() {
-                let _ = writeln!(out, "     left out (virtual environments): {}", p.venvs.join(", "));
-            }
-            if !p.excludes.is_empty() {
-                let _ = writeln!(out, "     left out (--exclude): {}", p.excludes.join(" "));
-            }
-        }
-        Action::Python(PythonPlan {
-            loads, venv, requirements, skipped, version_from, from_lock, ..
-        }) => {
-            let _ = writeln!(out, "     version from: {version_from}");
-            if let Some(l) = from_lock {
-                let _ = writeln!(
-                    out,
-                    "     from hpcinit.lock, made on {} with Python {}{}: each pin is checked against this site's pip before anything is installed{}",
-                    l.origin_name,
-                    l.python,
-                    l.module.as_deref().map(|m| format!(" ({m})")).unwrap_or_default(),
-                    if l.upgrades { "; missing versions → the closest newer (--allow-upgrades)" } else { "" }
-                );
-            }
-            if !loads.is_empty() {
-                let _ = writeln!(out, "     modules: {}", loads.join(" "));
-            }
-            if requirements.is_empty() {
-                let _ = writeln!(out, "     requirements: none");
+        Action::Key(p) => key_details(out, p),
+        Action::NoKey(p) => no_key_details(out, p),
+        Action::SshConfig(p) => ssh_config_details(out, p),
+        Action::HostKey(p) => host_key_details(out, p),
+        Action::Connect(p) => connect_details(out, p),
+        Action::RegisterKey(p) => register_key_details(out, p),
+        Action::Probe(p) => probe_details(out, p),
+        Action::RemoteLayout(p) => remote_layout_details(out, p),
+        Action::Sync(p) => sync_details(out, p),
+        Action::Python(p) => python_details(out, p),
+        Action::Lock(p) => lock_details(out, p),
+        Action::JobTemplates(p) => job_templates_details(out, p),
+        Action::CheckJob(p) => check_job_details(out, p),
+    }
+}
+
+fn key_details(out: &mut String, p: &KeyPlan) {
+    let KeyPlan { path, public_key, exists, passphrase_required, .. } = p;
+    let _ = writeln!(out, "     private key {path} (never leaves this machine), public key {public_key}");
+    if !exists {
+        let _ = writeln!(
+            out,
+            "     passphrase: {}",
+            if *passphrase_required {
+                "required, asked twice, never shown"
             } else {
-                block(out, &format!("requirements ({}):", requirements.len()), &requirements.join("\n"));
+                "optional, asked twice, never shown"
             }
-            for s in skipped {
-                let _ = writeln!(out, "     left out `{}`: {}", s.line, s.why);
+        );
+    }
+}
+
+fn no_key_details(out: &mut String, p: &NoKeyPlan) {
+    let NoKeyPlan { reason } = p;
+    let _ = writeln!(out, "     {reason}");
+}
+
+fn ssh_config_details(out: &mut String, p: &SshConfigPlan) {
+    let SshConfigPlan { file, text, user_config, include_line, .. } = p;
+    block(out, &format!("this site's section of {file} (other sites there are kept):"), text);
+    block(
+        out,
+        &format!("added as the first line of {user_config} (created if missing; backed up once):"),
+        include_line,
+    );
+}
+
+fn host_key_details(out: &mut String, p: &HostKeyPlan) {
+    let HostKeyPlan { pins, source, known_hosts, host, port, .. } = p;
+    for p in pins {
+        let _ = writeln!(out, "     pinned {} {}", p.algorithm, p.fingerprint);
+    }
+    if let Some(s) = source {
+        let _ = writeln!(out, "     published at {s}");
+    }
+    let target = if *port == 22 { host.clone() } else { format!("[{host}]:{port}") };
+    let _ = writeln!(out, "     verified key for {target} goes to {known_hosts}");
+}
+
+fn connect_details(out: &mut String, p: &ConnectPlan) {
+    let ConnectPlan { command, .. } = p;
+    let _ = writeln!(out, "     $ {command}");
+}
+
+fn register_key_details(out: &mut String, p: &RegisterKeyPlan) {
+    let RegisterKeyPlan { mode, portal_url, prerequisite, propagation, remote_script, public_key, .. } = p;
+    if let Some(p) = prerequisite {
+        let _ = writeln!(out, "     first: {p}");
+    }
+    match mode {
+        RegistrationMode::Portal => {
+            if let Some(u) = portal_url {
+                let _ = writeln!(out, "     open {u} and paste the line in {public_key}");
             }
-            let _ = writeln!(
-                out,
-                "     built beside it as {venv}'s sibling .<name>.hpcinit-<time>, proven by imports, marked, then {venv} → it"
-            );
-        }
-        Action::Lock(LockPlan { origin, .. }) => {
-            let _ = writeln!(
-                out,
-                "     holds: origin {origin}, Python and module names (logical and exact), recipe, requirement lines, pip freeze"
-            );
-        }
-        Action::JobTemplates(JobTemplatesPlan { files, submit, .. }) => {
-            for f in files {
-                block(out, &format!("{} ({}, {}):", f.path, f.what, f.mode), &f.text);
+            if let Some(p) = propagation {
+                let _ = writeln!(out, "     takes effect: {p}");
             }
-            let _ = writeln!(out, "     submit: {submit}");
         }
-        Action::CheckJob(CheckJobPlan { job, submit, log_dir, .. }) => {
-            block(out, &format!("submitted with `{submit}`, logs in {log_dir}:"), job);
+        _ => {
+            if let Some(s) = remote_script {
+                block(out, "on the cluster ($1 = the line in the .pub file, passed quoted):", s);
+            }
         }
     }
+}
+
+fn probe_details(out: &mut String, p: &ProbePlan) {
+    let ProbePlan { request, .. } = p;
+    let paths: Vec<&str> = request.paths.iter().map(|(_, p)| p.as_str()).collect();
+    let _ = writeln!(out, "     looks at: {}", paths.join(", "));
+    let _ = writeln!(
+        out,
+        "     lists: `module -t avail {}` after `{}`; finds: {}",
+        request.modules.name,
+        request.modules.reset,
+        request.commands.join(", ")
+    );
+}
+
+fn remote_layout_details(out: &mut String, p: &RemoteLayoutPlan) {
+    let RemoteLayoutPlan { dirs, script, purge, notes, .. } = p;
+    for d in dirs {
+        let mut line = d.path.clone();
+        if let Some(t) = &d.link_to {
+            let _ = write!(line, " → {t}");
+        }
+        if let Some(n) = &d.note {
+            let _ = write!(line, "  ({n})");
+        }
+        let _ = writeln!(out, "     {line}");
+    }
+    for n in notes {
+        let _ = writeln!(out, "     note: {n}");
+    }
+    let _ = writeln!(out, "     scratch purge: {purge}");
+    block(out, "on the cluster:", script);
+}
+
+fn sync_details(out: &mut String, p: &crate::plan::snapshot::SyncPlan) {
+    let _ = writeln!(out, "     $ {} < exclude rules", crate::quote::sh_words(&p.rsync));
+    let _ = writeln!(out, "     then {}/latest → the new snapshot", p.snapshots);
+    if !p.venvs.is_empty() {
+        let _ = writeln!(out, "     left out (virtual environments): {}", p.venvs.join(", "));
+    }
+    if !p.excludes.is_empty() {
+        let _ = writeln!(out, "     left out (--exclude): {}", p.excludes.join(" "));
+    }
+}
+
+fn python_details(out: &mut String, p: &PythonPlan) {
+    let PythonPlan { loads, venv, requirements, skipped, version_from, from_lock, .. } = p;
+    let _ = writeln!(out, "     version from: {version_from}");
+    if let Some(l) = from_lock {
+        let _ = writeln!(
+                out,
+                "     from hpcinit.lock, made on {} with Python {}{}: each pin is checked against this site's pip before anything is installed{}",
+                l.origin_name,
+                l.python,
+                l.module.as_deref().map(|m| format!(" ({m})")).unwrap_or_default(),
+                if l.upgrades { "; missing versions → the closest newer (--allow-upgrades)" } else { "" }
+            );
+    }
+    if !loads.is_empty() {
+        let _ = writeln!(out, "     modules: {}", loads.join(" "));
+    }
+    if requirements.is_empty() {
+        let _ = writeln!(out, "     requirements: none");
+    } else {
+        block(out, &format!("requirements ({}):", requirements.len()), &requirements.join("\n"));
+    }
+    for s in skipped {
+        let _ = writeln!(out, "     left out `{}`: {}", s.line, s.why);
+    }
+    let _ = writeln!(
+            out,
+            "     built beside it as {venv}'s sibling .<name>.hpcinit-<time>, proven by imports, marked, then {venv} → it"
+        );
+}
+
+fn lock_details(out: &mut String, p: &LockPlan) {
+    let LockPlan { origin, .. } = p;
+    let _ = writeln!(
+            out,
+            "     holds: origin {origin}, Python and module names (logical and exact), recipe, requirement lines, pip freeze"
+        );
+}
+
+fn job_templates_details(out: &mut String, p: &JobTemplatesPlan) {
+    let JobTemplatesPlan { files, submit, .. } = p;
+    for f in files {
+        block(out, &format!("{} ({}, {}):", f.path, f.what, f.mode), &f.text);
+    }
+    let _ = writeln!(out, "     submit: {submit}");
+}
+
+fn check_job_details(out: &mut String, p: &CheckJobPlan) {
+    let CheckJobPlan { job, submit, log_dir, .. } = p;
+    block(out, &format!("submitted with `{submit}`, logs in {log_dir}:"), job);
 }

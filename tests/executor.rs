@@ -1,23 +1,26 @@
-//! The executor without a cluster: a whole bootstrap of every built-in profile against
+//! `exec::run` without a cluster: a whole bootstrap of every built-in profile against
 //! [`FakeCluster`], a scripted `Remote` (named as a fake: it runs nothing; it answers each
 //! script from a small model of the cluster). Each script it receives is compared, byte for
 //! byte, with the text of the step that sends it in the plan built from the facts the fake
 //! had reported until then: what `hpcinit plan` shows is what runs.
 
-use super::*;
-use crate::answers::Answers;
-use crate::local::requirements::{ProjectPython, Source};
-use crate::plan::facts::{FileState, ModuleSystemFound, PathKind, PathState};
-use crate::plan::script_text::sha256_hex;
-use crate::plan::snapshot::CodeFacts;
-use crate::plan::LocalFacts;
-use crate::profile::raw::RegistrationMode;
-use crate::profile::{Profile, ProfileSet};
-use crate::remote::{RemoteError, RemoteOutput};
-use crate::ui::{Prompter, ScriptedPrompter, Wait};
+use hpcinit::answers::Answers;
+use hpcinit::env::Env;
+use hpcinit::exec::{run, Context, Options, Replan, Transport};
+use hpcinit::local::key::KeyInfo;
+use hpcinit::local::requirements::{ProjectPython, Source};
+use hpcinit::plan::facts::{FileState, ModuleSystemFound, PathKind, PathState};
+use hpcinit::plan::script_text::sha256_hex;
+use hpcinit::plan::snapshot::CodeFacts;
+use hpcinit::plan::{LocalFacts, Plan, RemoteFacts, StepId};
+use hpcinit::profile::raw::RegistrationMode;
+use hpcinit::profile::{Profile, ProfileSet};
+use hpcinit::remote::{Remote, RemoteError, RemoteOutput, Script};
+use hpcinit::ui::{Prompter, Reporter, ScriptedPrompter, Status, Wait};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::time::Duration;
 
 /// What the fake saw: each script's purpose, and every difference from the plan.
 #[derive(Default)]
@@ -48,7 +51,7 @@ impl<'a> FakeCluster<'a> {
         local: &'a LocalFacts,
         seen: Rc<RefCell<Seen>>,
     ) -> Self {
-        let plan = crate::plan::build(profile, answers, local, None).expect("plan");
+        let plan = hpcinit::plan::build(profile, answers, local, None).expect("plan");
         let probe = plan.probe().expect("probe step");
         let python = plan.python().expect("python step");
         let mut facts = RemoteFacts {
@@ -89,7 +92,8 @@ impl<'a> FakeCluster<'a> {
     /// The plan as the executor has it now: built from what this fake reported.
     fn plan(&self) -> Plan {
         let facts = self.probed.then_some(&self.facts);
-        crate::plan::build(self.profile, self.answers, self.local, facts).expect("plan from the fake's facts")
+        hpcinit::plan::build(self.profile, self.answers, self.local, facts)
+            .expect("plan from the fake's facts")
     }
 
     fn probe_line(&mut self) -> String {
@@ -353,7 +357,7 @@ const STEPS: &[StepId] = &[
 ];
 
 struct Outcome {
-    result: Result<(), crate::error::Error>,
+    result: Result<(), hpcinit::error::Error>,
     seen: Seen,
     lines: Vec<String>,
     round_trips: usize,
@@ -371,8 +375,8 @@ fn bootstrap(profile: &Profile, laptop: &Laptop, fail_build: bool) -> Outcome {
     let options = options();
     let mut prompter = ScriptedPrompter::default();
     let mut lines = Lines::default();
-    let plan = crate::plan::build(profile, &answers, &local, None).expect("plan");
-    let replan: Replan = Box::new(|facts| crate::plan::build(profile, &answers, &local, facts));
+    let plan = hpcinit::plan::build(profile, &answers, &local, None).expect("plan");
+    let replan: Replan = Box::new(|facts| hpcinit::plan::build(profile, &answers, &local, facts));
     let (result, round_trips) = {
         let mut cx = Context::new(&laptop.env, plan, replan, &options, &mut prompter, &mut lines)
             .with_remote(Box::new(fake));
