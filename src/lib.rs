@@ -86,19 +86,6 @@ fn dispatch(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<i32, Error> {
-    // The two commands that read no profiles of their own.
-    match &cli.command {
-        Some(Command::Completions { shell }) => {
-            clap_complete::generate(*shell, &mut Cli::command(), "hpcinit", out);
-            return Ok(EXIT_OK);
-        }
-        Some(Command::Profiles { command: ProfilesCommand::Validate { files } }) => {
-            let ok = commands::profiles::validate(files, style, out, err)?;
-            return Ok(if ok { EXIT_OK } else { EXIT_USAGE });
-        }
-        _ => {}
-    }
-    let set = commands::load_profiles(cli, env)?;
     // Commands that change files take the run lock: a second hpcinit waits for the first.
     let _lock = match writes(cli) {
         Some(what) => Some(local::run_lock::acquire(env, &what, &mut |holder| {
@@ -108,11 +95,22 @@ fn dispatch(
     };
     // Answers given after the subcommand, gaps filled by those given before it.
     let merged = |s: &SetupArgs| s.or(&cli.setup);
-    match &cli.command {
-        Some(Command::Completions { .. })
-        | Some(Command::Profiles { command: ProfilesCommand::Validate { .. } }) => {
-            unreachable!("handled above")
+    // Every command but the two that read no profiles of their own loads them once.
+    let set = match &cli.command {
+        Some(Command::Completions { shell }) => {
+            clap_complete::generate(*shell, &mut Cli::command(), "hpcinit", out);
+            return Ok(EXIT_OK);
         }
+        Some(Command::Profiles { command: ProfilesCommand::Validate { files } }) => {
+            let ok = commands::profiles::validate(files, style, out, err)?;
+            return Ok(if ok { EXIT_OK } else { EXIT_USAGE });
+        }
+        _ => commands::load_profiles(cli, env)?,
+    };
+    match &cli.command {
+        // Answered above, before the profiles were loaded.
+        Some(Command::Completions { .. })
+        | Some(Command::Profiles { command: ProfilesCommand::Validate { .. } }) => Ok(EXIT_OK),
         Some(Command::Profiles { command: ProfilesCommand::List { json } }) => {
             commands::profiles::list(&set, *json, out)?;
             Ok(EXIT_OK)

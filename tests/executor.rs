@@ -38,6 +38,8 @@ struct FakeCluster<'a> {
     /// Reported at least once: the plan is built from `facts`, else from nothing.
     probed: bool,
     key_installed: bool,
+    /// The test job's token, as sent.
+    token: String,
     /// Fail the Python build (`fail install`) instead of building.
     fail_build: bool,
     open: bool,
@@ -83,6 +85,7 @@ impl<'a> FakeCluster<'a> {
             facts,
             probed: false,
             key_installed: false,
+            token: String::new(),
             fail_build: false,
             open: false,
             seen,
@@ -114,6 +117,8 @@ impl<'a> FakeCluster<'a> {
             "write the job templates" => (plan.then_probe(&plan.job_templates()?.script), vec![]),
             "build the Python environment" => (plan.then_probe(&plan.python()?.script), vec![]),
             "read the environment" => (plan.lock()?.read_script.clone(), vec![]),
+            // The token is fresh each run: its argument is checked in `script`.
+            "submit the test job and wait for it" => (plan.check_job()?.script.clone(), vec![]),
             _ => return None,
         })
     }
@@ -161,6 +166,10 @@ impl<'a> FakeCluster<'a> {
                 let tags = "@@hpcinit:phase verify\n@@hpcinit:python 3.11.9\n@@hpcinit:module Python/3.11\n@@hpcinit:freeze numpy==2.0.0\n@@hpcinit:import numpy 2.0.0\n@@hpcinit:done 20260101T000000Z\n";
                 ok(format!("{tags}{}", self.probe_line()))
             }
+            "submit the test job and wait for it" => ok(format!(
+                "@@hpcinit:job 42\n@@hpcinit:state RUNNING None\n@@hpcinit:final JobState=COMPLETED ExitCode=0:0\n@@hpcinit:log /scratch/alice/logs/hpcinit-check-42.out\n@@hpcinit:ok hpcinit-check ok {} on node1\n",
+                self.token
+            )),
             _ => ok(String::new()),
         }
     }
@@ -212,7 +221,16 @@ impl Remote for FakeCluster<'_> {
         on_line: &mut dyn FnMut(&str),
     ) -> Result<RemoteOutput, RemoteError> {
         let purpose = script.purpose.clone();
-        let sent = (script.body().to_string(), script.args().to_vec());
+        let mut sent = (script.body().to_string(), script.args().to_vec());
+        if purpose == "submit the test job and wait for it" {
+            self.token = sent.1.first().cloned().unwrap_or_default();
+            let timeout_ok = sent.1.len() == 2 && sent.1[1] == "10";
+            let token_ok = self.token.len() >= 16 && self.token.chars().all(|c| c.is_ascii_hexdigit());
+            if !(timeout_ok && token_ok) {
+                self.seen.borrow_mut().mismatches.push(format!("test job arguments: {:?}", sent.1));
+            }
+            sent.1.clear();
+        }
         match self.expected(&purpose) {
             Some(want) if want == sent => {}
             Some(want) => self.seen.borrow_mut().mismatches.push(format!(
@@ -303,7 +321,7 @@ impl Laptop {
             project_dir: self.home.path().join("demo"),
             project_name: "demo".into(),
             python: None,
-            check_job: false,
+            check_job: true,
             sync: Default::default(),
             lock: Default::default(),
             allow_upgrades: false,
@@ -344,8 +362,8 @@ fn options() -> Options {
     }
 }
 
-/// The steps that run against the fake: all but the host-key read (a real key exchange), the
-/// code copy (rsync or SFTP) and the test job, which the cluster tests cover.
+/// The steps that run against the fake: all but the host-key read (a real key exchange) and the
+/// code copy (rsync or SFTP), which the cluster tests cover.
 const STEPS: &[StepId] = &[
     StepId::Connect,
     StepId::RegisterKey,
@@ -354,6 +372,7 @@ const STEPS: &[StepId] = &[
     StepId::JobTemplates,
     StepId::Python,
     StepId::Lock,
+    StepId::CheckJob,
 ];
 
 struct Outcome {
@@ -414,9 +433,13 @@ fn every_script_sent_is_the_plans_text_for_every_builtin_profile() {
             }),
             "{name}: {p:?}"
         );
-        for must in
-            ["probe", "create the directories", "write the job templates", "build the Python environment"]
-        {
+        for must in [
+            "probe",
+            "create the directories",
+            "write the job templates",
+            "build the Python environment",
+            "submit the test job and wait for it",
+        ] {
             assert!(p.iter().any(|x| x == must), "{name}: {must} was not sent: {p:?}");
         }
         assert_eq!(out.round_trips, p.len(), "{name}: every round trip is one script");

@@ -12,7 +12,6 @@ use crate::error::{Error, EXIT_FAILED, EXIT_OK};
 use crate::exec::{self, Check, Context, StepError};
 use crate::plan::{HostKeyPlan, StepId};
 use crate::profile::{Profile, ProfileSet};
-use crate::remote::script::tagged;
 use crate::remote::Script;
 use crate::ui::{Style, SystemPrompter, Table};
 use serde::Serialize;
@@ -287,37 +286,34 @@ fn remote_script(cx: &mut Context, profile: &Profile, r: &mut Rows, venv_ok: boo
             return;
         }
     };
-    let mut quota = Vec::new();
-    let (mut quota_exit, mut imports, mut import_errors, mut venv_exit) =
-        (None, Vec::new(), Vec::new(), None);
-    for (tag, payload) in out.stdout.lines().filter_map(tagged) {
-        match tag {
-            "scheduler-ok" => r.push(
-                "cluster",
-                "scheduler",
-                Verdict::Ok,
-                format!(
-                    "{} answers ({payload} job(s) of yours queued or running)",
-                    profile.raw.scheduler.kind.human()
-                ),
-                None,
-            ),
-            "scheduler-fail" => r.push(
-                "cluster",
-                "scheduler",
-                Verdict::Fail,
-                format!("{} did not answer: {payload}", profile.raw.scheduler.kind.human()),
-                Some("the scheduler may be down for maintenance; check the site's status page".into()),
-            ),
-            "quota-line" => quota.push(payload.trim_end().to_string()),
-            "quota-exit" => quota_exit = payload.trim().parse::<i32>().ok(),
-            "import" => imports.push(payload.to_string()),
-            "import-error" => import_errors.push(payload.to_string()),
-            "venv-exit" => venv_exit = payload.trim().parse::<i32>().ok(),
-            "venv-missing" => import_errors.push(format!("{payload} has no bin/python")),
-            _ => {}
-        }
+    let answer = crate::plan::doctor::Answer::parse(&out.stdout);
+    let scheduler = profile.raw.scheduler.kind.human();
+    match &answer.scheduler {
+        Some(Ok(jobs)) => r.push(
+            "cluster",
+            "scheduler",
+            Verdict::Ok,
+            format!("{scheduler} answers ({jobs} job(s) of yours queued or running)"),
+            None,
+        ),
+        Some(Err(said)) => r.push(
+            "cluster",
+            "scheduler",
+            Verdict::Fail,
+            format!("{scheduler} did not answer: {said}"),
+            Some("the scheduler may be down for maintenance; check the site's status page".into()),
+        ),
+        None => {}
     }
+    quota_row(profile, &answer, r);
+    match venv {
+        Some((venv, _)) => imports_row(&cx.plan.site, &venv, &answer, r),
+        None => r.skip("cluster", &["imports"], "no working environment to import from"),
+    }
+}
+
+fn quota_row(profile: &Profile, answer: &crate::plan::doctor::Answer, r: &mut Rows) {
+    let (quota, quota_exit) = (&answer.quota, answer.quota_exit);
     let command = profile.raw.storage.quota_command.as_str().to_string();
     let usage: Vec<&String> = quota.iter().filter(|l| !l.trim().is_empty()).collect();
     match quota_exit {
@@ -340,11 +336,10 @@ fn remote_script(cx: &mut Context, profile: &Profile, r: &mut Rows, venv_ok: boo
             Some(format!("run `{command}` on the cluster yourself; if it is gone, the site's storage page names its replacement")),
         ),
     }
-    if venv.is_none() {
-        r.skip("cluster", &["imports"], "no working environment to import from");
-        return;
-    }
-    let venv_path = venv.map(|(v, _)| v).unwrap_or_default();
+}
+
+fn imports_row(site: &str, venv_path: &str, answer: &crate::plan::doctor::Answer, r: &mut Rows) {
+    let (imports, import_errors, venv_exit) = (&answer.imports, &answer.import_errors, answer.venv_exit);
     if import_errors.is_empty() && venv_exit == Some(0) {
         let shown = if imports.is_empty() { "no requirements to import".into() } else { imports.join(", ") };
         r.push("cluster", "imports", Verdict::Ok, format!("{venv_path}: {shown}"), None);
@@ -362,7 +357,7 @@ fn remote_script(cx: &mut Context, profile: &Profile, r: &mut Rows, venv_ok: boo
             "imports",
             Verdict::Fail,
             detail,
-            Some(format!("rebuild it: `hpcinit --site {} --on-existing replace`", cx.plan.site)),
+            Some(format!("rebuild it: `hpcinit --site {site} --on-existing replace`")),
         );
     }
 }

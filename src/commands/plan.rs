@@ -80,31 +80,9 @@ pub fn inputs_with<'a>(
         (None, None) => project_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
     };
     answers::check_project_name(&project_name)?;
-    let python = args
-        .python
-        .as_deref()
-        .map(|v| {
-            v.parse::<PythonVersion>().map_err(|reason| AnswerError::Invalid {
-                what: "Python version",
-                value: v.into(),
-                reason,
-                hint: "e.g. `--python 3.11`".into(),
-            })
-        })
-        .transpose()?;
-    let key = args.key.as_ref().map(|k| absolute(k, env));
-    if let Some(k) = &key {
-        if !k.is_file() {
-            return Err(AnswerError::Invalid {
-                what: "key",
-                value: k.display().to_string(),
-                reason: "no such file".into(),
-                hint: "--key takes an existing private key; leave it out and hpcinit creates ~/.ssh/id_ed25519_hpcinit".into(),
-            }
-            .into());
-        }
-    }
+    let python = python_version(args)?;
     // The chosen (`--key`) or default key, resolved once: the plan reads it from the local facts.
+    let key = chosen_key(args, env)?;
     let key_chosen = key.is_some();
     let key_file = key.unwrap_or_else(|| env.home.join(DEFAULT_KEY));
     if args.reproduce && args.no_lock {
@@ -145,6 +123,35 @@ pub fn inputs_with<'a>(
         allow_upgrades: args.allow_upgrades,
     };
     Ok(Inputs { profile, answers, local })
+}
+
+fn python_version(args: &SetupArgs) -> Result<Option<PythonVersion>, Error> {
+    let parsed = args.python.as_deref().map(|v| {
+        v.parse::<PythonVersion>().map_err(|reason| AnswerError::Invalid {
+            what: "Python version",
+            value: v.into(),
+            reason,
+            hint: "e.g. `--python 3.11`".into(),
+        })
+    });
+    Ok(parsed.transpose()?)
+}
+
+/// `--key`, made absolute; it must exist.
+fn chosen_key(args: &SetupArgs, env: &Env) -> Result<Option<PathBuf>, Error> {
+    let key = args.key.as_ref().map(|k| absolute(k, env));
+    if let Some(k) = &key {
+        if !k.is_file() {
+            return Err(AnswerError::Invalid {
+                what: "key",
+                value: k.display().to_string(),
+                reason: "no such file".into(),
+                hint: "--key takes an existing private key; leave it out and hpcinit creates ~/.ssh/id_ed25519_hpcinit".into(),
+            }
+            .into());
+        }
+    }
+    Ok(key)
 }
 
 fn sync_answers(args: &SetupArgs) -> Result<SyncAnswers, Error> {

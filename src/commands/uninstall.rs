@@ -42,6 +42,40 @@ pub fn run(
             None => return Ok(EXIT_OK),
         }
     }
+    removed.extend(remove_local(env, &site)?);
+    if state::forget(env, &site) {
+        removed.push(format!("the answers remembered for {site}"));
+    }
+    if removed.is_empty() {
+        writeln!(out, "Nothing of hpcinit's for {site} on this machine; nothing was changed.")
+            .map_err(Error::Output)?;
+        return Ok(EXIT_OK);
+    }
+    writeln!(out, "{}", style.ok(&format!("Removed for {site}:"))).map_err(Error::Output)?;
+    for r in &removed {
+        writeln!(out, "  - {r}").map_err(Error::Output)?;
+    }
+    let key = env.home.join(super::plan::DEFAULT_KEY);
+    if key.exists() && !cli.quiet {
+        writeln!(
+            out,
+            "Kept your key ~/{} (other sites or devices may use it); delete it yourself if nothing does.",
+            super::plan::DEFAULT_KEY
+        )
+        .map_err(Error::Output)?;
+    }
+    if !remote && !cli.quiet {
+        writeln!(out, "Nothing on the cluster was touched (add --remote to delete this project's environment and snapshots there).")
+            .map_err(Error::Output)?;
+    }
+    Ok(EXIT_OK)
+}
+
+/// Takes this site's Host blocks out of hpcinit's ssh config (the Include line too when no
+/// site is left) and its host keys out of hpcinit's known_hosts; what it removed, in words.
+fn remove_local(env: &Env, site: &str) -> Result<Vec<String>, Error> {
+    let site = site.to_string();
+    let mut removed: Vec<String> = Vec::new();
     let managed = env.home.join(MANAGED_FILE.trim_start_matches("~/"));
     let text = std::fs::read_to_string(&managed).unwrap_or_default();
     let section = ssh_config::section(&text, &site);
@@ -95,32 +129,7 @@ pub fn run(
     for d in [managed.parent(), known.parent()].into_iter().flatten() {
         let _ = std::fs::remove_dir(d);
     }
-    if state::forget(env, &site) {
-        removed.push(format!("the answers remembered for {site}"));
-    }
-    if removed.is_empty() {
-        writeln!(out, "Nothing of hpcinit's for {site} on this machine; nothing was changed.")
-            .map_err(Error::Output)?;
-        return Ok(EXIT_OK);
-    }
-    writeln!(out, "{}", style.ok(&format!("Removed for {site}:"))).map_err(Error::Output)?;
-    for r in &removed {
-        writeln!(out, "  - {r}").map_err(Error::Output)?;
-    }
-    let key = env.home.join(super::plan::DEFAULT_KEY);
-    if key.exists() && !cli.quiet {
-        writeln!(
-            out,
-            "Kept your key ~/{} (other sites or devices may use it); delete it yourself if nothing does.",
-            super::plan::DEFAULT_KEY
-        )
-        .map_err(Error::Output)?;
-    }
-    if !remote && !cli.quiet {
-        writeln!(out, "Nothing on the cluster was touched (add --remote to delete this project's environment and snapshots there).")
-            .map_err(Error::Output)?;
-    }
-    Ok(EXIT_OK)
+    Ok(removed)
 }
 
 fn plural(n: usize) -> &'static str {

@@ -54,32 +54,7 @@ pub fn ask(
             .map_err(prompt)?;
         args.user = Some(user);
     }
-    if let Some(spec) = &profile.raw.scheduler.account {
-        let needed = spec.required && earlier.account.is_none();
-        if (args.account.is_none() && (needed || optional)) || all {
-            let question = if spec.required {
-                format!(
-                    "Account your jobs are charged to (like {}; {})",
-                    spec.example.value, spec.how_to_find
-                )
-            } else {
-                format!("Account for your jobs, if you have one (like {}; Enter: none)", spec.example.value)
-            };
-            let p = profile;
-            let account = prompter
-                .input(
-                    &question,
-                    args.account.as_deref().or(earlier.account.as_deref()).unwrap_or(""),
-                    &|v| {
-                        let v = Some(v).filter(|v| !v.is_empty());
-                        answers::check_account(p, v).map_err(|e| format!("{e}; {}", e.hint()))
-                    },
-                    "--account NAME",
-                )
-                .map_err(prompt)?;
-            args.account = Some(account).filter(|a| !a.is_empty());
-        }
-    }
+    account(profile, &earlier, prompter, args, optional, all)?;
     if !optional {
         return Ok(());
     }
@@ -87,53 +62,103 @@ pub fn ask(
         args.key = key(env, profile, prompter, args.key.as_deref())?;
     }
     if args.project_dir.is_none() || all {
-        let detected = match &args.project_dir {
-            Some(d) => d.clone(),
-            None => crate::local::project::root_of(&env.cwd, &env.home),
-        };
-        let answer = prompter
-            .input(
-                "Project folder (its code is copied to the cluster; its requirements are installed)",
-                &env.tilde(&detected),
-                &|v| {
-                    let p = expand(v, env);
-                    if p.is_dir() {
-                        Ok(())
-                    } else {
-                        Err(format!("{} is not a folder", p.display()))
-                    }
-                },
-                "--project-dir DIR",
-            )
-            .map_err(prompt)?;
-        args.project_dir = Some(expand(&answer, env));
+        args.project_dir = Some(project_dir(env, prompter, args.project_dir.as_ref())?);
     }
     if args.python.is_none() || all {
-        // The version the plan would choose by itself is the default; taking it leaves the choice
-        // to the plan (which follows requires-python and the site's modules).
-        let automatic = {
-            let mut probe = args.clone();
-            probe.python = None;
-            super::plan::inputs(set, &probe, env).and_then(|i| Ok(i.plan(None)?)).map(|p| p.python)
-        };
-        let automatic = automatic.unwrap_or_else(|_| profile.raw.python.default_version.value.to_string());
-        let current = args.python.clone().unwrap_or_else(|| automatic.clone());
-        let answer = prompter
-            .input(
-                "Python version",
-                &current,
-                &|v| {
-                    if v == automatic {
-                        return Ok(());
-                    }
-                    v.parse::<PythonVersion>().map(|_| ()).map_err(|e| format!("{e} (e.g. 3.11)"))
-                },
-                "--python VERSION",
-            )
-            .map_err(prompt)?;
-        args.python = Some(answer).filter(|a| *a != automatic);
+        args.python = python(set, env, profile, prompter, args)?;
     }
     Ok(())
+}
+
+/// The account, when the site has one: asked when it is needed or the wizard asks everything.
+fn account(
+    profile: &Profile,
+    earlier: &crate::local::state::SiteAnswers,
+    prompter: &mut dyn Prompter,
+    args: &mut SetupArgs,
+    optional: bool,
+    all: bool,
+) -> Result<(), Error> {
+    let Some(spec) = &profile.raw.scheduler.account else { return Ok(()) };
+    let needed = spec.required && earlier.account.is_none();
+    if (args.account.is_none() && (needed || optional)) || all {
+        let question = if spec.required {
+            format!("Account your jobs are charged to (like {}; {})", spec.example.value, spec.how_to_find)
+        } else {
+            format!("Account for your jobs, if you have one (like {}; Enter: none)", spec.example.value)
+        };
+        let p = profile;
+        let account = prompter
+            .input(
+                &question,
+                args.account.as_deref().or(earlier.account.as_deref()).unwrap_or(""),
+                &|v| {
+                    let v = Some(v).filter(|v| !v.is_empty());
+                    answers::check_account(p, v).map_err(|e| format!("{e}; {}", e.hint()))
+                },
+                "--account NAME",
+            )
+            .map_err(prompt)?;
+        args.account = Some(account).filter(|a| !a.is_empty());
+    }
+    Ok(())
+}
+
+/// The project folder, the detected one as the default.
+fn project_dir(env: &Env, prompter: &mut dyn Prompter, given: Option<&PathBuf>) -> Result<PathBuf, Error> {
+    let detected = match given {
+        Some(d) => d.clone(),
+        None => crate::local::project::root_of(&env.cwd, &env.home),
+    };
+    let answer = prompter
+        .input(
+            "Project folder (its code is copied to the cluster; its requirements are installed)",
+            &env.tilde(&detected),
+            &|v| {
+                let p = expand(v, env);
+                if p.is_dir() {
+                    Ok(())
+                } else {
+                    Err(format!("{} is not a folder", p.display()))
+                }
+            },
+            "--project-dir DIR",
+        )
+        .map_err(prompt)?;
+    Ok(expand(&answer, env))
+}
+
+/// The Python version; `None` leaves the choice to the plan.
+fn python(
+    set: &ProfileSet,
+    env: &Env,
+    profile: &Profile,
+    prompter: &mut dyn Prompter,
+    args: &SetupArgs,
+) -> Result<Option<String>, Error> {
+    // The version the plan would choose by itself is the default; taking it leaves the choice
+    // to the plan (which follows requires-python and the site's modules).
+    let automatic = {
+        let mut probe = args.clone();
+        probe.python = None;
+        super::plan::inputs(set, &probe, env).and_then(|i| Ok(i.plan(None)?)).map(|p| p.python)
+    };
+    let automatic = automatic.unwrap_or_else(|_| profile.raw.python.default_version.value.to_string());
+    let current = args.python.clone().unwrap_or_else(|| automatic.clone());
+    let answer = prompter
+        .input(
+            "Python version",
+            &current,
+            &|v| {
+                if v == automatic {
+                    return Ok(());
+                }
+                v.parse::<PythonVersion>().map(|_| ()).map_err(|e| format!("{e} (e.g. 3.11)"))
+            },
+            "--python VERSION",
+        )
+        .map_err(prompt)?;
+    Ok(Some(answer).filter(|a| *a != automatic))
 }
 
 fn prompt(e: PromptError) -> Error {

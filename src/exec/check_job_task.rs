@@ -5,9 +5,9 @@
 //! the job without writing a word anywhere.
 
 use super::{Applied, Check, Context, StepError, Task};
-use crate::plan::{smoke, CheckJobPlan};
+use crate::plan::CheckJobPlan;
 use crate::remote::script::tagged;
-use crate::remote::Script;
+use crate::remote::{RemoteOutput, Script};
 
 pub struct CheckJobTask {
     plan: CheckJobPlan,
@@ -29,7 +29,7 @@ impl Task for CheckJobTask {
     }
 
     fn apply(&mut self, cx: &mut Context) -> Result<Applied, StepError> {
-        let CheckJobPlan { kind, job, log_dir, .. } = self.plan.clone();
+        let CheckJobPlan { script, log_dir, .. } = self.plan.clone();
         let site = cx.plan.site.clone();
         if cx.facts.as_ref().is_some_and(|f| !f.path("logs").is_dir()) {
             return Err(StepError::Cluster {
@@ -39,32 +39,40 @@ impl Task for CheckJobTask {
                 usage: false,
             });
         }
-        let token = token();
-        let text = job.replace("{token}", &token);
         let timeout = cx.options.job_timeout.as_secs().max(10);
-        let body = smoke::remote_script(kind, &log_dir, &text, &token, timeout);
+        let script = Script::new("submit the test job and wait for it", script)
+            .with_args(vec![token(), timeout.to_string()]);
         let mut wait = cx.reporter.wait("submitting the test job");
         let mut id = String::new();
         let mut states: Vec<String> = Vec::new();
-        let out =
-            cx.run_script(
-                &Script::new("submit the test job and wait for it", body),
-                &mut |line| match tagged(line) {
-                    Some(("job", j)) => {
-                        id = j.to_string();
-                        wait.update(&format!("job {id} submitted"));
-                    }
-                    Some(("state", s)) => {
-                        states.push(s.to_string());
-                        wait.update(&format!("job {id}: {}", describe_state(s)));
-                    }
-                    _ => {}
-                },
-            )?;
+        let out = cx.run_script(&script, &mut |line| match tagged(line) {
+            Some(("job", j)) => {
+                id = j.to_string();
+                wait.update(&format!("job {id} submitted"));
+            }
+            Some(("state", s)) => {
+                states.push(s.to_string());
+                wait.update(&format!("job {id}: {}", describe_state(s)));
+            }
+            _ => {}
+        })?;
         drop(wait);
         for s in &states {
             cx.reporter.detail(&format!("job {id}: {}", describe_state(s)));
         }
+        self.outcome(&site, &id, &out, timeout)
+    }
+}
+
+impl CheckJobTask {
+    /// What the job's script reported: its line found, or why not.
+    fn outcome(
+        &mut self,
+        site: &str,
+        id: &str,
+        out: &RemoteOutput,
+        timeout: u64,
+    ) -> Result<Applied, StepError> {
         let tag = |t: &str| {
             out.stdout
                 .lines()

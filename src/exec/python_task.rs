@@ -14,7 +14,7 @@ use crate::plan::pins::{self, PinKind, PinMatch};
 
 use crate::plan::PythonPlan;
 use crate::remote::script::tagged;
-use crate::remote::{Running, Script};
+use crate::remote::{RemoteOutput, Running, Script};
 
 pub struct PythonTask {
     /// The plan this task was made from; [`PythonTask::planned`] prefers the newest.
@@ -116,8 +116,20 @@ impl Task for PythonTask {
 
     fn apply(&mut self, cx: &mut Context) -> Result<Applied, StepError> {
         let p = self.planned(cx);
+        let Some(replace) = self.replace_what_is_there(cx, &p)? else {
+            return Ok(Applied::Changed(self.kept.clone().unwrap_or_default()));
+        };
+        let out = self.run_build(cx, &p, replace)?;
+        take_result(cx, &p, &out)
+    }
+}
+
+impl PythonTask {
+    /// Whether the build replaces what is at the venv's place (`Some(false)`: nothing to
+    /// replace); `None` when the person chose to keep it.
+    fn replace_what_is_there(&mut self, cx: &mut Context, p: &PythonPlan) -> Result<Option<bool>, StepError> {
         let mut replace = false;
-        match existing(cx, &p) {
+        match existing(cx, p) {
             Existing::Older | Existing::Foreign(_) if cx.options.on_existing == Some(OnExisting::Fail) => {
                 return Err(StepError::Cluster {
                     what: "the Python environment".into(),
@@ -139,12 +151,22 @@ impl Task for PythonTask {
                     };
                 if !replace {
                     self.kept = Some(format!("kept {} ({what}) as it is, as you chose", p.venv));
-                    return Ok(Applied::Changed(self.kept.clone().unwrap_or_default()));
+                    return Ok(None);
                 }
             }
             _ => {}
         }
-        let script = build(cx, &p, replace);
+        Ok(Some(replace))
+    }
+
+    /// Runs the build (or collects the one started early), its lines driving the progress bar.
+    fn run_build(
+        &mut self,
+        cx: &mut Context,
+        p: &PythonPlan,
+        replace: bool,
+    ) -> Result<RemoteOutput, StepError> {
+        let script = build(cx, p, replace);
         let stages: &[&str] = if p.from_lock.is_some() {
             &["modules", "create", "pip", "match", "install", "verify", "swap"]
         } else {
@@ -191,63 +213,66 @@ impl Task for PythonTask {
         for l in &trace {
             cx.reporter.trace(l);
         }
-        let tags: Vec<(String, String)> =
-            out.stdout.lines().filter_map(tagged).map(|(t, p)| (t.to_string(), p.to_string())).collect();
-        let get = |t: &str| tags.iter().filter(|(k, _)| k == t).map(|(_, v)| v.clone()).collect::<Vec<_>>();
-        let upgrades = p.from_lock.as_ref().is_some_and(|l| l.upgrades);
-        let pins = pins::matches(&out.stdout);
-        if let Some(fail) = get("fail").first() {
-            if fail == "match" && !pins.is_empty() {
-                return Err(unmet_pins(cx, &p, &pins));
-            }
-            return Err(failure(&p, fail, &out.stdout, &get("import-error")));
-        }
-        if get("done").is_empty() {
-            return Err(failure(&p, "unknown", &out.stdout, &[]));
-        }
-        take_venv_facts(cx, &out)?;
-        let imports = get("import");
-        let python = get("python")
-            .first()
-            .and_then(|v| v.split_whitespace().next().map(String::from))
-            .unwrap_or_default();
-        let rec = EnvironmentRecord {
-            site: cx.plan.site.clone(),
-            project: cx.plan.project.clone(),
-            python: python.clone(),
-            venv: p.venv.clone(),
-            built: get("done").first().cloned().unwrap_or_default(),
-            modules: get("module").into_iter().filter(|m| !m.trim().is_empty()).collect(),
-            requirements: p.requirements.clone(),
-            freeze: get("freeze"),
-            inputs_sha: p.inputs_sha.clone(),
-        };
-        let file = state::record(cx.env, &rec).map_err(|e| StepError::Write {
-            path: state::environment_file(cx.env, &rec.site, &rec.project),
-            source: e,
-        })?;
-        cx.reporter.detail(&format!("recorded modules and pip freeze in {}", cx.env.tilde(&file)));
-        let names: Vec<&str> = imports.iter().filter_map(|i| i.split_whitespace().next()).collect();
-        let mut origin = String::new();
-        if let Some(l) = &p.from_lock {
-            let changed = pins::changed(&pins, upgrades);
-            for c in &changed {
-                cx.reporter.detail(&format!("not as locked: {c}"));
-            }
-            origin = format!(
-                " from hpcinit.lock ({}): {} of {} pinned versions exactly{}",
-                l.origin_name,
-                pins.len() - changed.len(),
-                pins.len(),
-                if changed.is_empty() { String::new() } else { format!(", {} as shown", changed.len()) }
-            );
-        }
-        Ok(Applied::Changed(format!(
-            "built {} with Python {python}{origin}{}",
-            p.venv,
-            if names.is_empty() { String::new() } else { format!("; imports {}", names.join(", ")) }
-        )))
+        Ok(out)
     }
+}
+
+/// Reads the build's answer: a failure with its stage, else the record of what was built.
+fn take_result(cx: &mut Context, p: &PythonPlan, out: &RemoteOutput) -> Result<Applied, StepError> {
+    let tags: Vec<(String, String)> =
+        out.stdout.lines().filter_map(tagged).map(|(t, p)| (t.to_string(), p.to_string())).collect();
+    let get = |t: &str| tags.iter().filter(|(k, _)| k == t).map(|(_, v)| v.clone()).collect::<Vec<_>>();
+    let upgrades = p.from_lock.as_ref().is_some_and(|l| l.upgrades);
+    let pins = pins::matches(&out.stdout);
+    if let Some(fail) = get("fail").first() {
+        if fail == "match" && !pins.is_empty() {
+            return Err(unmet_pins(cx, p, &pins));
+        }
+        return Err(failure(p, fail, &out.stdout, &get("import-error")));
+    }
+    if get("done").is_empty() {
+        return Err(failure(p, "unknown", &out.stdout, &[]));
+    }
+    take_venv_facts(cx, out)?;
+    let imports = get("import");
+    let python =
+        get("python").first().and_then(|v| v.split_whitespace().next().map(String::from)).unwrap_or_default();
+    let rec = EnvironmentRecord {
+        site: cx.plan.site.clone(),
+        project: cx.plan.project.clone(),
+        python: python.clone(),
+        venv: p.venv.clone(),
+        built: get("done").first().cloned().unwrap_or_default(),
+        modules: get("module").into_iter().filter(|m| !m.trim().is_empty()).collect(),
+        requirements: p.requirements.clone(),
+        freeze: get("freeze"),
+        inputs_sha: p.inputs_sha.clone(),
+    };
+    let file = state::record(cx.env, &rec).map_err(|e| StepError::Write {
+        path: state::environment_file(cx.env, &rec.site, &rec.project),
+        source: e,
+    })?;
+    cx.reporter.detail(&format!("recorded modules and pip freeze in {}", cx.env.tilde(&file)));
+    let names: Vec<&str> = imports.iter().filter_map(|i| i.split_whitespace().next()).collect();
+    let mut origin = String::new();
+    if let Some(l) = &p.from_lock {
+        let changed = pins::changed(&pins, upgrades);
+        for c in &changed {
+            cx.reporter.detail(&format!("not as locked: {c}"));
+        }
+        origin = format!(
+            " from hpcinit.lock ({}): {} of {} pinned versions exactly{}",
+            l.origin_name,
+            pins.len() - changed.len(),
+            pins.len(),
+            if changed.is_empty() { String::new() } else { format!(", {} as shown", changed.len()) }
+        );
+    }
+    Ok(Applied::Changed(format!(
+        "built {} with Python {python}{origin}{}",
+        p.venv,
+        if names.is_empty() { String::new() } else { format!("; imports {}", names.join(", ")) }
+    )))
 }
 
 /// The build script, followed by a probe (the check after it costs no round trip).

@@ -34,7 +34,34 @@ pub fn fill(cx: &mut Context, p: &SyncPlan, scan: &Scan) -> Result<Sent, StepErr
             stderr: out.stdout.trim().to_string(),
         });
     };
-    let there = parse_manifest(&listing);
+    let Differences { remove, links, uploads } = differences(scan, &listing);
+    if !remove.is_empty() || !links.is_empty() {
+        let fix =
+            Script::new("remove what changed, make links", p.fix_body(&encode64(&remove), &encode64(&links)))
+                .plain();
+        let out = cx.run_script(&fix, &mut |_| {})?;
+        if out.status != 0 {
+            return Err(StepError::RemoteCommand {
+                what: "preparing the snapshot".into(),
+                status: out.status,
+                stderr: out.stdout.trim().to_string(),
+            });
+        }
+    }
+    let sent = send(cx, p, &uploads)?;
+    Ok(Sent { files: uploads.len() as u64, bytes: sent })
+}
+
+/// What the cluster's copy lacks: paths to remove and links to make (NUL-separated), and the
+/// files to send.
+struct Differences<'a> {
+    remove: Vec<u8>,
+    links: Vec<u8>,
+    uploads: Vec<&'a crate::local::project::Entry>,
+}
+
+fn differences<'a>(scan: &'a Scan, listing: &[u8]) -> Differences<'a> {
+    let there = parse_manifest(listing);
     let mut remove: Vec<u8> = Vec::new();
     let mut links: Vec<u8> = Vec::new();
     let mut uploads = Vec::new();
@@ -64,19 +91,11 @@ pub fn fill(cx: &mut Context, p: &SyncPlan, scan: &Scan) -> Result<Sent, StepErr
         remove.extend(path);
         remove.push(0);
     }
-    if !remove.is_empty() || !links.is_empty() {
-        let fix =
-            Script::new("remove what changed, make links", p.fix_body(&encode64(&remove), &encode64(&links)))
-                .plain();
-        let out = cx.run_script(&fix, &mut |_| {})?;
-        if out.status != 0 {
-            return Err(StepError::RemoteCommand {
-                what: "preparing the snapshot".into(),
-                status: out.status,
-                stderr: out.stdout.trim().to_string(),
-            });
-        }
-    }
+    Differences { remove, links, uploads }
+}
+
+/// Sends `uploads` over SFTP, each under a temporary name renamed into place; the bytes sent.
+fn send(cx: &mut Context, p: &SyncPlan, uploads: &[&crate::local::project::Entry]) -> Result<u64, StepError> {
     let total: u64 = uploads
         .iter()
         .map(|e| match e.kind {
@@ -106,7 +125,7 @@ pub fn fill(cx: &mut Context, p: &SyncPlan, scan: &Scan) -> Result<Sent, StepErr
             }
             Err(e) => return Err(StepError::Remote { error: e, hint: "run the same command again".into() }),
         };
-        for e in &uploads {
+        for e in uploads {
             let rel = String::from_utf8_lossy(&e.rel).into_owned();
             let target = format!("{dest}/{rel}");
             if let Some((parent, _)) = target.rsplit_once('/') {
@@ -132,5 +151,5 @@ pub fn fill(cx: &mut Context, p: &SyncPlan, scan: &Scan) -> Result<Sent, StepErr
         error: e,
         hint: "run the same command again: what arrived is kept and reused, and latest still names the previous snapshot".into(),
     })?;
-    Ok(Sent { files: uploads.len() as u64, bytes: sent })
+    Ok(sent)
 }

@@ -10,6 +10,40 @@ use crate::quote::sh_path;
 /// Lines of the quota command's output passed back (the rest is cut).
 pub const QUOTA_LINES: usize = 30;
 
+/// What the script reported, read from its tagged lines.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Answer {
+    /// `Ok(jobs queued or running)` or `Err(what the scheduler said)`; `None`: no answer.
+    pub scheduler: Option<Result<String, String>>,
+    /// The quota command's lines and exit status.
+    pub quota: Vec<String>,
+    pub quota_exit: Option<i32>,
+    /// What the environment imported, what failed, and the import check's exit status.
+    pub imports: Vec<String>,
+    pub import_errors: Vec<String>,
+    pub venv_exit: Option<i32>,
+}
+
+impl Answer {
+    pub fn parse(stdout: &str) -> Answer {
+        let mut a = Answer::default();
+        for (tag, payload) in stdout.lines().filter_map(crate::remote::script::tagged) {
+            match tag {
+                "scheduler-ok" => a.scheduler = Some(Ok(payload.to_string())),
+                "scheduler-fail" => a.scheduler = Some(Err(payload.to_string())),
+                "quota-line" => a.quota.push(payload.trim_end().to_string()),
+                "quota-exit" => a.quota_exit = payload.trim().parse::<i32>().ok(),
+                "import" => a.imports.push(payload.to_string()),
+                "import-error" => a.import_errors.push(payload.to_string()),
+                "venv-exit" => a.venv_exit = payload.trim().parse::<i32>().ok(),
+                "venv-missing" => a.import_errors.push(format!("{payload} has no bin/python")),
+                _ => {}
+            }
+        }
+        a
+    }
+}
+
 /// The script; `venv` and `loads` come from the plan's Python step (`None`: no environment).
 pub fn script(profile: &Profile, venv: Option<(&str, &[String])>) -> String {
     let mut s = String::new();

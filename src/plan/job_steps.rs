@@ -108,6 +108,46 @@ pub fn templates_step(
     let raw = &profile.raw;
     let sched = &raw.scheduler;
     let submit = submit_hint(profile, &paths.job);
+    let files = template_files(profile, answers, job, paths, remote, &submit);
+    let snapshot_note = match sched.kind {
+        SchedulerKind::Slurm => "the code snapshot that was latest when the job was submitted",
+        SchedulerKind::Lsf => "the latest code snapshot",
+    };
+    let venv_note =
+        if raw.python.venv.recipe == VenvRecipe::ContainerWrapper { "container environment" } else { "venv" };
+    Step::new(
+        "Job templates",
+        format!(
+            "Write {} (logs go to {}, which exists; it loads the modules and the {venv_note} and runs from {snapshot_note}), {} to `source`, and {}; files you edited are kept. {} jobs may run at most {}{}.",
+            paths.job,
+            job.log_dir,
+            paths.env,
+            paths.dask,
+            raw.display_name,
+            sched.max_walltime.human(),
+            if profile.unverified("scheduler.max_walltime").is_some() { " (UNVERIFIED)" } else { "" }
+        ),
+        Action::JobTemplates(JobTemplatesPlan {
+            script: templates::write_script(&files),
+            files,
+            submit,
+            log_dir: job.log_dir.to_string(),
+        }),
+    )
+}
+
+/// The job template, the environment snippet and the dask-jobqueue config, each decided
+/// against what the cluster has (`remote`).
+fn template_files(
+    profile: &Profile,
+    answers: &Answers,
+    job: &JobParts,
+    paths: &TemplatePaths,
+    remote: Option<&RemoteFacts>,
+    submit: &str,
+) -> Vec<RemoteFile> {
+    let raw = &profile.raw;
+    let sched = &raw.scheduler;
     let time = match sched.kind {
         SchedulerKind::Slurm => sched.job.time.value.slurm(),
         SchedulerKind::Lsf => sched.job.time.value.lsf(),
@@ -126,7 +166,7 @@ pub fn templates_step(
         modules: job.loads,
         activate: job.activate.to_string(),
         body: job_script::snapshot_body(sched.kind, job.snapshots),
-        submit_hint: &submit,
+        submit_hint: submit,
     }
     .render();
     let env_text = templates::env_snippet(
@@ -157,7 +197,7 @@ pub fn templates_step(
         prologue,
     }
     .render();
-    let files = vec![
+    vec![
         RemoteFile::new(
             paths.job.clone(),
             "job template",
@@ -167,32 +207,7 @@ pub fn templates_step(
         ),
         RemoteFile::new(paths.env.clone(), "environment snippet", "0644", env_text, remote),
         RemoteFile::new(paths.dask.clone(), "dask-jobqueue config", "0644", dask_text, remote),
-    ];
-    let snapshot_note = match sched.kind {
-        SchedulerKind::Slurm => "the code snapshot that was latest when the job was submitted",
-        SchedulerKind::Lsf => "the latest code snapshot",
-    };
-    let venv_note =
-        if raw.python.venv.recipe == VenvRecipe::ContainerWrapper { "container environment" } else { "venv" };
-    Step::new(
-        "Job templates",
-        format!(
-            "Write {} (logs go to {}, which exists; it loads the modules and the {venv_note} and runs from {snapshot_note}), {} to `source`, and {}; files you edited are kept. {} jobs may run at most {}{}.",
-            paths.job,
-            job.log_dir,
-            paths.env,
-            paths.dask,
-            raw.display_name,
-            sched.max_walltime.human(),
-            if profile.unverified("scheduler.max_walltime").is_some() { " (UNVERIFIED)" } else { "" }
-        ),
-        Action::JobTemplates(JobTemplatesPlan {
-            script: templates::write_script(&files),
-            files,
-            submit,
-            log_dir: job.log_dir.to_string(),
-        }),
-    )
+    ]
 }
 
 pub fn smoke_step(profile: &Profile, answers: &Answers, job: &JobParts) -> Step {
@@ -224,7 +239,13 @@ pub fn smoke_step(profile: &Profile, answers: &Answers, job: &JobParts) -> Step 
             job.log_dir,
             smoke::JOB_NAME
         ),
-        Action::CheckJob(CheckJobPlan { kind: sched.kind, job: text, log_dir: job.log_dir.to_string(), submit }),
+        Action::CheckJob(CheckJobPlan {
+            kind: sched.kind,
+            script: smoke::remote_script(sched.kind, job.log_dir, &text),
+            job: text,
+            log_dir: job.log_dir.to_string(),
+            submit,
+        }),
     )
 }
 

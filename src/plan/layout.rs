@@ -20,96 +20,14 @@ pub struct Layout {
 /// The layout step. `scratch` is the profile's scratch path, filled in for the user.
 pub fn step(profile: &Profile, scratch: &str, remote: Option<&RemoteFacts>) -> Result<Layout, PlanError> {
     let st = &profile.raw.storage.scratch;
-    let site = &profile.raw.display_name;
     let mut notes: Vec<String> = Vec::new();
     // Where scratch really is, and what ~/scratch is now.
     let (target, home_scratch, log_dir) = match remote {
         None => (scratch.to_string(), PathKind::Missing, format!("{scratch}/logs")),
-        Some(f) => {
-            let env = f.path("env-scratch");
-            let path = f.path("site-scratch");
-            let target = env.real.clone().or(path.real.clone()).ok_or_else(|| PlanError::ScratchMissing {
-                site: site.clone(),
-                tried: match &st.env {
-                    Some(v) => format!(
-                        "${v} is {}, and {scratch} does not exist",
-                        f.env.get(v).map(|s| format!("`{s}`")).unwrap_or("not set".into())
-                    ),
-                    None => format!("{scratch} does not exist"),
-                },
-            })?;
-            if env.real.is_some() && path.real.is_some() && env.real != path.real {
-                notes.push(format!(
-                    "${} is {target}, not the profile's {scratch}: using ${}",
-                    st.env.as_deref().unwrap_or(""),
-                    st.env.as_deref().unwrap_or("")
-                ));
-            }
-            let hs = f.path("home-scratch");
-            match (hs.kind, &hs.real) {
-                (PathKind::Missing, _) => {}
-                (PathKind::Link | PathKind::Dir, Some(real)) => {
-                    if real != &target {
-                        notes.push(format!(
-                            "~/scratch is {} {real}, not {site}'s scratch {target}: hpcinit keeps it and uses it",
-                            if hs.kind == PathKind::Link { "a link to" } else { "a directory of its own at" }
-                        ));
-                    }
-                }
-                (PathKind::Link, None) => {
-                    return Err(PlanError::ScratchBlocked {
-                        site: site.clone(),
-                        kind: format!("link to {}, which does not exist", hs.target.unwrap_or_default()),
-                    })
-                }
-                (kind, _) => {
-                    return Err(PlanError::ScratchBlocked {
-                        site: site.clone(),
-                        kind: format!("{kind:?}").to_lowercase(),
-                    })
-                }
-            }
-            let logs = f.path("logs");
-            let base = hs.real.clone().unwrap_or_else(|| target.clone());
-            let log_dir = logs.real.clone().unwrap_or(format!("{base}/logs"));
-            (target, hs.kind, log_dir)
-        }
+        Some(f) => found(profile, scratch, f, &mut notes)?,
     };
-    let link_note = st.site_link.as_ref().map(|l| {
-        if l.as_str() == "~/scratch" {
-            format!("{site} creates this link itself; hpcinit reuses it")
-        } else {
-            format!("{site} also links it at {l}")
-        }
-    });
-    let dirs = vec![
-        RemoteDir { path: "~/sbatch".into(), link_to: None, note: Some("job scripts".into()) },
-        RemoteDir { path: "~/scratch".into(), link_to: Some(target.clone()), note: link_note },
-        RemoteDir {
-            path: "~/scratch/logs".into(),
-            link_to: None,
-            note: Some("job output and errors".into()),
-        },
-        RemoteDir {
-            path: "~/scratch/code-snapshots".into(),
-            link_to: None,
-            note: Some("frozen copies of your code".into()),
-        },
-    ];
-    let link = sh_path("~/scratch");
-    let make_link = match home_scratch {
-        // Nothing there yet (or not probed): link it, never over anything.
-        PathKind::Missing => {
-            format!("{{ [ -e {link} ] || [ -L {link} ] || ln -s {} {link}; }} && ", sh(&target))
-        }
-        _ => String::new(),
-    };
-    let script = format!(
-        "mkdir -p {sbatch} && {make_link}[ -d {link} ] && mkdir -p {logs} {snaps} || {{ hpcinit_tag fail layout; return 1; }}",
-        sbatch = sh_path("~/sbatch"),
-        logs = sh_path("~/scratch/logs"),
-        snaps = sh_path("~/scratch/code-snapshots"),
-    );
+    let dirs = dirs(profile, &target);
+    let script = script(home_scratch, &target);
     let mut summary = format!(
         "Create ~/sbatch and ~/scratch → {target} with logs/ and code-snapshots/ (one remote command); an existing ~/scratch is kept."
     );
@@ -131,6 +49,110 @@ pub fn step(profile: &Profile, scratch: &str, remote: Option<&RemoteFacts>) -> R
         ),
         log_dir,
     })
+}
+
+/// Where scratch really is on the cluster, what `~/scratch` is now, and where logs go; notes
+/// where they differ from the profile.
+fn found(
+    profile: &Profile,
+    scratch: &str,
+    f: &RemoteFacts,
+    notes: &mut Vec<String>,
+) -> Result<(String, PathKind, String), PlanError> {
+    let st = &profile.raw.storage.scratch;
+    let site = &profile.raw.display_name;
+    let env = f.path("env-scratch");
+    let path = f.path("site-scratch");
+    let target = env.real.clone().or(path.real.clone()).ok_or_else(|| PlanError::ScratchMissing {
+        site: site.clone(),
+        tried: match &st.env {
+            Some(v) => format!(
+                "${v} is {}, and {scratch} does not exist",
+                f.env.get(v).map(|s| format!("`{s}`")).unwrap_or("not set".into())
+            ),
+            None => format!("{scratch} does not exist"),
+        },
+    })?;
+    if env.real.is_some() && path.real.is_some() && env.real != path.real {
+        notes.push(format!(
+            "${} is {target}, not the profile's {scratch}: using ${}",
+            st.env.as_deref().unwrap_or(""),
+            st.env.as_deref().unwrap_or("")
+        ));
+    }
+    let hs = f.path("home-scratch");
+    match (hs.kind, &hs.real) {
+        (PathKind::Missing, _) => {}
+        (PathKind::Link | PathKind::Dir, Some(real)) => {
+            if real != &target {
+                notes.push(format!(
+                    "~/scratch is {} {real}, not {site}'s scratch {target}: hpcinit keeps it and uses it",
+                    if hs.kind == PathKind::Link { "a link to" } else { "a directory of its own at" }
+                ));
+            }
+        }
+        (PathKind::Link, None) => {
+            return Err(PlanError::ScratchBlocked {
+                site: site.clone(),
+                kind: format!("link to {}, which does not exist", hs.target.unwrap_or_default()),
+            })
+        }
+        (kind, _) => {
+            return Err(PlanError::ScratchBlocked {
+                site: site.clone(),
+                kind: format!("{kind:?}").to_lowercase(),
+            })
+        }
+    }
+    let logs = f.path("logs");
+    let base = hs.real.clone().unwrap_or_else(|| target.clone());
+    let log_dir = logs.real.clone().unwrap_or(format!("{base}/logs"));
+    Ok((target, hs.kind, log_dir))
+}
+
+/// The directories, as the plan shows them.
+fn dirs(profile: &Profile, target: &str) -> Vec<RemoteDir> {
+    let st = &profile.raw.storage.scratch;
+    let site = &profile.raw.display_name;
+    let link_note = st.site_link.as_ref().map(|l| {
+        if l.as_str() == "~/scratch" {
+            format!("{site} creates this link itself; hpcinit reuses it")
+        } else {
+            format!("{site} also links it at {l}")
+        }
+    });
+    vec![
+        RemoteDir { path: "~/sbatch".into(), link_to: None, note: Some("job scripts".into()) },
+        RemoteDir { path: "~/scratch".into(), link_to: Some(target.to_string()), note: link_note },
+        RemoteDir {
+            path: "~/scratch/logs".into(),
+            link_to: None,
+            note: Some("job output and errors".into()),
+        },
+        RemoteDir {
+            path: "~/scratch/code-snapshots".into(),
+            link_to: None,
+            note: Some("frozen copies of your code".into()),
+        },
+    ]
+}
+
+/// One command: `~/sbatch`, the `~/scratch` link (never over anything), logs and snapshots.
+fn script(home_scratch: PathKind, target: &str) -> String {
+    let link = sh_path("~/scratch");
+    let make_link = match home_scratch {
+        // Nothing there yet (or not probed): link it, never over anything.
+        PathKind::Missing => {
+            format!("{{ [ -e {link} ] || [ -L {link} ] || ln -s {} {link}; }} && ", sh(target))
+        }
+        _ => String::new(),
+    };
+    format!(
+        "mkdir -p {sbatch} && {make_link}[ -d {link} ] && mkdir -p {logs} {snaps} || {{ hpcinit_tag fail layout; return 1; }}",
+        sbatch = sh_path("~/sbatch"),
+        logs = sh_path("~/scratch/logs"),
+        snaps = sh_path("~/scratch/code-snapshots"),
+    )
 }
 
 /// Whether the layout stands, from the facts: `Ok(what is there)` or `Err(what is missing)`.

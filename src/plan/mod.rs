@@ -74,8 +74,6 @@ pub fn build(
             .replace("{account}", answers.account.as_deref().unwrap_or("<account>"))
             .replace("{project}", &answers.project_name)
     };
-    let uses_key = ssh_steps::uses_key(profile);
-    let public_key = format!("{}.pub", local.key_path);
     let scratch = fill(raw.storage.scratch.path.value.as_str());
     let snapshots = format!("~/scratch/code-snapshots/{}", answers.project_name);
     let venv = fill(raw.python.venv.location.value.as_str());
@@ -84,19 +82,7 @@ pub fn build(
     let module = python::choose(profile, &wanted, remote)?;
     let mut steps = Vec::new();
 
-    let blocks = host_blocks(profile, &answers.user, local, uses_key);
-    steps.push(ssh_steps::key_step(profile, local, uses_key, &public_key));
-    let host_key = ssh_steps::host_key_step(profile, &blocks);
-    steps.push(ssh_steps::ssh_config_step(profile, blocks));
-    steps.push(host_key);
-    let register = uses_key.then(|| ssh_steps::register_step(profile, &public_key));
-    if raw.key_registration.required_before_login {
-        steps.extend(register.clone());
-    }
-    steps.push(ssh_steps::connect_step(profile));
-    if !raw.key_registration.required_before_login {
-        steps.extend(register);
-    }
+    steps.extend(ssh_steps::steps(profile, &answers.user, local));
     let files = job_steps::template_paths(answers);
     steps.push(job_steps::probe_step(profile, &scratch, &venv, &files, &snapshots));
     let layout = layout::step(profile, &scratch, remote)?;
@@ -124,20 +110,6 @@ pub fn build(
         steps.push(job_steps::smoke_step(profile, answers, &job));
     }
 
-    // Every unverified value of the profile, except listed modules the plan does not load.
-    let chosen = match &module {
-        ModuleChoice::Known { name } => raw.python.modules.known.iter().position(|m| m.as_str() == name),
-        _ => None,
-    };
-    let unverified: Vec<Unverified> = profile
-        .unverified_fields()
-        .filter(|(f, _)| match f.strip_prefix("python.modules.known[") {
-            Some(rest) => chosen.is_some_and(|i| rest == format!("{i}]")),
-            None => true,
-        })
-        .map(|(f, w)| Unverified { field: f.into(), why: w.into() })
-        .collect();
-
     Ok(Plan {
         site: site.to_string(),
         display_name: raw.display_name.clone(),
@@ -151,8 +123,26 @@ pub fn build(
         connection: ssh_steps::connection(profile),
         steps,
         notes: raw.notes.clone(),
-        unverified,
+        unverified: unverified(profile, &module),
     })
+}
+
+/// Every unverified value of the profile, except listed modules the plan does not load.
+fn unverified(profile: &Profile, module: &ModuleChoice) -> Vec<Unverified> {
+    let chosen = match module {
+        ModuleChoice::Known { name } => {
+            profile.raw.python.modules.known.iter().position(|m| m.as_str() == name)
+        }
+        _ => None,
+    };
+    profile
+        .unverified_fields()
+        .filter(|(f, _)| match f.strip_prefix("python.modules.known[") {
+            Some(rest) => chosen.is_some_and(|i| rest == format!("{i}]")),
+            None => true,
+        })
+        .map(|(f, w)| Unverified { field: f.into(), why: w.into() })
+        .collect()
 }
 
 impl Plan {

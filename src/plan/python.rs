@@ -318,30 +318,9 @@ pub fn step(
         _ => None,
     };
     let no_index = if py.venv.pip_no_index { " --no-index" } else { "" };
-    let load_line = if loads.is_empty() {
-        String::new()
-    } else {
-        super::modules::load_command(&loads).unwrap_or_default()
-    };
-    let recipe_line = match py.venv.recipe {
-        VenvRecipe::Venv if py.venv.system_site_packages => "python3 -m venv --system-site-packages \"$new\"",
-        VenvRecipe::Venv => "python3 -m venv \"$new\"",
-        VenvRecipe::Virtualenv => "virtualenv --no-download \"$new\"",
-        VenvRecipe::ContainerWrapper => {
-            "pip-containerize new --prefix \"$new\" \"$new\"/.hpcinit-requirements.txt"
-        }
-    };
-    // Everything that decides what the environment holds: a change rebuilds it.
-    let mut inputs = format!(
-        "recipe: {recipe_line}\nreset: {}\nload: {load_line}\nno-index: {}\nrequirements:\n{}\n",
-        py.modules.reset,
-        py.venv.pip_no_index,
-        requirements.join("\n")
-    );
-    if let Some(mode) = match_mode {
-        inputs.push_str(&format!("lock: {mode}\n"));
-    }
-    let inputs_sha = sha256_hex(&inputs);
+    let load_line = super::modules::load_command(&loads).unwrap_or_default();
+    let recipe_line = recipe_line(profile);
+    let inputs_sha = inputs_sha(profile, recipe_line, &load_line, &requirements, match_mode);
     let marker = format!("{venv}/.hpcinit-ok");
     let script = super::venv_build::script(
         profile,
@@ -383,6 +362,40 @@ pub fn step(
         read_script: super::environment::script(profile, venv, &loads),
     };
     Ok(PythonParts { plan, summary, loads, activate })
+}
+
+/// The command that creates the environment at `$new`, by the profile's recipe.
+fn recipe_line(profile: &Profile) -> &'static str {
+    let venv = &profile.raw.python.venv;
+    match venv.recipe {
+        VenvRecipe::Venv if venv.system_site_packages => "python3 -m venv --system-site-packages \"$new\"",
+        VenvRecipe::Venv => "python3 -m venv \"$new\"",
+        VenvRecipe::Virtualenv => "virtualenv --no-download \"$new\"",
+        VenvRecipe::ContainerWrapper => {
+            "pip-containerize new --prefix \"$new\" \"$new\"/.hpcinit-requirements.txt"
+        }
+    }
+}
+
+/// The hash of everything that decides what the environment holds: a change rebuilds it.
+fn inputs_sha(
+    profile: &Profile,
+    recipe_line: &str,
+    load_line: &str,
+    requirements: &[String],
+    match_mode: Option<&str>,
+) -> String {
+    let py = &profile.raw.python;
+    let mut inputs = format!(
+        "recipe: {recipe_line}\nreset: {}\nload: {load_line}\nno-index: {}\nrequirements:\n{}\n",
+        py.modules.reset,
+        py.venv.pip_no_index,
+        requirements.join("\n")
+    );
+    if let Some(mode) = match_mode {
+        inputs.push_str(&format!("lock: {mode}\n"));
+    }
+    sha256_hex(&inputs)
 }
 
 /// A venv on purged scratch loses its files: refused, whichever way the path reaches scratch.

@@ -64,20 +64,21 @@ impl Smoke<'_> {
     }
 }
 
-/// The remote script: check the log directory, submit `job` on standard input, wait up to
-/// `timeout` seconds reporting state changes, then report the end state and the log.
-pub fn remote_script(kind: SchedulerKind, log_dir: &str, job: &str, token: &str, timeout: u64) -> String {
+/// The remote script: check the log directory, submit `job` on standard input with `{token}`
+/// replaced by `$1` (a fresh token, hex), wait up to `$2` seconds reporting state changes, then
+/// report the end state and the log.
+pub fn remote_script(kind: SchedulerKind, log_dir: &str, job: &str) -> String {
     let (open, body) = heredoc(job);
     let (submit, id, poll, cancel, fin) = match kind {
         SchedulerKind::Slurm => (
-            format!("out=$(sbatch --parsable {open}\n{body}\n)"),
+            format!("out=$(sed \"s/{{token}}/$1/g\" {open} | sbatch --parsable\n{body}\n)"),
             "id=${out%%;*}",
             "st=$(squeue -h -j \"$id\" -o '%T %r' 2>/dev/null)",
             "scancel \"$id\"",
             "scontrol show job \"$id\" 2>/dev/null | tr -s ' ' '\\n' | grep -E '^(JobState|Reason|ExitCode)=' | tr '\\n' ' '",
         ),
         SchedulerKind::Lsf => (
-            format!("out=$(bsub {open}\n{body}\n)"),
+            format!("out=$(sed \"s/{{token}}/$1/g\" {open} | bsub\n{body}\n)"),
             "id=$(printf '%s\\n' \"$out\" | sed -n 's/^Job <\\([0-9]*\\)>.*/\\1/p')",
             "st=$(bjobs -noheader -o 'stat pend_reason' \"$id\" 2>/dev/null); case \"$st\" in DONE*|EXIT*) st= ;; esac",
             "bkill \"$id\"",
@@ -92,7 +93,7 @@ if [ ! -d "$logdir" ]; then hpcinit_tag fail no-log-dir "$logdir"; return 3; fi
 {id}
 [ -n "$id" ] || {{ hpcinit_tag fail submit "$out"; return 1; }}
 hpcinit_tag job "$id"
-deadline=$(( $(date +%s) + {timeout} ))
+deadline=$(( $(date +%s) + $2 ))
 last=; timed_out=0; n=0
 while :; do
   {poll}
@@ -107,13 +108,12 @@ done
 hpcinit_tag final "$({fin})"
 log="$logdir/{name}-$id.out"; err="$logdir/{name}-$id.err"
 i=0
-while [ "$timed_out" = 0 ] && [ $i -lt 30 ] && ! grep -qF 'hpcinit-check ok '{token} "$log" 2>/dev/null; do sleep 1; i=$((i + 1)); done
+while [ "$timed_out" = 0 ] && [ $i -lt 30 ] && ! grep -qF "hpcinit-check ok $1" "$log" 2>/dev/null; do sleep 1; i=$((i + 1)); done
 hpcinit_tag log "$log"
-grep -F 'hpcinit-check ok '{token} "$log" 2>/dev/null | head -n 1 | sed 's/^/@@hpcinit:ok /'
+grep -F "hpcinit-check ok $1" "$log" 2>/dev/null | head -n 1 | sed 's/^/@@hpcinit:ok /'
 tail -n 20 "$log" "$err" 2>/dev/null | sed 's/^/@@hpcinit:tail /'
 true"#,
         logdir = sh(log_dir),
         name = JOB_NAME,
-        token = sh(token),
     )
 }

@@ -11,6 +11,27 @@ use super::LocalFacts;
 use crate::profile::raw::RegistrationMode;
 use crate::profile::Profile;
 
+/// The steps on this machine and for signing in, in order: key, ssh config, host key, then
+/// key registration before the sign-in where the site needs the key first, else after it.
+pub fn steps(profile: &Profile, user: &str, local: &LocalFacts) -> Vec<Step> {
+    let uses_key = uses_key(profile);
+    let public_key = format!("{}.pub", local.key_path);
+    let blocks = host_blocks(profile, user, local, uses_key);
+    let host_key = host_key_step(profile, &blocks);
+    let mut steps =
+        vec![key_step(profile, local, uses_key, &public_key), ssh_config_step(profile, blocks), host_key];
+    let register = uses_key.then(|| register_step(profile, &public_key));
+    let first = profile.raw.key_registration.required_before_login;
+    if first {
+        steps.extend(register.clone());
+    }
+    steps.push(connect_step(profile));
+    if !first {
+        steps.extend(register);
+    }
+    steps
+}
+
 /// Whether this site's logins use a key at all.
 pub fn uses_key(profile: &Profile) -> bool {
     profile.raw.key_registration.mode.value != RegistrationMode::NotForLogin

@@ -296,6 +296,8 @@ pub struct CheckJobPlan {
     pub kind: SchedulerKind,
     /// The job's text; `{token}` is replaced by a fresh token each run.
     pub job: String,
+    /// Submits the job and waits for it: `$1` is the token, `$2` the timeout in seconds.
+    pub script: String,
     pub log_dir: String,
     pub submit: String,
 }

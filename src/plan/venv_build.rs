@@ -80,23 +80,7 @@ hpcinit_tag phase modules
     let req_file = if match_mode.is_some() { "locked.txt" } else { "requirements.txt" };
     s.push_str(&format!("cat >\"$new\"/.hpcinit/{req_file} {req_open}\n{req_body}\n"));
     if !containerized {
-        // An old pip (a module's Python can bring pip 9 to 21) cannot read today's wheels and
-        // metadata: upgrade it. A current one is left alone (the upgrade costs a pip start).
-        s.push_str("hpcinit_tag phase pip\n");
-        s.push_str(&format!(
-            "\"$new\"/bin/python -c 'import sys, pip; sys.exit(int(pip.__version__.split(\".\")[0]) < {PIP_CURRENT})' 2>/dev/null || \"$new\"/bin/python -m pip install{no_index} --upgrade pip || {{ rm -rf \"$new\"; hpcinit_tag fail pip; return 1; }}\n"
-        ));
-        if let Some(mode) = match_mode {
-            let (m_open, m_body) = heredoc(MATCH_PINS);
-            s.push_str("hpcinit_tag phase match\n");
-            s.push_str(&format!(
-                "\"$new\"/bin/python - \"$new\"/.hpcinit/locked.txt {mode} \"$new\"/.hpcinit/requirements.txt {m_open} || {{ rm -rf \"$new\"; hpcinit_tag fail match; return 1; }}\n{m_body}\n"
-            ));
-        }
-        s.push_str("hpcinit_tag phase install\n");
-        s.push_str(&format!(
-            "if grep -q . \"$new\"/.hpcinit/requirements.txt; then\n  \"$new\"/bin/python -m pip install{no_index} --progress-bar off -r \"$new\"/.hpcinit/requirements.txt || {{ rm -rf \"$new\"; hpcinit_tag fail install; return 1; }}\nfi\n"
-        ));
+        s.push_str(&pip_and_install(no_index, match_mode));
     }
     // The module list (for the record and the lock) is taken while the imports are proven; the
     // proof writes `pip freeze`'s lines when it can be sure of them (a pip start costs more
@@ -107,7 +91,38 @@ hpcinit_tag phase modules
         "\"$new\"/bin/python - \"$new\"/.hpcinit/requirements.txt \"$new\"/.hpcinit/freeze.txt {py_open} || {{ wait \"$modules\"; rm -rf \"$new\"; hpcinit_tag fail verify; return 1; }}\n{py_body}\n"
     ));
     s.push_str("[ -f \"$new\"/.hpcinit/freeze.txt ] || \"$new\"/bin/python -m pip freeze >\"$new\"/.hpcinit/freeze.txt 2>/dev/null\n");
+    s.push_str(&swap(inputs_sha));
+    s
+}
+
+/// pip brought up to date where it is old, the lock's pins matched (from a lock), then the
+/// requirements installed.
+fn pip_and_install(no_index: &str, match_mode: Option<&str>) -> String {
+    let mut s = String::new();
+    // An old pip (a module's Python can bring pip 9 to 21) cannot read today's wheels and
+    // metadata: upgrade it. A current one is left alone (the upgrade costs a pip start).
+    s.push_str("hpcinit_tag phase pip\n");
     s.push_str(&format!(
+        "\"$new\"/bin/python -c 'import sys, pip; sys.exit(int(pip.__version__.split(\".\")[0]) < {PIP_CURRENT})' 2>/dev/null || \"$new\"/bin/python -m pip install{no_index} --upgrade pip || {{ rm -rf \"$new\"; hpcinit_tag fail pip; return 1; }}\n"
+    ));
+    if let Some(mode) = match_mode {
+        let (m_open, m_body) = heredoc(MATCH_PINS);
+        s.push_str("hpcinit_tag phase match\n");
+        s.push_str(&format!(
+            "\"$new\"/bin/python - \"$new\"/.hpcinit/locked.txt {mode} \"$new\"/.hpcinit/requirements.txt {m_open} || {{ rm -rf \"$new\"; hpcinit_tag fail match; return 1; }}\n{m_body}\n"
+        ));
+    }
+    s.push_str("hpcinit_tag phase install\n");
+    s.push_str(&format!(
+        "if grep -q . \"$new\"/.hpcinit/requirements.txt; then\n  \"$new\"/bin/python -m pip install{no_index} --progress-bar off -r \"$new\"/.hpcinit/requirements.txt || {{ rm -rf \"$new\"; hpcinit_tag fail install; return 1; }}\nfi\n"
+    ));
+    s
+}
+
+/// The marker written, then the venv link swapped to the new environment (what was there
+/// moved aside only with `replace` as the first argument), and the record printed.
+fn swap(inputs_sha: &str) -> String {
+    format!(
         r#"wait "$modules"
 printf '%s\n' {sha} >"$new"/.hpcinit-ok
 hpcinit_tag phase swap
@@ -129,6 +144,5 @@ sed 's/^/@@hpcinit:freeze /' "$new"/.hpcinit/freeze.txt
 kill "$hpcinit_watch" 2>/dev/null
 hpcinit_tag done "$new""#,
         sha = sh(inputs_sha)
-    ));
-    s
+    )
 }

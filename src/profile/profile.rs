@@ -116,6 +116,31 @@ impl Checker<'_> {
     }
 
     fn check(&self, raw: &RawProfile) -> Result<(), ProfileError> {
+        self.check_scheduler(raw)?;
+        let persist = &raw.ssh.multiplex.control_persist;
+        let ok = matches!(persist.value.as_str(), "yes" | "no")
+            || regex::Regex::new(r"^[0-9]+[smhdw]?$").expect("static regex").is_match(&persist.value);
+        if !ok {
+            return Err(self.fail(
+                persist.referenced,
+                format!("control_persist `{}` is not an OpenSSH time", persist.value),
+                "write e.g. `10m` or `4h` (see ControlPersist in `man ssh_config`)",
+            ));
+        }
+        self.check_key_registration(raw)?;
+        if !raw.ssh.host_keys.is_empty() && raw.ssh.host_keys_source.is_none() {
+            return Err(self.fail(
+                raw.name.referenced,
+                "`ssh.host_keys` is set but `ssh.host_keys_source` is missing".into(),
+                "pinned fingerprints must say where they were published",
+            ));
+        }
+        self.check_venv(raw)?;
+        self.check_python(raw)?;
+        self.check_unverified(raw)
+    }
+
+    fn check_scheduler(&self, raw: &RawProfile) -> Result<(), ProfileError> {
         let sched = &raw.scheduler;
         let submit = sched.submit.value.trim();
         let expected = match sched.kind {
@@ -154,16 +179,10 @@ impl Checker<'_> {
                 "a template should ask for less than the limit, e.g. 01:00:00",
             ));
         }
-        let persist = &raw.ssh.multiplex.control_persist;
-        let ok = matches!(persist.value.as_str(), "yes" | "no")
-            || regex::Regex::new(r"^[0-9]+[smhdw]?$").expect("static regex").is_match(&persist.value);
-        if !ok {
-            return Err(self.fail(
-                persist.referenced,
-                format!("control_persist `{}` is not an OpenSSH time", persist.value),
-                "write e.g. `10m` or `4h` (see ControlPersist in `man ssh_config`)",
-            ));
-        }
+        Ok(())
+    }
+
+    fn check_key_registration(&self, raw: &RawProfile) -> Result<(), ProfileError> {
         let reg = &raw.key_registration;
         match (reg.mode.value, &reg.portal_url) {
             (RegistrationMode::Portal, None) => {
@@ -189,16 +208,7 @@ impl Checker<'_> {
                 "a site where keys are not for login cannot require one before login",
             ));
         }
-        if !raw.ssh.host_keys.is_empty() && raw.ssh.host_keys_source.is_none() {
-            return Err(self.fail(
-                raw.name.referenced,
-                "`ssh.host_keys` is set but `ssh.host_keys_source` is missing".into(),
-                "pinned fingerprints must say where they were published",
-            ));
-        }
-        self.check_venv(raw)?;
-        self.check_python(raw)?;
-        self.check_unverified(raw)
+        Ok(())
     }
 
     fn check_venv(&self, raw: &RawProfile) -> Result<(), ProfileError> {
