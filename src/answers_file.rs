@@ -4,7 +4,7 @@
 //! Reads the file only.
 
 use crate::cli::{RunArgs, SetupArgs};
-use crate::exec::OnExisting;
+use crate::settings::OnExisting;
 use std::path::{Path, PathBuf};
 
 /// The file's keys, one per flag.

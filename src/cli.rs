@@ -1,5 +1,6 @@
 //! The command line. Every answer the wizard would ask for has a flag here.
 
+use crate::settings::{OnExisting, Transport};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -130,7 +131,7 @@ pub struct RunArgs {
 
     /// Which SSH client carries the run [default: ssh where installed, else ssh2].
     #[arg(long, global = true, value_enum, value_name = "CLIENT")]
-    pub transport: Option<crate::exec::Transport>,
+    pub transport: Option<Transport>,
 
     /// Trust a host key on first use without asking, for sites that publish no fingerprints
     /// (pinned fingerprints are always enforced).
@@ -157,7 +158,7 @@ pub struct RunArgs {
     /// built from other requirements is rebuilt and swapped in unless you say `keep` or `fail`)
     /// [default: ask in a terminal].
     #[arg(long, global = true, value_enum, value_name = "WHAT")]
-    pub on_existing: Option<crate::exec::OnExisting>,
+    pub on_existing: Option<OnExisting>,
 
     /// Set up SSH only (key, config, host key, sign-in, key registration); leave the cluster
     /// side (directories, Python environment, job templates) for a later run.
@@ -294,4 +295,38 @@ pub enum ProfilesCommand {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+}
+
+// The run's choices are plain enums at the bottom of the crate; their flag values live here.
+impl clap::ValueEnum for Transport {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Transport::Ssh, Transport::Ssh2]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        let (_, name) = Transport::ALL.iter().find(|(t, _)| t == self)?;
+        let help = match self {
+            Transport::Ssh => "The system's OpenSSH with a shared (ControlMaster) connection",
+            Transport::Ssh2 => "One in-process libssh2 session",
+        };
+        Some(clap::builder::PossibleValue::new(*name).help(help))
+    }
+}
+
+impl clap::ValueEnum for OnExisting {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[OnExisting::Keep, OnExisting::Replace, OnExisting::Fail]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        let (_, name) = OnExisting::ALL.iter().find(|(o, _)| o == self)?;
+        let help = match self {
+            OnExisting::Keep => "Leave it and use it as it is",
+            OnExisting::Replace => {
+                "Build the planned one and swap it in once it works (the old one is then removed)"
+            }
+            OnExisting::Fail => "Stop with an error",
+        };
+        Some(clap::builder::PossibleValue::new(*name).help(help))
+    }
 }

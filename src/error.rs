@@ -1,15 +1,11 @@
 //! The one error type that reaches the edge, rendered once as `error:` / `caused by:` / `hint:`,
-//! and the exit codes: 0 done or cancelled, 1 a step or check failed, 2 bad usage, profile or
-//! configuration, 130 interrupted.
+//! and how each ends the run ([`Exit`]: done or cancelled, a step or check failed, bad usage,
+//! profile or configuration, interrupted).
 
 use crate::answers::AnswerError;
+use crate::exit::Exit;
 use crate::profile::ProfileError;
 use crate::ui::Style;
-
-pub const EXIT_OK: i32 = 0;
-pub const EXIT_FAILED: i32 = 1;
-pub const EXIT_USAGE: i32 = 2;
-pub const EXIT_INTERRUPTED: i32 = 130;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -46,17 +42,23 @@ pub enum Error {
     Step { title: String, error: Box<crate::exec::StepError> },
 }
 
+impl From<crate::exec::StepFailed> for Error {
+    fn from(f: crate::exec::StepFailed) -> Error {
+        Error::Step { title: f.title, error: f.error }
+    }
+}
+
 impl Error {
-    pub fn exit_code(&self) -> i32 {
+    pub fn exit_code(&self) -> Exit {
         match self {
             Error::Profile(_)
             | Error::Answer(_)
             | Error::AnswersFile(_)
             | Error::Usage { .. }
-            | Error::LocalRead { .. } => EXIT_USAGE,
-            Error::Requirements(_) | Error::Project(_) | Error::Lock(_) => EXIT_USAGE,
+            | Error::LocalRead { .. } => Exit::Usage,
+            Error::Requirements(_) | Error::Project(_) | Error::Lock(_) => Exit::Usage,
             Error::Plan(e) => e.exit_code(),
-            Error::Output(_) | Error::Busy(_) => EXIT_FAILED,
+            Error::Output(_) | Error::Busy(_) => Exit::Failed,
             Error::Step { error, .. } => error.exit_code(),
         }
     }

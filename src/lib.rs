@@ -10,17 +10,21 @@ pub mod commands;
 pub mod env;
 pub mod error;
 pub mod exec;
+pub mod exit;
 pub mod local;
 pub mod plan;
 pub mod profile;
+pub mod prompt;
 pub mod quote;
 pub mod remote;
+pub mod settings;
 pub mod ui;
 
 use clap::{CommandFactory, Parser};
 use cli::{Cli, Command, ProfilesCommand, SetupArgs};
 use env::Env;
-use error::{Error, EXIT_OK, EXIT_USAGE};
+use error::Error;
+use exit::Exit;
 use std::io::Write;
 use ui::Style;
 
@@ -42,10 +46,10 @@ where
     let style = Style::new(env.color());
     let result = with_answers_file(cli, env).and_then(|cli| dispatch(&cli, env, &style, out, err));
     match result {
-        Ok(code) => code,
+        Ok(exit) => exit.code(),
         Err(e) => {
             let _ = write!(err, "{}", e.render(&Style::new(env.color())));
-            e.exit_code()
+            e.exit_code().code()
         }
     }
 }
@@ -85,7 +89,7 @@ fn dispatch(
     style: &Style,
     out: &mut dyn Write,
     err: &mut dyn Write,
-) -> Result<i32, Error> {
+) -> Result<Exit, Error> {
     // Commands that change files take the run lock: a second hpcinit waits for the first.
     let _lock = match writes(cli) {
         Some(what) => Some(local::run_lock::acquire(env, &what, &mut |holder| {
@@ -99,25 +103,25 @@ fn dispatch(
     let set = match &cli.command {
         Some(Command::Completions { shell }) => {
             clap_complete::generate(*shell, &mut Cli::command(), "hpcinit", out);
-            return Ok(EXIT_OK);
+            return Ok(Exit::Ok);
         }
         Some(Command::Profiles { command: ProfilesCommand::Validate { files } }) => {
             let ok = commands::profiles::validate(files, style, out, err)?;
-            return Ok(if ok { EXIT_OK } else { EXIT_USAGE });
+            return Ok(if ok { Exit::Ok } else { Exit::Usage });
         }
         _ => commands::load_profiles(cli, env)?,
     };
     match &cli.command {
         // Answered above, before the profiles were loaded.
         Some(Command::Completions { .. })
-        | Some(Command::Profiles { command: ProfilesCommand::Validate { .. } }) => Ok(EXIT_OK),
+        | Some(Command::Profiles { command: ProfilesCommand::Validate { .. } }) => Ok(Exit::Ok),
         Some(Command::Profiles { command: ProfilesCommand::List { json } }) => {
             commands::profiles::list(&set, *json, out)?;
-            Ok(EXIT_OK)
+            Ok(Exit::Ok)
         }
         Some(Command::Profiles { command: ProfilesCommand::Show { name } }) => {
             commands::profiles::show(&set, name, out)?;
-            Ok(EXIT_OK)
+            Ok(Exit::Ok)
         }
         Some(Command::Plan { setup, json }) => {
             let plan = commands::plan::make(&set, &merged(setup), env)?;
@@ -127,7 +131,7 @@ fn dispatch(
                 ui::render_plan(&plan, style)
             };
             out.write_all(text.as_bytes()).map_err(Error::Output)?;
-            Ok(EXIT_OK)
+            Ok(Exit::Ok)
         }
         Some(Command::Sync { setup, dry_run }) => {
             commands::sync::run(&set, &merged(setup), *dry_run, cli, env, style, out)

@@ -376,7 +376,7 @@ const STEPS: &[StepId] = &[
 ];
 
 struct Outcome {
-    result: Result<(), hpcinit::error::Error>,
+    result: Result<(), hpcinit::exec::StepFailed>,
     seen: Seen,
     lines: Vec<String>,
     round_trips: usize,

@@ -4,8 +4,9 @@
 
 use crate::cli::{Cli, SetupArgs};
 use crate::env::Env;
-use crate::error::{Error, EXIT_OK};
+use crate::error::Error;
 use crate::exec;
+use crate::exit::Exit;
 use crate::plan::StepId;
 use crate::profile::ProfileSet;
 use crate::ui::{Style, SystemPrompter};
@@ -18,14 +19,14 @@ pub fn run(
     env: &Env,
     style: &Style,
     out: &mut dyn Write,
-) -> Result<i32, Error> {
+) -> Result<Exit, Error> {
     let quiet = cli.quiet;
     let mut args = args.clone();
     args.check_job = true;
     let inputs = super::plan::inputs(set, &args, env)?;
     let mut prompter = SystemPrompter::new(env);
     let ids = [StepId::Connect, StepId::Probe, StepId::CheckJob];
-    super::with_context(&inputs, cli, env, style, out, &mut prompter, |cx| exec::run(cx, &ids))?;
+    super::with_context(&inputs, cli, env, style, out, &mut prompter, |cx| Ok(exec::run(cx, &ids)?))?;
     if !quiet {
         writeln!(
             out,
@@ -35,5 +36,5 @@ pub fn run(
         )
         .map_err(Error::Output)?;
     }
-    Ok(EXIT_OK)
+    Ok(Exit::Ok)
 }

@@ -6,7 +6,8 @@
 
 use crate::cli::{Cli, SetupArgs};
 use crate::env::Env;
-use crate::error::{Error, EXIT_FAILED, EXIT_OK};
+use crate::error::Error;
+use crate::exit::Exit;
 use crate::local::lock::{self, requested_modules};
 use crate::plan::compare::{compare, Comparison, Side};
 use crate::profile::ProfileSet;
@@ -28,7 +29,7 @@ pub fn run(
     env: &Env,
     style: &Style,
     out: &mut dyn Write,
-) -> Result<i32, Error> {
+) -> Result<Exit, Error> {
     if args.sites.len() > 2 {
         return Err(Error::Usage {
             message: format!("hpcinit diff compares two environments; {} sites were given", args.sites.len()),
@@ -54,7 +55,7 @@ pub fn run(
     } else {
         out.write_all(render(&c, style).as_bytes()).map_err(Error::Output)?;
     }
-    Ok(if args.exit_code && !c.same { EXIT_FAILED } else { EXIT_OK })
+    Ok(if args.exit_code && !c.same { Exit::Failed } else { Exit::Ok })
 }
 
 /// The project's environment on `site`, read over the shared connection.

@@ -8,8 +8,9 @@
 
 use crate::cli::{Cli, SetupArgs};
 use crate::env::Env;
-use crate::error::{Error, EXIT_FAILED, EXIT_OK};
+use crate::error::Error;
 use crate::exec::{self, Check, Context, StepError};
+use crate::exit::Exit;
 use crate::plan::{HostKeyPlan, StepId};
 use crate::profile::{Profile, ProfileSet};
 use crate::remote::Script;
@@ -51,7 +52,7 @@ pub fn run(
     env: &Env,
     style: &Style,
     out: &mut dyn Write,
-) -> Result<i32, Error> {
+) -> Result<Exit, Error> {
     let inputs = super::plan::inputs_with(set, args, env, false)?;
     let site = inputs.profile.name().to_string();
     let mut prompter = SystemPrompter::new(env);
@@ -79,7 +80,7 @@ pub fn run(
         };
         writeln!(out, "\n{line}").map_err(Error::Output)?;
     }
-    Ok(if ok { EXIT_OK } else { EXIT_FAILED })
+    Ok(if ok { Exit::Ok } else { Exit::Failed })
 }
 
 fn render(rows: &[Row], style: &Style) -> String {

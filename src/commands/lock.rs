@@ -5,8 +5,9 @@
 
 use crate::cli::{Cli, SetupArgs};
 use crate::env::Env;
-use crate::error::{Error, EXIT_OK};
+use crate::error::Error;
 use crate::exec::{self, StepError};
+use crate::exit::Exit;
 use crate::local::lock::{self, Lock};
 use crate::local::state::EnvironmentRecord;
 use crate::plan::StepId;
@@ -21,7 +22,7 @@ pub fn run(
     env: &Env,
     style: &Style,
     out: &mut dyn Write,
-) -> Result<i32, Error> {
+) -> Result<Exit, Error> {
     let mut args = args.clone();
     let dir = super::plan::project_dir(args.project_dir.as_deref(), env)?;
     let old = lock::read(&dir)?;
@@ -44,7 +45,7 @@ pub fn run(
             style.ok("✓")
         )
         .map_err(Error::Output)?;
-        return Ok(EXIT_OK);
+        return Ok(Exit::Ok);
     }
     crate::local::atomic::write(&path, new.render().as_bytes(), 0o644).map_err(|e| Error::Step {
         title: "Lock file".into(),
@@ -63,7 +64,7 @@ pub fn run(
         crate::local::lock::packages_phrase(new.packages.len())
     )
     .map_err(Error::Output)?;
-    Ok(EXIT_OK)
+    Ok(Exit::Ok)
 }
 
 /// The project's environment on the site of `inputs`, read over the shared connection (signing

@@ -6,8 +6,9 @@
 use super::wizard::Ask;
 use crate::cli::{Cli, RunArgs, SetupArgs};
 use crate::env::Env;
-use crate::error::{Error, EXIT_OK};
+use crate::error::Error;
 use crate::exec::{self, Options, Transport};
+use crate::exit::Exit;
 use crate::local::state;
 use crate::profile::ProfileSet;
 use crate::ui::{self, Prompter, Style, SystemPrompter};
@@ -34,7 +35,7 @@ pub fn run(
     env: &Env,
     style: &Style,
     out: &mut dyn Write,
-) -> Result<i32, Error> {
+) -> Result<Exit, Error> {
     let (run, quiet) = (&cli.run, cli.quiet);
     let mut prompter = SystemPrompter::new(env);
     // In a terminal without --yes this is the wizard: questions, the plan as a table, then
@@ -56,7 +57,7 @@ pub fn run(
                     format!("Carry out these {} steps now?", exec::step_ids(&plan, run.ssh_only).len());
                 if !prompter.confirm(&question, true, "--yes").map_err(confirm_error)? {
                     writeln!(out, "Cancelled; nothing was changed.").map_err(Error::Output)?;
-                    return Ok(EXIT_OK);
+                    return Ok(Exit::Ok);
                 }
             }
             break (inputs, plan);
@@ -75,7 +76,7 @@ pub fn run(
                 }
                 _ => {
                     writeln!(out, "Cancelled; nothing was changed.").map_err(Error::Output)?;
-                    return Ok(EXIT_OK);
+                    return Ok(Exit::Ok);
                 }
             }
         }
@@ -95,7 +96,7 @@ pub fn run(
             .map_err(Error::Output)?;
     }
     summary(profile, &plan, &pending, &args, cli, style, out)?;
-    Ok(EXIT_OK)
+    Ok(Exit::Ok)
 }
 
 fn confirm_error(e: crate::ui::PromptError) -> Error {

@@ -4,8 +4,9 @@
 
 use crate::cli::{Cli, SetupArgs};
 use crate::env::Env;
-use crate::error::{Error, EXIT_OK};
+use crate::error::Error;
 use crate::exec::{self, sync_task, Context};
+use crate::exit::Exit;
 use crate::local::project;
 use crate::plan::snapshot::human_bytes;
 use crate::plan::StepId;
@@ -21,7 +22,7 @@ pub fn run(
     env: &Env,
     style: &Style,
     out: &mut dyn Write,
-) -> Result<i32, Error> {
+) -> Result<Exit, Error> {
     let inputs = super::plan::inputs_with(set, args, env, false)?;
     let mut prompter = SystemPrompter::new(env);
     // The key step only reads an existing key (the ssh2 transport signs in with it).
@@ -43,7 +44,7 @@ pub fn run(
     for l in lines {
         writeln!(out, "{l}").map_err(Error::Output)?;
     }
-    Ok(EXIT_OK)
+    Ok(Exit::Ok)
 }
 
 fn dry_run_lines(cx: &mut Context) -> Result<Vec<String>, crate::exec::StepError> {

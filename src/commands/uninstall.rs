@@ -8,8 +8,9 @@
 
 use crate::cli::{Cli, SetupArgs};
 use crate::env::Env;
-use crate::error::{Error, EXIT_OK};
+use crate::error::Error;
 use crate::exec::{self, StepError};
+use crate::exit::Exit;
 use crate::local::{atomic, include, known_hosts, state};
 use crate::plan::ssh_config::{self, KNOWN_HOSTS_FILE, MANAGED_FILE};
 use crate::plan::StepId;
@@ -29,7 +30,7 @@ pub fn run(
     env: &Env,
     style: &Style,
     out: &mut dyn Write,
-) -> Result<i32, Error> {
+) -> Result<Exit, Error> {
     let site = args.site.as_deref().ok_or_else(|| Error::Usage {
         message: "which site? no --site given".into(),
         hint: "pass the site to remove, e.g. `hpcinit uninstall --site saga`".into(),
@@ -39,7 +40,7 @@ pub fn run(
     if remote {
         match remove_remote(set, args, cli, env, style, out)? {
             Some(r) => removed.extend(r),
-            None => return Ok(EXIT_OK),
+            None => return Ok(Exit::Ok),
         }
     }
     removed.extend(remove_local(env, &site)?);
@@ -49,7 +50,7 @@ pub fn run(
     if removed.is_empty() {
         writeln!(out, "Nothing of hpcinit's for {site} on this machine; nothing was changed.")
             .map_err(Error::Output)?;
-        return Ok(EXIT_OK);
+        return Ok(Exit::Ok);
     }
     writeln!(out, "{}", style.ok(&format!("Removed for {site}:"))).map_err(Error::Output)?;
     for r in &removed {
@@ -68,7 +69,7 @@ pub fn run(
         writeln!(out, "Nothing on the cluster was touched (add --remote to delete this project's environment and snapshots there).")
             .map_err(Error::Output)?;
     }
-    Ok(EXIT_OK)
+    Ok(Exit::Ok)
 }
 
 /// Takes this site's Host blocks out of hpcinit's ssh config (the Include line too when no

@@ -115,15 +115,15 @@ impl StepError {
     }
 
     /// 2 for a missing answer, 130 for an interruption, 1 for everything else.
-    pub fn exit_code(&self) -> i32 {
+    pub fn exit_code(&self) -> crate::exit::Exit {
         match self {
             StepError::Prompt(PromptError::NoTerminal { .. }) | StepError::PassphraseRequired { .. } => {
-                crate::error::EXIT_USAGE
+                crate::exit::Exit::Usage
             }
-            StepError::Prompt(PromptError::Interrupted) => crate::error::EXIT_INTERRUPTED,
+            StepError::Prompt(PromptError::Interrupted) => crate::exit::Exit::Interrupted,
             StepError::Plan(e) => e.exit_code(),
-            StepError::Cluster { usage: true, .. } => crate::error::EXIT_USAGE,
-            _ => crate::error::EXIT_FAILED,
+            StepError::Cluster { usage: true, .. } => crate::exit::Exit::Usage,
+            _ => crate::exit::Exit::Failed,
         }
     }
 }

@@ -20,6 +20,7 @@ mod ssh_config_task;
 mod sync_patch;
 pub mod sync_task;
 
+pub use crate::settings::{OnExisting, Transport};
 pub use error::StepError;
 
 use crate::env::Env;
@@ -30,34 +31,6 @@ use crate::ui::{Prompter, Reporter, Status};
 use std::path::PathBuf;
 use std::time::Duration;
 use zeroize::Zeroizing;
-
-/// Which client carries the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Transport {
-    /// The system's OpenSSH with a shared (ControlMaster) connection.
-    Ssh,
-    /// One in-process libssh2 session.
-    Ssh2,
-}
-
-impl Transport {
-    /// OpenSSH where it is installed and can multiplex (not native Windows), else libssh2.
-    pub fn detect(env: &Env) -> Transport {
-        if cfg!(windows) {
-            return Transport::Ssh2;
-        }
-        let found = env
-            .var("PATH")
-            .unwrap_or("/usr/bin:/bin")
-            .split(':')
-            .any(|d| std::path::Path::new(d).join("ssh").is_file());
-        if found {
-            Transport::Ssh
-        } else {
-            Transport::Ssh2
-        }
-    }
-}
 
 /// How the run behaves where the person could be asked.
 #[derive(Debug, Clone)]
@@ -79,16 +52,12 @@ pub struct Options {
     pub job_timeout: Duration,
 }
 
-/// What to do with an environment at the planned place that is not the planned one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum OnExisting {
-    /// Leave it and use it as it is.
-    Keep,
-    /// Build the planned one and swap it in once it works (the old one is then removed).
-    Replace,
-    /// Stop with an error.
-    Fail,
+/// The step a run stopped at, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{title}: {error}")]
+pub struct StepFailed {
+    pub title: String,
+    pub error: Box<StepError>,
 }
 
 /// Rebuilds the plan from the probe's facts.
@@ -317,7 +286,7 @@ fn task_for(step: &Step) -> Box<dyn Task> {
 /// its own while the login shell writes the templates, the code copy while the venv builds.
 /// Reports stay in the plan's order; work started early and not collected is stopped at a
 /// failure.
-pub fn run(cx: &mut Context, ids: &[StepId]) -> Result<(), crate::error::Error> {
+pub fn run(cx: &mut Context, ids: &[StepId]) -> Result<(), StepFailed> {
     let ids: Vec<StepId> = cx.plan.steps.iter().map(|s| s.id).filter(|id| ids.contains(id)).collect();
     let total = ids.len();
     let mut started: Vec<(StepId, Box<dyn Task>)> = Vec::new();
@@ -337,7 +306,7 @@ pub fn run(cx: &mut Context, ids: &[StepId]) -> Result<(), crate::error::Error> 
             Ok((status, line)) => cx.reporter.end(status, &line),
             Err(e) => {
                 cx.reporter.end(Status::Failed, &e.to_string());
-                return Err(crate::error::Error::Step { title: step.title.clone(), error: Box::new(e) });
+                return Err(StepFailed { title: step.title.clone(), error: Box::new(e) });
             }
         }
         for later in &ids[i + 1..] {

@@ -5,7 +5,6 @@
 //! only when the environment it describes changed.
 
 use crate::local::state::EnvironmentRecord;
-use crate::plan::modules::logical_name;
 use crate::profile::raw::VenvRecipe;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -221,6 +220,24 @@ pub fn packages_phrase(n: usize) -> String {
     format!("{n} package{}", if n == 1 { "" } else { "s" })
 }
 
+/// A module's name independent of the site's naming scheme: the name lower-cased with its
+/// release (`StdEnv/2023` → `stdenv 2023`); Python modules by `major.minor`
+/// (`Python/3.11.2-GCCcore-12.2.0`, `python/3.11.5` → `python 3.11`).
+pub fn logical_name(module: &str) -> String {
+    let (name, version) = module.split_once('/').unwrap_or((module, ""));
+    let name = name.to_ascii_lowercase();
+    let release = version.trim_start_matches('.').split('-').next().unwrap_or("");
+    if name == "python" || name == "python3" {
+        let mm: Vec<&str> = release.split('.').take(2).collect();
+        return format!("python {}", mm.join("."));
+    }
+    if release.is_empty() {
+        name
+    } else {
+        format!("{name} {release}")
+    }
+}
+
 /// The modules hpcinit asked for among those loaded (`module -t list`): the Python module (by
 /// `python_base`, case-insensitively) and the toolchain modules named by `prerequisites`.
 pub fn requested_modules(
@@ -248,6 +265,17 @@ pub fn requested_modules(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn logical_names_ignore_the_naming_scheme() {
+        assert_eq!(logical_name("Python/3.11.2-GCCcore-12.2.0"), "python 3.11");
+        assert_eq!(logical_name("python/3.11"), "python 3.11");
+        assert_eq!(logical_name("python3/3.11.4"), "python 3.11");
+        assert_eq!(logical_name("StdEnv/2023"), "stdenv 2023");
+        assert_eq!(logical_name("scipy-stack/2023b"), "scipy-stack 2023b");
+        assert_eq!(logical_name("gcccore/.12.3"), "gcccore 12.3");
+        assert_eq!(logical_name("LUMI"), "lumi");
+    }
 
     fn sample() -> Lock {
         let loaded = vec!["StdEnv/2023".to_string(), "gcccore/.12.3".into(), "python/3.11.5".into()];

@@ -54,12 +54,12 @@ impl PlanError {
     }
 
     /// 2 when the person asked for something the cluster does not have; 1 otherwise.
-    pub fn exit_code(&self) -> i32 {
+    pub fn exit_code(&self) -> crate::exit::Exit {
         match self {
             PlanError::PythonMissing { .. }
             | PlanError::LockedPythonMissing { .. }
-            | PlanError::LockStale { .. } => crate::error::EXIT_USAGE,
-            _ => crate::error::EXIT_FAILED,
+            | PlanError::LockStale { .. } => crate::exit::Exit::Usage,
+            _ => crate::exit::Exit::Failed,
         }
     }
 }

@@ -55,24 +55,6 @@ pub fn version_list(modules: &[(PythonVersion, String)]) -> String {
     modules.iter().map(|(v, m)| format!("{v} ({m})")).collect::<Vec<_>>().join(", ")
 }
 
-/// A module's name independent of the site's naming scheme: the name lower-cased with its
-/// release (`StdEnv/2023` → `stdenv 2023`); Python modules by `major.minor`
-/// (`Python/3.11.2-GCCcore-12.2.0`, `python/3.11.5` → `python 3.11`).
-pub fn logical_name(module: &str) -> String {
-    let (name, version) = module.split_once('/').unwrap_or((module, ""));
-    let name = name.to_ascii_lowercase();
-    let release = version.trim_start_matches('.').split('-').next().unwrap_or("");
-    if name == "python" || name == "python3" {
-        let mm: Vec<&str> = release.split('.').take(2).collect();
-        return format!("python {}", mm.join("."));
-    }
-    if release.is_empty() {
-        name
-    } else {
-        format!("{name} {release}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,17 +91,6 @@ mod tests {
             "/apps/dcc/etc/modulefiles:\npython3/3.10.7\npython3/3.11.4(default)\npython3/3.12.9(latest:3.12)\n/apps/other:\npython3/3.11.4\n",
         );
         assert_eq!(parse_avail(&out, "python3"), ["python3/3.10.7", "python3/3.11.4", "python3/3.12.9"]);
-    }
-
-    #[test]
-    fn logical_names_ignore_the_naming_scheme() {
-        assert_eq!(logical_name("Python/3.11.2-GCCcore-12.2.0"), "python 3.11");
-        assert_eq!(logical_name("python/3.11"), "python 3.11");
-        assert_eq!(logical_name("python3/3.11.4"), "python 3.11");
-        assert_eq!(logical_name("StdEnv/2023"), "stdenv 2023");
-        assert_eq!(logical_name("scipy-stack/2023b"), "scipy-stack 2023b");
-        assert_eq!(logical_name("gcccore/.12.3"), "gcccore 12.3");
-        assert_eq!(logical_name("LUMI"), "lumi");
     }
 
     #[test]

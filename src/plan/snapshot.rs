@@ -14,47 +14,7 @@ pub const FUNCTIONS: &str = include_str!("snapshot.sh");
 /// Where a snapshot is filled before it is complete, inside the project's snapshot directory.
 pub const INCOMING: &str = ".hpcinit-incoming";
 
-/// What the person asked of snapshots.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct SyncAnswers {
-    /// Patterns left out, gitignore syntax (`--exclude`).
-    pub excludes: Vec<String>,
-    /// Keep this many snapshots; `None` keeps all (`--keep`).
-    pub keep: Option<u32>,
-    /// A bandwidth limit (`--bwlimit`): rsync's text and bytes per second.
-    pub bwlimit: Option<BwLimit>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct BwLimit {
-    pub text: String,
-    pub bytes_per_second: u64,
-}
-
-impl std::str::FromStr for BwLimit {
-    type Err = String;
-
-    /// rsync's form: a number of KiB/s, or with a unit `K`, `M`, `G` (1024-based).
-    fn from_str(s: &str) -> Result<BwLimit, String> {
-        let t = s.trim();
-        let (num, unit) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit() && *c != '.') {
-            Some((i, _)) => t.split_at(i),
-            None => (t, "K"),
-        };
-        let factor: f64 = match unit.to_ascii_uppercase().trim_end_matches(['B', '/', 'S']) {
-            "K" | "KI" => 1024.0,
-            "M" | "MI" => 1024.0 * 1024.0,
-            "G" | "GI" => 1024.0 * 1024.0 * 1024.0,
-            _ => return Err(format!("unknown unit `{unit}`")),
-        };
-        let n: f64 = num.parse().map_err(|_| "not a number".to_string())?;
-        let bytes = (n * factor) as u64;
-        if bytes < 1024 {
-            return Err("below 1 KiB/s".into());
-        }
-        Ok(BwLimit { text: format!("{}", bytes / 1024), bytes_per_second: bytes })
-    }
-}
+pub use crate::answers::{BwLimit, SyncAnswers};
 
 /// The facts the step is planned from: the project's root and commit, and what it holds now.
 #[derive(Debug, Clone, Default, Serialize)]

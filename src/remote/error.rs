@@ -28,7 +28,7 @@ pub enum RemoteError {
         source: std::io::Error,
     },
     #[error("a prompt could not be answered")]
-    Prompt(#[from] crate::ui::PromptError),
+    Prompt(#[from] crate::prompt::PromptError),
 }
 
 impl RemoteError {

@@ -18,7 +18,7 @@ pub use running::Running;
 pub use script::Script;
 pub use ssh2_session::Ssh2Session;
 
-use crate::ui::Prompter;
+use crate::prompt::Prompter;
 
 /// What a remote command printed and how it ended.
 #[derive(Debug, Clone)]

@@ -6,7 +6,7 @@
 
 use super::shell_session::ShellSession;
 use super::{Remote, RemoteError, RemoteOutput, Running, Script};
-use crate::ui::Prompter;
+use crate::prompt::Prompter;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};

@@ -6,7 +6,7 @@
 
 use super::host_key::{connect_tcp, server_key};
 use super::{Remote, RemoteError, RemoteOutput};
-use crate::ui::{PromptError, Prompter};
+use crate::prompt::{PromptError, Prompter};
 use ssh2::{KeyboardInteractivePrompt, Prompt, Session};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
