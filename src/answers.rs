@@ -46,12 +46,12 @@ pub enum AnswerError {
     Invalid { what: &'static str, value: String, reason: String, hint: String },
 }
 
-impl AnswerError {
-    pub fn hint(&self) -> String {
-        match self {
+impl crate::exit::Diagnostic for AnswerError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
             AnswerError::Missing { flag, hint, .. } => format!("pass {flag}; {hint}"),
             AnswerError::Invalid { hint, .. } => hint.clone(),
-        }
+        })
     }
 }
 

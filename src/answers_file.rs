@@ -49,8 +49,17 @@ pub enum AnswersFileError {
 }
 
 impl AnswersFileError {
-    pub fn hint(&self) -> String {
+    pub fn detail(&self) -> Option<String> {
         match self {
+            AnswersFileError::Invalid { snippet, .. } => Some(snippet.clone()),
+            AnswersFileError::Read { .. } => None,
+        }
+    }
+}
+
+impl crate::exit::Diagnostic for AnswersFileError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
             AnswersFileError::Read { .. } => "check the path given to --answers".into(),
             AnswersFileError::Invalid { message, .. } if message.contains("unknown field") => {
                 "the keys are the long flags' names without `--`: site, user, account, project-dir, project-name, python, key, check-job, exclude, keep, bwlimit, allow-upgrades, no-lock, accept-new-host-key, no-passphrase, on-existing".into()
@@ -58,14 +67,7 @@ impl AnswersFileError {
             AnswersFileError::Invalid { .. } => {
                 "fix the value; `hpcinit --help` describes each answer under its flag".into()
             }
-        }
-    }
-
-    pub fn detail(&self) -> Option<String> {
-        match self {
-            AnswersFileError::Invalid { snippet, .. } => Some(snippet.clone()),
-            AnswersFileError::Read { .. } => None,
-        }
+        })
     }
 }
 
@@ -119,6 +121,7 @@ impl AnswersFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exit::Diagnostic;
 
     #[test]
     fn reads_every_key_and_keeps_python_versions_as_written() {
@@ -150,7 +153,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(e.hint().contains("project-dir"));
+        assert!(e.hint().unwrap_or_default().contains("project-dir"));
         assert!(AnswersFile::parse("a.yaml", "keep: many\n").is_err());
         assert!(AnswersFile::parse("a.yaml", "").is_ok());
     }

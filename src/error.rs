@@ -3,6 +3,7 @@
 //! profile or configuration, interrupted).
 
 use crate::answers::AnswerError;
+use crate::exit::Diagnostic;
 use crate::exit::Exit;
 use crate::profile::ProfileError;
 use crate::ui::Style;
@@ -49,37 +50,6 @@ impl From<crate::exec::StepFailed> for Error {
 }
 
 impl Error {
-    pub fn exit_code(&self) -> Exit {
-        match self {
-            Error::Profile(_)
-            | Error::Answer(_)
-            | Error::AnswersFile(_)
-            | Error::Usage { .. }
-            | Error::LocalRead { .. } => Exit::Usage,
-            Error::Requirements(_) | Error::Project(_) | Error::Lock(_) => Exit::Usage,
-            Error::Plan(e) => e.exit_code(),
-            Error::Output(_) | Error::Busy(_) => Exit::Failed,
-            Error::Step { error, .. } => error.exit_code(),
-        }
-    }
-
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            Error::Profile(e) => e.hint(),
-            Error::Answer(e) => Some(e.hint()),
-            Error::AnswersFile(e) => Some(e.hint()),
-            Error::Usage { hint, .. } => Some(hint.clone()),
-            Error::LocalRead { .. } => Some("check that the path exists and that you may read it".into()),
-            Error::Requirements(e) => Some(e.hint()),
-            Error::Project(e) => Some(e.hint()),
-            Error::Lock(e) => Some(e.hint()),
-            Error::Plan(e) => Some(e.hint()),
-            Error::Output(_) => None,
-            Error::Busy(e) => Some(e.hint()),
-            Error::Step { error, .. } => error.hint(),
-        }
-    }
-
     fn detail(&self) -> Option<String> {
         match self {
             Error::Profile(e) => e.detail(),
@@ -112,5 +82,38 @@ impl Error {
             out.push_str(&format!("{} {hint}\n", style.hint("hint:")));
         }
         out
+    }
+}
+
+impl crate::exit::Diagnostic for Error {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Error::Profile(e) => e.hint(),
+            Error::Answer(e) => e.hint(),
+            Error::AnswersFile(e) => e.hint(),
+            Error::Usage { hint, .. } => Some(hint.clone()),
+            Error::LocalRead { .. } => Some("check that the path exists and that you may read it".into()),
+            Error::Requirements(e) => e.hint(),
+            Error::Project(e) => e.hint(),
+            Error::Lock(e) => e.hint(),
+            Error::Plan(e) => e.hint(),
+            Error::Output(_) => None,
+            Error::Busy(e) => e.hint(),
+            Error::Step { error, .. } => error.hint(),
+        }
+    }
+
+    fn exit(&self) -> Exit {
+        match self {
+            Error::Profile(_)
+            | Error::Answer(_)
+            | Error::AnswersFile(_)
+            | Error::Usage { .. }
+            | Error::LocalRead { .. } => Exit::Usage,
+            Error::Requirements(_) | Error::Project(_) | Error::Lock(_) => Exit::Usage,
+            Error::Plan(e) => e.exit(),
+            Error::Output(_) | Error::Busy(_) => Exit::Failed,
+            Error::Step { error, .. } => error.exit(),
+        }
     }
 }

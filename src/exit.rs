@@ -25,3 +25,14 @@ impl Exit {
         }
     }
 }
+
+/// What every error hpcinit reports says beyond its message, the same way for each: the hint
+/// that fixes it (rendered once as `hint:`) and how it ends the run.
+pub trait Diagnostic {
+    /// What the person can do about it, if hpcinit knows.
+    fn hint(&self) -> Option<String>;
+    /// How it ends the run: a failed step or check unless it says otherwise.
+    fn exit(&self) -> Exit {
+        Exit::Failed
+    }
+}

@@ -24,6 +24,7 @@ use clap::{CommandFactory, Parser};
 use cli::{Cli, Command, ProfilesCommand, SetupArgs};
 use env::Env;
 use error::Error;
+use exit::Diagnostic;
 use exit::Exit;
 use std::io::Write;
 use ui::Style;
@@ -49,7 +50,7 @@ where
         Ok(exit) => exit.code(),
         Err(e) => {
             let _ = write!(err, "{}", e.render(&Style::new(env.color())));
-            e.exit_code().code()
+            e.exit().code()
         }
     }
 }

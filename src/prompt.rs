@@ -17,14 +17,14 @@ pub enum PromptError {
     Mismatch,
 }
 
-impl PromptError {
-    pub fn hint(&self) -> String {
-        match self {
+impl crate::exit::Diagnostic for PromptError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
             PromptError::NoTerminal { flag, .. } => format!("run it in a terminal, or pass {flag}"),
             PromptError::Interrupted => "run the same command again to continue where it stopped".into(),
             PromptError::Askpass { detail, .. } => format!("check SSH_ASKPASS ({detail})"),
             PromptError::Mismatch => "run it again and type the same passphrase twice".into(),
-        }
+        })
     }
 }
 

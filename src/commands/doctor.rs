@@ -10,6 +10,7 @@ use crate::cli::{Cli, SetupArgs};
 use crate::env::Env;
 use crate::error::Error;
 use crate::exec::{self, Check, Context, StepError};
+use crate::exit::Diagnostic;
 use crate::exit::Exit;
 use crate::plan::{HostKeyPlan, StepId};
 use crate::profile::{Profile, ProfileSet};

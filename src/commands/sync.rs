@@ -6,6 +6,7 @@ use crate::cli::{Cli, SetupArgs};
 use crate::env::Env;
 use crate::error::Error;
 use crate::exec::{self, sync_task, Context};
+use crate::exit::Diagnostic;
 use crate::exit::Exit;
 use crate::local::project;
 use crate::plan::snapshot::human_bytes;
@@ -50,11 +51,10 @@ pub fn run(
 fn dry_run_lines(cx: &mut Context) -> Result<Vec<String>, crate::exec::StepError> {
     let Some(p) = cx.plan.sync().cloned() else { return Ok(vec!["this plan copies no code".into()]) };
     let root = std::path::Path::new(&p.root);
-    let scan = project::scan(root, &p.excludes).map_err(|e| crate::exec::StepError::Cluster {
+    let scan = project::scan(root, &p.excludes).map_err(|e| crate::exec::StepError::Local {
         what: "listing the project".into(),
         detail: e.to_string(),
-        hint: e.hint(),
-        usage: true,
+        hint: e.hint().unwrap_or_default(),
     })?;
     let latest = sync_task::latest(cx, &p, true)?;
     let mut lines = Vec::new();

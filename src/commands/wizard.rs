@@ -7,6 +7,7 @@ use crate::answers;
 use crate::cli::SetupArgs;
 use crate::env::Env;
 use crate::error::Error;
+use crate::exit::Diagnostic;
 use crate::profile::raw::RegistrationMode;
 use crate::profile::scalar::PythonVersion;
 use crate::profile::{Profile, ProfileSet};
@@ -48,7 +49,7 @@ pub fn ask(
             .input(
                 &format!("Your username on {display}"),
                 args.user.as_deref().unwrap_or(&earlier.user),
-                &|v| answers::check_user(v).map_err(|e| format!("{e}; {}", e.hint())),
+                &|v| answers::check_user(v).map_err(|e| format!("{e}; {}", e.hint().unwrap_or_default())),
                 "--user NAME",
             )
             .map_err(prompt)?;
@@ -94,7 +95,7 @@ fn account(
                 args.account.as_deref().or(earlier.account.as_deref()).unwrap_or(""),
                 &|v| {
                     let v = Some(v).filter(|v| !v.is_empty());
-                    answers::check_account(p, v).map_err(|e| format!("{e}; {}", e.hint()))
+                    answers::check_account(p, v).map_err(|e| format!("{e}; {}", e.hint().unwrap_or_default()))
                 },
                 "--account NAME",
             )

@@ -36,7 +36,6 @@ impl Task for CheckJobTask {
                 what: "the test job".into(),
                 detail: format!("the log directory {log_dir} does not exist, so the scheduler could not write the job's output and the job would fail without a word"),
                 hint: format!("run `hpcinit --site {site}` first: it creates the directories"),
-                usage: false,
             });
         }
         let timeout = cx.options.job_timeout.as_secs().max(10);
@@ -96,7 +95,6 @@ impl CheckJobTask {
                 what: "the test job".into(),
                 detail,
                 hint: format!("check the account and the limits named above; the job script is shown by `hpcinit plan --site {site} --check-job`"),
-                usage: false,
             });
         }
         let log = tag("log").first().cloned().unwrap_or_default();
@@ -127,7 +125,6 @@ impl CheckJobTask {
             } else {
                 format!("read {log} and the .err file beside it; the scheduler's reason is above")
             },
-            usage: false,
         })
     }
 }

@@ -3,6 +3,7 @@
 //! an open master from an earlier run is reused with no sign-in at all.
 
 use super::{Applied, Check, Context, StepError, Task};
+use crate::exit::Diagnostic;
 use crate::plan::ConnectPlan;
 use crate::profile::raw::RegistrationMode;
 use crate::remote::RemoteError;
@@ -95,7 +96,7 @@ pub fn connect_hint(cx: &Context, e: &RemoteError) -> String {
             "the server's key is not the one hpcinit recorded; run hpcinit again to see both fingerprints"
                 .into()
         }
-        RemoteError::Prompt(p) => p.hint(),
+        RemoteError::Prompt(p) => p.hint().unwrap_or_default(),
         _ => format!("run `ssh -v {}` to see where it stops.{rule}", c.alias),
     }
 }

@@ -63,17 +63,26 @@ pub enum StepError {
     KeyLoginFails { site: String, hint: String },
     #[error(transparent)]
     Plan(crate::plan::PlanError),
+    /// The cluster refused or failed (exit 1).
     #[error("{what} failed on the cluster: {detail}")]
-    Cluster { what: String, detail: String, hint: String, usage: bool },
+    Cluster { what: String, detail: String, hint: String },
+    /// Something on this machine stops the step: the project cannot be read, a local program
+    /// is missing (exit 2: the person fixes it here).
+    #[error("{what}: {detail}")]
+    Local { what: String, detail: String, hint: String },
+    /// The run cannot go on as asked without another choice from the person (a flag names it;
+    /// exit 2).
+    #[error("{what}: {detail}")]
+    NeedsChoice { what: String, detail: String, hint: String },
     #[error("{step} did not hold after it was applied: {why}")]
     NotVerified { step: String, why: String },
 }
 
-impl StepError {
-    pub fn hint(&self) -> Option<String> {
+impl crate::exit::Diagnostic for StepError {
+    fn hint(&self) -> Option<String> {
         Some(match self {
-            StepError::Key(e) => e.hint(),
-            StepError::Prompt(e) => e.hint(),
+            StepError::Key(e) => return e.hint(),
+            StepError::Prompt(e) => return e.hint(),
             StepError::Write { .. } => "check the permissions of that directory".into(),
             StepError::ReadOnly { path, line, .. } => format!(
                 "add this line at the top of {} yourself, then run hpcinit again: {line}   (or make the file writable: chmod u+w {})",
@@ -108,21 +117,22 @@ impl StepError {
                 "run it in a terminal to type one, or pass --key-passphrase-file FILE".into()
             }
             StepError::KeyNotRegistered { hint, .. } | StepError::KeyLoginFails { hint, .. } => hint.clone(),
-            StepError::Plan(e) => e.hint(),
-            StepError::Cluster { hint, .. } => hint.clone(),
+            StepError::Plan(e) => return e.hint(),
+            StepError::Cluster { hint, .. }
+            | StepError::Local { hint, .. }
+            | StepError::NeedsChoice { hint, .. } => hint.clone(),
             StepError::NotVerified { .. } => "run hpcinit again; if it persists, run with -v and report it".into(),
         })
     }
 
-    /// 2 for a missing answer, 130 for an interruption, 1 for everything else.
-    pub fn exit_code(&self) -> crate::exit::Exit {
+    fn exit(&self) -> crate::exit::Exit {
         match self {
             StepError::Prompt(PromptError::NoTerminal { .. }) | StepError::PassphraseRequired { .. } => {
                 crate::exit::Exit::Usage
             }
             StepError::Prompt(PromptError::Interrupted) => crate::exit::Exit::Interrupted,
-            StepError::Plan(e) => e.exit_code(),
-            StepError::Cluster { usage: true, .. } => crate::exit::Exit::Usage,
+            StepError::Plan(e) => e.exit(),
+            StepError::Local { .. } | StepError::NeedsChoice { .. } => crate::exit::Exit::Usage,
             _ => crate::exit::Exit::Failed,
         }
     }

@@ -74,7 +74,6 @@ pub fn read_on_cluster(
             what: "reading the environment".into(),
             detail: format!("the script stopped before the end: {}", last_lines(&out.stdout)),
             hint: "run `hpcinit doctor` to see what fails on the cluster".into(),
-            usage: false,
         }),
     }
 }

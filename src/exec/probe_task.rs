@@ -57,14 +57,12 @@ pub fn take_facts(cx: &mut Context, out: &RemoteOutput, what: &str) -> Result<()
             what: what.into(),
             detail,
             hint: "hpcinit runs `bash -l` on the cluster; check that a login shell starts cleanly (`ssh SITE bash -l -c true`)".into(),
-            usage: false,
         });
     };
     let facts: RemoteFacts = serde_json::from_str(json).map_err(|e| StepError::Cluster {
         what: what.into(),
         detail: format!("its answer is not what hpcinit expects ({e})"),
         hint: "run again with -v and report the output".into(),
-        usage: false,
     })?;
     cx.set_facts(facts)
 }
@@ -91,7 +89,7 @@ pub fn change_and_reprobe(
 fn script_failed(what: &str, out: &RemoteOutput, hint: &str) -> StepError {
     let detail: Vec<&str> =
         out.stdout.lines().chain(out.stderr.lines()).filter(|l| !l.starts_with("@@")).collect();
-    StepError::Cluster { what: what.into(), detail: detail.join(" | "), hint: hint.into(), usage: false }
+    StepError::Cluster { what: what.into(), detail: detail.join(" | "), hint: hint.into() }
 }
 
 fn describe(cx: &Context, f: &RemoteFacts) -> String {

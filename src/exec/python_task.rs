@@ -131,13 +131,12 @@ impl PythonTask {
         let mut replace = false;
         match existing(cx, p) {
             Existing::Older | Existing::Foreign(_) if cx.options.on_existing == Some(OnExisting::Fail) => {
-                return Err(StepError::Cluster {
+                return Err(StepError::NeedsChoice {
                     what: "the Python environment".into(),
                     detail: format!("{} exists and differs from the plan (--on-existing fail)", p.venv),
                     hint:
                         "pass --on-existing replace to rebuild it, or --on-existing keep to use it as it is"
                             .into(),
-                    usage: true,
                 });
             }
             Existing::Foreign(what) => {
@@ -322,7 +321,6 @@ fn unmet_pins(cx: &Context, p: &PythonPlan, all: &[PinMatch]) -> StepError {
             unmet.join("\n  ")
         ),
         hint,
-        usage: false,
     }
 }
 
@@ -377,6 +375,5 @@ fn failure(p: &PythonPlan, stage: &str, stdout: &str, import_errors: &[String]) 
             "{} was left as it was (a previous environment still works); fix the requirement named above and run hpcinit again (-v shows pip's whole output)",
             p.venv
         ),
-        usage: false,
     }
 }

@@ -25,7 +25,6 @@ pub fn fill(cx: &mut Context, p: &SyncPlan, scan: &Scan) -> Result<Sent, StepErr
                 what: "the code snapshot".into(),
                 detail: "~/scratch is missing on the cluster".into(),
                 hint: format!("run `hpcinit --site {}` first", cx.plan.site),
-                usage: false,
             });
         }
         return Err(StepError::RemoteCommand {
@@ -120,7 +119,6 @@ fn send(cx: &mut Context, p: &SyncPlan, uploads: &[&crate::local::project::Entry
                     what: "the code snapshot".into(),
                     detail: "this connection has no SFTP channel to send the files over".into(),
                     hint: "run the same command with --transport ssh (rsync over OpenSSH)".into(),
-                    usage: false,
                 })
             }
             Err(e) => return Err(StepError::Remote { error: e, hint: "run the same command again".into() }),

@@ -9,6 +9,7 @@ use super::rsync_run::{self, Failed, RsyncVersion, Stats};
 pub use super::sync_patch::diff;
 use super::sync_patch::{decode64, Patch};
 use super::{Applied, Check, Context, StepError, Task};
+use crate::exit::Diagnostic;
 use crate::local::project::{self, GitState, Scan};
 use crate::plan::snapshot::{human_bytes, SyncPlan};
 use crate::remote::script::tagged;
@@ -161,18 +162,16 @@ impl Task for SyncTask {
 fn fill(cx: &mut Context, p: &SyncPlan, scan: &Scan) -> Result<Sent, StepError> {
     match cx.remote().rsync_shell() {
         Some(shell) => {
-            let version = RsyncVersion::local().map_err(|why| StepError::Cluster {
+            let version = RsyncVersion::local().map_err(|why| StepError::Local {
                 what: "the code snapshot".into(),
                 detail: format!("this machine's rsync cannot be used: {why}"),
                 hint: "install rsync 3 (macOS: `brew install rsync`; Debian/Ubuntu: `sudo apt install rsync`), or copy over SFTP with --transport ssh2".into(),
-                usage: true,
             })?;
             if cx.facts.as_ref().is_some_and(|f| !f.has("rsync")) {
-                return Err(StepError::Cluster {
+                return Err(StepError::NeedsChoice {
                     what: "the code snapshot".into(),
                     detail: "the cluster has no rsync on PATH".into(),
                     hint: "copy over SFTP instead: run again with --transport ssh2".into(),
-                    usage: true,
                 });
             }
             rsync_fill(cx, p, scan, version, &shell)
@@ -238,18 +237,16 @@ pub struct Sent {
 
 fn scan_now(cx: &mut Context, p: &SyncPlan) -> Result<Scan, StepError> {
     if let Some(problem) = &p.problem {
-        return Err(StepError::Cluster {
+        return Err(StepError::Local {
             what: "the code snapshot".into(),
             detail: format!("{problem}; hpcinit does not copy it"),
             hint: "run hpcinit in your project's folder, or pass --project-dir DIR".into(),
-            usage: true,
         });
     }
-    let scan = project::scan(std::path::Path::new(&p.root), &p.excludes).map_err(|e| StepError::Cluster {
+    let scan = project::scan(std::path::Path::new(&p.root), &p.excludes).map_err(|e| StepError::Local {
         what: "listing the project".into(),
         detail: e.to_string(),
-        hint: e.hint(),
-        usage: true,
+        hint: e.hint().unwrap_or_default(),
     })?;
     cx.reporter.trace(&format!("{} files, {} to snapshot", scan.files(), human_bytes(scan.bytes())));
     Ok(scan)
@@ -262,7 +259,6 @@ fn no_scratch(cx: &Context) -> StepError {
         detail: "~/scratch is missing on the cluster, and snapshots belong on scratch, not in your home"
             .into(),
         hint: format!("run `hpcinit --site {site}` first: it links ~/scratch to the site's scratch"),
-        usage: false,
     }
 }
 
@@ -343,7 +339,6 @@ fn rsync_fill(
             what: "copying the code".into(),
             detail,
             hint: "run the same command again: what arrived is kept and reused, and latest still names the previous snapshot".into(),
-            usage: false,
         }
     })?;
     cx.reporter.trace(&format!(
@@ -403,7 +398,6 @@ fn finalize(
             what: "checking the copy".into(),
             detail: "what arrived on the cluster differs from the project's file list (did files change during the copy?); latest still names the previous snapshot".into(),
             hint: "run the same command again; only what differs is sent".into(),
-            usage: false,
         });
     }
     if let Some(u) = unchanged {
@@ -414,7 +408,6 @@ fn finalize(
             what: "finishing the snapshot".into(),
             detail: error.unwrap_or_else(|| format!("exit {}: {}", out.status, out.stderr.trim())),
             hint: "run the same command again; latest still names the previous snapshot".into(),
-            usage: false,
         });
     };
     let linked = scan.files() as u64 - sent.files.min(scan.files() as u64);

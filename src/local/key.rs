@@ -42,9 +42,9 @@ pub enum KeyError {
     Generate(#[source] ssh_key::Error),
 }
 
-impl KeyError {
-    pub fn hint(&self) -> String {
-        match self {
+impl crate::exit::Diagnostic for KeyError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
             KeyError::Read { .. } => "check the path given with --key".into(),
             KeyError::Unreadable { path } => format!(
                 "convert it with `ssh-keygen -p -f {}` (keeps the key, rewrites it in OpenSSH format), or leave out --key to let hpcinit create one",
@@ -53,7 +53,7 @@ impl KeyError {
             KeyError::Exposed { path, .. } => format!("run `chmod 600 {}`", path.display()),
             KeyError::Write { .. } => "check that ~/.ssh exists and is writable".into(),
             KeyError::Generate(_) => "the system's random source failed; try again".into(),
-        }
+        })
     }
 }
 

@@ -118,8 +118,17 @@ pub enum LockError {
 }
 
 impl LockError {
-    pub fn hint(&self) -> String {
+    pub fn detail(&self) -> Option<String> {
         match self {
+            LockError::Invalid { snippet, .. } => Some(snippet.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl crate::exit::Diagnostic for LockError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
             LockError::Read { .. } => "check that you may read the file".into(),
             LockError::Invalid { .. } => format!(
                 "{FILE} is written by hpcinit: restore it from version control, or delete it and run `hpcinit lock --site SITE` where the environment works"
@@ -128,14 +137,7 @@ impl LockError {
             LockError::Missing { .. } => format!(
                 "`hpcinit --site SITE` writes {FILE} after building the environment there; `hpcinit lock --site SITE` writes it from an environment already built"
             ),
-        }
-    }
-
-    pub fn detail(&self) -> Option<String> {
-        match self {
-            LockError::Invalid { snippet, .. } => Some(snippet.clone()),
-            _ => None,
-        }
+        })
     }
 }
 

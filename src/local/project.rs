@@ -97,16 +97,16 @@ pub enum ProjectError {
     Pattern { pattern: String, message: String },
 }
 
-impl ProjectError {
-    pub fn hint(&self) -> String {
-        match self {
+impl crate::exit::Diagnostic for ProjectError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
             ProjectError::Read { .. } => {
                 "check that you may read it, or leave it out with a line in .hpcinitignore".into()
             }
             ProjectError::Pattern { .. } => {
                 "patterns use .gitignore syntax, e.g. `--exclude 'data/'` or `--exclude '*.h5'`".into()
             }
-        }
+        })
     }
 }
 

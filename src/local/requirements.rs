@@ -53,9 +53,9 @@ pub enum RequirementsError {
     Cycle { path: PathBuf, line: usize, text: String },
 }
 
-impl RequirementsError {
-    pub fn hint(&self) -> String {
-        match self {
+impl crate::exit::Diagnostic for RequirementsError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
             RequirementsError::Read { .. } => "check that the file exists and that you may read it".into(),
             RequirementsError::Toml { .. } => {
                 "fix pyproject.toml at the place named (it must be valid TOML)".into()
@@ -63,7 +63,7 @@ impl RequirementsError {
             RequirementsError::Cycle { .. } => {
                 "remove the -r line that points back to a file already included".into()
             }
-        }
+        })
     }
 }
 

@@ -42,12 +42,12 @@ pub enum RunLockError {
     },
 }
 
-impl RunLockError {
-    pub fn hint(&self) -> String {
-        match self {
+impl crate::exit::Diagnostic for RunLockError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
             RunLockError::Busy { .. } => "let it finish (or stop it), then run this again; HPCINIT_LOCK_WAIT=SECONDS waits longer. The lock ends with its process, so there is no file to delete".into(),
             RunLockError::Io { .. } => "check that hpcinit's state directory (~/.local/state/hpcinit) is yours and writable".into(),
-        }
+        })
     }
 }
 

@@ -20,9 +20,18 @@ pub enum PlanError {
     VenvInScratch { venv: String, real: String },
 }
 
-impl PlanError {
-    pub fn hint(&self) -> String {
+impl crate::exit::Diagnostic for PlanError {
+    fn exit(&self) -> crate::exit::Exit {
         match self {
+            PlanError::PythonMissing { .. }
+            | PlanError::LockedPythonMissing { .. }
+            | PlanError::LockStale { .. } => crate::exit::Exit::Usage,
+            _ => crate::exit::Exit::Failed,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        Some(match self {
             PlanError::PythonMissing { suggest: Some(v), .. } => {
                 format!("choose one of those, e.g. `--python {v}`")
             }
@@ -50,16 +59,6 @@ impl PlanError {
             PlanError::VenvInScratch { .. } => {
                 "make ~/venvs a real directory in your home (not a link to scratch), or set python.venv.location in a profile".into()
             }
-        }
-    }
-
-    /// 2 when the person asked for something the cluster does not have; 1 otherwise.
-    pub fn exit_code(&self) -> crate::exit::Exit {
-        match self {
-            PlanError::PythonMissing { .. }
-            | PlanError::LockedPythonMissing { .. }
-            | PlanError::LockStale { .. } => crate::exit::Exit::Usage,
-            _ => crate::exit::Exit::Failed,
-        }
+        })
     }
 }

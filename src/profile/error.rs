@@ -60,22 +60,6 @@ impl ProfileError {
         };
         Self::invalid(file, text, line, column, message, hint.to_string())
     }
-
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            ProfileError::Invalid { hint, .. } => Some(hint.clone()),
-            ProfileError::Read { .. } => Some("check the path and its permissions".into()),
-            ProfileError::Unknown { known, .. } => Some(format!(
-                "known sites: {}; `hpcinit profiles list` shows them with their aliases",
-                known.join(", ")
-            )),
-            ProfileError::Retired { successor, .. } => Some(format!("use `hpcinit --site {successor}`")),
-            ProfileError::Conflict { .. } => {
-                Some("rename one of them; a profile may override another only under the same `name`".into())
-            }
-        }
-    }
-
     /// Extra lines shown under the error (the offending line of YAML, the retirement note).
     pub fn detail(&self) -> Option<String> {
         match self {
@@ -110,6 +94,23 @@ pub(crate) fn snippet(file: &str, text: &str, line: u64, column: u64) -> String 
     let pad = " ".repeat(width);
     let caret = " ".repeat(column.saturating_sub(1) as usize);
     format!("{pad}--> {file}:{line}:{column}\n{pad} |\n{n} | {src}\n{pad} | {caret}^")
+}
+
+impl crate::exit::Diagnostic for ProfileError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            ProfileError::Invalid { hint, .. } => Some(hint.clone()),
+            ProfileError::Read { .. } => Some("check the path and its permissions".into()),
+            ProfileError::Unknown { known, .. } => Some(format!(
+                "known sites: {}; `hpcinit profiles list` shows them with their aliases",
+                known.join(", ")
+            )),
+            ProfileError::Retired { successor, .. } => Some(format!("use `hpcinit --site {successor}`")),
+            ProfileError::Conflict { .. } => {
+                Some("rename one of them; a profile may override another only under the same `name`".into())
+            }
+        }
+    }
 }
 
 #[cfg(test)]
