@@ -5,8 +5,9 @@
 //! the job without writing a word anywhere.
 
 use super::{Applied, Check, Context, StepError, Task};
+use crate::plan::smoke::JobReport;
 use crate::plan::CheckJobPlan;
-use crate::remote::script::tagged;
+use crate::remote::script::tags;
 use crate::remote::{RemoteOutput, Script};
 
 pub struct CheckJobTask {
@@ -44,14 +45,14 @@ impl Task for CheckJobTask {
         let mut wait = cx.reporter.wait("submitting the test job");
         let mut id = String::new();
         let mut states: Vec<String> = Vec::new();
-        let out = cx.run_script(&script, &mut |line| match tagged(line) {
-            Some(("job", j)) => {
-                id = j.to_string();
+        let out = cx.run_script(&script, &mut |line| match tags::<JobReport>(line).pop() {
+            Some(JobReport::Submitted(j)) => {
+                id = j;
                 wait.update(&format!("job {id} submitted"));
             }
-            Some(("state", s)) => {
-                states.push(s.to_string());
-                wait.update(&format!("job {id}: {}", describe_state(s)));
+            Some(JobReport::State(st)) => {
+                wait.update(&format!("job {id}: {}", describe_state(&st)));
+                states.push(st);
             }
             _ => {}
         })?;
@@ -72,15 +73,9 @@ impl CheckJobTask {
         out: &RemoteOutput,
         timeout: u64,
     ) -> Result<Applied, StepError> {
-        let tag = |t: &str| {
-            out.stdout
-                .lines()
-                .filter_map(tagged)
-                .filter(|(k, _)| *k == t)
-                .map(|(_, v)| v.to_string())
-                .collect::<Vec<_>>()
-        };
-        if let Some(fail) = tag("fail").first() {
+        let reports = tags::<JobReport>(&out.stdout);
+        let first = |pick: fn(&JobReport) -> Option<&String>| reports.iter().find_map(pick).cloned();
+        if let Some(fail) = first(|r| if let JobReport::Failed(f) = r { Some(f) } else { None }) {
             let (what, rest) = fail.split_once(' ').unwrap_or((fail.as_str(), ""));
             let detail = match what {
                 "no-log-dir" => {
@@ -97,15 +92,19 @@ impl CheckJobTask {
                 hint: format!("check the account and the limits named above; the job script is shown by `hpcinit plan --site {site} --check-job`"),
             });
         }
-        let log = tag("log").first().cloned().unwrap_or_default();
-        if let Some(ok) = tag("ok").first() {
+        let log = first(|r| if let JobReport::Log(l) = r { Some(l) } else { None }).unwrap_or_default();
+        if let Some(ok) = first(|r| if let JobReport::Found(l) = r { Some(l) } else { None }) {
             let line = format!("job {id} wrote `{}` to {log}", ok.trim());
             self.passed = Some(line.clone());
             return Ok(Applied::Changed(line));
         }
-        let final_state = tag("final").first().cloned().unwrap_or_default();
-        let timed_out = tag("timeout").first().cloned();
-        let tail = tag("tail");
+        let final_state =
+            first(|r| if let JobReport::Final(f) = r { Some(f) } else { None }).unwrap_or_default();
+        let timed_out = first(|r| if let JobReport::TimedOut(st) = r { Some(st) } else { None });
+        let tail: Vec<String> = reports
+            .iter()
+            .filter_map(|r| if let JobReport::Tail(l) = r { Some(l.clone()) } else { None })
+            .collect();
         let mut detail = match &timed_out {
             Some(st) => format!(
                 "job {id} did not finish within {timeout} s and was cancelled; last state: {}",

@@ -8,6 +8,7 @@ use super::script_text::heredoc;
 use crate::profile::raw::SchedulerKind;
 use crate::profile::scalar::Walltime;
 use crate::quote::{sh, sh_path};
+use crate::remote::script::Tagged;
 
 use super::venv_build::VERIFY;
 
@@ -64,56 +65,57 @@ impl Smoke<'_> {
     }
 }
 
-/// The remote script: check the log directory, submit `job` on standard input with `{token}`
-/// replaced by `$1` (a fresh token, hex), wait up to `$2` seconds reporting state changes, then
-/// report the end state and the log.
+/// The functions that submit the test job, wait for it and read its log.
+pub const CHECK_JOB_SH: &str = include_str!("check_job.sh");
+
+/// The remote script: `check_job.sh` and one call, with the job on standard input. `$1` is a
+/// fresh token (hex) that replaces `{token}` in the job, `$2` the timeout in seconds.
 pub fn remote_script(kind: SchedulerKind, log_dir: &str, job: &str) -> String {
     let (open, body) = heredoc(job);
-    let (submit, id, poll, cancel, fin) = match kind {
-        SchedulerKind::Slurm => (
-            format!("out=$(sed \"s/{{token}}/$1/g\" {open} | sbatch --parsable\n{body}\n)"),
-            "id=${out%%;*}",
-            "st=$(squeue -h -j \"$id\" -o '%T %r' 2>/dev/null)",
-            "scancel \"$id\"",
-            "scontrol show job \"$id\" 2>/dev/null | tr -s ' ' '\\n' | grep -E '^(JobState|Reason|ExitCode)=' | tr '\\n' ' '",
-        ),
-        SchedulerKind::Lsf => (
-            format!("out=$(sed \"s/{{token}}/$1/g\" {open} | bsub\n{body}\n)"),
-            "id=$(printf '%s\\n' \"$out\" | sed -n 's/^Job <\\([0-9]*\\)>.*/\\1/p')",
-            "st=$(bjobs -noheader -o 'stat pend_reason' \"$id\" 2>/dev/null); case \"$st\" in DONE*|EXIT*) st= ;; esac",
-            "bkill \"$id\"",
-            "bjobs -noheader -o 'stat exit_code' \"$id\" 2>/dev/null",
-        ),
+    let sched = match kind {
+        SchedulerKind::Slurm => "slurm",
+        SchedulerKind::Lsf => "lsf",
     };
     format!(
-        r#"exec 2>&1
-logdir={logdir}
-if [ ! -d "$logdir" ]; then hpcinit_tag fail no-log-dir "$logdir"; return 3; fi
-{submit} || {{ hpcinit_tag fail submit "$out"; return 1; }}
-{id}
-[ -n "$id" ] || {{ hpcinit_tag fail submit "$out"; return 1; }}
-hpcinit_tag job "$id"
-deadline=$(( $(date +%s) + $2 ))
-last=; timed_out=0; n=0
-while :; do
-  {poll}
-  [ -z "$st" ] && break
-  [ "$st" != "$last" ] && {{ hpcinit_tag state "$st"; last=$st; }}
-  if [ "$(date +%s)" -ge "$deadline" ]; then {cancel}; hpcinit_tag timeout "$st"; timed_out=1; break; fi
-  # A smoke job on an idle queue is over in seconds: ask 4 times a second for the first
-  # 10 seconds, then every second up to a minute, then every 10 seconds (gentler on the
-  # scheduler than a person re-running squeue).
-  n=$((n + 1)); if [ "$n" -le 40 ]; then sleep 0.25; elif [ "$n" -le 90 ]; then sleep 1; else sleep 10; fi
-done
-hpcinit_tag final "$({fin})"
-log="$logdir/{name}-$id.out"; err="$logdir/{name}-$id.err"
-i=0
-while [ "$timed_out" = 0 ] && [ $i -lt 30 ] && ! grep -qF "hpcinit-check ok $1" "$log" 2>/dev/null; do sleep 1; i=$((i + 1)); done
-hpcinit_tag log "$log"
-grep -F "hpcinit-check ok $1" "$log" 2>/dev/null | head -n 1 | sed 's/^/@@hpcinit:ok /'
-tail -n 20 "$log" "$err" 2>/dev/null | sed 's/^/@@hpcinit:tail /'
-true"#,
-        logdir = sh(log_dir),
-        name = JOB_NAME,
+        "{CHECK_JOB_SH}hpcinit_check_job {sched} {} {JOB_NAME} \"$1\" \"$2\" {open}\n{body}\n",
+        sh(log_dir)
     )
+}
+
+/// What the test job's script reports, line by line (`check_job.sh`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobReport {
+    /// Submitted, with this job id.
+    Submitted(String),
+    /// Queued or running: the state and the scheduler's reason.
+    State(String),
+    /// Cancelled at the deadline, in this state.
+    TimedOut(String),
+    /// How it ended, in the scheduler's words.
+    Final(String),
+    /// Where its log is.
+    Log(String),
+    /// The line with the token, found in the log.
+    Found(String),
+    /// One of the log's last lines.
+    Tail(String),
+    /// Not submitted: `no-log-dir DIR` or `submit WHAT THE SCHEDULER SAID`.
+    Failed(String),
+}
+
+impl Tagged for JobReport {
+    fn from_tag(tag: &str, payload: &str) -> Option<JobReport> {
+        let p = payload.to_string();
+        Some(match tag {
+            "job" => JobReport::Submitted(p),
+            "state" => JobReport::State(p),
+            "timeout" => JobReport::TimedOut(p),
+            "final" => JobReport::Final(p),
+            "log" => JobReport::Log(p),
+            "ok" => JobReport::Found(p),
+            "tail" => JobReport::Tail(p),
+            "fail" => JobReport::Failed(p),
+            _ => return None,
+        })
+    }
 }

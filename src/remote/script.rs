@@ -90,6 +90,18 @@ impl Script {
     }
 }
 
+/// A script's answer as a typed value: each script has an enum of the tags it prints, and
+/// [`tags`] reads them, so no script's output is parsed by hand.
+pub trait Tagged: Sized {
+    /// The value for one tagged line, or `None` for a tag this script does not print.
+    fn from_tag(tag: &str, payload: &str) -> Option<Self>;
+}
+
+/// Every tagged line of `output` that `T` knows, in order.
+pub fn tags<T: Tagged>(output: &str) -> Vec<T> {
+    output.lines().filter_map(tagged).filter_map(|(t, p)| T::from_tag(t, p)).collect()
+}
+
 /// `("probe", "{…}")` for `@@hpcinit:probe {…}`.
 pub fn tagged(line: &str) -> Option<(&str, &str)> {
     let rest = line.strip_prefix(TAG)?;
