@@ -5,8 +5,14 @@
 use std::path::Path;
 use std::process::Command;
 
-const SCRIPTS: &[&str] =
-    &["src/plan/check_job.sh", "src/plan/register_key.sh", "src/plan/snapshot.sh", "src/remote/prelude.sh"];
+const SCRIPTS: &[&str] = &[
+    "src/plan/check_job.sh",
+    "src/plan/doctor.sh",
+    "src/plan/environment.sh",
+    "src/plan/register_key.sh",
+    "src/plan/snapshot.sh",
+    "src/remote/prelude.sh",
+];
 
 #[test]
 fn remote_scripts_are_shellcheck_clean() {

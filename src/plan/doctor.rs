@@ -5,10 +5,14 @@
 use super::script_text::heredoc;
 use crate::profile::raw::SchedulerKind;
 use crate::profile::Profile;
-use crate::quote::sh_path;
+use crate::quote::{sh, sh_path};
+use crate::remote::script::{tags, Tagged};
 
 /// Lines of the quota command's output passed back (the rest is cut).
 pub const QUOTA_LINES: usize = 30;
+
+/// The functions doctor runs on the cluster.
+pub const DOCTOR_SH: &str = include_str!("doctor.sh");
 
 /// What the script reported, read from its tagged lines.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -24,54 +28,73 @@ pub struct Answer {
     pub venv_exit: Option<i32>,
 }
 
+/// One line of the script's answer (`doctor.sh`).
+enum Report {
+    SchedulerOk(String),
+    SchedulerFail(String),
+    QuotaLine(String),
+    QuotaExit(Option<i32>),
+    Import(String),
+    ImportError(String),
+    VenvMissing(String),
+    VenvExit(Option<i32>),
+}
+
+impl Tagged for Report {
+    fn from_tag(tag: &str, payload: &str) -> Option<Report> {
+        let p = payload.to_string();
+        let code = || payload.trim().parse::<i32>().ok();
+        Some(match tag {
+            "scheduler-ok" => Report::SchedulerOk(p),
+            "scheduler-fail" => Report::SchedulerFail(p),
+            "quota-line" => Report::QuotaLine(payload.trim_end().to_string()),
+            "quota-exit" => Report::QuotaExit(code()),
+            "import" => Report::Import(p),
+            "import-error" => Report::ImportError(p),
+            "venv-missing" => Report::VenvMissing(p),
+            "venv-exit" => Report::VenvExit(code()),
+            _ => return None,
+        })
+    }
+}
+
 impl Answer {
     pub fn parse(stdout: &str) -> Answer {
         let mut a = Answer::default();
-        for (tag, payload) in stdout.lines().filter_map(crate::remote::script::tagged) {
-            match tag {
-                "scheduler-ok" => a.scheduler = Some(Ok(payload.to_string())),
-                "scheduler-fail" => a.scheduler = Some(Err(payload.to_string())),
-                "quota-line" => a.quota.push(payload.trim_end().to_string()),
-                "quota-exit" => a.quota_exit = payload.trim().parse::<i32>().ok(),
-                "import" => a.imports.push(payload.to_string()),
-                "import-error" => a.import_errors.push(payload.to_string()),
-                "venv-exit" => a.venv_exit = payload.trim().parse::<i32>().ok(),
-                "venv-missing" => a.import_errors.push(format!("{payload} has no bin/python")),
-                _ => {}
+        for report in tags::<Report>(stdout) {
+            match report {
+                Report::SchedulerOk(n) => a.scheduler = Some(Ok(n)),
+                Report::SchedulerFail(said) => a.scheduler = Some(Err(said)),
+                Report::QuotaLine(l) => a.quota.push(l),
+                Report::QuotaExit(c) => a.quota_exit = c,
+                Report::Import(i) => a.imports.push(i),
+                Report::ImportError(e) => a.import_errors.push(e),
+                Report::VenvMissing(v) => a.import_errors.push(format!("{v} has no bin/python")),
+                Report::VenvExit(c) => a.venv_exit = c,
             }
         }
         a
     }
 }
 
-/// The script; `venv` and `loads` come from the plan's Python step (`None`: no environment).
+/// The script: `doctor.sh`, the site's quota command and the jobs' modules as functions, then
+/// one call per check; `venv` and `loads` come from the plan's Python step (`None`: no
+/// environment to check).
 pub fn script(profile: &Profile, venv: Option<(&str, &[String])>) -> String {
-    let mut s = String::new();
-    let ask = match profile.raw.scheduler.kind {
-        SchedulerKind::Slurm => "squeue -h -u \"$(id -un)\" -o %i",
-        SchedulerKind::Lsf => "bjobs -noheader -u \"$(id -un)\" 2>/dev/null || bjobs -u \"$(id -un)\"",
+    let sched = match profile.raw.scheduler.kind {
+        SchedulerKind::Slurm => "slurm",
+        SchedulerKind::Lsf => "lsf",
     };
-    s.push_str(&format!(
-        "if out=$({ask} 2>&1); then\n  hpcinit_tag scheduler-ok \"$(printf '%s\\n' \"$out\" | grep -c .)\"\nelse\n  hpcinit_tag scheduler-fail \"$(printf '%s' \"$out\" | head -n 3 | tr '\\n' ' ')\"\nfi\n"
-    ));
-    s.push_str(&format!(
-        "out=$( {{ {}\n}} 2>&1 ); rc=$?\nprintf '%s\\n' \"$out\" | head -n {QUOTA_LINES} | sed 's/^/@@hpcinit:quota-line /'\nhpcinit_tag quota-exit \"$rc\"\n",
-        profile.raw.storage.quota_command.as_str()
-    ));
+    let quota = profile.raw.storage.quota_command.as_str();
+    let mut s = format!(
+        "{DOCTOR_SH}hpcinit_quota() {{\n{quota}\n}}\nhpcinit_doctor_scheduler {sched}\nhpcinit_doctor_quota {QUOTA_LINES}\n"
+    );
     if let Some((venv, loads)) = venv {
-        let py = &profile.raw.python;
-        let load = if loads.is_empty() {
-            ":".to_string()
-        } else {
-            super::modules::load_command(loads).unwrap_or_default()
-        };
+        let reset = profile.raw.python.modules.reset.as_str();
+        s.push_str(&super::modules::modules_function(reset, loads));
+        let load = super::modules::load_command(loads).unwrap_or_default();
         let (open, body) = heredoc(super::venv_build::VERIFY);
-        s.push_str(&format!("venv={}\n", sh_path(venv)));
-        s.push_str(&format!(
-            "if [ ! -x \"$venv\"/bin/python ]; then\n  hpcinit_tag venv-missing \"$venv\"\nelse\n  ( {reset} >/dev/null 2>&1; {load} >/dev/null 2>&1 || {{ echo '@@hpcinit:import-error modules: {load_q} failed'; exit 1; }}\n    \"$venv\"/bin/python - \"$venv\"/.hpcinit/requirements.txt {open} 2>&1\n{body}\n  ) | grep '^@@hpcinit:'\n  hpcinit_tag venv-exit \"${{PIPESTATUS[0]}}\"\nfi\n",
-            reset = py.modules.reset,
-            load_q = load.replace('\'', ""),
-        ));
+        s.push_str(&format!("hpcinit_doctor_imports {} {} {open}\n{body}\n", sh_path(venv), sh(&load)));
     }
     s
 }
@@ -86,13 +109,16 @@ mod tests {
         let set = ProfileSet::builtin().unwrap();
         let saga = set.get("saga").unwrap();
         let s = script(saga, Some(("~/venvs/proj", &["Python/3.11.3-GCCcore-12.3.0".to_string()])));
-        assert!(s.contains("squeue -h -u \"$(id -un)\""), "{s}");
-        // In braces: a quota command of several commands has all its output captured.
-        assert!(s.contains("out=$( { dusage\n} 2>&1 )"), "{s}");
-        assert!(s.contains("venv=\"$HOME\"/venvs/proj") || s.contains("venv=\"$HOME/venvs/proj\""), "{s}");
-        assert!(s.contains("module load Python/3.11.3-GCCcore-12.3.0"), "{s}");
+        assert!(s.contains("hpcinit_doctor_scheduler slurm\n"), "{s}");
+        // A function: a quota command of several commands has all its output captured.
+        assert!(s.contains("hpcinit_quota() {\ndusage\n}\n"), "{s}");
+        assert!(s.contains("hpcinit_doctor_imports \"$HOME\"/venvs/proj "), "{s}");
+        assert!(s.contains("  module load Python/3.11.3-GCCcore-12.3.0\n"), "{s}");
         let dtu = set.get("dtu").unwrap();
         let s = script(dtu, None);
-        assert!(s.contains("bjobs -noheader") && !s.contains("venv="), "{s}");
+        assert!(
+            s.contains("hpcinit_doctor_scheduler lsf\n") && !s.contains("hpcinit_doctor_imports "),
+            "{s}"
+        );
     }
 }

@@ -7,37 +7,49 @@
 use crate::local::state::EnvironmentRecord;
 use crate::profile::Profile;
 use crate::quote::sh_path;
-use crate::remote::script::tagged;
+use crate::remote::script::{tags, Tagged};
+
+/// The functions that read an environment.
+pub const ENVIRONMENT_SH: &str = include_str!("environment.sh");
 
 /// The script for the environment at `venv`, with `loads` loaded as jobs load them.
 pub fn script(profile: &Profile, venv: &str, loads: &[String]) -> String {
-    let reset = profile.raw.python.modules.reset.as_str();
-    let load = if loads.is_empty() {
-        ":".to_string()
-    } else {
-        super::modules::load_command(loads).unwrap_or_default()
-    };
-    format!(
-        r#"venv={venv}
-if [ ! -x "$venv"/bin/python ]; then hpcinit_tag env-missing "$venv"; return 0; fi
-{reset} >/dev/null 2>&1
-{load} >/dev/null 2>&1 || hpcinit_tag env-modules-failed
-hpcinit_tag env-built "$(cd -P "$venv" 2>/dev/null && pwd)"
-[ -f "$venv"/.hpcinit-ok ] && hpcinit_tag env-marker "$(head -n 1 "$venv"/.hpcinit-ok)"
-"$venv"/bin/python -c 'import sys; print("@@hpcinit:env-python", sys.version.split()[0])' 2>&1
-if [ -s "$venv"/.hpcinit/modules.txt ]; then
-  sed 's/^/@@hpcinit:env-module /' "$venv"/.hpcinit/modules.txt
-else
-  module -t list 2>&1 | sed 's/^/@@hpcinit:env-module /'
-fi
-if [ -f "$venv"/.hpcinit/locked.txt ]; then hpcinit_tag env-from-lock
-elif [ -f "$venv"/.hpcinit/requirements.txt ]; then sed 's/^/@@hpcinit:env-requirement /' "$venv"/.hpcinit/requirements.txt
-fi
-"$venv"/bin/python -m pip freeze 2>/dev/null | sed 's/^/@@hpcinit:env-freeze /'
-hpcinit_tag env-done
-"#,
-        venv = sh_path(venv),
-    )
+    let modules = super::modules::modules_function(profile.raw.python.modules.reset.as_str(), loads);
+    format!("{ENVIRONMENT_SH}{modules}hpcinit_environment {}\n", sh_path(venv))
+}
+
+/// What the script reports, line by line (`environment.sh`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum EnvReport {
+    Missing,
+    ModulesFailed,
+    FromLock,
+    Built(String),
+    Marker(String),
+    Python(String),
+    Module(String),
+    Requirement(String),
+    Freeze(String),
+    Done,
+}
+
+impl Tagged for EnvReport {
+    fn from_tag(tag: &str, payload: &str) -> Option<EnvReport> {
+        let p = payload.trim().to_string();
+        Some(match tag {
+            "env-missing" => EnvReport::Missing,
+            "env-modules-failed" => EnvReport::ModulesFailed,
+            "env-from-lock" => EnvReport::FromLock,
+            "env-built" => EnvReport::Built(payload.to_string()),
+            "env-marker" => EnvReport::Marker(p),
+            "env-python" => EnvReport::Python(p),
+            "env-module" if !p.is_empty() => EnvReport::Module(p),
+            "env-requirement" if !p.is_empty() => EnvReport::Requirement(p),
+            "env-freeze" if !p.is_empty() => EnvReport::Freeze(p),
+            "env-done" => EnvReport::Done,
+            _ => return None,
+        })
+    }
 }
 
 /// What the script found.
@@ -56,21 +68,18 @@ pub fn parse(stdout: &str, venv: &str) -> Option<Described> {
     let mut done = false;
     let mut modules_failed = false;
     let mut from_lock = false;
-    for (tag, payload) in stdout.lines().filter_map(tagged) {
-        match tag {
-            "env-missing" => return Some(Described::Missing),
-            "env-modules-failed" => modules_failed = true,
-            "env-from-lock" => from_lock = true,
-            "env-built" => rec.built = payload.to_string(),
-            "env-marker" => rec.inputs_sha = payload.trim().to_string(),
-            "env-python" => rec.python = payload.trim().to_string(),
-            "env-module" if !payload.trim().is_empty() => rec.modules.push(payload.trim().to_string()),
-            "env-requirement" if !payload.trim().is_empty() => {
-                rec.requirements.push(payload.trim().to_string())
-            }
-            "env-freeze" if !payload.trim().is_empty() => rec.freeze.push(payload.trim().to_string()),
-            "env-done" => done = true,
-            _ => {}
+    for report in tags::<EnvReport>(stdout) {
+        match report {
+            EnvReport::Missing => return Some(Described::Missing),
+            EnvReport::ModulesFailed => modules_failed = true,
+            EnvReport::FromLock => from_lock = true,
+            EnvReport::Built(b) => rec.built = b,
+            EnvReport::Marker(m) => rec.inputs_sha = m,
+            EnvReport::Python(v) => rec.python = v,
+            EnvReport::Module(m) => rec.modules.push(m),
+            EnvReport::Requirement(r) => rec.requirements.push(r),
+            EnvReport::Freeze(f) => rec.freeze.push(f),
+            EnvReport::Done => done = true,
         }
     }
     done.then_some(Described::Found { record: Box::new(rec), modules_failed, from_lock })
@@ -87,10 +96,7 @@ mod tests {
         let saga = set.get("saga").unwrap();
         let s = script(saga, "~/venvs/my proj", &["Python/3.11.3-GCCcore-12.3.0".into()]);
         assert!(s.contains("module load Python/3.11.3-GCCcore-12.3.0"), "{s}");
-        assert!(
-            s.contains("venv=\"$HOME\"/'venvs/my proj'") || s.contains("venv=\"$HOME/venvs/my proj\""),
-            "{s}"
-        );
+        assert!(s.contains("hpcinit_environment \"$HOME\"/'venvs/my proj'\n"), "{s}");
         assert!(s.contains("pip freeze"), "{s}");
     }
 

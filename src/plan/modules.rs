@@ -17,6 +17,14 @@ pub fn load_command(modules: &[String]) -> Option<String> {
     })
 }
 
+/// The shell function `hpcinit_modules`: the profile's reset (its failure ignored), then
+/// `module load` of `modules`; it fails when the load does. Sent before the scripts that load
+/// what jobs load (reading the environment, doctor).
+pub fn modules_function(reset: &str, modules: &[String]) -> String {
+    let load = load_command(modules).unwrap_or_else(|| ":".into());
+    format!("hpcinit_modules() {{\n  {reset} >/dev/null 2>&1\n  {load}\n}}\n")
+}
+
 /// Module names `name/…` found in a listing, first occurrence order, without markers.
 pub fn parse_avail(lines: &[String], name: &str) -> Vec<String> {
     let marker = regex::Regex::new(r"(\s*(\([^()]*\)|<[^<>]*>))+$").expect("static regex");
