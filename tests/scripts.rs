@@ -11,6 +11,7 @@ const SCRIPTS: &[&str] = &[
     "src/plan/environment.sh",
     "src/plan/register_key.sh",
     "src/plan/snapshot.sh",
+    "src/plan/uninstall.sh",
     "src/remote/prelude.sh",
 ];
 

@@ -13,10 +13,10 @@ use crate::exec::{self, StepError};
 use crate::exit::Exit;
 use crate::local::{atomic, include, known_hosts, state};
 use crate::plan::ssh_config::{self, KNOWN_HOSTS_FILE, MANAGED_FILE};
+use crate::plan::uninstall::Removed;
 use crate::plan::StepId;
 use crate::profile::ProfileSet;
-use crate::quote::sh_path;
-use crate::remote::script::tagged;
+use crate::remote::script::tags;
 use crate::remote::Script;
 use crate::ui::{Prompter, Style, SystemPrompter};
 use std::io::Write;
@@ -195,31 +195,7 @@ fn remove_remote(
 ) -> Result<Option<Vec<String>>, Error> {
     let inputs = super::plan::inputs_with(set, args, env, false)?;
     let plan = inputs.plan(None)?;
-    let mut targets = Vec::new();
-    let mut body = String::new();
-    if let Some(venv) = plan.python().map(|p| &p.venv) {
-        targets.push(format!("the environment {venv}"));
-        body.push_str(&format!(
-            "v={}\nif [ -L \"$v\" ]; then t=$(readlink \"$v\"); rm -f \"$v\"; case \"$t\" in .*.hpcinit-*) rm -rf \"$(dirname \"$v\")/$t\" ;; esac; hpcinit_tag removed \"$v\"\nelif [ -f \"$v/.hpcinit-ok\" ]; then rm -rf \"$v\" && hpcinit_tag removed \"$v\"; fi\n",
-            sh_path(venv)
-        ));
-    }
-    if let Some(p) = plan.sync() {
-        targets.push(format!("every code snapshot in {}", p.snapshots));
-        body.push_str(&format!(
-            "d={}\nif [ -d \"$d\" ]; then rm -rf \"$d\" && hpcinit_tag removed \"$d\"; fi\n",
-            sh_path(&p.snapshots)
-        ));
-    }
-    if let Some(t) = plan.job_templates() {
-        for f in &t.files {
-            targets.push(format!("{} (if hpcinit wrote it)", f.path));
-            body.push_str(&format!(
-                "f={}\nif [ -f \"$f\" ] && grep -q '^# hpcinit-sha256: ' \"$f\"; then rm -f \"$f\" && hpcinit_tag removed \"$f\"; fi\n",
-                sh_path(&f.path)
-            ));
-        }
-    }
+    let (targets, body) = crate::plan::uninstall::script(&plan);
     let mut prompter = SystemPrompter::new(env);
     if !cli.run.yes {
         writeln!(out, "On {}, this deletes:", inputs.profile.raw.display_name).map_err(Error::Output)?;
@@ -243,10 +219,8 @@ fn remove_remote(
         let o = cx
             .run_script(&script, &mut |_| {})
             .map_err(|e| Error::Step { title: "Uninstall".into(), error: Box::new(e) })?;
-        for (tag, payload) in o.stdout.lines().filter_map(tagged) {
-            if tag == "removed" {
-                removed.push(format!("{payload} on the cluster"));
-            }
+        for Removed(path) in tags::<Removed>(&o.stdout) {
+            removed.push(format!("{path} on the cluster"));
         }
         Ok(())
     })?;

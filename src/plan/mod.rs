@@ -22,6 +22,7 @@ pub mod ssh_config;
 mod ssh_steps;
 pub mod step;
 pub mod templates;
+pub mod uninstall;
 pub mod venv_build;
 
 use crate::answers::Answers;
