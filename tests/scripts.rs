@@ -9,6 +9,7 @@ const SCRIPTS: &[&str] = &[
     "src/plan/check_job.sh",
     "src/plan/doctor.sh",
     "src/plan/environment.sh",
+    "src/plan/layout.sh",
     "src/plan/register_key.sh",
     "src/plan/snapshot.sh",
     "src/plan/uninstall.sh",

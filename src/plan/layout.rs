@@ -8,7 +8,7 @@ use super::error::PlanError;
 use super::facts::{PathKind, RemoteFacts};
 use super::{Action, RemoteDir, RemoteLayoutPlan, Step};
 use crate::profile::Profile;
-use crate::quote::{sh, sh_path};
+use crate::quote::sh;
 
 #[derive(Debug)]
 pub struct Layout {
@@ -139,21 +139,13 @@ fn dirs(profile: &Profile, target: &str) -> Vec<RemoteDir> {
 
 /// One command: `~/sbatch`, the `~/scratch` link (never over anything), logs and snapshots.
 fn script(home_scratch: PathKind, target: &str) -> String {
-    let link = sh_path("~/scratch");
-    let make_link = match home_scratch {
-        // Nothing there yet (or not probed): link it, never over anything.
-        PathKind::Missing => {
-            format!("{{ [ -e {link} ] || [ -L {link} ] || ln -s {} {link}; }} && ", sh(target))
-        }
-        _ => String::new(),
-    };
-    format!(
-        "mkdir -p {sbatch} && {make_link}[ -d {link} ] && mkdir -p {logs} {snaps} || {{ hpcinit_tag fail layout; return 1; }}",
-        sbatch = sh_path("~/sbatch"),
-        logs = sh_path("~/scratch/logs"),
-        snaps = sh_path("~/scratch/code-snapshots"),
-    )
+    // Nothing there yet (or not probed): link it, never over anything.
+    let link = if home_scratch == PathKind::Missing { format!(" {}", sh(target)) } else { String::new() };
+    format!("{LAYOUT_SH}hpcinit_layout{link}\n")
 }
+
+/// The function that makes the directories.
+pub const LAYOUT_SH: &str = include_str!("layout.sh");
 
 /// Whether the layout stands, from the facts: `Ok(what is there)` or `Err(what is missing)`.
 pub fn check(facts: &RemoteFacts) -> Result<String, String> {
@@ -206,14 +198,14 @@ mod tests {
         let Action::RemoteLayout(RemoteLayoutPlan { script, log_dir, .. }) = &missing.step.action else {
             panic!()
         };
-        assert!(script.contains("ln -s /cluster/work/users/alice \"$HOME\"/scratch"), "{script}");
+        assert!(script.ends_with("\nhpcinit_layout /cluster/work/users/alice\n"), "{script}");
         assert_eq!(log_dir, "/cluster/work/users/alice/logs");
 
         let own = step(saga, s, Some(&facts(dir("/cluster/home/alice/scratch")))).unwrap();
         let Action::RemoteLayout(RemoteLayoutPlan { script, notes, log_dir, .. }) = &own.step.action else {
             panic!()
         };
-        assert!(!script.contains("ln -s"), "{script}");
+        assert!(script.ends_with("\nhpcinit_layout\n"), "no link over a directory of its own: {script}");
         assert!(notes[0].contains("a directory of its own"), "{notes:?}");
         assert_eq!(log_dir, "/cluster/home/alice/scratch/logs", "logs go where ~/scratch really is");
 
