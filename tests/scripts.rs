@@ -12,6 +12,7 @@ const SCRIPTS: &[&str] = &[
     "src/plan/layout.sh",
     "src/plan/register_key.sh",
     "src/plan/snapshot.sh",
+    "src/plan/templates.sh",
     "src/plan/uninstall.sh",
     "src/remote/prelude.sh",
 ];

@@ -70,18 +70,22 @@ pub fn new_path(path: &str) -> String {
     format!("{path}.hpcinit-new")
 }
 
-/// The script that writes every file not yet done: temporary file, mode, rename.
+/// The function that writes one file: temporary file, mode, rename.
+pub const TEMPLATES_SH: &str = include_str!("templates.sh");
+
+/// The script that writes every file not yet done: `templates.sh` and one call per file, its
+/// text on standard input.
 pub fn write_script(files: &[RemoteFile]) -> String {
-    let mut s = String::new();
+    let mut s = TEMPLATES_SH.to_string();
     for f in files.iter().filter(|f| !f.is_done()) {
         let target = match f.decision {
             FileDecision::KeepEdited => new_path(&f.path),
             _ => f.path.clone(),
         };
-        let t = sh_path(&target);
         let (open, body) = heredoc(&f.text);
         s.push_str(&format!(
-            "mkdir -p \"$(dirname {t})\" && cat >{t}.hpcinit-tmp {open} || return 1\n{body}\nchmod {} {t}.hpcinit-tmp && mv -f {t}.hpcinit-tmp {t} || return 1\n",
+            "hpcinit_write_file {} {} {open} || return 1\n{body}\n",
+            sh_path(&target),
             f.mode
         ));
     }
@@ -284,9 +288,7 @@ mod tests {
         let s = write_script(&[a, b]);
         assert!(!s.contains("\"$HOME\"/a"));
         assert!(
-            s.contains(
-                "cat >\"$HOME\"/b.hpcinit-new.hpcinit-tmp <<'HPCINIT_EOF' || return 1\nB\nHPCINIT_EOF\n"
-            ),
+            s.ends_with("hpcinit_write_file \"$HOME\"/b.hpcinit-new 0644 <<'HPCINIT_EOF' || return 1\nB\nHPCINIT_EOF\n"),
             "{s}"
         );
     }
