@@ -14,6 +14,7 @@ const SCRIPTS: &[&str] = &[
     "src/plan/snapshot.sh",
     "src/plan/templates.sh",
     "src/plan/uninstall.sh",
+    "src/plan/venv_build.sh",
     "src/remote/prelude.sh",
 ];
 

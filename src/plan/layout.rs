@@ -141,7 +141,8 @@ fn dirs(profile: &Profile, target: &str) -> Vec<RemoteDir> {
 fn script(home_scratch: PathKind, target: &str) -> String {
     // Nothing there yet (or not probed): link it, never over anything.
     let link = if home_scratch == PathKind::Missing { format!(" {}", sh(target)) } else { String::new() };
-    format!("{LAYOUT_SH}hpcinit_layout{link}\n")
+    // A failure ends the script there: the re-probe after it must not hide it.
+    format!("{LAYOUT_SH}hpcinit_layout{link} || return 1\n")
 }
 
 /// The function that makes the directories.
@@ -198,14 +199,17 @@ mod tests {
         let Action::RemoteLayout(RemoteLayoutPlan { script, log_dir, .. }) = &missing.step.action else {
             panic!()
         };
-        assert!(script.ends_with("\nhpcinit_layout /cluster/work/users/alice\n"), "{script}");
+        assert!(script.ends_with("\nhpcinit_layout /cluster/work/users/alice || return 1\n"), "{script}");
         assert_eq!(log_dir, "/cluster/work/users/alice/logs");
 
         let own = step(saga, s, Some(&facts(dir("/cluster/home/alice/scratch")))).unwrap();
         let Action::RemoteLayout(RemoteLayoutPlan { script, notes, log_dir, .. }) = &own.step.action else {
             panic!()
         };
-        assert!(script.ends_with("\nhpcinit_layout\n"), "no link over a directory of its own: {script}");
+        assert!(
+            script.ends_with("\nhpcinit_layout || return 1\n"),
+            "no link over a directory of its own: {script}"
+        );
         assert!(notes[0].contains("a directory of its own"), "{notes:?}");
         assert_eq!(log_dir, "/cluster/home/alice/scratch/logs", "logs go where ~/scratch really is");
 

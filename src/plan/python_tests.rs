@@ -26,7 +26,10 @@ fn a_build_whose_connection_is_gone_stops_within_seconds() {
     use std::os::unix::process::CommandExt;
     let mut child = std::process::Command::new("bash")
         .arg("-c")
-        .arg(format!("{}sleep 30; echo finished", super::super::venv_build::WATCHDOG))
+        .arg(format!(
+            "{}hpcinit_venv_watchdog\nsleep 30; echo finished",
+            super::super::venv_build::VENV_BUILD_SH
+        ))
         .process_group(0)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
