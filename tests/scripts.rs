@@ -10,6 +10,7 @@ const SCRIPTS: &[&str] = &[
     "src/plan/doctor.sh",
     "src/plan/environment.sh",
     "src/plan/layout.sh",
+    "src/plan/probe.sh",
     "src/plan/register_key.sh",
     "src/plan/snapshot.sh",
     "src/plan/templates.sh",

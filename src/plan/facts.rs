@@ -33,8 +33,9 @@ pub struct RemoteFacts {
     pub home: String,
     /// `$SHELL` of the login.
     pub shell: String,
-    /// The profile's environment variables that are set (`SCRATCH`, `USERWORK`, …).
-    #[serde(default)]
+    /// The profile's environment variables that are set (`SCRATCH`, `USERWORK`, …); the probe
+    /// reports an unset one as `null`.
+    #[serde(default, deserialize_with = "set_variables")]
     pub env: BTreeMap<String, String>,
     /// The state of each path the plan asked about, by key (`scratch-link`, `logs`, `venv`, …).
     #[serde(default)]
@@ -53,6 +54,12 @@ pub struct RemoteFacts {
     /// The commands found on PATH among those asked about (rsync, sbatch, the quota command…).
     #[serde(default)]
     pub commands: Vec<String>,
+}
+
+/// The variables that are set, from the probe's map where an unset one is `null`.
+fn set_variables<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    let all: BTreeMap<String, Option<String>> = Deserialize::deserialize(d)?;
+    Ok(all.into_iter().filter_map(|(k, v)| Some((k, v?))).collect())
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,7 +5,7 @@
 //! changes nothing. Pure text here; `exec` runs it and parses the answer into
 //! [`super::RemoteFacts`].
 
-use crate::quote::{sh, sh_path};
+use crate::quote::sh;
 use serde::Serialize;
 
 /// What one probe asks about.
@@ -34,99 +34,100 @@ pub struct ModuleQuery {
     pub prerequisites: Vec<String>,
 }
 
-/// A path for the shell: `$VAR` stays an expansion, the rest is quoted.
-pub fn shell_path(p: &str) -> String {
-    match p.strip_prefix('$') {
-        Some(var) if is_var(var) => format!("\"${{{var}:-}}\""),
-        _ => sh_path(p),
-    }
-}
-
 fn is_var(v: &str) -> bool {
     let mut c = v.chars();
     c.next().is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
         && c.all(|x| x.is_ascii_alphanumeric() || x == '_')
 }
 
+/// The probe's functions.
+pub const PROBE_SH: &str = include_str!("probe.sh");
+
 impl ProbeRequest {
-    /// The script body; `list_modules` false skips the (slower) module listing on re-probes.
+    /// The script body: `probe.sh`, the profile's module reset as a function, and one call whose
+    /// words say what to look at; `list_modules` false skips the (slower) module listing on
+    /// re-probes.
     pub fn body(&self, list_modules: bool) -> String {
-        let mut s = String::new();
-        let mut out = |line: String| {
-            s.push_str(&line);
-            s.push('\n');
-        };
-        out("printf '@@hpcinit:probe {'".into());
-        out("printf '\"user\":%s' \"$(hpcinit_js \"$(id -un)\")\"".into());
-        out("printf ',\"home\":%s' \"$(hpcinit_js \"$HOME\")\"".into());
-        out("printf ',\"shell\":%s' \"$(hpcinit_js \"${SHELL:-}\")\"".into());
-        out("printf ',\"env\":{'".into());
-        let mut sep = "";
-        for v in self.env.iter().filter(|v| is_var(v)) {
-            out(format!(
-                "if [ -n \"${{{v}+x}}\" ]; then printf '{sep}\"{v}\":%s' \"$(hpcinit_js \"${v}\")\"; else printf '{sep}\"{v}\":null'; fi"
-            ));
-            sep = ",";
-        }
-        out("printf '},\"paths\":{'".into());
-        for (i, (key, path)) in self.paths.iter().enumerate() {
-            let sep = if i == 0 { "" } else { "," };
-            out(format!("printf '{sep}\"{key}\":'; hpcinit_path {}", shell_path(path)));
-        }
-        out("printf '},\"files\":{'".into());
-        for (i, f) in self.files.iter().enumerate() {
-            let sep = if i == 0 { "" } else { "," };
-            out(format!("printf '{sep}%s:' \"$(hpcinit_js {})\"; hpcinit_file {}", sh(f), sh_path(f)));
-        }
-        out("printf '}'".into());
-        if let Some(m) = &self.venv_marker {
-            out(format!(
-                "if [ -f {m} ]; then printf ',\"venv_marker\":%s' \"$(hpcinit_js \"$(head -n 1 {m})\")\"; fi",
-                m = sh_path(m)
-            ));
-        }
-        // Lmod sets LMOD_CMD; Tcl environment modules set MODULESHOME (Lmod does too).
-        out("if [ -n \"${LMOD_CMD:-}\" ] || [ -n \"${LMOD_VERSION:-}\" ]; then hpcinit_ms=lmod; hpcinit_mv=${LMOD_VERSION:-}".into());
-        out("elif type module >/dev/null 2>&1 || [ -n \"${MODULESHOME:-}\" ]; then hpcinit_ms=tcl; hpcinit_mv=${MODULES_VERSION:-${MODULE_VERSION:-}}".into());
-        out("else hpcinit_ms=none; hpcinit_mv=; fi".into());
-        out("printf ',\"module_system\":{\"kind\":\"%s\",\"version\":%s}' \"$hpcinit_ms\" \"$(hpcinit_js \"$hpcinit_mv\")\"".into());
+        let mut args: Vec<String> = Vec::new();
+        args.extend(self.env.iter().filter(|v| is_var(v)).map(|v| format!("env:{v}")));
+        args.extend(self.paths.iter().map(|(k, p)| format!("path:{k}={p}")));
+        args.extend(self.files.iter().map(|f| format!("file:{f}")));
+        args.extend(self.venv_marker.iter().map(|m| format!("marker:{m}")));
+        args.extend(self.commands.iter().map(|c| format!("command:{c}")));
         if list_modules && !self.modules.name.is_empty() {
-            let name = sh(&self.modules.name);
-            let mut load = self.modules.reset.clone() + " >/dev/null 2>&1";
-            if !self.modules.prerequisites.is_empty() {
-                let pre = super::modules::load_command(&self.modules.prerequisites).unwrap_or_default();
-                load.push_str(&format!("; {pre} >/dev/null 2>&1"));
-            }
-            out("if [ \"$hpcinit_ms\" != none ]; then".into());
-            out(format!("  hpcinit_av=$( ({load}; module -t avail {name}) 2>&1 )"));
-            // Hierarchical trees (Lmod) can hide a module until its parents load: ask spider too.
-            out(format!(
-                "  case \"$hpcinit_av\" in *{name}/*) ;; *) [ \"$hpcinit_ms\" = lmod ] && hpcinit_av=\"$hpcinit_av\n$( (module -t spider {name}) 2>&1 )\";; esac"
-            ));
-            out("  printf ',\"module_lines\":%s' \"$(printf '%s\\n' \"$hpcinit_av\" | hpcinit_jlines)\""
-                .into());
-            out("fi".into());
+            args.push(format!("modules:{}", self.modules.name));
+            args.extend(self.modules.prerequisites.iter().map(|p| format!("prereq:{p}")));
         }
-        out("printf ',\"commands\":['".into());
-        out("hpcinit_sep=''".into());
-        let cmds: Vec<String> = self.commands.iter().map(|c| sh(c)).collect();
-        out(format!(
-            "for c in {}; do if command -v \"$c\" >/dev/null 2>&1; then printf '%s\"%s\"' \"$hpcinit_sep\" \"$c\"; hpcinit_sep=','; fi; done",
-            cmds.join(" ")
-        ));
-        out("printf ']}\\n'".into());
-        s
+        let words: Vec<String> = args.iter().map(|a| sh(a)).collect();
+        format!(
+            "{PROBE_SH}hpcinit_probe_reset() {{\n  {}\n}}\nhpcinit_probe {}\n",
+            self.modules.reset,
+            words.join(" ")
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::facts::{PathKind, RemoteFacts};
+    use crate::remote::script::last_tagged;
+    use crate::remote::Script;
+    use std::io::Write;
 
+    /// The probe run by a real bash (no modules): every path, variable, file and command comes
+    /// back in the JSON hpcinit reads, `~`, `$VAR` and spaces included, and quoting holds.
     #[test]
-    fn env_paths_stay_expansions_and_others_are_quoted() {
-        assert_eq!(shell_path("$USERWORK"), "\"${USERWORK:-}\"");
-        assert_eq!(shell_path("~/my dir"), "\"$HOME\"/'my dir'");
-        assert_eq!(shell_path("$(id)"), "'$(id)'");
+    fn a_real_bash_answers_in_the_json_hpcinit_reads() {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir(home.path().join("my dir")).unwrap();
+        std::fs::write(home.path().join("f.txt"), "x\n").unwrap();
+        let work = tempfile::tempdir().unwrap();
+        let req = ProbeRequest {
+            env: vec!["HPCINIT_WORK".into(), "HPCINIT_UNSET".into(), "bad name".into()],
+            paths: vec![
+                ("odd".into(), "~/my dir".into()),
+                ("work".into(), "$HPCINIT_WORK".into()),
+                ("gone".into(), "~/$(touch pwned)".into()),
+            ],
+            files: vec!["~/f.txt".into(), "~/missing".into()],
+            venv_marker: Some("~/v/.hpcinit-ok".into()),
+            commands: vec!["sh".into(), "hpcinit-no-such-command".into()],
+            modules: ModuleQuery {
+                name: "python".into(),
+                reset: "module purge".into(),
+                prerequisites: vec![],
+            },
+        };
+        let script = Script::new("probe", req.body(true)).plain();
+        let mut child = std::process::Command::new("bash")
+            .arg("-s")
+            .current_dir(home.path())
+            .env("HOME", home.path())
+            .env("HPCINIT_WORK", work.path())
+            .env_remove("HPCINIT_UNSET")
+            .env_remove("LMOD_CMD")
+            .env_remove("LMOD_VERSION")
+            .env_remove("MODULESHOME")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(script.input().as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let json = last_tagged(&stdout, "probe").unwrap_or_else(|| panic!("no probe line: {stdout}"));
+        let f: RemoteFacts = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"));
+        assert_eq!(f.path("odd").kind, PathKind::Dir, "{json}");
+        assert_eq!(f.path("work").kind, PathKind::Dir, "{json}");
+        assert_eq!(f.path("gone").kind, PathKind::Missing, "{json}");
+        assert!(!home.path().join("pwned").exists(), "a path is never run");
+        assert_eq!(f.env.get("HPCINIT_WORK").map(String::as_str), Some(work.path().to_str().unwrap()));
+        assert!(!f.env.contains_key("bad name"));
+        assert!(f.files.get("~/f.txt").is_some_and(|s| s.is_some()), "{json}");
+        assert_eq!(f.files.get("~/missing"), Some(&None));
+        assert_eq!(f.commands, ["sh"]);
+        assert_eq!(f.module_system.kind, "none");
+        assert_eq!(f.venv_marker, None);
     }
 }
