@@ -12,8 +12,9 @@ use crate::local::state::{self, EnvironmentRecord};
 use crate::plan::facts::PathKind;
 use crate::plan::pins::{self, PinKind, PinMatch};
 
+use crate::plan::venv_build::{BuildAnswer, BuildReport};
 use crate::plan::PythonPlan;
-use crate::remote::script::tagged;
+use crate::remote::script::{tagged, tags};
 use crate::remote::{RemoteOutput, Running, Script};
 
 pub struct PythonTask {
@@ -175,9 +176,9 @@ impl PythonTask {
         let mut stage = 0u64;
         let mut trace: Vec<String> = Vec::new();
         let mut show = |line: &str| {
-            if let Some(("phase", name)) = tagged(line) {
+            if let Some(BuildReport::Phase(name)) = tags::<BuildReport>(line).pop() {
                 stage = stages.iter().position(|s| *s == name).map(|i| i as u64 + 1).unwrap_or(stage);
-                bar.stage(stage, &stage_label(name));
+                bar.stage(stage, &stage_label(&name));
             } else if tagged(line).is_none() && stage >= 3 {
                 // pip's own lines: "Collecting numpy", "Installing collected packages: …".
                 let l = line.trim();
@@ -218,33 +219,29 @@ impl PythonTask {
 
 /// Reads the build's answer: a failure with its stage, else the record of what was built.
 fn take_result(cx: &mut Context, p: &PythonPlan, out: &RemoteOutput) -> Result<Applied, StepError> {
-    let tags: Vec<(String, String)> =
-        out.stdout.lines().filter_map(tagged).map(|(t, p)| (t.to_string(), p.to_string())).collect();
-    let get = |t: &str| tags.iter().filter(|(k, _)| k == t).map(|(_, v)| v.clone()).collect::<Vec<_>>();
+    let answer = BuildAnswer::parse(&out.stdout);
     let upgrades = p.from_lock.as_ref().is_some_and(|l| l.upgrades);
-    let pins = pins::matches(&out.stdout);
-    if let Some(fail) = get("fail").first() {
+    let pins = answer.pins.clone();
+    if let Some(fail) = &answer.fail {
         if fail == "match" && !pins.is_empty() {
             return Err(unmet_pins(cx, p, &pins));
         }
-        return Err(failure(p, fail, &out.stdout, &get("import-error")));
+        return Err(failure(p, fail, &out.stdout, &answer.import_errors));
     }
-    if get("done").is_empty() {
+    let Some(built) = answer.done.clone() else {
         return Err(failure(p, "unknown", &out.stdout, &[]));
-    }
+    };
     take_venv_facts(cx, out)?;
-    let imports = get("import");
-    let python =
-        get("python").first().and_then(|v| v.split_whitespace().next().map(String::from)).unwrap_or_default();
+    let BuildAnswer { python, modules, freeze, imports, .. } = answer;
     let rec = EnvironmentRecord {
         site: cx.plan.site.clone(),
         project: cx.plan.project.clone(),
         python: python.clone(),
         venv: p.venv.clone(),
-        built: get("done").first().cloned().unwrap_or_default(),
-        modules: get("module").into_iter().filter(|m| !m.trim().is_empty()).collect(),
+        built,
+        modules,
         requirements: p.requirements.clone(),
-        freeze: get("freeze"),
+        freeze,
         inputs_sha: p.inputs_sha.clone(),
     };
     let file = state::record(cx.env, &rec).map_err(|e| StepError::Write {

@@ -9,16 +9,18 @@ use super::sync_patch::{decode64, encode64, snapshot_mode};
 use super::sync_task::Sent;
 use super::{Context, StepError};
 use crate::local::project::{parse_manifest, EntryKind, Scan};
-use crate::plan::snapshot::{human_bytes, SyncPlan, INCOMING};
-use crate::remote::script::tagged;
+use crate::plan::snapshot::{human_bytes, SnapReport, SyncPlan, INCOMING};
+use crate::remote::script::tags;
 use crate::remote::Script;
 use std::path::Path;
 
 pub fn fill(cx: &mut Context, p: &SyncPlan, scan: &Scan) -> Result<Sent, StepError> {
     let prepared = Script::new("prepare the snapshot from hard links", p.prepare_body()).plain();
     let out = cx.run_script(&prepared, &mut |_| {})?;
-    let listing =
-        out.stdout.lines().filter_map(tagged).find(|(t, _)| *t == "listing").and_then(|(_, b)| decode64(b));
+    let listing = tags::<SnapReport>(&out.stdout).into_iter().find_map(|r| match r {
+        SnapReport::Listing(b) => decode64(&b),
+        _ => None,
+    });
     let Some(listing) = listing.filter(|_| out.status == 0) else {
         if out.stdout.contains("~/scratch is missing") {
             return Err(StepError::Cluster {

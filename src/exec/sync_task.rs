@@ -11,8 +11,8 @@ use super::sync_patch::{decode64, Patch};
 use super::{Applied, Check, Context, StepError, Task};
 use crate::exit::Diagnostic;
 use crate::local::project::{self, GitState, Scan};
-use crate::plan::snapshot::{human_bytes, SyncPlan};
-use crate::remote::script::tagged;
+use crate::plan::snapshot::{human_bytes, SnapReport, SyncPlan};
+use crate::remote::script::tags;
 use crate::remote::Script;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -279,16 +279,15 @@ pub fn latest(cx: &mut Context, p: &SyncPlan, with_manifest: bool) -> Result<Lat
     let script = Script::new("look at the code snapshots", p.check_body(with_manifest)).plain();
     let out = cx.run_script(&script, &mut |_| {})?;
     let mut l = Latest::default();
-    for (tag, payload) in out.stdout.lines().filter_map(tagged) {
-        match tag {
-            "scratch" => l.scratch = payload == "yes",
-            "latest" if payload != "-" => {
-                let mut w = payload.split_whitespace();
-                l.name = w.next().map(String::from);
-                l.sha = w.next().map(String::from);
+    for report in tags::<SnapReport>(&out.stdout) {
+        match report {
+            SnapReport::Scratch(yes) => l.scratch = yes,
+            SnapReport::Latest(Some((name, sha))) => {
+                l.name = Some(name);
+                l.sha = sha;
             }
-            "manifest" => l.manifest = decode64(payload),
-            "count" => l.count = payload.trim().parse().unwrap_or(0),
+            SnapReport::Manifest(m) => l.manifest = decode64(&m),
+            SnapReport::Count(n) => l.count = n,
             _ => {}
         }
     }
@@ -378,18 +377,20 @@ fn finalize(
     let mut unchanged = None;
     let mut mismatch = false;
     let mut error = None;
-    for (tag, payload) in out.stdout.lines().filter_map(tagged) {
-        match tag {
-            "snapshot" => name = Some(payload.to_string()),
-            "unchanged" => unchanged = Some(payload.to_string()),
-            "mismatch" => mismatch = true,
-            "error" => error = Some(payload.to_string()),
-            "moved" => cx.reporter.detail(&format!(
-                "note: the directory {}/latest you made by hand is kept as {}/{payload}",
+    for report in tags::<SnapReport>(&out.stdout) {
+        match report {
+            SnapReport::Snapshot(n) => name = Some(n),
+            SnapReport::Unchanged(u) => unchanged = Some(u),
+            SnapReport::Mismatch => mismatch = true,
+            SnapReport::Error(e) => error = Some(e),
+            SnapReport::Moved(kept) => cx.reporter.detail(&format!(
+                "note: the directory {}/latest you made by hand is kept as {}/{kept}",
                 p.snapshots, p.snapshots
             )),
-            "pruned" => cx.reporter.detail(&format!("removed the old snapshot {payload} (--keep)")),
-            "guarded" => cx.reporter.detail(&format!("kept {payload}: a queued or running job uses it")),
+            SnapReport::Pruned(s) => cx.reporter.detail(&format!("removed the old snapshot {s} (--keep)")),
+            SnapReport::Guarded(s) => {
+                cx.reporter.detail(&format!("kept {s}: a queued or running job uses it"))
+            }
             _ => {}
         }
     }

@@ -93,12 +93,17 @@ impl PinMatch {
 
 /// Every pin line in `stdout`.
 pub fn matches(stdout: &str) -> Vec<PinMatch> {
-    stdout
-        .lines()
-        .filter_map(crate::remote::script::tagged)
-        .filter(|(t, _)| *t == "pin")
-        .filter_map(|(_, p)| PinMatch::parse(p))
-        .collect()
+    crate::remote::script::tags(stdout)
+}
+
+impl crate::remote::script::Tagged for PinMatch {
+    fn from_tag(tag: &str, payload: &str) -> Option<PinMatch> {
+        if tag == "pin" {
+            PinMatch::parse(payload)
+        } else {
+            None
+        }
+    }
 }
 
 /// The lines of pins not installed as pinned: unmet ones (stopping the build) and changed ones.

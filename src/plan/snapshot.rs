@@ -250,6 +250,59 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
+/// What `snapshot.sh` reports, line by line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnapReport {
+    /// Whether `~/scratch` exists.
+    Scratch(bool),
+    /// The snapshot `latest` names and its manifest's hash; `None` when there is none.
+    Latest(Option<(String, Option<String>)>),
+    /// The latest manifest, base64.
+    Manifest(String),
+    /// How many snapshots the project has.
+    Count(usize),
+    /// What `.hpcinit-incoming` holds, base64 (the SFTP route).
+    Listing(String),
+    /// The snapshot made, by name.
+    Snapshot(String),
+    /// `latest` already holds this code (its name).
+    Unchanged(String),
+    /// What arrived differs from the manifest.
+    Mismatch,
+    Error(String),
+    /// A `latest` made by hand, kept under this name.
+    Moved(String),
+    /// An old snapshot removed (`--keep`).
+    Pruned(String),
+    /// A snapshot kept because a queued or running job uses it.
+    Guarded(String),
+}
+
+impl crate::remote::script::Tagged for SnapReport {
+    fn from_tag(tag: &str, payload: &str) -> Option<SnapReport> {
+        let p = payload.to_string();
+        Some(match tag {
+            "scratch" => SnapReport::Scratch(payload == "yes"),
+            "latest" if payload == "-" => SnapReport::Latest(None),
+            "latest" => {
+                let mut w = payload.split_whitespace();
+                SnapReport::Latest(w.next().map(|n| (n.to_string(), w.next().map(String::from))))
+            }
+            "manifest" => SnapReport::Manifest(p),
+            "count" => SnapReport::Count(payload.trim().parse().unwrap_or(0)),
+            "listing" => SnapReport::Listing(p),
+            "snapshot" => SnapReport::Snapshot(p),
+            "unchanged" => SnapReport::Unchanged(p),
+            "mismatch" => SnapReport::Mismatch,
+            "error" => SnapReport::Error(p),
+            "moved" => SnapReport::Moved(p),
+            "pruned" => SnapReport::Pruned(p),
+            "guarded" => SnapReport::Guarded(p),
+            _ => return None,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

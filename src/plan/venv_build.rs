@@ -9,6 +9,7 @@ use super::script_text::heredoc;
 use crate::profile::raw::VenvRecipe;
 use crate::profile::Profile;
 use crate::quote::{sh, sh_path};
+use crate::remote::script::{tags, Tagged};
 
 /// The build's functions.
 pub const VENV_BUILD_SH: &str = include_str!("venv_build.sh");
@@ -62,4 +63,79 @@ pub fn script(profile: &Profile, b: &Build) -> String {
 fn text(name: &str, value: &str) -> String {
     let (open, body) = heredoc(value);
     format!("{name}=$(cat {open}\n{body}\n)\n")
+}
+
+/// One line of the build's answer (`venv_build.sh`, the import proof and the pin matcher).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuildReport {
+    /// A stage begins: modules, create, pip, match, install, verify, swap.
+    Phase(String),
+    /// The stage that failed (or `exists`: something not hpcinit's is in the way).
+    Fail(String),
+    Python(String),
+    Module(String),
+    Freeze(String),
+    Import(String),
+    ImportError(String),
+    /// Built: the new environment's directory.
+    Done(String),
+}
+
+impl Tagged for BuildReport {
+    fn from_tag(tag: &str, payload: &str) -> Option<BuildReport> {
+        let p = payload.to_string();
+        Some(match tag {
+            "phase" => BuildReport::Phase(p),
+            "fail" => BuildReport::Fail(p),
+            "python" => BuildReport::Python(p),
+            "module" if !payload.trim().is_empty() => BuildReport::Module(p),
+            "freeze" => BuildReport::Freeze(p),
+            "import" => BuildReport::Import(p),
+            "import-error" => BuildReport::ImportError(p),
+            "done" => BuildReport::Done(p),
+            _ => return None,
+        })
+    }
+}
+
+/// The build's answer, gathered.
+#[derive(Debug, Default)]
+pub struct BuildAnswer {
+    pub fail: Option<String>,
+    pub done: Option<String>,
+    /// The interpreter's version (`3.11.9`).
+    pub python: String,
+    pub modules: Vec<String>,
+    pub freeze: Vec<String>,
+    pub imports: Vec<String>,
+    pub import_errors: Vec<String>,
+    /// From a lock: each pin, as the site's pip can provide it.
+    pub pins: Vec<super::pins::PinMatch>,
+}
+
+impl BuildAnswer {
+    pub fn parse(stdout: &str) -> BuildAnswer {
+        let mut a = BuildAnswer { pins: tags(stdout), ..Default::default() };
+        for report in tags::<BuildReport>(stdout) {
+            match report {
+                BuildReport::Phase(_) => {}
+                BuildReport::Fail(f) => {
+                    a.fail.get_or_insert(f);
+                }
+                BuildReport::Python(v) => {
+                    if a.python.is_empty() {
+                        a.python = v.split_whitespace().next().unwrap_or_default().to_string();
+                    }
+                }
+                BuildReport::Module(m) => a.modules.push(m),
+                BuildReport::Freeze(f) => a.freeze.push(f),
+                BuildReport::Import(i) => a.imports.push(i),
+                BuildReport::ImportError(e) => a.import_errors.push(e),
+                BuildReport::Done(d) => {
+                    a.done.get_or_insert(d);
+                }
+            }
+        }
+        a
+    }
 }
