@@ -12,7 +12,7 @@ use crate::local::state::{self, EnvironmentRecord};
 use crate::plan::facts::PathKind;
 use crate::plan::pins::{self, PinKind, PinMatch};
 
-use crate::plan::venv_build::{BuildAnswer, BuildReport};
+use crate::plan::venv_build::{BuildAnswer, BuildReport, PHASES};
 use crate::plan::PythonPlan;
 use crate::remote::script::{tagged, tags};
 use crate::remote::{RemoteOutput, Running, Script};
@@ -167,11 +167,8 @@ impl PythonTask {
         replace: bool,
     ) -> Result<RemoteOutput, StepError> {
         let script = build(cx, p, replace);
-        let stages: &[&str] = if p.from_lock.is_some() {
-            &["modules", "create", "pip", "match", "install", "verify", "swap"]
-        } else {
-            &["modules", "create", "pip", "install", "verify", "swap"]
-        };
+        let stages: Vec<&str> =
+            PHASES.iter().map(|(name, _)| *name).filter(|n| *n != "match" || p.from_lock.is_some()).collect();
         let mut bar = cx.reporter.progress(&format!("building {}", p.venv), stages.len() as u64);
         let mut stage = 0u64;
         let mut trace: Vec<String> = Vec::new();
@@ -322,17 +319,7 @@ fn unmet_pins(cx: &Context, p: &PythonPlan, all: &[PinMatch]) -> StepError {
 }
 
 fn stage_label(name: &str) -> String {
-    match name {
-        "modules" => "loading modules",
-        "create" => "creating the environment",
-        "pip" => "updating pip",
-        "match" => "matching the lock's versions",
-        "install" => "installing requirements",
-        "verify" => "importing every requirement",
-        "swap" => "putting it in place",
-        other => other,
-    }
-    .to_string()
+    PHASES.iter().find(|(n, _)| *n == name).map_or(name, |(_, label)| label).to_string()
 }
 
 fn truncate(s: &str, n: usize) -> String {

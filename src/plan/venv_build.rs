@@ -19,6 +19,18 @@ pub const VERIFY: &str = include_str!("verify_imports.py");
 /// Matches the lock's pins against what the site's pip can install, before installing.
 const MATCH_PINS: &str = include_str!("match_pins.py");
 
+/// The build's phases in order, as `venv_build.sh` tags them, with what the progress bar says;
+/// `match` runs only for a build from a lock.
+pub const PHASES: &[(&str, &str)] = &[
+    ("modules", "loading modules"),
+    ("create", "creating the environment"),
+    ("pip", "updating pip"),
+    ("match", "matching the lock's versions"),
+    ("install", "installing requirements"),
+    ("verify", "importing every requirement"),
+    ("swap", "putting it in place"),
+];
+
 /// What the build script is made from.
 pub struct Build<'a> {
     pub venv: &'a str,
