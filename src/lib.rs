@@ -112,6 +112,7 @@ fn dispatch(
         }
         _ => commands::load_profiles(cli, env)?,
     };
+    let mut session = commands::Session { set: &set, cli, env, style: *style, out };
     match &cli.command {
         // Answered above, before the profiles were loaded.
         Some(Command::Completions { .. })
@@ -134,23 +135,17 @@ fn dispatch(
             out.write_all(text.as_bytes()).map_err(Error::Output)?;
             Ok(Exit::Ok)
         }
-        Some(Command::Sync { setup, dry_run }) => {
-            commands::sync::run(&set, &merged(setup), *dry_run, cli, env, style, out)
-        }
-        Some(Command::CheckJob { setup }) => {
-            commands::check_job::run(&set, &merged(setup), cli, env, style, out)
-        }
-        Some(Command::Doctor { setup, json }) => {
-            commands::doctor::run(&set, &merged(setup), *json, cli, env, style, out)
-        }
+        Some(Command::Sync { setup, dry_run }) => commands::sync::run(&mut session, &merged(setup), *dry_run),
+        Some(Command::CheckJob { setup }) => commands::check_job::run(&mut session, &merged(setup)),
+        Some(Command::Doctor { setup, json }) => commands::doctor::run(&mut session, &merged(setup), *json),
         Some(Command::Uninstall { setup, remote }) => {
-            commands::uninstall::run(&set, &merged(setup), *remote, cli, env, style, out)
+            commands::uninstall::run(&mut session, &merged(setup), *remote)
         }
         Some(Command::Reproduce { setup }) => {
             let setup = SetupArgs { reproduce: true, ..merged(setup) };
-            commands::setup::run(&set, &setup, cli, env, style, out)
+            commands::setup::run(&mut session, &setup)
         }
-        Some(Command::Lock { setup }) => commands::lock::run(&set, &merged(setup), cli, env, style, out),
+        Some(Command::Lock { setup }) => commands::lock::run(&mut session, &merged(setup)),
         Some(Command::Diff { sites, project_dir, json, exit_code }) => {
             let args = commands::diff::DiffArgs {
                 sites,
@@ -158,8 +153,8 @@ fn dispatch(
                 json: *json,
                 exit_code: *exit_code,
             };
-            commands::diff::run(&set, &args, cli, env, style, out)
+            commands::diff::run(&mut session, &args)
         }
-        None => commands::setup::run(&set, &cli.setup, cli, env, style, out),
+        None => commands::setup::run(&mut session, &cli.setup),
     }
 }

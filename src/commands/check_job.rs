@@ -2,24 +2,18 @@
 //! probes the cluster, and submits the test job from the template; touches nothing on this
 //! machine and nothing on the cluster but the job and its log files.
 
-use crate::cli::{Cli, SetupArgs};
-use crate::env::Env;
+use super::Session;
+use crate::cli::SetupArgs;
 use crate::error::Error;
 use crate::exec;
 use crate::exit::Exit;
 use crate::plan::StepId;
-use crate::profile::ProfileSet;
-use crate::ui::{Style, SystemPrompter};
+use crate::ui::SystemPrompter;
 use std::io::Write;
 
-pub fn run(
-    set: &ProfileSet,
-    args: &SetupArgs,
-    cli: &Cli,
-    env: &Env,
-    style: &Style,
-    out: &mut dyn Write,
-) -> Result<Exit, Error> {
+pub fn run(s: &mut Session, args: &SetupArgs) -> Result<Exit, Error> {
+    let (set, cli, env, style) = (s.set, s.cli, s.env, &s.style);
+    let out: &mut dyn Write = &mut *s.out;
     let quiet = cli.quiet;
     let mut args = args.clone();
     args.check_job = true;

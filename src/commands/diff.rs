@@ -4,6 +4,7 @@
 //! project's `hpcinit.lock` is the other side. Changes nothing; `--json` for scripts,
 //! `--exit-code` to exit 1 when they differ.
 
+use super::Session;
 use crate::cli::{Cli, SetupArgs};
 use crate::env::Env;
 use crate::error::Error;
@@ -22,14 +23,9 @@ pub struct DiffArgs<'a> {
     pub exit_code: bool,
 }
 
-pub fn run(
-    set: &ProfileSet,
-    args: &DiffArgs,
-    cli: &Cli,
-    env: &Env,
-    style: &Style,
-    out: &mut dyn Write,
-) -> Result<Exit, Error> {
+pub fn run(s: &mut Session, args: &DiffArgs) -> Result<Exit, Error> {
+    let (set, cli, env, style) = (s.set, s.cli, s.env, &s.style);
+    let out: &mut dyn Write = &mut *s.out;
     if args.sites.len() > 2 {
         return Err(Error::Usage {
             message: format!("hpcinit diff compares two environments; {} sites were given", args.sites.len()),

@@ -6,14 +6,14 @@
 //! the quota command. Changes nothing on either side (signing in opens the shared connection).
 //! A table, or `--json`; exit 1 when a check fails.
 
-use crate::cli::{Cli, SetupArgs};
-use crate::env::Env;
+use super::Session;
+use crate::cli::SetupArgs;
 use crate::error::Error;
 use crate::exec::{self, Check, Context, StepError};
 use crate::exit::Diagnostic;
 use crate::exit::Exit;
 use crate::plan::{HostKeyPlan, StepId};
-use crate::profile::{Profile, ProfileSet};
+use crate::profile::Profile;
 use crate::remote::Script;
 use crate::ui::{Style, SystemPrompter, Table};
 use serde::Serialize;
@@ -45,15 +45,9 @@ struct Report<'a> {
     checks: &'a [Row],
 }
 
-pub fn run(
-    set: &ProfileSet,
-    args: &SetupArgs,
-    json: bool,
-    cli: &Cli,
-    env: &Env,
-    style: &Style,
-    out: &mut dyn Write,
-) -> Result<Exit, Error> {
+pub fn run(s: &mut Session, args: &SetupArgs, json: bool) -> Result<Exit, Error> {
+    let (set, cli, env, style) = (s.set, s.cli, s.env, &s.style);
+    let out: &mut dyn Write = &mut *s.out;
     let inputs = super::plan::inputs_with(set, args, env, false)?;
     let site = inputs.profile.name().to_string();
     let mut prompter = SystemPrompter::new(env);

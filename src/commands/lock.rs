@@ -3,6 +3,7 @@
 //! the shared connection: one read-only round trip on the cluster, one atomic write in the
 //! project. The site defaults to the lock's own; naming another moves the lock's origin there.
 
+use super::Session;
 use crate::cli::{Cli, SetupArgs};
 use crate::env::Env;
 use crate::error::Error;
@@ -11,18 +12,12 @@ use crate::exit::Exit;
 use crate::local::lock::{self, Lock};
 use crate::local::state::EnvironmentRecord;
 use crate::plan::StepId;
-use crate::profile::ProfileSet;
 use crate::ui::{Style, SystemPrompter};
 use std::io::Write;
 
-pub fn run(
-    set: &ProfileSet,
-    args: &SetupArgs,
-    cli: &Cli,
-    env: &Env,
-    style: &Style,
-    out: &mut dyn Write,
-) -> Result<Exit, Error> {
+pub fn run(s: &mut Session, args: &SetupArgs) -> Result<Exit, Error> {
+    let (set, cli, env, style) = (s.set, s.cli, s.env, &s.style);
+    let out: &mut dyn Write = &mut *s.out;
     let mut args = args.clone();
     let dir = super::plan::project_dir(args.project_dir.as_deref(), env)?;
     let old = lock::read(&dir)?;

@@ -16,6 +16,16 @@ use crate::env::Env;
 use crate::error::Error;
 use crate::profile::ProfileSet;
 
+/// What every command works with: the profiles, the parsed command line, the ambient state,
+/// and where its output goes (with its style: colour, quiet, verbose).
+pub struct Session<'a> {
+    pub set: &'a ProfileSet,
+    pub cli: &'a Cli,
+    pub env: &'a Env,
+    pub style: crate::ui::Style,
+    pub out: &'a mut dyn std::io::Write,
+}
+
 /// Built-ins, the user's profile directory, then `--profile` files.
 pub fn load_profiles(cli: &Cli, env: &Env) -> Result<ProfileSet, Error> {
     Ok(ProfileSet::load(Some(&env.user_profiles_dir()), &cli.profiles)?)

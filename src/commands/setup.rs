@@ -4,13 +4,13 @@
 //! templates, and with `--check-job` a test job), and says what is left.
 
 use super::wizard::Ask;
+use super::Session;
 use crate::cli::{Cli, RunArgs, SetupArgs};
 use crate::env::Env;
 use crate::error::Error;
 use crate::exec::{self, Options, Transport};
 use crate::exit::Exit;
 use crate::local::state;
-use crate::profile::ProfileSet;
 use crate::ui::{self, Prompter, Style, SystemPrompter};
 use std::io::Write;
 use std::time::Duration;
@@ -28,14 +28,9 @@ pub fn options(run: &RunArgs, env: &Env) -> Options {
     }
 }
 
-pub fn run(
-    set: &ProfileSet,
-    args: &SetupArgs,
-    cli: &Cli,
-    env: &Env,
-    style: &Style,
-    out: &mut dyn Write,
-) -> Result<Exit, Error> {
+pub fn run(s: &mut Session, args: &SetupArgs) -> Result<Exit, Error> {
+    let (set, cli, env, style) = (s.set, s.cli, s.env, &s.style);
+    let out: &mut dyn Write = &mut *s.out;
     let (run, quiet) = (&cli.run, cli.quiet);
     let mut prompter = SystemPrompter::new(env);
     // In a terminal without --yes this is the wizard: questions, the plan as a table, then

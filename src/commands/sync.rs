@@ -2,8 +2,8 @@
 //! shared connection (signing in once if it is closed). With `--dry-run`, one look at the latest
 //! snapshot's manifest and a list of what would change; nothing is copied.
 
-use crate::cli::{Cli, SetupArgs};
-use crate::env::Env;
+use super::Session;
+use crate::cli::SetupArgs;
 use crate::error::Error;
 use crate::exec::{self, sync_task, Context};
 use crate::exit::Diagnostic;
@@ -11,19 +11,12 @@ use crate::exit::Exit;
 use crate::local::project;
 use crate::plan::snapshot::human_bytes;
 use crate::plan::StepId;
-use crate::profile::ProfileSet;
-use crate::ui::{Style, SystemPrompter};
+use crate::ui::SystemPrompter;
 use std::io::Write;
 
-pub fn run(
-    set: &ProfileSet,
-    args: &SetupArgs,
-    dry_run: bool,
-    cli: &Cli,
-    env: &Env,
-    style: &Style,
-    out: &mut dyn Write,
-) -> Result<Exit, Error> {
+pub fn run(s: &mut Session, args: &SetupArgs, dry_run: bool) -> Result<Exit, Error> {
+    let (set, cli, env, style) = (s.set, s.cli, s.env, &s.style);
+    let out: &mut dyn Write = &mut *s.out;
     let inputs = super::plan::inputs_with(set, args, env, false)?;
     let mut prompter = SystemPrompter::new(env);
     // The key step only reads an existing key (the ssh2 transport signs in with it).

@@ -6,6 +6,7 @@
 //! project's environment, code snapshots and job templates on the cluster. Every rewrite is
 //! atomic; it prints each thing it removed.
 
+use super::Session;
 use crate::cli::{Cli, SetupArgs};
 use crate::env::Env;
 use crate::error::Error;
@@ -22,15 +23,9 @@ use crate::ui::{Prompter, Style, SystemPrompter};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-pub fn run(
-    set: &ProfileSet,
-    args: &SetupArgs,
-    remote: bool,
-    cli: &Cli,
-    env: &Env,
-    style: &Style,
-    out: &mut dyn Write,
-) -> Result<Exit, Error> {
+pub fn run(s: &mut Session, args: &SetupArgs, remote: bool) -> Result<Exit, Error> {
+    let (set, cli, env, style) = (s.set, s.cli, s.env, &s.style);
+    let out: &mut dyn Write = &mut *s.out;
     let site = args.site.as_deref().ok_or_else(|| Error::Usage {
         message: "which site? no --site given".into(),
         hint: "pass the site to remove, e.g. `hpcinit uninstall --site saga`".into(),
