@@ -7,33 +7,38 @@ use crate::cli::{RunArgs, SetupArgs};
 use crate::settings::OnExisting;
 use std::path::{Path, PathBuf};
 
-/// The file's keys, one per flag.
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+/// An answers file: the answers `SetupArgs` holds, and the run's own answers below, under the
+/// long flags' names. Both are read from the same text; a key neither knows is an error at its
+/// line.
+#[derive(Debug, Default)]
 pub struct AnswersFile {
-    site: Option<String>,
-    user: Option<String>,
-    account: Option<String>,
-    /// Relative paths are relative to the answers file's directory.
-    project_dir: Option<PathBuf>,
-    project_name: Option<String>,
-    python: Option<String>,
-    key: Option<PathBuf>,
-    #[serde(default)]
-    check_job: bool,
-    #[serde(default)]
-    exclude: Vec<String>,
-    keep: Option<u32>,
-    bwlimit: Option<String>,
-    #[serde(default)]
-    allow_upgrades: bool,
-    #[serde(default)]
-    no_lock: bool,
-    #[serde(default)]
+    setup: SetupArgs,
+    run: RunAnswers,
+}
+
+/// The answers of a run that an answers file may give besides `SetupArgs`.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default, rename_all = "kebab-case")]
+struct RunAnswers {
     accept_new_host_key: bool,
-    #[serde(default)]
     no_passphrase: bool,
     on_existing: Option<OnExisting>,
+}
+
+impl RunAnswers {
+    fn keys() -> Vec<String> {
+        match serde_json::to_value(RunAnswers::default()) {
+            Ok(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Every key an answers file may have.
+fn known_keys() -> Vec<String> {
+    let mut keys = SetupArgs::keys();
+    keys.extend(RunAnswers::keys());
+    keys
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,7 +67,7 @@ impl crate::exit::Diagnostic for AnswersFileError {
         Some(match self {
             AnswersFileError::Read { .. } => "check the path given to --answers".into(),
             AnswersFileError::Invalid { message, .. } if message.contains("unknown field") => {
-                "the keys are the long flags' names without `--`: site, user, account, project-dir, project-name, python, key, check-job, exclude, keep, bwlimit, allow-upgrades, no-lock, accept-new-host-key, no-passphrase, on-existing".into()
+                format!("the keys are the long flags' names without `--`: {}", known_keys().join(", "))
             }
             AnswersFileError::Invalid { .. } => {
                 "fix the value; `hpcinit --help` describes each answer under its flag".into()
@@ -82,10 +87,29 @@ impl AnswersFile {
         if text.trim().is_empty() {
             return Ok(AnswersFile::default());
         }
-        serde_saphyr::from_str::<AnswersFile>(text).map_err(|e| {
+        let invalid = |e: serde_saphyr::Error| {
             let (line, column, message, snippet) = crate::profile::error::located(file, text, &e);
             AnswersFileError::Invalid { file: file.to_string(), line, column, message, snippet }
-        })
+        };
+        // The keys first: one that no answer knows is named at its line.
+        let keys: std::collections::BTreeMap<String, serde::de::IgnoredAny> =
+            serde_saphyr::from_str(text).map_err(invalid)?;
+        let known = known_keys();
+        if let Some(key) = keys.keys().find(|k| !known.contains(k)) {
+            let line =
+                text.lines().position(|l| l.starts_with(&format!("{key}:"))).map_or(1, |i| i as u64 + 1);
+            return Err(AnswersFileError::Invalid {
+                file: file.to_string(),
+                line,
+                column: 1,
+                message: format!("unknown field `{key}`"),
+                snippet: crate::profile::error::snippet(file, text, line, 1),
+            });
+        }
+        // Then each part, its values checked where they stand.
+        let setup = part(file, text)?;
+        let run = part(file, text)?;
+        Ok(AnswersFile { setup, run })
     }
 
     /// The answers as flags would give them; relative paths resolved against `base` (the
@@ -93,29 +117,27 @@ impl AnswersFile {
     pub fn setup_args(&self, base: &Path) -> SetupArgs {
         let rel = |p: &PathBuf| if p.is_relative() && !p.starts_with("~") { base.join(p) } else { p.clone() };
         SetupArgs {
-            site: self.site.clone(),
-            user: self.user.clone(),
-            account: self.account.clone(),
-            project_dir: self.project_dir.as_ref().map(rel),
-            project_name: self.project_name.clone(),
-            python: self.python.clone(),
-            key: self.key.as_ref().map(rel),
-            check_job: self.check_job,
-            exclude: self.exclude.clone(),
-            keep: self.keep,
-            bwlimit: self.bwlimit.clone(),
-            allow_upgrades: self.allow_upgrades,
-            no_lock: self.no_lock,
-            reproduce: false,
+            project_dir: self.setup.project_dir.as_ref().map(rel),
+            key: self.setup.key.as_ref().map(rel),
+            ..self.setup.clone()
         }
     }
 
     /// `run` with the file's run answers added where the command line left them out.
     pub fn fill_run(&self, run: &mut RunArgs) {
-        run.accept_new_host_key |= self.accept_new_host_key;
-        run.no_passphrase |= self.no_passphrase && run.key_passphrase_file.is_none();
-        run.on_existing = run.on_existing.or(self.on_existing);
+        run.accept_new_host_key |= self.run.accept_new_host_key;
+        run.no_passphrase |= self.run.no_passphrase && run.key_passphrase_file.is_none();
+        run.on_existing = run.on_existing.or(self.run.on_existing);
     }
+}
+
+/// One part of the answers, read from the whole text (the other part's keys are skipped; an
+/// unknown key was refused before).
+fn part<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, AnswersFileError> {
+    serde_saphyr::from_str(text).map_err(|e| {
+        let (line, column, message, snippet) = crate::profile::error::located(file, text, &e);
+        AnswersFileError::Invalid { file: file.to_string(), line, column, message, snippet }
+    })
 }
 
 #[cfg(test)]
@@ -156,5 +178,32 @@ mod tests {
         assert!(e.hint().unwrap_or_default().contains("project-dir"));
         assert!(AnswersFile::parse("a.yaml", "keep: many\n").is_err());
         assert!(AnswersFile::parse("a.yaml", "").is_ok());
+    }
+
+    #[test]
+    fn a_bad_value_is_named_at_its_line_whichever_part_it_belongs_to() {
+        for (text, line) in
+            [("site: saga\nno-passphrase: true\nkeep: many\n", 3), ("user: a\non-existing: maybe\n", 2)]
+        {
+            match AnswersFile::parse("a.yaml", text).unwrap_err() {
+                AnswersFileError::Invalid { line: l, snippet, .. } => {
+                    assert_eq!(l, line, "{text}");
+                    assert!(snippet.contains(&format!("a.yaml:{line}:")), "{snippet}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn every_flag_answer_is_a_key_and_the_subcommands_own_is_not() {
+        let keys = known_keys();
+        for k in
+            ["site", "user", "project-dir", "check-job", "exclude", "no-lock", "on-existing", "no-passphrase"]
+        {
+            assert!(keys.contains(&k.to_string()), "{k} in {keys:?}");
+        }
+        assert!(!keys.contains(&"reproduce".to_string()));
+        assert!(AnswersFile::parse("a.yaml", "reproduce: true\n").is_err());
     }
 }

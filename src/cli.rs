@@ -56,7 +56,8 @@ pub struct Cli {
 }
 
 /// The answers a bootstrap needs.
-#[derive(Debug, Clone, Args, Default)]
+#[derive(Debug, Clone, Args, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default, rename_all = "kebab-case")]
 pub struct SetupArgs {
     // Every field is optional, so that values given before a subcommand can fill the gaps of
     // those given after it: `hpcinit --site saga plan --user alice`.
@@ -117,8 +118,10 @@ pub struct SetupArgs {
     #[arg(long)]
     pub no_lock: bool,
 
-    /// Rebuild from hpcinit.lock on its own site too (`hpcinit reproduce`).
+    /// Rebuild from hpcinit.lock on its own site too (`hpcinit reproduce`); the subcommand's, not
+    /// an answer.
     #[arg(skip)]
+    #[serde(skip)]
     pub reproduce: bool,
 }
 
@@ -171,23 +174,33 @@ pub struct RunArgs {
 }
 
 impl SetupArgs {
-    /// These answers, with gaps filled from `outer` (the ones given before the subcommand).
+    /// These answers, with gaps filled from `outer` (the ones given before the subcommand, or an
+    /// answers file): an answer left out (none, `false`, an empty list) takes `outer`'s. Field by
+    /// field through serde, so a new answer needs no line here.
     pub fn or(&self, outer: &SetupArgs) -> SetupArgs {
-        SetupArgs {
-            site: self.site.clone().or_else(|| outer.site.clone()),
-            user: self.user.clone().or_else(|| outer.user.clone()),
-            account: self.account.clone().or_else(|| outer.account.clone()),
-            project_dir: self.project_dir.clone().or_else(|| outer.project_dir.clone()),
-            project_name: self.project_name.clone().or_else(|| outer.project_name.clone()),
-            python: self.python.clone().or_else(|| outer.python.clone()),
-            key: self.key.clone().or_else(|| outer.key.clone()),
-            check_job: self.check_job || outer.check_job,
-            exclude: if self.exclude.is_empty() { outer.exclude.clone() } else { self.exclude.clone() },
-            keep: self.keep.or(outer.keep),
-            bwlimit: self.bwlimit.clone().or_else(|| outer.bwlimit.clone()),
-            allow_upgrades: self.allow_upgrades || outer.allow_upgrades,
-            no_lock: self.no_lock || outer.no_lock,
-            reproduce: self.reproduce || outer.reproduce,
+        let value = |a: &SetupArgs| serde_json::to_value(a).expect("answers serialize");
+        let (mut inner, outer_value) = (value(self), value(outer));
+        if let (Some(inner), Some(outer)) = (inner.as_object_mut(), outer_value.as_object()) {
+            for (key, theirs) in outer {
+                let unset = match inner.get(key) {
+                    None | Some(serde_json::Value::Null) | Some(serde_json::Value::Bool(false)) => true,
+                    Some(serde_json::Value::Array(a)) => a.is_empty(),
+                    Some(_) => false,
+                };
+                if unset {
+                    inner.insert(key.clone(), theirs.clone());
+                }
+            }
+        }
+        let merged: SetupArgs = serde_json::from_value(inner).expect("answers deserialize");
+        SetupArgs { reproduce: self.reproduce || outer.reproduce, ..merged }
+    }
+
+    /// The answers' names as an answers file spells them (the long flags' names).
+    pub fn keys() -> Vec<String> {
+        match serde_json::to_value(SetupArgs::default()) {
+            Ok(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
+            _ => Vec::new(),
         }
     }
 }
@@ -328,5 +341,31 @@ impl clap::ValueEnum for OnExisting {
             OnExisting::Fail => "Stop with an error",
         };
         Some(clap::builder::PossibleValue::new(*name).help(help))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inner_answers_win_and_gaps_take_the_outer_ones() {
+        let inner = SetupArgs { user: Some("alice".into()), keep: Some(2), ..Default::default() };
+        let outer = SetupArgs {
+            site: Some("saga".into()),
+            user: Some("bob".into()),
+            exclude: vec!["data/".into()],
+            check_job: true,
+            reproduce: true,
+            ..Default::default()
+        };
+        let m = inner.or(&outer);
+        assert_eq!(m.user.as_deref(), Some("alice"));
+        assert_eq!(m.site.as_deref(), Some("saga"));
+        assert_eq!(m.keep, Some(2));
+        assert_eq!(m.exclude, ["data/"]);
+        assert!(m.check_job && m.reproduce);
+        let own = SetupArgs { exclude: vec!["x".into()], ..Default::default() };
+        assert_eq!(own.or(&outer).exclude, ["x"], "a list given is not merged with the outer one");
     }
 }

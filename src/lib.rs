@@ -45,7 +45,7 @@ where
         }
     };
     let style = Style::new(env.color());
-    let result = with_answers_file(cli, env).and_then(|cli| dispatch(&cli, env, &style, out, err));
+    let result = commands::answers::with_file(cli, env).and_then(|cli| dispatch(&cli, env, &style, out, err));
     match result {
         Ok(exit) => exit.code(),
         Err(e) => {
@@ -71,17 +71,6 @@ fn writes(cli: &Cli) -> Option<String> {
         Some(s) => format!("hpcinit {name}--site {s}"),
         None => format!("hpcinit {name}").trim_end().to_string(),
     })
-}
-
-/// The command line with `--answers FILE` filled in where flags left gaps.
-fn with_answers_file(mut cli: Cli, env: &Env) -> Result<Cli, Error> {
-    let Some(path) = cli.answers.clone() else { return Ok(cli) };
-    let path = if path.is_relative() { env.cwd.join(path) } else { path };
-    let file = answers_file::AnswersFile::read(&path)?;
-    let base = path.parent().map(std::path::Path::to_path_buf).unwrap_or_else(|| env.cwd.clone());
-    cli.setup = cli.setup.or(&file.setup_args(&base));
-    file.fill_run(&mut cli.run);
-    Ok(cli)
 }
 
 fn dispatch(

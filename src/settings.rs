@@ -33,7 +33,7 @@ impl Transport {
 }
 
 /// What to do with an environment at the planned place that is not the planned one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OnExisting {
     /// Leave it and use it as it is.

@@ -1,5 +1,6 @@
 //! One function per command; each reads the world through `Env` and writes to `out`.
 
+pub mod answers;
 pub mod check_job;
 pub mod diff;
 pub mod doctor;

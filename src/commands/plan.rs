@@ -58,12 +58,8 @@ pub fn inputs_with<'a>(
     })?;
     let profile = set.get(site)?;
     // After a bootstrap, `--site` alone is enough: the rest is what it was set up with.
-    let remembered = crate::local::state::remembered(env, profile.name().as_str());
-    let args = &SetupArgs {
-        user: args.user.clone().or_else(|| remembered.as_ref().map(|r| r.user.clone())),
-        account: args.account.clone().or_else(|| remembered.as_ref().and_then(|r| r.account.clone())),
-        ..args.clone()
-    };
+    let (args, remembered) = super::answers::with_remembered(args, env, profile);
+    let args = &args;
     let user = args.user.as_deref().ok_or_else(|| AnswerError::Missing {
         what: "username",
         flag: "--user NAME",
