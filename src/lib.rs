@@ -101,17 +101,18 @@ fn dispatch(
         }
         _ => commands::load_profiles(cli, env)?,
     };
-    let mut session = commands::Session { set: &set, cli, env, style: *style, out };
+    let prompter = Box::new(ui::SystemPrompter::new(env));
+    let mut session = commands::Session { set: &set, cli, env, style: *style, out, prompter };
     match &cli.command {
         // Answered above, before the profiles were loaded.
         Some(Command::Completions { .. })
         | Some(Command::Profiles { command: ProfilesCommand::Validate { .. } }) => Ok(Exit::Ok),
         Some(Command::Profiles { command: ProfilesCommand::List { json } }) => {
-            commands::profiles::list(&set, *json, out)?;
+            commands::profiles::list(&set, *json, &mut *session.out)?;
             Ok(Exit::Ok)
         }
         Some(Command::Profiles { command: ProfilesCommand::Show { name } }) => {
-            commands::profiles::show(&set, name, out)?;
+            commands::profiles::show(&set, name, &mut *session.out)?;
             Ok(Exit::Ok)
         }
         Some(Command::Plan { setup, json }) => {
@@ -121,7 +122,7 @@ fn dispatch(
             } else {
                 ui::render_plan(&plan, style)
             };
-            out.write_all(text.as_bytes()).map_err(Error::Output)?;
+            session.out.write_all(text.as_bytes()).map_err(Error::Output)?;
             Ok(Exit::Ok)
         }
         Some(Command::Sync { setup, dry_run }) => commands::sync::run(&mut session, &merged(setup), *dry_run),

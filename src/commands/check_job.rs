@@ -8,19 +8,19 @@ use crate::error::Error;
 use crate::exec;
 use crate::exit::Exit;
 use crate::plan::StepId;
-use crate::ui::SystemPrompter;
+use crate::prompt::Prompter;
 use std::io::Write;
 
 pub fn run(s: &mut Session, args: &SetupArgs) -> Result<Exit, Error> {
     let (set, cli, env, style) = (s.set, s.cli, s.env, &s.style);
     let out: &mut dyn Write = &mut *s.out;
+    let prompter: &mut dyn Prompter = &mut *s.prompter;
     let quiet = cli.quiet;
     let mut args = args.clone();
     args.check_job = true;
     let inputs = super::plan::inputs(set, &args, env)?;
-    let mut prompter = SystemPrompter::new(env);
     let ids = [StepId::Connect, StepId::Probe, StepId::CheckJob];
-    super::with_context(&inputs, cli, env, style, out, &mut prompter, |cx| Ok(exec::run(cx, &ids)?))?;
+    super::with_context(&inputs, cli, env, style, out, &mut *prompter, |cx| Ok(exec::run(cx, &ids)?))?;
     if !quiet {
         writeln!(
             out,

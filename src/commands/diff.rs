@@ -5,13 +5,12 @@
 //! `--exit-code` to exit 1 when they differ.
 
 use super::Session;
-use crate::cli::{Cli, SetupArgs};
-use crate::env::Env;
+use crate::cli::SetupArgs;
 use crate::error::Error;
 use crate::exit::Exit;
 use crate::local::lock::{self, requested_modules};
 use crate::plan::compare::{compare, Comparison, Side};
-use crate::profile::ProfileSet;
+use crate::prompt::Prompter;
 use crate::ui::{Style, Table};
 use std::io::Write;
 use std::path::PathBuf;
@@ -24,8 +23,7 @@ pub struct DiffArgs<'a> {
 }
 
 pub fn run(s: &mut Session, args: &DiffArgs) -> Result<Exit, Error> {
-    let (set, cli, env, style) = (s.set, s.cli, s.env, &s.style);
-    let out: &mut dyn Write = &mut *s.out;
+    let env = s.env;
     if args.sites.len() > 2 {
         return Err(Error::Usage {
             message: format!("hpcinit diff compares two environments; {} sites were given", args.sites.len()),
@@ -34,7 +32,7 @@ pub fn run(s: &mut Session, args: &DiffArgs) -> Result<Exit, Error> {
     }
     let dir = super::plan::project_dir(args.project_dir.as_deref(), env)?;
     let (left, right) = if let [a, b] = args.sites {
-        (side(set, a, &dir, cli, env, style, out)?, side(set, b, &dir, cli, env, style, out)?)
+        (side(s, a, &dir)?, side(s, b, &dir)?)
     } else {
         let lock = lock::read(&dir)?.ok_or(lock::LockError::Missing { dir: dir.clone() })?;
         let left = Side {
@@ -43,9 +41,10 @@ pub fn run(s: &mut Session, args: &DiffArgs) -> Result<Exit, Error> {
             modules: lock.modules.clone(),
             freeze: lock.packages.clone(),
         };
-        (left, side(set, &args.sites[0], &dir, cli, env, style, out)?)
+        (left, side(s, &args.sites[0], &dir)?)
     };
     let c = compare(left, right);
+    let (style, out) = (&s.style, &mut *s.out);
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&c).expect("serializes")).map_err(Error::Output)?;
     } else {
@@ -55,15 +54,9 @@ pub fn run(s: &mut Session, args: &DiffArgs) -> Result<Exit, Error> {
 }
 
 /// The project's environment on `site`, read over the shared connection.
-fn side(
-    set: &ProfileSet,
-    site: &str,
-    dir: &std::path::Path,
-    cli: &Cli,
-    env: &Env,
-    style: &Style,
-    out: &mut dyn Write,
-) -> Result<Side, Error> {
+fn side(s: &mut Session, site: &str, dir: &std::path::Path) -> Result<Side, Error> {
+    let (set, cli, env, style) = (s.set, s.cli, s.env, &s.style);
+    let (out, prompter): (&mut dyn Write, &mut dyn Prompter) = (&mut *s.out, &mut *s.prompter);
     let args = SetupArgs {
         site: Some(site.to_string()),
         project_dir: Some(dir.to_path_buf()),
@@ -72,7 +65,7 @@ fn side(
     };
     let inputs = super::plan::inputs_with(set, &args, env, false)?;
     let profile = inputs.profile;
-    let rec = super::lock::environment_on(&inputs, cli, env, style, out)?;
+    let rec = super::lock::environment_on(&inputs, cli, env, style, out, prompter)?;
     let prerequisites: Vec<String> =
         profile.raw.python.modules.prerequisites.iter().map(|m| m.to_string()).collect();
     Ok(Side {

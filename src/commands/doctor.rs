@@ -14,8 +14,9 @@ use crate::exit::Diagnostic;
 use crate::exit::Exit;
 use crate::plan::{HostKeyPlan, StepId};
 use crate::profile::Profile;
+use crate::prompt::Prompter;
 use crate::remote::Script;
-use crate::ui::{Style, SystemPrompter, Table};
+use crate::ui::{Style, Table};
 use serde::Serialize;
 use std::io::Write;
 
@@ -48,13 +49,13 @@ struct Report<'a> {
 pub fn run(s: &mut Session, args: &SetupArgs, json: bool) -> Result<Exit, Error> {
     let (set, cli, env, style) = (s.set, s.cli, s.env, &s.style);
     let out: &mut dyn Write = &mut *s.out;
+    let prompter: &mut dyn Prompter = &mut *s.prompter;
     let inputs = super::plan::inputs_with(set, args, env, false)?;
     let site = inputs.profile.name().to_string();
-    let mut prompter = SystemPrompter::new(env);
     // The steps' own progress lines are not the doctor's output: shown with -v only.
     let mut steps_output = Vec::new();
     let profile = inputs.profile;
-    let rows = super::with_context(&inputs, cli, env, style, &mut steps_output, &mut prompter, |cx| {
+    let rows = super::with_context(&inputs, cli, env, style, &mut steps_output, &mut *prompter, |cx| {
         Ok(checks(cx, profile, &site))
     })?;
     if cli.verbose && !json {

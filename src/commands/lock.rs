@@ -12,12 +12,14 @@ use crate::exit::Exit;
 use crate::local::lock::{self, Lock};
 use crate::local::state::EnvironmentRecord;
 use crate::plan::StepId;
-use crate::ui::{Style, SystemPrompter};
+use crate::prompt::Prompter;
+use crate::ui::Style;
 use std::io::Write;
 
 pub fn run(s: &mut Session, args: &SetupArgs) -> Result<Exit, Error> {
     let (set, cli, env, style) = (s.set, s.cli, s.env, &s.style);
     let out: &mut dyn Write = &mut *s.out;
+    let prompter: &mut dyn Prompter = &mut *s.prompter;
     let mut args = args.clone();
     let dir = super::plan::project_dir(args.project_dir.as_deref(), env)?;
     let old = lock::read(&dir)?;
@@ -29,7 +31,7 @@ pub fn run(s: &mut Session, args: &SetupArgs) -> Result<Exit, Error> {
     args.project_dir = Some(dir.clone());
     let inputs = super::plan::inputs_with(set, &args, env, false)?;
     let name = inputs.profile.raw.display_name.clone();
-    let rec = environment_on(&inputs, cli, env, style, out)?;
+    let rec = environment_on(&inputs, cli, env, style, out, prompter)?;
     let new = Lock::from_record(&crate::plan::lock_site(inputs.profile), &rec);
     let path = dir.join(lock::FILE);
     let shown = env.tilde(&path);
@@ -70,10 +72,10 @@ pub(super) fn environment_on(
     env: &Env,
     style: &Style,
     out: &mut dyn Write,
+    prompter: &mut dyn Prompter,
 ) -> Result<EnvironmentRecord, Error> {
-    let mut prompter = SystemPrompter::new(env);
     let mut steps_output = Vec::new();
-    let rec = super::with_context(inputs, cli, env, style, &mut steps_output, &mut prompter, |cx| {
+    let rec = super::with_context(inputs, cli, env, style, &mut steps_output, &mut *prompter, |cx| {
         let step_error = |title: &str, e: StepError| Error::Step { title: title.into(), error: Box::new(e) };
         for (id, title) in [(StepId::Connect, "Sign in"), (StepId::Probe, "Look at the cluster")] {
             if let Some(Err(e)) = exec::ensure(cx, id) {

@@ -25,6 +25,8 @@ pub struct Session<'a> {
     pub env: &'a Env,
     pub style: crate::ui::Style,
     pub out: &'a mut dyn std::io::Write,
+    /// How the run asks the person (a terminal, `SSH_ASKPASS`, or not at all).
+    pub prompter: Box<dyn crate::prompt::Prompter + 'a>,
 }
 
 /// Built-ins, the user's profile directory, then `--profile` files.

@@ -11,7 +11,8 @@ use crate::error::Error;
 use crate::exec::{self, Options, Transport};
 use crate::exit::Exit;
 use crate::local::state;
-use crate::ui::{self, Prompter, Style, SystemPrompter};
+use crate::prompt::Prompter;
+use crate::ui::{self, Style};
 use std::io::Write;
 use std::time::Duration;
 
@@ -31,14 +32,14 @@ pub fn options(run: &RunArgs, env: &Env) -> Options {
 pub fn run(s: &mut Session, args: &SetupArgs) -> Result<Exit, Error> {
     let (set, cli, env, style) = (s.set, s.cli, s.env, &s.style);
     let out: &mut dyn Write = &mut *s.out;
+    let prompter: &mut dyn Prompter = &mut *s.prompter;
     let (run, quiet) = (&cli.run, cli.quiet);
-    let mut prompter = SystemPrompter::new(env);
     // In a terminal without --yes this is the wizard: questions, the plan as a table, then
     // Proceed / Show every detail / Customize / Cancel. Otherwise the answers come from flags
     // and --answers (a terminal still asks for what a run cannot go without).
     let wizard = prompter.interactive() && !run.yes;
     let mut args = args.clone();
-    super::wizard::ask(set, env, &mut prompter, &mut args, if wizard { Ask::Unset } else { Ask::Missing })?;
+    super::wizard::ask(set, env, &mut *prompter, &mut args, if wizard { Ask::Unset } else { Ask::Missing })?;
     let (inputs, plan) = 'plan: loop {
         let inputs = super::plan::inputs(set, &args, env)?;
         let plan = inputs.plan(None)?;
@@ -66,7 +67,7 @@ pub fn run(s: &mut Session, args: &SetupArgs) -> Result<Exit, Error> {
                 1 => out.write_all(ui::render_plan(&plan, style).as_bytes()).map_err(Error::Output)?,
                 2 => {
                     // New answers, then a new plan and the same question.
-                    super::wizard::ask(set, env, &mut prompter, &mut args, Ask::All)?;
+                    super::wizard::ask(set, env, &mut *prompter, &mut args, Ask::All)?;
                     break;
                 }
                 _ => {
@@ -78,7 +79,7 @@ pub fn run(s: &mut Session, args: &SetupArgs) -> Result<Exit, Error> {
     };
     let profile = inputs.profile;
     let ids = exec::step_ids(&plan, run.ssh_only);
-    let (pending, plan) = super::with_context(&inputs, cli, env, style, out, &mut prompter, |cx| {
+    let (pending, plan) = super::with_context(&inputs, cli, env, style, out, &mut *prompter, |cx| {
         exec::run(cx, &ids)?;
         Ok((cx.pending.clone(), cx.plan.clone()))
     })?;

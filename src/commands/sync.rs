@@ -11,14 +11,14 @@ use crate::exit::Exit;
 use crate::local::project;
 use crate::plan::snapshot::human_bytes;
 use crate::plan::StepId;
-use crate::ui::SystemPrompter;
+use crate::prompt::Prompter;
 use std::io::Write;
 
 pub fn run(s: &mut Session, args: &SetupArgs, dry_run: bool) -> Result<Exit, Error> {
     let (set, cli, env, style) = (s.set, s.cli, s.env, &s.style);
     let out: &mut dyn Write = &mut *s.out;
+    let prompter: &mut dyn Prompter = &mut *s.prompter;
     let inputs = super::plan::inputs_with(set, args, env, false)?;
-    let mut prompter = SystemPrompter::new(env);
     // The key step only reads an existing key (the ssh2 transport signs in with it).
     let mut ids = vec![];
     if inputs.local.key_exists {
@@ -28,7 +28,7 @@ pub fn run(s: &mut Session, args: &SetupArgs, dry_run: bool) -> Result<Exit, Err
     if !dry_run {
         ids.push(StepId::Sync);
     }
-    let lines = super::with_context(&inputs, cli, env, style, out, &mut prompter, |cx| {
+    let lines = super::with_context(&inputs, cli, env, style, out, &mut *prompter, |cx| {
         exec::run(cx, &ids)?;
         if !dry_run {
             return Ok(Vec::new());

@@ -17,15 +17,17 @@ use crate::plan::ssh_config::{self, KNOWN_HOSTS_FILE, MANAGED_FILE};
 use crate::plan::uninstall::Removed;
 use crate::plan::StepId;
 use crate::profile::ProfileSet;
+use crate::prompt::Prompter;
 use crate::remote::script::tags;
 use crate::remote::Script;
-use crate::ui::{Prompter, Style, SystemPrompter};
+use crate::ui::Style;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub fn run(s: &mut Session, args: &SetupArgs, remote: bool) -> Result<Exit, Error> {
     let (set, cli, env, style) = (s.set, s.cli, s.env, &s.style);
     let out: &mut dyn Write = &mut *s.out;
+    let prompter: &mut dyn Prompter = &mut *s.prompter;
     let site = args.site.as_deref().ok_or_else(|| Error::Usage {
         message: "which site? no --site given".into(),
         hint: "pass the site to remove, e.g. `hpcinit uninstall --site saga`".into(),
@@ -33,7 +35,7 @@ pub fn run(s: &mut Session, args: &SetupArgs, remote: bool) -> Result<Exit, Erro
     let site = set.get(site)?.name().to_string();
     let mut removed: Vec<String> = Vec::new();
     if remote {
-        match remove_remote(set, args, cli, env, style, out)? {
+        match remove_remote(set, args, cli, env, style, out, prompter)? {
             Some(r) => removed.extend(r),
             None => return Ok(Exit::Ok),
         }
@@ -187,11 +189,11 @@ fn remove_remote(
     env: &Env,
     style: &Style,
     out: &mut dyn Write,
+    prompter: &mut dyn Prompter,
 ) -> Result<Option<Vec<String>>, Error> {
     let inputs = super::plan::inputs_with(set, args, env, false)?;
     let plan = inputs.plan(None)?;
     let (targets, body) = crate::plan::uninstall::script(&plan);
-    let mut prompter = SystemPrompter::new(env);
     if !cli.run.yes {
         writeln!(out, "On {}, this deletes:", inputs.profile.raw.display_name).map_err(Error::Output)?;
         for t in &targets {
@@ -206,7 +208,7 @@ fn remove_remote(
         }
     }
     let mut removed = Vec::new();
-    super::with_context(&inputs, cli, env, style, &mut Vec::new(), &mut prompter, |cx| {
+    super::with_context(&inputs, cli, env, style, &mut Vec::new(), &mut *prompter, |cx| {
         if let Some(Err(e)) = exec::ensure(cx, StepId::Connect) {
             return Err(Error::Step { title: "Sign in".into(), error: Box::new(e) });
         }
