@@ -44,12 +44,14 @@ where
             return code;
         }
     };
-    let style = Style::new(env.color());
-    let result = commands::answers::with_file(cli, env).and_then(|cli| dispatch(&cli, env, &style, out, err));
+    let verbosity = ui::Verbosity::from_flags(cli.quiet, cli.verbose);
+    let mut printer = ui::Printer::new(out, err, Style::new(env.color()), verbosity, ui::stderr_is_term());
+    let result = commands::answers::with_file(cli, env).and_then(|cli| dispatch(&cli, env, &mut printer));
     match result {
         Ok(exit) => exit.code(),
         Err(e) => {
-            let _ = write!(err, "{}", e.render(&Style::new(env.color())));
+            let text = e.render(&printer.style());
+            let _ = write!(printer.err(), "{text}");
             e.exit().code()
         }
     }
@@ -73,17 +75,11 @@ fn writes(cli: &Cli) -> Option<String> {
     })
 }
 
-fn dispatch(
-    cli: &Cli,
-    env: &Env,
-    style: &Style,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> Result<Exit, Error> {
+fn dispatch(cli: &Cli, env: &Env, printer: &mut ui::Printer) -> Result<Exit, Error> {
     // Commands that change files take the run lock: a second hpcinit waits for the first.
     let _lock = match writes(cli) {
         Some(what) => Some(local::run_lock::acquire(env, &what, &mut |holder| {
-            let _ = writeln!(err, "waiting for another hpcinit run to finish ({holder})…");
+            let _ = printer.status(&format!("waiting for another hpcinit run to finish ({holder})…"));
         })?),
         None => None,
     };
@@ -92,37 +88,38 @@ fn dispatch(
     // Every command but the two that read no profiles of their own loads them once.
     let set = match &cli.command {
         Some(Command::Completions { shell }) => {
-            clap_complete::generate(*shell, &mut Cli::command(), "hpcinit", out);
+            clap_complete::generate(*shell, &mut Cli::command(), "hpcinit", printer.out());
             return Ok(Exit::Ok);
         }
         Some(Command::Profiles { command: ProfilesCommand::Validate { files } }) => {
-            let ok = commands::profiles::validate(files, style, out, err)?;
+            let ok = commands::profiles::validate(files, printer)?;
             return Ok(if ok { Exit::Ok } else { Exit::Usage });
         }
         _ => commands::load_profiles(cli, env)?,
     };
     let prompter = Box::new(ui::SystemPrompter::new(env));
-    let mut session = commands::Session { set: &set, cli, env, style: *style, out, prompter };
+    let mut session = commands::Session { set: &set, cli, env, printer, prompter };
     match &cli.command {
         // Answered above, before the profiles were loaded.
         Some(Command::Completions { .. })
         | Some(Command::Profiles { command: ProfilesCommand::Validate { .. } }) => Ok(Exit::Ok),
         Some(Command::Profiles { command: ProfilesCommand::List { json } }) => {
-            commands::profiles::list(&set, *json, &mut *session.out)?;
+            commands::profiles::list(&set, *json, session.printer)?;
             Ok(Exit::Ok)
         }
         Some(Command::Profiles { command: ProfilesCommand::Show { name } }) => {
-            commands::profiles::show(&set, name, &mut *session.out)?;
+            commands::profiles::show(&set, name, session.printer)?;
             Ok(Exit::Ok)
         }
         Some(Command::Plan { setup, json }) => {
             let plan = commands::plan::make(&set, &merged(setup), env)?;
-            let text = if *json {
-                serde_json::to_string_pretty(&plan).expect("a plan serializes") + "\n"
+            let p = session.printer;
+            if *json {
+                p.json(&plan).map_err(Error::Output)?;
             } else {
-                ui::render_plan(&plan, style)
-            };
-            session.out.write_all(text.as_bytes()).map_err(Error::Output)?;
+                let text = ui::render_plan(&plan, &p.style());
+                p.out().write_all(text.as_bytes()).map_err(Error::Output)?;
+            }
             Ok(Exit::Ok)
         }
         Some(Command::Sync { setup, dry_run }) => commands::sync::run(&mut session, &merged(setup), *dry_run),

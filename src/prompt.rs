@@ -62,4 +62,7 @@ pub trait Prompter {
     ) -> Result<String, PromptError>;
     /// Whether questions can be asked at all (a terminal on both ends).
     fn interactive(&self) -> bool;
+    /// Text that goes with the next question (a server's keyboard-interactive instructions),
+    /// shown where the question is asked.
+    fn show(&mut self, text: &str);
 }

@@ -9,26 +9,17 @@ use crate::exec;
 use crate::exit::Exit;
 use crate::plan::StepId;
 use crate::prompt::Prompter;
-use std::io::Write;
 
 pub fn run(s: &mut Session, args: &SetupArgs) -> Result<Exit, Error> {
-    let (set, cli, env, style) = (s.set, s.cli, s.env, &s.style);
-    let out: &mut dyn Write = &mut *s.out;
+    let (set, cli, env) = (s.set, s.cli, s.env);
     let prompter: &mut dyn Prompter = &mut *s.prompter;
-    let quiet = cli.quiet;
     let mut args = args.clone();
     args.check_job = true;
     let inputs = super::plan::inputs(set, &args, env)?;
     let ids = [StepId::Connect, StepId::Probe, StepId::CheckJob];
-    super::with_context(&inputs, cli, env, style, out, &mut *prompter, |cx| Ok(exec::run(cx, &ids)?))?;
-    if !quiet {
-        writeln!(
-            out,
-            "\n{} a job runs on {} with your environment.",
-            style.ok("Works:"),
-            inputs.profile.raw.display_name
-        )
-        .map_err(Error::Output)?;
-    }
+    super::with_context(&inputs, cli, env, s.printer, &mut *prompter, |cx| Ok(exec::run(cx, &ids)?))?;
+    let works = s.printer.style().ok("Works:");
+    let text = format!("\n{works} a job runs on {} with your environment.", inputs.profile.raw.display_name);
+    s.printer.note(&text).map_err(Error::Output)?;
     Ok(Exit::Ok)
 }

@@ -12,7 +12,6 @@ use crate::local::lock::{self, requested_modules};
 use crate::plan::compare::{compare, Comparison, Side};
 use crate::prompt::Prompter;
 use crate::ui::{Style, Table};
-use std::io::Write;
 use std::path::PathBuf;
 
 pub struct DiffArgs<'a> {
@@ -44,19 +43,20 @@ pub fn run(s: &mut Session, args: &DiffArgs) -> Result<Exit, Error> {
         (left, side(s, &args.sites[0], &dir)?)
     };
     let c = compare(left, right);
-    let (style, out) = (&s.style, &mut *s.out);
+    let p = &mut *s.printer;
     if args.json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&c).expect("serializes")).map_err(Error::Output)?;
+        p.json(&c).map_err(Error::Output)?;
     } else {
-        out.write_all(render(&c, style).as_bytes()).map_err(Error::Output)?;
+        let text = render(&c, &p.style());
+        p.out().write_all(text.as_bytes()).map_err(Error::Output)?;
     }
     Ok(if args.exit_code && !c.same { Exit::Failed } else { Exit::Ok })
 }
 
 /// The project's environment on `site`, read over the shared connection.
 fn side(s: &mut Session, site: &str, dir: &std::path::Path) -> Result<Side, Error> {
-    let (set, cli, env, style) = (s.set, s.cli, s.env, &s.style);
-    let (out, prompter): (&mut dyn Write, &mut dyn Prompter) = (&mut *s.out, &mut *s.prompter);
+    let (set, cli, env) = (s.set, s.cli, s.env);
+    let prompter: &mut dyn Prompter = &mut *s.prompter;
     let args = SetupArgs {
         site: Some(site.to_string()),
         project_dir: Some(dir.to_path_buf()),
@@ -65,7 +65,7 @@ fn side(s: &mut Session, site: &str, dir: &std::path::Path) -> Result<Side, Erro
     };
     let inputs = super::plan::inputs_with(set, &args, env, false)?;
     let profile = inputs.profile;
-    let rec = super::lock::environment_on(&inputs, cli, env, style, out, prompter)?;
+    let rec = super::lock::environment_on(&inputs, cli, env, s.printer, prompter)?;
     let prerequisites: Vec<String> =
         profile.raw.python.modules.prerequisites.iter().map(|m| m.to_string()).collect();
     Ok(Side {

@@ -18,7 +18,6 @@ use crate::prompt::Prompter;
 use crate::remote::Script;
 use crate::ui::{Style, Table};
 use serde::Serialize;
-use std::io::Write;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -47,34 +46,35 @@ struct Report<'a> {
 }
 
 pub fn run(s: &mut Session, args: &SetupArgs, json: bool) -> Result<Exit, Error> {
-    let (set, cli, env, style) = (s.set, s.cli, s.env, &s.style);
-    let out: &mut dyn Write = &mut *s.out;
+    let (set, cli, env) = (s.set, s.cli, s.env);
     let prompter: &mut dyn Prompter = &mut *s.prompter;
+    let p = &mut *s.printer;
+    p.set_json(json);
     let inputs = super::plan::inputs_with(set, args, env, false)?;
     let site = inputs.profile.name().to_string();
     // The steps' own progress lines are not the doctor's output: shown with -v only.
     let mut steps_output = Vec::new();
     let profile = inputs.profile;
-    let rows = super::with_context(&inputs, cli, env, style, &mut steps_output, &mut *prompter, |cx| {
-        Ok(checks(cx, profile, &site))
-    })?;
-    if cli.verbose && !json {
-        out.write_all(&steps_output).map_err(Error::Output)?;
+    let rows =
+        super::with_context(&inputs, cli, env, &mut p.capture(&mut steps_output), &mut *prompter, |cx| {
+            Ok(checks(cx, profile, &site))
+        })?;
+    if p.verbose() {
+        p.out().write_all(&steps_output).map_err(Error::Output)?;
     }
     let ok = rows.iter().all(|r| r.status == Verdict::Ok);
+    let style = p.style();
     if json {
-        let text =
-            serde_json::to_string_pretty(&Report { site: &site, ok, checks: &rows }).expect("serializes");
-        writeln!(out, "{text}").map_err(Error::Output)?;
+        p.json(&Report { site: &site, ok, checks: &rows }).map_err(Error::Output)?;
     } else {
-        out.write_all(render(&rows, style).as_bytes()).map_err(Error::Output)?;
+        p.out().write_all(render(&rows, &style).as_bytes()).map_err(Error::Output)?;
         let failed = rows.iter().filter(|r| r.status == Verdict::Fail).count();
         let line = if ok {
             style.ok(&format!("All {} checks passed for {site}.", rows.len()))
         } else {
             style.error(&format!("{failed} of {} checks failed for {site}.", rows.len()))
         };
-        writeln!(out, "\n{line}").map_err(Error::Output)?;
+        p.line(&format!("\n{line}")).map_err(Error::Output)?;
     }
     Ok(if ok { Exit::Ok } else { Exit::Failed })
 }

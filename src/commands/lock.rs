@@ -13,12 +13,10 @@ use crate::local::lock::{self, Lock};
 use crate::local::state::EnvironmentRecord;
 use crate::plan::StepId;
 use crate::prompt::Prompter;
-use crate::ui::Style;
-use std::io::Write;
+use crate::ui::Printer;
 
 pub fn run(s: &mut Session, args: &SetupArgs) -> Result<Exit, Error> {
-    let (set, cli, env, style) = (s.set, s.cli, s.env, &s.style);
-    let out: &mut dyn Write = &mut *s.out;
+    let (set, cli, env) = (s.set, s.cli, s.env);
     let prompter: &mut dyn Prompter = &mut *s.prompter;
     let mut args = args.clone();
     let dir = super::plan::project_dir(args.project_dir.as_deref(), env)?;
@@ -31,17 +29,15 @@ pub fn run(s: &mut Session, args: &SetupArgs) -> Result<Exit, Error> {
     args.project_dir = Some(dir.clone());
     let inputs = super::plan::inputs_with(set, &args, env, false)?;
     let name = inputs.profile.raw.display_name.clone();
-    let rec = environment_on(&inputs, cli, env, style, out, prompter)?;
+    let rec = environment_on(&inputs, cli, env, s.printer, prompter)?;
+    let tick = s.printer.style().ok("✓");
     let new = Lock::from_record(&crate::plan::lock_site(inputs.profile), &rec);
     let path = dir.join(lock::FILE);
     let shown = env.tilde(&path);
     if old.as_ref().is_some_and(|o| o.same_environment(&new)) {
-        writeln!(
-            out,
-            "{} {shown} already describes the environment on {name}; nothing was changed.",
-            style.ok("✓")
-        )
-        .map_err(Error::Output)?;
+        let text =
+            format!("{tick} {shown} already describes the environment on {name}; nothing was changed.");
+        s.printer.line(&text).map_err(Error::Output)?;
         return Ok(Exit::Ok);
     }
     crate::local::atomic::write(&path, new.render().as_bytes(), 0o644).map_err(|e| Error::Step {
@@ -52,15 +48,13 @@ pub fn run(s: &mut Session, args: &SetupArgs) -> Result<Exit, Error> {
         Some(o) if o.origin.site != new.origin.site => format!(" (it described {} before)", o.origin.name),
         _ => String::new(),
     };
-    writeln!(
-        out,
-        "{} wrote {shown} from {} on {name}{moved}: Python {}, {}.",
-        style.ok("✓"),
+    let text = format!(
+        "{tick} wrote {shown} from {} on {name}{moved}: Python {}, {}.",
         rec.venv,
         new.python.version,
         crate::local::lock::packages_phrase(new.packages.len())
-    )
-    .map_err(Error::Output)?;
+    );
+    s.printer.line(&text).map_err(Error::Output)?;
     Ok(Exit::Ok)
 }
 
@@ -70,35 +64,42 @@ pub(super) fn environment_on(
     inputs: &super::plan::Inputs,
     cli: &Cli,
     env: &Env,
-    style: &Style,
-    out: &mut dyn Write,
+    printer: &mut Printer,
     prompter: &mut dyn Prompter,
 ) -> Result<EnvironmentRecord, Error> {
     let mut steps_output = Vec::new();
-    let rec = super::with_context(inputs, cli, env, style, &mut steps_output, &mut *prompter, |cx| {
-        let step_error = |title: &str, e: StepError| Error::Step { title: title.into(), error: Box::new(e) };
-        for (id, title) in [(StepId::Connect, "Sign in"), (StepId::Probe, "Look at the cluster")] {
-            if let Some(Err(e)) = exec::ensure(cx, id) {
-                return Err(step_error(title, e));
+    let rec = super::with_context(
+        inputs,
+        cli,
+        env,
+        &mut printer.capture(&mut steps_output),
+        &mut *prompter,
+        |cx| {
+            let step_error =
+                |title: &str, e: StepError| Error::Step { title: title.into(), error: Box::new(e) };
+            for (id, title) in [(StepId::Connect, "Sign in"), (StepId::Probe, "Look at the cluster")] {
+                if let Some(Err(e)) = exec::ensure(cx, id) {
+                    return Err(step_error(title, e));
+                }
             }
-        }
-        let Some(py) = cx.plan.python().cloned() else {
-            return Err(Error::Usage {
-                message: format!("the plan for {} builds no Python environment", cx.plan.display_name),
-                hint: format!("`hpcinit plan --site {}` shows what it does", cx.plan.site),
-            });
-        };
-        let venv = py.venv;
-        let requirements = if py.from_lock.is_none() { py.requirements } else { Vec::new() };
-        let rec = exec::lock_task::read_on_cluster(cx, &venv, &py.read_script, &requirements)
-            .map_err(|e| step_error("Read the environment", e))?;
-        rec.ok_or_else(|| Error::Usage {
-            message: format!("there is no environment at {venv} on {}", cx.plan.display_name),
-            hint: format!("`hpcinit --site {}` builds it", cx.plan.site),
-        })
-    });
-    if cli.verbose {
-        out.write_all(&steps_output).map_err(Error::Output)?;
+            let Some(py) = cx.plan.python().cloned() else {
+                return Err(Error::Usage {
+                    message: format!("the plan for {} builds no Python environment", cx.plan.display_name),
+                    hint: format!("`hpcinit plan --site {}` shows what it does", cx.plan.site),
+                });
+            };
+            let venv = py.venv;
+            let requirements = if py.from_lock.is_none() { py.requirements } else { Vec::new() };
+            let rec = exec::lock_task::read_on_cluster(cx, &venv, &py.read_script, &requirements)
+                .map_err(|e| step_error("Read the environment", e))?;
+            rec.ok_or_else(|| Error::Usage {
+                message: format!("there is no environment at {venv} on {}", cx.plan.display_name),
+                hint: format!("`hpcinit --site {}` builds it", cx.plan.site),
+            })
+        },
+    );
+    if printer.verbose() {
+        printer.out().write_all(&steps_output).map_err(Error::Output)?;
     }
     rec
 }

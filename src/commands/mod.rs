@@ -1,4 +1,5 @@
-//! One function per command; each reads the world through `Env` and writes to `out`.
+//! One function per command; each reads the world through `Env` and prints through the
+//! session's `Printer`.
 
 pub mod answers;
 pub mod check_job;
@@ -18,13 +19,12 @@ use crate::error::Error;
 use crate::profile::ProfileSet;
 
 /// What every command works with: the profiles, the parsed command line, the ambient state,
-/// and where its output goes (with its style: colour, quiet, verbose).
-pub struct Session<'a> {
+/// the printer (streams, colour, verbosity, JSON) and the prompter.
+pub struct Session<'a, 'p> {
     pub set: &'a ProfileSet,
     pub cli: &'a Cli,
     pub env: &'a Env,
-    pub style: crate::ui::Style,
-    pub out: &'a mut dyn std::io::Write,
+    pub printer: &'a mut crate::ui::Printer<'p>,
     /// How the run asks the person (a terminal, `SSH_ASKPASS`, or not at all).
     pub prompter: Box<dyn crate::prompt::Prompter + 'a>,
 }
@@ -34,22 +34,20 @@ pub fn load_profiles(cli: &Cli, env: &Env) -> Result<ProfileSet, Error> {
     Ok(ProfileSet::load(Some(&env.user_profiles_dir()), &cli.profiles)?)
 }
 
-/// Runs `body` with the run's context over `inputs` (planned before the probe): the options from the run flags, a text
-/// reporter on `out` (a spinner on standard error when it is a terminal), the plan rebuilt from
-/// the probe's facts. Every command that acts on the cluster goes through here.
+/// Runs `body` with the run's context over `inputs` (planned before the probe): the options
+/// from the run flags, the printer's reporter, the plan rebuilt from the probe's facts. Every
+/// command that acts on the cluster goes through here.
 pub fn with_context<T>(
     inputs: &plan::Inputs,
     cli: &Cli,
     env: &Env,
-    style: &crate::ui::Style,
-    out: &mut dyn std::io::Write,
+    printer: &mut crate::ui::Printer,
     prompter: &mut dyn crate::ui::Prompter,
     body: impl FnOnce(&mut crate::exec::Context) -> Result<T, Error>,
 ) -> Result<T, Error> {
     let plan = inputs.plan(None)?;
     let options = setup::options(&cli.run, env);
-    let spinner = crate::ui::stderr_is_term();
-    let mut reporter = crate::ui::TextReporter::new(out, *style, spinner, cli.quiet).verbose(cli.verbose);
+    let mut reporter = printer.reporter();
     let replan = Box::new(|facts: Option<&crate::plan::RemoteFacts>| inputs.plan(facts));
     let mut cx = crate::exec::Context::new(env, plan, replan, &options, prompter, &mut reporter);
     body(&mut cx)

@@ -2,11 +2,11 @@
 
 use crate::error::Error;
 use crate::profile::{read_file, ProfileSet, ProfileSource};
-use crate::ui::{Style, Table};
-use std::io::Write;
+use crate::ui::{Printer, Table};
 use std::path::PathBuf;
 
-pub fn list(set: &ProfileSet, json: bool, out: &mut dyn Write) -> Result<(), Error> {
+pub fn list(set: &ProfileSet, json: bool, printer: &mut Printer) -> Result<(), Error> {
+    printer.set_json(json);
     if json {
         let rows: Vec<_> = set
             .iter()
@@ -24,8 +24,7 @@ pub fn list(set: &ProfileSet, json: bool, out: &mut dyn Write) -> Result<(), Err
                 })
             })
             .collect();
-        let text = serde_json::to_string_pretty(&rows).expect("rows serialize");
-        return writeln!(out, "{text}").map_err(Error::Output);
+        return printer.json(&rows).map_err(Error::Output);
     }
     let mut t = Table::new(["NAME", "SITE", "SCHEDULER", "SIGN-IN", "KEY", "ALIASES", "FROM"]);
     for p in set.iter() {
@@ -46,11 +45,12 @@ pub fn list(set: &ProfileSet, json: bool, out: &mut dyn Write) -> Result<(), Err
             p.source.label().to_string(),
         ]);
     }
-    write!(out, "{}", t.render()).map_err(Error::Output)
+    write!(printer.out(), "{}", t.render()).map_err(Error::Output)
 }
 
-pub fn show(set: &ProfileSet, name: &str, out: &mut dyn Write) -> Result<(), Error> {
+pub fn show(set: &ProfileSet, name: &str, printer: &mut Printer) -> Result<(), Error> {
     let p = set.get(name)?;
+    let out = printer.out();
     writeln!(out, "# {} ({})", p.source, p.source.label()).map_err(Error::Output)?;
     write!(out, "{}", p.text).map_err(Error::Output)?;
     if !p.text.ends_with('\n') {
@@ -60,12 +60,7 @@ pub fn show(set: &ProfileSet, name: &str, out: &mut dyn Write) -> Result<(), Err
 }
 
 /// Checks each file; prints `ok` lines and the first error of each bad file. Exit 2 if any fails.
-pub fn validate(
-    files: &[PathBuf],
-    style: &Style,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> Result<bool, Error> {
+pub fn validate(files: &[PathBuf], printer: &mut Printer) -> Result<bool, Error> {
     let mut all_ok = true;
     for f in files {
         match read_file(f, ProfileSource::Explicit(f.clone())) {
@@ -76,12 +71,14 @@ pub fn validate(
                 } else {
                     String::new()
                 };
-                writeln!(out, "ok: {} (profile `{}`{extra})", f.display(), p.name())
+                printer
+                    .line(&format!("ok: {} (profile `{}`{extra})", f.display(), p.name()))
                     .map_err(Error::Output)?;
             }
             Err(e) => {
                 all_ok = false;
-                write!(err, "{}", Error::from(e).render(style)).map_err(Error::Output)?;
+                let text = Error::from(e).render(&printer.style());
+                write!(printer.err(), "{text}").map_err(Error::Output)?;
             }
         }
     }

@@ -12,8 +12,7 @@ use crate::exec::{self, Options, Transport};
 use crate::exit::Exit;
 use crate::local::state;
 use crate::prompt::Prompter;
-use crate::ui::{self, Style};
-use std::io::Write;
+use crate::ui;
 use std::time::Duration;
 
 pub fn options(run: &RunArgs, env: &Env) -> Options {
@@ -30,10 +29,11 @@ pub fn options(run: &RunArgs, env: &Env) -> Options {
 }
 
 pub fn run(s: &mut Session, args: &SetupArgs) -> Result<Exit, Error> {
-    let (set, cli, env, style) = (s.set, s.cli, s.env, &s.style);
-    let out: &mut dyn Write = &mut *s.out;
+    let (set, cli, env) = (s.set, s.cli, s.env);
+    let p = &mut *s.printer;
+    let style = &p.style();
     let prompter: &mut dyn Prompter = &mut *s.prompter;
-    let (run, quiet) = (&cli.run, cli.quiet);
+    let run = &cli.run;
     // In a terminal without --yes this is the wizard: questions, the plan as a table, then
     // Proceed / Show every detail / Customize / Cancel. Otherwise the answers come from flags
     // and --answers (a terminal still asks for what a run cannot go without).
@@ -44,34 +44,34 @@ pub fn run(s: &mut Session, args: &SetupArgs) -> Result<Exit, Error> {
         let inputs = super::plan::inputs(set, &args, env)?;
         let plan = inputs.plan(None)?;
         if !wizard {
-            if !quiet {
-                out.write_all(ui::render_plan(&plan, style).as_bytes()).map_err(Error::Output)?;
+            if !p.quiet() {
+                p.out().write_all(ui::render_plan(&plan, style).as_bytes()).map_err(Error::Output)?;
             }
             if !run.yes {
                 // Only reached without a terminal: the error names --yes.
                 let question =
                     format!("Carry out these {} steps now?", exec::step_ids(&plan, run.ssh_only).len());
                 if !prompter.confirm(&question, true, "--yes").map_err(confirm_error)? {
-                    writeln!(out, "Cancelled; nothing was changed.").map_err(Error::Output)?;
+                    p.line("Cancelled; nothing was changed.").map_err(Error::Output)?;
                     return Ok(Exit::Ok);
                 }
             }
             break (inputs, plan);
         }
-        out.write_all(ui::render_plan_table(&plan, style).as_bytes()).map_err(Error::Output)?;
+        p.out().write_all(ui::render_plan_table(&plan, style).as_bytes()).map_err(Error::Output)?;
         let choices =
             ["Proceed".to_string(), "Show every detail".into(), "Customize".into(), "Cancel".into()];
         loop {
             match prompter.select("Go ahead?", &choices, 0, false, "--yes").map_err(confirm_error)? {
                 0 => break 'plan (inputs, plan),
-                1 => out.write_all(ui::render_plan(&plan, style).as_bytes()).map_err(Error::Output)?,
+                1 => p.out().write_all(ui::render_plan(&plan, style).as_bytes()).map_err(Error::Output)?,
                 2 => {
                     // New answers, then a new plan and the same question.
                     super::wizard::ask(set, env, &mut *prompter, &mut args, Ask::All)?;
                     break;
                 }
                 _ => {
-                    writeln!(out, "Cancelled; nothing was changed.").map_err(Error::Output)?;
+                    p.line("Cancelled; nothing was changed.").map_err(Error::Output)?;
                     return Ok(Exit::Ok);
                 }
             }
@@ -79,7 +79,7 @@ pub fn run(s: &mut Session, args: &SetupArgs) -> Result<Exit, Error> {
     };
     let profile = inputs.profile;
     let ids = exec::step_ids(&plan, run.ssh_only);
-    let (pending, plan) = super::with_context(&inputs, cli, env, style, out, &mut *prompter, |cx| {
+    let (pending, plan) = super::with_context(&inputs, cli, env, p, &mut *prompter, |cx| {
         exec::run(cx, &ids)?;
         Ok((cx.pending.clone(), cx.plan.clone()))
     })?;
@@ -88,10 +88,9 @@ pub fn run(s: &mut Session, args: &SetupArgs) -> Result<Exit, Error> {
     remembered.account = plan.account.clone();
     remembered.projects.insert(plan.project_dir.clone(), plan.project.clone());
     if let Err(e) = state::remember(env, profile.name().as_str(), &remembered) {
-        writeln!(out, "{} could not record the answers for later commands: {e}", style.warn("note:"))
-            .map_err(Error::Output)?;
+        p.warn(&format!("could not record the answers for later commands: {e}")).map_err(Error::Output)?;
     }
-    summary(profile, &plan, &pending, &args, cli, style, out)?;
+    summary(profile, &plan, &pending, &args, cli, p)?;
     Ok(Exit::Ok)
 }
 
@@ -106,12 +105,12 @@ fn summary(
     pending: &[String],
     args: &SetupArgs,
     cli: &Cli,
-    style: &Style,
-    out: &mut dyn Write,
+    p: &mut ui::Printer,
 ) -> Result<(), Error> {
     let site = profile.name();
     let name = &profile.raw.display_name;
-    let mut w = |line: String| writeln!(out, "{line}").map_err(Error::Output);
+    let (style, quiet) = (p.style(), p.quiet());
+    let mut w = |line: String| p.line(&line).map_err(Error::Output);
     if cli.run.ssh_only {
         w(format!("\n{} `ssh {site}` now signs you in to {name}.", style.ok("SSH is ready:")))?;
         for p in pending {
@@ -120,7 +119,7 @@ fn summary(
         return Ok(());
     }
     w(format!("\n{} {name} is set up for {}.", style.ok("Ready:"), plan.project))?;
-    if cli.quiet {
+    if quiet {
         for p in pending {
             w(format!("{} {p}", style.warn("to do:")))?;
         }

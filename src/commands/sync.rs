@@ -12,11 +12,9 @@ use crate::local::project;
 use crate::plan::snapshot::human_bytes;
 use crate::plan::StepId;
 use crate::prompt::Prompter;
-use std::io::Write;
 
 pub fn run(s: &mut Session, args: &SetupArgs, dry_run: bool) -> Result<Exit, Error> {
-    let (set, cli, env, style) = (s.set, s.cli, s.env, &s.style);
-    let out: &mut dyn Write = &mut *s.out;
+    let (set, cli, env) = (s.set, s.cli, s.env);
     let prompter: &mut dyn Prompter = &mut *s.prompter;
     let inputs = super::plan::inputs_with(set, args, env, false)?;
     // The key step only reads an existing key (the ssh2 transport signs in with it).
@@ -28,7 +26,7 @@ pub fn run(s: &mut Session, args: &SetupArgs, dry_run: bool) -> Result<Exit, Err
     if !dry_run {
         ids.push(StepId::Sync);
     }
-    let lines = super::with_context(&inputs, cli, env, style, out, &mut *prompter, |cx| {
+    let lines = super::with_context(&inputs, cli, env, s.printer, &mut *prompter, |cx| {
         exec::run(cx, &ids)?;
         if !dry_run {
             return Ok(Vec::new());
@@ -36,7 +34,7 @@ pub fn run(s: &mut Session, args: &SetupArgs, dry_run: bool) -> Result<Exit, Err
         dry_run_lines(cx).map_err(|e| Error::Step { title: "Dry run".into(), error: Box::new(e) })
     })?;
     for l in lines {
-        writeln!(out, "{l}").map_err(Error::Output)?;
+        s.printer.line(&l).map_err(Error::Output)?;
     }
     Ok(Exit::Ok)
 }

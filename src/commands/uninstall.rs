@@ -20,13 +20,11 @@ use crate::profile::ProfileSet;
 use crate::prompt::Prompter;
 use crate::remote::script::tags;
 use crate::remote::Script;
-use crate::ui::Style;
-use std::io::Write;
+use crate::ui::Printer;
 use std::path::{Path, PathBuf};
 
 pub fn run(s: &mut Session, args: &SetupArgs, remote: bool) -> Result<Exit, Error> {
-    let (set, cli, env, style) = (s.set, s.cli, s.env, &s.style);
-    let out: &mut dyn Write = &mut *s.out;
+    let (set, cli, env) = (s.set, s.cli, s.env);
     let prompter: &mut dyn Prompter = &mut *s.prompter;
     let site = args.site.as_deref().ok_or_else(|| Error::Usage {
         message: "which site? no --site given".into(),
@@ -35,7 +33,7 @@ pub fn run(s: &mut Session, args: &SetupArgs, remote: bool) -> Result<Exit, Erro
     let site = set.get(site)?.name().to_string();
     let mut removed: Vec<String> = Vec::new();
     if remote {
-        match remove_remote(set, args, cli, env, style, out, prompter)? {
+        match remove_remote(set, args, cli, env, s.printer, prompter)? {
             Some(r) => removed.extend(r),
             None => return Ok(Exit::Ok),
         }
@@ -44,26 +42,25 @@ pub fn run(s: &mut Session, args: &SetupArgs, remote: bool) -> Result<Exit, Erro
     if state::forget(env, &site) {
         removed.push(format!("the answers remembered for {site}"));
     }
+    let p = &mut *s.printer;
     if removed.is_empty() {
-        writeln!(out, "Nothing of hpcinit's for {site} on this machine; nothing was changed.")
+        p.line(&format!("Nothing of hpcinit's for {site} on this machine; nothing was changed."))
             .map_err(Error::Output)?;
         return Ok(Exit::Ok);
     }
-    writeln!(out, "{}", style.ok(&format!("Removed for {site}:"))).map_err(Error::Output)?;
+    p.line(&p.style().ok(&format!("Removed for {site}:"))).map_err(Error::Output)?;
     for r in &removed {
-        writeln!(out, "  - {r}").map_err(Error::Output)?;
+        p.line(&format!("  - {r}")).map_err(Error::Output)?;
     }
-    let key = env.home.join(super::plan::DEFAULT_KEY);
-    if key.exists() && !cli.quiet {
-        writeln!(
-            out,
+    if env.home.join(super::plan::DEFAULT_KEY).exists() {
+        p.note(&format!(
             "Kept your key ~/{} (other sites or devices may use it); delete it yourself if nothing does.",
             super::plan::DEFAULT_KEY
-        )
+        ))
         .map_err(Error::Output)?;
     }
-    if !remote && !cli.quiet {
-        writeln!(out, "Nothing on the cluster was touched (add --remote to delete this project's environment and snapshots there).")
+    if !remote {
+        p.note("Nothing on the cluster was touched (add --remote to delete this project's environment and snapshots there).")
             .map_err(Error::Output)?;
     }
     Ok(Exit::Ok)
@@ -187,28 +184,30 @@ fn remove_remote(
     args: &SetupArgs,
     cli: &Cli,
     env: &Env,
-    style: &Style,
-    out: &mut dyn Write,
+    printer: &mut Printer,
     prompter: &mut dyn Prompter,
 ) -> Result<Option<Vec<String>>, Error> {
     let inputs = super::plan::inputs_with(set, args, env, false)?;
     let plan = inputs.plan(None)?;
     let (targets, body) = crate::plan::uninstall::script(&plan);
     if !cli.run.yes {
-        writeln!(out, "On {}, this deletes:", inputs.profile.raw.display_name).map_err(Error::Output)?;
+        printer
+            .line(&format!("On {}, this deletes:", inputs.profile.raw.display_name))
+            .map_err(Error::Output)?;
         for t in &targets {
-            writeln!(out, "  - {t}").map_err(Error::Output)?;
+            printer.line(&format!("  - {t}")).map_err(Error::Output)?;
         }
         let ok = prompter
             .confirm("Delete them?", false, "--yes")
             .map_err(|e| Error::Step { title: "Confirm".into(), error: Box::new(e.into()) })?;
         if !ok {
-            writeln!(out, "Cancelled; nothing was changed.").map_err(Error::Output)?;
+            printer.line("Cancelled; nothing was changed.").map_err(Error::Output)?;
             return Ok(None);
         }
     }
     let mut removed = Vec::new();
-    super::with_context(&inputs, cli, env, style, &mut Vec::new(), &mut *prompter, |cx| {
+    let mut progress = Vec::new();
+    super::with_context(&inputs, cli, env, &mut printer.capture(&mut progress), &mut *prompter, |cx| {
         if let Some(Err(e)) = exec::ensure(cx, StepId::Connect) {
             return Err(Error::Step { title: "Sign in".into(), error: Box::new(e) });
         }

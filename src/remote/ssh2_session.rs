@@ -100,7 +100,7 @@ struct Kbd<'a> {
 impl KeyboardInteractivePrompt for Kbd<'_> {
     fn prompt<'b>(&mut self, _user: &str, instructions: &str, prompts: &[Prompt<'b>]) -> Vec<String> {
         if !instructions.trim().is_empty() {
-            eprintln!("{}", instructions.trim_end());
+            self.prompter.show(instructions.trim_end());
         }
         let mut answers = Vec::new();
         for p in prompts {

@@ -2,11 +2,13 @@
 //! progress. Only this module imports console, dialoguer and indicatif.
 
 mod plan_view;
+mod printer;
 mod prompter;
 mod reporter;
 mod table;
 
 pub use plan_view::{render_plan, render_plan_table};
+pub use printer::{Printer, Verbosity};
 pub use prompter::{PromptError, Prompter, ScriptedPrompter, SystemPrompter};
 pub use reporter::{Reporter, Status, TextReporter, Wait};
 pub use table::Table;

@@ -167,6 +167,10 @@ impl Prompter for SystemPrompter {
     fn interactive(&self) -> bool {
         self.terminal
     }
+    /// On the terminal the questions are asked on (standard error), as ssh shows them.
+    fn show(&mut self, text: &str) {
+        let _ = console::Term::stderr().write_line(text);
+    }
 }
 
 /// Answers from a list, in order: for tests of pure logic and for scripted runs.
@@ -235,5 +239,8 @@ impl Prompter for ScriptedPrompter {
     }
     fn interactive(&self) -> bool {
         true
+    }
+    fn show(&mut self, text: &str) {
+        self.asked.push(text.into());
     }
 }
