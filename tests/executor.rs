@@ -2,7 +2,9 @@
 //! [`FakeCluster`], a scripted `Remote` (named as a fake: it runs nothing; it answers each
 //! script from a small model of the cluster). Each script it receives is compared, byte for
 //! byte, with the text of the step that sends it in the plan built from the facts the fake
-//! had reported until then: what `hpcinit plan` shows is what runs.
+//! had reported until then: what `hpcinit plan` shows is what runs. Scripts the executor starts
+//! early (the venv build's head start) run as a local `sh` printing the fake's answer, so the
+//! real `Running` collects them.
 
 use hpcinit::answers::Answers;
 use hpcinit::env::Env;
@@ -15,18 +17,20 @@ use hpcinit::plan::snapshot::CodeFacts;
 use hpcinit::plan::{LocalFacts, Plan, RemoteFacts, StepId};
 use hpcinit::profile::raw::RegistrationMode;
 use hpcinit::profile::{Profile, ProfileSet};
-use hpcinit::remote::{Remote, RemoteError, RemoteOutput, Script};
+use hpcinit::remote::{Remote, RemoteError, RemoteOutput, Running, Script};
 use hpcinit::ui::{Prompter, Reporter, ScriptedPrompter, Status, Wait};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
 
-/// What the fake saw: each script's purpose, and every difference from the plan.
+/// What the fake saw: each script's purpose (`started early: …` for a head start), every
+/// difference from the plan, and the cluster as the run left it (for a second run).
 #[derive(Default)]
 struct Seen {
     purposes: Vec<String>,
     mismatches: Vec<String>,
+    cluster: Option<(RemoteFacts, bool)>,
 }
 
 /// A fake cluster: facts it reports, what it changes when a step's script arrives.
@@ -121,6 +125,35 @@ impl<'a> FakeCluster<'a> {
             "submit the test job and wait for it" => (plan.check_job()?.script.clone(), vec![]),
             _ => return None,
         })
+    }
+
+    /// Checks `script` against the plan, notes it, and answers it.
+    fn receive(&mut self, script: &Script, early: bool) -> RemoteOutput {
+        let purpose = script.purpose.clone();
+        let mut sent = (script.body().to_string(), script.args().to_vec());
+        if purpose == "submit the test job and wait for it" {
+            self.token = sent.1.first().cloned().unwrap_or_default();
+            let timeout_ok = sent.1.len() == 2 && sent.1[1] == "10";
+            let token_ok = self.token.len() >= 16 && self.token.chars().all(|c| c.is_ascii_hexdigit());
+            if !(timeout_ok && token_ok) {
+                self.seen.borrow_mut().mismatches.push(format!("test job arguments: {:?}", sent.1));
+            }
+            sent.1.clear();
+        }
+        let mut seen = self.seen.borrow_mut();
+        match self.expected(&purpose) {
+            Some(want) if want == sent => {}
+            Some(want) => seen.mismatches.push(format!(
+                "{purpose}: sent\n{}\n{:?}\nbut the plan says\n{}\n{:?}",
+                sent.0, sent.1, want.0, want.1
+            )),
+            None => seen.mismatches.push(format!("{purpose}: no step of the plan sends it")),
+        }
+        seen.purposes.push(if early { format!("started early: {purpose}") } else { purpose.clone() });
+        drop(seen);
+        let out = self.answer(&purpose);
+        self.seen.borrow_mut().cluster = Some((self.facts.clone(), self.key_installed));
+        out
     }
 
     fn answer(&mut self, purpose: &str) -> RemoteOutput {
@@ -220,33 +253,19 @@ impl Remote for FakeCluster<'_> {
         script: &Script,
         on_line: &mut dyn FnMut(&str),
     ) -> Result<RemoteOutput, RemoteError> {
-        let purpose = script.purpose.clone();
-        let mut sent = (script.body().to_string(), script.args().to_vec());
-        if purpose == "submit the test job and wait for it" {
-            self.token = sent.1.first().cloned().unwrap_or_default();
-            let timeout_ok = sent.1.len() == 2 && sent.1[1] == "10";
-            let token_ok = self.token.len() >= 16 && self.token.chars().all(|c| c.is_ascii_hexdigit());
-            if !(timeout_ok && token_ok) {
-                self.seen.borrow_mut().mismatches.push(format!("test job arguments: {:?}", sent.1));
-            }
-            sent.1.clear();
-        }
-        match self.expected(&purpose) {
-            Some(want) if want == sent => {}
-            Some(want) => self.seen.borrow_mut().mismatches.push(format!(
-                "{purpose}: sent\n{}\n{:?}\nbut the plan says\n{}\n{:?}",
-                sent.0, sent.1, want.0, want.1
-            )),
-            None => {
-                self.seen.borrow_mut().mismatches.push(format!("{purpose}: no step of the plan sends it"))
-            }
-        }
-        self.seen.borrow_mut().purposes.push(purpose.clone());
-        let out = self.answer(&purpose);
+        let out = self.receive(script, false);
         for l in out.stdout.lines() {
             on_line(l);
         }
         Ok(out)
+    }
+
+    fn start(&mut self, script: &Script) -> Option<Result<Running, RemoteError>> {
+        let out = self.receive(script, true);
+        let mut sh = std::process::Command::new("sh");
+        sh.args(["-c", &format!("cat; exit {}", out.status)]);
+        let classify = Box::new(|e: &str| RemoteError::Protocol { host: "fake".into(), message: e.into() });
+        Some(Ok(Running::spawn(sh, out.stdout.as_bytes(), classify).expect("sh runs")))
     }
 
     fn key_accepted(
@@ -383,6 +402,16 @@ struct Outcome {
 }
 
 fn bootstrap(profile: &Profile, laptop: &Laptop, fail_build: bool) -> Outcome {
+    bootstrap_from(profile, laptop, fail_build, None)
+}
+
+/// A bootstrap on a cluster left as `cluster` says (facts, key installed) by an earlier run.
+fn bootstrap_from(
+    profile: &Profile,
+    laptop: &Laptop,
+    fail_build: bool,
+    cluster: Option<(RemoteFacts, bool)>,
+) -> Outcome {
     let answers = laptop.answers(profile);
     let local = laptop.local();
     std::fs::create_dir_all(&answers.project_dir).expect("project dir");
@@ -391,6 +420,10 @@ fn bootstrap(profile: &Profile, laptop: &Laptop, fail_build: bool) -> Outcome {
     fake.fail_build = fail_build;
     // On a portal site, the person has pasted the key there.
     fake.key_installed = profile.raw.key_registration.mode.value == RegistrationMode::Portal;
+    if let Some((facts, key_installed)) = cluster {
+        fake.facts = facts;
+        fake.key_installed = key_installed;
+    }
     let options = options();
     let mut prompter = ScriptedPrompter::default();
     let mut lines = Lines::default();
@@ -437,11 +470,29 @@ fn every_script_sent_is_the_plans_text_for_every_builtin_profile() {
             "probe",
             "create the directories",
             "write the job templates",
-            "build the Python environment",
+            "started early: build the Python environment",
             "submit the test job and wait for it",
         ] {
             assert!(p.iter().any(|x| x == must), "{name}: {must} was not sent: {p:?}");
         }
+        // The head start: the build starts right after the probe, before the directories, and
+        // its result is still reported in the plan's order, as built in this run.
+        let at = |purpose: &str| p.iter().position(|x| x == purpose);
+        assert!(
+            at("started early: build the Python environment") < at("create the directories"),
+            "{name}: {p:?}"
+        );
+        let python = out.lines.iter().position(|l| l == "begin Python environment").expect("python step");
+        let layout = out.lines.iter().position(|l| l.starts_with("begin ") && l.contains("irector"));
+        assert!(layout.is_some_and(|l| l < python), "{name}: {:?}", out.lines);
+        assert!(
+            out.lines[python..]
+                .iter()
+                .find(|l| l.starts_with("end "))
+                .is_some_and(|l| l.starts_with("end Done")),
+            "{name}: the build started early is reported as built: {:?}",
+            out.lines
+        );
         assert_eq!(out.round_trips, p.len(), "{name}: every round trip is one script");
         // The lock describes what the fake built.
         let lock =
@@ -488,4 +539,29 @@ fn a_failing_step_stops_the_run_and_later_steps_do_not_start() {
     assert!(out.lines.iter().any(|l| l.starts_with("end Failed")), "{:?}", out.lines);
     assert!(!out.lines.iter().any(|l| l == "begin Lock file"), "no step after the failure: {:?}", out.lines);
     assert!(!laptop.home.path().join("demo/hpcinit.lock").exists(), "nothing half-done is written");
+}
+
+#[test]
+fn a_run_after_a_failure_resumes_where_it_stopped() {
+    let set = ProfileSet::builtin().expect("built-in profiles");
+    let profile = set.get("sandbox").expect("sandbox");
+    let laptop = Laptop::new();
+    let first = bootstrap(profile, &laptop, true);
+    assert!(first.result.is_err());
+    let cluster = first.seen.cluster.clone();
+    assert!(cluster.as_ref().is_some_and(|(_, key)| *key), "the first run registered the key");
+    // The same command again, on the cluster as the first run left it, with the cause fixed.
+    let out = bootstrap_from(profile, &laptop, false, cluster);
+    assert!(out.result.is_ok(), "{:?}\n{}", out.result.err(), out.lines.join("\n"));
+    let p = &out.seen.purposes;
+    for done_before in
+        ["add the key to ~/.ssh/authorized_keys", "create the directories", "write the job templates"]
+    {
+        assert!(!p.iter().any(|x| x == done_before), "{done_before} was done by the first run: {p:?}");
+    }
+    assert!(p.iter().any(|x| x.ends_with("build the Python environment")), "{p:?}");
+    let unchanged = out.lines.iter().filter(|l| l.starts_with("end Unchanged")).count();
+    assert!(unchanged >= 3, "key, directories and templates are unchanged: {:?}", out.lines);
+    let lock = std::fs::read_to_string(laptop.home.path().join("demo/hpcinit.lock")).expect("lock written");
+    assert!(lock.contains("numpy==2.0.0"), "{lock}");
 }

@@ -22,8 +22,9 @@ pub struct PythonTask {
     plan: PythonPlan,
     /// The person chose to keep what is there.
     kept: Option<String>,
-    /// The build, started before its turn: the script's text and the running command.
-    early: Option<(String, Running)>,
+    /// The build, started before its turn: the script's text, the running command, and
+    /// whether it replaces what is at the venv's place.
+    early: Option<(String, Running, bool)>,
 }
 
 /// What is at the venv's place now.
@@ -65,6 +66,11 @@ impl Task for PythonTask {
     fn check(&mut self, cx: &mut Context) -> Result<Check, StepError> {
         if let Some(k) = &self.kept {
             return Ok(Check::Done(k.clone()));
+        }
+        // A build started early is collected in its turn, even when a later probe already
+        // shows the environment it made: its answer is the record of what was built.
+        if self.early.is_some() {
+            return Ok(Check::Needed("the build started early".into()));
         }
         let p = self.planned(cx);
         Ok(match existing(cx, &p) {
@@ -108,7 +114,7 @@ impl Task for PythonTask {
         let script = build(cx, &p, replace);
         match cx.start_script(&script) {
             Some(running) => {
-                self.early = Some((script.input(), running));
+                self.early = Some((script.input(), running, replace));
                 true
             }
             None => false,
@@ -117,8 +123,12 @@ impl Task for PythonTask {
 
     fn apply(&mut self, cx: &mut Context) -> Result<Applied, StepError> {
         let p = self.planned(cx);
-        let Some(replace) = self.replace_what_is_there(cx, &p)? else {
-            return Ok(Applied::Changed(self.kept.clone().unwrap_or_default()));
+        let replace = match &self.early {
+            Some((_, _, replace)) => *replace,
+            None => match self.replace_what_is_there(cx, &p)? {
+                Some(replace) => replace,
+                None => return Ok(Applied::Changed(self.kept.clone().unwrap_or_default())),
+            },
         };
         let out = self.run_build(cx, &p, replace)?;
         take_result(cx, &p, &out)
@@ -195,10 +205,10 @@ impl PythonTask {
             }
         };
         let out = match self.early.take() {
-            Some((text, running)) if text == script.input() => {
+            Some((text, running, _)) if text == script.input() => {
                 cx.finish_script(running, &script.purpose, &mut show)?
             }
-            Some((_, running)) => {
+            Some((_, running, _)) => {
                 // The plan changed since it started (new facts): let that build end (it
                 // leaves a complete environment or nothing), then build the planned one.
                 let _ = running.wait(&mut |_| {});
