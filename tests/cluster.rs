@@ -31,6 +31,9 @@ mod lock_steps;
 #[path = "cluster/fault_steps.rs"]
 mod fault_steps;
 
+#[path = "cluster/jump_steps.rs"]
+mod jump_steps;
+
 struct Cluster {
     dir: PathBuf,
     vars: Vec<(String, String)>,

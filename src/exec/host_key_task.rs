@@ -8,6 +8,7 @@ use crate::local::{atomic, known_hosts};
 use crate::plan::ssh_config::KNOWN_HOSTS_FILE;
 use crate::plan::{HostKeyPlan, HostKeyTarget};
 use crate::remote::host_key::{self, ServerKey};
+use crate::remote::OpenSsh;
 use std::time::Duration;
 
 /// One host to verify, and its key once read.
@@ -38,6 +39,17 @@ impl Task for HostKeyTask {
         let mut needed = None;
         for Target { plan: t, server } in &mut self.targets {
             let recorded: Vec<&str> = known_hosts::keys_for(&known, &t.alias);
+            if let Some(via) = &t.via {
+                // Behind a gateway: read in apply, through the gateway, once its key is
+                // recorded; after that OpenSSH checks it on every connection (strict).
+                if recorded.is_empty() {
+                    needed
+                        .get_or_insert(format!("no host key recorded for {} (read through {via})", t.alias));
+                } else {
+                    found.push(format!("{} as recorded (checked by ssh through {via})", t.alias));
+                }
+                continue;
+            }
             if server.is_none() {
                 let types: Vec<&str> = if !recorded.is_empty() {
                     recorded.iter().filter_map(|k| k.split_whitespace().next()).collect()
@@ -77,57 +89,105 @@ impl Task for HostKeyTask {
         let mut known = std::fs::read_to_string(&file).unwrap_or_default();
         let site = cx.plan.display_name.clone();
         let mut lines = Vec::new();
-        for Target { plan: t, server } in &self.targets {
+        let dir = file.parent().expect("known_hosts file has a directory").to_path_buf();
+        atomic::ensure_dir(&dir, 0o700).map_err(|source| StepError::Write { path: dir, source })?;
+        for i in 0..self.targets.len() {
+            let t = self.targets[i].plan.clone();
             if !known_hosts::keys_for(&known, &t.alias).is_empty() {
                 continue;
             }
-            // The check reads every host's key before apply runs.
-            let Some(server) = server else { continue };
-            let pins = &t.pins;
-            if !pins.is_empty() {
-                let ok = pins
-                    .iter()
-                    .any(|p| p.algorithm == server.algorithm && p.fingerprint == server.fingerprint);
-                if !ok {
-                    return Err(StepError::HostKeyMismatch {
-                        site,
-                        host: t.host.clone(),
-                        port: t.port,
-                        server: format!("{} {}", server.algorithm, server.fingerprint),
-                        pins: pins.iter().map(|p| format!("{} {}", p.algorithm, p.fingerprint)).collect(),
-                        source_url: self.source.clone(),
-                    });
-                }
-                lines.push(format!(
-                    "{}: {} {} matches the fingerprint {} publishes",
-                    t.alias, server.algorithm, server.fingerprint, site
-                ));
-            } else {
-                cx.reporter.detail(&format!(
-                    "{} ({}:{}) presents the {} host key {}.\n{} publishes no fingerprint hpcinit could compare it with; check it against the site's documentation or support if you can.",
-                    t.alias, t.host, t.port, server.algorithm, server.fingerprint, site
-                ));
-                let trusted = cx.options.accept_new_host_key
-                    || cx.prompter.confirm(
-                        &format!("Trust this host key for {}?", t.alias),
-                        false,
-                        "--accept-new-host-key",
-                    )?;
-                if !trusted {
-                    return Err(StepError::HostKeyDeclined { host: t.host.clone() });
-                }
-                lines.push(format!(
-                    "{}: trusted {} {} on first use",
-                    t.alias, server.algorithm, server.fingerprint
-                ));
-            }
+            let server = match (&self.targets[i].server, &t.via) {
+                (Some(s), _) => s.clone(),
+                (None, Some(via)) => self.read_through(cx, &t, via)?,
+                // The check reads every direct host's key before apply runs.
+                (None, None) => continue,
+            };
+            lines.push(self.accept(cx, &t, &server, &site)?);
             known = known_hosts::with_key(&known, &t.alias, &server.openssh);
+            // Recorded at once: a host behind this one is reached through it next.
+            atomic::write(&file, known.as_bytes(), 0o600)
+                .map_err(|source| StepError::Write { path: file.clone(), source })?;
         }
-        let dir = file.parent().expect("known_hosts file has a directory").to_path_buf();
-        atomic::ensure_dir(&dir, 0o700).map_err(|source| StepError::Write { path: dir, source })?;
-        atomic::write(&file, known.as_bytes(), 0o600)
-            .map_err(|source| StepError::Write { path: file.clone(), source })?;
         lines.push(format!("recorded in ~/{KNOWN_HOSTS_FILE}"));
         Ok(Applied::Changed(lines.join("; ")))
+    }
+}
+
+impl HostKeyTask {
+    /// Signs in to the gateway (its key is recorded by now) and reads `t`'s key through it.
+    fn read_through(&self, cx: &mut Context, t: &HostKeyTarget, via: &str) -> Result<ServerKey, StepError> {
+        let gateway = self.targets.iter().map(|g| &g.plan).find(|g| g.alias == via);
+        let (host, port) = gateway.map(|g| (g.host.clone(), g.port)).unwrap_or((via.to_string(), 22));
+        let ssh = OpenSsh::new(
+            via,
+            &host,
+            port,
+            cx.env.ssh_config_override(),
+            &cx.env.vars,
+            cx.plan.connection.multiplex,
+            true,
+        );
+        cx.reporter.detail(&format!(
+            "signing in to the gateway {via} ({host}) to read {}'s key through it",
+            t.alias
+        ));
+        let remote_error = |cx: &Context, e| {
+            let hint = super::connect_task::connect_hint(cx, &e);
+            StepError::Remote { error: e, hint }
+        };
+        ssh.sign_in().map_err(|e| remote_error(cx, e))?;
+        let types: Vec<&str> = t.pins.iter().map(|p| p.algorithm.as_str()).collect();
+        host_key::read_via(ssh.forward_command(&t.host, t.port), &t.host, &types, Duration::from_secs(20))
+            .map_err(|e| remote_error(cx, e))
+    }
+
+    /// Compares `server` with `t`'s pins (or asks the person when there are none); the line
+    /// that says which.
+    fn accept(
+        &self,
+        cx: &mut Context,
+        t: &HostKeyTarget,
+        server: &ServerKey,
+        site: &str,
+    ) -> Result<String, StepError> {
+        let pins = &t.pins;
+        if !pins.is_empty() {
+            let ok =
+                pins.iter().any(|p| p.algorithm == server.algorithm && p.fingerprint == server.fingerprint);
+            if !ok {
+                return Err(StepError::HostKeyMismatch {
+                    site: site.to_string(),
+                    host: match &t.via {
+                        Some(via) => format!("the login node {} (read through {via})", t.host),
+                        None if self.targets.iter().any(|o| o.plan.via.as_ref() == Some(&t.alias)) => {
+                            format!("the gateway {}", t.host)
+                        }
+                        None => t.host.clone(),
+                    },
+                    port: t.port,
+                    server: format!("{} {}", server.algorithm, server.fingerprint),
+                    pins: pins.iter().map(|p| format!("{} {}", p.algorithm, p.fingerprint)).collect(),
+                    source_url: t.source.clone().or_else(|| self.source.clone()),
+                });
+            }
+            return Ok(format!(
+                "{}: {} {} matches the fingerprint {} publishes",
+                t.alias, server.algorithm, server.fingerprint, site
+            ));
+        }
+        cx.reporter.detail(&format!(
+            "{} ({}:{}) presents the {} host key {}.\n{} publishes no fingerprint hpcinit could compare it with; check it against the site's documentation or support if you can.",
+            t.alias, t.host, t.port, server.algorithm, server.fingerprint, site
+        ));
+        let trusted = cx.options.accept_new_host_key
+            || cx.prompter.confirm(
+                &format!("Trust this host key for {}?", t.alias),
+                false,
+                "--accept-new-host-key",
+            )?;
+        if !trusted {
+            return Err(StepError::HostKeyDeclined { host: t.host.clone() });
+        }
+        Ok(format!("{}: trusted {} {} on first use", t.alias, server.algorithm, server.fingerprint))
     }
 }

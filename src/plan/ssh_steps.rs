@@ -81,7 +81,9 @@ pub fn host_blocks(profile: &Profile, user: &str, local: &LocalFacts, uses_key: 
     if let Some(jump) = &ssh.jump_host {
         let mut b =
             HostBlock::new(&jump_alias, format!("{} jump host (hpcinit profile {site})", raw.display_name));
-        b.set("HostName", jump.host.as_str()).set("Port", jump.port.to_string()).set("User", user);
+        b.set("HostName", jump.host.as_str())
+            .set("Port", jump.port.to_string())
+            .set("User", jump.user.as_deref().unwrap_or(user));
         common_options(&mut b, profile, &jump_alias, local, uses_key);
         blocks.push(b);
     }
@@ -176,21 +178,33 @@ pub const REGISTER_KEY_SH: &str = include_str!("register_key.sh");
 pub fn host_key_step(profile: &Profile, blocks: &[HostBlock]) -> Step {
     let ssh = &profile.raw.ssh;
     let site = profile.name().as_str();
-    let pins: Vec<Pin> = ssh
-        .host_keys
-        .iter()
-        .map(|k| Pin { algorithm: k.algorithm.as_str().into(), fingerprint: k.fingerprint.to_string() })
-        .collect();
+    let pins_of = |keys: &[crate::profile::raw::HostKey]| -> Vec<Pin> {
+        keys.iter()
+            .map(|k| Pin { algorithm: k.algorithm.as_str().into(), fingerprint: k.fingerprint.to_string() })
+            .collect()
+    };
+    let pins = pins_of(&ssh.host_keys);
+    let jump_alias = format!("{site}-jump");
+    // The gateway's block comes first: its key is checked and recorded before anything
+    // travels through it.
     let targets = blocks
         .iter()
-        // A host behind a jump host cannot be reached directly; OpenSSH checks it on the way.
-        .filter(|b| b.get("ProxyJump").is_none())
         .filter_map(|b| {
+            let (pins, source) = if b.alias == site {
+                (pins.clone(), ssh.host_keys_source.as_ref())
+            } else if b.alias == jump_alias {
+                let j = ssh.jump_host.as_ref()?;
+                (pins_of(&j.host_keys), j.host_keys_source.as_ref())
+            } else {
+                (Vec::new(), None)
+            };
             Some(HostKeyTarget {
                 alias: b.alias.clone(),
                 host: b.get("HostName")?.to_string(),
                 port: b.get("Port").and_then(|p| p.parse().ok()).unwrap_or(22),
-                pins: if b.alias == site { pins.clone() } else { Vec::new() },
+                pins,
+                via: b.get("ProxyJump").map(str::to_string),
+                source: source.map(|u| u.to_string()),
             })
         })
         .collect();
@@ -206,6 +220,13 @@ pub fn host_key_step(profile: &Profile, blocks: &[HostBlock]) -> Step {
             pins.len(),
             if pins.len() == 1 { "" } else { "s" }
         )
+    };
+    let summary = match &ssh.jump_host {
+        Some(j) => format!(
+            "{summary} Behind the gateway {}: its key is checked first, before it is sent anything; then hpcinit signs in there and reads the login node's key through it, before any credential reaches the login node.",
+            j.host
+        ),
+        None => summary,
     };
     Step::new(
         "Host key",

@@ -179,6 +179,13 @@ pub struct HostKeyTarget {
     pub port: u16,
     /// Empty: nothing published to compare with (trust on first use, asked).
     pub pins: Vec<Pin>,
+    /// The gateway's alias when the host is reached through one: its key is read over the
+    /// gateway's connection (`ssh -W`), after the gateway's own key was checked and recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
+    /// Where the pins were published.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -135,6 +135,15 @@ impl Checker<'_> {
                 "pinned fingerprints must say where they were published",
             ));
         }
+        if let Some(j) = &raw.ssh.jump_host {
+            if !j.host_keys.is_empty() && j.host_keys_source.is_none() {
+                return Err(self.fail(
+                    raw.name.referenced,
+                    "`ssh.jump_host.host_keys` is set but `ssh.jump_host.host_keys_source` is missing".into(),
+                    "pinned fingerprints must say where they were published",
+                ));
+            }
+        }
         self.check_venv(raw)?;
         self.check_python(raw)?;
         self.check_unverified(raw)

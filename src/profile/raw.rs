@@ -89,6 +89,18 @@ pub struct JumpHost {
     pub host: HostName,
     #[serde(default = "default_port")]
     pub port: u16,
+    /// The login name on the gateway, when it is not the one on the cluster.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Host-key fingerprints the site publishes for the gateway (checked before any credential
+    /// reaches it).
+    #[serde(default)]
+    pub host_keys: Vec<HostKey>,
+    #[serde(default)]
+    pub host_keys_source: Option<Url>,
+    /// What the gateway asks for, in words (shown when signing in there fails).
+    #[serde(default)]
+    pub auth: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -68,6 +68,64 @@ pub fn connect_tcp(host: &str, port: u16, timeout: Duration) -> Result<TcpStream
 /// empty), without authenticating.
 pub fn read(host: &str, port: u16, key_types: &[&str], timeout: Duration) -> Result<ServerKey, RemoteError> {
     let tcp = connect_tcp(host, port, timeout)?;
+    exchange(tcp, host, key_types, timeout)
+}
+
+/// Reads the host key of `host` behind a gateway, over `forward` (`ssh -W host:port gateway` on
+/// the gateway's open master): the key exchange runs through the gateway, and the host sees no
+/// authentication request. The gateway's own sign-in happened before, after its key was checked.
+#[cfg(unix)]
+pub fn read_via(
+    mut forward: std::process::Command,
+    host: &str,
+    key_types: &[&str],
+    timeout: Duration,
+) -> Result<ServerKey, RemoteError> {
+    use std::os::unix::net::UnixStream;
+    use std::process::Stdio;
+    let io = |e: std::io::Error| RemoteError::Spawn { program: "ssh -W".into(), source: e };
+    let (ours, theirs) = UnixStream::pair().map_err(io)?;
+    let mut child = forward
+        .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs.try_clone().map_err(io)?)))
+        .stdout(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(io)?;
+    let result = exchange(ours, host, key_types, timeout);
+    let _ = child.kill();
+    let output = child.wait_with_output().map_err(io)?;
+    result.map_err(|e| {
+        // ssh -W's own words (the gateway refused the forward, the host is unreachable from
+        // it) say more than libssh2's "connection closed".
+        let said = String::from_utf8_lossy(&output.stderr).trim().to_string();
+        if said.is_empty() {
+            e
+        } else {
+            RemoteError::Protocol { host: host.into(), message: format!("through the gateway: {said}") }
+        }
+    })
+}
+
+#[cfg(not(unix))]
+pub fn read_via(
+    _forward: std::process::Command,
+    host: &str,
+    _key_types: &[&str],
+    _timeout: Duration,
+) -> Result<ServerKey, RemoteError> {
+    Err(RemoteError::Protocol {
+        host: host.into(),
+        message: "reading a host key through a gateway is not supported on this system yet".into(),
+    })
+}
+
+/// The key exchange on an open stream, then a disconnect; no authentication.
+fn exchange<S: 'static + StreamFd>(
+    stream: S,
+    host: &str,
+    key_types: &[&str],
+    timeout: Duration,
+) -> Result<ServerKey, RemoteError> {
     let mut session = Session::new().map_err(|e| protocol(host, e))?;
     session.set_timeout(timeout.as_millis().min(u32::MAX as u128) as u32);
     let names: Vec<&str> = if key_types.is_empty() {
@@ -76,7 +134,7 @@ pub fn read(host: &str, port: u16, key_types: &[&str], timeout: Duration) -> Res
         key_types.iter().flat_map(|t| negotiation_names(t).iter().copied()).collect()
     };
     session.method_pref(MethodType::HostKey, &names.join(",")).map_err(|e| protocol(host, e))?;
-    session.set_tcp_stream(tcp);
+    session.set_tcp_stream(stream);
     session.handshake().map_err(|e| protocol(host, e))?;
     let key = server_key(&session).ok_or_else(|| RemoteError::Protocol {
         host: host.into(),
@@ -85,6 +143,16 @@ pub fn read(host: &str, port: u16, key_types: &[&str], timeout: Duration) -> Res
     let _ = session.disconnect(None, "host key read", None);
     key
 }
+
+/// What libssh2 can run a session over: a socket.
+#[cfg(unix)]
+pub trait StreamFd: std::os::fd::AsRawFd {}
+#[cfg(unix)]
+impl<T: std::os::fd::AsRawFd> StreamFd for T {}
+#[cfg(windows)]
+pub trait StreamFd: std::os::windows::io::AsRawSocket {}
+#[cfg(windows)]
+impl<T: std::os::windows::io::AsRawSocket> StreamFd for T {}
 
 /// The host key of an established session.
 pub fn server_key(session: &Session) -> Option<ServerKey> {

@@ -88,25 +88,19 @@ impl OpenSsh {
     }
 }
 
-impl Remote for OpenSsh {
-    fn connect(&mut self, _prompter: &mut dyn Prompter) -> Result<bool, RemoteError> {
+impl OpenSsh {
+    /// Signs in once with `ssh ALIAS true`; with multiplexing the connection stays as the
+    /// master (ControlPersist) for every later ssh to the alias, including `ssh -W` through a
+    /// gateway. `Ok(true)` when a master was already running. ssh asks on the terminal (or
+    /// through `SSH_ASKPASS`).
+    pub fn sign_in(&self) -> Result<bool, RemoteError> {
         if self.master_running() {
             return Ok(true);
         }
-        if self.multiplex {
-            // The connection that signs in becomes the master, and its session is the run's
-            // login shell: no separate `true`, the first script is one round trip away.
-            let mut ssh = self.command();
-            ssh.args(["-o", "ConnectTimeout=20", &self.alias]);
-            let mut session = ShellSession::start(ssh, self.echo).map_err(Self::spawn_err)?;
-            if session.wait_ready() {
-                self.shell = Some(session);
-                return Ok(false);
-            }
-            let stderr = session.ssh_stderr();
-            drop(session);
-            return Err(self.classify(&stderr));
-        }
+        self.sign_in_with_true()
+    }
+
+    fn sign_in_with_true(&self) -> Result<bool, RemoteError> {
         let mut child = self
             .command()
             .args(["-o", "ConnectTimeout=20", &self.alias, "true"])
@@ -137,6 +131,48 @@ impl Remote for OpenSsh {
         } else {
             Err(self.classify(&stderr))
         }
+    }
+
+    /// `ssh -W HOST:PORT ALIAS` over the alias's master, never prompting: a byte stream to
+    /// `host:port` as the gateway sees it (the login node behind it).
+    pub fn forward_command(&self, host: &str, port: u16) -> Command {
+        let mut cmd = self.command();
+        cmd.args(["-o", "BatchMode=yes", "-o", "ConnectTimeout=20", "-W"])
+            .arg(format!("{}:{port}", bracket(host)))
+            .arg(&self.alias);
+        cmd
+    }
+}
+
+/// `[::1]` for an IPv6 address, as `ssh -W` takes it.
+fn bracket(host: &str) -> String {
+    if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    }
+}
+
+impl Remote for OpenSsh {
+    fn connect(&mut self, _prompter: &mut dyn Prompter) -> Result<bool, RemoteError> {
+        if self.master_running() {
+            return Ok(true);
+        }
+        if self.multiplex {
+            // The connection that signs in becomes the master, and its session is the run's
+            // login shell: no separate `true`, the first script is one round trip away.
+            let mut ssh = self.command();
+            ssh.args(["-o", "ConnectTimeout=20", &self.alias]);
+            let mut session = ShellSession::start(ssh, self.echo).map_err(Self::spawn_err)?;
+            if session.wait_ready() {
+                self.shell = Some(session);
+                return Ok(false);
+            }
+            let stderr = session.ssh_stderr();
+            drop(session);
+            return Err(self.classify(&stderr));
+        }
+        self.sign_in_with_true()
     }
 
     fn is_open(&mut self) -> bool {

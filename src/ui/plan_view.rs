@@ -141,15 +141,25 @@ fn ssh_config_details(out: &mut String, p: &SshConfigPlan) {
 }
 
 fn host_key_details(out: &mut String, p: &HostKeyPlan) {
-    let HostKeyPlan { pins, source, known_hosts, host, port, .. } = p;
-    for p in pins {
-        let _ = writeln!(out, "     pinned {} {}", p.algorithm, p.fingerprint);
+    let HostKeyPlan { known_hosts, targets, .. } = p;
+    for t in targets {
+        let at = if t.port == 22 { t.host.clone() } else { format!("[{}]:{}", t.host, t.port) };
+        let how = match &t.via {
+            Some(via) => format!("read through {via}, after signing in there"),
+            None => "read directly".to_string(),
+        };
+        let _ = writeln!(out, "     {} ({at}): {how}", t.alias);
+        for p in &t.pins {
+            let _ = writeln!(out, "       pinned {} {}", p.algorithm, p.fingerprint);
+        }
+        if let Some(s) = &t.source {
+            let _ = writeln!(out, "       published at {s}");
+        }
+        if t.pins.is_empty() {
+            let _ = writeln!(out, "       nothing published to compare with: shown and asked");
+        }
     }
-    if let Some(s) = source {
-        let _ = writeln!(out, "     published at {s}");
-    }
-    let target = if *port == 22 { host.clone() } else { format!("[{host}]:{port}") };
-    let _ = writeln!(out, "     verified key for {target} goes to {known_hosts}");
+    let _ = writeln!(out, "     verified keys go to {known_hosts}, under each alias");
 }
 
 fn connect_details(out: &mut String, p: &ConnectPlan) {

@@ -17,6 +17,7 @@ stop() { # pidfile
 }
 stop "$D/run/sshd-plain.pid"
 stop "$D/run/sshd-mfa.pid"
+stop "$D/run/sshd-gateway.pid"
 stop "$D/slurm/slurmd.pid"
 stop "$D/slurm/slurmctld.pid"
 stop "$D/munge/run/munged.pid"
@@ -26,6 +27,7 @@ if [ -f "$D/added-by-harness" ]; then
       user) pkill -u "$what" 2>/dev/null; sleep 0.2; userdel "$what" 2>/dev/null || true ;;
       file) rm -f "$what" ;;
       dir) rmdir "$what" 2>/dev/null || true ;;
+      netns) ip netns del "$what" 2>/dev/null || true ;;
     esac
   done <"$D/added-by-harness"
 fi

@@ -34,7 +34,18 @@ impl Laptop {
     }
 
     pub fn hpcinit(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hpcinit"));
+        self.run(Command::new(env!("CARGO_BIN_EXE_hpcinit")), args, env)
+    }
+
+    /// hpcinit run from the laptop network namespace, which reaches the gateway and not the
+    /// login node behind it.
+    pub fn hpcinit_behind_gateway(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.c.var("HPCINIT_LAPTOP_NS"), env!("CARGO_BIN_EXE_hpcinit")]);
+        self.run(cmd, args, env)
+    }
+
+    fn run(&self, mut cmd: Command, args: &[&str], env: &[(&str, &str)]) -> Run {
         cmd.args(args)
             .current_dir(&self.project)
             .env_clear()
@@ -107,7 +118,12 @@ pub struct LogWindow {
 
 impl LogWindow {
     pub fn open(c: &Cluster, mfa: bool) -> LogWindow {
-        let path = PathBuf::from(c.var(if mfa { "HPCINIT_SSHD_LOG_MFA" } else { "HPCINIT_SSHD_LOG_PLAIN" }));
+        LogWindow::of(c, if mfa { "HPCINIT_SSHD_LOG_MFA" } else { "HPCINIT_SSHD_LOG_PLAIN" })
+    }
+
+    /// The log named by the cluster variable `var` (`HPCINIT_SSHD_LOG_GATEWAY`, …).
+    pub fn of(c: &Cluster, var: &str) -> LogWindow {
+        let path = PathBuf::from(c.var(var));
         let start = std::fs::read(&path).map(|b| b.len()).unwrap_or(0);
         LogWindow { path, start }
     }
@@ -138,7 +154,7 @@ fn ok(r: &Run, what: &str) {
     assert_eq!(r.code, 0, "{what}: exit {}\nstdout:\n{}\nstderr:\n{}", r.code, r.stdout, r.stderr);
 }
 
-fn host_fingerprint(file: &str) -> String {
+pub(super) fn host_fingerprint(file: &str) -> String {
     let out = Command::new("ssh-keygen").arg("-lf").arg(file).output().unwrap();
     String::from_utf8_lossy(&out.stdout).split_whitespace().nth(1).unwrap().to_string()
 }

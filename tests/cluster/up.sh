@@ -3,12 +3,14 @@
 #   - sshd "plain" on 127.0.0.1:$PLAIN_PORT: password and key login for the test user;
 #   - sshd "mfa"   on 127.0.0.1:$MFA_PORT: keyboard-interactive password + TOTP (pam_oath),
 #     Sigma2 style, logging every accepted authentication;
+#   - sshd "gateway" on 10.232.7.1:$GW_PORT (password and key), and a network namespace
+#     ($LAPTOP_NS) that reaches the gateway but not the login node: the jump-host setup;
 #   - Lmod with Python modules in two naming schemes (Alliance `StdEnv/2023` + `python/3.11`,
 #     EasyBuild `Python/3.11.x-GCCcore-12.x.0`), wrapping the system python3;
 #   - a single-node Slurm (munged + slurmctld + slurmd) on localhost.
 # Every config, key, socket and log lives under $HPCINIT_CLUSTER_DIR (default
 # /tmp/hpcinit-cluster); the system's own sshd config and host keys are never touched. What it
-# adds outside that directory (the test user, /etc/pam.d/hpcinit-sshd-mfa, /run/sshd) is
+# adds outside that directory (the test user, /etc/pam.d/hpcinit-sshd-mfa, /run/sshd, the namespace) is
 # recorded and removed by tests/cluster/down.sh, which also stops only the PIDs started here.
 # Prints `cluster: up in N s` and writes $HPCINIT_CLUSTER_DIR/cluster.env for tests to source.
 set -euo pipefail
@@ -18,6 +20,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 D=${HPCINIT_CLUSTER_DIR:-/tmp/hpcinit-cluster}
 PLAIN_PORT=${HPCINIT_PLAIN_PORT:-2222}
 MFA_PORT=${HPCINIT_MFA_PORT:-2223}
+GW_PORT=${HPCINIT_GATEWAY_PORT:-2224}
+# The laptop behind a gateway: a network namespace whose one link reaches the gateway's
+# address; the login node (the plain sshd, on this machine's loopback) is out of its reach.
+LAPTOP_NS=${HPCINIT_LAPTOP_NS:-hpcinit-laptop}
+GW_NET=10.232.7.
 SLURMCTLD_PORT=${HPCINIT_SLURMCTLD_PORT:-16817}
 SLURMD_PORT=${HPCINIT_SLURMD_PORT:-16818}
 TEST_USER=${HPCINIT_TEST_USER:-hpcuser}
@@ -35,7 +42,7 @@ touch "$added"
 note() { grep -qxF "$1" "$added" || echo "$1" >>"$added"; }
 
 # --- packages -------------------------------------------------------------------------------
-pkgs=(openssh-server openssh-client rsync lmod slurm-wlm munge libpam-oath oathtool python3-venv python3-virtualenv)
+pkgs=(openssh-server openssh-client rsync lmod slurm-wlm munge libpam-oath oathtool python3-venv python3-virtualenv iproute2)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -213,10 +220,48 @@ note "file $pam"
 [ -f "$D/mfa/users.oath" ] || { echo "HOTP/T30/6 $TEST_USER - $TOTP_SECRET" >"$D/mfa/users.oath"; }
 chmod 600 "$D/mfa/users.oath"
 
+# --- the gateway: its own host key, reachable from the laptop namespace only ---------------------
+if ! ip netns list | grep -qw "$LAPTOP_NS"; then
+  ip netns add "$LAPTOP_NS"
+  ip link add hpcgw-a type veth peer name hpcgw-b
+  ip link set hpcgw-b netns "$LAPTOP_NS"
+  ip addr add "${GW_NET}1/30" dev hpcgw-a
+  ip link set hpcgw-a up
+  ip netns exec "$LAPTOP_NS" ip addr add "${GW_NET}2/30" dev hpcgw-b
+  ip netns exec "$LAPTOP_NS" ip link set hpcgw-b up
+  ip netns exec "$LAPTOP_NS" ip link set lo up
+  note "netns $LAPTOP_NS"
+fi
+ip netns exec "$LAPTOP_NS" bash -c "exec 3<>/dev/tcp/127.0.0.1/$PLAIN_PORT" 2>/dev/null \
+  && die "the laptop namespace reaches the login node without the gateway"
+[ -f "$D/sshd/gw_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C hpcinit-test-gateway -f "$D/sshd/gw_ed25519"
+cat >"$D/sshd/gateway.conf" <<EOF
+# The gateway (jump host): password and key login, TCP forwarding to the login node.
+Port $GW_PORT
+ListenAddress ${GW_NET}1
+PidFile $D/run/sshd-gateway.pid
+HostKey $D/sshd/gw_ed25519
+AllowUsers $TEST_USER
+PermitRootLogin no
+AuthorizedKeysFile .ssh/authorized_keys
+LogLevel VERBOSE
+MaxSessions 64
+MaxStartups 64:30:128
+UsePAM no
+PasswordAuthentication yes
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+AllowTcpForwarding yes
+PrintMotd no
+EOF
+
+/usr/sbin/sshd -t -f "$D/sshd/gateway.conf" || die "gateway sshd config rejected"
 /usr/sbin/sshd -t -f "$D/sshd/plain.conf" || die "plain sshd config rejected"
 /usr/sbin/sshd -t -f "$D/sshd/mfa.conf" || die "mfa sshd config rejected"
 alive "$D/run/sshd-plain.pid" || /usr/sbin/sshd -f "$D/sshd/plain.conf" -E "$D/logs/sshd-plain.log" \
   || die "sshd (plain, port $PLAIN_PORT) did not start: $(tail -2 "$D/logs/sshd-plain.log")"
+alive "$D/run/sshd-gateway.pid" || /usr/sbin/sshd -f "$D/sshd/gateway.conf" -E "$D/logs/sshd-gateway.log" \
+  || die "sshd (gateway, ${GW_NET}1:$GW_PORT) did not start: $(tail -2 "$D/logs/sshd-gateway.log")"
 alive "$D/run/sshd-mfa.pid" || "$D/sshd/hpcinit-sshd-mfa" -f "$D/sshd/mfa.conf" -E "$D/logs/sshd-mfa.log" \
   || die "sshd (mfa, port $MFA_PORT) did not start: $(tail -2 "$D/logs/sshd-mfa.log")"
 
@@ -232,6 +277,8 @@ sshd_ready() { # pidfile port
 }
 wait_for 10 "sshd (plain, port $PLAIN_PORT; see $D/logs/sshd-plain.log)" sshd_ready "$D/run/sshd-plain.pid" "$PLAIN_PORT"
 wait_for 10 "sshd (mfa, port $MFA_PORT; see $D/logs/sshd-mfa.log)" sshd_ready "$D/run/sshd-mfa.pid" "$MFA_PORT"
+wait_for 10 "sshd (gateway; see $D/logs/sshd-gateway.log)" ip netns exec "$LAPTOP_NS" bash -c \
+  "timeout 2 bash -c 'exec 3<>/dev/tcp/${GW_NET}1/$GW_PORT && head -c 8 <&3' | grep -q '^SSH-2.0'"
 wait_for 30 "Slurm node" bash -c "sinfo -h -N -o '%T' | grep -qE '^(idle|mixed|allocated)'"
 
 cat >"$D/cluster.env" <<EOF
@@ -245,6 +292,11 @@ HPCINIT_PYTHON_VERSION=$pyver
 HPCINIT_MODULE_ALLIANCE=python/$pymm
 HPCINIT_MODULE_EASYBUILD=Python/$pyver-GCCcore-$gccver
 HPCINIT_HOST_KEY_ED25519=$D/sshd/host_ed25519.pub
+HPCINIT_GATEWAY_HOST_KEY=$D/sshd/gw_ed25519.pub
+HPCINIT_GATEWAY=${GW_NET}1
+HPCINIT_GATEWAY_PORT=$GW_PORT
+HPCINIT_LAPTOP_NS=$LAPTOP_NS
+HPCINIT_SSHD_LOG_GATEWAY=$D/logs/sshd-gateway.log
 HPCINIT_SSHD_LOG_PLAIN=$D/logs/sshd-plain.log
 HPCINIT_SSHD_LOG_MFA=$D/logs/sshd-mfa.log
 HPCINIT_ASKPASS=$here/askpass.sh

@@ -1,0 +1,183 @@
+//! A cluster behind a gateway, run by the real `hpcinit` binary from a network namespace that
+//! reaches the gateway (its own sshd) and not the login node: both hosts' keys checked before
+//! any credential reaches them (the login node's read through the gateway), one sign-in per hop
+//! for the whole bootstrap, nothing for a rerun, and a wrong pin on either hop stopping the run
+//! with nothing sent to that hop.
+
+use super::ssh_steps::{host_fingerprint, profile_variant, Laptop, LogWindow};
+use super::SERIAL;
+
+const RUN: &[&str] = &["--user", "hpcuser", "--yes", "--accept-new-host-key", "--no-passphrase"];
+
+fn args<'a>(site: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec!["--site", site];
+    v.extend_from_slice(RUN);
+    v.extend_from_slice(extra);
+    v
+}
+
+/// Lines of an sshd log that show an authentication attempt of any outcome.
+fn attempts(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|l| ["Accepted", "Failed", "Postponed", "Invalid user"].iter().any(|w| l.contains(w)))
+        .collect()
+}
+
+#[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
+fn through_a_gateway_one_sign_in_per_hop_for_the_whole_bootstrap() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let l = Laptop::new();
+    std::fs::write(l.project.join("requirements.txt"), "hpcinit-demo==1.0\n").unwrap();
+    std::fs::write(l.project.join("main.py"), "print('hello')\n").unwrap();
+    // The namespace cannot reach the login node directly: the gateway is the only way.
+    let direct = l.hpcinit_behind_gateway(&args("sandbox", &["--ssh-only"]), &[]);
+    assert_ne!(direct.code, 0, "sandbox is out of reach from the laptop namespace: {}", direct.stdout);
+
+    let gw = LogWindow::of(&l.c, "HPCINIT_SSHD_LOG_GATEWAY");
+    let node = LogWindow::open(&l.c, false);
+    let r = l.hpcinit_behind_gateway(&args("sandbox-jump", &["--check-job"]), &[]);
+    assert_eq!(r.code, 0, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("Ready: Sandbox behind a gateway"), "{}", r.stdout);
+    assert!(r.stdout.contains("a job runs") || r.stdout.contains("test job"), "{}", r.stdout);
+
+    // Both host keys recorded, each under its own alias, matching each server's key.
+    let known = std::fs::read_to_string(l.path(".ssh/known_hosts.d/hpcinit")).unwrap();
+    let key_of = |var: &str| {
+        std::fs::read_to_string(l.c.var(var)).unwrap().split_whitespace().nth(1).unwrap().to_string()
+    };
+    assert!(
+        known.contains(&format!("sandbox-jump-jump ssh-ed25519 {}", key_of("HPCINIT_GATEWAY_HOST_KEY"))),
+        "{known}"
+    );
+    assert!(
+        known.contains(&format!("sandbox-jump ssh-ed25519 {}", key_of("HPCINIT_HOST_KEY_ED25519"))),
+        "{known}"
+    );
+
+    // One password per hop, asked once each; one accepted sign-in on the gateway for the whole
+    // run. On the login node: the password, and the proof that the key it registered logs in.
+    assert_eq!(
+        l.prompts(),
+        vec![
+            "hpcuser@sandbox-jump-jump's password: ".to_string(),
+            "hpcuser@sandbox-jump's password: ".to_string()
+        ],
+        "one prompt per hop"
+    );
+    assert_eq!(gw.accepted(), 1, "gateway:\n{}", gw.text());
+    let node_text = node.text();
+    let accepted: Vec<&str> =
+        node_text.lines().filter(|l| l.starts_with("Accepted ") && l.contains(" for hpcuser from")).collect();
+    assert_eq!(accepted.len(), 2, "login node: {accepted:?}");
+    assert!(accepted[0].contains("Accepted password for hpcuser"), "{accepted:?}");
+    assert!(accepted[1].contains("Accepted publickey for hpcuser"), "{accepted:?}");
+    // What the login node saw came through the gateway (from its loopback), never from the laptop.
+    assert!(!node_text.contains("10.232.7.2"), "{node_text}");
+
+    // The snapshot and the venv are there; the config works for the person's own ssh.
+    let snap = l.c.dir.join("scratch/hpcuser/code-snapshots/demo/latest/main.py");
+    assert!(snap.exists(), "{} missing", snap.display());
+    let prompts_before = l.prompts().len();
+
+    // A rerun while the masters live: nothing changes, no new sign-in anywhere.
+    let gw2 = LogWindow::of(&l.c, "HPCINIT_SSHD_LOG_GATEWAY");
+    let node2 = LogWindow::open(&l.c, false);
+    let r2 = l.hpcinit_behind_gateway(&args("sandbox-jump", &[]), &[]);
+    assert_eq!(r2.code, 0, "stdout:\n{}\nstderr:\n{}", r2.stdout, r2.stderr);
+    assert!(!r2.stdout.contains("✓ created") && !r2.stdout.contains("✓ wrote"), "{}", r2.stdout);
+    assert_eq!(gw2.accepted(), 0, "{}", gw2.text());
+    // On the login node, no sign-in the person sees: the only authentication is the silent
+    // check that the registered key still logs in (as on a direct authorized-keys site).
+    let again = node2.text();
+    let again: Vec<&str> =
+        again.lines().filter(|l| l.starts_with("Accepted ") && l.contains(" for hpcuser from")).collect();
+    assert!(again.iter().all(|l| l.starts_with("Accepted publickey")) && again.len() <= 1, "{again:?}");
+    assert_eq!(l.prompts().len(), prompts_before, "nothing asked again");
+}
+
+#[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
+fn a_wrong_pin_on_either_hop_stops_before_any_credential_reaches_that_hop() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let l = Laptop::new();
+    let wrong = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let gateway_real = host_fingerprint(&l.c.var("HPCINIT_GATEWAY_HOST_KEY"));
+    let node_real = host_fingerprint(&l.c.var("HPCINIT_HOST_KEY_ED25519"));
+    let pins = |gateway: &str, node: &str| {
+        let (gateway, node) = (gateway.to_string(), node.to_string());
+        move |t: String| {
+            t.replacen(
+                "    port: 2224\n",
+                &format!("    port: 2224\n    host_keys:\n      - algorithm: ssh-ed25519\n        fingerprint: {gateway}\n    host_keys_source: https://gateway.example.org/fingerprints\n"),
+                1,
+            )
+            .replacen(
+                "  port: 2222\n",
+                &format!("  port: 2222\n  host_keys:\n    - algorithm: ssh-ed25519\n      fingerprint: {node}\n  host_keys_source: https://login.example.org/fingerprints\n"),
+                1,
+            )
+        }
+    };
+
+    // The gateway's pin is wrong: nothing reaches either host beyond the key exchange.
+    let profile = profile_variant(&l, "sandbox-jump", "gw-wrong", pins(wrong, &node_real));
+    let gw = LogWindow::of(&l.c, "HPCINIT_SSHD_LOG_GATEWAY");
+    let node = LogWindow::open(&l.c, false);
+    let r = l.hpcinit_behind_gateway(
+        &[&["--profile", profile.to_str().unwrap()][..], &args("gw-wrong", &["--ssh-only"])].concat(),
+        &[],
+    );
+    assert_eq!(r.code, 1, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("SECURITY") && r.stderr.contains(&gateway_real) && r.stderr.contains(wrong),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("the gateway 10.232.7.1") && r.stderr.contains("gateway.example.org"),
+        "names the hop and its source: {}",
+        r.stderr
+    );
+    assert!(
+        gw.text().contains("host key read [preauth]") || gw.text().contains("Connection closed"),
+        "{}",
+        gw.text()
+    );
+    assert!(attempts(&gw.text()).is_empty(), "the gateway saw an authentication attempt: {}", gw.text());
+    assert!(node.text().is_empty() || attempts(&node.text()).is_empty(), "{}", node.text());
+    assert!(l.prompts().is_empty(), "{:?}", l.prompts());
+
+    // The login node's pin is wrong: the gateway (right pin) gets its sign-in, the login node
+    // only a key exchange through it.
+    let profile = profile_variant(&l, "sandbox-jump", "node-wrong", pins(&gateway_real, wrong));
+    let gw = LogWindow::of(&l.c, "HPCINIT_SSHD_LOG_GATEWAY");
+    let node = LogWindow::open(&l.c, false);
+    let r = l.hpcinit_behind_gateway(
+        &[&["--profile", profile.to_str().unwrap()][..], &args("node-wrong", &["--ssh-only"])].concat(),
+        &[],
+    );
+    assert_eq!(r.code, 1, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("SECURITY") && r.stderr.contains(&node_real) && r.stderr.contains(wrong),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("the login node 127.0.0.1 (read through node-wrong-jump)"),
+        "names the hop: {}",
+        r.stderr
+    );
+    assert_eq!(gw.accepted(), 1, "the gateway, with the right pin, was signed in to: {}", gw.text());
+    let node_text = node.text();
+    assert!(
+        node_text.contains("Connection") || node_text.contains("preauth"),
+        "the key exchange reached the node: {node_text}"
+    );
+    assert!(attempts(&node_text).is_empty(), "the login node saw an authentication attempt: {node_text}");
+    let known = std::fs::read_to_string(l.path(".ssh/known_hosts.d/hpcinit")).unwrap_or_default();
+    assert!(
+        known.contains("node-wrong-jump ") && !known.contains("\nnode-wrong "),
+        "only the gateway is recorded: {known}"
+    );
+}
