@@ -71,13 +71,18 @@ pub fn key_step(profile: &Profile, local: &LocalFacts, uses_key: bool, public_ke
     )
 }
 
+/// The alias of a site's gateway (`Host <site>-jump`).
+pub fn jump_alias(site: &str) -> String {
+    format!("{site}-jump")
+}
+
 /// The `Host` blocks for one site: its login alias and, where the site has one, its transfer host.
 pub fn host_blocks(profile: &Profile, user: &str, local: &LocalFacts, uses_key: bool) -> Vec<HostBlock> {
     let raw = &profile.raw;
     let ssh = &raw.ssh;
     let site = profile.name().as_str();
     let mut blocks = Vec::new();
-    let jump_alias = format!("{site}-jump");
+    let jump_alias = jump_alias(site);
     if let Some(jump) = &ssh.jump_host {
         let mut b =
             HostBlock::new(&jump_alias, format!("{} jump host (hpcinit profile {site})", raw.display_name));
@@ -184,7 +189,7 @@ pub fn host_key_step(profile: &Profile, blocks: &[HostBlock]) -> Step {
             .collect()
     };
     let pins = pins_of(&ssh.host_keys);
-    let jump_alias = format!("{site}-jump");
+    let jump_alias = jump_alias(site);
     // The gateway's block comes first: its key is checked and recorded before anything
     // travels through it.
     let targets = blocks

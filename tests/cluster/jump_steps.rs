@@ -96,6 +96,32 @@ fn through_a_gateway_one_sign_in_per_hop_for_the_whole_bootstrap() {
     assert_eq!(l.prompts().len(), prompts_before, "nothing asked again");
 }
 
+/// Runs the SSH steps for a variant of sandbox-jump named `name` (its text through `edit`), which
+/// must stop with exit 1 and a SECURITY error showing `real` (the server's key) and `pinned`;
+/// the run, and the gateway's and the login node's logs from before it.
+fn refused(
+    l: &Laptop,
+    name: &str,
+    edit: impl Fn(String) -> String,
+    real: &str,
+    pinned: &str,
+) -> (super::ssh_steps::Run, LogWindow, LogWindow) {
+    let profile = profile_variant(l, "sandbox-jump", name, edit);
+    let gw = LogWindow::of(&l.c, "HPCINIT_SSHD_LOG_GATEWAY");
+    let node = LogWindow::open(&l.c, false);
+    let r = l.hpcinit_behind_gateway(
+        &[&["--profile", profile.to_str().unwrap()][..], &args(name, &["--ssh-only"])].concat(),
+        &[],
+    );
+    assert_eq!(r.code, 1, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("SECURITY") && r.stderr.contains(real) && r.stderr.contains(pinned),
+        "{}",
+        r.stderr
+    );
+    (r, gw, node)
+}
+
 #[test]
 #[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn a_wrong_pin_on_either_hop_stops_before_any_credential_reaches_that_hop() {
@@ -121,19 +147,7 @@ fn a_wrong_pin_on_either_hop_stops_before_any_credential_reaches_that_hop() {
     };
 
     // The gateway's pin is wrong: nothing reaches either host beyond the key exchange.
-    let profile = profile_variant(&l, "sandbox-jump", "gw-wrong", pins(wrong, &node_real));
-    let gw = LogWindow::of(&l.c, "HPCINIT_SSHD_LOG_GATEWAY");
-    let node = LogWindow::open(&l.c, false);
-    let r = l.hpcinit_behind_gateway(
-        &[&["--profile", profile.to_str().unwrap()][..], &args("gw-wrong", &["--ssh-only"])].concat(),
-        &[],
-    );
-    assert_eq!(r.code, 1, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
-    assert!(
-        r.stderr.contains("SECURITY") && r.stderr.contains(&gateway_real) && r.stderr.contains(wrong),
-        "{}",
-        r.stderr
-    );
+    let (r, gw, node) = refused(&l, "gw-wrong", pins(wrong, &node_real), &gateway_real, wrong);
     assert!(
         r.stderr.contains("the gateway 10.232.7.1") && r.stderr.contains("gateway.example.org"),
         "names the hop and its source: {}",
@@ -150,19 +164,7 @@ fn a_wrong_pin_on_either_hop_stops_before_any_credential_reaches_that_hop() {
 
     // The login node's pin is wrong: the gateway (right pin) gets its sign-in, the login node
     // only a key exchange through it.
-    let profile = profile_variant(&l, "sandbox-jump", "node-wrong", pins(&gateway_real, wrong));
-    let gw = LogWindow::of(&l.c, "HPCINIT_SSHD_LOG_GATEWAY");
-    let node = LogWindow::open(&l.c, false);
-    let r = l.hpcinit_behind_gateway(
-        &[&["--profile", profile.to_str().unwrap()][..], &args("node-wrong", &["--ssh-only"])].concat(),
-        &[],
-    );
-    assert_eq!(r.code, 1, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
-    assert!(
-        r.stderr.contains("SECURITY") && r.stderr.contains(&node_real) && r.stderr.contains(wrong),
-        "{}",
-        r.stderr
-    );
+    let (r, gw, node) = refused(&l, "node-wrong", pins(&gateway_real, wrong), &node_real, wrong);
     assert!(
         r.stderr.contains("the login node 127.0.0.1 (read through node-wrong-jump)"),
         "names the hop: {}",

@@ -173,10 +173,8 @@ chown -hR "$TEST_USER:$TEST_USER" "$home"
 if [ ! -d /run/sshd ]; then mkdir -p /run/sshd && chmod 755 /run/sshd && note "dir /run/sshd"; fi
 [ -f "$D/sshd/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C hpcinit-test-cluster -f "$D/sshd/host_ed25519"
 [ -f "$D/sshd/host_rsa" ] || ssh-keygen -q -t rsa -b 3072 -N '' -C hpcinit-test-cluster -f "$D/sshd/host_rsa"
-common="HostKey $D/sshd/host_ed25519
-HostKey $D/sshd/host_rsa
-ListenAddress 127.0.0.1
-AllowUsers $TEST_USER
+# What every sshd here shares; the login nodes add their host keys and address.
+shared="AllowUsers $TEST_USER
 PermitRootLogin no
 AuthorizedKeysFile .ssh/authorized_keys
 LogLevel VERBOSE
@@ -184,6 +182,10 @@ MaxSessions 64
 MaxStartups 64:30:128
 Subsystem sftp /usr/lib/openssh/sftp-server
 PrintMotd no"
+common="HostKey $D/sshd/host_ed25519
+HostKey $D/sshd/host_rsa
+ListenAddress 127.0.0.1
+$shared"
 cat >"$D/sshd/plain.conf" <<EOF
 # Password and key login.
 Port $PLAIN_PORT
@@ -241,18 +243,12 @@ Port $GW_PORT
 ListenAddress ${GW_NET}1
 PidFile $D/run/sshd-gateway.pid
 HostKey $D/sshd/gw_ed25519
-AllowUsers $TEST_USER
-PermitRootLogin no
-AuthorizedKeysFile .ssh/authorized_keys
-LogLevel VERBOSE
-MaxSessions 64
-MaxStartups 64:30:128
+$shared
 UsePAM no
 PasswordAuthentication yes
 KbdInteractiveAuthentication no
 PubkeyAuthentication yes
 AllowTcpForwarding yes
-PrintMotd no
 EOF
 
 /usr/sbin/sshd -t -f "$D/sshd/gateway.conf" || die "gateway sshd config rejected"
