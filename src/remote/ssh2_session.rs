@@ -87,7 +87,56 @@ impl Ssh2Session {
     fn try_key(&mut self, s: &Session, prompter: &mut dyn Prompter) -> Result<bool, RemoteError> {
         let Some(key) = self.key.clone() else { return Ok(false) };
         let pass = self.passphrase(prompter, &key)?;
+        // Accepted in part (a code follows) counts as not in yet; `authenticate` goes on.
         Ok(s.userauth_pubkey_file(&self.user, None, &key, pass.as_deref()).is_ok() && s.authenticated())
+    }
+}
+
+impl Ssh2Session {
+    /// Goes through the methods the server offers until it says the person is in, as OpenSSH
+    /// does: a method the server accepts with *partial success* (`AuthenticationMethods
+    /// password,keyboard-interactive`) is followed by the ones it offers next (asked again with
+    /// a `none` request). Each method is tried once: the key, then keyboard-interactive (the
+    /// server's own prompts: password, code, Duo), then a password.
+    fn authenticate(&mut self, s: &Session, prompter: &mut dyn Prompter) -> Result<(), RemoteError> {
+        let mut tried: Vec<&str> = Vec::new();
+        let mut offered = s.auth_methods(&self.user).map_err(|e| self.err(e))?.to_string();
+        loop {
+            let has = |m: &str| offered.split(',').any(|o| o == m);
+            let method = ["publickey", "keyboard-interactive", "password"]
+                .into_iter()
+                .find(|m| has(m) && !tried.contains(m) && (*m != "publickey" || self.key.is_some()));
+            let Some(method) = method else {
+                let tried = if tried.is_empty() { offered.clone() } else { tried.join(",") };
+                return Err(RemoteError::Denied { host: self.host.clone(), methods: tried });
+            };
+            tried.push(method);
+            match method {
+                "publickey" => {
+                    self.try_key(s, prompter)?;
+                }
+                "keyboard-interactive" => {
+                    let mut kbd = Kbd { prompter: &mut *prompter, failed: None };
+                    let _ = s.userauth_keyboard_interactive(&self.user, &mut kbd);
+                    if let Some(e) = kbd.failed {
+                        return Err(e.into());
+                    }
+                }
+                _ => {
+                    let pw = prompter.secret(&format!("{}@{}'s password: ", self.user, self.host))?;
+                    let _ = s.userauth_password(&self.user, &pw);
+                }
+            }
+            if s.authenticated() {
+                return Ok(());
+            }
+            // Rejected, or accepted in part: the server's list now says what it wants next.
+            offered = match s.auth_methods(&self.user) {
+                Ok(list) => list.to_string(),
+                Err(_) if s.authenticated() => return Ok(()),
+                Err(e) => return Err(self.err(e)),
+            };
+        }
     }
 }
 
@@ -126,29 +175,9 @@ impl Remote for Ssh2Session {
             return Ok(true);
         }
         let s = self.handshake()?;
-        let methods = s.auth_methods(&self.user).map_err(|e| self.err(e))?.to_string();
-        if methods.contains("publickey") && self.try_key(&s, prompter)? {
-            self.session = Some(s);
-            return Ok(false);
-        }
-        if methods.contains("keyboard-interactive") {
-            let mut kbd = Kbd { prompter: &mut *prompter, failed: None };
-            let result = s.userauth_keyboard_interactive(&self.user, &mut kbd);
-            if let Some(e) = kbd.failed {
-                return Err(e.into());
-            }
-            if result.is_ok() && s.authenticated() {
-                self.session = Some(s);
-                return Ok(false);
-            }
-        } else if methods.contains("password") {
-            let pw = prompter.secret(&format!("{}@{}'s password: ", self.user, self.host))?;
-            if s.userauth_password(&self.user, &pw).is_ok() && s.authenticated() {
-                self.session = Some(s);
-                return Ok(false);
-            }
-        }
-        Err(RemoteError::Denied { host: self.host.clone(), methods })
+        self.authenticate(&s, prompter)?;
+        self.session = Some(s);
+        Ok(false)
     }
 
     fn is_open(&mut self) -> bool {
@@ -197,7 +226,11 @@ impl Remote for Ssh2Session {
     fn key_accepted(&mut self, key: &Path, prompter: &mut dyn Prompter) -> Result<bool, RemoteError> {
         let s = self.handshake()?;
         let saved = self.key.replace(key.into());
-        let ok = self.try_key(&s, prompter);
+        let ok = self.try_key(&s, prompter).map(|in_| {
+            // Accepted with partial success (a second factor follows): the server no longer
+            // offers publickey.
+            in_ || s.auth_methods(&self.user).is_ok_and(|m| !m.split(',').any(|x| x == "publickey"))
+        });
         self.key = saved;
         let _ = s.disconnect(None, "key check", None);
         ok

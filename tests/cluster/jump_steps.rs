@@ -1,8 +1,9 @@
-//! A cluster behind a gateway, run by the real `hpcinit` binary from a network namespace that
-//! reaches the gateway (its own sshd) and not the login node: both hosts' keys checked before
-//! any credential reaches them (the login node's read through the gateway), one sign-in per hop
-//! for the whole bootstrap, nothing for a rerun, and a wrong pin on either hop stopping the run
-//! with nothing sent to that hop.
+//! Sign-in chains, run by the real `hpcinit` binary. A cluster behind a gateway, from a network
+//! namespace that reaches the gateway (its own sshd) and not the login node: both hosts' keys
+//! checked before any credential reaches them (the login node's read through the gateway), one
+//! sign-in per hop for the whole bootstrap, nothing for a rerun, and a wrong pin on either hop
+//! stopping the run with nothing sent to that hop. And a node that takes a password (or key)
+//! and then a code as two SSH methods (partial success), with both transports.
 
 use super::ssh_steps::{host_fingerprint, profile_variant, Laptop, LogWindow};
 use super::SERIAL;
@@ -182,4 +183,59 @@ fn a_wrong_pin_on_either_hop_stops_before_any_credential_reaches_that_hop() {
         known.contains("node-wrong-jump ") && !known.contains("\nnode-wrong "),
         "only the gateway is recorded: {known}"
     );
+}
+
+/// The sandbox profile moved to the "chain" sshd: a password or a key, then a one-time code, as
+/// two SSH methods (partial success).
+fn chain_profile(l: &Laptop, name: &str) -> std::path::PathBuf {
+    profile_variant(l, "sandbox", name, |t| {
+        t.replacen("  port: 2222\n", "  port: 2225\n", 1).replacen(
+            "  second_factor: none\n",
+            "  second_factor: totp\n",
+            1,
+        )
+    })
+}
+
+#[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
+fn a_password_then_code_chain_signs_in_once_with_either_transport() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    for transport in ["ssh", "ssh2"] {
+        let l = Laptop::new();
+        let name = format!("chain-{transport}");
+        let profile = chain_profile(&l, &name);
+        let log = LogWindow::of(&l.c, "HPCINIT_SSHD_LOG_CHAIN");
+        let r = l.hpcinit(
+            &[
+                &["--profile", profile.to_str().unwrap(), "--transport", transport][..],
+                &args(&name, &["--ssh-only"]),
+            ]
+            .concat(),
+            &[],
+        );
+        assert_eq!(r.code, 0, "{transport}: stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+        let text = log.text();
+        let count = |what: &str| text.lines().filter(|l| l.starts_with(what)).count();
+        assert_eq!(count("Partial password for hpcuser"), 1, "{transport}: the first factor once:\n{text}");
+        assert_eq!(
+            count("Accepted keyboard-interactive/pam for hpcuser"),
+            1,
+            "{transport}: the code once:\n{text}"
+        );
+        assert_eq!(log.accepted(), 1, "{transport}: one sign-in for the whole run:\n{text}");
+        let prompts = l.prompts();
+        assert_eq!(prompts.len(), 2, "{transport}: password, then code: {prompts:?}");
+        assert!(
+            prompts[0].contains("password") && prompts[1].contains("One-time password"),
+            "{transport}: {prompts:?}"
+        );
+        // The key it registered is accepted (as a first factor: a code still follows).
+        assert!(
+            r.stdout.contains("key login works") || r.stdout.contains("accepts the key"),
+            "{transport}: {}",
+            r.stdout
+        );
+        assert!(text.contains("Partial publickey for hpcuser"), "{transport}: the key proof:\n{text}");
+    }
 }

@@ -3,6 +3,8 @@
 #   - sshd "plain" on 127.0.0.1:$PLAIN_PORT: password and key login for the test user;
 #   - sshd "mfa"   on 127.0.0.1:$MFA_PORT: keyboard-interactive password + TOTP (pam_oath),
 #     Sigma2 style, logging every accepted authentication;
+#   - sshd "chain" on 127.0.0.1:$CHAIN_PORT: a password or a key, then a one-time code, as two
+#     SSH methods (`AuthenticationMethods password,keyboard-interactive publickey,…`);
 #   - sshd "gateway" on 10.232.7.1:$GW_PORT (password and key), and a network namespace
 #     ($LAPTOP_NS) that reaches the gateway but not the login node: the jump-host setup;
 #   - Lmod with Python modules in two naming schemes (Alliance `StdEnv/2023` + `python/3.11`,
@@ -21,6 +23,7 @@ D=${HPCINIT_CLUSTER_DIR:-/tmp/hpcinit-cluster}
 PLAIN_PORT=${HPCINIT_PLAIN_PORT:-2222}
 MFA_PORT=${HPCINIT_MFA_PORT:-2223}
 GW_PORT=${HPCINIT_GATEWAY_PORT:-2224}
+CHAIN_PORT=${HPCINIT_CHAIN_PORT:-2225}
 # The laptop behind a gateway: a network namespace whose one link reaches the gateway's
 # address; the login node (the plain sshd, on this machine's loopback) is out of its reach.
 LAPTOP_NS=${HPCINIT_LAPTOP_NS:-hpcinit-laptop}
@@ -251,11 +254,54 @@ PubkeyAuthentication yes
 AllowTcpForwarding yes
 EOF
 
+# --- the "chain" node: two factors in two SSH methods (partial success) ---------------------------
+# A password or a registered key (the first method), then a one-time code through
+# keyboard-interactive (the second), as `AuthenticationMethods` lists them. sshd runs one PAM
+# stack for both the password and keyboard-interactive; chain-factor.sh tells the rounds apart.
+chain=/usr/local/libexec/hpcinit-test-chain
+if [ ! -f "$chain" ] || ! cmp -s "$here/chain-factor.sh" "$chain"; then
+  install -D -o root -g root -m 755 "$here/chain-factor.sh" "$chain"
+  note "file $chain"
+fi
+cat >"$D/sshd/chain.conf" <<EOF
+# Password or key, then a one-time code, in two methods (partial success).
+Port $CHAIN_PORT
+PidFile $D/run/sshd-chain.pid
+# Before the shared lines: sshd takes the first value of a keyword.
+AuthorizedKeysFile none
+$common
+UsePAM yes
+PasswordAuthentication yes
+KbdInteractiveAuthentication yes
+PubkeyAuthentication yes
+AuthorizedKeysCommand $chain keys %u %f
+AuthorizedKeysCommandUser root
+AuthenticationMethods password,keyboard-interactive publickey,keyboard-interactive
+EOF
+ln -sfn /usr/sbin/sshd "$D/sshd/hpcinit-sshd-chain"
+pam=/etc/pam.d/hpcinit-sshd-chain
+cat >"$pam" <<EOF
+# hpcinit test cluster (tests/cluster/up.sh): the first factor (password) in the password
+# method, the one-time code in keyboard-interactive. Removed by down.sh.
+auth     [success=3 default=ignore] pam_exec.so quiet $chain second
+auth     requisite pam_unix.so
+auth     [success=done default=die] pam_exec.so quiet $chain first
+auth     requisite pam_deny.so
+auth     required  pam_oath.so usersfile=$D/mfa/users.oath window=600 digits=6
+account  required  pam_unix.so
+session  required  pam_permit.so
+password required  pam_deny.so
+EOF
+note "file $pam"
+
+/usr/sbin/sshd -t -f "$D/sshd/chain.conf" || die "chain sshd config rejected"
 /usr/sbin/sshd -t -f "$D/sshd/gateway.conf" || die "gateway sshd config rejected"
 /usr/sbin/sshd -t -f "$D/sshd/plain.conf" || die "plain sshd config rejected"
 /usr/sbin/sshd -t -f "$D/sshd/mfa.conf" || die "mfa sshd config rejected"
 alive "$D/run/sshd-plain.pid" || /usr/sbin/sshd -f "$D/sshd/plain.conf" -E "$D/logs/sshd-plain.log" \
   || die "sshd (plain, port $PLAIN_PORT) did not start: $(tail -2 "$D/logs/sshd-plain.log")"
+alive "$D/run/sshd-chain.pid" || "$D/sshd/hpcinit-sshd-chain" -f "$D/sshd/chain.conf" -E "$D/logs/sshd-chain.log" \
+  || die "sshd (chain, port $CHAIN_PORT) did not start: $(tail -2 "$D/logs/sshd-chain.log")"
 alive "$D/run/sshd-gateway.pid" || /usr/sbin/sshd -f "$D/sshd/gateway.conf" -E "$D/logs/sshd-gateway.log" \
   || die "sshd (gateway, ${GW_NET}1:$GW_PORT) did not start: $(tail -2 "$D/logs/sshd-gateway.log")"
 alive "$D/run/sshd-mfa.pid" || "$D/sshd/hpcinit-sshd-mfa" -f "$D/sshd/mfa.conf" -E "$D/logs/sshd-mfa.log" \
@@ -273,6 +319,7 @@ sshd_ready() { # pidfile port
 }
 wait_for 10 "sshd (plain, port $PLAIN_PORT; see $D/logs/sshd-plain.log)" sshd_ready "$D/run/sshd-plain.pid" "$PLAIN_PORT"
 wait_for 10 "sshd (mfa, port $MFA_PORT; see $D/logs/sshd-mfa.log)" sshd_ready "$D/run/sshd-mfa.pid" "$MFA_PORT"
+wait_for 10 "sshd (chain, port $CHAIN_PORT; see $D/logs/sshd-chain.log)" sshd_ready "$D/run/sshd-chain.pid" "$CHAIN_PORT"
 wait_for 10 "sshd (gateway; see $D/logs/sshd-gateway.log)" ip netns exec "$LAPTOP_NS" bash -c \
   "timeout 2 bash -c 'exec 3<>/dev/tcp/${GW_NET}1/$GW_PORT && head -c 8 <&3' | grep -q '^SSH-2.0'"
 wait_for 30 "Slurm node" bash -c "sinfo -h -N -o '%T' | grep -qE '^(idle|mixed|allocated)'"
@@ -293,6 +340,8 @@ HPCINIT_GATEWAY=${GW_NET}1
 HPCINIT_GATEWAY_PORT=$GW_PORT
 HPCINIT_LAPTOP_NS=$LAPTOP_NS
 HPCINIT_SSHD_LOG_GATEWAY=$D/logs/sshd-gateway.log
+HPCINIT_CHAIN_PORT=$CHAIN_PORT
+HPCINIT_SSHD_LOG_CHAIN=$D/logs/sshd-chain.log
 HPCINIT_SSHD_LOG_PLAIN=$D/logs/sshd-plain.log
 HPCINIT_SSHD_LOG_MFA=$D/logs/sshd-mfa.log
 HPCINIT_ASKPASS=$here/askpass.sh
