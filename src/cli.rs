@@ -291,6 +291,10 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Exit 0 when HOST:PORT accepts a TCP connection within 1.5 s, else 1. hpcinit's ssh config
+    /// asks this (`Match … !exec`) to send a site through its gateway only from outside.
+    #[command(hide = true)]
+    Reach { host: String, port: u16 },
 }
 
 #[derive(Debug, Subcommand)]

@@ -87,6 +87,9 @@ fn dispatch(cli: &Cli, env: &Env, printer: &mut ui::Printer) -> Result<Exit, Err
     let merged = |s: &SetupArgs| s.or(&cli.setup);
     // Every command but the two that read no profiles of their own loads them once.
     let set = match &cli.command {
+        Some(Command::Reach { host, port }) => {
+            return Ok(if commands::plan::reach(host, *port) { Exit::Ok } else { Exit::Failed });
+        }
         Some(Command::Completions { shell }) => {
             clap_complete::generate(*shell, &mut Cli::command(), "hpcinit", printer.out());
             return Ok(Exit::Ok);
@@ -102,6 +105,7 @@ fn dispatch(cli: &Cli, env: &Env, printer: &mut ui::Printer) -> Result<Exit, Err
     match &cli.command {
         // Answered above, before the profiles were loaded.
         Some(Command::Completions { .. })
+        | Some(Command::Reach { .. })
         | Some(Command::Profiles { command: ProfilesCommand::Validate { .. } }) => Ok(Exit::Ok),
         Some(Command::Profiles { command: ProfilesCommand::List { json } }) => {
             commands::profiles::list(&set, *json, session.printer)?;

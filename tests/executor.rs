@@ -364,6 +364,7 @@ impl Laptop {
                 ..Default::default()
             },
             lock: None,
+            ..Default::default()
         }
     }
 }

@@ -43,6 +43,7 @@ fn local() -> LocalFacts {
             problem: None,
         },
         lock: None,
+        ..Default::default()
     }
 }
 

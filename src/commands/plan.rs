@@ -100,6 +100,8 @@ pub fn inputs_with<'a>(
         python: requirements::read(&project_dir)?,
         code,
         lock,
+        direct: direct_reach(profile),
+        program: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
     };
     let answers = Answers {
         user: user.into(),
@@ -119,6 +121,19 @@ pub fn inputs_with<'a>(
         allow_upgrades: args.allow_upgrades,
     };
     Ok(Inputs { profile, answers, local })
+}
+
+/// For a site whose gateway is needed only from outside its network: whether its login host
+/// answers directly from here (one TCP connection, 1.5 s at most).
+fn direct_reach(profile: &Profile) -> Option<bool> {
+    let ssh = &profile.raw.ssh;
+    let outside_only = ssh.jump_host.as_ref()?.when == crate::profile::raw::JumpWhen::Outside;
+    outside_only.then(|| reach(ssh.host.as_str(), ssh.port))
+}
+
+/// Whether `host:port` accepts a TCP connection within 1.5 s.
+pub fn reach(host: &str, port: u16) -> bool {
+    crate::remote::host_key::connect_tcp(host, port, std::time::Duration::from_millis(1500)).is_ok()
 }
 
 fn python_version(args: &SetupArgs) -> Result<Option<PythonVersion>, Error> {

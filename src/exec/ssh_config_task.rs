@@ -63,7 +63,8 @@ impl Task for SshConfigTask {
             Ok(None) => {}
         }
         verify_with_ssh(cx, &self.blocks, &config)?;
-        let aliases: Vec<&str> = self.blocks.iter().map(|b| b.alias.as_str()).collect();
+        let aliases: Vec<&str> =
+            self.blocks.iter().filter(|b| b.criteria.is_none()).map(|b| b.alias.as_str()).collect();
         Ok(Check::Done(format!("{MANAGED_FILE} has Host {}; ~/.ssh/config includes it", aliases.join(", "))))
     }
 
@@ -136,7 +137,8 @@ fn verify_with_ssh(cx: &Context, blocks: &[HostBlock], config: &std::path::Path)
     {
         return Ok(()); // no OpenSSH here to ask
     }
-    for b in blocks {
+    // A `Match` block's values depend on where ssh runs (the gateway only from outside).
+    for b in blocks.iter().filter(|b| b.criteria.is_none()) {
         let mut cmd = Command::new("ssh");
         cmd.env_clear().envs(&cx.env.vars).env("LANG", "C").env("LC_ALL", "C");
         if let Some(f) = cx.env.ssh_config_override() {

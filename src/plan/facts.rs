@@ -24,6 +24,11 @@ pub struct LocalFacts {
     pub code: super::snapshot::CodeFacts,
     /// The project's `hpcinit.lock`, if it has one.
     pub lock: Option<crate::local::lock::Lock>,
+    /// For a site whose gateway is needed only from outside: whether the login host answered
+    /// directly from here (`None`: not looked at).
+    pub direct: Option<bool>,
+    /// This program, as the ssh config's `Match … exec` calls it (`hpcinit reach HOST PORT`).
+    pub program: String,
 }
 
 /// What the probe found on the cluster.

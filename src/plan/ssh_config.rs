@@ -20,7 +20,11 @@ pub fn include_line() -> String {
 /// One `Host` block.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct HostBlock {
+    /// The `Host` alias; for a `Match` block, a label for messages.
     pub alias: String,
+    /// `Some(criteria)`: a `Match criteria` block instead of `Host alias`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub criteria: Option<String>,
     /// One comment line above the block.
     pub comment: String,
     /// (keyword, value) in the order written.
@@ -29,7 +33,12 @@ pub struct HostBlock {
 
 impl HostBlock {
     pub fn new(alias: &str, comment: String) -> HostBlock {
-        HostBlock { alias: alias.to_string(), comment, options: Vec::new() }
+        HostBlock { alias: alias.to_string(), criteria: None, comment, options: Vec::new() }
+    }
+
+    /// A `Match criteria` block; `label` names it in messages.
+    pub fn matching(label: &str, criteria: String, comment: String) -> HostBlock {
+        HostBlock { alias: label.to_string(), criteria: Some(criteria), comment, options: Vec::new() }
     }
 
     /// The value of `key` in this block, if set.
@@ -53,7 +62,11 @@ const SECTION: &str = "# site: ";
 pub fn render(site: &str, blocks: &[HostBlock]) -> String {
     let mut out = format!("{SECTION}{site}\n");
     for b in blocks {
-        let _ = write!(out, "# {}\nHost {}\n", b.comment, b.alias);
+        match &b.criteria {
+            Some(c) => write!(out, "# {}\nMatch {c}\n", b.comment),
+            None => write!(out, "# {}\nHost {}\n", b.comment, b.alias),
+        }
+        .expect("writing to a String");
         for (k, v) in &b.options {
             let _ = writeln!(out, "    {k} {v}");
         }

@@ -8,7 +8,7 @@ use super::step::{
     SshConfigPlan, Step,
 };
 use super::LocalFacts;
-use crate::profile::raw::RegistrationMode;
+use crate::profile::raw::{JumpWhen, RegistrationMode};
 use crate::profile::Profile;
 
 /// The steps on this machine and for signing in, in order: key, ssh config, host key, then
@@ -17,7 +17,7 @@ pub fn steps(profile: &Profile, user: &str, local: &LocalFacts) -> Vec<Step> {
     let uses_key = uses_key(profile);
     let public_key = format!("{}.pub", local.key_path);
     let blocks = host_blocks(profile, user, local, uses_key);
-    let host_key = host_key_step(profile, &blocks);
+    let host_key = host_key_step(profile, &blocks, local);
     let mut steps =
         vec![key_step(profile, local, uses_key, &public_key), ssh_config_step(profile, blocks), host_key];
     let register = uses_key.then(|| register_step(profile, &public_key));
@@ -101,16 +101,49 @@ pub fn host_blocks(profile: &Profile, user: &str, local: &LocalFacts, uses_key: 
             format!("{} transfer host, for large data", raw.display_name),
         ));
     }
+    let outside_only = ssh.jump_host.as_ref().is_some_and(|j| j.when == JumpWhen::Outside);
+    if outside_only {
+        blocks.push(outside_match(profile, &hosts, &jump_alias, local));
+    }
     for (alias, host, comment) in hosts {
         let mut b = HostBlock::new(&alias, comment);
         b.set("HostName", host).set("User", user).set("Port", ssh.port.to_string());
-        if ssh.jump_host.is_some() {
+        if ssh.jump_host.is_some() && !outside_only {
             b.set("ProxyJump", jump_alias.clone());
         }
         common_options(&mut b, profile, &alias, local, uses_key);
         blocks.push(b);
     }
     blocks
+}
+
+/// For a gateway needed only off the site's network: `ProxyJump` for the site's aliases only
+/// where the login host does not answer directly, asked of this program at each ssh start
+/// (`hpcinit reach HOST PORT`, one TCP connection, 1.5 s at most). Where the program cannot be
+/// run, the test fails and ssh goes through the gateway, which works from anywhere.
+fn outside_match(
+    profile: &Profile,
+    hosts: &[(String, &str, String)],
+    jump_alias: &str,
+    local: &LocalFacts,
+) -> HostBlock {
+    let ssh = &profile.raw.ssh;
+    let aliases: Vec<&str> = hosts.iter().map(|(a, _, _)| a.as_str()).collect();
+    // Inside `exec "…"`, ssh expands `%` tokens and the shell reads the rest.
+    let plain = |p: &str| !p.is_empty() && !p.contains(['\'', '"', '%', '\\']);
+    let program = if plain(&local.program) { local.program.as_str() } else { "hpcinit" };
+    let criteria =
+        format!("originalhost {} !exec \"'{program}' reach {} {}\"", aliases.join(","), ssh.host, ssh.port);
+    let mut b = HostBlock::matching(
+        &format!("{} (outside)", profile.name()),
+        criteria,
+        format!(
+            "{}: through {jump_alias} only where {}:{} does not answer directly",
+            profile.raw.display_name, ssh.host, ssh.port
+        ),
+    );
+    b.set("ProxyJump", jump_alias);
+    b
 }
 
 fn common_options(b: &mut HostBlock, profile: &Profile, alias: &str, local: &LocalFacts, uses_key: bool) {
@@ -142,7 +175,8 @@ fn common_options(b: &mut HostBlock, profile: &Profile, alias: &str, local: &Loc
 
 pub fn ssh_config_step(profile: &Profile, blocks: Vec<HostBlock>) -> Step {
     let text = ssh_config::render(profile.name().as_str(), &blocks);
-    let aliases: Vec<&str> = blocks.iter().map(|b| b.alias.as_str()).collect();
+    let aliases: Vec<&str> =
+        blocks.iter().filter(|b| b.criteria.is_none()).map(|b| b.alias.as_str()).collect();
     Step::new(
         "SSH config",
         format!(
@@ -180,9 +214,10 @@ pub const REGISTER_KEY_SH: &str = include_str!("register_key.sh");
 
 /// Reads each host with a block of its own before any credential is sent: the login host
 /// against the profile's pins, any other against nothing (asked, or `--accept-new-host-key`).
-pub fn host_key_step(profile: &Profile, blocks: &[HostBlock]) -> Step {
+pub fn host_key_step(profile: &Profile, blocks: &[HostBlock], local: &LocalFacts) -> Step {
     let ssh = &profile.raw.ssh;
     let site = profile.name().as_str();
+    let outside_only = ssh.jump_host.as_ref().is_some_and(|j| j.when == JumpWhen::Outside);
     let pins_of = |keys: &[crate::profile::raw::HostKey]| -> Vec<Pin> {
         keys.iter()
             .map(|k| Pin { algorithm: k.algorithm.as_str().into(), fingerprint: k.fingerprint.to_string() })
@@ -203,13 +238,21 @@ pub fn host_key_step(profile: &Profile, blocks: &[HostBlock]) -> Step {
             } else {
                 (Vec::new(), None)
             };
+            // Behind a gateway used only from outside: through it unless the host answered
+            // directly when hpcinit looked; inside, the gateway's key is read if it answers.
+            let via = match (b.get("ProxyJump"), outside_only && b.alias != jump_alias) {
+                (Some(j), _) => Some(j.to_string()),
+                (None, true) if local.direct != Some(true) => Some(jump_alias.clone()),
+                _ => None,
+            };
             Some(HostKeyTarget {
                 alias: b.alias.clone(),
                 host: b.get("HostName")?.to_string(),
                 port: b.get("Port").and_then(|p| p.parse().ok()).unwrap_or(22),
                 pins,
-                via: b.get("ProxyJump").map(str::to_string),
+                via,
                 source: source.map(|u| u.to_string()),
+                optional: outside_only && b.alias == jump_alias && local.direct == Some(true),
             })
         })
         .collect();
@@ -309,4 +352,68 @@ pub fn register_step(profile: &Profile, public_key: &str) -> Step {
             fix_home_script,
         }),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::{ProfileSet, ProfileSource};
+
+    fn outside_profile() -> Profile {
+        let set = ProfileSet::builtin().unwrap();
+        let text = set.get("sandbox-jump").unwrap().text.replacen(
+            "    port: 2224\n",
+            "    port: 2224\n    when: outside\n",
+            1,
+        );
+        Profile::parse(&text, ProfileSource::Explicit("campus.yaml".into())).unwrap()
+    }
+
+    fn local(program: &str, direct: Option<bool>) -> LocalFacts {
+        LocalFacts {
+            home: "/home/a".into(),
+            key_path: "~/.ssh/k".into(),
+            program: program.into(),
+            direct,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_gateway_for_outside_only_is_a_match_block_asking_this_program() {
+        let p = outside_profile();
+        let blocks = host_blocks(&p, "alice", &local("/opt/hpcinit/bin/hpcinit", Some(true)), true);
+        let text = ssh_config::render("sandbox-jump", &blocks);
+        assert!(
+            text.contains("Match originalhost sandbox-jump !exec \"'/opt/hpcinit/bin/hpcinit' reach 127.0.0.1 2222\"\n    ProxyJump sandbox-jump-jump\n"),
+            "{text}"
+        );
+        let site = blocks.iter().find(|b| b.alias == "sandbox-jump").unwrap();
+        assert_eq!(site.get("ProxyJump"), None, "the Host block goes straight: {text}");
+        // A path ssh or the shell would read differently falls back to the name on PATH.
+        for odd in ["/tmp/it's/hpcinit", "/tmp/100%/hpcinit", "C:\\hpcinit\\hpcinit.exe", ""] {
+            let text = ssh_config::render("s", &host_blocks(&p, "alice", &local(odd, None), true));
+            assert!(text.contains("!exec \"'hpcinit' reach"), "{odd}: {text}");
+        }
+    }
+
+    #[test]
+    fn from_inside_the_login_node_key_is_read_directly_and_the_gateway_if_it_answers() {
+        let p = outside_profile();
+        let targets = |direct| {
+            let l = local("hpcinit", direct);
+            let step = host_key_step(&p, &host_blocks(&p, "alice", &l, true), &l);
+            let Action::HostKey(h) = step.action else { panic!("a host-key step") };
+            h.targets.into_iter().map(|t| (t.alias, t.via, t.optional)).collect::<Vec<_>>()
+        };
+        let jump = "sandbox-jump-jump".to_string();
+        assert_eq!(
+            targets(Some(true)),
+            vec![(jump.clone(), None, true), ("sandbox-jump".into(), None, false)]
+        );
+        assert_eq!(
+            targets(Some(false)),
+            vec![(jump.clone(), None, false), ("sandbox-jump".into(), Some(jump), false)]
+        );
+    }
 }

@@ -186,6 +186,10 @@ pub struct HostKeyTarget {
     /// Where the pins were published.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// Read if it answers, else left for a run from where it is needed (a gateway used only
+    /// from outside, seen from inside).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub optional: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -101,6 +101,18 @@ pub struct JumpHost {
     /// What the gateway asks for, in words (shown when signing in there fails).
     #[serde(default)]
     pub auth: Option<String>,
+    /// `always`, or `outside`: only where the login host cannot be reached directly (off the
+    /// site's network); inside, ssh goes straight to it.
+    #[serde(default)]
+    pub when: JumpWhen,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JumpWhen {
+    #[default]
+    Always,
+    Outside,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -239,3 +239,50 @@ fn a_password_then_code_chain_signs_in_once_with_either_transport() {
         assert!(text.contains("Partial publickey for hpcuser"), "{transport}: the key proof:\n{text}");
     }
 }
+
+#[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
+fn a_gateway_needed_only_from_outside_is_used_only_there() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let l = Laptop::new();
+    let profile = profile_variant(&l, "sandbox-jump", "campus", |t| {
+        t.replacen("    port: 2224\n", "    port: 2224\n    when: outside\n", 1)
+    });
+    let run = [&["--profile", profile.to_str().unwrap()][..], &args("campus", &["--ssh-only"])].concat();
+
+    // Inside (this machine reaches the login node): straight there, no gateway sign-in.
+    let gw = LogWindow::of(&l.c, "HPCINIT_SSHD_LOG_GATEWAY");
+    let node = LogWindow::open(&l.c, false);
+    let r = l.hpcinit(&run, &[]);
+    assert_eq!(r.code, 0, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    assert_eq!(gw.accepted(), 0, "inside, the gateway is not used: {}", gw.text());
+    assert!(node.accepted() >= 1, "{}", node.text());
+    assert_eq!(l.prompts(), vec!["hpcuser@campus's password: ".to_string()], "one password, the node's");
+    let config = std::fs::read_to_string(l.path(".ssh/config.d/hpcinit")).unwrap();
+    assert!(config.contains("Match originalhost campus !exec \""), "{config}");
+    assert!(
+        config.contains(&format!("'{}' reach 127.0.0.1 2222\"", env!("CARGO_BIN_EXE_hpcinit"))),
+        "{config}"
+    );
+    let g = String::from_utf8_lossy(&l.ssh(&["-G", "campus"]).stdout).into_owned();
+    assert!(!g.lines().any(|l| l.starts_with("proxyjump campus-jump")), "inside: direct\n{g}");
+    // The gateway's key was read too (it answers from here), for later use outside.
+    let known = std::fs::read_to_string(l.path(".ssh/known_hosts.d/hpcinit")).unwrap();
+    assert!(known.contains("campus-jump ssh-ed25519 ") && known.contains("campus ssh-ed25519 "), "{known}");
+
+    // Outside (the laptop namespace, login node out of reach), the same config, no open
+    // connection: ssh goes through the gateway by itself.
+    l.close_masters();
+    let gw = LogWindow::of(&l.c, "HPCINIT_SSHD_LOG_GATEWAY");
+    let r = l.hpcinit_behind_gateway(&run, &[]);
+    assert_eq!(r.code, 0, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    assert_eq!(gw.accepted(), 1, "outside, through the gateway: {}", gw.text());
+    // The key registered inside opens both hops here (the test gateway shares the home).
+    assert!(gw.text().contains("Accepted publickey for hpcuser"), "{}", gw.text());
+    assert_eq!(l.prompts().len(), 1, "nothing asked outside: {:?}", l.prompts());
+    assert_eq!(
+        std::fs::read_to_string(l.path(".ssh/config.d/hpcinit")).unwrap(),
+        config,
+        "the config is the same"
+    );
+}

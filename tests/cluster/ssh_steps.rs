@@ -92,9 +92,9 @@ impl Laptop {
     }
 }
 
-impl Drop for Laptop {
-    fn drop(&mut self) {
-        // Close the master connections this laptop opened.
+impl Laptop {
+    /// Closes the master connections this laptop opened.
+    pub fn close_masters(&self) {
         if let Ok(dir) = std::fs::read_dir(self.path(".ssh")) {
             for e in dir.flatten() {
                 if e.file_name().to_string_lossy().starts_with("cm-") {
@@ -107,6 +107,12 @@ impl Drop for Laptop {
                 }
             }
         }
+    }
+}
+
+impl Drop for Laptop {
+    fn drop(&mut self) {
+        self.close_masters();
     }
 }
 
