@@ -8,7 +8,6 @@ use crate::local::{atomic, known_hosts};
 use crate::plan::ssh_config::KNOWN_HOSTS_FILE;
 use crate::plan::{HostKeyPlan, HostKeyTarget};
 use crate::remote::host_key::{self, ServerKey};
-use crate::remote::OpenSsh;
 use std::time::Duration;
 
 /// One host to verify, and its key once read.
@@ -121,31 +120,21 @@ impl Task for HostKeyTask {
 }
 
 impl HostKeyTask {
-    /// Signs in to the gateway (its key is recorded by now) and reads `t`'s key through it.
+    /// Signs in to the gateway (its key is recorded by now) and reads `t`'s key through it, on
+    /// the run's own connection (which keeps the gateway open for the sign-in that follows).
     fn read_through(&self, cx: &mut Context, t: &HostKeyTarget, via: &str) -> Result<ServerKey, StepError> {
         let gateway = self.targets.iter().map(|g| &g.plan).find(|g| g.alias == via);
-        let (host, port) = gateway.map(|g| (g.host.clone(), g.port)).unwrap_or((via.to_string(), 22));
-        let ssh = OpenSsh::new(
-            via,
-            &host,
-            port,
-            cx.env.ssh_config_override(),
-            &cx.env.vars,
-            cx.plan.connection.multiplex,
-            true,
-        );
+        let host = gateway.map(|g| g.host.clone()).unwrap_or_else(|| via.to_string());
         cx.reporter.detail(&format!(
             "signing in to the gateway {via} ({host}) to read {}'s key through it",
             t.alias
         ));
-        let remote_error = |cx: &Context, e| {
+        let types: Vec<&str> = t.pins.iter().map(|p| p.algorithm.as_str()).collect();
+        let (remote, prompter) = cx.remote_and_prompter();
+        remote.key_through_gateway(&t.host, t.port, &types, prompter).map_err(|e| {
             let hint = super::connect_task::connect_hint(cx, &e);
             StepError::Remote { error: e, hint }
-        };
-        ssh.sign_in().map_err(|e| remote_error(cx, e))?;
-        let types: Vec<&str> = t.pins.iter().map(|p| p.algorithm.as_str()).collect();
-        host_key::read_via(ssh.forward_command(&t.host, t.port), &t.host, &types, Duration::from_secs(20))
-            .map_err(|e| remote_error(cx, e))
+        })
     }
 
     /// Compares `server` with `t`'s pins (or asks the person when there are none); the line

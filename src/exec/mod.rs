@@ -159,23 +159,27 @@ impl<'a> Context<'a> {
             let c = &self.plan.connection;
             let alias = c.alias.as_str();
             let remote: Box<dyn Remote + 'a> = match self.options.transport {
-                Transport::Ssh => Box::new(OpenSsh::new(
-                    alias,
-                    &c.host,
-                    c.port,
-                    self.env.ssh_config_override(),
-                    &self.env.vars,
-                    c.multiplex,
-                    true,
-                )),
+                Transport::Ssh => {
+                    let mut ssh = OpenSsh::new(
+                        alias,
+                        &c.host,
+                        c.port,
+                        self.env.ssh_config_override(),
+                        &self.env.vars,
+                        c.multiplex,
+                        true,
+                    );
+                    if let Some(g) = &c.gateway {
+                        ssh = ssh.via(&g.alias, &g.host, g.port);
+                    }
+                    Box::new(ssh)
+                }
                 Transport::Ssh2 => {
-                    let known = std::fs::read_to_string(self.home(crate::plan::ssh_config::KNOWN_HOSTS_FILE))
-                        .unwrap_or_default();
-                    let expected = crate::local::known_hosts::keys_for(&known, alias)
-                        .into_iter()
-                        .map(String::from)
-                        .collect();
-                    let mut s = Ssh2Session::new(&c.host, c.port, &self.plan.user, expected);
+                    let known = self.home(crate::plan::ssh_config::KNOWN_HOSTS_FILE);
+                    let mut s = Ssh2Session::new(&c.host, c.port, &self.plan.user, &known, alias);
+                    if let Some(g) = &c.gateway {
+                        s = s.via(g.clone());
+                    }
                     if let Some(k) = &self.key {
                         s = s.with_key(&k.path, k.encrypted, self.passphrase.clone());
                     }

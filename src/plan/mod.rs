@@ -121,7 +121,7 @@ pub fn build(
         project: answers.project_name.clone(),
         project_dir: answers.project_dir.display().to_string(),
         python: wanted.label(),
-        connection: ssh_steps::connection(profile),
+        connection: ssh_steps::connection(profile, &answers.user, local),
         steps,
         notes: raw.notes.clone(),
         unverified: unverified(profile, &module),

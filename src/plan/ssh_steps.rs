@@ -4,8 +4,8 @@
 
 use super::ssh_config::{self, HostBlock, CONTROL_PATH, KNOWN_HOSTS_FILE, MANAGED_FILE};
 use super::step::{
-    Action, ConnectPlan, Connection, HostKeyPlan, HostKeyTarget, KeyPlan, NoKeyPlan, Pin, RegisterKeyPlan,
-    SshConfigPlan, Step,
+    Action, ConnectPlan, Connection, Hop, HostKeyPlan, HostKeyTarget, KeyPlan, NoKeyPlan, Pin,
+    RegisterKeyPlan, SshConfigPlan, Step,
 };
 use super::LocalFacts;
 use crate::profile::raw::{JumpWhen, RegistrationMode};
@@ -195,7 +195,7 @@ pub fn ssh_config_step(profile: &Profile, blocks: Vec<HostBlock>) -> Step {
 }
 
 /// How the run reaches the login host, and the site's words for a failed sign-in.
-pub fn connection(profile: &Profile) -> Connection {
+pub fn connection(profile: &Profile, user: &str, local: &LocalFacts) -> Connection {
     let raw = &profile.raw;
     Connection {
         alias: profile.name().to_string(),
@@ -206,6 +206,17 @@ pub fn connection(profile: &Profile) -> Connection {
         auth: raw.auth.description.trim().to_string(),
         key_registration: raw.key_registration.mode.value,
         portal_url: raw.key_registration.portal_url.as_ref().map(|u| u.to_string()),
+        gateway: raw
+            .ssh
+            .jump_host
+            .as_ref()
+            .filter(|j| j.when == JumpWhen::Always || local.direct != Some(true))
+            .map(|j| Hop {
+                alias: jump_alias(profile.name().as_str()),
+                host: j.host.to_string(),
+                port: j.port,
+                user: j.user.clone().unwrap_or_else(|| user.to_string()),
+            }),
     }
 }
 

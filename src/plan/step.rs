@@ -360,6 +360,19 @@ pub struct Connection {
     pub auth: String,
     pub key_registration: RegistrationMode,
     pub portal_url: Option<String>,
+    /// The gateway this run goes through, when it goes through one from here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<Hop>,
+}
+
+/// A host the run passes through on the way to the login host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Hop {
+    /// Its `Host` alias (`<site>-jump`): its key is recorded under it.
+    pub alias: String,
+    pub host: String,
+    pub port: u16,
+    pub user: String,
 }
 
 impl super::Plan {

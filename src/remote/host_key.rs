@@ -120,7 +120,7 @@ pub fn read_via(
 }
 
 /// The key exchange on an open stream, then a disconnect; no authentication.
-fn exchange<S: 'static + StreamFd>(
+pub fn exchange<S: 'static + StreamFd>(
     stream: S,
     host: &str,
     key_types: &[&str],

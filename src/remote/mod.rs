@@ -11,6 +11,7 @@ pub mod script;
 mod sftp;
 mod shell_session;
 mod ssh2_session;
+mod ssh2_tunnel;
 
 pub use error::RemoteError;
 pub use openssh::OpenSsh;
@@ -83,6 +84,18 @@ pub trait Remote {
         None
     }
     /// An SFTP channel on this connection, where the transport has one in-process (ssh2).
+    /// Signs in to the gateway of this connection (its key is recorded by now) and reads the
+    /// host key `host:port` presents through it, with no authentication at that host. The
+    /// gateway's connection stays open for the run. An error when there is no gateway.
+    fn key_through_gateway(
+        &mut self,
+        host: &str,
+        _port: u16,
+        _key_types: &[&str],
+        _prompter: &mut dyn Prompter,
+    ) -> Result<host_key::ServerKey, RemoteError> {
+        Err(RemoteError::Protocol { host: host.into(), message: "this connection has no gateway".into() })
+    }
     fn sftp(&mut self) -> Result<Option<Box<dyn Upload + '_>>, RemoteError> {
         Ok(None)
     }

@@ -24,6 +24,8 @@ pub struct OpenSsh {
     echo: bool,
     /// The run's login shell on the cluster, once a script has run (multiplexed only).
     shell: Option<ShellSession>,
+    /// The gateway's alias, host and port, when the config sends this alias through one.
+    gateway: Option<(String, String, u16)>,
 }
 
 impl OpenSsh {
@@ -45,7 +47,14 @@ impl OpenSsh {
             multiplex,
             echo,
             shell: None,
+            gateway: None,
         }
+    }
+
+    /// Goes through the gateway `alias` (`host:port`), as the config's `ProxyJump` says.
+    pub fn via(mut self, alias: &str, host: &str, port: u16) -> Self {
+        self.gateway = Some((alias.into(), host.into(), port));
+        self
     }
 
     fn command(&self) -> Command {
@@ -273,6 +282,36 @@ impl Remote for OpenSsh {
 
     fn name(&self) -> &'static str {
         "ssh"
+    }
+
+    /// `ssh <gateway> true` opens the gateway's master (its key is recorded by now), then
+    /// `ssh -W host:port <gateway>` on it carries hpcinit's own key exchange with the host.
+    fn key_through_gateway(
+        &mut self,
+        host: &str,
+        port: u16,
+        key_types: &[&str],
+        _prompter: &mut dyn Prompter,
+    ) -> Result<super::host_key::ServerKey, RemoteError> {
+        let Some((alias, gw_host, gw_port)) = self.gateway.clone() else {
+            return Err(RemoteError::Protocol { host: host.into(), message: "no gateway".into() });
+        };
+        let gateway = OpenSsh::new(
+            &alias,
+            &gw_host,
+            gw_port,
+            self.config.clone(),
+            &self.vars,
+            self.multiplex,
+            self.echo,
+        );
+        gateway.sign_in()?;
+        super::host_key::read_via(
+            gateway.forward_command(host, port),
+            host,
+            key_types,
+            std::time::Duration::from_secs(20),
+        )
     }
 
     fn rsync_shell(&self) -> Option<super::RsyncShell> {

@@ -5,6 +5,7 @@
 //! libssh2 reads no ssh config and has no ProxyJump: host, port and user come from the profile.
 
 use super::host_key::{connect_tcp, server_key};
+use super::ssh2_tunnel::Gateway;
 use super::{Remote, RemoteError, RemoteOutput};
 use crate::prompt::{PromptError, Prompter};
 use ssh2::{KeyboardInteractivePrompt, Prompt, Session};
@@ -17,8 +18,13 @@ pub struct Ssh2Session {
     host: String,
     port: u16,
     user: String,
-    /// The recorded host keys (`type base64`) the server must present.
-    expected: Vec<String>,
+    /// hpcinit's known_hosts and the alias the host's keys are recorded under: read at each
+    /// key exchange (a run records the key of a host behind a gateway after this is made).
+    known_hosts: PathBuf,
+    alias: String,
+    /// The gateway, when the login host is reached through one, and its session once open.
+    via: Option<crate::plan::Hop>,
+    gateway: Option<Gateway>,
     key: Option<PathBuf>,
     key_encrypted: bool,
     passphrase: Option<Zeroizing<String>>,
@@ -28,12 +34,16 @@ pub struct Ssh2Session {
 const TIMEOUT: Duration = Duration::from_secs(20);
 
 impl Ssh2Session {
-    pub fn new(host: &str, port: u16, user: &str, expected: Vec<String>) -> Ssh2Session {
+    /// `alias`: the name the host's keys are recorded under in `known_hosts`.
+    pub fn new(host: &str, port: u16, user: &str, known_hosts: &Path, alias: &str) -> Ssh2Session {
         Ssh2Session {
             host: host.into(),
             port,
             user: user.into(),
-            expected,
+            known_hosts: known_hosts.into(),
+            alias: alias.into(),
+            via: None,
+            gateway: None,
             key: None,
             key_encrypted: false,
             passphrase: None,
@@ -49,28 +59,50 @@ impl Ssh2Session {
         self
     }
 
+    /// Goes through `gateway` (its key recorded under its alias in the same known_hosts).
+    pub fn via(mut self, gateway: crate::plan::Hop) -> Self {
+        self.via = Some(gateway);
+        self
+    }
+
     fn err(&self, e: ssh2::Error) -> RemoteError {
         RemoteError::Protocol { host: self.host.clone(), message: e.message().to_string() }
     }
 
-    /// A new session with the host key checked; nothing sent yet.
-    fn handshake(&self) -> Result<Session, RemoteError> {
-        let tcp = connect_tcp(&self.host, self.port, TIMEOUT)?;
-        let mut s = Session::new().map_err(|e| self.err(e))?;
-        s.set_timeout(TIMEOUT.as_millis() as u32);
-        let types: Vec<&str> = self.expected.iter().filter_map(|k| k.split_whitespace().next()).collect();
-        let names: Vec<&str> =
-            types.iter().flat_map(|t| super::host_key::negotiation_names(t).iter().copied()).collect();
-        if !names.is_empty() {
-            s.method_pref(ssh2::MethodType::HostKey, &names.join(",")).map_err(|e| self.err(e))?;
+    /// A new session with the host key checked; nothing sent yet. Through the gateway (signed
+    /// in first, once per run) when there is one.
+    fn handshake(&mut self, prompter: &mut dyn Prompter) -> Result<Session, RemoteError> {
+        let (host, port) = (self.host.clone(), self.port);
+        let expected = self.expected(&self.alias);
+        if self.via.is_none() {
+            return key_exchange(connect_tcp(&host, port, TIMEOUT)?, &host, &expected);
         }
-        s.set_tcp_stream(tcp);
-        s.handshake().map_err(|e| self.err(e))?;
-        let key = server_key(&s).ok_or_else(|| RemoteError::HostKeyRejected { host: self.host.clone() })?;
-        if !self.expected.iter().any(|k| crate::local::known_hosts::same_key(k, &key.openssh)) {
-            return Err(RemoteError::HostKeyRejected { host: self.host.clone() });
+        let stream = self.gateway(prompter)?.open(&host, port)?;
+        key_exchange(stream, &host, &expected)
+    }
+
+    /// The recorded keys (`type base64`) of `alias`.
+    fn expected(&self, alias: &str) -> Vec<String> {
+        let known = std::fs::read_to_string(&self.known_hosts).unwrap_or_default();
+        crate::local::known_hosts::keys_for(&known, alias).into_iter().map(String::from).collect()
+    }
+
+    /// The gateway's session, signed in (once per run): its key checked against the one
+    /// recorded, then the key, keyboard-interactive or password, as it asks.
+    fn gateway(&mut self, prompter: &mut dyn Prompter) -> Result<&Gateway, RemoteError> {
+        if self.gateway.is_none() {
+            let hop = self.via.clone().expect("only called with a gateway");
+            let tcp = connect_tcp(&hop.host, hop.port, TIMEOUT)?;
+            let session = key_exchange(tcp, &hop.host, &self.expected(&hop.alias))?;
+            // Signed in as the gateway's user, with its name in prompts and errors.
+            let host = std::mem::replace(&mut self.host, hop.host.clone());
+            let user = std::mem::replace(&mut self.user, hop.user.clone());
+            let result = self.authenticate(&session, prompter);
+            (self.host, self.user) = (host, user);
+            result?;
+            self.gateway = Some(Gateway::start(session));
         }
-        Ok(s)
+        Ok(self.gateway.as_ref().expect("just started"))
     }
 
     fn passphrase(&mut self, prompter: &mut dyn Prompter, key: &Path) -> Result<Option<String>, RemoteError> {
@@ -90,6 +122,30 @@ impl Ssh2Session {
         // Accepted in part (a code follows) counts as not in yet; `authenticate` goes on.
         Ok(s.userauth_pubkey_file(&self.user, None, &key, pass.as_deref()).is_ok() && s.authenticated())
     }
+}
+
+/// The key exchange on `stream`, the server's key required to be one of `expected`.
+fn key_exchange<S: 'static + super::host_key::StreamFd>(
+    stream: S,
+    host: &str,
+    expected: &[String],
+) -> Result<Session, RemoteError> {
+    let err = |e: ssh2::Error| RemoteError::Protocol { host: host.into(), message: e.message().to_string() };
+    let mut s = Session::new().map_err(err)?;
+    s.set_timeout(TIMEOUT.as_millis() as u32);
+    let types: Vec<&str> = expected.iter().filter_map(|k| k.split_whitespace().next()).collect();
+    let names: Vec<&str> =
+        types.iter().flat_map(|t| super::host_key::negotiation_names(t).iter().copied()).collect();
+    if !names.is_empty() {
+        s.method_pref(ssh2::MethodType::HostKey, &names.join(",")).map_err(err)?;
+    }
+    s.set_tcp_stream(stream);
+    s.handshake().map_err(err)?;
+    let key = server_key(&s).ok_or_else(|| RemoteError::HostKeyRejected { host: host.into() })?;
+    if !expected.iter().any(|k| crate::local::known_hosts::same_key(k, &key.openssh)) {
+        return Err(RemoteError::HostKeyRejected { host: host.into() });
+    }
+    Ok(s)
 }
 
 impl Ssh2Session {
@@ -174,7 +230,7 @@ impl Remote for Ssh2Session {
         if self.session.as_ref().is_some_and(|s| s.authenticated()) {
             return Ok(true);
         }
-        let s = self.handshake()?;
+        let s = self.handshake(prompter)?;
         self.authenticate(&s, prompter)?;
         self.session = Some(s);
         Ok(false)
@@ -224,7 +280,7 @@ impl Remote for Ssh2Session {
     }
 
     fn key_accepted(&mut self, key: &Path, prompter: &mut dyn Prompter) -> Result<bool, RemoteError> {
-        let s = self.handshake()?;
+        let s = self.handshake(prompter)?;
         let saved = self.key.replace(key.into());
         let ok = self.try_key(&s, prompter).map(|in_| {
             // Accepted with partial success (a second factor follows): the server no longer
@@ -238,6 +294,20 @@ impl Remote for Ssh2Session {
 
     fn name(&self) -> &'static str {
         "ssh2"
+    }
+
+    fn key_through_gateway(
+        &mut self,
+        host: &str,
+        port: u16,
+        key_types: &[&str],
+        prompter: &mut dyn Prompter,
+    ) -> Result<super::host_key::ServerKey, RemoteError> {
+        if self.via.is_none() {
+            return Err(RemoteError::Protocol { host: host.into(), message: "no gateway".into() });
+        }
+        let stream = self.gateway(prompter)?.open(host, port)?;
+        super::host_key::exchange(stream, host, key_types, TIMEOUT)
     }
 
     fn sftp(&mut self) -> Result<Option<Box<dyn super::Upload + '_>>, RemoteError> {

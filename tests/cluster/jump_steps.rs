@@ -286,3 +286,37 @@ fn a_gateway_needed_only_from_outside_is_used_only_there() {
         "the config is the same"
     );
 }
+
+#[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
+fn over_ssh2_through_a_gateway_one_sign_in_per_hop() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let l = Laptop::new();
+    std::fs::write(l.project.join("requirements.txt"), "hpcinit-demo==1.0\n").unwrap();
+    std::fs::write(l.project.join("main.py"), "print('over ssh2')\n").unwrap();
+    let gw = LogWindow::of(&l.c, "HPCINIT_SSHD_LOG_GATEWAY");
+    let node = LogWindow::open(&l.c, false);
+    let r = l.hpcinit_behind_gateway(&args("sandbox-jump", &["--transport", "ssh2", "--check-job"]), &[]);
+    assert_eq!(r.code, 0, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("Ready: Sandbox behind a gateway"), "{}", r.stdout);
+    // hpcinit's own prompts (no ssh here), one per hop; the gateway signed in to once, the
+    // login node's sign-in and the key proof both through that one gateway session.
+    assert_eq!(
+        l.prompts(),
+        vec!["hpcuser@10.232.7.1's password: ".to_string(), "hpcuser@127.0.0.1's password: ".to_string()]
+    );
+    assert_eq!(gw.accepted(), 1, "gateway:\n{}", gw.text());
+    let node_text = node.text();
+    let accepted: Vec<&str> =
+        node_text.lines().filter(|l| l.starts_with("Accepted ") && l.contains(" for hpcuser from")).collect();
+    assert_eq!(accepted.len(), 2, "the password, then the key proof: {accepted:?}");
+    assert!(!node_text.contains("10.232.7.2"), "only the gateway reaches the node: {node_text}");
+    let known = std::fs::read_to_string(l.path(".ssh/known_hosts.d/hpcinit")).unwrap();
+    assert!(
+        known.contains("sandbox-jump-jump ssh-ed25519 ") && known.contains("\nsandbox-jump ssh-ed25519 "),
+        "{known}"
+    );
+    // The code went over SFTP through the gateway.
+    let snap = l.c.dir.join("scratch/hpcuser/code-snapshots/demo/latest/main.py");
+    assert_eq!(std::fs::read_to_string(&snap).unwrap(), "print('over ssh2')\n");
+}
