@@ -18,6 +18,7 @@ stop() { # pidfile
 stop "$D/run/sshd-plain.pid"
 stop "$D/run/sshd-mfa.pid"
 stop "$D/run/sshd-gateway.pid"
+stop "$D/run/sshd-gateway-mfa.pid"
 stop "$D/run/sshd-chain.pid"
 rm -rf /run/hpcinit-test-chain
 stop "$D/slurm/slurmd.pid"

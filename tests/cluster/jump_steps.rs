@@ -320,3 +320,39 @@ fn over_ssh2_through_a_gateway_one_sign_in_per_hop() {
     let snap = l.c.dir.join("scratch/hpcuser/code-snapshots/demo/latest/main.py");
     assert_eq!(std::fs::read_to_string(&snap).unwrap(), "print('over ssh2')\n");
 }
+
+#[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
+fn a_code_at_the_gateway_and_one_at_the_login_node_each_asked_once() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    for transport in ["ssh", "ssh2"] {
+        let l = Laptop::new();
+        let name = format!("twofa-{transport}"); // not "code": askpass.sh answers prompts naming a code with one
+                                                 // The second-factor node (password + code) behind the gateway that asks its own code.
+        let gw_port = l.c.var("HPCINIT_GATEWAY_MFA_PORT");
+        let profile = profile_variant(&l, "sandbox-mfa", &name, |t| {
+            t.replacen(
+                "  port: 2223\n",
+                &format!("  port: 2223\n  jump_host:\n    host: 10.232.7.1\n    port: {gw_port}\n    auth: password, then a one-time code\n"),
+                1,
+            )
+        });
+        let gw = LogWindow::of(&l.c, "HPCINIT_SSHD_LOG_GATEWAY_MFA");
+        let node = LogWindow::open(&l.c, true);
+        let r = l.hpcinit_behind_gateway(
+            &[
+                &["--profile", profile.to_str().unwrap(), "--transport", transport][..],
+                &args(&name, &["--ssh-only"]),
+            ]
+            .concat(),
+            &[],
+        );
+        assert_eq!(r.code, 0, "{transport}: stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+        let prompts = l.prompts();
+        let codes = prompts.iter().filter(|p| p.contains("One-time password")).count();
+        let passwords = prompts.iter().filter(|p| p.contains("assword") && !p.contains("One-time")).count();
+        assert_eq!((passwords, codes), (2, 2), "{transport}: a password and a code per hop: {prompts:?}");
+        assert_eq!(gw.accepted(), 1, "{transport}: gateway:\n{}", gw.text());
+        assert_eq!(node.accepted(), 1, "{transport}: login node:\n{}", node.text());
+    }
+}

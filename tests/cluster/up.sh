@@ -5,7 +5,8 @@
 #     Sigma2 style, logging every accepted authentication;
 #   - sshd "chain" on 127.0.0.1:$CHAIN_PORT: a password or a key, then a one-time code, as two
 #     SSH methods (`AuthenticationMethods password,keyboard-interactive publickey,…`);
-#   - sshd "gateway" on 10.232.7.1:$GW_PORT (password and key), and a network namespace
+#   - sshd "gateway" on 10.232.7.1:$GW_PORT (password and key), the same on $GW_MFA_PORT asking
+#     its own one-time code, and a network namespace
 #     ($LAPTOP_NS) that reaches the gateway but not the login node: the jump-host setup;
 #   - Lmod with Python modules in two naming schemes (Alliance `StdEnv/2023` + `python/3.11`,
 #     EasyBuild `Python/3.11.x-GCCcore-12.x.0`), wrapping the system python3;
@@ -24,6 +25,7 @@ PLAIN_PORT=${HPCINIT_PLAIN_PORT:-2222}
 MFA_PORT=${HPCINIT_MFA_PORT:-2223}
 GW_PORT=${HPCINIT_GATEWAY_PORT:-2224}
 CHAIN_PORT=${HPCINIT_CHAIN_PORT:-2225}
+GW_MFA_PORT=${HPCINIT_GATEWAY_MFA_PORT:-2226}
 # The laptop behind a gateway: a network namespace whose one link reaches the gateway's
 # address; the login node (the plain sshd, on this machine's loopback) is out of its reach.
 LAPTOP_NS=${HPCINIT_LAPTOP_NS:-hpcinit-laptop}
@@ -295,13 +297,23 @@ EOF
 note "file $pam"
 
 /usr/sbin/sshd -t -f "$D/sshd/chain.conf" || die "chain sshd config rejected"
+# The same gateway asking its own one-time code (password, then TOTP, through the mfa PAM
+# service: the program's name picks it).
+sed -e "s/^Port .*/Port $GW_MFA_PORT/" -e "s|sshd-gateway.pid|sshd-gateway-mfa.pid|" \
+  -e "s/^UsePAM no/UsePAM yes/" -e "s/^PasswordAuthentication yes/PasswordAuthentication no/" \
+  -e "s/^KbdInteractiveAuthentication no/KbdInteractiveAuthentication yes\nAuthenticationMethods keyboard-interactive/" \
+  -e "s/^# The gateway (jump host): .*/# The gateway with its own second factor: password, then a one-time code./" \
+  "$D/sshd/gateway.conf" >"$D/sshd/gateway-mfa.conf"
 /usr/sbin/sshd -t -f "$D/sshd/gateway.conf" || die "gateway sshd config rejected"
+/usr/sbin/sshd -t -f "$D/sshd/gateway-mfa.conf" || die "gateway (mfa) sshd config rejected"
 /usr/sbin/sshd -t -f "$D/sshd/plain.conf" || die "plain sshd config rejected"
 /usr/sbin/sshd -t -f "$D/sshd/mfa.conf" || die "mfa sshd config rejected"
 alive "$D/run/sshd-plain.pid" || /usr/sbin/sshd -f "$D/sshd/plain.conf" -E "$D/logs/sshd-plain.log" \
   || die "sshd (plain, port $PLAIN_PORT) did not start: $(tail -2 "$D/logs/sshd-plain.log")"
 alive "$D/run/sshd-chain.pid" || "$D/sshd/hpcinit-sshd-chain" -f "$D/sshd/chain.conf" -E "$D/logs/sshd-chain.log" \
   || die "sshd (chain, port $CHAIN_PORT) did not start: $(tail -2 "$D/logs/sshd-chain.log")"
+alive "$D/run/sshd-gateway-mfa.pid" || "$D/sshd/hpcinit-sshd-mfa" -f "$D/sshd/gateway-mfa.conf" -E "$D/logs/sshd-gateway-mfa.log" \
+  || die "sshd (gateway with a code, ${GW_NET}1:$GW_MFA_PORT) did not start: $(tail -2 "$D/logs/sshd-gateway-mfa.log")"
 alive "$D/run/sshd-gateway.pid" || /usr/sbin/sshd -f "$D/sshd/gateway.conf" -E "$D/logs/sshd-gateway.log" \
   || die "sshd (gateway, ${GW_NET}1:$GW_PORT) did not start: $(tail -2 "$D/logs/sshd-gateway.log")"
 alive "$D/run/sshd-mfa.pid" || "$D/sshd/hpcinit-sshd-mfa" -f "$D/sshd/mfa.conf" -E "$D/logs/sshd-mfa.log" \
@@ -322,6 +334,8 @@ wait_for 10 "sshd (mfa, port $MFA_PORT; see $D/logs/sshd-mfa.log)" sshd_ready "$
 wait_for 10 "sshd (chain, port $CHAIN_PORT; see $D/logs/sshd-chain.log)" sshd_ready "$D/run/sshd-chain.pid" "$CHAIN_PORT"
 wait_for 10 "sshd (gateway; see $D/logs/sshd-gateway.log)" ip netns exec "$LAPTOP_NS" bash -c \
   "timeout 2 bash -c 'exec 3<>/dev/tcp/${GW_NET}1/$GW_PORT && head -c 8 <&3' | grep -q '^SSH-2.0'"
+wait_for 10 "sshd (gateway with a code; see $D/logs/sshd-gateway-mfa.log)" ip netns exec "$LAPTOP_NS" bash -c \
+  "timeout 2 bash -c 'exec 3<>/dev/tcp/${GW_NET}1/$GW_MFA_PORT && head -c 8 <&3' | grep -q '^SSH-2.0'"
 wait_for 30 "Slurm node" bash -c "sinfo -h -N -o '%T' | grep -qE '^(idle|mixed|allocated)'"
 
 cat >"$D/cluster.env" <<EOF
@@ -340,6 +354,8 @@ HPCINIT_GATEWAY=${GW_NET}1
 HPCINIT_GATEWAY_PORT=$GW_PORT
 HPCINIT_LAPTOP_NS=$LAPTOP_NS
 HPCINIT_SSHD_LOG_GATEWAY=$D/logs/sshd-gateway.log
+HPCINIT_GATEWAY_MFA_PORT=$GW_MFA_PORT
+HPCINIT_SSHD_LOG_GATEWAY_MFA=$D/logs/sshd-gateway-mfa.log
 HPCINIT_CHAIN_PORT=$CHAIN_PORT
 HPCINIT_SSHD_LOG_CHAIN=$D/logs/sshd-chain.log
 HPCINIT_SSHD_LOG_PLAIN=$D/logs/sshd-plain.log
