@@ -153,8 +153,20 @@ fn checks(cx: &mut Context, profile: &Profile, site: &str) -> Vec<Row> {
         key_mode(cx, &mut r);
     }
     r.step("this machine", "ssh config", exec::check_only(cx, StepId::SshConfig));
-    if r.step("this machine", "host key", exec::check_only(cx, StepId::HostKey)) {
-        pin(cx, &mut r);
+    if !r.step("this machine", "host key", exec::check_only(cx, StepId::HostKey)) {
+        // No credential goes to a host whose key is not the one recorded.
+        let skipped = [&["sign-in"][..], REMOTE_AFTER_SIGN_IN].concat();
+        r.skip("cluster", &skipped, "the host key check failed");
+        return r.rows;
+    }
+    pin(cx, &mut r);
+    if !gateway(cx, &mut r) {
+        r.skip(
+            "cluster",
+            &[&["sign-in"][..], REMOTE_AFTER_SIGN_IN].concat(),
+            "the gateway did not let hpcinit in",
+        );
+        return r.rows;
     }
     match exec::ensure(cx, StepId::Connect) {
         Some(Ok((_, found))) => r.push("cluster", "sign-in", Verdict::Ok, found, None),
@@ -206,46 +218,71 @@ fn key_mode(cx: &Context, r: &mut Rows) {
     }
 }
 
-/// The recorded host key against the fingerprints the site publishes.
-fn pin(cx: &Context, r: &mut Rows) {
-    let Some(HostKeyPlan { pins, source, .. }) = cx.plan.host_key().cloned() else { return };
-    if pins.is_empty() {
-        r.push(
-            "this machine",
-            "host key pin",
-            Verdict::Ok,
-            "the site publishes no fingerprints: the key was trusted on first use".into(),
-            None,
-        );
-        return;
+/// Signing in to the gateway, where the run goes through one: `false` when it failed (the
+/// row says how, naming the gateway).
+fn gateway(cx: &mut Context, r: &mut Rows) -> bool {
+    let Some(hop) = cx.plan.connection.gateway.clone() else { return true };
+    let (remote, prompter) = cx.remote_and_prompter();
+    match remote.sign_in_gateway(prompter) {
+        None => true,
+        Some(Ok(open)) => {
+            let how = if open { "a connection was open" } else { "signed in" };
+            r.push(
+                "gateway",
+                "sign-in",
+                Verdict::Ok,
+                format!("{} ({}:{}): {how}", hop.alias, hop.host, hop.port),
+                None,
+            );
+            true
+        }
+        Some(Err(e)) => {
+            let hint = exec::connect_hint(cx, &e);
+            r.push(
+                "gateway",
+                "sign-in",
+                Verdict::Fail,
+                format!("the gateway {} ({}): {e}", hop.alias, hop.host),
+                Some(hint),
+            );
+            false
+        }
     }
+}
+
+/// Each recorded host key against the fingerprints the site publishes for that host (the
+/// login host's, and the gateway's where it has its own).
+fn pin(cx: &Context, r: &mut Rows) {
+    let Some(HostKeyPlan { targets, .. }) = cx.plan.host_key().cloned() else { return };
     let file = cx.home(&format!("~/{}", crate::plan::ssh_config::KNOWN_HOSTS_FILE));
     let known = std::fs::read_to_string(file).unwrap_or_default();
-    let alias = cx.plan.site.clone();
-    let recorded: Vec<String> = crate::local::known_hosts::keys_for(&known, &alias)
-        .into_iter()
-        .filter_map(|k| ssh_key::PublicKey::from_openssh(k).ok())
-        .map(|k| k.fingerprint(ssh_key::HashAlg::Sha256).to_string())
-        .collect();
-    let matching = recorded.iter().find(|f| pins.iter().any(|p| &p.fingerprint == *f));
-    match matching {
-        Some(f) => r.push(
-            "this machine",
-            "host key pin",
-            Verdict::Ok,
-            format!("{f} is a fingerprint the site publishes{}", source.map(|s| format!(" ({s})")).unwrap_or_default()),
-            None,
-        ),
-        None => r.push(
-            "this machine",
-            "host key pin",
-            Verdict::Fail,
-            format!("the recorded key ({}) is none of the published fingerprints", recorded.join(", ")),
-            Some(format!(
-                "compare with the site's page{}; if the site changed its key, remove the old one with `hpcinit uninstall --site {alias}` and run setup again",
-                source.map(|s| format!(" {s}")).unwrap_or_default()
-            )),
-        ),
+    let site = cx.plan.site.clone();
+    for t in targets.iter().filter(|t| t.alias == site || !t.pins.is_empty()) {
+        let check =
+            if t.alias == site { "host key pin".to_string() } else { format!("host key pin ({})", t.alias) };
+        if t.pins.is_empty() {
+            let found = "the site publishes no fingerprints: the key was trusted on first use".into();
+            r.push("this machine", &check, Verdict::Ok, found, None);
+            continue;
+        }
+        let recorded: Vec<String> = crate::local::known_hosts::keys_for(&known, &t.alias)
+            .into_iter()
+            .filter_map(|k| ssh_key::PublicKey::from_openssh(k).ok())
+            .map(|k| k.fingerprint(ssh_key::HashAlg::Sha256).to_string())
+            .collect();
+        let source = t.source.as_ref().map(|s| format!(" ({s})")).unwrap_or_default();
+        match recorded.iter().find(|f| t.pins.iter().any(|p| &p.fingerprint == *f)) {
+            Some(f) => r.push("this machine", &check, Verdict::Ok, format!("{f} is a fingerprint the site publishes{source}"), None),
+            None => r.push(
+                "this machine",
+                &check,
+                Verdict::Fail,
+                format!("the recorded key of {} ({}) is none of the published fingerprints", t.alias, recorded.join(", ")),
+                Some(format!(
+                    "compare with the site's page{source}; if the site changed its key, remove the old one with `hpcinit uninstall --site {site}` and run setup again"
+                )),
+            ),
+        }
     }
 }
 

@@ -84,7 +84,10 @@ fn remove_local(env: &Env, site: &str) -> Result<Vec<String>, Error> {
     let mut aliases = vec![site.clone()];
     if let Some(section) = &section {
         aliases.extend(ssh_config::aliases(section).into_iter().filter(|a| *a != site));
-        close_connection(env, &aliases[0]);
+        // The login host's shared connection first: it may ride on the gateway's.
+        for alias in &aliases {
+            close_connection(env, alias);
+        }
         let rest = ssh_config::merge(&text, &site, None);
         if ssh_config::sites(&rest).is_empty() {
             std::fs::remove_file(&managed).map_err(write_err(&managed))?;

@@ -21,6 +21,7 @@ mod sync_patch;
 pub mod sync_task;
 
 pub use crate::settings::{OnExisting, Transport};
+pub use connect_task::connect_hint;
 pub use error::StepError;
 
 use crate::env::Env;

@@ -84,6 +84,11 @@ pub trait Remote {
         None
     }
     /// An SFTP channel on this connection, where the transport has one in-process (ssh2).
+    /// Signs in to this connection's gateway, if it has one (its key is recorded by now):
+    /// `Some(Ok(true))` when a connection to it was open already. It stays open for the run.
+    fn sign_in_gateway(&mut self, _prompter: &mut dyn Prompter) -> Option<Result<bool, RemoteError>> {
+        None
+    }
     /// Signs in to the gateway of this connection (its key is recorded by now) and reads the
     /// host key `host:port` presents through it, with no authentication at that host. The
     /// gateway's connection stays open for the run. An error when there is no gateway.

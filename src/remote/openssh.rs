@@ -51,6 +51,12 @@ impl OpenSsh {
         }
     }
 
+    /// The gateway's own connection (its alias, with this one's config and environment).
+    fn gateway(&self) -> Option<OpenSsh> {
+        let (alias, host, port) = self.gateway.clone()?;
+        Some(OpenSsh::new(&alias, &host, port, self.config.clone(), &self.vars, self.multiplex, self.echo))
+    }
+
     /// Goes through the gateway `alias` (`host:port`), as the config's `ProxyJump` says.
     pub fn via(mut self, alias: &str, host: &str, port: u16) -> Self {
         self.gateway = Some((alias.into(), host.into(), port));
@@ -284,6 +290,10 @@ impl Remote for OpenSsh {
         "ssh"
     }
 
+    fn sign_in_gateway(&mut self, _prompter: &mut dyn Prompter) -> Option<Result<bool, RemoteError>> {
+        self.gateway().map(|g| g.sign_in())
+    }
+
     /// `ssh <gateway> true` opens the gateway's master (its key is recorded by now), then
     /// `ssh -W host:port <gateway>` on it carries hpcinit's own key exchange with the host.
     fn key_through_gateway(
@@ -293,18 +303,9 @@ impl Remote for OpenSsh {
         key_types: &[&str],
         _prompter: &mut dyn Prompter,
     ) -> Result<super::host_key::ServerKey, RemoteError> {
-        let Some((alias, gw_host, gw_port)) = self.gateway.clone() else {
+        let Some(gateway) = self.gateway() else {
             return Err(RemoteError::Protocol { host: host.into(), message: "no gateway".into() });
         };
-        let gateway = OpenSsh::new(
-            &alias,
-            &gw_host,
-            gw_port,
-            self.config.clone(),
-            &self.vars,
-            self.multiplex,
-            self.echo,
-        );
         gateway.sign_in()?;
         super::host_key::read_via(
             gateway.forward_command(host, port),

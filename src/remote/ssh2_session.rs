@@ -296,6 +296,12 @@ impl Remote for Ssh2Session {
         "ssh2"
     }
 
+    fn sign_in_gateway(&mut self, prompter: &mut dyn Prompter) -> Option<Result<bool, RemoteError>> {
+        self.via.as_ref()?;
+        let open = self.gateway.is_some();
+        Some(self.gateway(prompter).map(|_| open))
+    }
+
     fn key_through_gateway(
         &mut self,
         host: &str,

@@ -95,6 +95,56 @@ fn through_a_gateway_one_sign_in_per_hop_for_the_whole_bootstrap() {
         again.lines().filter(|l| l.starts_with("Accepted ") && l.contains(" for hpcuser from")).collect();
     assert!(again.iter().all(|l| l.starts_with("Accepted publickey")) && again.len() <= 1, "{again:?}");
     assert_eq!(l.prompts().len(), prompts_before, "nothing asked again");
+
+    // doctor checks both hops: the gateway's host key, its sign-in, then the login node.
+    let d = l.hpcinit_behind_gateway(&["doctor", "--site", "sandbox-jump", "--json"], &[]);
+    assert_eq!(d.code, 0, "stdout:\n{}\nstderr:\n{}", d.stdout, d.stderr);
+    let report: serde_json::Value = serde_json::from_str(&d.stdout).expect("doctor --json");
+    let rows = report["checks"].as_array().unwrap();
+    let row =
+        |area: &str, check: &str| rows.iter().find(|r| r["area"] == area && r["check"] == check).cloned();
+    let gw_row = row("gateway", "sign-in").expect("a gateway row");
+    assert_eq!(gw_row["status"], "ok", "{gw_row}");
+    assert!(gw_row["detail"].as_str().unwrap().contains("sandbox-jump-jump (10.232.7.1:2224)"), "{gw_row}");
+    let hk = row("this machine", "host key").expect("host key row");
+    assert!(hk["detail"].as_str().unwrap().contains("sandbox-jump-jump"), "{hk}");
+    assert_eq!(row("cluster", "sign-in").expect("sign-in row")["status"], "ok");
+
+    // uninstall takes back both hops: their blocks, their host keys, their connections.
+    let u = l.hpcinit_behind_gateway(&["uninstall", "--site", "sandbox-jump"], &[]);
+    assert_eq!(u.code, 0, "stdout:\n{}\nstderr:\n{}", u.stdout, u.stderr);
+    assert!(u.stdout.contains("sandbox-jump-jump") && u.stdout.contains("2 host keys"), "{}", u.stdout);
+    let known = std::fs::read_to_string(l.path(".ssh/known_hosts.d/hpcinit")).unwrap_or_default();
+    assert!(!known.contains("sandbox-jump"), "{known}");
+    let config = std::fs::read_to_string(l.path(".ssh/config.d/hpcinit")).unwrap_or_default();
+    assert!(!config.contains("sandbox-jump"), "only the sandbox site (tried above) is left: {config}");
+    let masters = std::fs::read_dir(l.path(".ssh"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("cm-"))
+        .count();
+    assert_eq!(masters, 0, "both shared connections closed");
+
+    // With the gateway out of reach, doctor says so and names it.
+    l.close_masters();
+    let broken = profile_variant(&l, "sandbox-jump", "gw-down", |t| {
+        t.replacen("    port: 2224\n", "    port: 2299\n", 1)
+    });
+    let d = l.hpcinit_behind_gateway(
+        &[
+            "doctor",
+            "--site",
+            "gw-down",
+            "--user",
+            "hpcuser",
+            "--json",
+            "--profile",
+            broken.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(d.code, 1, "stdout:\n{}\nstderr:\n{}", d.stdout, d.stderr);
+    assert!(d.stdout.contains("10.232.7.1") && d.stdout.contains("refused"), "{}", d.stdout);
 }
 
 /// Runs the SSH steps for a variant of sandbox-jump named `name` (its text through `edit`), which
