@@ -29,6 +29,17 @@ fn public(cx: &Context) -> String {
     k.public.trim().to_string()
 }
 
+/// Whether the gateway `g` takes hpcinit's key (a fresh key-only login there).
+fn gateway_accepts(cx: &mut Context, g: &str) -> Result<bool, StepError> {
+    let path = cx.key.as_ref().expect("the key step ran first").path.clone();
+    let (remote, prompter) = cx.remote_and_prompter();
+    let result = remote.gateway_key_accepted(&path, prompter);
+    result.unwrap_or_else(|| Err(crate::remote::RemoteError::NoMaster { alias: g.into() })).map_err(|e| {
+        let hint = connect_hint(cx, &e);
+        StepError::Remote { error: e, hint }
+    })
+}
+
 fn accepted(cx: &mut Context) -> Result<bool, StepError> {
     let path = cx.key.as_ref().expect("the key step ran first").path.clone();
     let (remote, prompter) = cx.remote_and_prompter();
@@ -69,6 +80,11 @@ impl Task for RegisterKeyTask {
         }
         match self.plan.mode {
             RegistrationMode::AuthorizedKeys => {
+                if let Some(g) = self.plan.gateway.clone() {
+                    if !self.on_gateway(cx, &g)? {
+                        return Ok(Check::Needed(format!("the gateway {g} does not take the key yet")));
+                    }
+                }
                 let (present, _) = self.remote_state(cx)?;
                 if !present {
                     return Ok(Check::Needed("the key is not in ~/.ssh/authorized_keys".into()));
@@ -99,7 +115,64 @@ impl Task for RegisterKeyTask {
 }
 
 impl RegisterKeyTask {
+    /// Whether the gateway `g` has the key in its authorized_keys and takes it.
+    fn on_gateway(&self, cx: &mut Context, g: &str) -> Result<bool, StepError> {
+        let script = self.script(cx, "look for the key on the gateway", &self.plan.check_script);
+        let present = self.gateway_run(cx, g, &script)?.stdout.lines().next() == Some("present");
+        Ok(present && gateway_accepts(cx, g)?)
+    }
+
+    fn gateway_run(
+        &self,
+        cx: &mut Context,
+        g: &str,
+        script: &Script,
+    ) -> Result<crate::remote::RemoteOutput, StepError> {
+        cx.round_trips += 1;
+        cx.reporter.trace(&format!("remote, on the gateway {g}: {}", script.purpose));
+        let result = cx.remote().gateway_script(script);
+        let out = result.unwrap_or_else(|| Err(crate::remote::RemoteError::NoMaster { alias: g.into() }));
+        out.map_err(|e| {
+            let hint = connect_hint(cx, &e);
+            StepError::Remote { error: e, hint }
+        })
+    }
+
+    /// The key into the gateway's authorized_keys (first: the login host is reached through
+    /// it), proven by a key login there.
+    fn install_on_gateway(&self, cx: &mut Context, g: &str) -> Result<String, StepError> {
+        let script =
+            self.script(cx, "add the key to ~/.ssh/authorized_keys on the gateway", &self.plan.remote_script);
+        let out = self.gateway_run(cx, g, &script)?;
+        if !out.success() {
+            return Err(StepError::RemoteCommand {
+                what: format!("adding the key to ~/.ssh/authorized_keys on the gateway {g}"),
+                status: out.status,
+                stderr: out.stderr.trim().to_string(),
+            });
+        }
+        if !gateway_accepts(cx, g)? {
+            return Err(StepError::KeyLoginFails {
+                site: format!("the gateway {g}"),
+                hint: "check that the gateway takes keys at all (some take only a password and a code); if it does not, the site's profile should say `key_registration: none` for it".into(),
+            });
+        }
+        Ok(format!("added the key to ~/.ssh/authorized_keys on the gateway {g}; key login works there"))
+    }
+
     fn install(&mut self, cx: &mut Context) -> Result<Applied, StepError> {
+        let gateway_line = match self.plan.gateway.clone() {
+            Some(g) => Some(self.install_on_gateway(cx, &g)?),
+            None => None,
+        };
+        let applied = self.install_on_login_host(cx)?;
+        Ok(match (gateway_line, applied) {
+            (Some(g), Applied::Changed(line)) => Applied::Changed(format!("{g}; {line}")),
+            (_, applied) => applied,
+        })
+    }
+
+    fn install_on_login_host(&mut self, cx: &mut Context) -> Result<Applied, StepError> {
         let site = cx.plan.display_name.clone();
         let script = self.script(cx, "add the key to ~/.ssh/authorized_keys", &self.plan.remote_script);
         let out = cx.run_script(&script, &mut |_| {})?;

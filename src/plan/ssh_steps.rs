@@ -8,7 +8,7 @@ use super::step::{
     RegisterKeyPlan, SshConfigPlan, Step,
 };
 use super::LocalFacts;
-use crate::profile::raw::{JumpWhen, RegistrationMode};
+use crate::profile::raw::{JumpKeys, JumpWhen, RegistrationMode};
 use crate::profile::Profile;
 
 /// The steps on this machine and for signing in, in order: key, ssh config, host key, then
@@ -20,7 +20,8 @@ pub fn steps(profile: &Profile, user: &str, local: &LocalFacts) -> Vec<Step> {
     let host_key = host_key_step(profile, &blocks, local);
     let mut steps =
         vec![key_step(profile, local, uses_key, &public_key), ssh_config_step(profile, blocks), host_key];
-    let register = uses_key.then(|| register_step(profile, &public_key));
+    let gateway = connection(profile, user, local).gateway;
+    let register = uses_key.then(|| register_step(profile, &public_key, gateway.as_ref()));
     let first = profile.raw.key_registration.required_before_login;
     if first {
         steps.extend(register.clone());
@@ -324,9 +325,14 @@ pub fn connect_step(profile: &Profile) -> Step {
     )
 }
 
-pub fn register_step(profile: &Profile, public_key: &str) -> Step {
+pub fn register_step(profile: &Profile, public_key: &str, gateway: Option<&Hop>) -> Step {
     let reg = &profile.raw.key_registration;
     let site = profile.name().as_str();
+    let gateway = gateway
+        .filter(|_| {
+            profile.raw.ssh.jump_host.as_ref().is_some_and(|j| j.key_registration == JumpKeys::AuthorizedKeys)
+        })
+        .map(|g| g.alias.clone());
     let script = |call: &str| format!("{REGISTER_KEY_SH}{call} \"$1\"\n");
     let (summary, check_script, remote_script, fix_home_script) = match reg.mode.value {
         RegistrationMode::Portal => (
@@ -348,6 +354,10 @@ pub fn register_step(profile: &Profile, public_key: &str) -> Step {
             Some(script("hpcinit_key_fix_home")),
         ),
     };
+    let summary = match &gateway {
+        Some(g) => format!("{summary} The gateway {g} gets it first, the same way, over its own connection."),
+        None => summary,
+    };
     Step::new(
         "Register the key",
         summary,
@@ -361,6 +371,7 @@ pub fn register_step(profile: &Profile, public_key: &str) -> Step {
             check_script,
             remote_script,
             fix_home_script,
+            gateway,
         }),
     )
 }

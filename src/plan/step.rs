@@ -215,6 +215,10 @@ pub struct RegisterKeyPlan {
     /// `authorized-keys`: removes group/other write from the home (asked first; sshd ignores
     /// keys in a home others can write).
     pub fix_home_script: Option<String>,
+    /// The gateway's alias when the key goes into its `authorized_keys` too (first, with the
+    /// same scripts, over the gateway's connection).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

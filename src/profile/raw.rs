@@ -105,6 +105,19 @@ pub struct JumpHost {
     /// site's network); inside, ssh goes straight to it.
     #[serde(default)]
     pub when: JumpWhen,
+    /// `authorized-keys`: hpcinit adds the key to `~/.ssh/authorized_keys` on the gateway too
+    /// (first, over the gateway's connection). `none` (the default): the gateway takes no keys,
+    /// or the site registers them another way.
+    #[serde(default)]
+    pub key_registration: JumpKeys,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JumpKeys {
+    #[default]
+    None,
+    AuthorizedKeys,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

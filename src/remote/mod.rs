@@ -84,6 +84,19 @@ pub trait Remote {
         None
     }
     /// An SFTP channel on this connection, where the transport has one in-process (ssh2).
+    /// Runs `script` on this connection's gateway (signed in to already), if it has one and
+    /// this transport can.
+    fn gateway_script(&mut self, _script: &Script) -> Option<Result<RemoteOutput, RemoteError>> {
+        None
+    }
+    /// Whether the gateway accepts `key` (a fresh key-only login), if there is one.
+    fn gateway_key_accepted(
+        &mut self,
+        _key: &std::path::Path,
+        _prompter: &mut dyn Prompter,
+    ) -> Option<Result<bool, RemoteError>> {
+        None
+    }
     /// Signs in to this connection's gateway, if it has one (its key is recorded by now):
     /// `Some(Ok(true))` when a connection to it was open already. It stays open for the run.
     fn sign_in_gateway(&mut self, _prompter: &mut dyn Prompter) -> Option<Result<bool, RemoteError>> {

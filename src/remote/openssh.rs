@@ -290,6 +290,18 @@ impl Remote for OpenSsh {
         "ssh"
     }
 
+    fn gateway_script(&mut self, script: &Script) -> Option<Result<RemoteOutput, RemoteError>> {
+        self.gateway().map(|mut g| g.script(script, &mut |_| {}))
+    }
+
+    fn gateway_key_accepted(
+        &mut self,
+        key: &Path,
+        prompter: &mut dyn Prompter,
+    ) -> Option<Result<bool, RemoteError>> {
+        self.gateway().map(|mut g| g.key_accepted(key, prompter))
+    }
+
     fn sign_in_gateway(&mut self, _prompter: &mut dyn Prompter) -> Option<Result<bool, RemoteError>> {
         self.gateway().map(|g| g.sign_in())
     }

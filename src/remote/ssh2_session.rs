@@ -296,6 +296,15 @@ impl Remote for Ssh2Session {
         "ssh2"
     }
 
+    /// Not on the built-in client yet: its gateway session only carries tunnels.
+    fn gateway_script(&mut self, _script: &super::Script) -> Option<Result<RemoteOutput, RemoteError>> {
+        let hop = self.via.as_ref()?;
+        Some(Err(RemoteError::Protocol {
+            host: hop.host.clone(),
+            message: "the built-in SSH client (--transport ssh2) cannot run commands on a gateway yet".into(),
+        }))
+    }
+
     fn sign_in_gateway(&mut self, prompter: &mut dyn Prompter) -> Option<Result<bool, RemoteError>> {
         self.via.as_ref()?;
         let open = self.gateway.is_some();

@@ -406,3 +406,41 @@ fn a_code_at_the_gateway_and_one_at_the_login_node_each_asked_once() {
         assert_eq!(node.accepted(), 1, "{transport}: login node:\n{}", node.text());
     }
 }
+
+#[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
+fn the_key_goes_to_the_gateway_first_where_the_profile_says_so() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let l = Laptop::new();
+    let gate_user = l.c.var("HPCINIT_GATE_USER");
+    // The gateway is another account here (its own home and authorized_keys), as on a site.
+    let profile = profile_variant(&l, "sandbox-jump", "gatekeys", |t| {
+        t.replacen(
+            "    port: 2224\n",
+            &format!("    port: 2224\n    user: {gate_user}\n    key_registration: authorized-keys\n"),
+            1,
+        )
+    });
+    let run = [&["--profile", profile.to_str().unwrap()][..], &args("gatekeys", &["--ssh-only"])].concat();
+    let gw = LogWindow::of(&l.c, "HPCINIT_SSHD_LOG_GATEWAY");
+    let r = l.hpcinit_behind_gateway(&run, &[]);
+    assert_eq!(r.code, 0, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("on the gateway gatekeys-jump; key login works there"), "{}", r.stdout);
+    let public = std::fs::read_to_string(l.path(".ssh/id_ed25519_hpcinit.pub")).unwrap();
+    let key = public.split_whitespace().nth(1).unwrap();
+    let gate_keys =
+        std::fs::read_to_string(l.c.dir.join(format!("home/{gate_user}/.ssh/authorized_keys"))).unwrap();
+    assert!(gate_keys.contains(key), "the gateway account has the key: {gate_keys}");
+    assert!(gw.text().contains(&format!("Accepted password for {gate_user}")), "{}", gw.text());
+    assert!(gw.text().contains(&format!("Accepted publickey for {gate_user}")), "the proof: {}", gw.text());
+    assert_eq!(l.prompts()[0], format!("{gate_user}@gatekeys-jump's password: "));
+
+    // With no connection open, a new run asks nothing: the key opens both hops.
+    l.close_masters();
+    let asked = l.prompts().len();
+    let r = l.hpcinit_behind_gateway(&run, &[]);
+    assert_eq!(r.code, 0, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    assert_eq!(l.prompts().len(), asked, "nothing asked: {:?}", l.prompts());
+    // Cleanup: the gateway account's keys as they were (other tests sign in there by password).
+    std::fs::write(l.c.dir.join(format!("home/{gate_user}/.ssh/authorized_keys")), "").unwrap();
+}

@@ -33,6 +33,8 @@ GW_NET=10.232.7.
 SLURMCTLD_PORT=${HPCINIT_SLURMCTLD_PORT:-16817}
 SLURMD_PORT=${HPCINIT_SLURMD_PORT:-16818}
 TEST_USER=${HPCINIT_TEST_USER:-hpcuser}
+# The gateway's own account (a gateway is another machine, with its own home and keys).
+GATE_USER=${HPCINIT_GATE_USER:-hpcgate}
 TEST_PASSWORD=hpcinit-test-password
 # The TOTP secret, in hex as pam_oath's users file takes it (20 bytes). pam_oath accepts codes up
 # to 600 steps ahead: a benchmark (bench/bootstrap.sh) uses dozens of fresh codes a minute.
@@ -76,6 +78,14 @@ if ! id "$TEST_USER" >/dev/null 2>&1; then
   echo "$TEST_USER:$TEST_PASSWORD" | chpasswd
 fi
 chmod 755 "$D/home"
+gate_home="$D/home/$GATE_USER"
+if ! id "$GATE_USER" >/dev/null 2>&1; then
+  useradd --home-dir "$gate_home" --create-home --shell /bin/bash "$GATE_USER"
+  note "user $GATE_USER"
+  echo "$GATE_USER:$TEST_PASSWORD" | chpasswd
+fi
+mkdir -p "$gate_home/.ssh" && chmod 700 "$gate_home/.ssh" && touch "$gate_home/.ssh/authorized_keys" \
+  && chmod 600 "$gate_home/.ssh/authorized_keys" && chown -R "$GATE_USER:$GATE_USER" "$gate_home/.ssh"
 
 # --- Lmod modules, two naming schemes ---------------------------------------------------------
 pyver=$(/usr/bin/python3 -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')
@@ -248,6 +258,7 @@ Port $GW_PORT
 ListenAddress ${GW_NET}1
 PidFile $D/run/sshd-gateway.pid
 HostKey $D/sshd/gw_ed25519
+AllowUsers $GATE_USER
 $shared
 UsePAM no
 PasswordAuthentication yes
@@ -343,6 +354,7 @@ HPCINIT_CLUSTER_DIR=$D
 HPCINIT_PLAIN_PORT=$PLAIN_PORT
 HPCINIT_MFA_PORT=$MFA_PORT
 HPCINIT_TEST_USER=$TEST_USER
+HPCINIT_GATE_USER=$GATE_USER
 HPCINIT_TEST_PASSWORD=$TEST_PASSWORD
 HPCINIT_TOTP_SECRET=$TOTP_SECRET
 HPCINIT_PYTHON_VERSION=$pyver
