@@ -70,6 +70,15 @@ pub fn connect_hint(cx: &Context, e: &RemoteError) -> String {
         RemoteError::Refused { host, port } | RemoteError::Timeout { host, port } => {
             format!("check that {host} port {port} can be reached from this network.{rule}")
         }
+        RemoteError::Denied { host, methods } if c.gateway.as_ref().is_some_and(|g| &g.host == host) => {
+            let g = c.gateway.as_ref().expect("matched");
+            let asks =
+                if g.auth.is_empty() { String::new() } else { format!(" and what it asks for: {}", g.auth) };
+            format!(
+                "the gateway {} ({host}) accepts {methods}. Check your username there ({}){asks}",
+                g.alias, g.user
+            )
+        }
         RemoteError::Denied { methods, .. } => {
             let key = cx
                 .key

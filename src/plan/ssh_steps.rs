@@ -217,6 +217,7 @@ pub fn connection(profile: &Profile, user: &str, local: &LocalFacts) -> Connecti
                 host: j.host.to_string(),
                 port: j.port,
                 user: j.user.clone().unwrap_or_else(|| user.to_string()),
+                auth: j.auth.as_ref().map(|a| a.description.trim().to_string()).unwrap_or_default(),
             }),
     }
 }

@@ -377,6 +377,8 @@ pub struct Hop {
     pub host: String,
     pub port: u16,
     pub user: String,
+    /// What it asks for at sign-in, in the site's words (empty when the profile does not say).
+    pub auth: String,
 }
 
 impl super::Plan {

@@ -98,9 +98,10 @@ pub struct JumpHost {
     pub host_keys: Vec<HostKey>,
     #[serde(default)]
     pub host_keys_source: Option<Url>,
-    /// What the gateway asks for, in words (shown when signing in there fails).
+    /// What the gateway asks for (its own first and second factor), as for the login host;
+    /// shown when signing in there fails.
     #[serde(default)]
-    pub auth: Option<String>,
+    pub auth: Option<Auth>,
     /// `always`, or `outside`: only where the login host cannot be reached directly (off the
     /// site's network); inside, ssh goes straight to it.
     #[serde(default)]

@@ -383,7 +383,7 @@ fn a_code_at_the_gateway_and_one_at_the_login_node_each_asked_once() {
         let profile = profile_variant(&l, "sandbox-mfa", &name, |t| {
             t.replacen(
                 "  port: 2223\n",
-                &format!("  port: 2223\n  jump_host:\n    host: 10.232.7.1\n    port: {gw_port}\n    auth: password, then a one-time code\n"),
+                &format!("  port: 2223\n  jump_host:\n    host: 10.232.7.1\n    port: {gw_port}\n    auth:\n      first_factor: [password]\n      second_factor: totp\n      description: The password, then a one-time code.\n      source: docs/testing.md\n"),
                 1,
             )
         });
@@ -443,4 +443,26 @@ fn the_key_goes_to_the_gateway_first_where_the_profile_says_so() {
     assert_eq!(l.prompts().len(), asked, "nothing asked: {:?}", l.prompts());
     // Cleanup: the gateway account's keys as they were (other tests sign in there by password).
     std::fs::write(l.c.dir.join(format!("home/{gate_user}/.ssh/authorized_keys")), "").unwrap();
+}
+
+#[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
+fn a_refused_sign_in_at_the_gateway_names_the_gateway_and_what_it_asks_for() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let l = Laptop::new();
+    let node = LogWindow::open(&l.c, false);
+    let r = l.hpcinit_behind_gateway(
+        &args("sandbox-jump", &["--ssh-only"]),
+        &[("HPCINIT_ASKPASS_PASSWORD", "not-the-password")],
+    );
+    assert_eq!(r.code, 1, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("10.232.7.1 did not accept the sign-in"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("the gateway sandbox-jump-jump (10.232.7.1) accepts")
+            && r.stderr.contains("Check your username there (hpcuser)")
+            && r.stderr.contains("The test user's password"),
+        "{}",
+        r.stderr
+    );
+    assert!(attempts(&node.text()).is_empty(), "nothing reached the login node: {}", node.text());
 }
