@@ -9,6 +9,8 @@ use super::{Remote, RemoteError, RemoteOutput, Running, Script};
 use crate::prompt::Prompter;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
+#[cfg(unix)]
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -148,6 +150,55 @@ impl OpenSsh {
         }
     }
 
+    /// A config with the alias's resolved settings (`ssh -G`) but no identity files, for
+    /// [`Remote::key_accepted`]: a gateway is reached as the real config says (its master).
+    fn query_config(&self, public: &Path) -> std::io::Result<TempConfig> {
+        let g = self.command().args(["-G", &self.alias]).stdin(Stdio::null()).output()?;
+        if !g.status.success() {
+            return Err(std::io::Error::other("ssh -G failed"));
+        }
+        let text = String::from_utf8_lossy(&g.stdout);
+        let mut conf =
+            format!("# hpcinit: asking {} whether it takes {}\nHost *\n", self.alias, public.display());
+        for line in text.lines() {
+            let Some((k, v)) = line.split_once(' ') else { continue };
+            match k {
+                "hostname"
+                | "port"
+                | "user"
+                | "hostkeyalias"
+                | "stricthostkeychecking"
+                | "connecttimeout" => conf.push_str(&format!("    {k} {v}\n")),
+                "userknownhostsfile" => {
+                    conf.push_str(&format!("    {k} {}\n", v.split_whitespace().next().unwrap_or(v)))
+                }
+                "proxyjump" if v != "none" => {
+                    let config =
+                        self.config.as_ref().map(|f| format!("-F '{}' ", f.display())).unwrap_or_default();
+                    conf.push_str(&format!(
+                        "    proxycommand ssh {config}-o BatchMode=yes -W '[%h]:%p' {v}\n"
+                    ));
+                }
+                _ => {}
+            }
+        }
+        let path = std::env::temp_dir().join(format!(
+            "hpcinit-query-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        ));
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        options.mode(0o600);
+        let mut f = options.open(&path)?;
+        f.write_all(conf.as_bytes())?;
+        Ok(TempConfig(path))
+    }
+
     /// `ssh -W HOST:PORT ALIAS` over the alias's master, never prompting: a byte stream to
     /// `host:port` as the gateway sees it (the login node behind it).
     pub fn forward_command(&self, host: &str, port: u16) -> Command {
@@ -156,6 +207,15 @@ impl OpenSsh {
             .arg(format!("{}:{port}", bracket(host)))
             .arg(&self.alias);
         cmd
+    }
+}
+
+/// A file removed when dropped.
+struct TempConfig(PathBuf);
+
+impl Drop for TempConfig {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
 }
 
@@ -261,18 +321,32 @@ impl Remote for OpenSsh {
         }
     }
 
+    /// Asks the server whether it would take the key, without signing in with it: ssh is
+    /// given only the public half (no agent, and none of the config's identities), so it
+    /// offers the key, hears "Server accepts key" (the key is registered), cannot sign and
+    /// gives up. No session is made and sshd logs no login; a second factor or a passphrase
+    /// does not matter to the answer. Without a `.pub` beside the key, the key itself is
+    /// offered (a full key-only login).
     fn key_accepted(&mut self, key: &Path, _prompter: &mut dyn Prompter) -> Result<bool, RemoteError> {
-        let out = self
-            .command()
+        let public = PathBuf::from(format!("{}.pub", key.display()));
+        let query = if public.is_file() { self.query_config(&public).ok() } else { None };
+        let mut cmd = self.command();
+        if let Some(q) = &query {
+            // The alias's own settings, resolved by ssh, without its identities.
+            cmd = Command::new("ssh");
+            cmd.env_clear().envs(&self.vars).env("LANG", "C").env("LC_ALL", "C").arg("-F").arg(&q.0);
+        }
+        let out = cmd
             .args(["-v", "-o", "ControlPath=none", "-o", "ControlMaster=no", "-o", "BatchMode=yes"])
             .args(["-o", "PreferredAuthentications=publickey", "-o", "IdentitiesOnly=yes"])
-            .args(["-o", "ConnectTimeout=20", "-i"])
-            .arg(key)
+            .args(["-o", "IdentityAgent=none", "-o", "ConnectTimeout=20", "-i"])
+            .arg(if query.is_some() { public.as_path() } else { key })
             .args([&self.alias, "true"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .output()
             .map_err(Self::spawn_err)?;
+        drop(query);
         let stderr = String::from_utf8_lossy(&out.stderr);
         // "Server accepts key" comes before the signature: the key is registered even when
         // it then needs a passphrase or a second factor that BatchMode may not ask for.
