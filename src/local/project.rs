@@ -12,11 +12,11 @@
 //! target`), NUL-terminated and sorted bytewise. The cluster builds the same text from what
 //! arrived, with `find`, so equal SHA-256 digests prove a complete transfer.
 
+pub use super::git::{git_state, GitState};
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ignore::WalkBuilder;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 /// Patterns never sent (gitignore syntax, from the project root).
 pub const BUILT_IN_EXCLUDES: &[&str] = &[
@@ -39,25 +39,6 @@ pub const BUILT_IN_EXCLUDES: &[&str] = &[
 
 /// The project's own exclude file, in gitignore syntax.
 pub const IGNORE_FILE: &str = ".hpcinitignore";
-
-/// The commit the code comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GitState {
-    pub short_sha: String,
-    /// Tracked files changed or untracked files present: the snapshot is not the commit.
-    pub dirty: bool,
-}
-
-impl GitState {
-    /// The end of a snapshot's name: `-1a2b3c4` or `-1a2b3c4-dirty`.
-    pub fn suffix(git: Option<&GitState>) -> String {
-        match git {
-            Some(g) if g.dirty => format!("-{}-dirty", g.short_sha),
-            Some(g) => format!("-{}", g.short_sha),
-            None => String::new(),
-        }
-    }
-}
 
 /// One thing sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,30 +103,6 @@ pub fn root_of(dir: &Path, home: &Path) -> PathBuf {
         }
     }
     dir.to_path_buf()
-}
-
-/// The commit checked out at `root` and whether the work tree differs, if `root` is a git
-/// work tree and git is installed.
-pub fn git_state(root: &Path) -> Option<GitState> {
-    if !root.join(".git").exists() {
-        return None;
-    }
-    let git = |args: &[&str]| {
-        Command::new("git")
-            .arg("-C")
-            .arg(root)
-            .args(args)
-            .env("LC_ALL", "C")
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-    };
-    let short_sha = git(&["rev-parse", "--short", "HEAD"])?;
-    let status = git(&["status", "--porcelain", "--untracked-files=normal"])?;
-    Some(GitState { short_sha, dirty: !status.is_empty() })
 }
 
 /// Lists what a snapshot of `root` holds: see the module documentation for the rules.
@@ -489,12 +446,5 @@ mod tests {
         let other = home.join("other");
         std::fs::create_dir_all(&other).unwrap();
         assert_eq!(root_of(&other, &home), other, "a dotfiles repository is not the project");
-    }
-
-    #[test]
-    fn suffix_names_commit_and_dirt() {
-        let g = GitState { short_sha: "1a2b3c4".into(), dirty: true };
-        assert_eq!(GitState::suffix(Some(&g)), "-1a2b3c4-dirty");
-        assert_eq!(GitState::suffix(None), "");
     }
 }

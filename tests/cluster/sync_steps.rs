@@ -429,3 +429,43 @@ fn a_queued_job_runs_the_snapshot_it_was_submitted_with() {
     let new = job_log(&l, &fresh, p);
     assert!(new.contains("version B"), "a job submitted after the sync runs the new code:\n{new}");
 }
+
+#[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
+fn a_first_bootstrap_of_a_clean_checkout_names_its_snapshot_without_dirty() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let l = Laptop::new();
+    let p = "clean-first";
+    let _c = cleanup(&l, p);
+    let r = &l.project;
+    git(r, &["init", "-q"]);
+    write(r, "main.py", b"print('clean')\n");
+    write(r, "requirements.txt", b"hpcinit-demo==1.0\n");
+    git(r, &["add", "-A"]);
+    git(r, &["commit", "-qm", "first"]);
+    let sha = git(r, &["rev-parse", "--short", "HEAD"]);
+    let run = l.hpcinit(
+        &[
+            "--site",
+            "sandbox",
+            "--user",
+            "hpcuser",
+            "--yes",
+            "--accept-new-host-key",
+            "--no-passphrase",
+            "--project-name",
+            p,
+        ],
+        &[],
+    );
+    ok(&run, "bootstrap");
+    // The bootstrap wrote hpcinit.lock into the work tree before the snapshot: the person's
+    // code is the commit, and the name says so; the snapshot holds the lock as written.
+    assert!(l.project.join("hpcinit.lock").is_file());
+    let names = snapshot_names(&snapshots(&l, p));
+    assert_eq!(names.len(), 1, "{names:?}");
+    let re = regex::Regex::new(&format!(r"^\d{{8}}T\d{{6}}Z-{sha}$")).unwrap();
+    assert!(re.is_match(&names[0]), "a clean name: {}", names[0]);
+    assert!(snapshots(&l, p).join("latest/hpcinit.lock").is_file());
+    let _ = std::fs::remove_dir_all(l.c.dir.join(format!("home/hpcuser/venvs/{p}")));
+}
