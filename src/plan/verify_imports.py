@@ -1,6 +1,8 @@
 # hpcinit: prove the new environment works. For every requirement installed, find the
 # distribution's top-level import names (top_level.txt, else its files) and import each one,
-# with the same modules loaded as jobs will have. Prints one tagged line per import. Then, with
+# with the same modules loaded as jobs will have. Prints one tagged line per import, for the
+# packages a person imports: private helpers (`_name`) and a compiled wheel's hashed helper
+# module (`<hash>__mypyc`, imported by its package) are left out. Then, with
 # a second argument, writes there what `pip freeze` would print, when it can be sure of it.
 import importlib, importlib.metadata as md, os, re, sys
 
@@ -40,7 +42,7 @@ for n in names:
         failed += 1
         continue
     for top in top_level(dist) or [n.replace("-", "_").lower()]:
-        if top.startswith("_"):
+        if top.startswith("_") or top.endswith("__mypyc"):
             continue
         try:
             importlib.import_module(top)

@@ -402,3 +402,21 @@ fn without_its_log_directory_a_job_fails_silently_so_check_job_refuses() {
     assert!(r.stderr.contains("hint: run `hpcinit --site sandbox` first"), "{}", r.stderr);
     assert!(!r.stdout.contains("submitted"), "nothing was submitted: {}", r.stdout);
 }
+
+#[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
+fn a_compiled_wheel_is_reported_by_its_package_name_only() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let l = Laptop::new();
+    let project = "compiled";
+    let _c = cleanup(&l, project);
+    std::fs::write(l.project.join("requirements.txt"), "hpcinit-compiled==1.0\n").unwrap();
+    let r = l.hpcinit(&base("sandbox", project, &[]), &[]);
+    ok(&r, "bootstrap");
+    assert!(r.stdout.contains("imports hpcinit_compiled"), "{}", r.stdout);
+    assert!(!r.stdout.contains("__mypyc"), "no helper module in the summary: {}", r.stdout);
+    // The helper is still imported (by its package), with the jobs' modules loaded.
+    let (code, out) =
+        imports(&l, "sandbox", "StdEnv/2023 python/3.11", project, "c0ffee00c0ffee00c0ff__mypyc");
+    assert_eq!(code, 0, "{out}");
+}

@@ -7,6 +7,13 @@ PACKAGES = {
     # name: [(version, {file: text}, requires)]
     "hpcinit_demo": [("1.0", {"hpcinit_demo/__init__.py": 'GREETING = "hello from hpcinit_demo"\nVERSION = "1.0"\n'}, [])],
     "hpcinit_extra": [("1.0", {"hpcinit_extra.py": "import hpcinit_demo\nVALUE = 42\n"}, ["hpcinit-demo"])],
+    # Laid out as a mypyc-compiled wheel (tomli 2.x): a hashed helper module beside the package,
+    # both named in top_level.txt; the import check lists the package only.
+    "hpcinit_compiled": [("1.0", {
+        "c0ffee00c0ffee00c0ff__mypyc.py": "COMPILED = True\n",
+        "hpcinit_compiled/__init__.py": "import c0ffee00c0ffee00c0ff__mypyc\nVALUE = 7\n",
+        "top_level.txt": "c0ffee00c0ffee00c0ff__mypyc\nhpcinit_compiled\n",
+    }, [])],
     # Installs, but cannot be imported: for the import check.
     "hpcinit_broken": [("1.0", {"hpcinit_broken/__init__.py": 'raise ImportError("hpcinit_broken is broken on purpose")\n'}, [])],
 }
@@ -39,9 +46,10 @@ def build(out, dist, version, files, requires):
     meta = f"Metadata-Version: 2.1\nName: {dist.replace('_', '-')}\nVersion: {version}\n"
     meta += "".join(f"Requires-Dist: {r}\n" for r in requires)
     files = dict(files)
+    top_level = files.pop("top_level.txt", dist + "\n")
     files[f"{info}/METADATA"] = meta
     files[f"{info}/WHEEL"] = "Wheel-Version: 1.0\nGenerator: hpcinit-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-    files[f"{info}/top_level.txt"] = dist + "\n"
+    files[f"{info}/top_level.txt"] = top_level
     path = os.path.join(out, f"{dist}-{version}-py3-none-any.whl")
     with zipfile.ZipFile(path, "w") as z:
         lines = []
