@@ -498,3 +498,18 @@ fn truncated_profiles_and_answers_files_exit_2_naming_the_place() {
     assert!(r.stderr.contains("missing account") && r.stderr.contains("--account"), "{}", r.stderr);
     assert!(!s.home.path().join(".ssh").exists(), "nothing was written to ~/.ssh");
 }
+
+#[test]
+fn the_version_is_the_one_the_readme_and_the_changelog_name() {
+    let d = tempfile::tempdir().unwrap();
+    let r = hpcinit_in(d.path(), d.path(), &["--version"]);
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(r.stdout.trim(), format!("hpcinit {version}"));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let minor: String = version.split('.').take(2).collect::<Vec<_>>().join(".");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(readme.contains(&format!("**Status ({minor}):**")), "README's status is {minor}");
+    let changelog = std::fs::read_to_string(root.join("CHANGELOG.md")).unwrap();
+    let first = changelog.lines().find(|l| l.starts_with("## [") && !l.contains("Unreleased")).unwrap();
+    assert!(first.starts_with(&format!("## [{version}] - ")), "the newest release in CHANGELOG.md: {first}");
+}
