@@ -171,6 +171,12 @@ pub struct RunArgs {
     /// How long to wait for the test job, in seconds (it is cancelled after that).
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 600)]
     pub job_timeout: u64,
+
+    /// When OpenSSH rejects your ~/.ssh/config for a keyword it does not know (`UseKeychain`
+    /// from a macOS guide, a keyword newer than your ssh), add `IgnoreUnknown KEYWORD` as its
+    /// first line (a copy of the file is kept) instead of stopping.
+    #[arg(long, global = true)]
+    pub fix_config: bool,
 }
 
 impl SetupArgs {

@@ -41,6 +41,9 @@ pub enum Error {
     /// A step of the run failed.
     #[error("{error}")]
     Step { title: String, error: Box<crate::exec::StepError> },
+    /// OpenSSH rejects the person's own ssh config; hpcinit changed nothing.
+    #[error("OpenSSH rejects {}{}: {}; hpcinit changed nothing", .0.file.display(), .0.line.map(|l| format!(" line {l}")).unwrap_or_default(), .0.words)]
+    UserConfig(crate::local::user_config::Rejection),
 }
 
 impl From<crate::exec::StepFailed> for Error {
@@ -100,6 +103,7 @@ impl crate::exit::Diagnostic for Error {
             Error::Output(_) => None,
             Error::Busy(e) => e.hint(),
             Error::Step { error, .. } => error.hint(),
+            Error::UserConfig(r) => Some(r.hint()),
         }
     }
 
@@ -114,6 +118,7 @@ impl crate::exit::Diagnostic for Error {
             Error::Plan(e) => e.exit(),
             Error::Output(_) | Error::Busy(_) => Exit::Failed,
             Error::Step { error, .. } => error.exit(),
+            Error::UserConfig(_) => Exit::Usage,
         }
     }
 }

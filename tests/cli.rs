@@ -513,3 +513,119 @@ fn the_version_is_the_one_the_readme_and_the_changelog_name() {
     let first = changelog.lines().find(|l| l.starts_with("## [") && !l.contains("Unreleased")).unwrap();
     assert!(first.starts_with(&format!("## [{version}] - ")), "the newest release in CHANGELOG.md: {first}");
 }
+
+/// `~/.ssh/config` files OpenSSH rejects, the line it names, and words the message must have.
+const REJECTED_CONFIGS: &[(&str, &[u8], usize, &[&str])] = &[
+    (
+        "macOS keyword",
+        b"Host *\n    AddKeysToAgent yes\n    UseKeychain yes\n",
+        3,
+        &["IgnoreUnknown UseKeychain", "macOS"],
+    ),
+    ("newer keyword", b"# work\nHost work\n  Tag=work\n", 3, &["IgnoreUnknown Tag", "does not know `Tag`"]),
+    ("byte-order mark", b"\xef\xbb\xbfHost a\n  User x\n", 1, &["byte-order mark", "plain UTF-8"]),
+    (
+        "Match all with criteria",
+        b"Host a\n  User x\nMatch all host b\n  User y\n",
+        3,
+        &["`Match all` stands alone"],
+    ),
+    ("keyword without a value", b"Host a\n  User\n", 2, &["give `User` a value"]),
+    ("a bad value", b"Host a\n  Port abc\n", 2, &["Bad port 'abc'"]),
+];
+
+#[test]
+fn a_config_openssh_rejects_is_left_as_it_is_and_its_own_line_is_named() {
+    let have_ssh = Command::new("ssh").arg("-V").output().is_ok_and(|o| o.status.success());
+    if !have_ssh {
+        assert!(std::env::var("HPCINIT_REQUIRE_CLUSTER").as_deref() != Ok("1"), "ssh is not installed");
+        eprintln!("skipped: no ssh here to read the config");
+        return;
+    }
+    for (shape, bytes, line, words) in REJECTED_CONFIGS {
+        let s = Sandbox::new();
+        std::fs::create_dir_all(s.home.path().join(".ssh")).unwrap();
+        let config = s.home.path().join(".ssh/config");
+        std::fs::write(&config, bytes).unwrap();
+        let r = s.run(&[
+            "--site",
+            "sandbox",
+            "--user",
+            "hpcuser",
+            "--yes",
+            "--no-passphrase",
+            "--accept-new-host-key",
+        ]);
+        assert_eq!(r.code, 2, "{shape}: exit 2\n{}\n{}", r.stdout, r.stderr);
+        assert_eq!(&std::fs::read(&config).unwrap(), bytes, "{shape}: the file is as it was");
+        assert!(
+            r.stderr.contains(&format!("error: OpenSSH rejects {} line {line}: ", config.display())),
+            "{shape}: the person's file and line: {}",
+            r.stderr
+        );
+        for w in *words {
+            assert!(r.stderr.contains(w), "{shape}: `{w}` in\n{}", r.stderr);
+        }
+        assert!(!s.home.path().join(".ssh/config.d").exists(), "{shape}: nothing of hpcinit's written");
+        assert!(!s.home.path().join(".ssh/id_ed25519_hpcinit").exists(), "{shape}: no key made");
+    }
+}
+
+#[test]
+fn fix_config_adds_ignore_unknown_with_a_backup_and_openssh_then_reads_the_file() {
+    if !Command::new("ssh").arg("-V").output().is_ok_and(|o| o.status.success()) {
+        return;
+    }
+    let s = Sandbox::new();
+    std::fs::create_dir_all(s.home.path().join(".ssh")).unwrap();
+    let config = s.home.path().join(".ssh/config");
+    let original = b"Host *\n    UseKeychain yes\n  IgnoreUnknown AddKeysToAgent\n";
+    std::fs::write(&config, original).unwrap();
+    let r = s.run(&[
+        "--site",
+        "sandbox",
+        "--user",
+        "hpcuser",
+        "--yes",
+        "--no-passphrase",
+        "--fix-config",
+        "--ssh-only",
+    ]);
+    assert!(
+        r.stdout.contains("added `IgnoreUnknown UseKeychain` as the first line"),
+        "{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        text.contains("IgnoreUnknown AddKeysToAgent,UseKeychain\nHost *\n    UseKeychain yes\n"),
+        "{text}"
+    );
+    let backup = s.home.path().join(".ssh/config.hpcinit-fix-backup");
+    assert_eq!(std::fs::read(backup).unwrap(), original);
+    let g = Command::new("ssh").args(["-G", "-F"]).arg(&config).arg("x").output().unwrap();
+    assert!(g.status.success(), "OpenSSH reads it now: {}", String::from_utf8_lossy(&g.stderr));
+}
+
+#[test]
+fn doctor_names_the_line_of_a_config_openssh_rejects() {
+    if !Command::new("ssh").arg("-V").output().is_ok_and(|o| o.status.success()) {
+        return;
+    }
+    let s = Sandbox::new();
+    std::fs::create_dir_all(s.home.path().join(".ssh")).unwrap();
+    std::fs::write(s.home.path().join(".ssh/config"), "Host *\n  UseKeychain yes\n").unwrap();
+    let r = s.run(&["doctor", "--site", "sandbox", "--user", "hpcuser", "--json"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).expect("doctor --json");
+    let row =
+        report["checks"].as_array().unwrap().iter().find(|c| c["check"] == "your ~/.ssh/config").cloned();
+    let row = row.expect("a row for the person's config");
+    assert_eq!(row["status"], "fail");
+    assert!(
+        row["detail"].as_str().unwrap().contains("~/.ssh/config line 2: Bad configuration option"),
+        "{row}"
+    );
+    assert!(row["hint"].as_str().unwrap().contains("IgnoreUnknown UseKeychain"), "{row}");
+}

@@ -152,6 +152,7 @@ fn checks(cx: &mut Context, profile: &Profile, site: &str) -> Vec<Row> {
     if key_ok {
         key_mode(cx, &mut r);
     }
+    user_config(cx, &mut r);
     r.step("this machine", "ssh config", exec::check_only(cx, StepId::SshConfig));
     if !r.step("this machine", "host key", exec::check_only(cx, StepId::HostKey)) {
         // No credential goes to a host whose key is not the one recorded.
@@ -215,6 +216,19 @@ fn key_mode(cx: &Context, r: &mut Rows) {
             format!("{shown} is {mode:04o}: others may read it, and ssh refuses such a key"),
             Some(format!("chmod 600 {shown}")),
         );
+    }
+}
+
+/// Whether OpenSSH reads the person's own `~/.ssh/config` (every ssh they run needs it to).
+fn user_config(cx: &Context, r: &mut Rows) {
+    let config = cx.env.home.join(".ssh/config");
+    match crate::local::user_config::check(&config, &cx.env.vars) {
+        None => r.push("this machine", "your ~/.ssh/config", Verdict::Ok, "OpenSSH reads it".into(), None),
+        Some(rej) => {
+            let at = rej.line.map(|l| format!(" line {l}")).unwrap_or_default();
+            let found = format!("OpenSSH rejects {}{at}: {}", cx.env.tilde(&rej.file), rej.words);
+            r.push("this machine", "your ~/.ssh/config", Verdict::Fail, found, Some(rej.hint()));
+        }
     }
 }
 

@@ -38,6 +38,7 @@ pub fn run(s: &mut Session, args: &SetupArgs) -> Result<Exit, Error> {
     // Proceed / Show every detail / Customize / Cancel. Otherwise the answers come from flags
     // and --answers (a terminal still asks for what a run cannot go without).
     let wizard = prompter.interactive() && !run.yes;
+    check_user_config(env, run.fix_config, wizard, &mut *prompter, p)?;
     let mut args = args.clone();
     super::wizard::ask(set, env, &mut *prompter, &mut args, if wizard { Ask::Unset } else { Ask::Missing })?;
     let (inputs, plan) = 'plan: loop {
@@ -92,6 +93,47 @@ pub fn run(s: &mut Session, args: &SetupArgs) -> Result<Exit, Error> {
     }
     summary(profile, &plan, &pending, &args, cli, p)?;
     Ok(Exit::Ok)
+}
+
+/// OpenSSH must read the person's own `~/.ssh/config` before hpcinit adds a line to it.
+/// Where it does not, nothing is changed and the run stops with their line and the fix;
+/// a keyword OpenSSH does not know is skipped with an `IgnoreUnknown` line when they say so
+/// (`--fix-config`, or yes in the wizard), the original kept beside it.
+fn check_user_config(
+    env: &Env,
+    fix: bool,
+    wizard: bool,
+    prompter: &mut dyn Prompter,
+    p: &mut ui::Printer,
+) -> Result<(), Error> {
+    use crate::local::user_config;
+    let config = env.home.join(".ssh/config");
+    // One fix per unknown keyword; a file with more than a few is the person's to look at.
+    for _ in 0..5 {
+        let Some(r) = user_config::check(&config, &env.vars) else { return Ok(()) };
+        let Some(k) = r.ignorable().map(str::to_string) else { return Err(Error::UserConfig(r)) };
+        let question = format!(
+            "OpenSSH does not know `{k}` (line {} of {}). Add `IgnoreUnknown {k}` as the file's first line? A copy of it is kept.",
+            r.line.unwrap_or(0),
+            env.tilde(&r.file)
+        );
+        let yes =
+            fix || (wizard && prompter.confirm(&question, true, "--fix-config").map_err(confirm_error)?);
+        if !yes {
+            return Err(Error::UserConfig(r));
+        }
+        let backup = user_config::fix(&r.file, &k).map_err(|e| Error::Usage {
+            message: format!("cannot add `IgnoreUnknown {k}` to {}: {e}", r.file.display()),
+            hint: format!("add it yourself as the first line of {}", r.file.display()),
+        })?;
+        p.note(&format!(
+            "added `IgnoreUnknown {k}` as the first line of {} (the original is {})",
+            env.tilde(&r.file),
+            env.tilde(&backup)
+        ))
+        .map_err(Error::Output)?;
+    }
+    Ok(())
 }
 
 fn confirm_error(e: crate::ui::PromptError) -> Error {

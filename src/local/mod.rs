@@ -14,3 +14,4 @@ pub mod project;
 pub mod requirements;
 pub mod run_lock;
 pub mod state;
+pub mod user_config;

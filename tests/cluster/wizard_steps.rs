@@ -195,7 +195,7 @@ fn answers_file_bootstrap_then_doctor_then_uninstall() {
         "{}",
         r.stdout
     );
-    assert!(r.stdout.contains("1 of 15 checks failed for sandbox."), "{}", r.stdout);
+    assert!(r.stdout.contains("1 of 16 checks failed for sandbox."), "{}", r.stdout);
 
     // uninstall --remote (no terminal: --yes confirms): the project's files on the cluster go;
     // the person's config is back to its bytes; hpcinit's files are gone.
