@@ -22,7 +22,13 @@ pub struct Answers {
     /// Take the closest newer version where the lock pins one the site cannot provide
     /// (`--allow-upgrades`).
     pub allow_upgrades: bool,
+    /// No project yet (run from the home directory, `/tmp`, …, or `--no-project`): the
+    /// account is set up with a general environment; no code is copied, no lock is written.
+    pub no_project: bool,
 }
+
+/// The name of the general environment and job template set up without a project.
+pub const GENERAL: &str = "general";
 
 /// How a bootstrap uses the project's `hpcinit.lock`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]

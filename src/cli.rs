@@ -82,6 +82,12 @@ pub struct SetupArgs {
     #[arg(long, value_name = "NAME")]
     pub project_name: Option<String>,
 
+    /// Set up the account without a project: a general Python environment (~/venvs/general)
+    /// and job template, no code copied [default: when the current directory is no project:
+    /// not a git work tree, no requirements.txt or pyproject.toml].
+    #[arg(long, conflicts_with_all = ["project_dir", "project_name"])]
+    pub no_project: bool,
+
     /// Python version, e.g. 3.11 [default: the site profile's].
     #[arg(long, value_name = "VERSION")]
     pub python: Option<String>,
@@ -220,6 +226,9 @@ pub enum Command {
         /// Print the plan as JSON.
         #[arg(long)]
         json: bool,
+        /// Every step in full: config blocks, scripts, commands (also with -v).
+        #[arg(long)]
+        details: bool,
     },
     /// Copy the project's code into a new immutable snapshot on the cluster
     /// (~/scratch/code-snapshots/<project>/<UTC time>-<git sha>/) and point `latest` at it;

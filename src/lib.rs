@@ -115,13 +115,17 @@ fn dispatch(cli: &Cli, env: &Env, printer: &mut ui::Printer) -> Result<Exit, Err
             commands::profiles::show(&set, name, session.printer)?;
             Ok(Exit::Ok)
         }
-        Some(Command::Plan { setup, json }) => {
+        Some(Command::Plan { setup, json, details }) => {
             let plan = commands::plan::make(&set, &merged(setup), env)?;
             let p = session.printer;
             if *json {
                 p.json(&plan).map_err(Error::Output)?;
             } else {
-                let text = ui::render_plan(&plan, &p.style());
+                let text = if *details || p.verbose() {
+                    ui::render_plan(&plan, &p.style())
+                } else {
+                    ui::render_plan_table(&plan, &p.style())
+                };
                 p.out().write_all(text.as_bytes()).map_err(Error::Output)?;
             }
             Ok(Exit::Ok)

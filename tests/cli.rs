@@ -79,7 +79,16 @@ fn profiles_show_saga_has_host_and_pinned_fingerprint() {
 
 #[test]
 fn plan_saga_multiplexes_and_does_not_chase_key_login() {
-    let r = Sandbox::new().run(&["plan", "--site", "saga", "--user", "alice", "--account", "nn1234k"]);
+    let r = Sandbox::new().run(&[
+        "plan",
+        "--site",
+        "saga",
+        "--user",
+        "alice",
+        "--account",
+        "nn1234k",
+        "--details",
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let o = &r.stdout;
     assert!(o.contains("Host saga\n"), "{o}");
@@ -98,7 +107,7 @@ fn plan_saga_multiplexes_and_does_not_chase_key_login() {
 
 #[test]
 fn plan_narval_uses_ccdb_and_virtualenv() {
-    let r = Sandbox::new().run(&["plan", "--site", "narval", "--user", "alice"]);
+    let r = Sandbox::new().run(&["plan", "--site", "narval", "--user", "alice", "-v"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("https://ccdb.alliancecan.ca/ssh_authorized_keys"));
     assert!(r.stdout.contains("virtualenv --no-download"));
@@ -109,7 +118,16 @@ fn plan_narval_uses_ccdb_and_virtualenv() {
 
 #[test]
 fn plan_dtu_submits_with_bsub_redirect() {
-    let r = Sandbox::new().run(&["plan", "--site", "dtu", "--user", "s123456"]);
+    // The short table by default: one line per step, no script text.
+    let short = Sandbox::new().run(&["plan", "--site", "dtu", "--user", "s123456"]);
+    assert_eq!(short.code, 0, "{}", short.stderr);
+    assert!(
+        !short.stdout.contains("#BSUB") && short.stdout.contains("WHAT IT CHANGES, WHERE"),
+        "{}",
+        short.stdout
+    );
+    assert!(short.stdout.lines().count() <= 20, "{}", short.stdout);
+    let r = Sandbox::new().run(&["plan", "--site", "dtu", "--user", "s123456", "--details"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("submit: bsub < ~/sbatch/demo.sh"));
     assert!(r.stdout.contains("#BSUB -W 01:00"));
@@ -195,7 +213,7 @@ fn user_profile_dir_overrides_builtin() {
         .unwrap();
     let r = sb.run(&["plan", "--site", "saga", "--user", "alice", "--account", "nn1234k"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stdout.contains("ControlPersist 2h"));
+    assert!(r.stdout.contains("(kept 2h)"), "{}", r.stdout);
     let list = sb.run(&["profiles", "list"]);
     assert!(list.stdout.lines().any(|l| l.starts_with("saga ") && l.ends_with("user")), "{}", list.stdout);
 }
@@ -628,4 +646,49 @@ fn doctor_names_the_line_of_a_config_openssh_rejects() {
         "{row}"
     );
     assert!(row["hint"].as_str().unwrap().contains("IgnoreUnknown UseKeychain"), "{row}");
+}
+
+#[test]
+fn unreadable_parts_of_a_project_are_all_listed_with_the_lines_that_leave_them_out() {
+    // As root nothing is unreadable: the run is made as `nobody` (setpriv, util-linux).
+    let as_root = std::process::Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout == b"0\n");
+    let d = tempfile::tempdir().unwrap();
+    let project = d.path().join("proj");
+    std::fs::create_dir_all(project.join("secret/deeper")).unwrap();
+    std::fs::create_dir_all(project.join("src")).unwrap();
+    std::fs::write(project.join("requirements.txt"), "numpy\n").unwrap();
+    std::fs::write(project.join("src/main.py"), "print(1)\n").unwrap();
+    std::fs::write(project.join("token.txt"), "x").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    let set =
+        |p: &Path, mode: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    set(d.path(), 0o755);
+    if as_root {
+        let ok = Command::new("chown").args(["-R", "nobody"]).arg(d.path()).status().unwrap().success();
+        assert!(ok, "chown");
+    }
+    set(&project.join("secret"), 0o000);
+    set(&project.join("token.txt"), 0o000);
+    let mut cmd = if as_root {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", env!("CARGO_BIN_EXE_hpcinit")]);
+        c
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_hpcinit"))
+    };
+    let out = cmd
+        .args(["plan", "--site", "sandbox", "--user", "hpcuser"])
+        .current_dir(&project)
+        .env_clear()
+        .env("HOME", d.path())
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    set(&project.join("secret"), 0o755);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("hpcinit may not read 2 entries in the project"), "{stderr}");
+    assert!(stderr.contains("\n  secret/\n  token.txt\n"), "both, one per line: {stderr}");
+    assert!(stderr.contains("`/secret/`, `/token.txt`") && stderr.contains(".hpcinitignore"), "{stderr}");
 }

@@ -344,6 +344,7 @@ impl Laptop {
             sync: Default::default(),
             lock: Default::default(),
             allow_upgrades: false,
+            no_project: false,
         }
     }
 

@@ -19,6 +19,7 @@ fn answers_for(profile: &hpcinit::profile::Profile) -> Answers {
         sync: Default::default(),
         lock: Default::default(),
         allow_upgrades: false,
+        no_project: false,
     }
 }
 

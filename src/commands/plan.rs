@@ -69,12 +69,8 @@ pub fn inputs_with<'a>(
     answers::check_account(profile, args.account.as_deref())?;
     let project_dir = project_dir(args.project_dir.as_deref(), env)?;
     let sync = sync_answers(args)?;
-    let code = code_facts(&project_dir, &sync, env, list_code)?;
     let known = remembered.as_ref().and_then(|r| r.projects.get(&project_dir.display().to_string()));
-    let project_name = match (&args.project_name, known) {
-        (Some(n), _) | (None, Some(n)) => n.clone(),
-        (None, None) => project_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-    };
+    let (no_project, code, project_name) = project(args, env, &project_dir, &sync, known, list_code)?;
     answers::check_project_name(&project_name)?;
     let python = python_version(args)?;
     // The chosen (`--key`) or default key, resolved once: the plan reads it from the local facts.
@@ -88,7 +84,7 @@ pub fn inputs_with<'a>(
                 .into(),
         });
     }
-    let lock = crate::local::lock::read(&project_dir)?;
+    let lock = if no_project { None } else { crate::local::lock::read(&project_dir)? };
     if args.reproduce && lock.is_none() {
         return Err(crate::local::lock::LockError::Missing { dir: project_dir.clone() }.into());
     }
@@ -97,7 +93,11 @@ pub fn inputs_with<'a>(
         key_chosen,
         key_path: env.tilde(&key_file),
         key_exists: key_file.is_file(),
-        python: requirements::read(&project_dir)?,
+        python: if no_project {
+            requirements::ProjectPython::default()
+        } else {
+            requirements::read(&project_dir)?
+        },
         code,
         lock,
         direct: direct_reach(profile),
@@ -119,6 +119,7 @@ pub fn inputs_with<'a>(
             LockUse::Auto
         },
         allow_upgrades: args.allow_upgrades,
+        no_project,
     };
     Ok(Inputs { profile, answers, local })
 }
@@ -202,6 +203,33 @@ fn sync_answers(args: &SetupArgs) -> Result<SyncAnswers, Error> {
 }
 
 /// The project's code as a snapshot would hold it now.
+/// Whether there is a project, its code, and its name. Run from the home directory, /tmp or
+/// Downloads, before any project exists, the account is set up with a general environment,
+/// and nothing of the directory is read or copied.
+fn project(
+    args: &SetupArgs,
+    env: &Env,
+    dir: &Path,
+    sync: &SyncAnswers,
+    known: Option<&String>,
+    list_code: bool,
+) -> Result<(bool, CodeFacts, String), Error> {
+    let no_project = args.no_project
+        || (args.project_dir.is_none()
+            && args.project_name.is_none()
+            && !project::is_project(dir, &env.home));
+    if no_project {
+        let code = CodeFacts { root: dir.display().to_string(), ..CodeFacts::default() };
+        return Ok((true, code, crate::answers::GENERAL.to_string()));
+    }
+    let code = code_facts(dir, sync, env, list_code)?;
+    let name = match (&args.project_name, known) {
+        (Some(n), _) | (None, Some(n)) => n.clone(),
+        (None, None) => dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+    };
+    Ok((false, code, name))
+}
+
 fn code_facts(root: &Path, sync: &SyncAnswers, env: &Env, list: bool) -> Result<CodeFacts, Error> {
     let mut facts = CodeFacts { root: root.display().to_string(), ..CodeFacts::default() };
     if root == env.home {

@@ -45,8 +45,14 @@ pub fn run(s: &mut Session, args: &SetupArgs) -> Result<Exit, Error> {
         let inputs = super::plan::inputs(set, &args, env)?;
         let plan = inputs.plan(None)?;
         if !wizard {
+            // The short table; every detail with -v (or `hpcinit plan --details`).
+            let text = if p.verbose() {
+                ui::render_plan(&plan, style)
+            } else {
+                ui::render_plan_table(&plan, style) + "\n"
+            };
             if !p.quiet() {
-                p.out().write_all(ui::render_plan(&plan, style).as_bytes()).map_err(Error::Output)?;
+                p.out().write_all(text.as_bytes()).map_err(Error::Output)?;
             }
             if !run.yes {
                 // Only reached without a terminal: the error names --yes.
@@ -160,7 +166,15 @@ fn summary(
         }
         return Ok(());
     }
-    w(format!("\n{} {name} is set up for {}.", style.ok("Ready:"), plan.project))?;
+    if plan.no_project {
+        let venv = plan.python().map(|p| p.venv.clone()).unwrap_or_default();
+        w(format!(
+            "\n{} {name} is set up for you, with a general environment {venv} (no project yet).",
+            style.ok("Ready:")
+        ))?;
+    } else {
+        w(format!("\n{} {name} is set up for {}.", style.ok("Ready:"), plan.project))?;
+    }
     if quiet {
         for p in pending {
             w(format!("{} {p}", style.warn("to do:")))?;
@@ -172,7 +186,11 @@ fn summary(
         w(format!("  Submit a job:  ssh {site}, then `{}`", t.submit))?;
         w(format!("  Job logs:      {}", t.log_dir))?;
     }
-    w(format!("  New code:      hpcinit sync --site {site} (a job runs the snapshot that was latest when it was submitted)"))?;
+    if plan.no_project {
+        w(format!("  A project:     run `hpcinit --site {site}` in its folder (a git work tree, or one with requirements.txt or pyproject.toml): its own environment, code snapshots and job script"))?;
+    } else {
+        w(format!("  New code:      hpcinit sync --site {site} (a job runs the snapshot that was latest when it was submitted)"))?;
+    }
     if !args.check_job {
         w(format!("  Test job:      hpcinit check-job --site {site}"))?;
     }

@@ -17,6 +17,15 @@ pub fn run(s: &mut Session, args: &SetupArgs, dry_run: bool) -> Result<Exit, Err
     let (set, cli, env) = (s.set, s.cli, s.env);
     let prompter: &mut dyn Prompter = &mut *s.prompter;
     let inputs = super::plan::inputs_with(set, args, env, false)?;
+    if inputs.answers.no_project {
+        return Err(Error::Usage {
+            message: format!(
+                "{} is no project: not a git work tree, no requirements.txt or pyproject.toml",
+                env.tilde(&inputs.answers.project_dir)
+            ),
+            hint: "run it in your project's folder, or name it with --project-dir DIR".into(),
+        });
+    }
     // The key step only reads an existing key (the ssh2 transport signs in with it).
     let mut ids = vec![];
     if inputs.local.key_exists {

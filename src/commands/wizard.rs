@@ -62,8 +62,9 @@ pub fn ask(
     if args.key.is_none() || all {
         args.key = key(env, profile, prompter, args.key.as_deref())?;
     }
-    if args.project_dir.is_none() || all {
-        args.project_dir = Some(project_dir(env, prompter, args.project_dir.as_ref())?);
+    if (args.project_dir.is_none() && !args.no_project) || all {
+        args.project_dir = project_dir(env, prompter, args.project_dir.as_ref())?;
+        args.no_project = args.project_dir.is_none();
     }
     if args.python.is_none() || all {
         args.python = python(set, env, profile, prompter, args)?;
@@ -105,12 +106,29 @@ fn account(
     Ok(())
 }
 
-/// The project folder, the detected one as the default.
-fn project_dir(env: &Env, prompter: &mut dyn Prompter, given: Option<&PathBuf>) -> Result<PathBuf, Error> {
+/// The project folder, the detected one as the default; `None`: no project for now (the
+/// current directory is none, and the person says so).
+fn project_dir(
+    env: &Env,
+    prompter: &mut dyn Prompter,
+    given: Option<&PathBuf>,
+) -> Result<Option<PathBuf>, Error> {
     let detected = match given {
         Some(d) => d.clone(),
         None => crate::local::project::root_of(&env.cwd, &env.home),
     };
+    if given.is_none() && !crate::local::project::is_project(&detected, &env.home) {
+        let choices = [
+            "None for now: set up my account with a general Python environment".to_string(),
+            "A project folder (its code is copied to the cluster, its requirements installed)".to_string(),
+        ];
+        let which = prompter
+            .select("Which project?", &choices, 0, false, "--project-dir DIR or --no-project")
+            .map_err(prompt)?;
+        if which == 0 {
+            return Ok(None);
+        }
+    }
     let answer = prompter
         .input(
             "Project folder (its code is copied to the cluster; its requirements are installed)",
@@ -126,7 +144,7 @@ fn project_dir(env: &Env, prompter: &mut dyn Prompter, given: Option<&PathBuf>) 
             "--project-dir DIR",
         )
         .map_err(prompt)?;
-    Ok(expand(&answer, env))
+    Ok(Some(expand(&answer, env)))
 }
 
 /// The Python version; `None` leaves the choice to the plan.

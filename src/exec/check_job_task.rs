@@ -58,7 +58,7 @@ impl Task for CheckJobTask {
         })?;
         drop(wait);
         for s in &states {
-            cx.reporter.detail(&format!("job {id}: {}", describe_state(s)));
+            cx.reporter.trace(&format!("job {id}: {}", describe_state(s)));
         }
         self.outcome(&site, &id, &out, timeout)
     }

@@ -171,17 +171,18 @@ impl HostKeyTask {
                 t.alias, server.algorithm, server.fingerprint, site
             ));
         }
+        if cx.options.accept_new_host_key {
+            return Ok(format!(
+                "{}: trusted {} {} on first use (--accept-new-host-key; {site} publishes no fingerprint to compare it with)",
+                t.alias, server.algorithm, server.fingerprint
+            ));
+        }
         cx.reporter.detail(&format!(
-            "{} ({}:{}) presents the {} host key {}.\n{} publishes no fingerprint hpcinit could compare it with; check it against the site's documentation or support if you can.",
+            "{} ({}:{}) presents the {} host key {}; {} publishes no fingerprint to compare it with: check it against the site's documentation or support if you can.",
             t.alias, t.host, t.port, server.algorithm, server.fingerprint, site
         ));
-        let trusted = cx.options.accept_new_host_key
-            || cx.prompter.confirm(
-                &format!("Trust this host key for {}?", t.alias),
-                false,
-                "--accept-new-host-key",
-            )?;
-        if !trusted {
+        let question = format!("Trust this host key for {}?", t.alias);
+        if !cx.prompter.confirm(&question, false, "--accept-new-host-key")? {
             return Err(StepError::HostKeyDeclined { host: t.host.clone() });
         }
         Ok(format!("{}: trusted {} {} on first use", t.alias, server.algorithm, server.fingerprint))

@@ -255,7 +255,7 @@ fn take_result(cx: &mut Context, p: &PythonPlan, out: &RemoteOutput) -> Result<A
         path: state::environment_file(cx.env, &rec.site, &rec.project),
         source: e,
     })?;
-    cx.reporter.detail(&format!("recorded modules and pip freeze in {}", cx.env.tilde(&file)));
+    cx.reporter.trace(&format!("recorded modules and pip freeze in {}", cx.env.tilde(&file)));
     let names: Vec<&str> = imports.iter().filter_map(|i| i.split_whitespace().next()).collect();
     let mut origin = String::new();
     if let Some(l) = &p.from_lock {

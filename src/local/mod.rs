@@ -11,6 +11,7 @@ pub mod key;
 pub mod known_hosts;
 pub mod lock;
 pub mod project;
+mod project_error;
 pub mod requirements;
 pub mod run_lock;
 pub mod state;

@@ -13,6 +13,7 @@
 //! arrived, with `find`, so equal SHA-256 digests prove a complete transfer.
 
 pub use super::git::{git_state, GitState};
+pub use super::project_error::ProjectError;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ignore::WalkBuilder;
 use sha2::{Digest, Sha256};
@@ -66,31 +67,6 @@ pub struct Scan {
     pub venvs: Vec<String>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ProjectError {
-    #[error("cannot read {}", path.display())]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("exclude pattern `{pattern}` is not valid: {message}")]
-    Pattern { pattern: String, message: String },
-}
-
-impl crate::exit::Diagnostic for ProjectError {
-    fn hint(&self) -> Option<String> {
-        Some(match self {
-            ProjectError::Read { .. } => {
-                "check that you may read it, or leave it out with a line in .hpcinitignore".into()
-            }
-            ProjectError::Pattern { .. } => {
-                "patterns use .gitignore syntax, e.g. `--exclude 'data/'` or `--exclude '*.h5'`".into()
-            }
-        })
-    }
-}
-
 /// The root of the project holding `dir`: its git top-level, unless that is the home directory
 /// (a dotfiles repository) or `/`; otherwise `dir` itself.
 pub fn root_of(dir: &Path, home: &Path) -> PathBuf {
@@ -103,6 +79,30 @@ pub fn root_of(dir: &Path, home: &Path) -> PathBuf {
         }
     }
     dir.to_path_buf()
+}
+
+/// Whether this process may read the file (rsync would stop at it otherwise).
+#[cfg(unix)]
+fn readable(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else { return false };
+    // SAFETY: a valid NUL-terminated path; access(2) only reads it.
+    unsafe { libc::access(c.as_ptr(), libc::R_OK) == 0 }
+}
+
+#[cfg(not(unix))]
+fn readable(path: &Path) -> bool {
+    std::fs::File::open(path).is_ok()
+}
+
+/// Files that make a directory a project even outside git.
+const PROJECT_FILES: &[&str] =
+    &["requirements.txt", "pyproject.toml", "setup.py", "setup.cfg", "environment.yml", "Pipfile"];
+
+/// Whether `dir` (as [`root_of`] gives it) is a project: a git work tree, or a folder with a
+/// requirements.txt, pyproject.toml or the like, and never the home directory itself.
+pub fn is_project(dir: &Path, home: &Path) -> bool {
+    dir != home && (dir.join(".git").exists() || PROJECT_FILES.iter().any(|f| dir.join(f).is_file()))
 }
 
 /// Lists what a snapshot of `root` holds: see the module documentation for the rules.
@@ -140,11 +140,16 @@ pub fn scan(root: &Path, excludes: &[String]) -> Result<Scan, ProjectError> {
     });
     let mut entries = Vec::new();
     let mut dirs = vec![root.to_path_buf()];
+    let mut unreadable: Vec<String> = Vec::new();
     for item in walk.build() {
-        let e = item.map_err(|err| ProjectError::Read {
-            path: err_path(&err).unwrap_or_else(|| root.to_path_buf()),
-            source: err.into_io_error().unwrap_or_else(|| std::io::Error::other("unreadable")),
-        })?;
+        let e = match item {
+            Ok(e) => e,
+            Err(err) => {
+                // Every unreadable entry is listed, not the first alone (see below).
+                unreadable.push(unreadable_entry(&err, root));
+                continue;
+            }
+        };
         let Some(ft) = e.file_type() else { continue };
         if ft.is_dir() {
             if e.path() != root {
@@ -159,6 +164,10 @@ pub fn scan(root: &Path, excludes: &[String]) -> Result<Scan, ProjectError> {
             let target = std::fs::read_link(path).map_err(read)?;
             entries.push(Entry { rel, kind: EntryKind::Link { target: os_bytes(target.as_os_str()) } });
         } else if ft.is_file() {
+            if !readable(path) {
+                unreadable.push(String::from_utf8_lossy(&rel).into_owned());
+                continue;
+            }
             let meta = std::fs::symlink_metadata(path).map_err(read)?;
             entries.push(Entry { rel, kind: file_kind(&meta) });
         }
@@ -167,8 +176,20 @@ pub fn scan(root: &Path, excludes: &[String]) -> Result<Scan, ProjectError> {
     entries.sort_by(|a, b| a.rel.cmp(&b.rel));
     let mut venvs = std::mem::take(&mut *venvs.lock().expect("not poisoned"));
     venvs.sort();
+    if !unreadable.is_empty() {
+        unreadable.sort();
+        unreadable.dedup();
+        return Err(ProjectError::Unreadable { root: root.to_path_buf(), paths: unreadable });
+    }
     let excluded = left_out(root, &dirs, &entries)?;
     Ok(Scan { entries, excluded, venvs })
+}
+
+/// A walk error's path as the `.hpcinitignore` line names it (`data/`, `token.txt`).
+fn unreadable_entry(err: &ignore::Error, root: &Path) -> String {
+    let path = err_path(err).unwrap_or_else(|| root.to_path_buf());
+    let rel = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().into_owned();
+    format!("{rel}{}", if path.is_dir() { "/" } else { "" })
 }
 
 /// Every entry of a kept directory that is neither kept nor a kept directory: what was left out.
@@ -446,5 +467,20 @@ mod tests {
         let other = home.join("other");
         std::fs::create_dir_all(&other).unwrap();
         assert_eq!(root_of(&other, &home), other, "a dotfiles repository is not the project");
+    }
+
+    #[test]
+    fn a_project_is_a_git_tree_or_has_requirements_and_is_never_home() {
+        let d = tempfile::tempdir().unwrap();
+        let home = d.path().join("home");
+        let (empty, reqs, git) = (home.join("Downloads"), home.join("a"), home.join("b"));
+        for p in [&empty, &reqs, &git.join(".git")] {
+            std::fs::create_dir_all(p).unwrap();
+        }
+        std::fs::write(reqs.join("requirements.txt"), "numpy\n").unwrap();
+        std::fs::write(home.join("pyproject.toml"), "").unwrap();
+        assert!(!is_project(&home, &home), "the home directory, whatever it holds");
+        assert!(!is_project(&empty, &home));
+        assert!(is_project(&reqs, &home) && is_project(&git, &home));
     }
 }

@@ -87,6 +87,18 @@ impl JobScript<'_> {
 /// `latest` when the job was submitted (found from the job's submit time, as snapshots are
 /// named by their UTC time), so a `hpcinit sync` while the job waits in the queue does not
 /// change what it runs; `HPCINIT_SNAPSHOT` names another.
+/// The job's body without a project: it runs in the directory it was submitted from.
+pub fn no_project_body() -> Vec<String> {
+    [
+        "# No project was set up with hpcinit: the job runs in the directory it was submitted from.",
+        "# Run `hpcinit --site SITE` in your project's folder to get a template that runs its code",
+        "# from a frozen snapshot.",
+        "python --version  # your command here",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 pub fn snapshot_body(kind: SchedulerKind, snapshots_dir: &str) -> Vec<String> {
     let dir = sh_path(snapshots_dir).replace("\"$HOME\"", "$HOME");
     let mut v: Vec<String> = Vec::new();

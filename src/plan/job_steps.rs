@@ -71,7 +71,8 @@ pub fn template_paths(answers: &Answers) -> TemplatePaths {
 /// What the job texts share: where logs and snapshots are, the modules and the environment.
 pub struct JobParts<'a> {
     pub log_dir: &'a str,
-    pub snapshots: &'a str,
+    /// `None`: no project, so no code snapshot; jobs run where they are submitted.
+    pub snapshots: Option<&'a str>,
     pub loads: &'a [String],
     pub activate: &'a str,
     pub venv: &'a str,
@@ -165,7 +166,10 @@ fn template_files(
         reset,
         modules: job.loads,
         activate: job.activate.to_string(),
-        body: job_script::snapshot_body(sched.kind, job.snapshots),
+        body: match job.snapshots {
+            Some(dir) => job_script::snapshot_body(sched.kind, dir),
+            None => job_script::no_project_body(),
+        },
         submit_hint: submit,
     }
     .render();

@@ -47,6 +47,9 @@ pub struct Plan {
     pub account: Option<String>,
     pub project: String,
     pub project_dir: String,
+    /// No project here: a general environment, no code copied, no lock file.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub no_project: bool,
     pub python: String,
     /// How every step that talks to the cluster reaches it.
     pub connection: Connection,
@@ -91,7 +94,8 @@ pub fn build(
     let py = python::step(profile, &wanted, &module, &venv, local, remote, reproduce.as_ref())?;
     let job = JobParts {
         log_dir: &layout.log_dir,
-        snapshots: &snapshots,
+        // Without a project, jobs run where they are submitted: there is no code snapshot.
+        snapshots: (!answers.no_project).then_some(snapshots.as_str()),
         loads: &py.loads,
         activate: &py.activate,
         venv: &venv,
@@ -99,14 +103,16 @@ pub fn build(
     // The templates name the venv and the snapshots but need neither to exist: written first,
     // while the venv builds on a channel of its own (see `exec::run`).
     steps.push(job_steps::templates_step(profile, answers, &job, &files, remote));
-    let lock = (reproduce.is_none() && answers.lock != crate::answers::LockUse::Never)
+    let lock = (reproduce.is_none() && answers.lock != crate::answers::LockUse::Never && !answers.no_project)
         .then(|| job_steps::lock_step(profile, answers, local, &py.plan));
     steps.push(Step::new("Python environment", py.summary, Action::Python(py.plan)));
     steps.extend(lock);
     // After the lock: the snapshot holds the lock of the environment its jobs run in, and a
     // re-run finds nothing new to copy.
     let slurm = raw.scheduler.kind == SchedulerKind::Slurm;
-    steps.push(snapshot::step(site, &answers.project_name, &local.code, &answers.sync, slurm));
+    if !answers.no_project {
+        steps.push(snapshot::step(site, &answers.project_name, &local.code, &answers.sync, slurm));
+    }
     if answers.check_job {
         steps.push(job_steps::smoke_step(profile, answers, &job));
     }
@@ -120,6 +126,7 @@ pub fn build(
         account: answers.account.clone(),
         project: answers.project_name.clone(),
         project_dir: answers.project_dir.display().to_string(),
+        no_project: answers.no_project,
         python: wanted.label(),
         connection: ssh_steps::connection(profile, &answers.user, local),
         steps,

@@ -1,6 +1,7 @@
 //! Everything a person sees and answers: colours, tables, the plan's layout, prompts and
 //! progress. Only this module imports console, dialoguer and indicatif.
 
+mod plan_brief;
 mod plan_view;
 mod printer;
 mod prompter;

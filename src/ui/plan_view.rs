@@ -35,8 +35,10 @@ pub fn render_plan(plan: &Plan, style: &Style) -> String {
     }
     let _ = writeln!(
         out,
-        "  {who} · project {} ({}) · Python {} · profile {}\n",
-        plan.project, plan.project_dir, plan.python, plan.profile_source
+        "  {who} · {} · Python {} · profile {}\n",
+        project_text(plan),
+        plan.python,
+        plan.profile_source
     );
     for (i, step) in plan.steps.iter().enumerate() {
         let _ = writeln!(out, "{:>2}. {} — {}", i + 1, style.heading(&step.title), step.summary);
@@ -66,18 +68,33 @@ pub fn render_plan(plan: &Plan, style: &Style) -> String {
 
 /// The plan in a few lines, for the wizard's Proceed / Customize / Cancel: who and where, then
 /// one row per step. `hpcinit plan` (or "Show every detail") prints the files and commands.
+/// `project demo (/home/a/demo)`, or what happens without one.
+fn project_text(plan: &Plan) -> String {
+    if plan.no_project {
+        let venv = plan.python().map(|p| p.venv.as_str()).unwrap_or("a venv");
+        format!("no project here: a general environment {venv}, no code copied (run hpcinit in a project's folder to add one)")
+    } else {
+        format!("project {} ({})", plan.project, plan.project_dir)
+    }
+}
+
 pub fn render_plan_table(plan: &Plan, style: &Style) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "\n{} {} ({})", style.heading("Plan for"), plan.display_name, plan.organisation);
-    let _ = writeln!(out, "  user     {}", plan.user);
-    if let Some(a) = &plan.account {
-        let _ = writeln!(out, "  account  {a}");
-    }
-    let _ = writeln!(out, "  project  {} ({})", plan.project, plan.project_dir);
-    let _ = writeln!(out, "  Python   {}\n", plan.python);
-    let mut t = super::Table::new(["  STEP", "WHAT IT DOES"]);
+    let account = plan.account.as_ref().map(|a| format!(" · account {a}")).unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "{} {}: {}, {} · user {}{account} · {} · Python {}",
+        style.heading("Plan for"),
+        plan.site,
+        plan.display_name,
+        plan.organisation,
+        plan.user,
+        project_text(plan),
+        plan.python
+    );
+    let mut t = super::Table::new(["  STEP", "WHAT IT CHANGES, WHERE"]);
     for (i, step) in plan.steps.iter().enumerate() {
-        t.row([format!("  {:>2}. {}", i + 1, step.title), step.summary.clone()]);
+        t.row([format!("  {:>2}. {}", i + 1, step.title), super::plan_brief::brief(&step.action)]);
     }
     out.push_str(&t.render());
     if !plan.unverified.is_empty() {

@@ -36,18 +36,22 @@ pub trait Wait {
     }
 }
 
-/// Lines on standard output; a spinner on standard error when it is a terminal.
+/// Lines on standard output; a spinner on standard error when it is a terminal. A step that
+/// has nothing to say but its result is one line (`[3/12] ✓ Host key: …`); a heading line of
+/// its own comes only before detail lines.
 pub struct TextReporter<'a> {
     out: &'a mut dyn Write,
     style: Style,
     spinner: bool,
     quiet: bool,
     verbose: bool,
+    /// The running step's `[i/n]` and title, and whether its heading line is out.
+    step: Option<(String, String, bool)>,
 }
 
 impl<'a> TextReporter<'a> {
     pub fn new(out: &'a mut dyn Write, style: Style, spinner: bool, quiet: bool) -> TextReporter<'a> {
-        TextReporter { out, style, spinner, quiet, verbose: false }
+        TextReporter { out, style, spinner, quiet, verbose: false, step: None }
     }
 
     pub fn verbose(mut self, verbose: bool) -> Self {
@@ -58,14 +62,12 @@ impl<'a> TextReporter<'a> {
 
 impl Reporter for TextReporter<'_> {
     fn begin(&mut self, index: usize, total: usize, title: &str) {
-        if !self.quiet {
-            let _ = writeln!(self.out, "{} {}", self.style.heading(&format!("[{index}/{total}]")), title);
-            let _ = self.out.flush();
-        }
+        self.step = Some((format!("[{index}/{total}]"), title.to_string(), false));
     }
 
     fn detail(&mut self, line: &str) {
         if !self.quiet {
+            self.heading();
             for l in line.lines() {
                 let _ = writeln!(self.out, "      {l}");
             }
@@ -83,7 +85,15 @@ impl Reporter for TextReporter<'_> {
             Status::Pending => self.style.warn("! to do:"),
             Status::Failed => self.style.error("✗"),
         };
-        let _ = writeln!(self.out, "      {mark} {line}");
+        match self.step.take() {
+            Some((at, title, false)) => {
+                let at = self.style.heading(&at);
+                let _ = writeln!(self.out, "{at} {title}: {mark} {line}");
+            }
+            _ => {
+                let _ = writeln!(self.out, "      {mark} {line}");
+            }
+        }
         let _ = self.out.flush();
     }
 
@@ -100,13 +110,17 @@ impl Reporter for TextReporter<'_> {
             bar.set_message(message.to_string());
             Box::new(Spinner(bar))
         } else {
-            self.line(message);
-            Box::new(Lines { last: 0, total: total.max(1), quiet: self.quiet })
+            // In a log, the stages of a long step show with -v only.
+            if self.verbose {
+                self.line(message);
+            }
+            Box::new(Lines { last: 0, total: total.max(1), quiet: self.quiet || !self.verbose })
         }
     }
 
     fn trace(&mut self, line: &str) {
         if self.verbose && !self.quiet {
+            self.heading();
             let _ = writeln!(self.out, "      ↔ {line}");
             let _ = self.out.flush();
         }
@@ -120,9 +134,9 @@ impl Reporter for TextReporter<'_> {
             bar.set_message(message.to_string());
             Box::new(Spinner(bar))
         } else {
-            if !self.quiet {
-                let _ = writeln!(self.out, "      … {message}");
-                let _ = self.out.flush();
+            // In a log, what the run waits for shows with -v (its result line follows).
+            if self.verbose {
+                self.line(message);
             }
             Box::new(Silent)
         }
@@ -132,8 +146,19 @@ impl Reporter for TextReporter<'_> {
 impl TextReporter<'_> {
     fn line(&mut self, text: &str) {
         if !self.quiet {
+            self.heading();
             let _ = writeln!(self.out, "      … {text}");
             let _ = self.out.flush();
+        }
+    }
+
+    /// The running step's heading line, once, before its first detail.
+    fn heading(&mut self) {
+        if let Some((at, title, shown)) = self.step.as_mut() {
+            if !*shown {
+                *shown = true;
+                let _ = writeln!(self.out, "{} {title}", self.style.heading(at));
+            }
         }
     }
 }

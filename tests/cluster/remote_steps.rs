@@ -71,6 +71,22 @@ fn shell_quote(s: &str) -> String {
 }
 
 /// Round trips per step, from `-v` output: `[(step title, n)]`.
+/// A step's result line: its one line (`[7/12] Directories: · unchanged: …`), or after its
+/// heading and detail lines, the first that is not a `-v` trace.
+pub(super) fn step_result<'a>(stdout: &'a str, title: &str) -> &'a str {
+    let mut lines = stdout.lines().skip_while(|l| !(l.starts_with('[') && l.contains(&format!("] {title}"))));
+    let Some(first) = lines.next() else { return "" };
+    if first.contains(&format!("] {title}: ")) {
+        return first;
+    }
+    lines
+        .find(|l| {
+            let t = l.trim();
+            !t.starts_with('↔') && !t.starts_with('…')
+        })
+        .unwrap_or("")
+}
+
 fn round_trips(stdout: &str) -> Vec<(String, usize)> {
     let mut out = Vec::new();
     let mut title = String::new();
@@ -151,17 +167,8 @@ fn both_naming_schemes_build_a_working_venv_with_one_authentication() {
         let again = l.hpcinit(&base(site, project, &["--python", "3.11"]), &[]);
         ok(&again, "second run");
         for step in ["Directories", "Code snapshot", "Python environment", "Job templates"] {
-            let at = again.stdout.find(&format!("] {step}")).unwrap();
-            assert!(
-                again.stdout[at..]
-                    .lines()
-                    .skip(1)
-                    .find(|l| !l.trim().starts_with('↔'))
-                    .unwrap()
-                    .contains("· unchanged:"),
-                "{step}:\n{}",
-                again.stdout
-            );
+            let line = step_result(&again.stdout, step);
+            assert!(line.contains("· unchanged:"), "{step}:\n{}", again.stdout);
         }
         // (On key sites the key step's own check adds one: the key is still in authorized_keys.)
         let trips: Vec<_> =
@@ -317,8 +324,7 @@ fn an_edited_job_script_is_kept_and_the_new_one_put_beside_it() {
     );
     let again = l.hpcinit(&base("sandbox", project, &[]), &[]);
     ok(&again, "third run");
-    let at = again.stdout.find("] Job templates").unwrap();
-    assert!(again.stdout[at..].lines().nth(1).unwrap().contains("· unchanged:"), "{}", again.stdout);
+    assert!(step_result(&again.stdout, "Job templates").contains("· unchanged:"), "{}", again.stdout);
 }
 
 #[test]
@@ -419,4 +425,75 @@ fn a_compiled_wheel_is_reported_by_its_package_name_only() {
     let (code, out) =
         imports(&l, "sandbox", "StdEnv/2023 python/3.11", project, "c0ffee00c0ffee00c0ff__mypyc");
     assert_eq!(code, 0, "{out}");
+}
+
+#[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
+fn a_first_bootstrap_with_yes_prints_at_most_40_lines() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let l = Laptop::new();
+    let project = "fortylines";
+    let _c = cleanup(&l, project);
+    std::fs::write(l.project.join("requirements.txt"), "hpcinit-demo==1.0\n").unwrap();
+    std::fs::write(l.project.join("main.py"), "print('hi')\n").unwrap();
+    let args = [
+        "--site",
+        "sandbox",
+        "--user",
+        "hpcuser",
+        "--project-name",
+        project,
+        "--yes",
+        "--accept-new-host-key",
+        "--no-passphrase",
+        "--check-job",
+    ];
+    let r = l.hpcinit(&args, &[]);
+    ok(&r, "bootstrap");
+    let lines = r.stdout.lines().count() + r.stderr.lines().count();
+    assert!(lines <= 40, "{lines} lines:\n{}{}", r.stdout, r.stderr);
+    // The short plan, then one line per quiet step, and the summary.
+    assert!(r.stdout.starts_with("Plan for sandbox: Sandbox"), "{}", r.stdout);
+    assert!(r.stdout.contains("[1/12] SSH key: ✓ created ~/.ssh/id_ed25519_hpcinit"), "{}", r.stdout);
+    assert!(r.stdout.contains("Ready: Sandbox is set up for fortylines."), "{}", r.stdout);
+    assert!(!r.stdout.contains("hpcinit_key_state"), "no script text: {}", r.stdout);
+}
+
+#[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
+fn from_the_home_directory_the_account_is_set_up_without_a_project() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let l = Laptop::new();
+    let _c = cleanup(&l, "general");
+    let home = l.home.path().to_path_buf();
+    let r = l.hpcinit_from(
+        &home,
+        &[
+            "--site",
+            "sandbox",
+            "--user",
+            "hpcuser",
+            "--yes",
+            "--accept-new-host-key",
+            "--no-passphrase",
+            "--check-job",
+        ],
+    );
+    ok(&r, "bootstrap from ~");
+    assert!(r.stdout.contains("no project here: a general environment ~/venvs/general"), "{}", r.stdout);
+    assert!(!r.stdout.contains("Code snapshot") && !r.stdout.contains("Lock file"), "{}", r.stdout);
+    assert!(r.stdout.contains("with a general environment ~/venvs/general (no project yet)"), "{}", r.stdout);
+    assert!(r.stdout.contains("A project:     run `hpcinit --site sandbox` in its folder"), "{}", r.stdout);
+    assert!(r.stdout.contains("hpcinit-check ok"), "the test job ran: {}", r.stdout);
+    // Nothing of the home directory was copied, and no lock written into it.
+    assert!(!remote_home(&l).join("scratch/code-snapshots/general").exists());
+    assert!(!home.join("hpcinit.lock").exists());
+    // The general environment imports, with the site's module loaded.
+    let (code, out) = imports(&l, "sandbox", "StdEnv/2023 python/3.11", "general", "json");
+    assert_eq!(code, 0, "{out}");
+    let job = std::fs::read_to_string(remote_home(&l).join("sbatch/general.sh")).unwrap();
+    assert!(
+        job.contains("runs in the directory it was submitted from") && !job.contains("code-snapshots"),
+        "{job}"
+    );
 }

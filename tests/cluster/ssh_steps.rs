@@ -37,6 +37,13 @@ impl Laptop {
         self.run(Command::new(env!("CARGO_BIN_EXE_hpcinit")), args, env)
     }
 
+    /// hpcinit run from `dir` (the home directory, say) instead of the project.
+    pub fn hpcinit_from(&self, dir: &Path, args: &[&str]) -> Run {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hpcinit"));
+        cmd.current_dir(dir);
+        self.run(cmd, args, &[])
+    }
+
     /// hpcinit run from the laptop network namespace, which reaches the gateway and not the
     /// login node behind it.
     pub fn hpcinit_behind_gateway(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
@@ -46,8 +53,10 @@ impl Laptop {
     }
 
     fn run(&self, mut cmd: Command, args: &[&str], env: &[(&str, &str)]) -> Run {
+        if cmd.get_current_dir().is_none() {
+            cmd.current_dir(&self.project);
+        }
         cmd.args(args)
-            .current_dir(&self.project)
             .env_clear()
             .env("HOME", self.home.path())
             .env("PATH", std::env::var("PATH").unwrap_or_default())
