@@ -272,4 +272,38 @@ mod tests {
             keys.iter().map(|k| k.file_name().unwrap().to_string_lossy().into_owned()).collect();
         assert_eq!(names, ["id_ecdsa_sk", "id_ed25519"]);
     }
+
+    fn env_in(home: &Path, cwd: &Path) -> Env {
+        Env {
+            home: home.to_path_buf(),
+            cwd: cwd.to_path_buf(),
+            vars: Default::default(),
+            stdin_tty: true,
+            stdout_tty: true,
+            account_home: None,
+        }
+    }
+
+    #[test]
+    fn outside_a_project_the_wizard_offers_none_for_now_first() {
+        let d = tempfile::tempdir().unwrap();
+        let env = env_in(d.path(), d.path());
+        let mut p = crate::ui::ScriptedPrompter::default();
+        p.choices.push_back(0);
+        assert_eq!(project_dir(&env, &mut p, None).unwrap(), None, "none for now");
+        assert_eq!(p.asked, ["Which project?"]);
+        // The other choice asks for the folder.
+        let proj = d.path().join("thesis");
+        std::fs::create_dir(&proj).unwrap();
+        let mut p = crate::ui::ScriptedPrompter::default();
+        p.choices.push_back(1);
+        p.lines.push_back(proj.display().to_string());
+        assert_eq!(project_dir(&env, &mut p, None).unwrap(), Some(proj.clone()));
+        // In a project, no such question: its folder is the default.
+        std::fs::write(proj.join("requirements.txt"), "numpy\n").unwrap();
+        let mut p = crate::ui::ScriptedPrompter::default();
+        p.lines.push_back(String::new());
+        assert_eq!(project_dir(&env_in(d.path(), &proj), &mut p, None).unwrap(), Some(proj));
+        assert!(!p.asked.iter().any(|q| q == "Which project?"), "{:?}", p.asked);
+    }
 }
