@@ -44,6 +44,13 @@ impl Sandbox {
     fn run(&self, args: &[&str]) -> Run {
         hpcinit_in(self.home.path(), &self.project, args)
     }
+    /// Writes `~/.ssh/config` with `bytes`; its path.
+    fn ssh_config(&self, bytes: &[u8]) -> std::path::PathBuf {
+        std::fs::create_dir_all(self.home.path().join(".ssh")).unwrap();
+        let config = self.home.path().join(".ssh/config");
+        std::fs::write(&config, bytes).unwrap();
+        config
+    }
 }
 
 #[test]
@@ -562,9 +569,7 @@ fn a_config_openssh_rejects_is_left_as_it_is_and_its_own_line_is_named() {
     }
     for (shape, bytes, line, words) in REJECTED_CONFIGS {
         let s = Sandbox::new();
-        std::fs::create_dir_all(s.home.path().join(".ssh")).unwrap();
-        let config = s.home.path().join(".ssh/config");
-        std::fs::write(&config, bytes).unwrap();
+        let config = s.ssh_config(bytes);
         let r = s.run(&[
             "--site",
             "sandbox",
@@ -595,10 +600,8 @@ fn fix_config_adds_ignore_unknown_with_a_backup_and_openssh_then_reads_the_file(
         return;
     }
     let s = Sandbox::new();
-    std::fs::create_dir_all(s.home.path().join(".ssh")).unwrap();
-    let config = s.home.path().join(".ssh/config");
     let original = b"Host *\n    UseKeychain yes\n  IgnoreUnknown AddKeysToAgent\n";
-    std::fs::write(&config, original).unwrap();
+    let config = s.ssh_config(original);
     let r = s.run(&[
         "--site",
         "sandbox",
@@ -632,8 +635,7 @@ fn doctor_names_the_line_of_a_config_openssh_rejects() {
         return;
     }
     let s = Sandbox::new();
-    std::fs::create_dir_all(s.home.path().join(".ssh")).unwrap();
-    std::fs::write(s.home.path().join(".ssh/config"), "Host *\n  UseKeychain yes\n").unwrap();
+    s.ssh_config(b"Host *\n  UseKeychain yes\n");
     let r = s.run(&["doctor", "--site", "sandbox", "--user", "hpcuser", "--json"]);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     let report: serde_json::Value = serde_json::from_str(&r.stdout).expect("doctor --json");
