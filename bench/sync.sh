@@ -3,59 +3,139 @@
 # routes onboarding guides teach. Against the test cluster (tests/cluster/up.sh), over one
 # shared SSH connection for every route, so the figures compare the copies, not logins.
 #
-#   hpcinit sync        a new immutable snapshot; unchanged files hard-linked (--link-dest)
+#   hpcinit sync        a new immutable snapshot; unchanged files hard-linked
 #   full copy           `rsync -av project/ site:scratch/code-snapshots/copy-N/`: a new full copy
 #                       each time (immutable too, the way guides keep old runs reproducible)
 #   rsync in place      `rsync -a project/ site:scratch/code-snapshots/inplace/`: cheap, but it
 #                       changes the code under jobs that are waiting in the queue
 #
-# Prints, for the second and later syncs (median of $ROUNDS rounds, one file changed each):
-# bytes sent over the network, seconds of wall time, and disk used by the new copy.
+# Each project size in $FILES is measured over two links: loopback, and a login node
+# 2×$DELAY_MS ms away (every byte of the shared connection crosses bench/delay.py, the
+# forwarder bench/bootstrap.sh uses). Prints, for the second and later syncs (median of $ROUNDS
+# rounds, one file changed each): bytes sent, seconds of wall time, and disk used by the new copy.
 #
-# Usage: sudo tests/cluster/up.sh; bash bench/sync.sh   (FILES=5000 MB=200 ROUNDS=5 to change;
-#        KEEP=1 keeps the laptop home and project in /tmp/hpcinit-bench-sync.* for profiling)
+# Usage: tests/cluster/up.sh (as root); bash bench/sync.sh
+#        FILES="5000 50000" MB=200 DELAY_MS=50 ROUNDS=5 to change; KEEP=1 keeps the laptop
+#        homes and projects in /tmp/hs.* for profiling.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-FILES=${FILES:-5000}
+FILES=${FILES:-5000 50000}
 MB=${MB:-200}
 ROUNDS=${ROUNDS:-5}
+DELAY_MS=${DELAY_MS:-50}
 D=${HPCINIT_CLUSTER_DIR:-/tmp/hpcinit-cluster}
-[ -f "$D/cluster.env" ] || { echo "bench/sync.sh: the test cluster is not up: run sudo tests/cluster/up.sh" >&2; exit 1; }
+[ -f "$D/cluster.env" ] || { echo "bench/sync.sh: the test cluster is not up: run tests/cluster/up.sh" >&2; exit 1; }
 set -a
 # shellcheck disable=SC1091
 . "$D/cluster.env"
 set +a
 command -v python3 >/dev/null || { echo "bench/sync.sh: needs python3 to make the project" >&2; exit 1; }
 
-echo "building hpcinit (release)…" >&2
-cargo build --release --quiet
-BIN=$PWD/target/release/hpcinit
+if [ -z "${HPCINIT_BIN:-}" ]; then # (HPCINIT_BIN=path measures that binary instead)
+  echo "building hpcinit (release)…" >&2
+  cargo build --release --quiet
+  HPCINIT_BIN=$PWD/target/release/hpcinit
+fi
+BIN=$HPCINIT_BIN
 
-WORK=$(mktemp -d /tmp/hpcinit-bench-sync.XXXXXX)
-LAPTOP=$WORK/home
-PROJ=$LAPTOP/bench-project
-NAME=bench-sync
+# Short paths: ssh's ControlPath socket must fit in 108 bytes.
+WORK=$(mktemp -d /tmp/hs.XXXXXX)
 SNAPS=$D/scratch/$HPCINIT_TEST_USER/code-snapshots
-mkdir -p "$LAPTOP" "$PROJ"
+FWD_PID=
+FWD_PORT=3${HPCINIT_PLAIN_PORT: -3}
 cleanup() {
-  ssh -F "$LAPTOP/.ssh/config" -O exit sandbox >/dev/null 2>&1 || true
-  rm -rf "$WORK" "$SNAPS/$NAME" "$SNAPS/bench-copy-"* "$SNAPS/bench-inplace"
+  for h in "$WORK"/*/home; do
+    [ -d "$h" ] && ssh -F "$h/.ssh/config" -O exit bench-sync-site >/dev/null 2>&1 || true
+  done
+  [ -n "$FWD_PID" ] && kill "$FWD_PID" 2>/dev/null || true
+  rm -rf "$SNAPS/bench-sync" "$SNAPS/bench-copy-"* "$SNAPS/bench-inplace"
+  [ -n "${KEEP:-}" ] || rm -rf "$WORK"
 }
-[ -n "${KEEP:-}" ] || trap cleanup EXIT
-rm -rf "$SNAPS/$NAME" "$SNAPS/bench-copy-"* "$SNAPS/bench-inplace"
+trap cleanup EXIT
 
-run() {
-  env -i HOME="$LAPTOP" PATH="$PATH" NO_COLOR=1 USER=student SSH_ASKPASS="$HPCINIT_ASKPASS" \
-    SSH_ASKPASS_REQUIRE=force DISPLAY=:0 HPCINIT_CLUSTER_DIR="$D" HPCINIT_ASKPASS_LOG="$WORK/prompts.log" \
-    "$BIN" "$@"
+now() { date +%s.%N; }
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+# One project size over one link: appends "files link route bytes seconds disk" rows.
+measure() { # files delay_ms label
+  local files=$1 delay=$2 label=$3
+  local run=$WORK/$files-$delay
+  local laptop=$run/home
+  local proj=$laptop/bench-project
+  mkdir -p "$laptop"
+  cp -a "$WORK/project-$files" "$proj"
+  rm -rf "$SNAPS/bench-sync" "$SNAPS/bench-copy-"* "$SNAPS/bench-inplace"
+  python3 bench/delay.py 127.0.0.1 "$FWD_PORT" 127.0.0.1 "$HPCINIT_PLAIN_PORT" "$delay" "$run/link.json" &
+  FWD_PID=$!
+  for _ in $(seq 50); do [ -f "$run/link.json" ] && break; sleep 0.1; done
+  # The site, reached through the forwarder only.
+  sed -e 's/^name: sandbox$/name: bench-sync-site/' -e "s/^  port: $HPCINIT_PLAIN_PORT\$/  port: $FWD_PORT/" \
+    profiles/sandbox.yaml >"$run/site.yaml"
+  run_() {
+    env -i HOME="$laptop" PATH="$PATH" NO_COLOR=1 USER=student SSH_ASKPASS="$HPCINIT_ASKPASS" \
+      SSH_ASKPASS_REQUIRE=force DISPLAY=:0 HPCINIT_CLUSTER_DIR="$D" HPCINIT_ASKPASS_LOG="$run/prompts.log" \
+      "$BIN" --profile "$run/site.yaml" --site bench-sync-site --user "$HPCINIT_TEST_USER" "$@"
+  }
+  local rsh="ssh -F $laptop/.ssh/config -o BatchMode=yes -o ControlMaster=no"
+  # The person's rsync, reading the laptop's ssh config (its Include follows $HOME).
+  rsync_() { env HOME="$laptop" rsync "$@"; }
+  sync_() { run_ sync --project-dir "$proj" --project-name bench-sync "$@"; }
+  run_ --yes --accept-new-host-key --no-passphrase --ssh-only >/dev/null
+  env HOME="$laptop" ssh -F "$laptop/.ssh/config" -o BatchMode=yes bench-sync-site true
+  # First copies (not measured): every route starts from a copy of the project.
+  sync_ >/dev/null 2>"$run/err" || { cat "$run/err" >&2; exit 1; }
+  rsync_ -a -e "$rsh" "$proj/" "bench-sync-site:scratch/code-snapshots/bench-inplace/" >/dev/null
+  rsync_ -a -e "$rsh" "$proj/" "bench-sync-site:scratch/code-snapshots/bench-copy-0/" >/dev/null
+  local r k m t0 t1 out prev new before after
+  for k in h f i; do for m in sec bytes disk; do : >"$run/$k.$m"; done; done
+  for r in $(seq 1 "$ROUNDS"); do
+    sleep 1.1 # a new second, so the file's size or time differs from the last copy
+    printf 'changed %s\n' "$r" >>"$proj/pkg00/mod0/file00000.py"
+
+    prev=$(readlink "$SNAPS/bench-sync/latest")
+    t0=$(now)
+    out=$(sync_ -v 2>"$run/err") || { cat "$run/err" >&2; exit 1; }
+    t1=$(now)
+    echo "$t1 - $t0" | bc -l >>"$run/h.sec"
+    sed -n 's/.*rsync: \([0-9]*\) bytes sent.*/\1/p' <<<"$out" >>"$run/h.bytes"
+    new=$(readlink "$SNAPS/bench-sync/latest")
+    [ "$new" != "$prev" ] || { echo "bench/sync.sh: no new snapshot in round $r" >&2; echo "$out" >&2; exit 1; }
+    du -sk "$SNAPS/bench-sync/$prev" "$SNAPS/bench-sync/$new" | tail -n 1 | cut -f1 >>"$run/h.disk"
+    # The cluster prepares the next copy in the background: let it finish before the other
+    # routes are timed, so it does not slow them down.
+    for _ in $(seq 200); do [ -d "$SNAPS/bench-sync/.hpcinit-next" ] && break; sleep 0.05; done
+
+    t0=$(now)
+    out=$(rsync_ -av --stats -e "$rsh" "$proj/" "bench-sync-site:scratch/code-snapshots/bench-copy-$r/")
+    t1=$(now)
+    echo "$t1 - $t0" | bc -l >>"$run/f.sec"
+    sed -n 's/^Total bytes sent: \([0-9,]*\).*/\1/p' <<<"$out" | tr -d , >>"$run/f.bytes"
+    du -sk "$SNAPS/bench-copy-$((r - 1))" "$SNAPS/bench-copy-$r" | tail -n 1 | cut -f1 >>"$run/f.disk"
+    rm -rf "$SNAPS/bench-copy-$((r - 1))"
+
+    before=$(du -sk "$SNAPS/bench-inplace" | cut -f1)
+    t0=$(now)
+    out=$(rsync_ -a --stats -e "$rsh" "$proj/" "bench-sync-site:scratch/code-snapshots/bench-inplace/")
+    t1=$(now)
+    echo "$t1 - $t0" | bc -l >>"$run/i.sec"
+    sed -n 's/^Total bytes sent: \([0-9,]*\).*/\1/p' <<<"$out" | tr -d , >>"$run/i.bytes"
+    after=$(du -sk "$SNAPS/bench-inplace" | cut -f1)
+    echo $((after - before)) >>"$run/i.disk"
+  done
+  env HOME="$laptop" ssh -F "$laptop/.ssh/config" -O exit bench-sync-site >/dev/null 2>&1 || true
+  kill "$FWD_PID" 2>/dev/null || true
+  wait "$FWD_PID" 2>/dev/null || true
+  FWD_PID=
+  for k in h f i; do
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$files" "$label" "$k" "$(median <"$run/$k.bytes")" \
+      "$(median <"$run/$k.sec")" "$(median <"$run/$k.disk")" >>"$WORK/results"
+  done
 }
-ssh_() { env HOME="$LAPTOP" ssh -F "$LAPTOP/.ssh/config" -o BatchMode=yes "$@"; }
-RSH="ssh -F $LAPTOP/.ssh/config -o BatchMode=yes -o ControlMaster=no"
-# The person's rsync, reading the laptop's ssh config (its Include follows $HOME).
-rsync_() { env HOME="$LAPTOP" rsync "$@"; }
 
-echo "making a project of $FILES files, about $MB MB…" >&2
-python3 - "$PROJ" "$FILES" "$MB" <<'EOF'
+: >"$WORK/results"
+for files in $FILES; do
+  echo "making a project of $files files, about $MB MB…" >&2
+  python3 - "$WORK/project-$files" "$files" "$MB" <<'EOF'
 import os, random, sys
 root, n, mb = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 rng = random.Random(42)
@@ -66,69 +146,31 @@ for i in range(n):
     with open(os.path.join(d, f"file{i:05d}.py"), "wb") as f:
         f.write(rng.randbytes(size))
 EOF
-bytes_total=$(du -sb "$PROJ" | cut -f1)
-
-run --site sandbox --user hpcuser --yes --accept-new-host-key --no-passphrase --ssh-only >/dev/null
-ssh_ sandbox true
-
-now() { date +%s.%N; }
-change_one() { printf 'changed %s\n' "$1" >>"$PROJ/pkg00/mod0/file00000.py"; }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-
-# First copies (not measured): every route starts from a copy of the project.
-run sync --site sandbox --user hpcuser --project-dir "$PROJ" --project-name "$NAME" >/dev/null 2>"$WORK/err" || { cat "$WORK/err" >&2; exit 1; }
-rsync_ -a -e "$RSH" "$PROJ/" "sandbox:scratch/code-snapshots/bench-inplace/" >/dev/null
-rsync_ -a -e "$RSH" "$PROJ/" "sandbox:scratch/code-snapshots/bench-copy-0/" >/dev/null
-
-: >"$WORK/h.sec"; : >"$WORK/h.bytes"; : >"$WORK/h.disk"
-: >"$WORK/f.sec"; : >"$WORK/f.bytes"; : >"$WORK/f.disk"
-: >"$WORK/i.sec"; : >"$WORK/i.bytes"; : >"$WORK/i.disk"
-for r in $(seq 1 "$ROUNDS"); do
-  sleep 1.1 # a new second, so the file's size or time differs from the last copy
-  change_one "$r"
-
-  prev=$(readlink "$SNAPS/$NAME/latest")
-  t0=$(now)
-  out=$(run sync --site sandbox --user hpcuser --project-dir "$PROJ" --project-name "$NAME" -v 2>"$WORK/err") || { cat "$WORK/err" >&2; exit 1; }
-  t1=$(now)
-  echo "$t1 - $t0" | bc -l >>"$WORK/h.sec"
-  sed -n 's/.*rsync: \([0-9]*\) bytes sent.*/\1/p' <<<"$out" >>"$WORK/h.bytes"
-  new=$(readlink "$SNAPS/$NAME/latest")
-  [ "$new" != "$prev" ] || { echo "bench/sync.sh: no new snapshot in round $r" >&2; echo "$out" >&2; exit 1; }
-  du -sk "$SNAPS/$NAME/$prev" "$SNAPS/$NAME/$new" | tail -n 1 | cut -f1 >>"$WORK/h.disk"
-
-  t0=$(now)
-  out=$(rsync_ -av --stats -e "$RSH" "$PROJ/" "sandbox:scratch/code-snapshots/bench-copy-$r/")
-  t1=$(now)
-  echo "$t1 - $t0" | bc -l >>"$WORK/f.sec"
-  sed -n 's/^Total bytes sent: \([0-9,]*\).*/\1/p' <<<"$out" | tr -d , >>"$WORK/f.bytes"
-  du -sk "$SNAPS/bench-copy-$((r - 1))" "$SNAPS/bench-copy-$r" | tail -n 1 | cut -f1 >>"$WORK/f.disk"
-  rm -rf "$SNAPS/bench-copy-$((r - 1))"
-
-  before=$(du -sk "$SNAPS/bench-inplace" | cut -f1)
-  t0=$(now)
-  out=$(rsync_ -a --stats -e "$RSH" "$PROJ/" "sandbox:scratch/code-snapshots/bench-inplace/")
-  t1=$(now)
-  echo "$t1 - $t0" | bc -l >>"$WORK/i.sec"
-  sed -n 's/^Total bytes sent: \([0-9,]*\).*/\1/p' <<<"$out" | tr -d , >>"$WORK/i.bytes"
-  after=$(du -sk "$SNAPS/bench-inplace" | cut -f1)
-  echo $((after - before)) >>"$WORK/i.disk"
+  for link in "0 loopback" "$DELAY_MS +$((2 * DELAY_MS))ms"; do
+    set -- $link
+    echo "… $files files, $2" >&2
+    measure "$files" "$1" "$2"
+  done
 done
 
-row() {
-  printf '%-34s %14s %10s %16s\n' "$1" "$(median <"$WORK/$2.bytes")" "$(printf '%.3f' "$(median <"$WORK/$2.sec")")" "$(median <"$WORK/$2.disk")"
-}
 echo
-echo "Project: $FILES files, $bytes_total bytes; one file changed per round; median of $ROUNDS rounds"
-echo "(rsync $(rsync --version | head -n 1 | awk '{print $3}'), loopback, every route over the same shared connection)"
-echo
-printf '%-34s %14s %10s %16s\n' "second and later syncs" "bytes sent" "seconds" "new disk (KiB)"
-row "hpcinit sync (new snapshot)" h
-row "full copy (rsync -av, new dir)" f
-row "rsync in place (same dir)" i
-echo
-awk -v hb="$(median <"$WORK/h.bytes")" -v fb="$(median <"$WORK/f.bytes")" \
-    -v hd="$(median <"$WORK/h.disk")" -v fd="$(median <"$WORK/f.disk")" \
-    -v hs="$(median <"$WORK/h.sec")" -v is="$(median <"$WORK/i.sec")" 'BEGIN {
-  printf "bytes: %.0fx fewer than a full copy; disk: %.0fx less; time: %.2fx rsync in place\n", fb / hb, fd / (hd ? hd : 1), hs / is
-}'
+echo "One file changed per round; median of $ROUNDS rounds; rsync $(rsync --version | head -n 1 | awk '{print $3}');"
+echo "every route over the same shared connection (loopback, or bench/delay.py adding the RTT shown)."
+python3 - "$WORK/results" <<'EOF'
+import sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
+names = {"h": "hpcinit sync (new snapshot)", "f": "full copy (rsync -av, new dir)", "i": "rsync in place (same dir)"}
+by = {}
+for files, link, k, b, s, d in rows:
+    by.setdefault((files, link), {})[k] = (int(float(b)), float(s), int(float(d)))
+for (files, link), r in by.items():
+    print(f"\n{files} files, {link}")
+    print(f"  {'route':<32} {'bytes sent':>12} {'seconds':>9} {'new disk (KiB)':>15}")
+    for k in "hfi":
+        b, s, d = r[k]
+        print(f"  {names[k]:<32} {b:>12} {s:>9.3f} {d:>15}")
+    hb, hs, hd = r["h"]
+    fb, fs, fd = r["f"]
+    ib, is_, idd = r["i"]
+    print(f"  hpcinit: {hs / is_:.2f}x rsync in place; {fb / max(hb, 1):.0f}x fewer bytes and {fd / max(hd, 1):.0f}x less disk than a full copy")
+EOF

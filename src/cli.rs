@@ -239,6 +239,10 @@ pub enum Command {
         /// List what would change; copy nothing.
         #[arg(long)]
         dry_run: bool,
+        /// After the sync, compare every file latest holds with its manifest and the project
+        /// (a sync itself trusts rsync's own checksums).
+        #[arg(long, conflicts_with = "dry_run")]
+        verify: bool,
     },
     /// Submit a tiny job from the template, wait for it, and find its line in the log: proof
     /// that the environment, the log directory and the scheduler work together.

@@ -130,7 +130,9 @@ fn dispatch(cli: &Cli, env: &Env, printer: &mut ui::Printer) -> Result<Exit, Err
             }
             Ok(Exit::Ok)
         }
-        Some(Command::Sync { setup, dry_run }) => commands::sync::run(&mut session, &merged(setup), *dry_run),
+        Some(Command::Sync { setup, dry_run, verify }) => {
+            commands::sync::run(&mut session, &merged(setup), *dry_run, *verify)
+        }
         Some(Command::CheckJob { setup }) => commands::check_job::run(&mut session, &merged(setup)),
         Some(Command::Doctor { setup, json }) => commands::doctor::run(&mut session, &merged(setup), *json),
         Some(Command::Uninstall { setup, remote }) => {

@@ -9,6 +9,7 @@
 use super::Session;
 use crate::cli::SetupArgs;
 use crate::error::Error;
+use crate::exec::sync_verify::{self, Verified};
 use crate::exec::{self, Check, Context, StepError};
 use crate::exit::Diagnostic;
 use crate::exit::Exit;
@@ -300,21 +301,49 @@ fn pin(cx: &Context, r: &mut Rows) {
     }
 }
 
-fn snapshot(cx: &Context, r: &mut Rows) {
+/// `latest`, and whether its files still match its manifest (the full check a sync leaves to
+/// rsync's own checksums): one round trip when there is a snapshot.
+fn snapshot(cx: &mut Context, r: &mut Rows) {
     let Some(facts) = &cx.facts else { return };
-    if cx.plan.sync().is_none() {
+    let Some(p) = cx.plan.sync().cloned() else { return };
+    let site = cx.plan.site.clone();
+    if facts.path("snapshot-latest").target.is_none() {
+        let hint = Some(format!("hpcinit sync --site {site}"));
+        r.push("cluster", "code snapshot", Verdict::Fail, "no snapshot of this project yet".into(), hint);
         return;
     }
-    let site = &cx.plan.site;
-    match &facts.path("snapshot-latest").target {
-        Some(name) => r.push("cluster", "code snapshot", Verdict::Ok, format!("latest → {name}"), None),
-        None => r.push(
+    let scan = match crate::local::project::scan(std::path::Path::new(&p.root), &p.excludes) {
+        Ok(s) => s,
+        Err(e) => return r.push("cluster", "code snapshot", Verdict::Fail, e.to_string(), e.hint()),
+    };
+    match sync_verify::verify(cx, &p, &scan) {
+        Ok(Verified::Intact { name, current }) => r.push(
+            "cluster",
+            "code snapshot",
+            Verdict::Ok,
+            format!(
+                "latest → {name}: its {} files match its manifest{}",
+                scan.files(),
+                if current { "" } else { " (the project changed since; `hpcinit sync` sends it)" }
+            ),
+            None,
+        ),
+        Ok(Verified::Damaged { name, differences }) => r.push(
             "cluster",
             "code snapshot",
             Verdict::Fail,
-            "no snapshot of this project yet".into(),
-            Some(format!("hpcinit sync --site {site}")),
+            format!("latest → {name}: {} file(s) differ from its manifest", differences.len()),
+            Some(format!(
+                "`hpcinit sync --site {site} --verify` lists them and says how to make a fresh snapshot"
+            )),
         ),
+        Ok(Verified::None) => {
+            r.push("cluster", "code snapshot", Verdict::Fail, "no snapshot yet".into(), None)
+        }
+        Err(e) => {
+            let hint = e.hint();
+            r.push("cluster", "code snapshot", Verdict::Fail, e.to_string(), hint)
+        }
     }
 }
 

@@ -1,10 +1,12 @@
 //! `hpcinit sync`: a new immutable snapshot of the project's code on the cluster, over the open
 //! shared connection (signing in once if it is closed). With `--dry-run`, one look at the latest
-//! snapshot's manifest and a list of what would change; nothing is copied.
+//! snapshot's manifest and a list of what would change; nothing is copied. With `--verify`, the
+//! snapshot's files are compared with its manifest afterwards (one more round trip).
 
 use super::Session;
 use crate::cli::SetupArgs;
 use crate::error::Error;
+use crate::exec::sync_verify::{self, Verified};
 use crate::exec::{self, sync_task, Context};
 use crate::exit::Diagnostic;
 use crate::exit::Exit;
@@ -13,7 +15,7 @@ use crate::plan::snapshot::human_bytes;
 use crate::plan::StepId;
 use crate::prompt::Prompter;
 
-pub fn run(s: &mut Session, args: &SetupArgs, dry_run: bool) -> Result<Exit, Error> {
+pub fn run(s: &mut Session, args: &SetupArgs, dry_run: bool, verify: bool) -> Result<Exit, Error> {
     let (set, cli, env) = (s.set, s.cli, s.env);
     let prompter: &mut dyn Prompter = &mut *s.prompter;
     let inputs = super::plan::inputs_with(set, args, env, false)?;
@@ -37,6 +39,9 @@ pub fn run(s: &mut Session, args: &SetupArgs, dry_run: bool) -> Result<Exit, Err
     }
     let lines = super::with_context(&inputs, cli, env, s.printer, &mut *prompter, |cx| {
         exec::run(cx, &ids)?;
+        if verify {
+            return verify_lines(cx).map_err(|e| Error::Step { title: "Verify".into(), error: Box::new(e) });
+        }
         if !dry_run {
             return Ok(Vec::new());
         }
@@ -48,14 +53,46 @@ pub fn run(s: &mut Session, args: &SetupArgs, dry_run: bool) -> Result<Exit, Err
     Ok(Exit::Ok)
 }
 
-fn dry_run_lines(cx: &mut Context) -> Result<Vec<String>, crate::exec::StepError> {
+/// `--verify`: the snapshot's files against its manifest and the project; an error when they
+/// differ.
+fn verify_lines(cx: &mut Context) -> Result<Vec<String>, crate::exec::StepError> {
     let Some(p) = cx.plan.sync().cloned() else { return Ok(vec!["this plan copies no code".into()]) };
-    let root = std::path::Path::new(&p.root);
-    let scan = project::scan(root, &p.excludes).map_err(|e| crate::exec::StepError::Local {
+    let scan = scan(&p)?;
+    Ok(match sync_verify::verify(cx, &p, &scan)? {
+        Verified::None => vec![format!("No snapshot in {} yet.", p.snapshots)],
+        Verified::Intact { name, current } => vec![format!(
+            "Verified: {}/latest ({name}) holds exactly the {} files of its manifest{}.",
+            p.snapshots,
+            scan.files(),
+            if current { ", which is this project as it is now" } else { "; the project has changed since" }
+        )],
+        Verified::Damaged { name, differences } => {
+            let shown = differences.iter().take(20).cloned().collect::<Vec<_>>().join("\n");
+            return Err(crate::exec::StepError::Cluster {
+                what: "verifying the snapshot".into(),
+                detail: format!(
+                    "the files of {}/{name} differ from its manifest (changed on the cluster after the sync?); compared with this project:\n{shown}{}",
+                    p.snapshots,
+                    if differences.len() > 20 { format!("\n… and {} more", differences.len() - 20) } else { String::new() }
+                ),
+                hint: "the project itself is unchanged, so `hpcinit sync` keeps this snapshot as latest: touch one of its files (`touch requirements.txt`) and run `hpcinit sync` for a fresh snapshot; the damaged one stays as it is".into(),
+            });
+        }
+    })
+}
+
+fn scan(p: &crate::plan::snapshot::SyncPlan) -> Result<project::Scan, crate::exec::StepError> {
+    project::scan(std::path::Path::new(&p.root), &p.excludes).map_err(|e| crate::exec::StepError::Local {
         what: "listing the project".into(),
         detail: e.to_string(),
         hint: e.hint().unwrap_or_default(),
-    })?;
+    })
+}
+
+fn dry_run_lines(cx: &mut Context) -> Result<Vec<String>, crate::exec::StepError> {
+    let Some(p) = cx.plan.sync().cloned() else { return Ok(vec!["this plan copies no code".into()]) };
+    let root = std::path::Path::new(&p.root);
+    let scan = scan(&p)?;
     let latest = sync_task::latest(cx, &p, true)?;
     let mut lines = Vec::new();
     let suffix = project::GitState::suffix(project::git_state(root).as_ref());

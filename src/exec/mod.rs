@@ -17,8 +17,10 @@ mod remote_layout_task;
 mod rsync_run;
 mod sftp_fill;
 mod ssh_config_task;
+mod sync_finish;
 mod sync_patch;
 pub mod sync_task;
+pub mod sync_verify;
 
 pub use crate::settings::{OnExisting, Transport};
 pub use connect_task::connect_hint;
@@ -295,6 +297,7 @@ pub fn run(cx: &mut Context, ids: &[StepId]) -> Result<(), StepFailed> {
     let ids: Vec<StepId> = cx.plan.steps.iter().map(|s| s.id).filter(|id| ids.contains(id)).collect();
     let total = ids.len();
     let mut started: Vec<(StepId, Box<dyn Task>)> = Vec::new();
+    start_later(cx, &ids, &mut started);
     for (i, id) in ids.iter().enumerate() {
         let Some(step) = cx.plan.step(*id).cloned() else { continue };
         let early = started.iter().position(|(s, _)| s == id).map(|at| started.remove(at).1);
@@ -314,18 +317,25 @@ pub fn run(cx: &mut Context, ids: &[StepId]) -> Result<(), StepFailed> {
                 return Err(StepFailed { title: step.title.clone(), error: Box::new(e) });
             }
         }
-        for later in &ids[i + 1..] {
-            if started.iter().any(|(s, _)| s == later) {
-                continue;
-            }
-            let Some(step) = cx.plan.step(*later) else { continue };
-            let mut task = task_for(step);
-            if task.head_start(cx) {
-                started.push((*later, task));
-            }
-        }
+        start_later(cx, &ids[i + 1..], &mut started);
     }
     Ok(())
+}
+
+/// Lets each of `later` start its slow part, or take its next part if it started already (a
+/// listing made while signing in, then the copy once the probe reported).
+fn start_later(cx: &mut Context, later: &[StepId], started: &mut Vec<(StepId, Box<dyn Task>)>) {
+    for id in later {
+        if let Some((_, task)) = started.iter_mut().find(|(s, _)| s == id) {
+            task.head_start(cx);
+            continue;
+        }
+        let Some(step) = cx.plan.step(*id) else { continue };
+        let mut task = task_for(step);
+        if task.head_start(cx) {
+            started.push((*id, task));
+        }
+    }
 }
 
 /// The ids of the plan's steps, in order (`ssh_only`: the SSH ones).

@@ -61,6 +61,8 @@ impl RsyncVersion {
 pub struct Stats {
     pub bytes_sent: u64,
     pub files_transferred: u64,
+    /// What the cluster's side printed on standard error (the snapshot's tagged lines).
+    pub stderr: String,
 }
 
 /// One progress report: bytes so far and the percentage rsync printed.
@@ -76,26 +78,31 @@ pub struct Failed {
 }
 
 /// Runs rsync with `args` (the plan's, starting with `rsync`), inserting `-e`, `--stats` and the
-/// progress option before the source and destination, `input` (the exclude rules) on its
-/// standard input.
+/// progress option before the source and destination, `first` (a directory of files made for
+/// this run) as a source before the plan's, `input` (the exclude rules) on its standard input.
 pub fn run(
     version: RsyncVersion,
     shell: &RsyncShell,
     args: &[String],
+    first: Option<&std::path::Path>,
     input: &[u8],
     on_progress: &mut dyn FnMut(Progress),
 ) -> Result<Stats, Failed> {
     let (program, rest) = args.split_first().expect("the plan's rsync command");
     let (options, ends) = rest.split_at(rest.len().saturating_sub(2));
     let mut cmd = Command::new(program);
-    cmd.env_clear()
-        .envs(&shell.vars)
-        .args(options)
-        .args(["--stats", version.progress_flag(), "-e", &shell.rsh])
-        .args(ends)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.env_clear().envs(&shell.vars).args(options).args([
+        "--stats",
+        version.progress_flag(),
+        "-e",
+        &shell.rsh,
+    ]);
+    if let Some(dir) = first {
+        let mut source = dir.as_os_str().to_os_string();
+        source.push("/");
+        cmd.arg(source);
+    }
+    cmd.args(ends).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child =
         cmd.spawn().map_err(|e| Failed { status: -1, stderr: format!("cannot start rsync: {e}") })?;
     let mut stdin = child.stdin.take().expect("piped");
@@ -134,7 +141,7 @@ pub fn run(
     let _ = writer.join();
     let stderr = err_reader.join().unwrap_or_default();
     if status == 0 {
-        Ok(stats)
+        Ok(Stats { stderr, ..stats })
     } else {
         Err(Failed { status, stderr })
     }
@@ -205,6 +212,6 @@ mod tests {
         let mut s = Stats::default();
         read_stat("Total bytes sent: 12,345", &mut s);
         read_stat("Number of regular files transferred: 1", &mut s);
-        assert_eq!(s, Stats { bytes_sent: 12_345, files_transferred: 1 });
+        assert_eq!((s.bytes_sent, s.files_transferred), (12_345, 1));
     }
 }

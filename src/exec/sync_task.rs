@@ -6,12 +6,13 @@
 //! `~/scratch/code-snapshots/<project>/`.
 
 use super::rsync_run::{self, Failed, RsyncVersion, Stats};
+use super::sync_finish::{finalize, marker, outcome, Sidecar};
 pub use super::sync_patch::diff;
 use super::sync_patch::{decode64, Patch};
 use super::{Applied, Check, Context, StepError, Task};
 use crate::exit::Diagnostic;
 use crate::local::project::{self, GitState, Scan};
-use crate::plan::snapshot::{human_bytes, SnapReport, SyncPlan};
+use crate::plan::snapshot::{human_bytes, SnapReport, SyncPlan, FINISH, MANIFEST};
 use crate::remote::script::tags;
 use crate::remote::Script;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,6 +27,25 @@ pub struct SyncTask {
     finalized: Option<String>,
     /// The copy started before the step's turn: the files as listed then, and rsync's run.
     early: Option<Early>,
+    /// The local rsync's version and the project's commit, looked up while the project is
+    /// listed.
+    aside: Option<JoinHandle<Aside>>,
+    /// The project listed while signing in, when there is no probe to wait for (`hpcinit
+    /// sync`), with the time it took.
+    listing: Option<JoinHandle<(Result<Scan, project::ProjectError>, std::time::Duration)>>,
+}
+
+/// What the copy needs besides the listing.
+struct Aside {
+    rsync: Result<RsyncVersion, String>,
+    git: Option<GitState>,
+}
+
+impl Aside {
+    fn start(root: &str) -> JoinHandle<Aside> {
+        let root = std::path::PathBuf::from(root);
+        std::thread::spawn(move || Aside { rsync: RsyncVersion::local(), git: project::git_state(&root) })
+    }
 }
 
 struct Early {
@@ -49,7 +69,7 @@ pub struct Latest {
 
 impl SyncTask {
     pub fn new(plan: &SyncPlan) -> SyncTask {
-        SyncTask { plan: plan.clone(), scan: None, finalized: None, early: None }
+        SyncTask { plan: plan.clone(), scan: None, finalized: None, early: None, aside: None, listing: None }
     }
 
     /// The step as the newest plan has it.
@@ -64,7 +84,11 @@ impl Task for SyncTask {
             return Ok(Check::Done(done.clone()));
         }
         let p = self.planned(cx);
-        let scan = scan_now(cx, &p)?;
+        if p.problem.is_none() && self.aside.is_none() {
+            self.aside = Some(Aside::start(&p.root));
+        }
+        let listed = self.listing.take().filter(|_| cx.facts.is_none()).and_then(|h| h.join().ok());
+        let scan = scan_now(cx, &p, listed)?;
         let Some(facts) = &cx.facts else {
             // Without a probe (`hpcinit sync`), no round trip just to look: the copy goes
             // ahead, and the cluster finds an unchanged project when it checks the copy.
@@ -96,21 +120,18 @@ impl Task for SyncTask {
         let p = self.planned(cx);
         let scan = self.scan.take().expect("checked before applying");
         let early = self.early.take().and_then(|e| collect_early(cx, &p, e, &scan));
+        let aside = self.aside.take().and_then(|a| a.join().ok());
         let (done, unchanged) = match early {
             Some((sent, patch)) => match finalize(cx, &p, &scan, &sent, &patch) {
                 Err(e) if !patch.is_empty() => {
                     // What the finishing script brought in did not give the listing: rsync
                     // makes it so, as without a head start.
                     cx.reporter.trace(&format!("the early copy did not finish cleanly ({e}); copying again"));
-                    let sent = fill(cx, &p, &scan)?;
-                    finalize(cx, &p, &scan, &sent, "")?
+                    snapshot(cx, &p, &scan, aside)?
                 }
                 r => r?,
             },
-            None => {
-                let sent = fill(cx, &p, &scan)?;
-                finalize(cx, &p, &scan, &sent, "")?
-            }
+            None => snapshot(cx, &p, &scan, aside)?,
         };
         self.finalized = Some(done.clone());
         Ok(if unchanged { Applied::Unchanged(done) } else { Applied::Changed(done) })
@@ -124,11 +145,24 @@ impl Task for SyncTask {
         if self.early.is_some() || self.finalized.is_some() {
             return false;
         }
-        let Some(facts) = &cx.facts else { return false };
+        let p = self.planned(cx);
+        let Some(facts) = &cx.facts else {
+            // No probe yet, and perhaps none to come (`hpcinit sync`): the project is listed,
+            // and rsync and git are asked, while the connection is checked or made.
+            if self.listing.is_none() && p.problem.is_none() {
+                self.aside = Some(Aside::start(&p.root));
+                let (root, excludes) = (std::path::PathBuf::from(&p.root), p.excludes.clone());
+                self.listing = Some(std::thread::spawn(move || {
+                    let started = std::time::Instant::now();
+                    (project::scan(&root, &excludes), started.elapsed())
+                }));
+                return true;
+            }
+            return false;
+        };
         if !facts.path("home-scratch").is_dir() || !facts.has("rsync") {
             return false;
         }
-        let p = self.planned(cx);
         if p.problem.is_some() {
             return false;
         }
@@ -148,7 +182,7 @@ impl Task for SyncTask {
         let progress = Arc::new((AtomicU64::new(0), AtomicU64::new(0)));
         let seen = Arc::clone(&progress);
         let copy = std::thread::spawn(move || {
-            rsync_run::run(version, &shell, &args, &excludes, &mut |pr| {
+            rsync_run::run(version, &shell, &args, None, &excludes, &mut |pr| {
                 seen.0.store(pr.percent.min(100), Ordering::Relaxed);
                 seen.1.store(pr.bytes, Ordering::Relaxed);
             })
@@ -158,26 +192,47 @@ impl Task for SyncTask {
     }
 }
 
-/// Fills `.hpcinit-incoming` now: rsync over OpenSSH, SFTP over ssh2.
-fn fill(cx: &mut Context, p: &SyncPlan, scan: &Scan) -> Result<Sent, StepError> {
-    match cx.remote().rsync_shell() {
-        Some(shell) => {
-            let version = RsyncVersion::local().map_err(|why| StepError::Local {
-                what: "the code snapshot".into(),
-                detail: format!("this machine's rsync cannot be used: {why}"),
-                hint: "install rsync 3 (macOS: `brew install rsync`; Debian/Ubuntu: `sudo apt install rsync`), or copy over SFTP with --transport ssh2".into(),
-            })?;
-            if cx.facts.as_ref().is_some_and(|f| !f.has("rsync")) {
-                return Err(StepError::NeedsChoice {
-                    what: "the code snapshot".into(),
-                    detail: "the cluster has no rsync on PATH".into(),
-                    hint: "copy over SFTP instead: run again with --transport ssh2".into(),
-                });
-            }
-            rsync_fill(cx, p, scan, version, &shell)
-        }
-        None => super::sftp_fill::fill(cx, p, scan),
+/// Makes the snapshot now. Over OpenSSH, rsync fills `.hpcinit-incoming` and its own connection
+/// finishes it (one round trip); over ssh2, SFTP fills it and a script checks and finishes it.
+fn snapshot(
+    cx: &mut Context,
+    p: &SyncPlan,
+    scan: &Scan,
+    aside: Option<Aside>,
+) -> Result<(String, bool), StepError> {
+    let Some(shell) = cx.remote().rsync_shell() else {
+        let sent = super::sftp_fill::fill(cx, p, scan)?;
+        return finalize(cx, p, scan, &sent, "");
+    };
+    let aside = aside.unwrap_or_else(|| Aside {
+        rsync: RsyncVersion::local(),
+        git: project::git_state(std::path::Path::new(&p.root)),
+    });
+    let version = aside.rsync.map_err(|why| StepError::Local {
+        what: "the code snapshot".into(),
+        detail: format!("this machine's rsync cannot be used: {why}"),
+        hint: "install rsync 3 (macOS: `brew install rsync`; Debian/Ubuntu: `sudo apt install rsync`), or copy over SFTP with --transport ssh2".into(),
+    })?;
+    if cx.facts.as_ref().is_some_and(|f| !f.has("rsync")) {
+        return Err(StepError::NeedsChoice {
+            what: "the code snapshot".into(),
+            detail: "the cluster has no rsync on PATH".into(),
+            hint: "copy over SFTP instead: run again with --transport ssh2".into(),
+        });
     }
+    let (suffix, marker) = marker(p, scan, aside.git);
+    let manifest = scan.manifest();
+    let finish = p.finish_script(&crate::local::project::hex_sha256(&manifest), &suffix, &marker);
+    let sidecar = Sidecar::write(&manifest, &finish.input()).map_err(|e| StepError::Local {
+        what: "the code snapshot".into(),
+        detail: format!("cannot write the manifest to send in a temporary directory: {e}"),
+        hint: "check that the temporary directory (TMPDIR) is writable".into(),
+    })?;
+    cx.reporter.trace(&format!("the copy brings along {MANIFEST} and {FINISH} ({})", finish.purpose));
+    let stats = rsync_fill(cx, p, scan, version, &shell, Some(sidecar.path()))?;
+    let sent = Sent { files: stats.files_transferred.saturating_sub(2), bytes: stats.bytes_sent };
+    let reports = tags::<SnapReport>(&stats.stderr);
+    outcome(cx, p, scan, &sent, reports, 0, &stats.stderr)
 }
 
 /// Waits for the copy started early; with what changed since it listed the files (`then`),
@@ -235,7 +290,12 @@ pub struct Sent {
     pub bytes: u64,
 }
 
-fn scan_now(cx: &mut Context, p: &SyncPlan) -> Result<Scan, StepError> {
+/// The project as it is now, or as listed while signing in (`listed`).
+fn scan_now(
+    cx: &mut Context,
+    p: &SyncPlan,
+    listed: Option<(Result<Scan, project::ProjectError>, std::time::Duration)>,
+) -> Result<Scan, StepError> {
     if let Some(problem) = &p.problem {
         return Err(StepError::Local {
             what: "the code snapshot".into(),
@@ -243,12 +303,21 @@ fn scan_now(cx: &mut Context, p: &SyncPlan) -> Result<Scan, StepError> {
             hint: "run hpcinit in your project's folder, or pass --project-dir DIR".into(),
         });
     }
-    let scan = project::scan(std::path::Path::new(&p.root), &p.excludes).map_err(|e| StepError::Local {
+    let (scan, took) = listed.unwrap_or_else(|| {
+        let started = std::time::Instant::now();
+        (project::scan(std::path::Path::new(&p.root), &p.excludes), started.elapsed())
+    });
+    let scan = scan.map_err(|e| StepError::Local {
         what: "listing the project".into(),
         detail: e.to_string(),
         hint: e.hint().unwrap_or_default(),
     })?;
-    cx.reporter.trace(&format!("{} files, {} to snapshot", scan.files(), human_bytes(scan.bytes())));
+    cx.reporter.trace(&format!(
+        "{} files, {} to snapshot (listed in {} ms)",
+        scan.files(),
+        human_bytes(scan.bytes()),
+        took.as_millis()
+    ));
     Ok(scan)
 }
 
@@ -307,11 +376,12 @@ fn rsync_fill(
     scan: &Scan,
     version: RsyncVersion,
     shell: &crate::remote::RsyncShell,
-) -> Result<Sent, StepError> {
+    first: Option<&std::path::Path>,
+) -> Result<Stats, StepError> {
     cx.round_trips += 1;
     cx.reporter.trace(&format!("remote: {}", crate::quote::sh_words(&p.rsync)));
     let mut bar = cx.reporter.progress(&format!("copying {} files", scan.files()), 100);
-    let stats = rsync_run::run(version, shell, &p.rsync, &scan.rsync_excludes(), &mut |pr| {
+    let stats = rsync_run::run(version, shell, &p.rsync, first, &scan.rsync_excludes(), &mut |pr| {
         bar.stage(
             pr.percent.min(100),
             &format!("{}% ({} checked or sent)", pr.percent, human_bytes(pr.bytes)),
@@ -334,6 +404,17 @@ fn rsync_fill(
         if missing {
             return no_scratch(cx);
         }
+        let finishing = tags::<SnapReport>(&f.stderr).into_iter().find_map(|r| match r {
+            SnapReport::Error(e) => Some(e),
+            _ => None,
+        });
+        if let Some(e) = finishing {
+            return StepError::Cluster {
+                what: "finishing the snapshot".into(),
+                detail: e,
+                hint: "run the same command again; latest still names the previous snapshot".into(),
+            };
+        }
         StepError::Cluster {
             what: "copying the code".into(),
             detail,
@@ -344,83 +425,5 @@ fn rsync_fill(
         "rsync: {} bytes sent, {} files transferred",
         stats.bytes_sent, stats.files_transferred
     ));
-    Ok(Sent { files: stats.files_transferred, bytes: stats.bytes_sent })
-}
-
-fn finalize(
-    cx: &mut Context,
-    p: &SyncPlan,
-    scan: &Scan,
-    sent: &Sent,
-    patch: &str,
-) -> Result<(String, bool), StepError> {
-    let git = project::git_state(std::path::Path::new(&p.root));
-    let suffix = GitState::suffix(git.as_ref());
-    let host = crate::local::host::hostname().unwrap_or_else(|| "this machine".into());
-    let marker = vec![
-        format!("source: {host}:{}", p.root),
-        match &git {
-            Some(g) => {
-                format!("git: {}{}", g.short_sha, if g.dirty { " (with uncommitted changes)" } else { "" })
-            }
-            None => "git: none".into(),
-        },
-        format!("files: {}", scan.files()),
-        format!("bytes: {}", scan.bytes()),
-        format!("made-by: hpcinit {}", env!("CARGO_PKG_VERSION")),
-    ];
-    let sha = scan.manifest_sha();
-    let script =
-        Script::new("check the copy and move latest", p.finalize_body(&sha, &suffix, &marker, patch)).plain();
-    let out = cx.run_script(&script, &mut |_| {})?;
-    let mut name = None;
-    let mut unchanged = None;
-    let mut mismatch = false;
-    let mut error = None;
-    for report in tags::<SnapReport>(&out.stdout) {
-        match report {
-            SnapReport::Snapshot(n) => name = Some(n),
-            SnapReport::Unchanged(u) => unchanged = Some(u),
-            SnapReport::Mismatch => mismatch = true,
-            SnapReport::Error(e) => error = Some(e),
-            SnapReport::Moved(kept) => cx.reporter.detail(&format!(
-                "note: the directory {}/latest you made by hand is kept as {}/{kept}",
-                p.snapshots, p.snapshots
-            )),
-            SnapReport::Pruned(s) => cx.reporter.detail(&format!("removed the old snapshot {s} (--keep)")),
-            SnapReport::Guarded(s) => {
-                cx.reporter.detail(&format!("kept {s}: a queued or running job uses it"))
-            }
-            _ => {}
-        }
-    }
-    if mismatch {
-        return Err(StepError::Cluster {
-            what: "checking the copy".into(),
-            detail: "what arrived on the cluster differs from the project's file list (did files change during the copy?); latest still names the previous snapshot".into(),
-            hint: "run the same command again; only what differs is sent".into(),
-        });
-    }
-    if let Some(u) = unchanged {
-        return Ok((format!("{}/latest ({u}) already holds this code; no new snapshot", p.snapshots), true));
-    }
-    let Some(name) = name.filter(|_| out.status == 0) else {
-        return Err(StepError::Cluster {
-            what: "finishing the snapshot".into(),
-            detail: error.unwrap_or_else(|| format!("exit {}: {}", out.status, out.stderr.trim())),
-            hint: "run the same command again; latest still names the previous snapshot".into(),
-        });
-    };
-    let linked = scan.files() as u64 - sent.files.min(scan.files() as u64);
-    Ok((
-        format!(
-            "{}/{name} ({} files; {} sent for {} changed, {} hard-linked); latest → {name}",
-            p.snapshots,
-            scan.files(),
-            human_bytes(sent.bytes),
-            sent.files,
-            linked
-        ),
-        false,
-    ))
+    Ok(stats)
 }

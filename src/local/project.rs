@@ -8,15 +8,15 @@
 //! `.pytest_cache`, …), and the project's own excludes: `.hpcinitignore` files (gitignore
 //! syntax, at any level) and `--exclude PATTERN`. Empty directories are not sent, as in git.
 //!
-//! The manifest lists each entry as `path TAB f TAB size TAB mtime` (a link: `path TAB l TAB
-//! target`), NUL-terminated and sorted bytewise. The cluster builds the same text from what
-//! arrived, with `find`, so equal SHA-256 digests prove a complete transfer.
+//! The listing becomes the snapshot's manifest ([`super::manifest`]), which travels with the
+//! files; the cluster can build the same text from what a snapshot holds, with `find`, so equal
+//! SHA-256 digests prove a snapshot intact (`hpcinit sync --verify`, doctor).
 
 pub use super::git::{git_state, GitState};
+pub use super::manifest::{hex_sha256, parse_manifest};
 pub use super::project_error::ProjectError;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ignore::WalkBuilder;
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 /// Patterns never sent (gitignore syntax, from the project root).
@@ -36,7 +36,12 @@ pub const BUILT_IN_EXCLUDES: &[&str] = &[
     // hpcinit's own files inside a snapshot.
     "/.hpcinit-manifest",
     "/.hpcinit-snapshot",
+    "/.hpcinit-finish",
 ];
+
+/// hpcinit's own files at a snapshot's top, sent beside the project's: never an rsync exclude
+/// rule, or they would be left out too.
+pub(super) const OWN_FILES: &[&[u8]] = &[b".hpcinit-manifest", b".hpcinit-snapshot", b".hpcinit-finish"];
 
 /// The project's own exclude file, in gitignore syntax.
 pub const IGNORE_FILE: &str = ".hpcinitignore";
@@ -81,17 +86,33 @@ pub fn root_of(dir: &Path, home: &Path) -> PathBuf {
     dir.to_path_buf()
 }
 
-/// Whether this process may read the file (rsync would stop at it otherwise).
+/// Whether this process may read the file (rsync would stop at it otherwise): its mode bits
+/// answer for almost every file without a system call; `access(2)` decides the rest (ACLs,
+/// other groups).
 #[cfg(unix)]
-fn readable(path: &Path) -> bool {
+fn readable(path: &Path, meta: &std::fs::Metadata) -> bool {
     use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid and getegid cannot fail.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let mode = meta.mode();
+    let clearly = if meta.uid() == uid {
+        mode & 0o400 != 0
+    } else if meta.gid() == gid {
+        mode & 0o040 != 0
+    } else {
+        mode & 0o004 != 0
+    };
+    if clearly {
+        return true;
+    }
     let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else { return false };
     // SAFETY: a valid NUL-terminated path; access(2) only reads it.
     unsafe { libc::access(c.as_ptr(), libc::R_OK) == 0 }
 }
 
 #[cfg(not(unix))]
-fn readable(path: &Path) -> bool {
+fn readable(path: &Path, _meta: &std::fs::Metadata) -> bool {
     std::fs::File::open(path).is_ok()
 }
 
@@ -105,7 +126,18 @@ pub fn is_project(dir: &Path, home: &Path) -> bool {
     dir != home && (dir.join(".git").exists() || PROJECT_FILES.iter().any(|f| dir.join(f).is_file()))
 }
 
-/// Lists what a snapshot of `root` holds: see the module documentation for the rules.
+/// What the walk's threads gather.
+#[derive(Default)]
+struct Found {
+    entries: Vec<Entry>,
+    dirs: Vec<PathBuf>,
+    unreadable: Vec<String>,
+    error: Option<ProjectError>,
+}
+
+/// Lists what a snapshot of `root` holds: see the module documentation for the rules. The walk
+/// runs on as many threads as there are cores (ripgrep's walker), reading each directory once
+/// more afterwards for what was left out.
 pub fn scan(root: &Path, excludes: &[String]) -> Result<Scan, ProjectError> {
     let matcher = own_excludes(root, excludes)?;
     let venvs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -127,7 +159,8 @@ pub fn scan(root: &Path, excludes: &[String]) -> Result<Scan, ProjectError> {
         if path == root_buf {
             return true;
         }
-        if matcher.matched_path_or_any_parents(path, is_dir).is_ignore() {
+        // Parents were checked when the walk entered them.
+        if matcher.matched(path, is_dir).is_ignore() {
             return false;
         }
         if is_dir && (path.join("pyvenv.cfg").is_file() || path.join("conda-meta").is_dir()) {
@@ -138,42 +171,31 @@ pub fn scan(root: &Path, excludes: &[String]) -> Result<Scan, ProjectError> {
         }
         true
     });
-    let mut entries = Vec::new();
-    let mut dirs = vec![root.to_path_buf()];
-    let mut unreadable: Vec<String> = Vec::new();
-    for item in walk.build() {
-        let e = match item {
-            Ok(e) => e,
-            Err(err) => {
-                // Every unreadable entry is listed, not the first alone (see below).
-                unreadable.push(unreadable_entry(&err, root));
-                continue;
+    let found = std::sync::Mutex::new(Found { dirs: vec![root.to_path_buf()], ..Found::default() });
+    walk.build_parallel().run(|| {
+        let found = &found;
+        Box::new(move |item| {
+            let seen = visit(item, root);
+            let mut f = found.lock().expect("not poisoned");
+            match seen {
+                Ok(Seen::Entry(e)) => f.entries.push(e),
+                Ok(Seen::Dir(d)) => f.dirs.push(d),
+                Ok(Seen::Unreadable(u)) => f.unreadable.push(u),
+                Ok(Seen::Nothing) => {}
+                Err(e) => {
+                    f.error.get_or_insert(e);
+                    return ignore::WalkState::Quit;
+                }
             }
-        };
-        let Some(ft) = e.file_type() else { continue };
-        if ft.is_dir() {
-            if e.path() != root {
-                dirs.push(e.path().to_path_buf());
-            }
-            continue;
-        }
-        let path = e.path();
-        let read = |source| ProjectError::Read { path: path.to_path_buf(), source };
-        let rel = rel_bytes(path.strip_prefix(root).unwrap_or(path));
-        if ft.is_symlink() {
-            let target = std::fs::read_link(path).map_err(read)?;
-            entries.push(Entry { rel, kind: EntryKind::Link { target: os_bytes(target.as_os_str()) } });
-        } else if ft.is_file() {
-            if !readable(path) {
-                unreadable.push(String::from_utf8_lossy(&rel).into_owned());
-                continue;
-            }
-            let meta = std::fs::symlink_metadata(path).map_err(read)?;
-            entries.push(Entry { rel, kind: file_kind(&meta) });
-        }
-        // Sockets, pipes and devices are not code: left out.
+            ignore::WalkState::Continue
+        })
+    });
+    let Found { mut entries, mut dirs, mut unreadable, error } = found.into_inner().expect("not poisoned");
+    if let Some(e) = error {
+        return Err(e);
     }
     entries.sort_by(|a, b| a.rel.cmp(&b.rel));
+    dirs.sort();
     let mut venvs = std::mem::take(&mut *venvs.lock().expect("not poisoned"));
     venvs.sort();
     if !unreadable.is_empty() {
@@ -183,6 +205,45 @@ pub fn scan(root: &Path, excludes: &[String]) -> Result<Scan, ProjectError> {
     }
     let excluded = left_out(root, &dirs, &entries)?;
     Ok(Scan { entries, excluded, venvs })
+}
+
+/// One walk item, as the scan keeps it.
+enum Seen {
+    Entry(Entry),
+    Dir(PathBuf),
+    Unreadable(String),
+    Nothing,
+}
+
+fn visit(item: Result<ignore::DirEntry, ignore::Error>, root: &Path) -> Result<Seen, ProjectError> {
+    let e = match item {
+        Ok(e) => e,
+        // Every unreadable entry is listed, not the first alone (see below).
+        Err(err) => return Ok(Seen::Unreadable(unreadable_entry(&err, root))),
+    };
+    let Some(ft) = e.file_type() else { return Ok(Seen::Nothing) };
+    let path = e.path();
+    if ft.is_dir() {
+        return Ok(if path == root { Seen::Nothing } else { Seen::Dir(path.to_path_buf()) });
+    }
+    let read = |source| ProjectError::Read { path: path.to_path_buf(), source };
+    let rel = rel_bytes(path.strip_prefix(root).unwrap_or(path));
+    if ft.is_symlink() {
+        let target = std::fs::read_link(path).map_err(read)?;
+        return Ok(Seen::Entry(Entry {
+            rel,
+            kind: EntryKind::Link { target: os_bytes(target.as_os_str()) },
+        }));
+    }
+    if !ft.is_file() {
+        // Sockets, pipes and devices are not code: left out.
+        return Ok(Seen::Nothing);
+    }
+    let meta = std::fs::symlink_metadata(path).map_err(read)?;
+    if !readable(path, &meta) {
+        return Ok(Seen::Unreadable(String::from_utf8_lossy(&rel).into_owned()));
+    }
+    Ok(Seen::Entry(Entry { rel, kind: file_kind(&meta) }))
 }
 
 /// A walk error's path as the `.hpcinitignore` line names it (`data/`, `token.txt`).
@@ -262,93 +323,6 @@ fn os_bytes(s: &std::ffi::OsStr) -> Vec<u8> {
 
 fn rel_bytes(rel: &Path) -> Vec<u8> {
     os_bytes(rel.as_os_str())
-}
-
-impl Entry {
-    /// Its manifest record, without the terminating NUL.
-    pub fn record(&self) -> Vec<u8> {
-        let mut r = self.rel.clone();
-        match &self.kind {
-            EntryKind::File { size, mtime, .. } => r.extend(format!("\tf\t{size}\t{mtime}").bytes()),
-            EntryKind::Link { target } => {
-                r.extend(b"\tl\t");
-                r.extend(target);
-            }
-        }
-        r
-    }
-
-    /// The path for messages.
-    pub fn display(&self) -> String {
-        String::from_utf8_lossy(&self.rel).into_owned()
-    }
-}
-
-impl Scan {
-    pub fn files(&self) -> usize {
-        self.entries.iter().filter(|e| matches!(e.kind, EntryKind::File { .. })).count()
-    }
-
-    pub fn bytes(&self) -> u64 {
-        self.entries
-            .iter()
-            .map(|e| match e.kind {
-                EntryKind::File { size, .. } => size,
-                EntryKind::Link { .. } => 0,
-            })
-            .sum()
-    }
-
-    /// The manifest text: each record NUL-terminated, sorted bytewise as `LC_ALL=C sort -z` does.
-    pub fn manifest(&self) -> Vec<u8> {
-        let mut records: Vec<Vec<u8>> = self.entries.iter().map(Entry::record).collect();
-        records.sort();
-        let mut out = Vec::new();
-        for r in records {
-            out.extend(r);
-            out.push(0);
-        }
-        out
-    }
-
-    pub fn manifest_sha(&self) -> String {
-        hex(&Sha256::digest(self.manifest()))
-    }
-
-    /// rsync's exclude rules for what is left out (`--exclude-from=- --from0`): each path
-    /// anchored at the project root, wildcards escaped, directories with a trailing `/`.
-    pub fn rsync_excludes(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        for (rel, is_dir) in &self.excluded {
-            out.push(b'/');
-            for b in rel {
-                if matches!(b, b'*' | b'?' | b'[' | b'\\') {
-                    out.push(b'\\');
-                }
-                out.push(*b);
-            }
-            if *is_dir {
-                out.push(b'/');
-            }
-            out.push(0);
-        }
-        out
-    }
-}
-
-/// Parses a manifest (as the cluster keeps it in `.hpcinit-manifest`) into path → record.
-pub fn parse_manifest(text: &[u8]) -> std::collections::BTreeMap<Vec<u8>, Vec<u8>> {
-    text.split(|b| *b == 0)
-        .filter(|r| !r.is_empty())
-        .map(|r| {
-            let cut = r.iter().position(|b| *b == b'\t').unwrap_or(r.len());
-            (r[..cut].to_vec(), r.to_vec())
-        })
-        .collect()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 use super::{Action, Step};
 use crate::local::project::GitState;
 use crate::quote::sh;
+use crate::remote::Script;
 use serde::Serialize;
 
 /// The remote helpers (bash), sent before a snapshot script's body.
@@ -101,7 +102,7 @@ pub fn step(site: &str, project: &str, code: &CodeFacts, answers: &SyncAnswers, 
         None => "no git commit".into(),
     };
     let summary = format!(
-        "Copy the project ({} files, {}; {what}) into a new snapshot {snapshots}/<UTC time>{suffix}/ without .git, what git ignores, venvs and caches; unchanged files are hard links to the previous snapshot, and latest moves only once the copy is complete and checked{}.",
+        "Copy the project ({} files, {}; {what}) into a new snapshot {snapshots}/<UTC time>{suffix}/ without .git, what git ignores, venvs and caches; unchanged files are hard links to the previous snapshot, and latest moves only once every file arrived{}.",
         code.files,
         human_bytes(code.bytes),
         match answers.keep {
@@ -139,13 +140,21 @@ fn suffix_of(sha: &str, dirty: bool) -> String {
 /// a copy of `latest` in hard links — the one the last sync prepared (`.hpcinit-next`), or one
 /// made now — unless an interrupted copy is there to finish. rsync then updates it in place:
 /// only what changed is sent and written, each changed file as a new file, so no snapshot's
-/// file is ever modified. It passes through the login shell, whatever that is, as one
-/// `sh -c '…'` word with no quote inside.
+/// file is ever modified. When the receiving rsync exits 0 and the transfer brought
+/// [`FINISH`] (see [`SyncPlan::finish_script`]), the same connection runs it: the snapshot is
+/// marked, renamed into place and `latest` moves, with its report on standard error. It passes
+/// through the login shell, whatever that is, as one `sh -c '…'` word with no quote inside.
 pub fn rsync_path(dir: &str) -> String {
     format!(
-        "sh -c 'cd && if ! test -d scratch/; then echo \"hpcinit: ~/scratch is missing on the cluster\" >&2; exit 3; fi; mkdir -p {dir} && cd {dir} && if ! test -d {INCOMING}; then if test -d {NEXT}; then mv {NEXT} {INCOMING}; else mkdir {INCOMING} && if test -d latest/; then cp -al latest/. {INCOMING}/; fi; fi; fi && cd && exec rsync \"$@\"' hpcinit-sync"
+        "sh -c 'cd && if ! test -d scratch/; then echo \"hpcinit: ~/scratch is missing on the cluster\" >&2; exit 3; fi; mkdir -p {dir} && cd {dir} && if ! test -d {INCOMING}; then if test -d {NEXT}; then mv {NEXT} {INCOMING}; else mkdir {INCOMING} && if test -d latest/; then cp -al latest/. {INCOMING}/; fi; fi; fi && cd && rsync \"$@\" || exit; cd {dir} && if test -f {INCOMING}/{FINISH}; then exec bash {INCOMING}/{FINISH} >&2 </dev/null; fi' hpcinit-sync"
     )
 }
+
+/// The script a transfer brings along to finish the snapshot on its own connection.
+pub const FINISH: &str = ".hpcinit-finish";
+
+/// The manifest's name in a snapshot (and in the transfer that fills it).
+pub const MANIFEST: &str = ".hpcinit-manifest";
 
 /// A copy of `latest` in hard links, made in the background after each snapshot for the next.
 pub const NEXT: &str = ".hpcinit-next";
@@ -163,6 +172,27 @@ impl SyncPlan {
     /// Makes `.hpcinit-incoming` from hard links, for the SFTP route.
     pub fn prepare_body(&self) -> String {
         format!("{FUNCTIONS}\nhpcinit_snap_prepare {}", sh(&self.dir))
+    }
+
+    /// What rsync brings along as [`FINISH`] and its connection runs once every file arrived:
+    /// checks that the manifest which came along is `manifest_sha`'s, marks the snapshot with
+    /// `marker` and names it with `suffix` (all as they are at the copy, passed as arguments),
+    /// renames it into place, moves `latest`, prunes.
+    pub fn finish_script(&self, manifest_sha: &str, suffix: &str, marker: &[String]) -> Script {
+        let body = format!(
+            "{FUNCTIONS}\nsha=$1 suffix=$2\nshift 2\nhpcinit_snap_finish {} \"$sha\" \"$suffix\" {} {} \"$@\"",
+            sh(&self.dir),
+            self.keep.unwrap_or(0),
+            self.protect
+        );
+        let mut args = vec![manifest_sha.to_string(), suffix.to_string()];
+        args.extend(marker.iter().cloned());
+        Script::new("finish the snapshot", body).plain().with_args(args)
+    }
+
+    /// Compares `latest`'s files with its own manifest (`hpcinit sync --verify`, doctor).
+    pub fn verify_body(&self) -> String {
+        format!("{FUNCTIONS}\nhpcinit_snap_verify {}", sh(&self.dir))
     }
 
     /// Removes and links in `.hpcinit-incoming` (both lists base64, NUL-separated).
@@ -261,8 +291,11 @@ pub enum SnapReport {
     Manifest(String),
     /// How many snapshots the project has.
     Count(usize),
-    /// What `.hpcinit-incoming` holds, base64 (the SFTP route).
+    /// What `.hpcinit-incoming` holds, base64 (the SFTP route), or `latest` when it differs
+    /// from its manifest.
     Listing(String),
+    /// `latest`'s name, the hash its manifest records, the hash of what it holds.
+    Verify(String, String, String),
     /// The snapshot made, by name.
     Snapshot(String),
     /// `latest` already holds this code (its name).
@@ -291,6 +324,11 @@ impl crate::remote::script::Tagged for SnapReport {
             "manifest" => SnapReport::Manifest(p),
             "count" => SnapReport::Count(payload.trim().parse().unwrap_or(0)),
             "listing" => SnapReport::Listing(p),
+            "verify" => {
+                let w: Vec<&str> = payload.split_whitespace().collect();
+                let [name, recorded, found] = w[..] else { return None };
+                SnapReport::Verify(name.into(), recorded.into(), found.into())
+            }
             "snapshot" => SnapReport::Snapshot(p),
             "unchanged" => SnapReport::Unchanged(p),
             "mismatch" => SnapReport::Mismatch,

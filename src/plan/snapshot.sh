@@ -58,12 +58,13 @@ hpcinit_snap_prepare() {
   hpcinit_tag listing "$(cd .hpcinit-incoming && hpcinit_manifest | base64 -w0)"
 }
 
-# In the background, a copy of snapshot $1 in hard links for the next sync to start from.
+# In the background, a copy of snapshot $1 in hard links for the next sync to start from (with
+# its manifest, which rsync then sends as a difference).
 hpcinit_snap_next() {
-  rm -rf .hpcinit-next
   (
+    rm -rf .hpcinit-next
     t=.hpcinit-next.$$
-    cp -al "$1/." "$t/" && rm -f "$t/.hpcinit-manifest" "$t/.hpcinit-snapshot" && mv "$t" .hpcinit-next || rm -rf "$t"
+    cp -al "$1/." "$t/" && rm -f "$t/.hpcinit-snapshot" && mv "$t" .hpcinit-next || rm -rf "$t"
   ) </dev/null >/dev/null 2>&1 &
 }
 
@@ -96,43 +97,80 @@ hpcinit_snap_put() {
     touch -m -d "@$4" -- "$t" && mv -f -- "$t" "$p" || { rm -f -- "$t"; return 1; }
 }
 
-# Checks what arrived against the manifest's hash, marks it, renames it into place, moves
-# `latest`, and prunes. Args: dir, expected sha, name suffix, keep (0: all), protect (slurm|
-# none), then marker lines.
+# Checks what arrived against the manifest's hash, then installs it (below). Args: dir,
+# expected sha, name suffix, keep (0: all), protect (slurm|none), then marker lines. For the
+# SFTP route and for a copy started early, whose last files came with this script.
 hpcinit_snap_finalize() {
-  dir=$1 expected=$2 suffix=$3 keep=$4 protect=$5
-  shift 5
+  dir=$1 expected=$2
+  shift 2
   cd "$HOME/$dir" || { hpcinit_tag error "cannot enter ~/$dir"; return 1; }
   s=.hpcinit-incoming
   [ -d "$s" ] || { hpcinit_tag error "nothing arrived in ~/$dir/$s"; return 1; }
   # (A copy of latest holds latest's own files: new ones, never written through.)
-  rm -f "$s/.hpcinit-manifest" "$s/.hpcinit-snapshot"
+  rm -f "$s/.hpcinit-manifest" "$s/.hpcinit-snapshot" "$s/.hpcinit-finish"
   (cd "$s" && hpcinit_manifest) >"$s/.hpcinit-manifest" || return 1
   got=$(hpcinit_sha_of "$s/.hpcinit-manifest")
   if [ "$got" != "$expected" ]; then
     hpcinit_tag mismatch "$got"
     return 3
   fi
-  if [ -L latest ] && [ "$(hpcinit_sha_of latest/.hpcinit-manifest)" = "$expected" ]; then
-    # The same code: no new snapshot; the copy serves the next sync.
+  hpcinit_snap_install "$expected" "$@"
+}
+
+# Finishes a snapshot rsync filled, on rsync's own connection, once the receiving rsync exited
+# 0: rsync checks every file it writes against a whole-file checksum and exits 0 only when all
+# it was sent arrived, so what arrived is the listing hpcinit sent with it (the manifest, which
+# came in the same transfer). No second round trip, no second walk of the files; `hpcinit sync
+# --verify` and `hpcinit doctor` still compare the files with the manifest. Args: dir, the
+# manifest's sha, name suffix, keep, protect, then marker lines. Its output goes to rsync's
+# standard error.
+hpcinit_snap_finish() {
+  dir=$1 expected=$2
+  shift 2
+  cd "$HOME/$dir" || { hpcinit_tag error "cannot enter ~/$dir"; return 1; }
+  s=.hpcinit-incoming
+  rm -f "$s/.hpcinit-finish" "$s/.hpcinit-snapshot"
+  if [ "$(hpcinit_sha_of "$s/.hpcinit-manifest")" != "$expected" ]; then
+    # (rsync skips a file of the same size and time: a manifest made in the same second.)
     rm -f "$s/.hpcinit-manifest"
+    hpcinit_tag error "the manifest that arrived is not the one sent; run the same command again"
+    return 1
+  fi
+  hpcinit_snap_install "$expected" "$@"
+}
+
+# In the project's snapshot directory, with `.hpcinit-incoming` complete and its manifest in
+# place: unless latest holds the same manifest, marks it, renames it into place, moves `latest`,
+# prepares the next copy, and prunes. Args: manifest sha, name suffix, keep (0: all), protect
+# (slurm|none), then marker lines.
+hpcinit_snap_install() {
+  expected=$1 suffix=$2 keep=$3 protect=$4
+  shift 4
+  s=.hpcinit-incoming
+  if [ -L latest ] && [ "$(hpcinit_recorded_sha latest)" = "$expected" ]; then
+    # The same code: no new snapshot; the copy serves the next sync.
     if [ -d .hpcinit-next ]; then rm -rf "$s"; else mv "$s" .hpcinit-next; fi
     hpcinit_tag unchanged "$(readlink latest)"
     return 0
   fi
-  stamp=$(date -u +%Y%m%dT%H%M%SZ)
+  # (Builtins where they do: this runs while the person waits for rsync to return.)
+  TZ=UTC0 printf -v stamp '%(%Y%m%dT%H%M%SZ)T' -1
   n=$stamp$suffix
   i=2
   while [ -e "$n" ] || [ -L "$n" ]; do
     n=$stamp$suffix-$i
     i=$((i + 1))
   done
+  local old_umask
+  old_umask=$(umask)
+  umask 0222
   {
-    printf 'hpcinit snapshot %s\ncreated: %s\n' "$n" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    printf 'hpcinit snapshot %s\n' "$n"
+    TZ=UTC0 printf 'created: %(%Y-%m-%dT%H:%M:%SZ)T\n' -1
     printf '%s\n' "$@"
     printf 'manifest-sha256: %s\n' "$expected"
   } >"$s/.hpcinit-snapshot"
-  chmod a-w "$s/.hpcinit-snapshot" "$s/.hpcinit-manifest"
+  umask "$old_umask"
   mv -- "$s" "$n" || return 1
   if [ -d latest ] && [ ! -L latest ]; then
     # A directory made by hand before hpcinit kept snapshots: kept, under another name.
@@ -142,6 +180,32 @@ hpcinit_snap_finalize() {
   hpcinit_tag snapshot "$n"
   hpcinit_snap_next "$n"
   if [ "$keep" -gt 0 ]; then hpcinit_snap_prune "$keep" "$protect"; fi
+  return 0
+}
+
+# The manifest hash a snapshot's marker records (its last line), read without a new process;
+# the manifest's own hash for a snapshot without one.
+hpcinit_recorded_sha() {
+  local line sha=
+  if [ -f "$1/.hpcinit-snapshot" ]; then
+    while IFS= read -r line; do
+      case $line in manifest-sha256:\ *) sha=${line#manifest-sha256: } ;; esac
+    done <"$1/.hpcinit-snapshot"
+  fi
+  [ -n "$sha" ] || sha=$(hpcinit_sha_of "$1/.hpcinit-manifest")
+  printf '%s' "$sha"
+}
+
+# Compares the files of the snapshot `latest` names with its own manifest: `verify NAME
+# RECORDED-SHA FOUND-SHA`, and with `with_listing` what it holds (base64) when they differ.
+hpcinit_snap_verify() {
+  cd "$HOME/$1" 2>/dev/null && [ -L latest ] || { hpcinit_tag latest -; return 0; }
+  recorded=$(hpcinit_sha_of latest/.hpcinit-manifest)
+  found=$(cd latest/ && hpcinit_manifest | sha256sum)
+  hpcinit_tag verify "$(readlink latest)" "${recorded:--}" "${found%% *}"
+  if [ "${recorded:--}" != "${found%% *}" ]; then
+    hpcinit_tag listing "$(cd latest/ && hpcinit_manifest | base64 -w0)"
+  fi
   return 0
 }
 

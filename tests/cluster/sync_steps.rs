@@ -167,6 +167,8 @@ fn snapshots_hold_the_code_link_unchanged_files_and_skip_what_git_ignores() {
     let r = sync(&l, "sandbox", p, &[]);
     ok(&r, "second sync");
     assert!(r.stdout.contains("sent for 1 changed"), "{}", r.stdout);
+    // rsync's own connection moves latest: no second round trip, no second listing.
+    assert!(r.stdout.contains("1 round trip in this step"), "{}", r.stdout);
     let names = snapshot_names(&dir);
     assert_eq!(names.len(), 2, "{names:?}");
     assert!(names[1].ends_with(&format!("{sha}-dirty")), "uncommitted change: {}", names[1]);
@@ -209,6 +211,49 @@ fn snapshots_hold_the_code_link_unchanged_files_and_skip_what_git_ignores() {
     assert_eq!(latest(&dir), names[0]);
     assert!(dir.join("my-notes").is_dir(), "a directory without hpcinit's marker is never pruned");
     assert!(dir.join("latest/pkg/new.py").is_file() && !dir.join("latest/file with spaces.py").exists());
+}
+
+#[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
+fn verify_and_doctor_find_a_snapshot_changed_on_the_cluster() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let l = Laptop::new();
+    let p = "sync-verify";
+    let _c = cleanup(&l, p);
+    project(&l);
+    signed_in(&l, "sandbox");
+    let dir = snapshots(&l, p);
+    let r = sync(&l, "sandbox", p, &["--verify"]);
+    ok(&r, "sync --verify");
+    assert!(
+        r.stdout.contains("holds exactly the") && r.stdout.contains("which is this project as it is now"),
+        "{}",
+        r.stdout
+    );
+    // The manifest in the snapshot is the one hpcinit listed, and its marker records its hash.
+    let manifest = std::fs::read(dir.join("latest/.hpcinit-manifest")).unwrap();
+    let marker = std::fs::read_to_string(dir.join("latest/.hpcinit-snapshot")).unwrap();
+    let sha = format!("{:x}", <sha2::Sha256 as sha2::Digest>::digest(&manifest));
+    assert!(marker.contains(&format!("manifest-sha256: {sha}")), "{marker}");
+    assert!(!dir.join("latest/.hpcinit-finish").exists(), "the finishing script is not part of a snapshot");
+
+    // Someone changes a file of the snapshot on the cluster.
+    let victim = dir.join("latest/VERSION");
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(&victim, b"edited on the cluster\n").unwrap();
+    let r = sync(&l, "sandbox", p, &["--verify"]);
+    assert_ne!(r.code, 0, "a damaged snapshot fails --verify\n{}", r.stdout);
+    assert!(r.stderr.contains("differ from its manifest") && r.stderr.contains("~ VERSION"), "{}", r.stderr);
+    assert!(r.stderr.contains("hint: "), "{}", r.stderr);
+    let d = l.hpcinit(&["doctor", "--site", "sandbox", "--user", "hpcuser", "--project-name", p], &[]);
+    assert!(
+        d.stdout
+            .lines()
+            .any(|l| l.contains("code snapshot") && l.contains("1 file(s) differ from its manifest")),
+        "{}\n{}",
+        d.stdout,
+        d.stderr
+    );
 }
 
 /// Files big enough that a bandwidth-limited copy takes seconds.

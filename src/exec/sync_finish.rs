@@ -1,0 +1,130 @@
+//! The end of the code-snapshot step: the marker lines and name suffix a snapshot gets, the
+//! files rsync brings along to finish it on its own connection (the manifest and the finishing
+//! script, written to a temporary directory on this machine), the finishing script of the SFTP
+//! route and of a copy started early (one round trip: check what arrived against the manifest,
+//! rename, move `latest`), and what the cluster reported, as the step's result.
+
+use super::sync_task::Sent;
+use super::{Context, StepError};
+use crate::local::project::{self, GitState, Scan};
+use crate::plan::snapshot::{human_bytes, SnapReport, SyncPlan, FINISH, MANIFEST};
+use crate::remote::script::tags;
+use crate::remote::Script;
+
+/// The files sent beside the project's (its manifest and the finishing script), in a
+/// temporary directory removed when dropped.
+pub struct Sidecar(tempfile::TempDir);
+
+impl Sidecar {
+    pub fn write(manifest: &[u8], finish: &str) -> std::io::Result<Sidecar> {
+        let dir = tempfile::Builder::new().prefix("hpcinit-sync.").tempdir()?;
+        std::fs::write(dir.path().join(MANIFEST), manifest)?;
+        std::fs::write(dir.path().join(FINISH), finish)?;
+        Ok(Sidecar(dir))
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        self.0.path()
+    }
+}
+
+/// The snapshot's name suffix and marker lines, as the project is now.
+pub fn marker(p: &SyncPlan, scan: &Scan, git: Option<GitState>) -> (String, Vec<String>) {
+    let suffix = GitState::suffix(git.as_ref());
+    let host = crate::local::host::hostname().unwrap_or_else(|| "this machine".into());
+    let lines = vec![
+        format!("source: {host}:{}", p.root),
+        match &git {
+            Some(g) => {
+                format!("git: {}{}", g.short_sha, if g.dirty { " (with uncommitted changes)" } else { "" })
+            }
+            None => "git: none".into(),
+        },
+        format!("files: {}", scan.files()),
+        format!("bytes: {}", scan.bytes()),
+        format!("made-by: hpcinit {}", env!("CARGO_PKG_VERSION")),
+    ];
+    (suffix, lines)
+}
+
+/// Checks what arrived against the manifest on the cluster, then finishes the snapshot (the
+/// SFTP route and a copy started early, after `patch`).
+pub fn finalize(
+    cx: &mut Context,
+    p: &SyncPlan,
+    scan: &Scan,
+    sent: &Sent,
+    patch: &str,
+) -> Result<(String, bool), StepError> {
+    let (suffix, marker) = marker(p, scan, project::git_state(std::path::Path::new(&p.root)));
+    let sha = scan.manifest_sha();
+    let script =
+        Script::new("check the copy and move latest", p.finalize_body(&sha, &suffix, &marker, patch)).plain();
+    let out = cx.run_script(&script, &mut |_| {})?;
+    let reports = tags::<SnapReport>(&out.stdout);
+    outcome(cx, p, scan, sent, reports, out.status, &out.stderr)
+}
+
+/// What the finishing script reported, as the step's result.
+pub fn outcome(
+    cx: &mut Context,
+    p: &SyncPlan,
+    scan: &Scan,
+    sent: &Sent,
+    reports: Vec<SnapReport>,
+    status: i32,
+    stderr: &str,
+) -> Result<(String, bool), StepError> {
+    let mut name = None;
+    let mut unchanged = None;
+    let mut mismatch = false;
+    let mut error = None;
+    for report in reports {
+        match report {
+            SnapReport::Snapshot(n) => name = Some(n),
+            SnapReport::Unchanged(u) => unchanged = Some(u),
+            SnapReport::Mismatch => mismatch = true,
+            SnapReport::Error(e) => error = Some(e),
+            SnapReport::Moved(kept) => cx.reporter.detail(&format!(
+                "note: the directory {}/latest you made by hand is kept as {}/{kept}",
+                p.snapshots, p.snapshots
+            )),
+            SnapReport::Pruned(s) => cx.reporter.detail(&format!("removed the old snapshot {s} (--keep)")),
+            SnapReport::Guarded(s) => {
+                cx.reporter.detail(&format!("kept {s}: a queued or running job uses it"))
+            }
+            _ => {}
+        }
+    }
+    if mismatch {
+        return Err(StepError::Cluster {
+            what: "checking the copy".into(),
+            detail: "what arrived on the cluster differs from the project's file list (did files change during the copy?); latest still names the previous snapshot".into(),
+            hint: "run the same command again; only what differs is sent".into(),
+        });
+    }
+    if let Some(u) = unchanged {
+        return Ok((format!("{}/latest ({u}) already holds this code; no new snapshot", p.snapshots), true));
+    }
+    let Some(name) = name.filter(|_| status == 0) else {
+        let stderr: Vec<&str> =
+            stderr.lines().filter(|l| crate::remote::script::tagged(l).is_none()).collect();
+        return Err(StepError::Cluster {
+            what: "finishing the snapshot".into(),
+            detail: error.unwrap_or_else(|| format!("exit {status}: {}", stderr.join("\n").trim())),
+            hint: "run the same command again; latest still names the previous snapshot".into(),
+        });
+    };
+    let linked = scan.files() as u64 - sent.files.min(scan.files() as u64);
+    Ok((
+        format!(
+            "{}/{name} ({} files; {} sent for {} changed, {} hard-linked); latest → {name}",
+            p.snapshots,
+            scan.files(),
+            human_bytes(sent.bytes),
+            sent.files,
+            linked
+        ),
+        false,
+    ))
+}
