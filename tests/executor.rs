@@ -17,7 +17,7 @@ use hpcinit::plan::snapshot::CodeFacts;
 use hpcinit::plan::{LocalFacts, Plan, RemoteFacts, StepId};
 use hpcinit::profile::raw::RegistrationMode;
 use hpcinit::profile::{Profile, ProfileSet};
-use hpcinit::remote::{Remote, RemoteError, RemoteOutput, Running, Script};
+use hpcinit::remote::{KeyQuery, Remote, RemoteError, RemoteOutput, Running, Script};
 use hpcinit::ui::{Prompter, Reporter, ScriptedPrompter, Status, Wait};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -31,6 +31,8 @@ struct Seen {
     purposes: Vec<String>,
     mismatches: Vec<String>,
     cluster: Option<(RemoteFacts, bool)>,
+    /// How many scripts had arrived when the background key query started.
+    key_query_after: Option<usize>,
 }
 
 /// A fake cluster: facts it reports, what it changes when a step's script arrives.
@@ -46,6 +48,8 @@ struct FakeCluster<'a> {
     token: String,
     /// Fail the Python build (`fail install`) instead of building.
     fail_build: bool,
+    /// The server does not take the key even once it is in authorized_keys.
+    refuse_key: bool,
     open: bool,
     seen: Rc<RefCell<Seen>>,
 }
@@ -91,6 +95,7 @@ impl<'a> FakeCluster<'a> {
             key_installed: false,
             token: String::new(),
             fail_build: false,
+            refuse_key: false,
             open: false,
             seen,
         }
@@ -165,7 +170,7 @@ impl<'a> FakeCluster<'a> {
             )),
             "add the key to ~/.ssh/authorized_keys" => {
                 self.key_installed = true;
-                ok(String::new())
+                ok("drwx------ 5 alice alice 4096 Jan 1 00:00 /home/alice\n".into())
             }
             "probe" => ok(self.probe_line()),
             "create the directories" => {
@@ -273,7 +278,14 @@ impl Remote for FakeCluster<'_> {
         _key: &std::path::Path,
         _prompter: &mut dyn Prompter,
     ) -> Result<bool, RemoteError> {
-        Ok(self.key_installed)
+        Ok(self.key_installed && !self.refuse_key)
+    }
+
+    fn start_key_query(&mut self, _key: &std::path::Path) -> Option<KeyQuery> {
+        let accepted = self.key_installed && !self.refuse_key;
+        let mut seen = self.seen.borrow_mut();
+        seen.key_query_after = Some(seen.purposes.len());
+        Some(KeyQuery::spawn(move || Ok(accepted)))
     }
 
     fn name(&self) -> &'static str {
@@ -404,7 +416,7 @@ struct Outcome {
 }
 
 fn bootstrap(profile: &Profile, laptop: &Laptop, fail_build: bool) -> Outcome {
-    bootstrap_from(profile, laptop, fail_build, None)
+    bootstrap_from(profile, laptop, fail_build, None, false)
 }
 
 /// A bootstrap on a cluster left as `cluster` says (facts, key installed) by an earlier run.
@@ -413,6 +425,7 @@ fn bootstrap_from(
     laptop: &Laptop,
     fail_build: bool,
     cluster: Option<(RemoteFacts, bool)>,
+    refuse_key: bool,
 ) -> Outcome {
     let answers = laptop.answers(profile);
     let local = laptop.local();
@@ -420,6 +433,7 @@ fn bootstrap_from(
     let seen = Rc::new(RefCell::new(Seen::default()));
     let mut fake = FakeCluster::new(profile, &answers, &local, seen.clone());
     fake.fail_build = fail_build;
+    fake.refuse_key = refuse_key;
     // On a portal site, the person has pasted the key there.
     fake.key_installed = profile.raw.key_registration.mode.value == RegistrationMode::Portal;
     if let Some((facts, key_installed)) = cluster {
@@ -553,7 +567,7 @@ fn a_run_after_a_failure_resumes_where_it_stopped() {
     let cluster = first.seen.cluster.clone();
     assert!(cluster.as_ref().is_some_and(|(_, key)| *key), "the first run registered the key");
     // The same command again, on the cluster as the first run left it, with the cause fixed.
-    let out = bootstrap_from(profile, &laptop, false, cluster);
+    let out = bootstrap_from(profile, &laptop, false, cluster, false);
     assert!(out.result.is_ok(), "{:?}\n{}", out.result.err(), out.lines.join("\n"));
     let p = &out.seen.purposes;
     for done_before in
@@ -566,4 +580,29 @@ fn a_run_after_a_failure_resumes_where_it_stopped() {
     assert!(unchanged >= 3, "key, directories and templates are unchanged: {:?}", out.lines);
     let lock = std::fs::read_to_string(laptop.home.path().join("demo/hpcinit.lock")).expect("lock written");
     assert!(lock.contains("numpy==2.0.0"), "{lock}");
+}
+
+#[test]
+fn key_login_is_proven_beside_the_later_steps_and_a_refusal_fails_the_run() {
+    let set = ProfileSet::builtin().expect("built-in profiles");
+    let profile = set.get("sandbox").expect("sandbox");
+    // Taken: the later steps did not wait for the proof, and the run succeeds.
+    let laptop = Laptop::new();
+    let out = bootstrap(profile, &laptop, false);
+    assert!(out.result.is_ok(), "{:?}\n{}", out.result.err(), out.lines.join("\n"));
+    let p = &out.seen.purposes;
+    let probe = p.iter().position(|x| x == "probe").expect("probe");
+    assert!(out.seen.key_query_after.is_some_and(|n| n <= probe), "asked before the probe: {p:?}");
+    assert!(
+        out.lines.iter().any(|l| l.contains("key login is checked beside the next steps")),
+        "{:?}",
+        out.lines
+    );
+    // Refused: the run fails in the key step's name, with its hint, after the other steps.
+    let laptop = Laptop::new();
+    let out = bootstrap_from(profile, &laptop, false, None, true);
+    let err = out.result.expect_err("a key the server does not take fails the run");
+    assert!(err.title.contains("key") || err.title.contains("Key"), "{}", err.title);
+    assert!(err.to_string().contains("key login still fails"), "{err}");
+    assert!(out.lines.iter().any(|l| l == "begin Lock file"), "{:?}", out.lines);
 }

@@ -119,6 +119,16 @@ pub struct Context<'a> {
     remote: Option<Box<dyn Remote + 'a>>,
     /// Things left for the person to do.
     pub pending: Vec<String>,
+    /// Checks a step left running beside the next ones; [`run`] collects them at its end.
+    pub proofs: Vec<Proof>,
+}
+
+/// A step's check still running in the background: the step's title, and what its answer
+/// being "no" means.
+pub struct Proof {
+    pub title: String,
+    pub query: crate::remote::KeyQuery,
+    pub refused: StepError,
 }
 
 impl<'a> Context<'a> {
@@ -143,6 +153,7 @@ impl<'a> Context<'a> {
             passphrase: None,
             remote: None,
             pending: Vec::new(),
+            proofs: Vec::new(),
         }
     }
 
@@ -318,6 +329,27 @@ pub fn run(cx: &mut Context, ids: &[StepId]) -> Result<(), StepFailed> {
             }
         }
         start_later(cx, &ids[i + 1..], &mut started);
+    }
+    collect_proofs(cx)
+}
+
+/// Waits for the checks steps left running; the first that fails fails the run, in its step's
+/// name.
+fn collect_proofs(cx: &mut Context) -> Result<(), StepFailed> {
+    for Proof { title, query, refused } in std::mem::take(&mut cx.proofs) {
+        let error = match query.answer() {
+            Ok(true) => {
+                cx.reporter
+                    .trace(&format!("{title}: the server accepts the key (checked beside the later steps)"));
+                continue;
+            }
+            Ok(false) => refused,
+            Err(e) => {
+                let hint = connect_task::connect_hint(cx, &e);
+                StepError::Remote { error: e, hint }
+            }
+        };
+        return Err(StepFailed { title, error: Box::new(error) });
     }
     Ok(())
 }

@@ -15,11 +15,13 @@ pub struct RegisterKeyTask {
     plan: RegisterKeyPlan,
     /// The server accepted the key during apply: the verifying check need not log in again.
     proven: bool,
+    /// Key login is being proven beside the next steps ([`super::Proof`]).
+    deferred: bool,
 }
 
 impl RegisterKeyTask {
     pub fn new(plan: &RegisterKeyPlan) -> RegisterKeyTask {
-        RegisterKeyTask { plan: plan.clone(), proven: false }
+        RegisterKeyTask { plan: plan.clone(), proven: false, deferred: false }
     }
 }
 
@@ -77,6 +79,11 @@ impl Task for RegisterKeyTask {
         let site = cx.plan.display_name.clone();
         if self.proven {
             return Ok(Check::Done(format!("{site} accepts the key")));
+        }
+        if self.deferred {
+            return Ok(Check::Done(format!(
+                "the key is in ~/.ssh/authorized_keys on {site}; key login is checked beside the next steps"
+            )));
         }
         match self.plan.mode {
             RegistrationMode::AuthorizedKeys => {
@@ -184,6 +191,28 @@ impl RegisterKeyTask {
             });
         }
         let mut line = format!("added the key to ~/.ssh/authorized_keys on {site}; key login works");
+        // A home others cannot write: sshd will take the key, and the proof (a connection of
+        // its own) runs beside the next steps instead of before them.
+        let safe_home = out.stdout.lines().last().is_some_and(|l| l.starts_with('d') && !home_writable(l));
+        let key = cx.key.as_ref().map(|k| k.path.clone());
+        if let (true, Some(key)) = (safe_home, key) {
+            if let Some(query) = cx.remote().start_key_query(&key) {
+                cx.reporter.trace("key login is checked on a connection of its own, beside the next steps");
+                let title = cx.plan.step(crate::plan::StepId::RegisterKey).map(|s| s.title.clone());
+                cx.proofs.push(super::Proof {
+                    title: title.unwrap_or_else(|| "Key registration".into()),
+                    query,
+                    refused: StepError::KeyLoginFails {
+                        site: site.clone(),
+                        hint: "the key is in ~/.ssh/authorized_keys, yet the server does not take it: ask the site whether it allows key login, and check the key line there".into(),
+                    },
+                });
+                self.deferred = true;
+                return Ok(Applied::Changed(format!(
+                    "added the key to ~/.ssh/authorized_keys on {site}; key login is checked beside the next steps"
+                )));
+            }
+        }
         if accepted(cx)? {
             self.proven = true;
             return Ok(Applied::Changed(line));

@@ -13,15 +13,18 @@ hpcinit_key_state() {
 }
 
 # Adds the line once: ~/.ssh 0700, authorized_keys 0600, a missing final newline added first.
+# Then prints the home directory's mode line (as hpcinit_key_state does).
 hpcinit_key_install() {
   umask 077
   mkdir -p "$HOME"/.ssh && chmod 700 "$HOME"/.ssh &&
     touch "$HOME"/.ssh/authorized_keys && chmod 600 "$HOME"/.ssh/authorized_keys || return 1
-  grep -qxF "$1" "$HOME"/.ssh/authorized_keys && return 0
-  if [ -s "$HOME"/.ssh/authorized_keys ] && [ -n "$(tail -c 1 "$HOME"/.ssh/authorized_keys)" ]; then
-    echo >>"$HOME"/.ssh/authorized_keys
+  if ! grep -qxF "$1" "$HOME"/.ssh/authorized_keys; then
+    if [ -s "$HOME"/.ssh/authorized_keys ] && [ -n "$(tail -c 1 "$HOME"/.ssh/authorized_keys)" ]; then
+      echo >>"$HOME"/.ssh/authorized_keys
+    fi
+    printf '%s\n' "$1" >>"$HOME"/.ssh/authorized_keys || return 1
   fi
-  printf '%s\n' "$1" >>"$HOME"/.ssh/authorized_keys || return 1
+  ls -ld "$HOME"
 }
 
 # Removes group and other write permission from the home directory (asked first).

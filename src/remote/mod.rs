@@ -77,6 +77,12 @@ pub trait Remote {
         key: &std::path::Path,
         prompter: &mut dyn Prompter,
     ) -> Result<bool, RemoteError>;
+    /// The same question as [`Remote::key_accepted`], asked on a connection of its own in the
+    /// background, to be answered later ([`KeyQuery::answer`]) while the run goes on; `None`
+    /// where the transport cannot (ssh2 asks within its one session).
+    fn start_key_query(&mut self, _key: &std::path::Path) -> Option<KeyQuery> {
+        None
+    }
     /// `ssh` or `ssh2`, for messages.
     fn name(&self) -> &'static str;
     /// How rsync reaches the cluster over this connection, where it can (OpenSSH).
@@ -120,6 +126,20 @@ pub trait Remote {
 }
 
 /// How rsync's ssh rides on the run's connection.
+/// A key question asked in the background ([`Remote::start_key_query`]).
+pub struct KeyQuery(std::thread::JoinHandle<Result<bool, RemoteError>>);
+
+impl KeyQuery {
+    pub fn spawn(ask: impl FnOnce() -> Result<bool, RemoteError> + Send + 'static) -> KeyQuery {
+        KeyQuery(std::thread::spawn(ask))
+    }
+
+    /// Waits for the answer.
+    pub fn answer(self) -> Result<bool, RemoteError> {
+        self.0.join().unwrap_or(Ok(false))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct RsyncShell {
     /// rsync's `-e` value (rsync splits it at spaces and honours quotes).

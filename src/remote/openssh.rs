@@ -152,6 +152,26 @@ impl OpenSsh {
 
     /// A config with the alias's resolved settings (`ssh -G`) but no identity files, for
     /// [`Remote::key_accepted`]: a gateway is reached as the real config says (its master).
+    /// The ssh command of [`Remote::key_accepted`], with the throw-away config it reads.
+    fn key_query(&self, key: &Path) -> (Command, Option<TempConfig>) {
+        let public = PathBuf::from(format!("{}.pub", key.display()));
+        let query = if public.is_file() { self.query_config(&public).ok() } else { None };
+        let mut cmd = self.command();
+        if let Some(q) = &query {
+            // The alias's own settings, resolved by ssh, without its identities.
+            cmd = Command::new("ssh");
+            cmd.env_clear().envs(&self.vars).env("LANG", "C").env("LC_ALL", "C").arg("-F").arg(&q.0);
+        }
+        cmd.args(["-v", "-o", "ControlPath=none", "-o", "ControlMaster=no", "-o", "BatchMode=yes"])
+            .args(["-o", "PreferredAuthentications=publickey", "-o", "IdentitiesOnly=yes"])
+            .args(["-o", "IdentityAgent=none", "-o", "ConnectTimeout=20", "-i"])
+            .arg(if query.is_some() { public.as_path() } else { key })
+            .args([&self.alias, "true"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        (cmd, query)
+    }
+
     fn query_config(&self, public: &Path) -> std::io::Result<TempConfig> {
         let g = self.command().args(["-G", &self.alias]).stdin(Stdio::null()).output()?;
         if !g.status.success() {
@@ -211,6 +231,21 @@ impl OpenSsh {
 }
 
 /// A file removed when dropped.
+/// What ssh's verbose output says about the key: "Server accepts key" comes before the
+/// signature, so the key is registered even when it then needs a passphrase or a second
+/// factor that BatchMode may not ask for.
+fn key_answer(out: &std::process::Output, host: &str, port: u16) -> Result<bool, RemoteError> {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() || stderr.contains("Server accepts key") {
+        return Ok(true);
+    }
+    let e = RemoteError::from_ssh_stderr(&stderr, host, port);
+    if e.is_network() || matches!(e, RemoteError::HostKeyRejected { .. }) {
+        return Err(e);
+    }
+    Ok(false)
+}
+
 struct TempConfig(PathBuf);
 
 impl Drop for TempConfig {
@@ -328,36 +363,20 @@ impl Remote for OpenSsh {
     /// does not matter to the answer. Without a `.pub` beside the key, the key itself is
     /// offered (a full key-only login).
     fn key_accepted(&mut self, key: &Path, _prompter: &mut dyn Prompter) -> Result<bool, RemoteError> {
-        let public = PathBuf::from(format!("{}.pub", key.display()));
-        let query = if public.is_file() { self.query_config(&public).ok() } else { None };
-        let mut cmd = self.command();
-        if let Some(q) = &query {
-            // The alias's own settings, resolved by ssh, without its identities.
-            cmd = Command::new("ssh");
-            cmd.env_clear().envs(&self.vars).env("LANG", "C").env("LC_ALL", "C").arg("-F").arg(&q.0);
-        }
-        let out = cmd
-            .args(["-v", "-o", "ControlPath=none", "-o", "ControlMaster=no", "-o", "BatchMode=yes"])
-            .args(["-o", "PreferredAuthentications=publickey", "-o", "IdentitiesOnly=yes"])
-            .args(["-o", "IdentityAgent=none", "-o", "ConnectTimeout=20", "-i"])
-            .arg(if query.is_some() { public.as_path() } else { key })
-            .args([&self.alias, "true"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .output()
-            .map_err(Self::spawn_err)?;
+        let (mut cmd, query) = self.key_query(key);
+        let out = cmd.output().map_err(Self::spawn_err)?;
         drop(query);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        // "Server accepts key" comes before the signature: the key is registered even when
-        // it then needs a passphrase or a second factor that BatchMode may not ask for.
-        if out.status.success() || stderr.contains("Server accepts key") {
-            return Ok(true);
-        }
-        let e = self.classify(&stderr);
-        if e.is_network() || matches!(e, RemoteError::HostKeyRejected { .. }) {
-            return Err(e);
-        }
-        Ok(false)
+        key_answer(&out, &self.host, self.port)
+    }
+
+    fn start_key_query(&mut self, key: &Path) -> Option<super::KeyQuery> {
+        let (mut cmd, query) = self.key_query(key);
+        let (host, port) = (self.host.clone(), self.port);
+        Some(super::KeyQuery::spawn(move || {
+            let out = cmd.output().map_err(Self::spawn_err)?;
+            drop(query);
+            key_answer(&out, &host, port)
+        }))
     }
 
     fn name(&self) -> &'static str {

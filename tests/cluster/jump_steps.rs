@@ -276,7 +276,9 @@ fn a_password_then_code_chain_signs_in_once_with_either_transport() {
         );
         // The key it registered is accepted (as a first factor: a code still follows).
         assert!(
-            r.stdout.contains("key login works") || r.stdout.contains("accepts the key"),
+            r.stdout.contains("key login works")
+                || r.stdout.contains("accepts the key")
+                || r.stdout.contains("key login is checked beside the next steps"),
             "{transport}: {}",
             r.stdout
         );
