@@ -310,6 +310,9 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Print the manual page (roff): `hpcinit man > hpcinit.1; man ./hpcinit.1`.
+    #[command(hide = true)]
+    Man,
     /// Exit 0 when HOST:PORT accepts a TCP connection within 1.5 s, else 1. hpcinit's ssh config
     /// asks this (`Match … !exec`) to send a site through its gateway only from outside.
     #[command(hide = true)]

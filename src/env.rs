@@ -71,13 +71,33 @@ impl Env {
         self.stdout_tty && self.var("NO_COLOR").is_none() && self.var("TERM") != Some("dumb")
     }
 
-    /// `/home/alice/.ssh/x` → `~/.ssh/x`, for display and for ssh config lines.
+    /// `/home/alice/.ssh/x` → `~/.ssh/x`, for display and for ssh config lines (Windows:
+    /// `~\.ssh\x`, one separator throughout).
     pub fn tilde(&self, path: &Path) -> String {
-        match path.strip_prefix(&self.home) {
-            Ok(rest) if rest.as_os_str().is_empty() => "~".into(),
+        let shown = match path.strip_prefix(&self.home) {
+            Ok(rest) if rest.as_os_str().is_empty() => return "~".into(),
             Ok(rest) => format!("~/{}", rest.display()),
             Err(_) => path.display().to_string(),
+        };
+        if cfg!(windows) {
+            shown.replace('/', "\\")
+        } else {
+            shown
         }
+    }
+}
+
+/// A path as a person writes it: Windows' canonical form `\\?\C:\…` (what `canonicalize`
+/// returns there) without its `\\?\` prefix (`\\?\UNC\server\share` → `\\server\share`);
+/// elsewhere, the path itself.
+pub fn plain(path: PathBuf) -> PathBuf {
+    let s = path.to_string_lossy();
+    if let Some(rest) = s.strip_prefix(r"\\?\UNC\") {
+        return PathBuf::from(format!(r"\\{rest}"));
+    }
+    match s.strip_prefix(r"\\?\") {
+        Some(rest) => PathBuf::from(rest),
+        None => path,
     }
 }
 
@@ -109,6 +129,13 @@ fn account_home() -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn windows_canonical_paths_are_shown_plain() {
+        assert_eq!(plain(PathBuf::from(r"\\?\C:\Users\alice\proj")), PathBuf::from(r"C:\Users\alice\proj"));
+        assert_eq!(plain(PathBuf::from(r"\\?\UNC\srv\share\p")), PathBuf::from(r"\\srv\share\p"));
+        assert_eq!(plain(PathBuf::from("/home/alice/proj")), PathBuf::from("/home/alice/proj"));
+    }
 
     fn env(vars: &[(&str, &str)]) -> Env {
         Env {

@@ -90,6 +90,10 @@ fn dispatch(cli: &Cli, env: &Env, printer: &mut ui::Printer) -> Result<Exit, Err
         Some(Command::Reach { host, port }) => {
             return Ok(if commands::plan::reach(host, *port) { Exit::Ok } else { Exit::Failed });
         }
+        Some(Command::Man) => {
+            commands::man::render(&Cli::command(), printer.out()).map_err(Error::Output)?;
+            return Ok(Exit::Ok);
+        }
         Some(Command::Completions { shell }) => {
             clap_complete::generate(*shell, &mut Cli::command(), "hpcinit", printer.out());
             return Ok(Exit::Ok);
@@ -106,6 +110,7 @@ fn dispatch(cli: &Cli, env: &Env, printer: &mut ui::Printer) -> Result<Exit, Err
         // Answered above, before the profiles were loaded.
         Some(Command::Completions { .. })
         | Some(Command::Reach { .. })
+        | Some(Command::Man)
         | Some(Command::Profiles { command: ProfilesCommand::Validate { .. } }) => Ok(Exit::Ok),
         Some(Command::Profiles { command: ProfilesCommand::List { json } }) => {
             commands::profiles::list(&set, *json, session.printer)?;

@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the build and the tests need: OpenSSH's client (tests check every planned
 # config with `ssh -G`), and libssh2's build dependencies (ssh2 links OpenSSL).
-need_pkgs=(openssh-client rsync git pkg-config libssl-dev shellcheck)
+# python3-venv and man-db: tests/dist.sh installs the wheel into a venv and reads the manual page.
+need_pkgs=(openssh-client rsync git pkg-config libssl-dev shellcheck python3-venv man-db)
 missing=()
 for p in "${need_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -54,6 +55,12 @@ rm -f "$log"
 if [ "$status" -eq 0 ] && [ "${skipped:-0}" != 0 ]; then
   echo "tests/run.sh: $skipped test(s) were skipped; here every test is mandatory" >&2
   status=1
+fi
+# The release artefacts (dist/build.sh: the static binary, its archive, the wheel), installed
+# and run as a person would, against the same cluster (HPCINIT_SKIP_DIST=1 leaves them out of
+# a local run; CI never sets it).
+if [ "$status" -eq 0 ] && [ "${HPCINIT_SKIP_DIST:-0}" != 1 ]; then
+  bash tests/dist.sh || status=$?
 fi
 if [ "$status" -ne 0 ]; then
   for log in "$D"/logs/*.log; do

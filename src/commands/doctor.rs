@@ -204,8 +204,8 @@ fn checks(cx: &mut Context, profile: &Profile, site: &str) -> Vec<Row> {
 
 fn key_mode(cx: &Context, r: &mut Rows) {
     let Some(k) = &cx.key else { return };
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(&k.path).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+    // (Windows has no mode bits: the key's ACL is set when it is made.)
+    let Some(mode) = crate::local::atomic::mode_of(&k.path).map(|m| m & 0o777) else { return };
     let shown = cx.env.tilde(&k.path);
     if mode & 0o077 == 0 {
         r.push("this machine", "key permissions", Verdict::Ok, format!("{shown} is {mode:04o}"), None);

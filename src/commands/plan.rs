@@ -102,6 +102,7 @@ pub fn inputs_with<'a>(
         lock,
         direct: direct_reach(profile),
         program: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+        windows: cfg!(windows),
     };
     let answers = Answers {
         user: user.into(),
@@ -261,7 +262,7 @@ pub(crate) fn absolute(p: &Path, env: &Env) -> PathBuf {
 
 pub(crate) fn project_dir(arg: Option<&Path>, env: &Env) -> Result<PathBuf, Error> {
     let dir = arg.map(|p| absolute(p, env)).unwrap_or_else(|| env.cwd.clone());
-    let dir = dir.canonicalize().map_err(|e| Error::LocalRead {
+    let dir = dir.canonicalize().map(crate::env::plain).map_err(|e| Error::LocalRead {
         what: "project directory",
         path: dir.clone(),
         source: e,

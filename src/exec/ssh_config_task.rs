@@ -102,12 +102,12 @@ impl Task for SshConfigTask {
             // home-manager link into /nix/store is) is theirs to change: say what to add.
             let read_only =
                 |why: String| StepError::ReadOnly { path: target.clone(), why, line: self.line.clone() };
-            if let Ok(meta) = std::fs::metadata(&target) {
-                use std::os::unix::fs::PermissionsExt;
-                let mode = meta.permissions().mode() & 0o7777;
+            if let Some(mode) = crate::local::atomic::mode_of(&target) {
                 if mode & 0o200 == 0 {
                     return Err(read_only(format!("is read-only (mode {mode:04o})")));
                 }
+            } else if std::fs::metadata(&target).is_ok_and(|m| m.permissions().readonly()) {
+                return Err(read_only("is read-only".into()));
             }
             let rofs = |e: std::io::Error| {
                 if e.kind() == std::io::ErrorKind::ReadOnlyFilesystem {

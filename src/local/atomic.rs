@@ -108,6 +108,18 @@ fn create_new(path: &Path, _mode: u32) -> io::Result<File> {
     OpenOptions::new().write(true).create_new(true).open(path)
 }
 
+/// Makes `options` create the file readable by its owner alone (0600; Windows: the default ACL
+/// of the user's profile directory).
+pub fn private(options: &mut OpenOptions) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = options;
+}
+
 #[cfg(unix)]
 fn permissions_of(m: &fs::Metadata) -> Option<u32> {
     use std::os::unix::fs::PermissionsExt;

@@ -1,7 +1,8 @@
 //! One hpcinit at a time changes a person's files. Two runs at once (a second terminal, a
 //! script started twice, a teaching assistant's loop) would both edit `~/.ssh/config`, the
 //! managed file and the state records; each write is atomic, but the later would undo the
-//! earlier's work. Every command that writes takes an exclusive `flock` on
+//! earlier's work. Every command that writes takes an exclusive lock (std's `File::try_lock`:
+//! `flock` on Unix, `LockFileEx` on Windows) on
 //! `$XDG_STATE_HOME/hpcinit/run.lock` first; a second run waits for it (saying for whom) up to
 //! `HPCINIT_LOCK_WAIT` seconds (default 300), then gives up with exit 1 having changed nothing.
 //! The kernel drops the lock when its process ends, however it ends: no stale lock to delete.
@@ -9,8 +10,6 @@
 use crate::env::Env;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -57,16 +56,10 @@ pub fn path(env: &Env) -> PathBuf {
 }
 
 fn try_lock(f: &File) -> std::io::Result<bool> {
-    // SAFETY: flock on a descriptor this function borrows; no memory is shared.
-    let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if r == 0 {
-        return Ok(true);
-    }
-    let e = std::io::Error::last_os_error();
-    if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
-        Ok(false)
-    } else {
-        Err(e)
+    match f.try_lock() {
+        Ok(()) => Ok(true),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
     }
 }
 
@@ -78,14 +71,10 @@ pub fn acquire(env: &Env, what: &str, on_wait: &mut dyn FnMut(&str)) -> Result<R
     if let Some(dir) = path.parent() {
         super::atomic::ensure_dir(dir, 0o700).map_err(io)?;
     }
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&path)
-        .map_err(io)?;
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    super::atomic::private(&mut options);
+    let mut file = options.open(&path).map_err(io)?;
     let wait = env.var("HPCINIT_LOCK_WAIT").and_then(|v| v.trim().parse().ok()).unwrap_or(DEFAULT_WAIT);
     let start = Instant::now();
     let mut told = false;

@@ -29,6 +29,10 @@ pub struct LocalFacts {
     pub direct: Option<bool>,
     /// This program, as the ssh config's `Match … exec` calls it (`hpcinit reach HOST PORT`).
     pub program: String,
+    /// This machine runs Windows: its OpenSSH cannot multiplex (no Control* lines) and reads
+    /// `~/` paths with forward slashes (`%USERPROFILE%`).
+    #[serde(skip)]
+    pub windows: bool,
 }
 
 /// What the probe found on the cluster.

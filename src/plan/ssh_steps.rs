@@ -149,11 +149,20 @@ fn outside_match(
 
 fn common_options(b: &mut HostBlock, profile: &Profile, alias: &str, local: &LocalFacts, uses_key: bool) {
     let ssh = &profile.raw.ssh;
-    let home = |rel: &str| format!("{}/{rel}", local.home.trim_end_matches('/'));
+    // Windows' OpenSSH expands `~` to the user's profile and takes forward slashes; elsewhere
+    // files are named by absolute path (see LocalFacts::home).
+    let home = |rel: &str| {
+        if local.windows {
+            format!("~/{rel}")
+        } else {
+            format!("{}/{rel}", local.home.trim_end_matches('/'))
+        }
+    };
     if uses_key {
-        let key = match local.key_path.strip_prefix("~/") {
+        let key_path = local.key_path.replace('\\', "/");
+        let key = match key_path.strip_prefix("~/") {
             Some(rel) => home(rel),
-            None => local.key_path.clone(),
+            None => key_path.clone(),
         };
         b.set("IdentityFile", key).set("IdentitiesOnly", "yes");
     } else {
@@ -167,7 +176,9 @@ fn common_options(b: &mut HostBlock, profile: &Profile, alias: &str, local: &Loc
         .set("StrictHostKeyChecking", "yes");
     b.set("ServerAliveInterval", ssh.keepalive.server_alive_interval.to_string())
         .set("ServerAliveCountMax", ssh.keepalive.server_alive_count_max.to_string());
-    if ssh.multiplex.enabled {
+    // Windows' OpenSSH cannot multiplex (it rejects the Control* options): there hpcinit's own
+    // client carries the run, and a later `ssh SITE` signs in again.
+    if ssh.multiplex.enabled && !local.windows {
         b.set("ControlMaster", "auto")
             .set("ControlPath", home(CONTROL_PATH))
             .set("ControlPersist", ssh.multiplex.control_persist.value.clone());
@@ -400,6 +411,26 @@ mod tests {
             direct,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn on_windows_the_config_has_no_control_lines_and_home_paths_with_forward_slashes() {
+        let set = ProfileSet::builtin().unwrap();
+        let p = set.get("saga").unwrap();
+        let l = LocalFacts {
+            home: r"C:\Users\alice".into(),
+            key_path: r"~\.ssh\id_ed25519_hpcinit".into(),
+            windows: true,
+            ..Default::default()
+        };
+        let text = ssh_config::render("saga", &host_blocks(p, "alice", &l, true));
+        assert!(!text.contains("Control"), "Windows' OpenSSH rejects Control*: {text}");
+        assert!(!text.contains('\\') && !text.contains("C:"), "{text}");
+        assert!(text.contains("IdentityFile ~/.ssh/id_ed25519_hpcinit\n"), "{text}");
+        assert!(text.contains("UserKnownHostsFile ~/.ssh/"), "{text}");
+        // Elsewhere, the same profile multiplexes, with absolute paths.
+        let text = ssh_config::render("saga", &host_blocks(p, "alice", &local("hpcinit", None), true));
+        assert!(text.contains("ControlPath /home/a/.ssh/cm-%C"), "{text}");
     }
 
     #[test]
