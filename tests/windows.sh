@@ -43,3 +43,36 @@ mixed=$(grep -nE '(^|[ (])([A-Za-z]:|~)\\[^ ]*/|(^|[ (])~/[^ ]*\\' <<<"$plan" ||
 grep -q 'Control' <<<"$plan" && fail "the plan's config has Control* lines:\n$(grep -n Control <<<"$plan")"
 grep -q 'IdentityFile ~/.ssh/id_ed25519_hpcinit' <<<"$plan" || fail "no ~/ IdentityFile in the plan:\n$plan"
 pass "plan --site saga under Wine: no \\\\?\\, no mixed separators, no Control* lines"
+
+# --- a bootstrap of the plain node under Wine, key already registered ----------------------------
+WP=$WINEPREFIX/drive_c/users/$(id -un)
+mkdir -p "$WP/.ssh"
+ssh-keygen -q -t ed25519 -N '' -C wine-test -f "$WP/.ssh/id_ed25519_hpcinit"
+AK=$D/home/$HPCINIT_TEST_USER/.ssh/authorized_keys
+cp "$AK" "$WINEPREFIX.authorized_keys"
+NAME=win-boot
+cleanup() {
+  cat "$WINEPREFIX.authorized_keys" >"$AK" && rm -f "$WINEPREFIX.authorized_keys"
+  rm -rf "$D/home/$HPCINIT_TEST_USER/venvs/$NAME" "$D/home/$HPCINIT_TEST_USER/venvs/.$NAME."* \
+    "$D/scratch/$HPCINIT_TEST_USER/code-snapshots/$NAME" "$D/home/$HPCINIT_TEST_USER/sbatch/$NAME.sh"
+}
+trap cleanup EXIT
+cat "$WP/.ssh/id_ed25519_hpcinit.pub" >>"$AK"
+log=$HPCINIT_SSHD_LOG_PLAIN
+from=$(stat -c %s "$log")
+status=0
+winkey="C:\\users\\$(id -un)\\.ssh\\id_ed25519_hpcinit"
+out=$(cd "$P" && wine --site sandbox --user "$HPCINIT_TEST_USER" --project-name "$NAME" \
+  --key "$winkey" --yes --accept-new-host-key 2>&1 | tr -d '\r') || status=$?
+[ "$status" = 0 ] || fail "the bootstrap under Wine exited $status:\n$out"
+runuser -u "$HPCINIT_TEST_USER" -- "$D/home/$HPCINIT_TEST_USER/venvs/$NAME/bin/python" -c 'import hpcinit_demo' ||
+  fail "the venv $NAME does not import the requirement:\n$out"
+[ -L "$D/scratch/$HPCINIT_TEST_USER/code-snapshots/$NAME/latest" ] || fail "no latest snapshot:\n$out"
+cmp -s "$D/scratch/$HPCINIT_TEST_USER/code-snapshots/$NAME/latest/main.py" "$P/main.py" || fail "the snapshot lacks main.py"
+accepted=$(tail -c +"$((from + 1))" "$log" | grep -c "^Accepted .* for $HPCINIT_TEST_USER from" || true)
+[ "$accepted" = 1 ] || fail "$accepted accepted authentications in sshd's log for the run (1 expected)"
+cfg=$WP/.ssh/config.d/hpcinit
+[ -f "$cfg" ] || fail "no $cfg written:\n$out"
+if grep -q Control "$cfg"; then fail "the config written has Control* lines:\n$(cat "$cfg")"; fi
+grep -q '^    IdentityFile ~/.ssh/id_ed25519_hpcinit$' "$cfg" || fail "the config's IdentityFile is not the ~/ form:\n$(cat "$cfg")"
+pass "bootstrap under Wine (built-in client, SFTP): exit 0, the venv imports, latest set, 1 accepted authentication, the Windows config form"

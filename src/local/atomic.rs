@@ -143,6 +143,29 @@ pub fn set_mode(_path: &Path, _mode: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// Leaves `path` readable by its owner alone. On Unix the file was created 0600 and this does
+/// nothing more; on Windows, where Windows' OpenSSH refuses a private key others may read
+/// ("UNPROTECTED PRIVATE KEY FILE"), inherited permissions are removed and the user alone is
+/// granted access, with Windows' own `icacls` (as Microsoft's OpenSSH documentation does).
+#[cfg(windows)]
+pub fn restrict_to_owner(path: &Path) -> io::Result<()> {
+    let user = std::env::var("USERNAME").map_err(|_| io::Error::other("USERNAME is not set"))?;
+    let out = std::process::Command::new("icacls")
+        .arg(path)
+        .args(["/inheritance:r", "/grant:r", &format!("{user}:F")])
+        .output()?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!("icacls: {}", String::from_utf8_lossy(&out.stdout).trim())))
+    }
+}
+
+#[cfg(not(windows))]
+pub fn restrict_to_owner(_path: &Path) -> io::Result<()> {
+    Ok(())
+}
+
 /// A file's permission bits, when the platform has them.
 pub fn mode_of(path: &Path) -> Option<u32> {
     fs::metadata(path).ok().and_then(|m| permissions_of(&m))

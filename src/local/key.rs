@@ -102,6 +102,10 @@ pub fn create(path: &Path, passphrase: Option<&str>, comment: &str) -> Result<Ke
         )));
     }
     atomic::create(path, private.as_bytes(), 0o600).map_err(write_err)?;
+    if let Err(e) = atomic::restrict_to_owner(path) {
+        let _ = std::fs::remove_file(path);
+        return Err(write_err(e));
+    }
     if let Err(e) = atomic::create(&pub_path, format!("{public}\n").as_bytes(), 0o644) {
         let _ = std::fs::remove_file(path);
         return Err(write_err(e));
