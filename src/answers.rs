@@ -25,6 +25,8 @@ pub struct Answers {
     /// No project yet (run from the home directory, `/tmp`, …, or `--no-project`): the
     /// account is set up with a general environment; no code is copied, no lock is written.
     pub no_project: bool,
+    /// Inside WSL: set up Windows' own ssh (and so VS Code) for the site too (`--windows-ssh`).
+    pub windows_ssh: bool,
 }
 
 /// The name of the general environment and job template set up without a project.

@@ -119,6 +119,16 @@ pub struct SetupArgs {
     #[arg(long)]
     pub allow_upgrades: bool,
 
+    /// Inside WSL: also write this site's Host block (without Control* lines) and a copy of the
+    /// key, readable by you alone, into your Windows .ssh, so Windows' OpenSSH and VS Code
+    /// reach the cluster too [the wizard asks].
+    #[arg(long, conflicts_with = "no_windows_ssh")]
+    pub windows_ssh: bool,
+
+    /// Inside WSL: leave the Windows side alone, without asking.
+    #[arg(long)]
+    pub no_windows_ssh: bool,
+
     /// Build from the requirements even though the project has an hpcinit.lock made on another
     /// site, and leave the lock as it is.
     #[arg(long)]

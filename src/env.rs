@@ -71,6 +71,16 @@ impl Env {
         self.stdout_tty && self.var("NO_COLOR").is_none() && self.var("TERM") != Some("dumb")
     }
 
+    /// `~/.ssh/x` (or Windows' `~\.ssh\x`, as [`Env::tilde`] shows it there) and `.ssh/x` → the
+    /// path under the home; an absolute path as it is.
+    pub fn untilde(&self, shown: &str) -> PathBuf {
+        if shown == "~" {
+            return self.home.clone();
+        }
+        let rest = shown.strip_prefix("~/").or_else(|| shown.strip_prefix("~\\")).unwrap_or(shown);
+        self.home.join(rest)
+    }
+
     /// `/home/alice/.ssh/x` → `~/.ssh/x`, for display and for ssh config lines (Windows:
     /// `~\.ssh\x`, one separator throughout).
     pub fn tilde(&self, path: &Path) -> String {
@@ -153,6 +163,16 @@ mod tests {
         assert_eq!(env(&[]).config_dir(), PathBuf::from("/home/a/.config/hpcinit"));
         assert_eq!(env(&[("XDG_CONFIG_HOME", "/x")]).config_dir(), PathBuf::from("/x/hpcinit"));
         assert_eq!(env(&[("XDG_CONFIG_HOME", "rel")]).config_dir(), PathBuf::from("/home/a/.config/hpcinit"));
+    }
+
+    #[test]
+    fn shown_paths_lead_back_to_the_home() {
+        let e = env(&[]);
+        for shown in ["~/.ssh/k", "~\\.ssh/k", ".ssh/k"] {
+            assert_eq!(e.untilde(shown), PathBuf::from("/home/a/.ssh/k"), "{shown}");
+        }
+        assert_eq!(e.untilde("~"), PathBuf::from("/home/a"));
+        assert_eq!(e.untilde("/etc/k"), PathBuf::from("/etc/k"), "an absolute path stays");
     }
 
     #[test]

@@ -121,7 +121,7 @@ fn dispatch(cli: &Cli, env: &Env, printer: &mut ui::Printer) -> Result<Exit, Err
             Ok(Exit::Ok)
         }
         Some(Command::Plan { setup, json, details }) => {
-            let plan = commands::plan::make(&set, &merged(setup), env)?;
+            let plan = commands::plan::make(&set, &merged(setup), env, cli.run.transport)?;
             let p = session.printer;
             if *json {
                 p.json(&plan).map_err(Error::Output)?;

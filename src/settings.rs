@@ -5,9 +5,10 @@
 use crate::env::Env;
 
 /// Which client carries the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Transport {
     /// The system's OpenSSH with a shared (ControlMaster) connection.
+    #[default]
     Ssh,
     /// One in-process libssh2 session.
     Ssh2,

@@ -34,6 +34,9 @@ mod fault_steps;
 #[path = "cluster/jump_steps.rs"]
 mod jump_steps;
 
+#[path = "cluster/wsl_steps.rs"]
+mod wsl_steps;
+
 struct Cluster {
     dir: PathBuf,
     vars: Vec<(String, String)>,

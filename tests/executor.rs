@@ -357,6 +357,7 @@ impl Laptop {
             lock: Default::default(),
             allow_upgrades: false,
             no_project: false,
+            windows_ssh: false,
         }
     }
 

@@ -20,6 +20,7 @@ fn answers_for(profile: &hpcinit::profile::Profile) -> Answers {
         lock: Default::default(),
         allow_upgrades: false,
         no_project: false,
+        windows_ssh: false,
     }
 }
 
@@ -101,4 +102,28 @@ packages: [numpy==1.26.4+computecanada, pandas==2.2.1+computecanada, "mine @ fil
     assert!(e.to_string().contains("made on Narval from other requirements"), "{e}");
     let hint = e.hint().unwrap_or_default();
     assert!(hint.starts_with("new: scipy; rebuild on narval first"), "{hint}");
+}
+
+/// What a run on Windows plans: hpcinit's own client (no `ssh` command, nothing multiplexed)
+/// and code by SFTP, with `~/` paths Windows' OpenSSH reads.
+#[test]
+fn plan_text_of_saga_on_windows() {
+    let set = ProfileSet::builtin().expect("built-in profiles load");
+    let profile = set.get("saga").expect("saga is built in");
+    let local = LocalFacts {
+        home: r"C:\Users\alice".into(),
+        key_path: r"~\.ssh\id_ed25519_hpcinit".into(),
+        code: hpcinit::plan::snapshot::CodeFacts { root: r"C:\Users\alice\demo".into(), ..local().code },
+        windows: true,
+        transport: hpcinit::settings::Transport::Ssh2,
+        ..local()
+    };
+    let text =
+        render_plan(&plan::build(profile, &answers_for(profile), &local, None).unwrap(), &Style::new(false));
+    for absent in ["Control", "$ ssh ", "$ rsync", r"\\?\", r"C:\Users\alice/"] {
+        assert!(!text.contains(absent), "{absent:?} in the Windows plan:\n{text}");
+    }
+    assert!(text.contains("hpcinit's own SSH client") && text.contains("over SFTP"), "{text}");
+    assert!(text.contains("UserKnownHostsFile ~/.ssh/known_hosts.d/hpcinit"), "{text}");
+    insta::assert_snapshot!("plan_saga_windows", text);
 }

@@ -10,7 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=${HPCINIT_CLUSTER_DIR:-/tmp/hpcinit-cluster}
-fail() { printf 'tests/windows.sh: FAIL: %b\n' "$*" >&2; exit 1; }
+nl=$'\n'
+fail() { printf 'tests/windows.sh: FAIL: %s\n' "$*" >&2; exit 1; }
 pass() { echo "tests/windows.sh: ok: $*"; }
 [ -f "$D/cluster.env" ] || fail "the test cluster is not up (bash tests/cluster/up.sh)"
 set -a
@@ -24,7 +25,10 @@ if [ "${1:-}" != --built ]; then
 fi
 export WINEPREFIX=/tmp/hpcinit-wine-test WINEDEBUG=-all
 rm -rf "$WINEPREFIX"
-wine() { /usr/lib/wine/wine64 dist/windows/out/hpcinit.exe "$@"; }
+# The prefix is made (and Wine's own first-run messages printed) once, before any check.
+/usr/lib/wine/wine64 wineboot -i >/dev/null 2>&1 || fail "Wine cannot make a prefix in $WINEPREFIX"
+EXE=$PWD/dist/windows/out/hpcinit.exe
+wine() { /usr/lib/wine/wine64 "$EXE" "$@"; }
 v=$(wine --version 2>&1 | tr -d '\r') || fail "hpcinit.exe --version under Wine: $v"
 [ "$v" = "hpcinit $(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)" ] || fail "--version: $v"
 pass "$v runs under Wine ($(/usr/lib/wine/wine64 --version))"
@@ -33,15 +37,17 @@ pass "$v runs under Wine ($(/usr/lib/wine/wine64 --version))"
 P=$WINEPREFIX/drive_c/users/$(id -un)/proj
 mkdir -p "$P" && printf 'hpcinit-demo==1.0\n' >"$P/requirements.txt" && printf 'import hpcinit_demo\n' >"$P/main.py"
 plan=$(cd "$P" && wine plan --site saga --user alice --account nn1234k --details 2>&1 | tr -d '\r') ||
-  fail "plan --site saga under Wine:\n$plan"
+  fail "plan --site saga under Wine:$nl$plan"
 # shellcheck disable=SC1003 # a backslash at the end of a single-quoted string, on purpose
 verbatim='\\?\'
-if grep -qF "$verbatim" <<<"$plan"; then fail "the plan shows a $verbatim path:\n$(grep -nF "$verbatim" <<<"$plan")"; fi
+if grep -qF "$verbatim" <<<"$plan"; then fail "the plan shows a $verbatim path:$nl$(grep -nF "$verbatim" <<<"$plan")"; fi
 # shellcheck disable=SC1003
 mixed=$(grep -nE '(^|[ (])([A-Za-z]:|~)\\[^ ]*/|(^|[ (])~/[^ ]*\\' <<<"$plan" || true)
-[ -z "$mixed" ] || fail "the plan mixes path separators:\n$mixed"
-grep -q 'Control' <<<"$plan" && fail "the plan's config has Control* lines:\n$(grep -n Control <<<"$plan")"
-grep -q 'IdentityFile ~/.ssh/id_ed25519_hpcinit' <<<"$plan" || fail "no ~/ IdentityFile in the plan:\n$plan"
+[ -z "$mixed" ] || fail "the plan mixes path separators:$nl$mixed"
+grep -q 'Control' <<<"$plan" && fail "the plan's config has Control* lines:$nl$(grep -n Control <<<"$plan")"
+grep -q 'UserKnownHostsFile ~/.ssh/known_hosts.d/hpcinit' <<<"$plan" || fail "no ~/ UserKnownHostsFile in the plan:$nl$plan"
+grep -q "hpcinit's own SSH client" <<<"$plan" || fail "the plan does not sign in with hpcinit's own client:$nl$plan"
+grep -q '\$ rsync' <<<"$plan" && fail "the plan copies with rsync, which Windows lacks:$nl$plan"
 pass "plan --site saga under Wine: no \\\\?\\, no mixed separators, no Control* lines"
 
 # --- a bootstrap of the plain node under Wine, key already registered ----------------------------
@@ -64,15 +70,15 @@ status=0
 winkey="C:\\users\\$(id -un)\\.ssh\\id_ed25519_hpcinit"
 out=$(cd "$P" && wine --site sandbox --user "$HPCINIT_TEST_USER" --project-name "$NAME" \
   --key "$winkey" --yes --accept-new-host-key 2>&1 | tr -d '\r') || status=$?
-[ "$status" = 0 ] || fail "the bootstrap under Wine exited $status:\n$out"
+[ "$status" = 0 ] || fail "the bootstrap under Wine exited $status:$nl$out"
 runuser -u "$HPCINIT_TEST_USER" -- "$D/home/$HPCINIT_TEST_USER/venvs/$NAME/bin/python" -c 'import hpcinit_demo' ||
-  fail "the venv $NAME does not import the requirement:\n$out"
-[ -L "$D/scratch/$HPCINIT_TEST_USER/code-snapshots/$NAME/latest" ] || fail "no latest snapshot:\n$out"
+  fail "the venv $NAME does not import the requirement:$nl$out"
+[ -L "$D/scratch/$HPCINIT_TEST_USER/code-snapshots/$NAME/latest" ] || fail "no latest snapshot:$nl$out"
 cmp -s "$D/scratch/$HPCINIT_TEST_USER/code-snapshots/$NAME/latest/main.py" "$P/main.py" || fail "the snapshot lacks main.py"
 accepted=$(tail -c +"$((from + 1))" "$log" | grep -c "^Accepted .* for $HPCINIT_TEST_USER from" || true)
-[ "$accepted" = 1 ] || fail "$accepted accepted authentications in sshd's log for the run (1 expected)"
+[ "$accepted" = 1 ] || fail "$accepted accepted authentications in sshd's log for the run (1 expected):$nl$out"
 cfg=$WP/.ssh/config.d/hpcinit
-[ -f "$cfg" ] || fail "no $cfg written:\n$out"
-if grep -q Control "$cfg"; then fail "the config written has Control* lines:\n$(cat "$cfg")"; fi
-grep -q '^    IdentityFile ~/.ssh/id_ed25519_hpcinit$' "$cfg" || fail "the config's IdentityFile is not the ~/ form:\n$(cat "$cfg")"
+[ -f "$cfg" ] || fail "no $cfg written:$nl$out"
+if grep -q Control "$cfg"; then fail "the config written has Control* lines:$nl$(cat "$cfg")"; fi
+grep -q '^    IdentityFile ~/.ssh/id_ed25519_hpcinit$' "$cfg" || fail "the config's IdentityFile is not the ~/ form:$nl$(cat "$cfg")"
 pass "bootstrap under Wine (built-in client, SFTP): exit 0, the venv imports, latest set, 1 accepted authentication, the Windows config form"

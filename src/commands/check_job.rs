@@ -15,7 +15,7 @@ pub fn run(s: &mut Session, args: &SetupArgs) -> Result<Exit, Error> {
     let prompter: &mut dyn Prompter = &mut *s.prompter;
     let mut args = args.clone();
     args.check_job = true;
-    let inputs = super::plan::inputs(set, &args, env)?;
+    let inputs = super::plan::inputs(set, &args, env)?.with_transport(cli.run.transport);
     let ids = [StepId::Connect, StepId::Probe, StepId::CheckJob];
     super::with_context(&inputs, cli, env, s.printer, &mut *prompter, |cx| Ok(exec::run(cx, &ids)?))?;
     let works = s.printer.style().ok("Works:");

@@ -51,7 +51,7 @@ pub fn run(s: &mut Session, args: &SetupArgs, json: bool) -> Result<Exit, Error>
     let prompter: &mut dyn Prompter = &mut *s.prompter;
     let p = &mut *s.printer;
     p.set_json(json);
-    let inputs = super::plan::inputs_with(set, args, env, false)?;
+    let inputs = super::plan::inputs_with(set, args, env, false)?.with_transport(cli.run.transport);
     let site = inputs.profile.name().to_string();
     // The steps' own progress lines are not the doctor's output: shown with -v only.
     let mut steps_output = Vec::new();

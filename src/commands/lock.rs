@@ -27,7 +27,7 @@ pub fn run(s: &mut Session, args: &SetupArgs) -> Result<Exit, Error> {
     // The environment is read as it is; the lock's own rules (stale, other site) do not apply.
     args.no_lock = true;
     args.project_dir = Some(dir.clone());
-    let inputs = super::plan::inputs_with(set, &args, env, false)?;
+    let inputs = super::plan::inputs_with(set, &args, env, false)?.with_transport(cli.run.transport);
     let name = inputs.profile.raw.display_name.clone();
     let rec = environment_on(&inputs, cli, env, s.printer, prompter)?;
     let tick = s.printer.style().ok("✓");

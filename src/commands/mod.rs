@@ -47,7 +47,8 @@ pub fn with_context<T>(
     body: impl FnOnce(&mut crate::exec::Context) -> Result<T, Error>,
 ) -> Result<T, Error> {
     let plan = inputs.plan(None)?;
-    let options = setup::options(&cli.run, env);
+    // The client that carries the run is the one the plan shows (`Inputs::with_transport`).
+    let options = crate::exec::Options { transport: inputs.local.transport, ..setup::options(&cli.run, env) };
     let mut reporter = printer.reporter();
     let replan = Box::new(|facts: Option<&crate::plan::RemoteFacts>| inputs.plan(facts));
     let mut cx = crate::exec::Context::new(env, plan, replan, &options, prompter, &mut reporter);

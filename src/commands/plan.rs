@@ -16,6 +16,24 @@ use crate::profile::Profile;
 use crate::profile::ProfileSet;
 use std::path::{Path, PathBuf};
 
+/// With `--windows-ssh`: the Windows user's home, asked of Windows (inside WSL only).
+fn windows_home(args: &SetupArgs, env: &Env) -> Result<Option<crate::local::wsl::WindowsHome>, Error> {
+    if !args.windows_ssh {
+        return Ok(None);
+    }
+    match crate::local::wsl::windows_home(env) {
+        Some(Ok(home)) => Ok(Some(home)),
+        Some(Err(e)) => Err(Error::Usage {
+            message: format!("--windows-ssh: cannot find your Windows home: {}", e.0),
+            hint: "check that WSL can run Windows programs (`cmd.exe /c echo %USERPROFILE%`), or leave out --windows-ssh".into(),
+        }),
+        None => Err(Error::Usage {
+            message: "--windows-ssh sets up Windows' ssh from inside WSL, and this is not WSL".into(),
+            hint: "on Windows itself, run hpcinit.exe (see docs/windows.md); elsewhere leave out --windows-ssh".into(),
+        }),
+    }
+}
+
 /// The default key: one hpcinit key per device, named so it is never mistaken for another.
 pub const DEFAULT_KEY: &str = ".ssh/id_ed25519_hpcinit";
 
@@ -27,6 +45,14 @@ pub struct Inputs<'a> {
 }
 
 impl Inputs<'_> {
+    /// With the client the run uses (`--transport`), when it names one.
+    pub fn with_transport(mut self, chosen: Option<crate::settings::Transport>) -> Self {
+        if let Some(t) = chosen {
+            self.local.transport = t;
+        }
+        self
+    }
+
     /// The plan from these inputs and, once signed in, the probe's facts.
     pub fn plan(&self, remote: Option<&plan::RemoteFacts>) -> Result<Plan, plan::PlanError> {
         plan::build(self.profile, &self.answers, &self.local, remote)
@@ -34,8 +60,13 @@ impl Inputs<'_> {
 }
 
 /// Checks the answers and builds the plan (before the probe).
-pub fn make(set: &ProfileSet, args: &SetupArgs, env: &Env) -> Result<Plan, Error> {
-    let inputs = inputs(set, args, env)?;
+pub fn make(
+    set: &ProfileSet,
+    args: &SetupArgs,
+    env: &Env,
+    transport: Option<crate::settings::Transport>,
+) -> Result<Plan, Error> {
+    let inputs = inputs(set, args, env)?.with_transport(transport);
     Ok(inputs.plan(None)?)
 }
 
@@ -103,6 +134,9 @@ pub fn inputs_with<'a>(
         direct: direct_reach(profile),
         program: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
         windows: cfg!(windows),
+        transport: crate::settings::Transport::detect(env),
+        windows_home: windows_home(args, env)?,
+        wsl: crate::local::wsl::inside(env),
     };
     let answers = Answers {
         user: user.into(),
@@ -121,6 +155,7 @@ pub fn inputs_with<'a>(
         },
         allow_upgrades: args.allow_upgrades,
         no_project,
+        windows_ssh: args.windows_ssh,
     };
     Ok(Inputs { profile, answers, local })
 }

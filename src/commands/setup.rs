@@ -42,7 +42,7 @@ pub fn run(s: &mut Session, args: &SetupArgs) -> Result<Exit, Error> {
     let mut args = args.clone();
     super::wizard::ask(set, env, &mut *prompter, &mut args, if wizard { Ask::Unset } else { Ask::Missing })?;
     let (inputs, plan) = 'plan: loop {
-        let inputs = super::plan::inputs(set, &args, env)?;
+        let inputs = super::plan::inputs(set, &args, env)?.with_transport(run.transport);
         let plan = inputs.plan(None)?;
         if !wizard {
             // The short table; every detail with -v (or `hpcinit plan --details`).

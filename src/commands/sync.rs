@@ -18,7 +18,7 @@ use crate::prompt::Prompter;
 pub fn run(s: &mut Session, args: &SetupArgs, dry_run: bool, verify: bool) -> Result<Exit, Error> {
     let (set, cli, env) = (s.set, s.cli, s.env);
     let prompter: &mut dyn Prompter = &mut *s.prompter;
-    let inputs = super::plan::inputs_with(set, args, env, false)?;
+    let inputs = super::plan::inputs_with(set, args, env, false)?.with_transport(cli.run.transport);
     if inputs.answers.no_project {
         return Err(Error::Usage {
             message: format!(

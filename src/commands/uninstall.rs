@@ -12,7 +12,7 @@ use crate::env::Env;
 use crate::error::Error;
 use crate::exec::{self, StepError};
 use crate::exit::Exit;
-use crate::local::{atomic, include, known_hosts, state};
+use crate::local::{atomic, include, known_hosts, state, wsl};
 use crate::plan::ssh_config::{self, KNOWN_HOSTS_FILE, MANAGED_FILE};
 use crate::plan::uninstall::Removed;
 use crate::plan::StepId;
@@ -38,7 +38,8 @@ pub fn run(s: &mut Session, args: &SetupArgs, remote: bool) -> Result<Exit, Erro
             None => return Ok(Exit::Ok),
         }
     }
-    removed.extend(remove_local(env, &site)?);
+    removed.extend(remove_local(env, &site, true)?);
+    removed.extend(remove_windows(env, &site)?);
     if state::forget(env, &site) {
         removed.push(format!("the answers remembered for {site}"));
     }
@@ -68,7 +69,7 @@ pub fn run(s: &mut Session, args: &SetupArgs, remote: bool) -> Result<Exit, Erro
 
 /// Takes this site's Host blocks out of hpcinit's ssh config (the Include line too when no
 /// site is left) and its host keys out of hpcinit's known_hosts; what it removed, in words.
-fn remove_local(env: &Env, site: &str) -> Result<Vec<String>, Error> {
+fn remove_local(env: &Env, site: &str, close: bool) -> Result<Vec<String>, Error> {
     let site = site.to_string();
     let mut removed: Vec<String> = Vec::new();
     let managed = env.home.join(MANAGED_FILE.trim_start_matches("~/"));
@@ -85,7 +86,7 @@ fn remove_local(env: &Env, site: &str) -> Result<Vec<String>, Error> {
     if let Some(section) = &section {
         aliases.extend(ssh_config::aliases(section).into_iter().filter(|a| *a != site));
         // The login host's shared connection first: it may ride on the gateway's.
-        for alias in &aliases {
+        for alias in aliases.iter().filter(|_| close) {
             close_connection(env, alias);
         }
         let rest = ssh_config::merge(&text, &site, None);
@@ -126,6 +127,44 @@ fn remove_local(env: &Env, site: &str) -> Result<Vec<String>, Error> {
     // The directories hpcinit made for its files go when they are empty (remove_dir refuses otherwise).
     for d in [managed.parent(), known.parent()].into_iter().flatten() {
         let _ = std::fs::remove_dir(d);
+    }
+    Ok(removed)
+}
+
+/// Inside WSL: the same for the Windows side (`--windows-ssh`), where the files are the same
+/// with the Windows home for `~`, and then the key copies hpcinit made there that no site left
+/// on that side uses. What it removed, named as Windows names it.
+fn remove_windows(env: &Env, site: &str) -> Result<Vec<String>, Error> {
+    let Some(Ok(home)) = wsl::windows_home(env) else { return Ok(Vec::new()) };
+    let win = Env { home: home.linux.clone(), account_home: Some(home.linux.clone()), ..env.clone() };
+    let shown = |line: String| {
+        line.replace("~/.ssh/config.d/hpcinit", &wsl::windows_path(&home, ".ssh/config.d/hpcinit"))
+            .replace(&format!("~/{KNOWN_HOSTS_FILE}"), &wsl::windows_path(&home, KNOWN_HOSTS_FILE))
+            .replace("~/.ssh/config", &wsl::windows_path(&home, ".ssh/config"))
+    };
+    let mut removed: Vec<String> = remove_local(&win, site, false)?.into_iter().map(shown).collect();
+    let left =
+        std::fs::read_to_string(win.home.join(MANAGED_FILE.trim_start_matches("~/"))).unwrap_or_default();
+    let mut copied = wsl::copied_keys(env);
+    let before = copied.len();
+    copied.retain(|rel| {
+        let in_use = left.lines().any(|l| l.trim() == format!("IdentityFile ~/{rel}"));
+        if in_use {
+            return true;
+        }
+        let key = home.linux.join(rel);
+        let _ = std::fs::remove_file(format!("{}.pub", key.display()));
+        let gone = std::fs::remove_file(&key).is_ok();
+        if gone {
+            removed.push(format!("the copy of the key {} (and .pub)", wsl::windows_path(&home, rel)));
+        }
+        false
+    });
+    if copied.len() != before {
+        wsl::record_copied_keys(env, &copied).map_err(|source| Error::Step {
+            title: "Uninstall".into(),
+            error: Box::new(StepError::Write { path: wsl::copied_keys_file(env), source }),
+        })?;
     }
     Ok(removed)
 }
@@ -190,7 +229,7 @@ fn remove_remote(
     printer: &mut Printer,
     prompter: &mut dyn Prompter,
 ) -> Result<Option<Vec<String>>, Error> {
-    let inputs = super::plan::inputs_with(set, args, env, false)?;
+    let inputs = super::plan::inputs_with(set, args, env, false)?.with_transport(cli.run.transport);
     let plan = inputs.plan(None)?;
     let (targets, body) = crate::plan::uninstall::script(&plan);
     if !cli.run.yes {

@@ -69,6 +69,17 @@ pub fn ask(
     if args.python.is_none() || all {
         args.python = python(set, env, profile, prompter, args)?;
     }
+    // Inside WSL, Windows' own ssh (and VS Code) can reach the site too, with consent.
+    if crate::local::wsl::inside(env) && ((!args.windows_ssh && !args.no_windows_ssh) || all) {
+        args.windows_ssh = prompter
+            .confirm(
+                &format!("Also set up Windows' own ssh and VS Code for {display} (your Windows .ssh: the Host block and a copy of the key only you can read)?"),
+                true,
+                "--windows-ssh",
+            )
+            .map_err(prompt)?;
+        args.no_windows_ssh = !args.windows_ssh;
+    }
     Ok(())
 }
 

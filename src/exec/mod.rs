@@ -21,6 +21,7 @@ mod sync_finish;
 mod sync_patch;
 pub mod sync_task;
 pub mod sync_verify;
+mod windows_ssh_task;
 
 pub use crate::settings::{OnExisting, Transport};
 pub use connect_task::connect_hint;
@@ -164,7 +165,7 @@ impl<'a> Context<'a> {
     }
 
     pub fn home(&self, rel: &str) -> PathBuf {
-        self.env.home.join(rel.trim_start_matches("~/"))
+        self.env.untilde(rel)
     }
 
     /// The run's connection (not yet opened until the connect step), made on first use.
@@ -295,6 +296,7 @@ fn task_for(step: &Step) -> Box<dyn Task> {
         Action::Lock(p) => Box::new(lock_task::LockTask::new(p)),
         Action::Sync(p) => Box::new(sync_task::SyncTask::new(p)),
         Action::CheckJob(p) => Box::new(check_job_task::CheckJobTask::new(p)),
+        Action::WindowsSsh(p) => Box::new(windows_ssh_task::WindowsSshTask::new(p)),
     }
 }
 

@@ -12,6 +12,7 @@ use super::sync_patch::{decode64, Patch};
 use super::{Applied, Check, Context, StepError, Task};
 use crate::exit::Diagnostic;
 use crate::local::project::{self, GitState, Scan};
+use crate::plan::snapshot::CopyRoute;
 use crate::plan::snapshot::{human_bytes, SnapReport, SyncPlan, FINISH, MANIFEST};
 use crate::remote::script::tags;
 use crate::remote::Script;
@@ -200,7 +201,11 @@ fn snapshot(
     scan: &Scan,
     aside: Option<Aside>,
 ) -> Result<(String, bool), StepError> {
-    let Some(shell) = cx.remote().rsync_shell() else {
+    let shell = match p.route {
+        CopyRoute::Rsync => cx.remote().rsync_shell(),
+        CopyRoute::Sftp => None,
+    };
+    let Some(shell) = shell else {
         let sent = super::sftp_fill::fill(cx, p, scan)?;
         return finalize(cx, p, scan, &sent, "");
     };

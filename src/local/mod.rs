@@ -17,3 +17,4 @@ pub mod requirements;
 pub mod run_lock;
 pub mod state;
 pub mod user_config;
+pub mod wsl;

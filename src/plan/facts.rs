@@ -33,6 +33,16 @@ pub struct LocalFacts {
     /// `~/` paths with forward slashes (`%USERPROFILE%`).
     #[serde(skip)]
     pub windows: bool,
+    /// The client that carries the run: with hpcinit's own (ssh2) there is no `ssh` command to
+    /// show and code goes by SFTP.
+    #[serde(skip)]
+    pub transport: crate::settings::Transport,
+    /// Inside WSL: the Windows user's home, found when the Windows side is to be set up too.
+    #[serde(skip)]
+    pub windows_home: Option<crate::local::wsl::WindowsHome>,
+    /// This is WSL (whether or not the Windows side is set up).
+    #[serde(skip)]
+    pub wsl: bool,
 }
 
 /// What the probe found on the cluster.

@@ -24,6 +24,7 @@ pub mod step;
 pub mod templates;
 pub mod uninstall;
 pub mod venv_build;
+pub mod windows_ssh;
 
 use crate::answers::Answers;
 use crate::profile::raw::SchedulerKind;
@@ -87,6 +88,11 @@ pub fn build(
     let mut steps = Vec::new();
 
     steps.extend(ssh_steps::steps(profile, &answers.user, local));
+    if let Some(home) = local.windows_home.as_ref().filter(|_| answers.windows_ssh) {
+        // After the host keys are verified (it copies them), before anything on the cluster.
+        let at = steps.iter().position(|s| s.id == StepId::HostKey).map_or(steps.len(), |i| i + 1);
+        steps.insert(at, windows_ssh::step(profile, &answers.user, local, home));
+    }
     let files = job_steps::template_paths(answers);
     steps.push(job_steps::probe_step(profile, &scratch, &venv, &files, &snapshots));
     let layout = layout::step(profile, &scratch, remote)?;
@@ -111,7 +117,11 @@ pub fn build(
     // re-run finds nothing new to copy.
     let slurm = raw.scheduler.kind == SchedulerKind::Slurm;
     if !answers.no_project {
-        steps.push(snapshot::step(site, &answers.project_name, &local.code, &answers.sync, slurm));
+        let route = match local.transport {
+            crate::settings::Transport::Ssh => snapshot::CopyRoute::Rsync,
+            crate::settings::Transport::Ssh2 => snapshot::CopyRoute::Sftp,
+        };
+        steps.push(snapshot::step(site, &answers.project_name, &local.code, &answers.sync, slurm, route));
     }
     if answers.check_job {
         steps.push(job_steps::smoke_step(profile, answers, &job));
@@ -130,7 +140,14 @@ pub fn build(
         python: wanted.label(),
         connection: ssh_steps::connection(profile, &answers.user, local),
         steps,
-        notes: raw.notes.clone(),
+        notes: raw
+            .notes
+            .iter()
+            .cloned()
+            .chain((local.wsl && !answers.windows_ssh).then(|| {
+                format!("This is WSL: `--windows-ssh` sets up Windows' own ssh and VS Code for {site} too.")
+            }))
+            .collect(),
         unverified: unverified(profile, &module),
     })
 }

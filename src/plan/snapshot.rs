@@ -42,6 +42,16 @@ impl From<&GitState> for GitSummary {
     }
 }
 
+/// How the files reach the cluster: the system's rsync over the shared OpenSSH connection, or
+/// SFTP over hpcinit's own client (`--transport ssh2`, the default on Windows).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CopyRoute {
+    #[default]
+    Rsync,
+    Sftp,
+}
+
 /// The snapshot step's action fields.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SyncPlan {
@@ -59,6 +69,7 @@ pub struct SyncPlan {
     pub excludes: Vec<String>,
     pub keep: Option<u32>,
     pub bwlimit: Option<BwLimit>,
+    pub route: CopyRoute,
     /// rsync's arguments, without the ones the transport and the terminal decide (`-e`,
     /// progress) and without the file list (given on its standard input).
     pub rsync: Vec<String>,
@@ -69,7 +80,14 @@ pub struct SyncPlan {
 }
 
 /// The step for `project` on `site`.
-pub fn step(site: &str, project: &str, code: &CodeFacts, answers: &SyncAnswers, slurm: bool) -> Step {
+pub fn step(
+    site: &str,
+    project: &str,
+    code: &CodeFacts,
+    answers: &SyncAnswers,
+    slurm: bool,
+    route: CopyRoute,
+) -> Step {
     let snapshots = format!("~/scratch/code-snapshots/{project}");
     let dir = format!("scratch/code-snapshots/{project}");
     let suffix = code.git.as_ref().map(|g| suffix_of(&g.short_sha, g.dirty)).unwrap_or_default();
@@ -102,9 +120,10 @@ pub fn step(site: &str, project: &str, code: &CodeFacts, answers: &SyncAnswers, 
         None => "no git commit".into(),
     };
     let summary = format!(
-        "Copy the project ({} files, {}; {what}) into a new snapshot {snapshots}/<UTC time>{suffix}/ without .git, what git ignores, venvs and caches; unchanged files are hard links to the previous snapshot, and latest moves only once every file arrived{}.",
+        "Copy the project ({} files, {}; {what}) {}into a new snapshot {snapshots}/<UTC time>{suffix}/ without .git, what git ignores, venvs and caches; unchanged files are hard links to the previous snapshot, and latest moves only once every file arrived{}.",
         code.files,
         human_bytes(code.bytes),
+        if route == CopyRoute::Sftp { "over SFTP " } else { "" },
         match answers.keep {
             Some(k) => format!("; the newest {k} of hpcinit's snapshots are kept"),
             None => String::new(),
@@ -124,6 +143,7 @@ pub fn step(site: &str, project: &str, code: &CodeFacts, answers: &SyncAnswers, 
             excludes: answers.excludes.clone(),
             keep: answers.keep,
             bwlimit: answers.bwlimit.clone(),
+            route,
             rsync,
             protect: if slurm { "slurm" } else { "none" },
             problem: code.problem.clone(),
@@ -432,7 +452,7 @@ mod tests {
             venvs: vec![".venv".into()],
             problem: None,
         };
-        let s = step("saga", "proj", &code, &SyncAnswers::default(), true);
+        let s = step("saga", "proj", &code, &SyncAnswers::default(), true, CopyRoute::Rsync);
         let Action::Sync(p) = &s.action else { panic!() };
         assert_eq!(p.suffix, "-1a2b3c4-dirty");
         assert_eq!(p.rsync.last().unwrap(), "saga:scratch/code-snapshots/proj/.hpcinit-incoming/");

@@ -10,6 +10,7 @@ use super::step::{
 use super::LocalFacts;
 use crate::profile::raw::{JumpKeys, JumpWhen, RegistrationMode};
 use crate::profile::Profile;
+use crate::settings::Transport;
 
 /// The steps on this machine and for signing in, in order: key, ssh config, host key, then
 /// key registration before the sign-in where the site needs the key first, else after it.
@@ -26,7 +27,7 @@ pub fn steps(profile: &Profile, user: &str, local: &LocalFacts) -> Vec<Step> {
     if first {
         steps.extend(register.clone());
     }
-    steps.push(connect_step(profile));
+    steps.push(connect_step(profile, local.transport));
     if !first {
         steps.extend(register);
     }
@@ -314,26 +315,35 @@ pub fn host_key_step(profile: &Profile, blocks: &[HostBlock], local: &LocalFacts
     )
 }
 
-pub fn connect_step(profile: &Profile) -> Step {
+pub fn connect_step(profile: &Profile, transport: Transport) -> Step {
     let raw = &profile.raw;
     let site = profile.name().as_str();
     let prompts = profile.auth_summary();
-    let persist = raw.ssh.multiplex.enabled.then(|| raw.ssh.multiplex.control_persist.value.clone());
-    let summary = match &persist {
-        Some(p) => format!(
-            "Open one shared connection to {site}: you answer {prompts} once, in ssh's own prompt; every later step rides on it (kept {p} after the last use)."
+    let (summary, command, persist) = match transport {
+        // hpcinit's own client: one session for the whole run, closed at its end.
+        Transport::Ssh2 => (
+            format!(
+                "Open one connection of hpcinit's own SSH client to {site}: you answer {prompts} once, in hpcinit's prompt; every later step rides on it until the run ends."
+            ),
+            None,
+            None,
         ),
-        None => format!("Connect to {site}: you answer {prompts} in ssh's own prompt."),
+        Transport::Ssh => {
+            let persist =
+                raw.ssh.multiplex.enabled.then(|| raw.ssh.multiplex.control_persist.value.clone());
+            let summary = match &persist {
+                Some(p) => format!(
+                    "Open one shared connection to {site}: you answer {prompts} once, in ssh's own prompt; every later step rides on it (kept {p} after the last use)."
+                ),
+                None => format!("Connect to {site}: you answer {prompts} in ssh's own prompt."),
+            };
+            (summary, Some(format!("ssh {site} true")), persist)
+        }
     };
     Step::new(
         "Sign in once",
         summary,
-        Action::Connect(ConnectPlan {
-            alias: site.into(),
-            command: format!("ssh {site} true"),
-            prompts,
-            persist,
-        }),
+        Action::Connect(ConnectPlan { alias: site.into(), command, prompts, persist }),
     )
 }
 

@@ -19,6 +19,7 @@ pub enum StepId {
     Key,
     SshConfig,
     HostKey,
+    WindowsSsh,
     RegisterKey,
     Connect,
     Probe,
@@ -37,6 +38,7 @@ impl StepId {
             StepId::Key => "key",
             StepId::SshConfig => "ssh-config",
             StepId::HostKey => "host-key",
+            StepId::WindowsSsh => "windows-ssh",
             StepId::RegisterKey => "register-key",
             StepId::Connect => "connect",
             StepId::Probe => "probe",
@@ -53,7 +55,12 @@ impl StepId {
     pub fn is_ssh(self) -> bool {
         matches!(
             self,
-            StepId::Key | StepId::SshConfig | StepId::HostKey | StepId::RegisterKey | StepId::Connect
+            StepId::Key
+                | StepId::SshConfig
+                | StepId::HostKey
+                | StepId::WindowsSsh
+                | StepId::RegisterKey
+                | StepId::Connect
         )
     }
 }
@@ -111,6 +118,8 @@ pub enum Action {
     Sync(SyncPlan),
     /// Submit a tiny job from the template and find its line in the log.
     CheckJob(CheckJobPlan),
+    /// Inside WSL: this site's Host blocks, host keys and key on the Windows side too.
+    WindowsSsh(super::windows_ssh::WindowsSshPlan),
 }
 
 impl Action {
@@ -128,6 +137,7 @@ impl Action {
             Action::Lock(_) => StepId::Lock,
             Action::Sync(_) => StepId::Sync,
             Action::CheckJob(_) => StepId::CheckJob,
+            Action::WindowsSsh(_) => StepId::WindowsSsh,
         }
     }
 }
@@ -224,7 +234,9 @@ pub struct RegisterKeyPlan {
 #[derive(Debug, Clone, Serialize)]
 pub struct ConnectPlan {
     pub alias: String,
-    pub command: String,
+    /// The system ssh's command that opens the shared connection; `None` with hpcinit's own
+    /// client (`--transport ssh2`, the default on Windows).
+    pub command: Option<String>,
     /// What the person is asked, in words.
     pub prompts: String,
     /// How long the shared connection stays open; `None` without multiplexing.

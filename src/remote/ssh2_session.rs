@@ -29,6 +29,9 @@ pub struct Ssh2Session {
     key_encrypted: bool,
     passphrase: Option<Zeroizing<String>>,
     session: Option<Session>,
+    /// The key the last sign-in took alone, with no other method: proof enough that the server
+    /// accepts it, without another connection.
+    signed_in_by: Option<PathBuf>,
 }
 
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -48,6 +51,7 @@ impl Ssh2Session {
             key_encrypted: false,
             passphrase: None,
             session: None,
+            signed_in_by: None,
         }
     }
 
@@ -156,6 +160,7 @@ impl Ssh2Session {
     /// server's own prompts: password, code, Duo), then a password.
     fn authenticate(&mut self, s: &Session, prompter: &mut dyn Prompter) -> Result<(), RemoteError> {
         let mut tried: Vec<&str> = Vec::new();
+        self.signed_in_by = None;
         let mut offered = s.auth_methods(&self.user).map_err(|e| self.err(e))?.to_string();
         loop {
             let has = |m: &str| offered.split(',').any(|o| o == m);
@@ -184,6 +189,9 @@ impl Ssh2Session {
                 }
             }
             if s.authenticated() {
+                if tried == ["publickey"] {
+                    self.signed_in_by = self.key.clone();
+                }
                 return Ok(());
             }
             // Rejected, or accepted in part: the server's list now says what it wants next.
@@ -280,6 +288,9 @@ impl Remote for Ssh2Session {
     }
 
     fn key_accepted(&mut self, key: &Path, prompter: &mut dyn Prompter) -> Result<bool, RemoteError> {
+        if self.session.is_some() && self.signed_in_by.as_deref() == Some(key) {
+            return Ok(true); // the run's own session signed in with this key alone
+        }
         let s = self.handshake(prompter)?;
         let saved = self.key.replace(key.into());
         let ok = self.try_key(&s, prompter).map(|in_| {

@@ -58,6 +58,12 @@ pub fn brief(action: &Action) -> String {
             s.snapshots,
             s.suffix
         ),
+        Action::WindowsSsh(w) => format!(
+            "Host {} in {}\\.ssh\\config.d\\hpcinit{}",
+            w.aliases.join(", "),
+            w.home.windows,
+            if w.key.is_some() { ", a copy of the key (yours alone)" } else { "" }
+        ),
         Action::CheckJob(j) => format!("one short job; its line lands in {}", j.log_dir),
     }
 }

@@ -123,6 +123,26 @@ fn details(out: &mut String, action: &Action) {
         Action::Lock(p) => lock_details(out, p),
         Action::JobTemplates(p) => job_templates_details(out, p),
         Action::CheckJob(p) => check_job_details(out, p),
+        Action::WindowsSsh(p) => windows_ssh_details(out, p),
+    }
+}
+
+fn windows_ssh_details(out: &mut String, p: &crate::plan::windows_ssh::WindowsSshPlan) {
+    let w = &p.home.windows;
+    block(
+        out,
+        &format!("this site's section of {w}\\.ssh\\config.d\\hpcinit (other sites there are kept):"),
+        &p.text,
+    );
+    block(out, &format!("added as the first line of {w}\\.ssh\\config (backed up once):"), &p.include_line);
+    let _ = writeln!(out, "     host keys of {} → {w}\\.ssh\\known_hosts.d\\hpcinit", p.aliases.join(", "));
+    if let Some(k) = &p.key {
+        let to = crate::local::wsl::windows_path(&p.home, &k.to);
+        let _ = writeln!(
+            out,
+            "     {} → {to} (and .pub); then `icacls.exe {to} /inheritance:r /grant:r {}:F`",
+            k.from, p.home.user
+        );
     }
 }
 
@@ -180,8 +200,14 @@ fn host_key_details(out: &mut String, p: &HostKeyPlan) {
 }
 
 fn connect_details(out: &mut String, p: &ConnectPlan) {
-    let ConnectPlan { command, .. } = p;
-    let _ = writeln!(out, "     $ {command}");
+    match &p.command {
+        Some(command) => {
+            let _ = writeln!(out, "     $ {command}");
+        }
+        None => {
+            let _ = writeln!(out, "     client: hpcinit's own (libssh2), one session; no ssh command runs");
+        }
+    }
 }
 
 fn register_key_details(out: &mut String, p: &RegisterKeyPlan) {
@@ -239,7 +265,18 @@ fn remote_layout_details(out: &mut String, p: &RemoteLayoutPlan) {
 }
 
 fn sync_details(out: &mut String, p: &crate::plan::snapshot::SyncPlan) {
-    let _ = writeln!(out, "     $ {} < exclude rules", crate::quote::sh_words(&p.rsync));
+    match p.route {
+        crate::plan::snapshot::CopyRoute::Rsync => {
+            let _ = writeln!(out, "     $ {} < exclude rules", crate::quote::sh_words(&p.rsync));
+        }
+        crate::plan::snapshot::CopyRoute::Sftp => {
+            let _ = writeln!(
+                out,
+                "     over SFTP on the run's connection: the cluster lists {}/.hpcinit-incoming (hard links to latest), hpcinit sends only new and changed files, each under a temporary name",
+                p.snapshots
+            );
+        }
+    }
     let _ = writeln!(out, "     then {}/latest → the new snapshot", p.snapshots);
     if !p.venvs.is_empty() {
         let _ = writeln!(out, "     left out (virtual environments): {}", p.venvs.join(", "));
