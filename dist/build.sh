@@ -25,16 +25,8 @@ DEBS="rustc-web cargo-web rust-web-src libstd-rust-web-dev musl-tools libunwind-
 die() { echo "dist/build.sh: $*" >&2; exit 1; }
 
 if [ "${1:-}" = --deps ]; then
-  missing=""
-  for p in $DEBS; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
-  done
-  if [ -n "$missing" ]; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    # shellcheck disable=SC2086 # a list of packages, split on purpose
-    apt-get install -y -qq --no-install-recommends $missing >/dev/null
-  fi
+  # shellcheck disable=SC2086 # a list of packages, split on purpose
+  bash dist/deps.sh $DEBS
 fi
 for f in /usr/bin/rustc /usr/bin/cargo /usr/bin/musl-gcc /usr/lib/llvm-16/lib/libunwind.a; do
   [ -e "$f" ] || die "$f is missing: run dist/build.sh --deps as root (Debian packages: $DEBS)"

@@ -122,17 +122,7 @@ fn dispatch(cli: &Cli, env: &Env, printer: &mut ui::Printer) -> Result<Exit, Err
         }
         Some(Command::Plan { setup, json, details }) => {
             let plan = commands::plan::make(&set, &merged(setup), env, cli.run.transport)?;
-            let p = session.printer;
-            if *json {
-                p.json(&plan).map_err(Error::Output)?;
-            } else {
-                let text = if *details || p.verbose() {
-                    ui::render_plan(&plan, &p.style())
-                } else {
-                    ui::render_plan_table(&plan, &p.style())
-                };
-                p.out().write_all(text.as_bytes()).map_err(Error::Output)?;
-            }
+            commands::plan::print(&plan, *json, *details, session.printer)?;
             Ok(Exit::Ok)
         }
         Some(Command::Sync { setup, dry_run, verify }) => {

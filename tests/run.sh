@@ -62,6 +62,11 @@ fi
 if [ "$status" -eq 0 ] && [ "${HPCINIT_SKIP_DIST:-0}" != 1 ]; then
   bash tests/dist.sh || status=$?
 fi
+# hpcinit.exe, cross-built and run under Wine: its unit tests and a bootstrap of the same
+# cluster (HPCINIT_SKIP_WINDOWS=1 leaves it out of a local run; CI never sets it).
+if [ "$status" -eq 0 ] && [ "${HPCINIT_SKIP_WINDOWS:-0}" != 1 ]; then
+  bash tests/windows.sh || status=$?
+fi
 if [ "$status" -ne 0 ]; then
   for log in "$D"/logs/*.log; do
     [ -f "$log" ] && { echo "--- last lines of $log"; tail -n 20 "$log"; }

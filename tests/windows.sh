@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # hpcinit.exe under Wine, against the test cluster: what a student's Windows laptop runs.
+#   - the platform-neutral unit tests pass under Wine (the Unix-only ones are listed as ignored);
 #   - `hpcinit.exe plan --site saga` shows plain paths: no `\\?\`, no mixed separators, and a
 #     config without Control* lines (Windows' OpenSSH rejects them);
 #   - a bootstrap of the plain node with a key already registered (`--key`), through hpcinit's
@@ -27,6 +28,12 @@ export WINEPREFIX=/tmp/hpcinit-wine-test WINEDEBUG=-all
 rm -rf "$WINEPREFIX"
 # The prefix is made (and Wine's own first-run messages printed) once, before any check.
 /usr/lib/wine/wine64 wineboot -i >/dev/null 2>&1 || fail "Wine cannot make a prefix in $WINEPREFIX"
+
+# --- the platform-neutral unit tests, cross-built from the same release build, under Wine -------
+units=$(bash dist/windows.sh --unit-tests 2>&1 | tr -d '\r') || fail "the unit tests under Wine:$nl$units"
+summary=$(grep '^test result: ok' <<<"$units") || fail "no passing test summary from the unit tests:$nl$units"
+pass "unit tests under Wine: ${summary#test result: ok. }"
+
 EXE=$PWD/dist/windows/out/hpcinit.exe
 wine() { /usr/lib/wine/wine64 "$EXE" "$@"; }
 v=$(wine --version 2>&1 | tr -d '\r') || fail "hpcinit.exe --version under Wine: $v"

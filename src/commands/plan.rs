@@ -70,6 +70,19 @@ pub fn make(
     Ok(inputs.plan(None)?)
 }
 
+/// Prints `plan`: as JSON, in full (`--details`, `-v`), or as the short table.
+pub fn print(plan: &Plan, json: bool, details: bool, p: &mut crate::ui::Printer) -> Result<(), Error> {
+    if json {
+        return p.json(plan).map_err(Error::Output);
+    }
+    let text = if details || p.verbose() {
+        crate::ui::render_plan(plan, &p.style())
+    } else {
+        crate::ui::render_plan_table(plan, &p.style())
+    };
+    p.out().write_all(text.as_bytes()).map_err(Error::Output)
+}
+
 /// Checks the answers and reads the local facts.
 pub fn inputs<'a>(set: &'a ProfileSet, args: &SetupArgs, env: &Env) -> Result<Inputs<'a>, Error> {
     inputs_with(set, args, env, true)
@@ -108,17 +121,7 @@ pub fn inputs_with<'a>(
     let key = chosen_key(args, env)?;
     let key_chosen = key.is_some();
     let key_file = key.unwrap_or_else(|| env.home.join(DEFAULT_KEY));
-    if args.reproduce && args.no_lock {
-        return Err(Error::Usage {
-            message: "`hpcinit reproduce` rebuilds from hpcinit.lock; --no-lock says not to".into(),
-            hint: "leave out --no-lock, or run `hpcinit --site S --no-lock` to build from the requirements"
-                .into(),
-        });
-    }
-    let lock = if no_project { None } else { crate::local::lock::read(&project_dir)? };
-    if args.reproduce && lock.is_none() {
-        return Err(crate::local::lock::LockError::Missing { dir: project_dir.clone() }.into());
-    }
+    let lock = project_lock(args, &project_dir, no_project)?;
     let local = LocalFacts {
         home: env.home.display().to_string(),
         key_chosen,
@@ -146,18 +149,42 @@ pub fn inputs_with<'a>(
         python,
         check_job: args.check_job,
         sync,
-        lock: if args.reproduce {
-            LockUse::Always
-        } else if args.no_lock {
-            LockUse::Never
-        } else {
-            LockUse::Auto
-        },
+        lock: lock_use(args),
         allow_upgrades: args.allow_upgrades,
         no_project,
         windows_ssh: args.windows_ssh,
     };
     Ok(Inputs { profile, answers, local })
+}
+
+/// The project's `hpcinit.lock` (none without a project), which `hpcinit reproduce` requires.
+fn project_lock(
+    args: &SetupArgs,
+    project_dir: &Path,
+    no_project: bool,
+) -> Result<Option<crate::local::lock::Lock>, Error> {
+    if args.reproduce && args.no_lock {
+        return Err(Error::Usage {
+            message: "`hpcinit reproduce` rebuilds from hpcinit.lock; --no-lock says not to".into(),
+            hint: "leave out --no-lock, or run `hpcinit --site S --no-lock` to build from the requirements"
+                .into(),
+        });
+    }
+    let lock = if no_project { None } else { crate::local::lock::read(project_dir)? };
+    if args.reproduce && lock.is_none() {
+        return Err(crate::local::lock::LockError::Missing { dir: project_dir.to_path_buf() }.into());
+    }
+    Ok(lock)
+}
+
+fn lock_use(args: &SetupArgs) -> LockUse {
+    if args.reproduce {
+        LockUse::Always
+    } else if args.no_lock {
+        LockUse::Never
+    } else {
+        LockUse::Auto
+    }
 }
 
 /// For a site whose gateway is needed only from outside its network: whether its login host

@@ -63,6 +63,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(windows, ignore = "runs git, which Wine does not provide")]
     fn hpcinit_lock_alone_does_not_make_a_checkout_dirty() {
         let d = tempfile::tempdir().unwrap();
         let git = |args: &[&str]| {

@@ -340,6 +340,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(windows, ignore = "runs git, which Wine does not provide")]
     fn git_ignores_venvs_caches_and_own_excludes_are_left_out() {
         let d = tempfile::tempdir().unwrap();
         let r = d.path();

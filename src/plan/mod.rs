@@ -89,9 +89,7 @@ pub fn build(
 
     steps.extend(ssh_steps::steps(profile, &answers.user, local));
     if let Some(home) = local.windows_home.as_ref().filter(|_| answers.windows_ssh) {
-        // After the host keys are verified (it copies them), before anything on the cluster.
-        let at = steps.iter().position(|s| s.id == StepId::HostKey).map_or(steps.len(), |i| i + 1);
-        steps.insert(at, windows_ssh::step(profile, &answers.user, local, home));
+        windows_ssh::insert(&mut steps, windows_ssh::step(profile, &answers.user, local, home));
     }
     let files = job_steps::template_paths(answers);
     steps.push(job_steps::probe_step(profile, &scratch, &venv, &files, &snapshots));
@@ -117,10 +115,7 @@ pub fn build(
     // re-run finds nothing new to copy.
     let slurm = raw.scheduler.kind == SchedulerKind::Slurm;
     if !answers.no_project {
-        let route = match local.transport {
-            crate::settings::Transport::Ssh => snapshot::CopyRoute::Rsync,
-            crate::settings::Transport::Ssh2 => snapshot::CopyRoute::Sftp,
-        };
+        let route = snapshot::CopyRoute::of(local.transport);
         steps.push(snapshot::step(site, &answers.project_name, &local.code, &answers.sync, slurm, route));
     }
     if answers.check_job {
@@ -140,16 +135,20 @@ pub fn build(
         python: wanted.label(),
         connection: ssh_steps::connection(profile, &answers.user, local),
         steps,
-        notes: raw
-            .notes
-            .iter()
-            .cloned()
-            .chain((local.wsl && !answers.windows_ssh).then(|| {
-                format!("This is WSL: `--windows-ssh` sets up Windows' own ssh and VS Code for {site} too.")
-            }))
-            .collect(),
+        notes: notes(profile, answers, local),
         unverified: unverified(profile, &module),
     })
+}
+
+/// The profile's notes, and how to reach the cluster from Windows too when this is WSL.
+fn notes(profile: &Profile, answers: &Answers, local: &LocalFacts) -> Vec<String> {
+    let wsl = (local.wsl && !answers.windows_ssh).then(|| {
+        format!(
+            "This is WSL: `--windows-ssh` sets up Windows' own ssh and VS Code for {} too.",
+            profile.name()
+        )
+    });
+    profile.raw.notes.iter().cloned().chain(wsl).collect()
 }
 
 /// Every unverified value of the profile, except listed modules the plan does not load.

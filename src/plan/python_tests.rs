@@ -21,6 +21,7 @@ fn local(spec: Option<&str>) -> LocalFacts {
 /// reader of its output is gone, the build (here a silent `sleep 30`) and its children end
 /// within seconds, not when they next print.
 #[test]
+#[cfg(unix)] // the cluster side: bash in its own process group
 fn a_build_whose_connection_is_gone_stops_within_seconds() {
     use std::io::BufRead;
     use std::os::unix::process::CommandExt;

@@ -52,6 +52,16 @@ pub enum CopyRoute {
     Sftp,
 }
 
+impl CopyRoute {
+    /// The route the run's client takes.
+    pub fn of(transport: crate::settings::Transport) -> CopyRoute {
+        match transport {
+            crate::settings::Transport::Ssh => CopyRoute::Rsync,
+            crate::settings::Transport::Ssh2 => CopyRoute::Sftp,
+        }
+    }
+}
+
 /// The snapshot step's action fields.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SyncPlan {
@@ -369,6 +379,7 @@ mod tests {
     /// put there is a new file (the older snapshot keeps its bytes), with the mode and time
     /// given, under any name; removals and links as listed.
     #[test]
+    #[cfg(unix)] // the cluster side: bash, Unix modes and times
     fn a_patch_writes_new_files_never_through_hard_links() {
         let home = tempfile::tempdir().unwrap();
         let dir = "scratch/code-snapshots/demo";

@@ -134,8 +134,11 @@ fn outside_match(
     // Inside `exec "…"`, ssh expands `%` tokens and the shell reads the rest.
     let plain = |p: &str| !p.is_empty() && !p.contains(['\'', '"', '%', '\\']);
     let program = if plain(&local.program) { local.program.as_str() } else { "hpcinit" };
+    // Windows' OpenSSH runs `exec` through cmd.exe, which takes no single quotes: there the
+    // program is found on PATH by name (a path with backslashes and spaces does not survive).
+    let program = if local.windows { "hpcinit".to_string() } else { format!("'{program}'") };
     let criteria =
-        format!("originalhost {} !exec \"'{program}' reach {} {}\"", aliases.join(","), ssh.host, ssh.port);
+        format!("originalhost {} !exec \"{program} reach {} {}\"", aliases.join(","), ssh.host, ssh.port);
     let mut b = HostBlock::matching(
         &format!("{} (outside)", profile.name()),
         criteria,
@@ -459,6 +462,10 @@ mod tests {
             let text = ssh_config::render("s", &host_blocks(&p, "alice", &local(odd, None), true));
             assert!(text.contains("!exec \"'hpcinit' reach"), "{odd}: {text}");
         }
+        // Windows' OpenSSH runs it through cmd.exe: no single quotes, the name on PATH.
+        let l = LocalFacts { windows: true, ..local("C:\\Users\\a b\\hpcinit.exe", None) };
+        let text = ssh_config::render("s", &host_blocks(&p, "alice", &l, true));
+        assert!(text.contains("!exec \"hpcinit reach 127.0.0.1 2222\""), "{text}");
     }
 
     #[test]

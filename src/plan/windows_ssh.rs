@@ -71,6 +71,13 @@ pub fn step(profile: &Profile, user: &str, local: &LocalFacts, home: &WindowsHom
     )
 }
 
+/// Puts the step after the host keys are verified (it copies them), before anything on the
+/// cluster.
+pub fn insert(steps: &mut Vec<Step>, step: Step) {
+    let at = steps.iter().position(|s| s.id == super::StepId::HostKey).map_or(steps.len(), |i| i + 1);
+    steps.insert(at, step);
+}
+
 /// The blocks as Windows' OpenSSH can use them: a `Match … exec` block (a gateway only from
 /// outside, decided by running hpcinit inside WSL) cannot run there, so its `ProxyJump` applies
 /// always — slower on the site's own network, but it works from anywhere.

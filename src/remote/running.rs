@@ -111,6 +111,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(windows, ignore = "runs sh")]
     fn output_waits_for_the_collector_and_arrives_whole() {
         let r = Running::spawn(
             sh("read -r x; echo \"got $x\"; echo err >&2; printf tail; exit 4"),
@@ -128,6 +129,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(windows, ignore = "runs sh")]
     fn ssh_failing_is_an_error_and_dropping_stops_it() {
         let denied = |s: &str| RemoteError::Closed { host: s.trim().into() };
         let r = Running::spawn(sh("echo gone >&2; exit 255"), b"", Box::new(denied)).unwrap();

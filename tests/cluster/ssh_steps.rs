@@ -158,7 +158,7 @@ impl LogWindow {
 const RUN: &[&str] =
     &["--user", "hpcuser", "--yes", "--accept-new-host-key", "--no-passphrase", "--ssh-only"];
 
-fn args<'a>(site: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+pub fn args<'a>(site: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec!["--site", site];
     v.extend_from_slice(RUN);
     v.extend_from_slice(extra);

@@ -109,20 +109,10 @@ fn windows_side_is_written_then_given_back_byte_for_byte() {
     let before = tree(&w.home);
 
     // Inside WSL without the flag: the plan says how, and nothing is written there.
-    let base = [
-        "--site",
-        "sandbox",
-        "--user",
-        "hpcuser",
-        "--yes",
-        "--accept-new-host-key",
-        "--no-passphrase",
-        "--ssh-only",
-    ];
     let r = l.hpcinit(&["plan", "--site", "sandbox", "--user", "hpcuser", "--details"], &env);
     assert!(r.stdout.contains("This is WSL: `--windows-ssh`"), "{}\n{}", r.stdout, r.stderr);
 
-    let r = l.hpcinit(&[&base[..], &["--windows-ssh"]].concat(), &env);
+    let r = l.hpcinit(&super::ssh_steps::args("sandbox", &["--windows-ssh"]), &env);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("Windows' ssh: ✓"), "{}", r.stdout);
     let cfg = std::fs::read_to_string(w.home.join(".ssh/config.d/hpcinit")).unwrap();
@@ -150,7 +140,7 @@ fn windows_side_is_written_then_given_back_byte_for_byte() {
 
     // A second run changes nothing on the Windows side, and asks icacls only to read.
     let written = tree(&w.home);
-    let r = l.hpcinit(&[&base[..], &["--windows-ssh"]].concat(), &env);
+    let r = l.hpcinit(&super::ssh_steps::args("sandbox", &["--windows-ssh"]), &env);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("Windows' ssh: · unchanged"), "{}", r.stdout);
     assert_eq!(tree(&w.home), written, "a re-run changed the Windows side");
@@ -165,7 +155,10 @@ fn windows_side_is_written_then_given_back_byte_for_byte() {
     assert!(l.path(".ssh/id_ed25519_hpcinit").exists(), "the key on this side is the person's: kept");
 
     // Outside WSL the flag is refused before anything happens.
-    let r = l.hpcinit(&[&base[..], &["--windows-ssh"]].concat(), &[("HPCINIT_WSL_INTEROP", "/nonexistent")]);
+    let r = l.hpcinit(
+        &super::ssh_steps::args("sandbox", &["--windows-ssh"]),
+        &[("HPCINIT_WSL_INTEROP", "/nonexistent")],
+    );
     assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("this is not WSL"), "{}", r.stderr);
 }
