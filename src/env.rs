@@ -111,30 +111,7 @@ pub fn plain(path: PathBuf) -> PathBuf {
     }
 }
 
-/// The home directory of the current user in the password database.
-#[cfg(unix)]
-fn account_home() -> Option<PathBuf> {
-    use std::ffi::CStr;
-    use std::os::unix::ffi::OsStrExt;
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut result: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: getpwuid_r writes into `pwd` and `buf`, both alive and sized as passed.
-    let rc = unsafe {
-        libc::getpwuid_r(libc::getuid(), &mut pwd, buf.as_mut_ptr().cast(), buf.len(), &mut result)
-    };
-    if rc != 0 || result.is_null() || pwd.pw_dir.is_null() {
-        return None;
-    }
-    // SAFETY: pw_dir points into `buf`, NUL-terminated by getpwuid_r.
-    let dir = unsafe { CStr::from_ptr(pwd.pw_dir) };
-    Some(PathBuf::from(std::ffi::OsStr::from_bytes(dir.to_bytes())))
-}
-
-#[cfg(not(unix))]
-fn account_home() -> Option<PathBuf> {
-    None
-}
+use crate::platform::account_home;
 
 #[cfg(test)]
 mod tests {

@@ -13,6 +13,7 @@ pub mod exec;
 pub mod exit;
 pub mod local;
 pub mod plan;
+pub mod platform;
 pub mod profile;
 pub mod prompt;
 pub mod quote;

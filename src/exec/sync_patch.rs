@@ -44,7 +44,7 @@ impl Patch {
                     if size > PATCH_LIMIT {
                         return None;
                     }
-                    let content = std::fs::read(root.join(rel_path(&e.rel))).ok()?;
+                    let content = std::fs::read(root.join(crate::platform::path_from_bytes(&e.rel))).ok()?;
                     let mode = snapshot_mode(&e.kind) as u32;
                     patch.puts.push(Put { rel: e.rel.clone(), mode, mtime: *mtime, content });
                 }
@@ -56,19 +56,6 @@ impl Patch {
             patch.remove.push(0);
         }
         Some(patch)
-    }
-}
-
-/// A scan's relative path (bytes, `/`-separated) as a path on this machine.
-fn rel_path(rel: &[u8]) -> std::path::PathBuf {
-    #[cfg(unix)]
-    {
-        use std::os::unix::ffi::OsStrExt;
-        std::path::PathBuf::from(std::ffi::OsStr::from_bytes(rel))
-    }
-    #[cfg(not(unix))]
-    {
-        std::path::PathBuf::from(String::from_utf8_lossy(rel).into_owned())
     }
 }
 

@@ -3,7 +3,7 @@
 //! A symlinked file is written at its target, so the link stays a link; the first time hpcinit
 //! changes a file it already finds, a copy is kept beside it.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -97,74 +97,8 @@ pub fn ensure_dir(dir: &Path, mode: u32) -> io::Result<bool> {
     Ok(true)
 }
 
-#[cfg(unix)]
-fn create_new(path: &Path, mode: u32) -> io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    OpenOptions::new().write(true).create_new(true).mode(mode).open(path)
-}
-
-#[cfg(not(unix))]
-fn create_new(path: &Path, _mode: u32) -> io::Result<File> {
-    OpenOptions::new().write(true).create_new(true).open(path)
-}
-
-/// Makes `options` create the file readable by its owner alone (0600; Windows: the default ACL
-/// of the user's profile directory).
-pub fn private(options: &mut OpenOptions) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    #[cfg(not(unix))]
-    let _ = options;
-}
-
-#[cfg(unix)]
-fn permissions_of(m: &fs::Metadata) -> Option<u32> {
-    use std::os::unix::fs::PermissionsExt;
-    Some(m.permissions().mode() & 0o7777)
-}
-
-#[cfg(not(unix))]
-fn permissions_of(_m: &fs::Metadata) -> Option<u32> {
-    None
-}
-
-/// Sets a file's permission bits (a no-op where there are none).
-#[cfg(unix)]
-pub fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(path, fs::Permissions::from_mode(mode))
-}
-
-#[cfg(not(unix))]
-pub fn set_mode(_path: &Path, _mode: u32) -> io::Result<()> {
-    Ok(())
-}
-
-/// Leaves `path` readable by its owner alone. On Unix the file was created 0600 and this does
-/// nothing more; on Windows, where Windows' OpenSSH refuses a private key others may read
-/// ("UNPROTECTED PRIVATE KEY FILE"), inherited permissions are removed and the user alone is
-/// granted access, with Windows' own `icacls` (as Microsoft's OpenSSH documentation does).
-#[cfg(windows)]
-pub fn restrict_to_owner(path: &Path) -> io::Result<()> {
-    let user = std::env::var("USERNAME").map_err(|_| io::Error::other("USERNAME is not set"))?;
-    let out = std::process::Command::new("icacls")
-        .arg(path)
-        .args(["/inheritance:r", "/grant:r", &format!("{user}:F")])
-        .output()?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(io::Error::other(format!("icacls: {}", String::from_utf8_lossy(&out.stdout).trim())))
-    }
-}
-
-#[cfg(not(windows))]
-pub fn restrict_to_owner(_path: &Path) -> io::Result<()> {
-    Ok(())
-}
+use crate::platform::{create_new, permissions_of};
+pub use crate::platform::{private, restrict_to_owner, set_mode};
 
 /// A file's permission bits, when the platform has them.
 pub fn mode_of(path: &Path) -> Option<u32> {

@@ -15,6 +15,7 @@
 pub use super::git::{git_state, GitState};
 pub use super::manifest::{hex_sha256, parse_manifest};
 pub use super::project_error::ProjectError;
+use crate::platform;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ignore::WalkBuilder;
 use std::path::{Path, PathBuf};
@@ -84,36 +85,6 @@ pub fn root_of(dir: &Path, home: &Path) -> PathBuf {
         }
     }
     dir.to_path_buf()
-}
-
-/// Whether this process may read the file (rsync would stop at it otherwise): its mode bits
-/// answer for almost every file without a system call; `access(2)` decides the rest (ACLs,
-/// other groups).
-#[cfg(unix)]
-fn readable(path: &Path, meta: &std::fs::Metadata) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    use std::os::unix::fs::MetadataExt;
-    // SAFETY: geteuid and getegid cannot fail.
-    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-    let mode = meta.mode();
-    let clearly = if meta.uid() == uid {
-        mode & 0o400 != 0
-    } else if meta.gid() == gid {
-        mode & 0o040 != 0
-    } else {
-        mode & 0o004 != 0
-    };
-    if clearly {
-        return true;
-    }
-    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else { return false };
-    // SAFETY: a valid NUL-terminated path; access(2) only reads it.
-    unsafe { libc::access(c.as_ptr(), libc::R_OK) == 0 }
-}
-
-#[cfg(not(unix))]
-fn readable(path: &Path, _meta: &std::fs::Metadata) -> bool {
-    std::fs::File::open(path).is_ok()
 }
 
 /// Files that make a directory a project even outside git.
@@ -232,7 +203,7 @@ fn visit(item: Result<ignore::DirEntry, ignore::Error>, root: &Path) -> Result<S
         let target = std::fs::read_link(path).map_err(read)?;
         return Ok(Seen::Entry(Entry {
             rel,
-            kind: EntryKind::Link { target: os_bytes(target.as_os_str()) },
+            kind: EntryKind::Link { target: platform::os_bytes(target.as_os_str()) },
         }));
     }
     if !ft.is_file() {
@@ -240,7 +211,7 @@ fn visit(item: Result<ignore::DirEntry, ignore::Error>, root: &Path) -> Result<S
         return Ok(Seen::Nothing);
     }
     let meta = std::fs::symlink_metadata(path).map_err(read)?;
-    if !readable(path, &meta) {
+    if !platform::readable(path, &meta) {
         return Ok(Seen::Unreadable(String::from_utf8_lossy(&rel).into_owned()));
     }
     Ok(Seen::Entry(Entry { rel, kind: file_kind(&meta) }))
@@ -293,36 +264,13 @@ fn own_excludes(root: &Path, excludes: &[String]) -> Result<Gitignore, ProjectEr
     b.build().map_err(|e| ProjectError::Pattern { pattern: excludes.join(" "), message: e.to_string() })
 }
 
-#[cfg(unix)]
 fn file_kind(meta: &std::fs::Metadata) -> EntryKind {
-    use std::os::unix::fs::MetadataExt;
-    EntryKind::File { size: meta.len(), mtime: meta.mtime(), executable: meta.mode() & 0o111 != 0 }
-}
-
-#[cfg(not(unix))]
-fn file_kind(meta: &std::fs::Metadata) -> EntryKind {
-    let mtime = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    EntryKind::File { size: meta.len(), mtime, executable: false }
-}
-
-#[cfg(unix)]
-fn os_bytes(s: &std::ffi::OsStr) -> Vec<u8> {
-    use std::os::unix::ffi::OsStrExt;
-    s.as_bytes().to_vec()
-}
-
-#[cfg(not(unix))]
-fn os_bytes(s: &std::ffi::OsStr) -> Vec<u8> {
-    s.to_string_lossy().replace('\\', "/").into_bytes()
+    let f = platform::file_facts(meta);
+    EntryKind::File { size: f.size, mtime: f.mtime, executable: f.executable }
 }
 
 fn rel_bytes(rel: &Path) -> Vec<u8> {
-    os_bytes(rel.as_os_str())
+    platform::os_bytes(rel.as_os_str())
 }
 
 #[cfg(test)]

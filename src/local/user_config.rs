@@ -174,15 +174,9 @@ pub fn fix(config: &Path, keyword: &str) -> std::io::Result<PathBuf> {
     Ok(backup)
 }
 
-#[cfg(unix)]
+/// The file's permission bits (0600 where there are none).
 fn mode_of(p: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).map(|m| m.permissions().mode() & 0o777).unwrap_or(0o600)
-}
-
-#[cfg(not(unix))]
-fn mode_of(_p: &Path) -> u32 {
-    0o600
+    atomic::mode_of(p).map_or(0o600, |m| m & 0o777)
 }
 
 #[cfg(test)]

@@ -9,8 +9,6 @@ use super::{Remote, RemoteError, RemoteOutput, Running, Script};
 use crate::prompt::Prompter;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
-#[cfg(unix)]
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -212,8 +210,7 @@ impl OpenSsh {
         ));
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
-        #[cfg(unix)]
-        options.mode(0o600);
+        crate::local::atomic::private(&mut options);
         let mut f = options.open(&path)?;
         f.write_all(conf.as_bytes())?;
         Ok(TempConfig(path))

@@ -1,0 +1,100 @@
+//! Unix: permission bits, file names as raw bytes, `access(2)`, `gethostname(2)`, the password
+//! database.
+
+use super::FileFacts;
+use std::ffi::{CStr, OsStr};
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// Opens a new file (never an existing one) for writing, with `mode`.
+pub fn create_new(path: &Path, mode: u32) -> io::Result<File> {
+    OpenOptions::new().write(true).create_new(true).mode(mode).open(path)
+}
+
+/// Makes `options` create the file readable by its owner alone (0600).
+pub fn private(options: &mut OpenOptions) {
+    options.mode(0o600);
+}
+
+/// A file's permission bits.
+pub fn permissions_of(m: &fs::Metadata) -> Option<u32> {
+    Some(m.permissions().mode() & 0o7777)
+}
+
+/// Sets a file's permission bits.
+pub fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+}
+
+/// Nothing to do: the file was created 0600.
+pub fn restrict_to_owner(_path: &Path) -> io::Result<()> {
+    Ok(())
+}
+
+pub fn file_facts(meta: &fs::Metadata) -> FileFacts {
+    FileFacts { size: meta.len(), mtime: meta.mtime(), executable: meta.mode() & 0o111 != 0 }
+}
+
+/// A file name's bytes, as they are.
+pub fn os_bytes(s: &OsStr) -> Vec<u8> {
+    s.as_bytes().to_vec()
+}
+
+/// A manifest's relative path (bytes, `/`-separated) as a path here.
+pub fn path_from_bytes(rel: &[u8]) -> PathBuf {
+    PathBuf::from(OsStr::from_bytes(rel))
+}
+
+/// Whether this process may read the file (rsync would stop at it otherwise): its mode bits
+/// answer for almost every file without a system call; `access(2)` decides the rest (ACLs,
+/// other groups).
+pub fn readable(path: &Path, meta: &fs::Metadata) -> bool {
+    // SAFETY: geteuid and getegid cannot fail.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let mode = meta.mode();
+    let clearly = if meta.uid() == uid {
+        mode & 0o400 != 0
+    } else if meta.gid() == gid {
+        mode & 0o040 != 0
+    } else {
+        mode & 0o004 != 0
+    };
+    if clearly {
+        return true;
+    }
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else { return false };
+    // SAFETY: a valid NUL-terminated path; access(2) only reads it.
+    unsafe { libc::access(c.as_ptr(), libc::R_OK) == 0 }
+}
+
+/// The machine's host name (`gethostname(2)`; macOS has no `/etc/hostname`).
+pub fn hostname() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into buf.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return None;
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    Some(String::from_utf8_lossy(&buf[..end]).into_owned()).filter(|h| !h.is_empty())
+}
+
+/// The home directory of the current user in the password database.
+pub fn account_home() -> Option<PathBuf> {
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: getpwuid_r writes into `pwd` and `buf`, both alive and sized as passed.
+    let rc = unsafe {
+        libc::getpwuid_r(libc::getuid(), &mut pwd, buf.as_mut_ptr().cast(), buf.len(), &mut result)
+    };
+    if rc != 0 || result.is_null() || pwd.pw_dir.is_null() {
+        return None;
+    }
+    // SAFETY: pw_dir points into `buf`, NUL-terminated by getpwuid_r.
+    let dir = unsafe { CStr::from_ptr(pwd.pw_dir) };
+    Some(PathBuf::from(OsStr::from_bytes(dir.to_bytes())))
+}

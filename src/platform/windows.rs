@@ -1,0 +1,73 @@
+//! Windows (and any other non-Unix system): no permission bits — a private key is restricted
+//! to the user with `icacls`, as Microsoft's OpenSSH documentation does
+//! (https://learn.microsoft.com/windows-server/administration/openssh/openssh_keymanagement);
+//! file names as UTF-8 with `/`; `COMPUTERNAME`.
+
+use super::FileFacts;
+use std::ffi::OsStr;
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Opens a new file (never an existing one) for writing; it gets the folder's ACL.
+pub fn create_new(path: &Path, _mode: u32) -> io::Result<File> {
+    OpenOptions::new().write(true).create_new(true).open(path)
+}
+
+/// The default ACL of the user's profile directory; [`restrict_to_owner`] narrows a key's.
+pub fn private(_options: &mut OpenOptions) {}
+
+pub fn permissions_of(_m: &fs::Metadata) -> Option<u32> {
+    None
+}
+
+pub fn set_mode(_path: &Path, _mode: u32) -> io::Result<()> {
+    Ok(())
+}
+
+/// Windows' OpenSSH refuses a private key others may read ("UNPROTECTED PRIVATE KEY FILE"):
+/// inherited permissions are removed and the user alone is granted access.
+pub fn restrict_to_owner(path: &Path) -> io::Result<()> {
+    let user = std::env::var("USERNAME").map_err(|_| io::Error::other("USERNAME is not set"))?;
+    let out = std::process::Command::new("icacls")
+        .arg(path)
+        .args(["/inheritance:r", "/grant:r", &format!("{user}:F")])
+        .output()?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!("icacls: {}", String::from_utf8_lossy(&out.stdout).trim())))
+    }
+}
+
+pub fn file_facts(meta: &fs::Metadata) -> FileFacts {
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    FileFacts { size: meta.len(), mtime, executable: false }
+}
+
+/// A file name as UTF-8 with `/` (the cluster's form).
+pub fn os_bytes(s: &OsStr) -> Vec<u8> {
+    s.to_string_lossy().replace('\\', "/").into_bytes()
+}
+
+pub fn path_from_bytes(rel: &[u8]) -> PathBuf {
+    PathBuf::from(String::from_utf8_lossy(rel).into_owned())
+}
+
+pub fn readable(path: &Path, _meta: &fs::Metadata) -> bool {
+    File::open(path).is_ok()
+}
+
+pub fn hostname() -> Option<String> {
+    std::env::var("COMPUTERNAME").ok().filter(|h| !h.is_empty())
+}
+
+/// Windows has no password database: the home is `%USERPROFILE%`.
+pub fn account_home() -> Option<PathBuf> {
+    None
+}
