@@ -61,6 +61,9 @@ pass "plan --site saga under Wine: no \\\\?\\, no mixed separators, no Control* 
 WP=$WINEPREFIX/drive_c/users/$(id -un)
 mkdir -p "$WP/.ssh"
 ssh-keygen -q -t ed25519 -N '' -C wine-test -f "$WP/.ssh/id_ed25519_hpcinit"
+# The person's own config, as Notepad writes it: uninstall must give it back byte for byte.
+printf 'Host github.com\r\n    User git\r\n' >"$WP/.ssh/config"
+cp "$WP/.ssh/config" "$WINEPREFIX.config"
 AK=$D/home/$HPCINIT_TEST_USER/.ssh/authorized_keys
 cp "$AK" "$WINEPREFIX.authorized_keys"
 NAME=win-boot
@@ -88,4 +91,14 @@ cfg=$WP/.ssh/config.d/hpcinit
 [ -f "$cfg" ] || fail "no $cfg written:$nl$out"
 if grep -q Control "$cfg"; then fail "the config written has Control* lines:$nl$(cat "$cfg")"; fi
 grep -q '^    IdentityFile ~/.ssh/id_ed25519_hpcinit$' "$cfg" || fail "the config's IdentityFile is not the ~/ form:$nl$(cat "$cfg")"
+[ "$(head -n 1 "$WP/.ssh/config" | tr -d '\r')" = "Include ~/.ssh/config.d/hpcinit" ] ||
+  fail "the config (.ssh/config) does not start with the Include line:$nl$(cat "$WP/.ssh/config")"
 pass "bootstrap under Wine (built-in client, SFTP): exit 0, the venv imports, latest set, 1 accepted authentication, the Windows config form"
+
+# --- uninstall under Wine: the config is the person's again, byte for byte -----------------------
+out=$(cd "$P" && wine uninstall --site sandbox 2>&1 | tr -d '\r') || fail "uninstall under Wine:$nl$out"
+cmp -s "$WP/.ssh/config" "$WINEPREFIX.config" || fail "uninstall did not restore ~/.ssh/config:$nl$(od -c "$WP/.ssh/config" | head)$nl$out"
+for gone in .ssh/config.d/hpcinit .ssh/known_hosts.d/hpcinit .ssh/config.hpcinit-backup; do
+  [ ! -e "$WP/$gone" ] || fail "uninstall left $gone:$nl$out"
+done
+pass "uninstall under Wine: ~/.ssh/config byte for byte as before, hpcinit's files gone"

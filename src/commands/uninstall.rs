@@ -137,10 +137,14 @@ fn remove_local(env: &Env, site: &str, close: bool) -> Result<Vec<String>, Error
 fn remove_windows(env: &Env, site: &str) -> Result<Vec<String>, Error> {
     let Some(Ok(home)) = wsl::windows_home(env) else { return Ok(Vec::new()) };
     let win = Env { home: home.linux.clone(), account_home: Some(home.linux.clone()), ..env.clone() };
+    // Files named as Windows names them; the Include line's own text stays as it was.
+    let include = format!("`{}`", ssh_config::include_line());
     let shown = |line: String| {
-        line.replace("~/.ssh/config.d/hpcinit", &wsl::windows_path(&home, ".ssh/config.d/hpcinit"))
+        line.replace(&include, "\0")
+            .replace("~/.ssh/config.d/hpcinit", &wsl::windows_path(&home, ".ssh/config.d/hpcinit"))
             .replace(&format!("~/{KNOWN_HOSTS_FILE}"), &wsl::windows_path(&home, KNOWN_HOSTS_FILE))
             .replace("~/.ssh/config", &wsl::windows_path(&home, ".ssh/config"))
+            .replace('\0', &include)
     };
     let mut removed: Vec<String> = remove_local(&win, site, false)?.into_iter().map(shown).collect();
     let left =

@@ -151,6 +151,11 @@ fn windows_side_is_written_then_given_back_byte_for_byte() {
     let r = l.hpcinit(&["uninstall", "--site", "sandbox"], &env);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("C:\\Users\\alice\\.ssh\\id_ed25519_hpcinit"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("the line `Include ~/.ssh/config.d/hpcinit` from C:\\Users\\alice\\.ssh\\config"),
+        "{}",
+        r.stdout
+    );
     assert_eq!(tree(&w.home), before, "uninstall did not give the Windows side back:\n{}", r.stdout);
     assert!(l.path(".ssh/id_ed25519_hpcinit").exists(), "the key on this side is the person's: kept");
 
