@@ -151,16 +151,14 @@ fn remove_windows(env: &Env, site: &str) -> Result<Vec<String>, Error> {
         std::fs::read_to_string(win.home.join(MANAGED_FILE.trim_start_matches("~/"))).unwrap_or_default();
     let mut copied = wsl::copied_keys(env);
     let before = copied.len();
+    // Each file hpcinit created (a key, and its .pub where none was there) goes with its key.
     copied.retain(|rel| {
-        let in_use = left.lines().any(|l| l.trim() == format!("IdentityFile ~/{rel}"));
-        if in_use {
+        let key = rel.strip_suffix(".pub").unwrap_or(rel);
+        if left.lines().any(|l| l.trim() == format!("IdentityFile ~/{key}")) {
             return true;
         }
-        let key = home.linux.join(rel);
-        let _ = std::fs::remove_file(format!("{}.pub", key.display()));
-        let gone = std::fs::remove_file(&key).is_ok();
-        if gone {
-            removed.push(format!("the copy of the key {} (and .pub)", wsl::windows_path(&home, rel)));
+        if std::fs::remove_file(home.linux.join(rel)).is_ok() {
+            removed.push(format!("the copy {} hpcinit made", wsl::windows_path(&home, rel)));
         }
         false
     });

@@ -174,15 +174,20 @@ impl Task for WindowsSshTask {
         }
         if let Some(KeyFiles { to, private, public }) = self.key_to_write(cx)? {
             let rel = self.plan.key.as_ref().map(|k| k.to.clone()).unwrap_or_default();
-            // Recorded first: a copy interrupted half-way is still one hpcinit made.
-            let mut copied = wsl::copied_keys(cx.env);
-            if !copied.contains(&rel) {
-                copied.push(rel.clone());
-                wsl::record_copied_keys(cx.env, &copied).map_err(err(&wsl::copied_keys_file(cx.env)))?;
-            }
-            atomic::create(&to, &private, 0o600).map_err(err(&to))?;
             let pub_to = pub_of(&to);
-            if !pub_to.exists() {
+            let new_pub = !pub_to.exists();
+            // Recorded first (a copy interrupted half-way is still one hpcinit made), each file
+            // hpcinit creates: a `.pub` already there stays the person's.
+            let mut copied = wsl::copied_keys(cx.env);
+            let pub_rel = format!("{rel}.pub");
+            for f in [Some(&rel), new_pub.then_some(&pub_rel)].into_iter().flatten() {
+                if !copied.contains(f) {
+                    copied.push(f.clone());
+                }
+            }
+            wsl::record_copied_keys(cx.env, &copied).map_err(err(&wsl::copied_keys_file(cx.env)))?;
+            atomic::create(&to, &private, 0o600).map_err(err(&to))?;
+            if new_pub {
                 atomic::create(&pub_to, &public, 0o644).map_err(err(&pub_to))?;
             }
             done.push(format!("copied the key to {}", wsl::windows_path(&self.plan.home, &rel)));

@@ -146,8 +146,8 @@ pub fn others(acl: &str, user: &str) -> Option<String> {
         })
 }
 
-/// The record of the keys hpcinit copied to the Windows side (relative to the Windows home, one
-/// per line): `uninstall` removes a copy only if hpcinit made it.
+/// The record of the key files hpcinit created on the Windows side (relative to the Windows
+/// home, one per line; a `.pub` only where none was there): `uninstall` removes only those.
 pub fn copied_keys_file(env: &Env) -> PathBuf {
     super::state::dir(env).join("windows-keys")
 }

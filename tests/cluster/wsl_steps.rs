@@ -106,6 +106,8 @@ fn windows_side_is_written_then_given_back_byte_for_byte() {
     std::fs::create_dir_all(w.home.join(".ssh")).unwrap();
     std::fs::write(w.home.join(".ssh/config"), b"Host github.com\r\n    User git\r\n").unwrap();
     std::fs::write(w.home.join(".ssh/known_hosts"), b"github.com ssh-ed25519 AAAAC3Nza\n").unwrap();
+    // A public key file of the same name, left from elsewhere: never replaced, never removed.
+    std::fs::write(w.home.join(".ssh/id_ed25519_hpcinit.pub"), b"ssh-ed25519 AAAA mine\n").unwrap();
     let before = tree(&w.home);
 
     // Inside WSL without the flag: the plan says how, and nothing is written there.
@@ -128,7 +130,8 @@ fn windows_side_is_written_then_given_back_byte_for_byte() {
     assert_eq!(std::fs::read(w.home.join(".ssh/id_ed25519_hpcinit")).unwrap(), key, "the key's copy");
     assert_eq!(
         std::fs::read(w.home.join(".ssh/id_ed25519_hpcinit.pub")).unwrap(),
-        std::fs::read(l.path(".ssh/id_ed25519_hpcinit.pub")).unwrap()
+        b"ssh-ed25519 AAAA mine\n",
+        "a .pub already there is kept"
     );
     let known = std::fs::read_to_string(l.path(".ssh/known_hosts.d/hpcinit")).unwrap();
     assert_eq!(std::fs::read_to_string(w.home.join(".ssh/known_hosts.d/hpcinit")).unwrap(), known);
