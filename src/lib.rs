@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod env;
 pub mod error;
+pub mod exchange;
 pub mod exec;
 pub mod exit;
 pub mod local;

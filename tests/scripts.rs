@@ -16,7 +16,7 @@ const SCRIPTS: &[&str] = &[
     "src/plan/templates.sh",
     "src/plan/uninstall.sh",
     "src/plan/venv_build.sh",
-    "src/remote/prelude.sh",
+    "src/exchange/prelude.sh",
 ];
 
 #[test]

@@ -9,14 +9,14 @@
 use super::Session;
 use crate::cli::SetupArgs;
 use crate::error::Error;
-use crate::exec::sync_verify::{self, Verified};
+use crate::exec::sync::{self, Verified};
 use crate::exec::{self, Check, Context, StepError};
 use crate::exit::Diagnostic;
 use crate::exit::Exit;
 use crate::plan::{HostKeyPlan, StepId};
 use crate::profile::Profile;
 use crate::prompt::Prompter;
-use crate::remote::Script;
+use crate::exchange::Script;
 use crate::ui::{Style, Table};
 use serde::Serialize;
 
@@ -252,7 +252,7 @@ fn gateway(cx: &mut Context, r: &mut Rows) -> bool {
             true
         }
         Some(Err(e)) => {
-            let hint = exec::connect_hint(cx, &e);
+            let hint = cx.connect_hint(&e);
             r.push(
                 "gateway",
                 "sign-in",
@@ -316,7 +316,7 @@ fn snapshot(cx: &mut Context, r: &mut Rows) {
         Ok(s) => s,
         Err(e) => return r.push("cluster", "code snapshot", Verdict::Fail, e.to_string(), e.hint()),
     };
-    match sync_verify::verify(cx, &p, &scan) {
+    match sync::verify(cx, &p, &scan) {
         Ok(Verified::Intact { name, current }) => r.push(
             "cluster",
             "code snapshot",

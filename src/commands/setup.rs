@@ -4,29 +4,15 @@
 //! templates, and with `--check-job` a test job), and says what is left.
 
 use super::wizard::Ask;
-use super::Session;
-use crate::cli::{Cli, RunArgs, SetupArgs};
+use super::session::Session;
+use crate::cli::{Cli, SetupArgs};
 use crate::env::Env;
 use crate::error::Error;
-use crate::exec::{self, Options, Transport};
+use crate::exec;
 use crate::exit::Exit;
 use crate::local::state;
 use crate::prompt::Prompter;
 use crate::ui;
-use std::time::Duration;
-
-pub fn options(run: &RunArgs, env: &Env) -> Options {
-    Options {
-        transport: run.transport.unwrap_or_else(|| Transport::detect(env)),
-        accept_new_host_key: run.accept_new_host_key,
-        no_passphrase: run.no_passphrase,
-        passphrase_file: run.key_passphrase_file.clone(),
-        wait_for_key: Duration::from_secs(run.wait_for_key),
-        poll: Duration::from_secs(run.key_poll.max(1)),
-        on_existing: run.on_existing,
-        job_timeout: Duration::from_secs(run.job_timeout),
-    }
-}
 
 pub fn run(s: &mut Session, args: &SetupArgs) -> Result<Exit, Error> {
     let (set, cli, env) = (s.set, s.cli, s.env);

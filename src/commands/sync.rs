@@ -6,8 +6,8 @@
 use super::Session;
 use crate::cli::SetupArgs;
 use crate::error::Error;
-use crate::exec::sync_verify::{self, Verified};
-use crate::exec::{self, sync_task, Context};
+use crate::exec::sync::{self, Verified};
+use crate::exec::{self, Context};
 use crate::exit::Diagnostic;
 use crate::exit::Exit;
 use crate::local::project;
@@ -58,7 +58,7 @@ pub fn run(s: &mut Session, args: &SetupArgs, dry_run: bool, verify: bool) -> Re
 fn verify_lines(cx: &mut Context) -> Result<Vec<String>, crate::exec::StepError> {
     let Some(p) = cx.plan.sync().cloned() else { return Ok(vec!["this plan copies no code".into()]) };
     let scan = scan(&p)?;
-    Ok(match sync_verify::verify(cx, &p, &scan)? {
+    Ok(match sync::verify(cx, &p, &scan)? {
         Verified::None => vec![format!("No snapshot in {} yet.", p.snapshots)],
         Verified::Intact { name, current } => vec![format!(
             "Verified: {}/latest ({name}) holds exactly the {} files of its manifest{}.",
@@ -93,10 +93,10 @@ fn dry_run_lines(cx: &mut Context) -> Result<Vec<String>, crate::exec::StepError
     let Some(p) = cx.plan.sync().cloned() else { return Ok(vec!["this plan copies no code".into()]) };
     let root = std::path::Path::new(&p.root);
     let scan = scan(&p)?;
-    let latest = sync_task::latest(cx, &p, true)?;
+    let latest = sync::latest(cx, &p, true)?;
     let mut lines = Vec::new();
     let suffix = project::GitState::suffix(project::git_state(root).as_ref());
-    let (new, changed, deleted) = sync_task::diff(&scan, latest.manifest.as_deref().unwrap_or_default());
+    let (new, changed, deleted) = sync::diff(&scan, latest.manifest.as_deref().unwrap_or_default());
     match &latest.name {
         Some(name) if new.is_empty() && changed.is_empty() && deleted.is_empty() => {
             lines.push(format!("Nothing would change: {}/latest ({name}) holds this code.", p.snapshots));

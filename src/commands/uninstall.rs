@@ -18,8 +18,8 @@ use crate::plan::uninstall::Removed;
 use crate::plan::StepId;
 use crate::profile::ProfileSet;
 use crate::prompt::Prompter;
-use crate::remote::script::tags;
-use crate::remote::Script;
+use crate::exchange::tags;
+use crate::exchange::Script;
 use crate::ui::Printer;
 use std::path::{Path, PathBuf};
 

@@ -7,8 +7,9 @@
 use super::{Applied, Check, Context, StepError, Task};
 use crate::plan::smoke::JobReport;
 use crate::plan::CheckJobPlan;
-use crate::remote::script::tags;
-use crate::remote::{RemoteOutput, Script};
+use crate::exchange::tags;
+use crate::exchange::Script;
+use crate::remote::RemoteOutput;
 
 pub struct CheckJobTask {
     plan: CheckJobPlan,

@@ -63,7 +63,7 @@ impl Task for HostKeyTask {
                         continue;
                     }
                     Err(e) => {
-                        let hint = super::connect_task::connect_hint(cx, &e);
+                        let hint = cx.connect_hint(&e);
                         return Err(StepError::Remote { error: e, hint });
                     }
                 }
@@ -132,7 +132,7 @@ impl HostKeyTask {
         let types: Vec<&str> = t.pins.iter().map(|p| p.algorithm.as_str()).collect();
         let (remote, prompter) = cx.remote_and_prompter();
         remote.key_through_gateway(&t.host, t.port, &types, prompter).map_err(|e| {
-            let hint = super::connect_task::connect_hint(cx, &e);
+            let hint = cx.connect_hint(&e);
             StepError::Remote { error: e, hint }
         })
     }

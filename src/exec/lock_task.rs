@@ -10,7 +10,7 @@ use crate::local::state::{self, EnvironmentRecord};
 use crate::plan::compare::{compare, Side};
 use crate::plan::environment::{self, Described};
 use crate::plan::LockPlan;
-use crate::remote::Script;
+use crate::exchange::Script;
 use std::path::PathBuf;
 
 pub struct LockTask {

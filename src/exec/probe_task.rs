@@ -5,8 +5,9 @@
 
 use super::{Applied, Check, Context, StepError, Task};
 use crate::plan::{ProbePlan, RemoteFacts};
-use crate::remote::script::last_tagged;
-use crate::remote::{RemoteOutput, Script};
+use crate::exchange::last_tagged;
+use crate::exchange::Script;
+use crate::remote::RemoteOutput;
 
 pub struct ProbeTask {
     plan: ProbePlan,

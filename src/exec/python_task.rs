@@ -14,8 +14,9 @@ use crate::plan::pins::{self, PinKind, PinMatch};
 
 use crate::plan::venv_build::{BuildAnswer, BuildReport, PHASES};
 use crate::plan::PythonPlan;
-use crate::remote::script::{tagged, tags};
-use crate::remote::{RemoteOutput, Running, Script};
+use crate::exchange::{tagged, tags};
+use crate::exchange::Script;
+use crate::remote::{RemoteOutput, Running};
 
 pub struct PythonTask {
     /// The plan this task was made from; [`PythonTask::planned`] prefers the newest.

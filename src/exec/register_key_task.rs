@@ -4,11 +4,10 @@
 //! the key. `portal`: show the key and the URL, then wait, bounded, trying the key; the person may
 //! stop and re-run later. Sites whose logins never use keys have no such step.
 
-use super::connect_task::connect_hint;
 use super::{Applied, Check, Context, StepError, Task};
 use crate::plan::RegisterKeyPlan;
 use crate::profile::raw::RegistrationMode;
-use crate::remote::Script;
+use crate::exchange::Script;
 use std::time::Instant;
 
 pub struct RegisterKeyTask {
@@ -37,7 +36,7 @@ fn gateway_accepts(cx: &mut Context, g: &str) -> Result<bool, StepError> {
     let (remote, prompter) = cx.remote_and_prompter();
     let result = remote.gateway_key_accepted(&path, prompter);
     result.unwrap_or_else(|| Err(crate::remote::RemoteError::NoMaster { alias: g.into() })).map_err(|e| {
-        let hint = connect_hint(cx, &e);
+        let hint = cx.connect_hint(&e);
         StepError::Remote { error: e, hint }
     })
 }
@@ -46,7 +45,7 @@ fn accepted(cx: &mut Context) -> Result<bool, StepError> {
     let path = cx.key.as_ref().expect("the key step ran first").path.clone();
     let (remote, prompter) = cx.remote_and_prompter();
     remote.key_accepted(&path, prompter).map_err(|e| {
-        let hint = connect_hint(cx, &e);
+        let hint = cx.connect_hint(&e);
         StepError::Remote { error: e, hint }
     })
 }
@@ -140,7 +139,7 @@ impl RegisterKeyTask {
         let result = cx.remote().gateway_script(script);
         let out = result.unwrap_or_else(|| Err(crate::remote::RemoteError::NoMaster { alias: g.into() }));
         out.map_err(|e| {
-            let hint = connect_hint(cx, &e);
+            let hint = cx.connect_hint(&e);
             StepError::Remote { error: e, hint }
         })
     }

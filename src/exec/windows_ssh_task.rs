@@ -9,7 +9,7 @@
 use super::{Applied, Check, Context, StepError, Task};
 use crate::local::{atomic, include, known_hosts, wsl};
 use crate::plan::ssh_config::{self, KNOWN_HOSTS_FILE};
-use crate::plan::windows_ssh::WindowsSshPlan;
+use crate::plan::WindowsSshPlan;
 use std::path::{Path, PathBuf};
 
 pub struct WindowsSshTask {

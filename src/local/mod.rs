@@ -10,7 +10,7 @@ pub mod include;
 pub mod key;
 pub mod known_hosts;
 pub mod lock;
-mod manifest;
+pub mod manifest;
 pub mod project;
 mod project_error;
 pub mod requirements;

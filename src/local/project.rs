@@ -13,8 +13,7 @@
 //! SHA-256 digests prove a snapshot intact (`hpcinit sync --verify`, doctor).
 
 pub use super::git::{git_state, GitState};
-pub use super::manifest::{hex_sha256, parse_manifest};
-pub use super::project_error::ProjectError;
+pub use super::project_error::{ProjectError, IGNORE_FILE};
 use crate::platform;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ignore::WalkBuilder;
@@ -43,9 +42,6 @@ pub const BUILT_IN_EXCLUDES: &[&str] = &[
 /// hpcinit's own files at a snapshot's top, sent beside the project's: never an rsync exclude
 /// rule, or they would be left out too.
 pub(super) const OWN_FILES: &[&[u8]] = &[b".hpcinit-manifest", b".hpcinit-snapshot", b".hpcinit-finish"];
-
-/// The project's own exclude file, in gitignore syntax.
-pub const IGNORE_FILE: &str = ".hpcinitignore";
 
 /// One thing sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -276,6 +272,7 @@ fn rel_bytes(rel: &Path) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::local::manifest::parse_manifest;
 
     fn write(root: &Path, rel: &str, text: &str) {
         let p = root.join(rel);

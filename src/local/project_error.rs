@@ -1,7 +1,9 @@
 //! What can go wrong reading a project's files for a snapshot, and what to do about it.
 
-use super::project::IGNORE_FILE;
 use std::path::PathBuf;
+
+/// The project's own exclude file, in gitignore syntax.
+pub const IGNORE_FILE: &str = ".hpcinitignore";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectError {

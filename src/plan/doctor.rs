@@ -6,7 +6,7 @@ use super::script_text::heredoc;
 use crate::profile::raw::SchedulerKind;
 use crate::profile::Profile;
 use crate::quote::{sh, sh_path};
-use crate::remote::script::{tags, Tagged};
+use crate::exchange::{tags, Tagged};
 
 /// Lines of the quota command's output passed back (the rest is cut).
 pub const QUOTA_LINES: usize = 30;

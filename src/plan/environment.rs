@@ -7,7 +7,7 @@
 use crate::local::state::EnvironmentRecord;
 use crate::profile::Profile;
 use crate::quote::sh_path;
-use crate::remote::script::{tags, Tagged};
+use crate::exchange::{tags, Tagged};
 
 /// The functions that read an environment.
 pub const ENVIRONMENT_SH: &str = include_str!("environment.sh");

@@ -10,13 +10,17 @@ pub mod facts;
 pub mod job_script;
 mod job_steps;
 pub mod layout;
+pub mod module_choice;
 pub mod modules;
 pub mod pins;
+#[allow(clippy::module_inception)]
+mod plan;
 pub mod probe;
 pub mod python;
 pub mod script_text;
 pub mod smoke;
 pub mod snapshot;
+mod snapshot_step;
 pub mod specifier;
 pub mod ssh_config;
 mod ssh_steps;
@@ -26,151 +30,10 @@ pub mod uninstall;
 pub mod venv_build;
 pub mod windows_ssh;
 
-use crate::answers::Answers;
-use crate::profile::raw::SchedulerKind;
-use crate::profile::Profile;
 pub use error::PlanError;
 pub use facts::{LocalFacts, RemoteFacts};
-use job_steps::JobParts;
 pub use job_steps::{lock_site, scheduler_commands};
-pub use python::ModuleChoice;
-use serde::Serialize;
+pub use module_choice::ModuleChoice;
+pub use plan::{build, Plan, Unverified};
 pub use ssh_steps::{host_blocks, REGISTER_KEY_SH};
 pub use step::*;
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Plan {
-    pub site: String,
-    pub display_name: String,
-    pub organisation: String,
-    pub profile_source: String,
-    pub user: String,
-    pub account: Option<String>,
-    pub project: String,
-    pub project_dir: String,
-    /// No project here: a general environment, no code copied, no lock file.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub no_project: bool,
-    pub python: String,
-    /// How every step that talks to the cluster reaches it.
-    pub connection: Connection,
-    pub steps: Vec<Step>,
-    pub notes: Vec<String>,
-    /// Every profile value the plan relies on that the site's documentation did not confirm.
-    pub unverified: Vec<Unverified>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Unverified {
-    pub field: String,
-    pub why: String,
-}
-
-pub fn build(
-    profile: &Profile,
-    answers: &Answers,
-    local: &LocalFacts,
-    remote: Option<&RemoteFacts>,
-) -> Result<Plan, PlanError> {
-    let raw = &profile.raw;
-    let site = profile.name().as_str();
-    let fill = |t: &str| {
-        t.replace("{user}", &answers.user)
-            .replace("{account}", answers.account.as_deref().unwrap_or("<account>"))
-            .replace("{project}", &answers.project_name)
-    };
-    let scratch = fill(raw.storage.scratch.path.value.as_str());
-    let snapshots = format!("~/scratch/code-snapshots/{}", answers.project_name);
-    let venv = fill(raw.python.venv.location.value.as_str());
-    let reproduce = python::reproducing(profile, answers, local)?;
-    let wanted = python::Wanted::new(profile, answers.python.as_ref(), local, reproduce.as_ref());
-    let module = python::choose(profile, &wanted, remote)?;
-    let mut steps = Vec::new();
-
-    steps.extend(ssh_steps::steps(profile, &answers.user, local));
-    if let Some(home) = local.windows_home.as_ref().filter(|_| answers.windows_ssh) {
-        windows_ssh::insert(&mut steps, windows_ssh::step(profile, &answers.user, local, home));
-    }
-    let files = job_steps::template_paths(answers);
-    steps.push(job_steps::probe_step(profile, &scratch, &venv, &files, &snapshots));
-    let layout = layout::step(profile, &scratch, remote)?;
-    steps.push(layout.step);
-    let py = python::step(profile, &wanted, &module, &venv, local, remote, reproduce.as_ref())?;
-    let job = JobParts {
-        log_dir: &layout.log_dir,
-        // Without a project, jobs run where they are submitted: there is no code snapshot.
-        snapshots: (!answers.no_project).then_some(snapshots.as_str()),
-        loads: &py.loads,
-        activate: &py.activate,
-        venv: &venv,
-    };
-    // The templates name the venv and the snapshots but need neither to exist: written first,
-    // while the venv builds on a channel of its own (see `exec::run`).
-    steps.push(job_steps::templates_step(profile, answers, &job, &files, remote));
-    let lock = (reproduce.is_none() && answers.lock != crate::answers::LockUse::Never && !answers.no_project)
-        .then(|| job_steps::lock_step(profile, answers, local, &py.plan));
-    steps.push(Step::new("Python environment", py.summary, Action::Python(py.plan)));
-    steps.extend(lock);
-    // After the lock: the snapshot holds the lock of the environment its jobs run in, and a
-    // re-run finds nothing new to copy.
-    let slurm = raw.scheduler.kind == SchedulerKind::Slurm;
-    if !answers.no_project {
-        let route = snapshot::CopyRoute::of(local.transport);
-        steps.push(snapshot::step(site, &answers.project_name, &local.code, &answers.sync, slurm, route));
-    }
-    if answers.check_job {
-        steps.push(job_steps::smoke_step(profile, answers, &job));
-    }
-
-    Ok(Plan {
-        site: site.to_string(),
-        display_name: raw.display_name.clone(),
-        organisation: raw.organisation.clone(),
-        profile_source: profile.source.to_string(),
-        user: answers.user.clone(),
-        account: answers.account.clone(),
-        project: answers.project_name.clone(),
-        project_dir: answers.project_dir.display().to_string(),
-        no_project: answers.no_project,
-        python: wanted.label(),
-        connection: ssh_steps::connection(profile, &answers.user, local),
-        steps,
-        notes: notes(profile, answers, local),
-        unverified: unverified(profile, &module),
-    })
-}
-
-/// The profile's notes, and how to reach the cluster from Windows too when this is WSL.
-fn notes(profile: &Profile, answers: &Answers, local: &LocalFacts) -> Vec<String> {
-    let wsl = (local.wsl && !answers.windows_ssh).then(|| {
-        format!(
-            "This is WSL: `--windows-ssh` sets up Windows' own ssh and VS Code for {} too.",
-            profile.name()
-        )
-    });
-    profile.raw.notes.iter().cloned().chain(wsl).collect()
-}
-
-/// Every unverified value of the profile, except listed modules the plan does not load.
-fn unverified(profile: &Profile, module: &ModuleChoice) -> Vec<Unverified> {
-    let chosen = match module {
-        ModuleChoice::Known { name } => {
-            profile.raw.python.modules.known.iter().position(|m| m.as_str() == name)
-        }
-        _ => None,
-    };
-    profile
-        .unverified_fields()
-        .filter(|(f, _)| match f.strip_prefix("python.modules.known[") {
-            Some(rest) => chosen.is_some_and(|i| rest == format!("{i}]")),
-            None => true,
-        })
-        .map(|(f, w)| Unverified { field: f.into(), why: w.into() })
-        .collect()
-}
-
-impl Plan {
-    pub fn step(&self, id: StepId) -> Option<&Step> {
-        self.steps.iter().find(|s| s.id == id)
-    }
-}

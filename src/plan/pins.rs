@@ -93,10 +93,10 @@ impl PinMatch {
 
 /// Every pin line in `stdout`.
 pub fn matches(stdout: &str) -> Vec<PinMatch> {
-    crate::remote::script::tags(stdout)
+    crate::exchange::tags(stdout)
 }
 
-impl crate::remote::script::Tagged for PinMatch {
+impl crate::exchange::Tagged for PinMatch {
     fn from_tag(tag: &str, payload: &str) -> Option<PinMatch> {
         if tag == "pin" {
             PinMatch::parse(payload)

@@ -71,8 +71,8 @@ impl ProbeRequest {
 mod tests {
     use super::*;
     use crate::plan::facts::{PathKind, RemoteFacts};
-    use crate::remote::script::last_tagged;
-    use crate::remote::Script;
+    use crate::exchange::last_tagged;
+    use crate::exchange::Script;
     use std::io::Write;
 
     /// The probe run by a real bash (no modules): every path, variable, file and command comes

@@ -12,40 +12,14 @@ use super::facts::{LocalFacts, PathKind, RemoteFacts};
 use super::modules;
 use super::script_text::sha256_hex;
 use super::specifier::Specifier;
-use super::PythonPlan;
+use super::module_choice::{FromLock, ModuleChoice};
+use super::step::PythonPlan;
 use crate::local::lock::Lock;
 use crate::local::requirements::{Skipped, Source};
 use crate::profile::raw::VenvRecipe;
 use crate::profile::scalar::PythonVersion;
 use crate::profile::Profile;
 use crate::quote::sh_path;
-use serde::Serialize;
-
-/// The module that provides the requested Python.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "from", rename_all = "kebab-case")]
-pub enum ModuleChoice {
-    /// A module name the profile lists (before the probe).
-    Known { name: String },
-    /// A module the probe found on the cluster.
-    Found { name: String },
-    /// The profile lists none for this version: the probe picks the newest match on the cluster.
-    OnCluster { version: String, list_command: String },
-    /// The recipe brings its own Python (container wrapper).
-    NotNeeded,
-}
-
-impl ModuleChoice {
-    pub fn display(&self) -> String {
-        match self {
-            ModuleChoice::Known { name } | ModuleChoice::Found { name } => name.clone(),
-            ModuleChoice::OnCluster { version, .. } => {
-                format!("<newest Python {version} module on the cluster>")
-            }
-            ModuleChoice::NotNeeded => "no module: the container brings its own Python".into(),
-        }
-    }
-}
 
 /// Which Python the person wants, and who said so.
 #[derive(Debug, Clone)]
@@ -213,20 +187,6 @@ pub fn locked_lines(lock: &Lock) -> (Vec<String>, Vec<Skipped>) {
     (keep, skipped)
 }
 
-/// What the plan shows and the build reports about a rebuild from the lock.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FromLock {
-    /// The lock's site of origin (profile name) and its display name.
-    pub origin: String,
-    pub origin_name: String,
-    /// The Python version and module there.
-    pub python: String,
-    pub module: Option<String>,
-    /// The number of pinned versions.
-    pub pins: usize,
-    /// `--allow-upgrades`.
-    pub upgrades: bool,
-}
 
 /// The module for `wanted`: from the probe's listing when there is one, else the profile's list.
 pub fn choose(

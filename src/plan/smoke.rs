@@ -8,7 +8,7 @@ use super::script_text::heredoc;
 use crate::profile::raw::SchedulerKind;
 use crate::profile::scalar::Walltime;
 use crate::quote::{sh, sh_path};
-use crate::remote::script::Tagged;
+use crate::exchange::Tagged;
 
 use super::venv_build::VERIFY;
 

@@ -7,8 +7,9 @@ use super::probe::ProbeRequest;
 use super::snapshot::SyncPlan;
 use super::ssh_config::HostBlock;
 use super::templates::RemoteFile;
-use super::ModuleChoice;
+use super::module_choice::{FromLock, ModuleChoice};
 use crate::local::requirements::Skipped;
+use crate::local::wsl::WindowsHome;
 use crate::profile::raw::{RegistrationMode, SchedulerKind};
 use serde::Serialize;
 
@@ -119,7 +120,7 @@ pub enum Action {
     /// Submit a tiny job from the template and find its line in the log.
     CheckJob(CheckJobPlan),
     /// Inside WSL: this site's Host blocks, host keys and key on the Windows side too.
-    WindowsSsh(super::windows_ssh::WindowsSshPlan),
+    WindowsSsh(WindowsSshPlan),
 }
 
 impl Action {
@@ -292,7 +293,7 @@ pub struct PythonPlan {
     pub skipped: Vec<Skipped>,
     /// Rebuilt from the project's `hpcinit.lock` (made on another site).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub from_lock: Option<super::python::FromLock>,
+    pub from_lock: Option<FromLock>,
     /// SHA-256 of everything that decides the environment's contents; its marker holds it.
     pub inputs_sha: String,
     pub marker: String,
@@ -329,36 +330,24 @@ pub struct CheckJobPlan {
     pub submit: String,
 }
 
-/// Typed look-ups of a plan's steps: `plan.python()` is the Python step's plan, if the plan
-/// has that step.
-macro_rules! accessors {
-    ($($name:ident: $variant:ident => $ty:ty;)*) => {
-        impl super::Plan {
-            $(
-                pub fn $name(&self) -> Option<&$ty> {
-                    self.steps.iter().find_map(|s| match &s.action {
-                        Action::$variant(p) => Some(p),
-                        _ => None,
-                    })
-                }
-            )*
-        }
-    };
+#[derive(Debug, Clone, Serialize)]
+pub struct WindowsSshPlan {
+    pub site: String,
+    pub home: WindowsHome,
+    /// This site's section of the Windows side's `.ssh/config.d/hpcinit`.
+    pub text: String,
+    pub include_line: String,
+    /// The aliases whose verified host keys are copied to the Windows side's known_hosts file.
+    pub aliases: Vec<String>,
+    /// The private key to copy (as this machine shows it), and where it goes (`.ssh/NAME`, under
+    /// the Windows home; its `.pub` beside it). `None` where the site takes no key.
+    pub key: Option<KeyCopy>,
 }
 
-accessors! {
-    key: Key => KeyPlan;
-    ssh_config: SshConfig => SshConfigPlan;
-    host_key: HostKey => HostKeyPlan;
-    register_key: RegisterKey => RegisterKeyPlan;
-    connect: Connect => ConnectPlan;
-    probe: Probe => ProbePlan;
-    remote_layout: RemoteLayout => RemoteLayoutPlan;
-    job_templates: JobTemplates => JobTemplatesPlan;
-    python: Python => PythonPlan;
-    lock: Lock => LockPlan;
-    sync: Sync => SyncPlan;
-    check_job: CheckJob => CheckJobPlan;
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyCopy {
+    pub from: String,
+    pub to: String,
 }
 
 /// How to reach the site's login host, and what to tell the person when signing in fails.
@@ -391,13 +380,4 @@ pub struct Hop {
     pub user: String,
     /// What it asks for at sign-in, in the site's words (empty when the profile does not say).
     pub auth: String,
-}
-
-impl super::Plan {
-    /// A step's script followed by the probe's look (without the module listing): what a step
-    /// that changes the cluster sends, so that one round trip both changes and re-reads it.
-    pub fn then_probe(&self, script: &str) -> String {
-        let probe = self.probe().map(|p| p.request.body(false)).unwrap_or_default();
-        format!("{script}\n{probe}")
-    }
 }

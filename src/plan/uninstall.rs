@@ -4,7 +4,7 @@
 
 use super::Plan;
 use crate::quote::sh_path;
-use crate::remote::script::Tagged;
+use crate::exchange::Tagged;
 
 /// The functions that remove hpcinit's things on the cluster.
 pub const UNINSTALL_SH: &str = include_str!("uninstall.sh");

@@ -9,7 +9,7 @@ use super::script_text::heredoc;
 use crate::profile::raw::VenvRecipe;
 use crate::profile::Profile;
 use crate::quote::{sh, sh_path};
-use crate::remote::script::{tags, Tagged};
+use crate::exchange::{tags, Tagged};
 
 /// The build's functions.
 pub const VENV_BUILD_SH: &str = include_str!("venv_build.sh");

@@ -7,31 +7,10 @@
 
 use super::ssh_config::{self, HostBlock};
 use super::ssh_steps;
-use super::step::{Action, Step};
-use super::LocalFacts;
+use super::step::{Action, KeyCopy, Step, StepId, WindowsSshPlan};
+use super::facts::LocalFacts;
 use crate::local::wsl::WindowsHome;
 use crate::profile::Profile;
-use serde::Serialize;
-
-#[derive(Debug, Clone, Serialize)]
-pub struct WindowsSshPlan {
-    pub site: String,
-    pub home: WindowsHome,
-    /// This site's section of the Windows side's `.ssh/config.d/hpcinit`.
-    pub text: String,
-    pub include_line: String,
-    /// The aliases whose verified host keys are copied to the Windows side's known_hosts file.
-    pub aliases: Vec<String>,
-    /// The private key to copy (as this machine shows it), and where it goes (`.ssh/NAME`, under
-    /// the Windows home; its `.pub` beside it). `None` where the site takes no key.
-    pub key: Option<KeyCopy>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct KeyCopy {
-    pub from: String,
-    pub to: String,
-}
 
 pub fn step(profile: &Profile, user: &str, local: &LocalFacts, home: &WindowsHome) -> Step {
     let uses_key = ssh_steps::uses_key(profile);
@@ -74,7 +53,7 @@ pub fn step(profile: &Profile, user: &str, local: &LocalFacts, home: &WindowsHom
 /// Puts the step after the host keys are verified (it copies them), before anything on the
 /// cluster.
 pub fn insert(steps: &mut Vec<Step>, step: Step) {
-    let at = steps.iter().position(|s| s.id == super::StepId::HostKey).map_or(steps.len(), |i| i + 1);
+    let at = steps.iter().position(|s| s.id == StepId::HostKey).map_or(steps.len(), |i| i + 1);
     steps.insert(at, step);
 }
 

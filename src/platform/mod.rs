@@ -16,10 +16,5 @@ mod windows;
 #[cfg(not(unix))]
 pub use windows::*;
 
-/// A regular file's size, modification time (seconds since the epoch) and executable bit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FileFacts {
-    pub size: u64,
-    pub mtime: i64,
-    pub executable: bool,
-}
+mod file_facts;
+pub use file_facts::FileFacts;

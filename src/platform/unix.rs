@@ -1,7 +1,7 @@
 //! Unix: permission bits, file names as raw bytes, `access(2)`, `gethostname(2)`, the password
 //! database.
 
-use super::FileFacts;
+use super::file_facts::FileFacts;
 use std::ffi::{CStr, OsStr};
 use std::fs::{self, File, OpenOptions};
 use std::io;

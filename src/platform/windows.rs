@@ -3,7 +3,7 @@
 //! (https://learn.microsoft.com/windows-server/administration/openssh/openssh_keymanagement);
 //! file names as UTF-8 with `/`; `COMPUTERNAME`.
 
-use super::FileFacts;
+use super::file_facts::FileFacts;
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
 use std::io;

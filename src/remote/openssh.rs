@@ -5,7 +5,8 @@
 //! and what it prints on standard error still reaches the person (banners, Duo instructions).
 
 use super::shell_session::ShellSession;
-use super::{Remote, RemoteError, RemoteOutput, Running, Script};
+use super::{Remote, RemoteError, RemoteOutput, Running};
+use crate::exchange::Script;
 use crate::prompt::Prompter;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};

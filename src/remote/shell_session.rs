@@ -9,7 +9,8 @@
 //! carrying the token and the exit status ends it. Output without that line (the connection
 //! dropped, the shell died) is an error naming what ssh said, never a success.
 
-use super::{RemoteOutput, Script};
+use super::RemoteOutput;
+use crate::exchange::Script;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -89,7 +90,7 @@ impl ShellSession {
     /// With `echo`, ssh's standard error reaches ours until [`ShellSession::wait_ready`].
     pub fn start(mut ssh: Command, echo: bool) -> std::io::Result<ShellSession> {
         let mut child = ssh
-            .arg(super::script::LOGIN_SHELL)
+            .arg(crate::exchange::LOGIN_SHELL)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

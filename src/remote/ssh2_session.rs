@@ -23,7 +23,7 @@ pub struct Ssh2Session {
     known_hosts: PathBuf,
     alias: String,
     /// The gateway, when the login host is reached through one, and its session once open.
-    via: Option<crate::plan::Hop>,
+    via: Option<Via>,
     gateway: Option<Gateway>,
     key: Option<PathBuf>,
     key_encrypted: bool,
@@ -32,6 +32,15 @@ pub struct Ssh2Session {
     /// The key the last sign-in took alone, with no other method: proof enough that the server
     /// accepts it, without another connection.
     signed_in_by: Option<PathBuf>,
+}
+
+/// The gateway a session goes through.
+#[derive(Debug, Clone)]
+struct Via {
+    alias: String,
+    host: String,
+    port: u16,
+    user: String,
 }
 
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -63,9 +72,10 @@ impl Ssh2Session {
         self
     }
 
-    /// Goes through `gateway` (its key recorded under its alias in the same known_hosts).
-    pub fn via(mut self, gateway: crate::plan::Hop) -> Self {
-        self.via = Some(gateway);
+    /// Goes through the gateway `host:port` as `user` (its key recorded under `alias` in the
+    /// same known_hosts).
+    pub fn via(mut self, alias: &str, host: &str, port: u16, user: &str) -> Self {
+        self.via = Some(Via { alias: alias.into(), host: host.into(), port, user: user.into() });
         self
     }
 
@@ -308,7 +318,7 @@ impl Remote for Ssh2Session {
     }
 
     /// Not on the built-in client yet: its gateway session only carries tunnels.
-    fn gateway_script(&mut self, _script: &super::Script) -> Option<Result<RemoteOutput, RemoteError>> {
+    fn gateway_script(&mut self, _script: &crate::exchange::Script) -> Option<Result<RemoteOutput, RemoteError>> {
         let hop = self.via.as_ref()?;
         Some(Err(RemoteError::Protocol {
             host: hop.host.clone(),

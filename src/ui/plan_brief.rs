@@ -2,7 +2,7 @@
 //! The full text of each step (scripts, config blocks, commands) is `plan --details`, `-v`,
 //! or the wizard's "Show every detail".
 
-use crate::plan::python::ModuleChoice;
+use crate::plan::ModuleChoice;
 use crate::plan::{Action, RemoteLayoutPlan};
 
 /// What the step changes and where, in a few words.

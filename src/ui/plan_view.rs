@@ -1,6 +1,6 @@
 //! The plan as a person reads it: numbered steps, each with the exact files and commands.
 
-use super::Style;
+use super::style::Style;
 use crate::plan::{
     Action, CheckJobPlan, ConnectPlan, HostKeyPlan, JobTemplatesPlan, KeyPlan, LockPlan, NoKeyPlan, Plan,
     ProbePlan, PythonPlan, RegisterKeyPlan, RemoteLayoutPlan, SshConfigPlan,
@@ -92,7 +92,7 @@ pub fn render_plan_table(plan: &Plan, style: &Style) -> String {
         project_text(plan),
         plan.python
     );
-    let mut t = super::Table::new(["  STEP", "WHAT IT CHANGES, WHERE"]);
+    let mut t = super::table::Table::new(["  STEP", "WHAT IT CHANGES, WHERE"]);
     for (i, step) in plan.steps.iter().enumerate() {
         t.row([format!("  {:>2}. {}", i + 1, step.title), super::plan_brief::brief(&step.action)]);
     }
@@ -127,7 +127,7 @@ fn details(out: &mut String, action: &Action) {
     }
 }
 
-fn windows_ssh_details(out: &mut String, p: &crate::plan::windows_ssh::WindowsSshPlan) {
+fn windows_ssh_details(out: &mut String, p: &crate::plan::WindowsSshPlan) {
     let w = &p.home.windows;
     block(
         out,

@@ -4,7 +4,8 @@
 //! command asks the printer; it never picks a stream, checks a flag or colours text itself.
 //! In JSON mode standard output carries the JSON document and nothing else.
 
-use super::{Style, TextReporter};
+use super::reporter::TextReporter;
+use super::style::Style;
 use std::io::{self, Write};
 
 /// How much a run says: `--quiet` keeps results, to-dos and failures; `--verbose` adds the

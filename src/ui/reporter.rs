@@ -2,7 +2,7 @@
 //! (`✓` done, `·` unchanged, `!` needs the person, `✗` failed); a spinner while hpcinit waits
 //! for something outside its control. Progress stays out of the steps themselves.
 
-use super::Style;
+use super::style::Style;
 use std::io::Write;
 use std::time::Duration;
 

@@ -4,12 +4,12 @@
 //! route and of a copy started early (one round trip: check what arrived against the manifest,
 //! rename, move `latest`), and what the cluster reported, as the step's result.
 
-use super::sync_task::Sent;
-use super::{Context, StepError};
+use super::sent::Sent;
+use crate::exec::{Context, StepError};
 use crate::local::project::{self, GitState, Scan};
 use crate::plan::snapshot::{human_bytes, SnapReport, SyncPlan, FINISH, MANIFEST};
-use crate::remote::script::tags;
-use crate::remote::Script;
+use crate::exchange::tags;
+use crate::exchange::Script;
 
 /// The files sent beside the project's (its manifest and the finishing script), in a
 /// temporary directory removed when dropped.
@@ -108,7 +108,7 @@ pub fn outcome(
     }
     let Some(name) = name.filter(|_| status == 0) else {
         let stderr: Vec<&str> =
-            stderr.lines().filter(|l| crate::remote::script::tagged(l).is_none()).collect();
+            stderr.lines().filter(|l| crate::exchange::tagged(l).is_none()).collect();
         return Err(StepError::Cluster {
             what: "finishing the snapshot".into(),
             detail: error.unwrap_or_else(|| format!("exit {status}: {}", stderr.join("\n").trim())),

@@ -5,13 +5,14 @@
 //! changed, each under a temporary name renamed into place. Reads the project directory; on
 //! the cluster writes only in the snapshot directory.
 
-use super::sync_patch::{decode64, encode64, snapshot_mode};
-use super::sync_task::Sent;
-use super::{Context, StepError};
-use crate::local::project::{parse_manifest, EntryKind, Scan};
+use super::patch::{decode64, encode64, snapshot_mode};
+use super::sent::Sent;
+use crate::exec::{Context, StepError};
+use crate::local::manifest::parse_manifest;
+use crate::local::project::{EntryKind, Scan};
 use crate::plan::snapshot::{human_bytes, SnapReport, SyncPlan, INCOMING};
-use crate::remote::script::tags;
-use crate::remote::Script;
+use crate::exchange::tags;
+use crate::exchange::Script;
 use std::path::Path;
 
 pub fn fill(cx: &mut Context, p: &SyncPlan, scan: &Scan) -> Result<Sent, StepError> {

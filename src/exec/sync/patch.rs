@@ -2,7 +2,7 @@
 //! of the project (sent as a patch in the snapshot's finishing script when small), a listing
 //! against a snapshot's manifest, the modes snapshot files get, and base64 for names.
 
-use crate::local::project::{self, EntryKind, Scan};
+use crate::local::project::{EntryKind, Scan};
 use crate::plan::snapshot::Put;
 use std::collections::BTreeMap;
 
@@ -61,7 +61,7 @@ impl Patch {
 
 /// What differs between the local scan and a snapshot's manifest: (new, changed, deleted).
 pub fn diff(scan: &Scan, manifest: &[u8]) -> (Vec<String>, Vec<String>, Vec<String>) {
-    let remote = project::parse_manifest(manifest);
+    let remote = crate::local::manifest::parse_manifest(manifest);
     let mut local: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
     for e in &scan.entries {
         local.insert(e.rel.clone(), e.record());

@@ -6,16 +6,16 @@
 //! `~/scratch/code-snapshots/<project>/`.
 
 use super::rsync_run::{self, Failed, RsyncVersion, Stats};
-use super::sync_finish::{finalize, marker, outcome, Sidecar};
-pub use super::sync_patch::diff;
-use super::sync_patch::{decode64, Patch};
-use super::{Applied, Check, Context, StepError, Task};
+use super::finish::{finalize, marker, outcome, Sidecar};
+use super::sent::Sent;
+use super::patch::{decode64, Patch};
+use crate::exec::{Applied, Check, Context, StepError, Task};
 use crate::exit::Diagnostic;
 use crate::local::project::{self, GitState, Scan};
 use crate::plan::snapshot::CopyRoute;
 use crate::plan::snapshot::{human_bytes, SnapReport, SyncPlan, FINISH, MANIFEST};
-use crate::remote::script::tags;
-use crate::remote::Script;
+use crate::exchange::tags;
+use crate::exchange::Script;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -227,7 +227,7 @@ fn snapshot(
     }
     let (suffix, marker) = marker(p, scan, aside.git);
     let manifest = scan.manifest();
-    let finish = p.finish_script(&crate::local::project::hex_sha256(&manifest), &suffix, &marker);
+    let finish = p.finish_script(&crate::local::manifest::hex_sha256(&manifest), &suffix, &marker);
     let sidecar = Sidecar::write(&manifest, &finish.input()).map_err(|e| StepError::Local {
         what: "the code snapshot".into(),
         detail: format!("cannot write the manifest to send in a temporary directory: {e}"),
@@ -286,13 +286,6 @@ fn collect_early(cx: &mut Context, p: &SyncPlan, early: Early, now: &Scan) -> Op
         bytes: stats.bytes_sent + puts.iter().map(|p| p.content.len() as u64).sum::<u64>(),
     };
     Some((sent, p.patch_lines(&remove, &links, &puts)))
-}
-
-/// What turns a snapshot filled from one listing of the project into the next one.
-/// What the copy sent.
-pub struct Sent {
-    pub files: u64,
-    pub bytes: u64,
 }
 
 /// The project as it is now, or as listed while signing in (`listed`).

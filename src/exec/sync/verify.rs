@@ -4,11 +4,11 @@
 //! made with; hpcinit compares the manifest with the project as it is now. One round trip,
 //! reading the cluster's snapshot directory and changing nothing.
 
-use super::{Context, StepError};
+use crate::exec::{Context, StepError};
 use crate::local::project::Scan;
 use crate::plan::snapshot::{SnapReport, SyncPlan};
-use crate::remote::script::tags;
-use crate::remote::Script;
+use crate::exchange::tags;
+use crate::exchange::Script;
 
 /// What the check found.
 #[derive(Debug)]
@@ -38,7 +38,7 @@ pub fn verify(cx: &mut Context, p: &SyncPlan, scan: &Scan) -> Result<Verified, S
     for r in tags::<SnapReport>(&out.stdout) {
         match r {
             SnapReport::Verify(name, recorded, held) => found = Some((name, recorded, held)),
-            SnapReport::Listing(l) => listing = super::sync_patch::decode64(&l),
+            SnapReport::Listing(l) => listing = super::patch::decode64(&l),
             _ => {}
         }
     }
@@ -46,7 +46,7 @@ pub fn verify(cx: &mut Context, p: &SyncPlan, scan: &Scan) -> Result<Verified, S
     if recorded == held {
         return Ok(Verified::Intact { current: recorded == scan.manifest_sha(), name });
     }
-    let (new, changed, deleted) = super::sync_task::diff(scan, listing.as_deref().unwrap_or_default());
+    let (new, changed, deleted) = super::patch::diff(scan, listing.as_deref().unwrap_or_default());
     let mut differences = Vec::new();
     for (mark, list) in [("+", &new), ("~", &changed), ("-", &deleted)] {
         differences.extend(list.iter().map(|path| format!("{mark} {path}")));
