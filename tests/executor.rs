@@ -6,6 +6,7 @@
 //! early (the venv build's head start) run as a local `sh` printing the fake's answer, so the
 //! real `Running` collects them.
 
+use hpcinit::plan::facts::{ModuleSystem, ProbePath};
 use hpcinit::answers::Answers;
 use hpcinit::env::Env;
 use hpcinit::exec::{run, Context, Options, Replan, Transport};
@@ -69,7 +70,7 @@ impl<'a> FakeCluster<'a> {
             user: answers.user.clone(),
             home: "/home/alice".into(),
             shell: "/bin/bash".into(),
-            module_system: ModuleSystemFound { kind: "lmod".into(), version: "8.7".into() },
+            module_system: ModuleSystemFound { kind: ModuleSystem::Lmod, version: "8.7".into() },
             module_lines: Some(python.loads.clone()),
             commands: probe.request.commands.clone(),
             ..Default::default()
@@ -78,12 +79,12 @@ impl<'a> FakeCluster<'a> {
             facts.env.insert(v.clone(), "/scratch/alice".into());
         }
         for (key, _) in &probe.request.paths {
-            facts.paths.insert(key.clone(), PathState::default());
+            facts.paths.insert(*key, PathState::default());
         }
-        for key in ["site-scratch", "env-scratch"] {
-            facts.paths.insert(key.into(), dir("/scratch/alice"));
+        for key in [ProbePath::SiteScratch, ProbePath::EnvScratch] {
+            facts.paths.insert(key, dir("/scratch/alice"));
         }
-        facts.paths.insert("venv-parent".into(), dir("/home/alice/venvs"));
+        facts.paths.insert(ProbePath::VenvParent, dir("/home/alice/venvs"));
         for f in &probe.request.files {
             facts.files.insert(f.clone(), None);
         }
@@ -177,10 +178,10 @@ impl<'a> FakeCluster<'a> {
             "create the directories" => {
                 let mut scratch = link("/scratch/alice");
                 scratch.real = Some("/scratch/alice".into());
-                self.facts.paths.insert("home-scratch".into(), scratch);
-                self.facts.paths.insert("sbatch".into(), dir("/home/alice/sbatch"));
-                self.facts.paths.insert("logs".into(), dir("/scratch/alice/logs"));
-                self.facts.paths.insert("snapshots".into(), dir("/scratch/alice/code-snapshots"));
+                self.facts.paths.insert(ProbePath::HomeScratch, scratch);
+                self.facts.paths.insert(ProbePath::Sbatch, dir("/home/alice/sbatch"));
+                self.facts.paths.insert(ProbePath::Logs, dir("/scratch/alice/logs"));
+                self.facts.paths.insert(ProbePath::Snapshots, dir("/scratch/alice/code-snapshots"));
                 ok(self.probe_line())
             }
             "write the job templates" => {
@@ -200,7 +201,7 @@ impl<'a> FakeCluster<'a> {
                 let sha = self.plan().python().expect("python").inputs_sha.clone();
                 let mut venv = link(".demo.hpcinit-1");
                 venv.real = Some("/home/alice/venvs/.demo.hpcinit-1".into());
-                self.facts.paths.insert("venv".into(), venv);
+                self.facts.paths.insert(ProbePath::Venv, venv);
                 self.facts.venv_marker = Some(sha);
                 let tags = "@@hpcinit:phase verify\n@@hpcinit:python 3.11.9\n@@hpcinit:module Python/3.11\n@@hpcinit:freeze numpy==2.0.0\n@@hpcinit:import numpy 2.0.0\n@@hpcinit:done 20260101T000000Z\n";
                 ok(format!("{tags}{}", self.probe_line()))

@@ -6,6 +6,7 @@
 //! the quota command. Changes nothing on either side (signing in opens the shared connection).
 //! A table, or `--json`; exit 1 when a check fails.
 
+use crate::plan::facts::ProbePath;
 use super::Session;
 use crate::cli::SetupArgs;
 use crate::error::Error;
@@ -307,7 +308,7 @@ fn snapshot(cx: &mut Context, r: &mut Rows) {
     let Some(facts) = &cx.facts else { return };
     let Some(p) = cx.plan.sync().cloned() else { return };
     let site = cx.plan.site.clone();
-    if facts.path("snapshot-latest").target.is_none() {
+    if facts.path(ProbePath::SnapshotLatest).target.is_none() {
         let hint = Some(format!("hpcinit sync --site {site}"));
         r.push("cluster", "code snapshot", Verdict::Fail, "no snapshot of this project yet".into(), hint);
         return;

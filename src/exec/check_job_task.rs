@@ -4,6 +4,7 @@
 //! log. It refuses to submit when the log directory is missing: the scheduler would then fail
 //! the job without writing a word anywhere.
 
+use crate::plan::facts::ProbePath;
 use super::{Applied, Check, Context, StepError, Task};
 use crate::plan::smoke::JobReport;
 use crate::plan::CheckJobPlan;
@@ -33,7 +34,7 @@ impl Task for CheckJobTask {
     fn apply(&mut self, cx: &mut Context) -> Result<Applied, StepError> {
         let CheckJobPlan { script, log_dir, .. } = self.plan.clone();
         let site = cx.plan.site.clone();
-        if cx.facts.as_ref().is_some_and(|f| !f.path("logs").is_dir()) {
+        if cx.facts.as_ref().is_some_and(|f| !f.path(ProbePath::Logs).is_dir()) {
             return Err(StepError::Cluster {
                 what: "the test job".into(),
                 detail: format!("the log directory {log_dir} does not exist, so the scheduler could not write the job's output and the job would fail without a word"),

@@ -3,6 +3,7 @@
 //! steps append the probe (without the module listing) to their own script, so their check
 //! after applying costs no extra round trip.
 
+use crate::plan::facts::ModuleSystem;
 use super::{Applied, Check, Context, StepError, Task};
 use crate::plan::{ProbePlan, RemoteFacts};
 use crate::exchange::last_tagged;
@@ -94,10 +95,10 @@ fn script_failed(what: &str, out: &RemoteOutput, hint: &str) -> StepError {
 }
 
 fn describe(cx: &Context, f: &RemoteFacts) -> String {
-    let ms = match f.module_system.kind.as_str() {
-        "lmod" => format!("Lmod {}", f.module_system.version),
-        "tcl" => format!("environment modules {}", f.module_system.version),
-        _ => "no module system".into(),
+    let ms = match f.module_system.kind {
+        ModuleSystem::Lmod => format!("Lmod {}", f.module_system.version),
+        ModuleSystem::Tcl => format!("environment modules {}", f.module_system.version),
+        ModuleSystem::None => "no module system".into(),
     };
     let python = cx.plan.python().map(|p| p.module.display()).unwrap_or_default();
     let shell = f.shell.rsplit('/').next().unwrap_or("?");

@@ -6,6 +6,7 @@
 //! environment in place and unmarked work removed. The modules and `pip freeze` are recorded
 //! in hpcinit's state directory for the lock file.
 
+use crate::plan::facts::ProbePath;
 use super::probe_task::{take_facts, then_probe};
 use super::{Applied, Check, Context, OnExisting, StepError, Task};
 use crate::local::state::{self, EnvironmentRecord};
@@ -41,7 +42,7 @@ enum Existing {
 
 fn existing(cx: &Context, p: &PythonPlan) -> Existing {
     let Some(f) = &cx.facts else { return Existing::Nothing };
-    let v = f.path("venv");
+    let v = f.path(ProbePath::Venv);
     match (v.kind, &f.venv_marker) {
         (PathKind::Missing, _) => Existing::Nothing,
         (_, Some(m)) if m == &p.inputs_sha && v.is_dir() => Existing::Planned,
@@ -291,9 +292,9 @@ fn take_venv_facts(cx: &mut Context, out: &crate::remote::RemoteOutput) -> Resul
     let before = cx.facts.clone();
     take_facts(cx, out, "building the Python environment")?;
     if let (Some(mut facts), Some(newer)) = (before, cx.facts.clone()) {
-        match newer.paths.get("venv") {
-            Some(v) => facts.paths.insert("venv".into(), v.clone()),
-            None => facts.paths.remove("venv"),
+        match newer.paths.get(&ProbePath::Venv) {
+            Some(v) => facts.paths.insert(ProbePath::Venv, v.clone()),
+            None => facts.paths.remove(&ProbePath::Venv),
         };
         facts.venv_marker = newer.venv_marker;
         cx.set_facts(facts)?;

@@ -5,6 +5,7 @@
 //! stop and re-run later. Sites whose logins never use keys have no such step.
 
 use super::{Applied, Check, Context, StepError, Task};
+use crate::plan::register_key::KeyReport;
 use crate::plan::RegisterKeyPlan;
 use crate::profile::raw::RegistrationMode;
 use crate::exchange::Script;
@@ -50,12 +51,6 @@ fn accepted(cx: &mut Context) -> Result<bool, StepError> {
     })
 }
 
-/// `drwxrwxr-x 5 alice users …` → whether group or others may write.
-fn home_writable(ls_line: &str) -> bool {
-    let perms = ls_line.split_whitespace().next().unwrap_or("");
-    let b = perms.as_bytes();
-    b.len() >= 10 && (b[5] == b'w' || b[8] == b'w')
-}
 
 impl RegisterKeyTask {
     /// The plan's script for `authorized-keys` sites, with the key as its argument.
@@ -66,10 +61,8 @@ impl RegisterKeyTask {
     fn remote_state(&self, cx: &mut Context) -> Result<(bool, bool), StepError> {
         let script = self.script(cx, "look for the key in ~/.ssh/authorized_keys", &self.plan.check_script);
         let out = cx.run_script(&script, &mut |_| {})?;
-        let mut lines = out.stdout.lines();
-        let present = lines.next() == Some("present");
-        let writable = lines.next().is_some_and(home_writable);
-        Ok((present, writable))
+        let (present, home) = KeyReport::read(&out.stdout);
+        Ok((present, home.is_some_and(|(_, writable)| writable)))
     }
 }
 
@@ -124,7 +117,7 @@ impl RegisterKeyTask {
     /// Whether the gateway `g` has the key in its authorized_keys and takes it.
     fn on_gateway(&self, cx: &mut Context, g: &str) -> Result<bool, StepError> {
         let script = self.script(cx, "look for the key on the gateway", &self.plan.check_script);
-        let present = self.gateway_run(cx, g, &script)?.stdout.lines().next() == Some("present");
+        let (present, _) = KeyReport::read(&self.gateway_run(cx, g, &script)?.stdout);
         Ok(present && gateway_accepts(cx, g)?)
     }
 
@@ -192,7 +185,7 @@ impl RegisterKeyTask {
         let mut line = format!("added the key to ~/.ssh/authorized_keys on {site}; key login works");
         // A home others cannot write: sshd will take the key, and the proof (a connection of
         // its own) runs beside the next steps instead of before them.
-        let safe_home = out.stdout.lines().last().is_some_and(|l| l.starts_with('d') && !home_writable(l));
+        let safe_home = KeyReport::read(&out.stdout).1.is_some_and(|(dir, writable)| dir && !writable);
         let key = cx.key.as_ref().map(|k| k.path.clone());
         if let (true, Some(key)) = (safe_home, key) {
             if let Some(query) = cx.remote().start_key_query(&key) {
@@ -291,18 +284,5 @@ impl RegisterKeyTask {
         Ok(Applied::Pending(format!(
             "add the key at {url}; `{again}` checks it again (until then {site} asks for your password)"
         )))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_home_mode() {
-        assert!(home_writable("drwxrwxr-x 5 a b 4096 Jan 1 00:00 /home/a"));
-        assert!(home_writable("drwxr-xrwx 5 a b 4096 Jan 1 00:00 /home/a"));
-        assert!(!home_writable("drwxr-xr-x 5 a b 4096 Jan 1 00:00 /home/a"));
-        assert!(!home_writable("drwx------. 5 a b"));
     }
 }

@@ -45,6 +45,43 @@ pub struct LocalFacts {
     pub wsl: bool,
 }
 
+/// A path the probe reports on, by what it is for: the one name the probe's request, its JSON
+/// answer and every reader share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProbePath {
+    /// `~/scratch`, the link to the site's scratch.
+    HomeScratch,
+    /// The site's scratch, as the profile names it.
+    SiteScratch,
+    /// The scratch the profile's variable (`$SCRATCH`, `$USERWORK`) names.
+    EnvScratch,
+    Sbatch,
+    Logs,
+    Snapshots,
+    Venv,
+    VenvParent,
+    /// The project's `latest` snapshot link.
+    SnapshotLatest,
+}
+
+impl ProbePath {
+    /// The key in the probe's words and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProbePath::HomeScratch => "home-scratch",
+            ProbePath::SiteScratch => "site-scratch",
+            ProbePath::EnvScratch => "env-scratch",
+            ProbePath::Sbatch => "sbatch",
+            ProbePath::Logs => "logs",
+            ProbePath::Snapshots => "snapshots",
+            ProbePath::Venv => "venv",
+            ProbePath::VenvParent => "venv-parent",
+            ProbePath::SnapshotLatest => "snapshot-latest",
+        }
+    }
+}
+
 /// What the probe found on the cluster.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemoteFacts {
@@ -58,7 +95,7 @@ pub struct RemoteFacts {
     pub env: BTreeMap<String, String>,
     /// The state of each path the plan asked about, by key (`scratch-link`, `logs`, `venv`, …).
     #[serde(default)]
-    pub paths: BTreeMap<String, PathState>,
+    pub paths: BTreeMap<ProbePath, PathState>,
     /// Files hpcinit writes, by remote path: their hashes, if they exist.
     #[serde(default)]
     pub files: BTreeMap<String, Option<FileState>>,
@@ -83,10 +120,20 @@ fn set_variables<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<Stri
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModuleSystemFound {
-    /// `lmod`, `tcl` (environment modules) or `none`.
-    pub kind: String,
+    pub kind: ModuleSystem,
     #[serde(default)]
     pub version: String,
+}
+
+/// Which `module` command the login shell has.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModuleSystem {
+    Lmod,
+    /// Environment modules (the Tcl or C implementation).
+    Tcl,
+    #[default]
+    None,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,8 +183,8 @@ pub struct FileState {
 }
 
 impl RemoteFacts {
-    pub fn path(&self, key: &str) -> PathState {
-        self.paths.get(key).cloned().unwrap_or_default()
+    pub fn path(&self, key: ProbePath) -> PathState {
+        self.paths.get(&key).cloned().unwrap_or_default()
     }
 
     pub fn has(&self, command: &str) -> bool {

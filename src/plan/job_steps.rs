@@ -2,6 +2,7 @@
 //! itself, the job templates, the lock file and the test job. Pure: the profile, the answers
 //! and the facts in; steps with every text they send out.
 
+use super::facts::ProbePath;
 use super::job_script::{self, AccountLine, JobScript};
 use super::probe::{ModuleQuery, ProbeRequest};
 use super::step::{Action, CheckJobPlan, JobTemplatesPlan, LockPlan, ProbePlan, PythonPlan, Step};
@@ -263,18 +264,18 @@ pub fn probe_step(
     let raw = &profile.raw;
     let st = &raw.storage.scratch;
     let mut paths = vec![
-        ("home-scratch".to_string(), "~/scratch".to_string()),
-        ("site-scratch".into(), scratch.to_string()),
-        ("sbatch".into(), "~/sbatch".into()),
-        ("logs".into(), "~/scratch/logs".into()),
-        ("snapshots".into(), "~/scratch/code-snapshots".into()),
-        ("venv".into(), venv.to_string()),
-        ("venv-parent".into(), venv.rsplit_once('/').map(|(p, _)| p).unwrap_or("~").to_string()),
-        ("snapshot-latest".into(), format!("{snapshots}/latest")),
+        (ProbePath::HomeScratch, "~/scratch".to_string()),
+        (ProbePath::SiteScratch, scratch.to_string()),
+        (ProbePath::Sbatch, "~/sbatch".into()),
+        (ProbePath::Logs, "~/scratch/logs".into()),
+        (ProbePath::Snapshots, "~/scratch/code-snapshots".into()),
+        (ProbePath::Venv, venv.to_string()),
+        (ProbePath::VenvParent, venv.rsplit_once('/').map(|(p, _)| p).unwrap_or("~").to_string()),
+        (ProbePath::SnapshotLatest, format!("{snapshots}/latest")),
     ];
     let mut env = Vec::new();
     if let Some(v) = &st.env {
-        paths.push(("env-scratch".into(), format!("${v}")));
+        paths.push((ProbePath::EnvScratch, format!("${v}")));
         env.push(v.clone());
     }
     let mut file_list = Vec::new();

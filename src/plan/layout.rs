@@ -4,6 +4,7 @@
 //! the profile's path), what `~/scratch` already is, and the absolute log directory job
 //! scripts must name. An existing `~/scratch` is never replaced.
 
+use super::facts::ProbePath;
 use super::error::PlanError;
 use super::facts::{PathKind, RemoteFacts};
 use super::{Action, RemoteDir, RemoteLayoutPlan, Step};
@@ -61,8 +62,8 @@ fn found(
 ) -> Result<(String, PathKind, String), PlanError> {
     let st = &profile.raw.storage.scratch;
     let site = &profile.raw.display_name;
-    let env = f.path("env-scratch");
-    let path = f.path("site-scratch");
+    let env = f.path(ProbePath::EnvScratch);
+    let path = f.path(ProbePath::SiteScratch);
     let target = env.real.clone().or(path.real.clone()).ok_or_else(|| PlanError::ScratchMissing {
         site: site.clone(),
         tried: match &st.env {
@@ -80,7 +81,7 @@ fn found(
             st.env.as_deref().unwrap_or("")
         ));
     }
-    let hs = f.path("home-scratch");
+    let hs = f.path(ProbePath::HomeScratch);
     match (hs.kind, &hs.real) {
         (PathKind::Missing, _) => {}
         (PathKind::Link | PathKind::Dir, Some(real)) => {
@@ -104,7 +105,7 @@ fn found(
             })
         }
     }
-    let logs = f.path("logs");
+    let logs = f.path(ProbePath::Logs);
     let base = hs.real.clone().unwrap_or_else(|| target.clone());
     let log_dir = logs.real.clone().unwrap_or(format!("{base}/logs"));
     Ok((target, hs.kind, log_dir))
@@ -151,17 +152,17 @@ pub const LAYOUT_SH: &str = include_str!("layout.sh");
 /// Whether the layout stands, from the facts: `Ok(what is there)` or `Err(what is missing)`.
 pub fn check(facts: &RemoteFacts) -> Result<String, String> {
     let missing: Vec<&str> = [
-        ("sbatch", "~/sbatch"),
-        ("home-scratch", "~/scratch"),
-        ("logs", "~/scratch/logs"),
-        ("snapshots", "~/scratch/code-snapshots"),
+        (ProbePath::Sbatch, "~/sbatch"),
+        (ProbePath::HomeScratch, "~/scratch"),
+        (ProbePath::Logs, "~/scratch/logs"),
+        (ProbePath::Snapshots, "~/scratch/code-snapshots"),
     ]
     .iter()
-    .filter(|(k, _)| !facts.path(k).is_dir())
+    .filter(|(k, _)| !facts.path(*k).is_dir())
     .map(|(_, p)| *p)
     .collect();
     if missing.is_empty() {
-        let hs = facts.path("home-scratch");
+        let hs = facts.path(ProbePath::HomeScratch);
         let arrow = match hs.kind {
             PathKind::Link => format!(" → {}", hs.real.unwrap_or_default()),
             _ => String::new(),
@@ -184,9 +185,9 @@ mod tests {
 
     fn facts(home_scratch: PathState) -> RemoteFacts {
         let mut f = RemoteFacts::default();
-        f.paths.insert("site-scratch".into(), dir("/cluster/work/users/alice"));
-        f.paths.insert("env-scratch".into(), dir("/cluster/work/users/alice"));
-        f.paths.insert("home-scratch".into(), home_scratch);
+        f.paths.insert(ProbePath::SiteScratch, dir("/cluster/work/users/alice"));
+        f.paths.insert(ProbePath::EnvScratch, dir("/cluster/work/users/alice"));
+        f.paths.insert(ProbePath::HomeScratch, home_scratch);
         f
     }
 

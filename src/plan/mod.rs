@@ -16,6 +16,7 @@ pub mod pins;
 #[allow(clippy::module_inception)]
 mod plan;
 pub mod probe;
+pub mod register_key;
 pub mod python;
 pub mod script_text;
 pub mod smoke;

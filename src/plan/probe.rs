@@ -5,6 +5,7 @@
 //! changes nothing. Pure text here; `exec` runs it and parses the answer into
 //! [`super::RemoteFacts`].
 
+use super::facts::ProbePath;
 use crate::quote::sh;
 use serde::Serialize;
 
@@ -14,7 +15,7 @@ pub struct ProbeRequest {
     /// Environment variables to report.
     pub env: Vec<String>,
     /// `(key, path)`: a path as the plan writes it (`~/…`, absolute, or `$VAR`).
-    pub paths: Vec<(String, String)>,
+    pub paths: Vec<(ProbePath, String)>,
     /// Remote files whose hashes are wanted.
     pub files: Vec<String>,
     /// The venv's marker file.
@@ -50,7 +51,7 @@ impl ProbeRequest {
     pub fn body(&self, list_modules: bool) -> String {
         let mut args: Vec<String> = Vec::new();
         args.extend(self.env.iter().filter(|v| is_var(v)).map(|v| format!("env:{v}")));
-        args.extend(self.paths.iter().map(|(k, p)| format!("path:{k}={p}")));
+        args.extend(self.paths.iter().map(|(k, p)| format!("path:{}={p}", k.as_str())));
         args.extend(self.files.iter().map(|f| format!("file:{f}")));
         args.extend(self.venv_marker.iter().map(|m| format!("marker:{m}")));
         args.extend(self.commands.iter().map(|c| format!("command:{c}")));
@@ -70,7 +71,7 @@ impl ProbeRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::facts::{PathKind, RemoteFacts};
+    use crate::plan::facts::{ModuleSystem, PathKind, ProbePath, RemoteFacts};
     use crate::exchange::last_tagged;
     use crate::exchange::Script;
     use std::io::Write;
@@ -87,9 +88,9 @@ mod tests {
         let req = ProbeRequest {
             env: vec!["HPCINIT_WORK".into(), "HPCINIT_UNSET".into(), "bad name".into()],
             paths: vec![
-                ("odd".into(), "~/my dir".into()),
-                ("work".into(), "$HPCINIT_WORK".into()),
-                ("gone".into(), "~/$(touch pwned)".into()),
+                (ProbePath::Venv, "~/my dir".into()),
+                (ProbePath::EnvScratch, "$HPCINIT_WORK".into()),
+                (ProbePath::Logs, "~/$(touch pwned)".into()),
             ],
             files: vec!["~/f.txt".into(), "~/missing".into()],
             venv_marker: Some("~/v/.hpcinit-ok".into()),
@@ -119,16 +120,16 @@ mod tests {
         let stdout = String::from_utf8_lossy(&out.stdout);
         let json = last_tagged(&stdout, "probe").unwrap_or_else(|| panic!("no probe line: {stdout}"));
         let f: RemoteFacts = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"));
-        assert_eq!(f.path("odd").kind, PathKind::Dir, "{json}");
-        assert_eq!(f.path("work").kind, PathKind::Dir, "{json}");
-        assert_eq!(f.path("gone").kind, PathKind::Missing, "{json}");
+        assert_eq!(f.path(ProbePath::Venv).kind, PathKind::Dir, "{json}");
+        assert_eq!(f.path(ProbePath::EnvScratch).kind, PathKind::Dir, "{json}");
+        assert_eq!(f.path(ProbePath::Logs).kind, PathKind::Missing, "{json}");
         assert!(!home.path().join("pwned").exists(), "a path is never run");
         assert_eq!(f.env.get("HPCINIT_WORK").map(String::as_str), Some(work.path().to_str().unwrap()));
         assert!(!f.env.contains_key("bad name"));
         assert!(f.files.get("~/f.txt").is_some_and(|s| s.is_some()), "{json}");
         assert_eq!(f.files.get("~/missing"), Some(&None));
         assert_eq!(f.commands, ["sh"]);
-        assert_eq!(f.module_system.kind, "none");
+        assert_eq!(f.module_system.kind, ModuleSystem::None);
         assert_eq!(f.venv_marker, None);
     }
 }

@@ -7,6 +7,7 @@
 //! marked, and only then swapped in by renaming a symlink: a failed build leaves the previous
 //! environment in place and nothing marked done.
 
+use super::facts::{ModuleSystem, ProbePath};
 use super::error::PlanError;
 use super::facts::{LocalFacts, PathKind, RemoteFacts};
 use super::modules;
@@ -200,7 +201,7 @@ pub fn choose(
     }
     let site = profile.raw.display_name.clone();
     if let Some(facts) = remote {
-        if facts.module_system.kind == "none" {
+        if facts.module_system.kind == ModuleSystem::None {
             return Err(PlanError::NoModules { site, shell: facts.shell.clone() });
         }
         let lines = facts.module_lines.clone().unwrap_or_default();
@@ -360,8 +361,8 @@ fn inputs_sha(
 
 /// A venv on purged scratch loses its files: refused, whichever way the path reaches scratch.
 fn not_on_scratch(venv: &str, facts: &RemoteFacts) -> Result<(), PlanError> {
-    let Some(real) = facts.path("venv-parent").real else { return Ok(()) };
-    for key in ["home-scratch", "site-scratch", "env-scratch"] {
+    let Some(real) = facts.path(ProbePath::VenvParent).real else { return Ok(()) };
+    for key in [ProbePath::HomeScratch, ProbePath::SiteScratch, ProbePath::EnvScratch] {
         if let Some(scratch) = facts.path(key).real {
             if real == scratch || real.starts_with(&format!("{scratch}/")) {
                 return Err(PlanError::VenvInScratch { venv: venv.into(), real });
@@ -431,7 +432,7 @@ fn summary(
         }
     }
     let state = remote.map(|f| {
-        let v = f.path("venv");
+        let v = f.path(ProbePath::Venv);
         match (v.kind, &f.venv_marker) {
             (PathKind::Missing, _) => " It does not exist yet.".to_string(),
             (_, Some(m)) if m == inputs_sha => " It is already built as planned.".to_string(),

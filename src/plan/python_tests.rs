@@ -1,11 +1,12 @@
 //! Unit tests of the Python step's planning: module choice, versions, the build script.
+use crate::plan::facts::{ModuleSystem, ProbePath};
 use super::*;
 use crate::plan::facts::{ModuleSystemFound, RemoteFacts};
 use crate::profile::ProfileSet;
 
 fn facts(lines: &[&str]) -> RemoteFacts {
     RemoteFacts {
-        module_system: ModuleSystemFound { kind: "lmod".into(), version: "8.7".into() },
+        module_system: ModuleSystemFound { kind: ModuleSystem::Lmod, version: "8.7".into() },
         module_lines: Some(lines.iter().map(|l| l.to_string()).collect()),
         ..Default::default()
     }
@@ -94,7 +95,7 @@ fn no_module_system_is_an_error_naming_the_shell() {
     let set = ProfileSet::builtin().unwrap();
     let saga = set.get("saga").unwrap();
     let mut f = facts(&[]);
-    f.module_system.kind = "none".into();
+    f.module_system.kind = ModuleSystem::None;
     f.shell = "/bin/tcsh".into();
     let w = Wanted::new(saga, None, &local(None), None);
     assert!(matches!(choose(saga, &w, Some(&f)), Err(PlanError::NoModules { .. })));
@@ -112,8 +113,8 @@ fn a_venv_that_would_land_on_scratch_is_refused() {
         ..Default::default()
     };
     // ~/venvs is a link into $USERWORK, which is purged.
-    f.paths.insert("venv-parent".into(), dir("/cluster/work/users/alice/venvs"));
-    f.paths.insert("env-scratch".into(), dir("/cluster/work/users/alice"));
+    f.paths.insert(ProbePath::VenvParent, dir("/cluster/work/users/alice/venvs"));
+    f.paths.insert(ProbePath::EnvScratch, dir("/cluster/work/users/alice"));
     let w = Wanted::new(saga, None, &local(None), None);
     let m = choose(saga, &w, Some(&f)).unwrap();
     let e = step(saga, &w, &m, "~/venvs/demo", &local(None), Some(&f), None).err().unwrap();

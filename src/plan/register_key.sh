@@ -1,19 +1,19 @@
 # Registering hpcinit's public key in ~/.ssh/authorized_keys on the cluster (bash). The key's
 # line comes as the first argument; nothing here asks or prints a secret.
 
-# Prints `present` or `absent` (is the line in authorized_keys?), then the home directory's
-# mode line: sshd ignores keys in a home that others can write.
+# Tags `key present` or `key absent` (is the line in authorized_keys?), then the home
+# directory's mode line: sshd ignores keys in a home that others can write.
 hpcinit_key_state() {
   if [ -f "$HOME"/.ssh/authorized_keys ] && grep -qxF "$1" "$HOME"/.ssh/authorized_keys; then
-    echo present
+    hpcinit_tag key present
   else
-    echo absent
+    hpcinit_tag key absent
   fi
-  ls -ld "$HOME"
+  hpcinit_tag home "$(ls -ld "$HOME")"
 }
 
 # Adds the line once: ~/.ssh 0700, authorized_keys 0600, a missing final newline added first.
-# Then prints the home directory's mode line (as hpcinit_key_state does).
+# Then tags the home directory's mode line (as hpcinit_key_state does).
 hpcinit_key_install() {
   umask 077
   mkdir -p "$HOME"/.ssh && chmod 700 "$HOME"/.ssh &&
@@ -24,7 +24,7 @@ hpcinit_key_install() {
     fi
     printf '%s\n' "$1" >>"$HOME"/.ssh/authorized_keys || return 1
   fi
-  ls -ld "$HOME"
+  hpcinit_tag home "$(ls -ld "$HOME")"
 }
 
 # Removes group and other write permission from the home directory (asked first).

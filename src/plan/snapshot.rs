@@ -98,10 +98,19 @@ pub struct SyncPlan {
 /// marked, renamed into place and `latest` moves, with its report on standard error. It passes
 /// through the login shell, whatever that is, as one `sh -c '…'` word with no quote inside.
 pub fn rsync_path(dir: &str) -> String {
-    format!(
-        "sh -c 'cd && if ! test -d scratch/; then echo \"hpcinit: ~/scratch is missing on the cluster\" >&2; exit 3; fi; mkdir -p {dir} && cd {dir} && if ! test -d {INCOMING}; then if test -d {NEXT}; then mv {NEXT} {INCOMING}; else mkdir {INCOMING} && if test -d latest/; then cp -al latest/. {INCOMING}/; fi; fi; fi && cd && rsync \"$@\" || exit; cd {dir} && if test -f {INCOMING}/{FINISH}; then exec bash {INCOMING}/{FINISH} >&2 </dev/null; fi' hpcinit-sync"
-    )
+    format!("sh -c '{RSYNC_SIDE}' hpcinit-sync {}", sh(dir))
 }
+
+/// The fixed body of [`rsync_path`]'s `sh -c`: the snapshot directory is `$1`, rsync's own
+/// arguments follow it.
+const RSYNC_SIDE: &str = concat!(
+    "cd && if ! test -d scratch/; then echo @@hpcinit:no-scratch >&2; exit 3; fi; ",
+    "d=$1; shift; mkdir -p \"$d\" && cd \"$d\" && if ! test -d .hpcinit-incoming; then ",
+    "if test -d .hpcinit-next; then mv .hpcinit-next .hpcinit-incoming; ",
+    "else mkdir .hpcinit-incoming && if test -d latest/; then cp -al latest/. .hpcinit-incoming/; fi; fi; fi ",
+    "&& cd && rsync \"$@\" || exit; cd \"$d\" && if test -f .hpcinit-incoming/.hpcinit-finish; ",
+    "then exec bash .hpcinit-incoming/.hpcinit-finish >&2 </dev/null; fi"
+);
 
 /// The script a transfer brings along to finish the snapshot on its own connection.
 pub const FINISH: &str = ".hpcinit-finish";
@@ -255,6 +264,8 @@ pub enum SnapReport {
     Unchanged(String),
     /// What arrived differs from the manifest.
     Mismatch,
+    /// `~/scratch` is missing: a snapshot never lands in the home directory.
+    NoScratch,
     Error(String),
     /// A `latest` made by hand, kept under this name.
     Moved(String),
@@ -285,6 +296,7 @@ impl crate::exchange::Tagged for SnapReport {
             "snapshot" => SnapReport::Snapshot(p),
             "unchanged" => SnapReport::Unchanged(p),
             "mismatch" => SnapReport::Mismatch,
+            "no-scratch" => SnapReport::NoScratch,
             "error" => SnapReport::Error(p),
             "moved" => SnapReport::Moved(p),
             "pruned" => SnapReport::Pruned(p),
@@ -371,7 +383,7 @@ mod tests {
     #[test]
     fn rsync_path_is_one_word_for_any_login_shell() {
         let p = rsync_path("scratch/code-snapshots/demo");
-        assert!(p.starts_with("sh -c '") && p.ends_with("' hpcinit-sync"), "{p}");
+        assert!(p.starts_with("sh -c '") && p.ends_with("' hpcinit-sync scratch/code-snapshots/demo"), "{p}");
         assert_eq!(p.matches('\'').count(), 2, "no quote inside the script: {p}");
         assert!(!p.contains('\n'));
     }
@@ -386,8 +398,8 @@ mod tests {
             venvs: vec![".venv".into()],
             problem: None,
         };
-        let s = step("saga", "proj", &code, &SyncAnswers::default(), true, CopyRoute::Rsync);
-        let Action::Sync(p) = &s.action else { panic!() };
+        let s = crate::plan::snapshot_step::step("saga", "proj", &code, &SyncAnswers::default(), true, CopyRoute::Rsync);
+        let crate::plan::Action::Sync(p) = &s.action else { panic!() };
         assert_eq!(p.suffix, "-1a2b3c4-dirty");
         assert_eq!(p.rsync.last().unwrap(), "saga:scratch/code-snapshots/proj/.hpcinit-incoming/");
         assert_eq!(p.rsync[p.rsync.len() - 2], "/home/a/proj/");

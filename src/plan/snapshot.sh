@@ -43,8 +43,7 @@ hpcinit_snap_check() {
 # Makes `.hpcinit-incoming` as rsync's connection does (an interrupted copy, else the prepared
 # copy of latest, else a new one), for the SFTP route, and prints what it holds.
 hpcinit_snap_prepare() {
-  # shellcheck disable=SC2088 # the message names the path as the person knows it
-  test -d "$HOME/scratch/" || { hpcinit_tag error "~/scratch is missing"; return 3; }
+  test -d "$HOME/scratch/" || { hpcinit_tag no-scratch; return 3; }
   mkdir -p "$HOME/$1" && cd "$HOME/$1" || return 1
   if [ ! -d .hpcinit-incoming ]; then
     if [ -d .hpcinit-next ]; then

@@ -18,12 +18,13 @@ use std::path::Path;
 pub fn fill(cx: &mut Context, p: &SyncPlan, scan: &Scan) -> Result<Sent, StepError> {
     let prepared = Script::new("prepare the snapshot from hard links", p.prepare_body()).plain();
     let out = cx.run_script(&prepared, &mut |_| {})?;
-    let listing = tags::<SnapReport>(&out.stdout).into_iter().find_map(|r| match r {
-        SnapReport::Listing(b) => decode64(&b),
+    let reports = tags::<SnapReport>(&out.stdout);
+    let listing = reports.iter().find_map(|r| match r {
+        SnapReport::Listing(b) => decode64(b),
         _ => None,
     });
     let Some(listing) = listing.filter(|_| out.status == 0) else {
-        if out.stdout.contains("~/scratch is missing") {
+        if reports.contains(&SnapReport::NoScratch) {
             return Err(StepError::Cluster {
                 what: "the code snapshot".into(),
                 detail: "~/scratch is missing on the cluster".into(),

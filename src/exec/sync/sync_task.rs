@@ -5,6 +5,7 @@
 //! Reads the project directory; on the cluster it writes only under
 //! `~/scratch/code-snapshots/<project>/`.
 
+use crate::plan::facts::ProbePath;
 use super::rsync_run::{self, Failed, RsyncVersion, Stats};
 use super::finish::{finalize, marker, outcome, Sidecar};
 use super::sent::Sent;
@@ -96,7 +97,7 @@ impl Task for SyncTask {
             self.scan = Some(scan);
             return Ok(Check::Needed("the latest snapshot is checked after the copy".into()));
         };
-        if !facts.path("home-scratch").is_dir() {
+        if !facts.path(ProbePath::HomeScratch).is_dir() {
             return Err(no_scratch(cx));
         }
         let latest = latest(cx, &p, false)?;
@@ -161,7 +162,7 @@ impl Task for SyncTask {
             }
             return false;
         };
-        if !facts.path("home-scratch").is_dir() || !facts.has("rsync") {
+        if !facts.path(ProbePath::HomeScratch).is_dir() || !facts.has("rsync") {
             return false;
         }
         if p.problem.is_some() {
@@ -333,10 +334,10 @@ fn no_scratch(cx: &Context) -> StepError {
 /// round trip (which also returns the manifest when `with_manifest`).
 pub fn latest(cx: &mut Context, p: &SyncPlan, with_manifest: bool) -> Result<Latest, StepError> {
     if let (Some(f), false) = (&cx.facts, with_manifest) {
-        let link = f.path("snapshot-latest");
+        let link = f.path(ProbePath::SnapshotLatest);
         let manifest = format!("{}/latest/.hpcinit-manifest", p.snapshots);
         return Ok(Latest {
-            scratch: f.path("home-scratch").is_dir(),
+            scratch: f.path(ProbePath::HomeScratch).is_dir(),
             name: link.target.clone(),
             sha: f.files.get(&manifest).cloned().flatten().map(|s| s.sha),
             manifest: None,
@@ -387,8 +388,9 @@ fn rsync_fill(
     });
     drop(bar);
     let stats = stats.map_err(|f| {
-        let missing = f.stderr.contains("~/scratch is missing");
-        let tail: Vec<&str> = f.stderr.lines().rev().take(6).collect();
+        let missing = tags::<SnapReport>(&f.stderr).contains(&SnapReport::NoScratch);
+        let tail: Vec<&str> =
+            f.stderr.lines().filter(|l| crate::exchange::tagged(l).is_none()).rev().take(6).collect();
         let detail = format!(
             "rsync exited {}: {}{}",
             f.status,
