@@ -327,6 +327,13 @@ pub enum Command {
     /// asks this (`Match … !exec`) to send a site through its gateway only from outside.
     #[command(hide = true)]
     Reach { host: String, port: u16 },
+    /// rsync's `-e` for a code snapshot: runs the ssh command that follows and passes on its
+    /// output from the line `@@hpcinit:rsync` on, dropping what the cluster's login files print.
+    #[command(hide = true)]
+    Rsh {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        command: Vec<std::ffi::OsString>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

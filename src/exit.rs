@@ -12,6 +12,8 @@ pub enum Exit {
     Usage,
     /// Interrupted (Ctrl-C).
     Interrupted,
+    /// The exit status of a program hpcinit stands in for (`hpcinit rsh` passes on ssh's).
+    Relayed(i32),
 }
 
 impl Exit {
@@ -22,6 +24,7 @@ impl Exit {
             Exit::Failed => 1,
             Exit::Usage => 2,
             Exit::Interrupted => 130,
+            Exit::Relayed(code) => code,
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod prompt;
 pub mod quote;
 pub mod remote;
 pub mod settings;
+pub mod ssh_command;
 pub mod ui;
 
 use clap::{CommandFactory, Parser};
@@ -89,6 +90,9 @@ fn dispatch(cli: &Cli, env: &Env, printer: &mut ui::Printer) -> Result<Exit, Err
     let merged = |s: &SetupArgs| s.or(&cli.setup);
     // Every command but the two that read no profiles of their own loads them once.
     let set = match &cli.command {
+        Some(Command::Rsh { command }) => {
+            return Ok(Exit::Relayed(remote::rsh_relay::relay(command)));
+        }
         Some(Command::Reach { host, port }) => {
             return Ok(if commands::plan::reach(host, *port) { Exit::Ok } else { Exit::Failed });
         }
@@ -112,6 +116,7 @@ fn dispatch(cli: &Cli, env: &Env, printer: &mut ui::Printer) -> Result<Exit, Err
         // Answered above, before the profiles were loaded.
         Some(Command::Completions { .. })
         | Some(Command::Reach { .. })
+        | Some(Command::Rsh { .. })
         | Some(Command::Man)
         | Some(Command::Profiles { command: ProfilesCommand::Validate { .. } }) => Ok(Exit::Ok),
         Some(Command::Profiles { command: ProfilesCommand::List { json } }) => {

@@ -12,7 +12,7 @@ import sys
 # The crate's layers, lowest first: a module imports only from layers below its own (and from
 # within itself). `plan` and `remote` share a layer and never import each other.
 LAYERS = [
-    ["exit", "quote", "platform"],
+    ["exit", "quote", "platform", "ssh_command"],
     ["prompt"],
     ["env", "exchange"],
     ["settings"],

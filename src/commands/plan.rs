@@ -136,6 +136,7 @@ pub fn inputs_with<'a>(
         lock,
         direct: direct_reach(profile),
         program: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+        ssh_config: env.ssh_config_override().map(|p| p.display().to_string()),
         windows: cfg!(windows),
         transport: crate::settings::Transport::detect(env),
         windows_home: windows_home(args, env)?,

@@ -27,8 +27,13 @@ pub struct LocalFacts {
     /// For a site whose gateway is needed only from outside: whether the login host answered
     /// directly from here (`None`: not looked at).
     pub direct: Option<bool>,
-    /// This program, as the ssh config's `Match … exec` calls it (`hpcinit reach HOST PORT`).
+    /// This program, as the ssh config's `Match … exec` calls it (`hpcinit reach HOST PORT`) and
+    /// rsync's `-e` (`hpcinit rsh ssh …`).
     pub program: String,
+    /// The ssh config file hpcinit names with `-F`: set where `$HOME` is not the account's home
+    /// (OpenSSH would read the account's).
+    #[serde(skip)]
+    pub ssh_config: Option<String>,
     /// This machine runs Windows: its OpenSSH cannot multiplex (no Control* lines) and reads
     /// `~/` paths with forward slashes (`%USERPROFILE%`).
     #[serde(skip)]

@@ -92,7 +92,7 @@ pub fn build(
     let slurm = raw.scheduler.kind == SchedulerKind::Slurm;
     if !answers.no_project {
         let route = snapshot::CopyRoute::of(local.transport);
-        steps.push(snapshot_step::step(site, &answers.project_name, &local.code, &answers.sync, slurm, route));
+        steps.push(snapshot_step::step(site, &answers.project_name, local, &answers.sync, slurm, route));
     }
     if answers.check_job {
         steps.push(job_steps::smoke_step(profile, answers, &job));

@@ -79,8 +79,10 @@ pub struct SyncPlan {
     pub keep: Option<u32>,
     pub bwlimit: Option<BwLimit>,
     pub route: CopyRoute,
-    /// rsync's arguments, without the ones the transport and the terminal decide (`-e`,
-    /// progress) and without the file list (given on its standard input).
+    /// rsync's command, as it runs: the exclude rules go on its standard input, [`SIDECAR`]
+    /// stands for the directory made for each copy (its manifest and finishing script; an early
+    /// copy started while the venv builds has none), and the one display flag,
+    /// [`PROGRESS`], is added after `--stats` for the progress bar.
     pub rsync: Vec<String>,
     /// The scheduler whose queued jobs pin their snapshot (`slurm`), or `none`.
     pub protect: &'static str,
@@ -108,9 +110,16 @@ const RSYNC_SIDE: &str = concat!(
     "d=$1; shift; mkdir -p \"$d\" && cd \"$d\" && if ! test -d .hpcinit-incoming; then ",
     "if test -d .hpcinit-next; then mv .hpcinit-next .hpcinit-incoming; ",
     "else mkdir .hpcinit-incoming && if test -d latest/; then cp -al latest/. .hpcinit-incoming/; fi; fi; fi ",
-    "&& cd && rsync \"$@\" || exit; cd \"$d\" && if test -f .hpcinit-incoming/.hpcinit-finish; ",
+    "&& cd && echo @@hpcinit:rsync && rsync \"$@\" || exit; cd \"$d\" && if test -f .hpcinit-incoming/.hpcinit-finish; ",
     "then exec bash .hpcinit-incoming/.hpcinit-finish >&2 </dev/null; fi"
 );
+
+/// In the planned rsync command, the directory a copy brings along ([`MANIFEST`], [`FINISH`]).
+pub const SIDECAR: &str = "{sidecar}/";
+
+/// The display flag the executor adds to the planned rsync command after `--stats`:
+/// `--info=progress2`, or `--progress` with an rsync older than 3.1.
+pub const PROGRESS: &str = "--info=progress2 (--progress before rsync 3.1)";
 
 /// The script a transfer brings along to finish the snapshot on its own connection.
 pub const FINISH: &str = ".hpcinit-finish";

@@ -1,7 +1,9 @@
 //! The code-snapshot step, planned from the project's facts and the person's sync answers: the
 //! rsync command and the summary. Pure; the plan's types and scripts are in `snapshot`.
 
-use super::snapshot::{human_bytes, rsync_path, CodeFacts, CopyRoute, SyncAnswers, SyncPlan, INCOMING};
+use super::facts::LocalFacts;
+use super::snapshot::{human_bytes, rsync_path, CopyRoute, SyncAnswers, SyncPlan, INCOMING, SIDECAR};
+use crate::ssh_command::rsync_rsh;
 use super::step::{Action, Step};
 use crate::local::project::GitState;
 
@@ -9,11 +11,12 @@ use crate::local::project::GitState;
 pub fn step(
     site: &str,
     project: &str,
-    code: &CodeFacts,
+    local: &LocalFacts,
     answers: &SyncAnswers,
     slurm: bool,
     route: CopyRoute,
 ) -> Step {
+    let code = &local.code;
     let snapshots = format!("~/scratch/code-snapshots/{project}");
     let dir = format!("scratch/code-snapshots/{project}");
     let suffix = code.git.as_ref().map(|g| suffix_of(&g.short_sha, g.dirty)).unwrap_or_default();
@@ -37,6 +40,10 @@ pub fn step(
         rsync.push(format!("--bwlimit={}", b.text));
     }
     rsync.push(format!("--rsync-path={}", rsync_path(&dir)));
+    rsync.push("--stats".into());
+    rsync.push("-e".into());
+    rsync.push(rsync_rsh(&[&local.program, "rsh"], local.ssh_config.as_deref()));
+    rsync.push(SIDECAR.into());
     rsync.push(format!("{}/", code.root.trim_end_matches('/')));
     rsync.push(format!("{site}:{dir}/{INCOMING}/"));
     let what = match &code.git {

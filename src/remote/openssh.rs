@@ -419,17 +419,6 @@ impl Remote for OpenSsh {
     }
 
     fn rsync_shell(&self) -> Option<super::RsyncShell> {
-        let mut rsh = String::from("ssh");
-        if let Some(f) = &self.config {
-            let f = f.display().to_string();
-            // rsync honours quotes but not backslashes in -e.
-            let q = if f.contains('\'') { '"' } else { '\'' };
-            rsh.push_str(&format!(" -F {q}{f}{q}"));
-        }
-        rsh.push_str(" -o BatchMode=yes -o ControlMaster=no -o ConnectTimeout=20");
-        let mut vars = self.vars.clone();
-        vars.insert("LANG".into(), "C".into());
-        vars.insert("LC_ALL".into(), "C".into());
-        Some(super::RsyncShell { rsh, vars })
+        Some(super::RsyncShell { vars: crate::ssh_command::locale_c(&self.vars) })
     }
 }

@@ -116,9 +116,7 @@ impl KeyQuery {
 
 #[derive(Debug, Clone)]
 pub struct RsyncShell {
-    /// rsync's `-e` value (rsync splits it at spaces and honours quotes).
-    pub rsh: String,
-    /// The environment rsync and its ssh run with.
+    /// The environment rsync and its ssh run with (rsync's `-e` is the plan's).
     pub vars: std::collections::BTreeMap<String, String>,
 }
 

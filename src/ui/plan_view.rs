@@ -268,6 +268,12 @@ fn sync_details(out: &mut String, p: &crate::plan::snapshot::SyncPlan) {
     match p.route {
         crate::plan::snapshot::CopyRoute::Rsync => {
             let _ = writeln!(out, "     $ {} < exclude rules", crate::quote::sh_words(&p.rsync));
+            let _ = writeln!(
+                out,
+                "     {} = this copy's manifest and finishing script; for the progress bar, {} after --stats",
+                crate::plan::snapshot::SIDECAR,
+                crate::plan::snapshot::PROGRESS
+            );
         }
         crate::plan::snapshot::CopyRoute::Sftp => {
             let _ = writeln!(

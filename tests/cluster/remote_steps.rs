@@ -497,3 +497,82 @@ fn from_the_home_directory_the_account_is_set_up_without_a_project() {
         "{job}"
     );
 }
+
+/// The test user's login files made chatty for one test, as many clusters' are: a banner from
+/// the login profile and a `.bashrc` that prints, on standard output and error, with words that
+/// look like hpcinit's replies. Put back as they were when the test ends, passed or failed.
+struct Chatty {
+    files: Vec<(PathBuf, Vec<u8>)>,
+}
+
+impl Chatty {
+    fn new(l: &Laptop) -> Chatty {
+        let home = remote_home(l);
+        let mut files = Vec::new();
+        for (name, text) in [
+            (
+                ".bash_profile",
+                "echo '*** Welcome to Sandbox. Maintenance on Friday: jobs will not start. ***'\necho 'present'\necho 'hpcinit: ~/scratch is missing on the cluster'\necho 'login banner on stderr' >&2\n",
+            ),
+            (".bashrc", "echo 'bashrc: loading my aliases'\necho '@@hpcinit-like words, no tag'\necho 'absent' >&2\n"),
+        ] {
+            let path = home.join(name);
+            let before = std::fs::read(&path).unwrap();
+            // Prepended to .bash_profile (before it sources .bashrc), appended to .bashrc.
+            let mut new = if name == ".bash_profile" { text.as_bytes().to_vec() } else { before.clone() };
+            new.extend_from_slice(if name == ".bash_profile" { &before } else { text.as_bytes() });
+            std::fs::write(&path, new).unwrap();
+            files.push((path, before));
+        }
+        Chatty { files }
+    }
+}
+
+impl Drop for Chatty {
+    fn drop(&mut self) {
+        for (path, before) in &self.files {
+            let _ = std::fs::write(path, before);
+        }
+    }
+}
+
+#[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
+fn a_login_banner_and_a_printing_bashrc_change_no_step() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let project = "chatty";
+    let l = Laptop::new();
+    let _c = cleanup(&l, project);
+    let chatty = Chatty::new(&l);
+    std::fs::write(l.project.join("requirements.txt"), "hpcinit-extra\n").unwrap();
+    std::fs::write(l.project.join("main.py"), "print('hi')\n").unwrap();
+    // A first bootstrap with a fresh key: the key goes into authorized_keys, the probe, the
+    // directories, the venv, the snapshot, the templates and a test job, as on a quiet cluster.
+    let r = l.hpcinit(&base("sandbox", project, &["--check-job"]), &[]);
+    ok(&r, "bootstrap with a chatty login");
+    let (_, login) = on_cluster(&l, "sandbox", "true");
+    assert!(login.contains("Welcome to Sandbox") && login.contains("bashrc: loading"), "chatty: {login}");
+    assert!(step_result(&r.stdout, "Register the key").contains("added the key"), "{}", r.stdout);
+    assert!(r.stdout.contains("imports hpcinit_extra"), "{}", r.stdout);
+    assert!(r.stdout.contains("hpcinit-check ok"), "the test job ran: {}", r.stdout);
+    let (code, out) = imports(&l, "sandbox", "StdEnv/2023 python/3.11", project, "hpcinit_extra");
+    assert_eq!(code, 0, "{out}");
+    let latest = remote_home(&l).join(format!("scratch/code-snapshots/{project}/latest"));
+    assert_eq!(std::fs::read_to_string(latest.join("main.py")).unwrap(), "print('hi')\n");
+    // Again: every step finds its work done, the key too.
+    let again = l.hpcinit(&base("sandbox", project, &[]), &[]);
+    ok(&again, "second run");
+    for step in ["Register the key", "Directories", "Code snapshot", "Python environment", "Job templates"] {
+        assert!(step_result(&again.stdout, step).contains("· unchanged:"), "{step}:\n{}", again.stdout);
+    }
+    // A new snapshot after an edit, its files checked against the manifest, and doctor.
+    std::fs::write(l.project.join("main.py"), "print('hello')\n").unwrap();
+    let s = l.hpcinit(&["sync", "--site", "sandbox", "--user", "hpcuser", "--project-name", project], &[]);
+    ok(&s, "sync");
+    assert_eq!(std::fs::read_to_string(latest.join("main.py")).unwrap(), "print('hello')\n");
+    let v = l.hpcinit(&["sync", "--verify", "--site", "sandbox", "--user", "hpcuser", "--project-name", project], &[]);
+    ok(&v, "sync --verify");
+    let d = l.hpcinit(&["doctor", "--site", "sandbox", "--user", "hpcuser", "--project-name", project], &[]);
+    ok(&d, "doctor");
+    drop(chatty);
+}

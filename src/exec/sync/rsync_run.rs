@@ -4,6 +4,7 @@
 //! its `--stats` at the end. Touches the project directory (read) and, through rsync, the
 //! cluster.
 
+use crate::plan::snapshot::SIDECAR;
 use crate::remote::RsyncShell;
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
@@ -77,9 +78,9 @@ pub struct Failed {
     pub stderr: String,
 }
 
-/// Runs rsync with `args` (the plan's, starting with `rsync`), inserting `-e`, `--stats` and the
-/// progress option before the source and destination, `first` (a directory of files made for
-/// this run) as a source before the plan's, `input` (the exclude rules) on its standard input.
+/// Runs the plan's rsync command `args` as it stands, with `first` (the directory made for this
+/// copy) in place of [`SIDECAR`] (left out without one), the progress flag after `--stats`, and
+/// `input` (the exclude rules) on its standard input.
 pub fn run(
     version: RsyncVersion,
     shell: &RsyncShell,
@@ -89,20 +90,23 @@ pub fn run(
     on_progress: &mut dyn FnMut(Progress),
 ) -> Result<Stats, Failed> {
     let (program, rest) = args.split_first().expect("the plan's rsync command");
-    let (options, ends) = rest.split_at(rest.len().saturating_sub(2));
     let mut cmd = Command::new(program);
-    cmd.env_clear().envs(&shell.vars).args(options).args([
-        "--stats",
-        version.progress_flag(),
-        "-e",
-        &shell.rsh,
-    ]);
-    if let Some(dir) = first {
-        let mut source = dir.as_os_str().to_os_string();
-        source.push("/");
-        cmd.arg(source);
+    cmd.env_clear().envs(&shell.vars);
+    for a in rest {
+        if a == SIDECAR {
+            if let Some(dir) = first {
+                let mut source = dir.as_os_str().to_os_string();
+                source.push("/");
+                cmd.arg(source);
+            }
+            continue;
+        }
+        cmd.arg(a);
+        if a == "--stats" {
+            cmd.arg(version.progress_flag());
+        }
     }
-    cmd.args(ends).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child =
         cmd.spawn().map_err(|e| Failed { status: -1, stderr: format!("cannot start rsync: {e}") })?;
     let mut stdin = child.stdin.take().expect("piped");
