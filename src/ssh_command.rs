@@ -126,6 +126,9 @@ mod tests {
             rsync_rsh(&["/opt/my tools/hpcinit", "rsh"], Some("/h/it's/config")),
             "'/opt/my tools/hpcinit' rsh ssh -F \"/h/it's/config\" -o BatchMode=yes -o ControlMaster=no -o ConnectTimeout=20"
         );
-        assert_eq!(rsync_rsh(&["hpcinit", "rsh"], None), "hpcinit rsh ssh -o BatchMode=yes -o ControlMaster=no -o ConnectTimeout=20");
+        assert_eq!(
+            rsync_rsh(&["hpcinit", "rsh"], None),
+            "hpcinit rsh ssh -o BatchMode=yes -o ControlMaster=no -o ConnectTimeout=20"
+        );
     }
 }

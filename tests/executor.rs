@@ -6,19 +6,19 @@
 //! early (the venv build's head start) run as a local `sh` printing the fake's answer, so the
 //! real `Running` collects them.
 
-use hpcinit::plan::facts::{ModuleSystem, ProbePath};
 use hpcinit::answers::Answers;
 use hpcinit::env::Env;
+use hpcinit::exchange::Script;
 use hpcinit::exec::{run, Context, Options, Replan, Transport};
 use hpcinit::local::key::KeyInfo;
 use hpcinit::local::requirements::{ProjectPython, Source};
 use hpcinit::plan::facts::{FileState, ModuleSystemFound, PathKind, PathState};
+use hpcinit::plan::facts::{ModuleSystem, ProbePath};
 use hpcinit::plan::script_text::sha256_hex;
 use hpcinit::plan::snapshot::CodeFacts;
 use hpcinit::plan::{LocalFacts, Plan, RemoteFacts, StepId};
 use hpcinit::profile::raw::RegistrationMode;
 use hpcinit::profile::{Profile, ProfileSet};
-use hpcinit::exchange::Script;
 use hpcinit::remote::{KeyQuery, Remote, RemoteError, RemoteOutput, Running};
 use hpcinit::ui::{Prompter, Reporter, ScriptedPrompter, Status, Wait};
 use std::cell::RefCell;

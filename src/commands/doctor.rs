@@ -6,18 +6,18 @@
 //! the quota command. Changes nothing on either side (signing in opens the shared connection).
 //! A table, or `--json`; exit 1 when a check fails.
 
-use crate::plan::facts::ProbePath;
 use super::Session;
 use crate::cli::SetupArgs;
 use crate::error::Error;
+use crate::exchange::Script;
 use crate::exec::sync::{self, Verified};
 use crate::exec::{self, Check, Context, StepError};
 use crate::exit::Diagnostic;
 use crate::exit::Exit;
+use crate::plan::facts::ProbePath;
 use crate::plan::{HostKeyPlan, StepId};
 use crate::profile::Profile;
 use crate::prompt::Prompter;
-use crate::exchange::Script;
 use crate::ui::{Style, Table};
 use serde::Serialize;
 

@@ -1,13 +1,13 @@
 //! What every command works with (the profiles, the command line, the environment, the printer
 //! and the prompter) and the run's context over a plan, with the options the run flags set.
 
-use crate::cli::RunArgs;
-use crate::exec::{Options, Transport};
-use std::time::Duration;
 use crate::cli::Cli;
+use crate::cli::RunArgs;
 use crate::env::Env;
 use crate::error::Error;
+use crate::exec::{Options, Transport};
 use crate::profile::ProfileSet;
+use std::time::Duration;
 
 /// What every command works with: the profiles, the parsed command line, the ambient state,
 /// the printer (streams, colour, verbosity, JSON) and the prompter.

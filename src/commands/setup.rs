@@ -3,8 +3,8 @@
 //! the cluster (sign-in, key registration, probe, directories, Python environment, job
 //! templates, and with `--check-job` a test job), and says what is left.
 
-use super::wizard::Ask;
 use super::session::Session;
+use super::wizard::Ask;
 use crate::cli::{Cli, SetupArgs};
 use crate::env::Env;
 use crate::error::Error;

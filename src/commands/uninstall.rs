@@ -10,6 +10,8 @@ use super::Session;
 use crate::cli::{Cli, SetupArgs};
 use crate::env::Env;
 use crate::error::Error;
+use crate::exchange::tags;
+use crate::exchange::Script;
 use crate::exec::{self, StepError};
 use crate::exit::Exit;
 use crate::local::{atomic, include, known_hosts, state, wsl};
@@ -18,8 +20,6 @@ use crate::plan::uninstall::Removed;
 use crate::plan::StepId;
 use crate::profile::ProfileSet;
 use crate::prompt::Prompter;
-use crate::exchange::tags;
-use crate::exchange::Script;
 use crate::ui::Printer;
 use std::path::{Path, PathBuf};
 

@@ -20,7 +20,7 @@ pub const LOGIN_SHELL: &str = "exec bash -l -s";
 /// the login profile, which on some clusters takes longer than the work itself.
 pub const PLAIN_SHELL: &str = "exec bash -s";
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Script {
     /// What it does, in a few words (shown with `-v`, counted as one round trip).
     pub purpose: String,
@@ -40,6 +40,19 @@ impl Script {
     /// The same script with these positional parameters.
     pub fn with_args(mut self, args: Vec<String>) -> Script {
         self.args = args;
+        self
+    }
+
+    /// The same script with one more positional parameter after the plan's: what only the run
+    /// knows (a manifest's hash, a token).
+    pub fn arg(mut self, a: impl Into<String>) -> Script {
+        self.args.push(a.into());
+        self
+    }
+
+    /// The same script with these positional parameters after the plan's.
+    pub fn and_args(mut self, args: impl IntoIterator<Item = String>) -> Script {
+        self.args.extend(args);
         self
     }
 

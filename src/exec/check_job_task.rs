@@ -4,12 +4,12 @@
 //! log. It refuses to submit when the log directory is missing: the scheduler would then fail
 //! the job without writing a word anywhere.
 
-use crate::plan::facts::ProbePath;
 use super::{Applied, Check, Context, StepError, Task};
-use crate::plan::smoke::JobReport;
-use crate::plan::CheckJobPlan;
 use crate::exchange::tags;
 use crate::exchange::Script;
+use crate::plan::facts::ProbePath;
+use crate::plan::smoke::JobReport;
+use crate::plan::CheckJobPlan;
 use crate::remote::RemoteOutput;
 
 pub struct CheckJobTask {

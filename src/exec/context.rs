@@ -222,8 +222,11 @@ impl<'a> Context<'a> {
             }
             RemoteError::Denied { host, methods } if c.gateway.as_ref().is_some_and(|g| &g.host == host) => {
                 let g = c.gateway.as_ref().expect("matched");
-                let asks =
-                    if g.auth.is_empty() { String::new() } else { format!(" and what it asks for: {}", g.auth) };
+                let asks = if g.auth.is_empty() {
+                    String::new()
+                } else {
+                    format!(" and what it asks for: {}", g.auth)
+                };
                 format!(
                     "the gateway {} ({host}) accepts {methods}. Check your username there ({}){asks}",
                     g.alias, g.user

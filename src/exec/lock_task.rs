@@ -5,12 +5,12 @@
 //! hpcinit wrote it), so a re-run leaves it untouched; written atomically.
 
 use super::{Applied, Check, Context, StepError, Task};
+use crate::exchange::Script;
 use crate::local::lock::{self, Lock};
 use crate::local::state::{self, EnvironmentRecord};
 use crate::plan::compare::{compare, Side};
 use crate::plan::environment::{self, Described};
 use crate::plan::LockPlan;
-use crate::exchange::Script;
 use std::path::PathBuf;
 
 pub struct LockTask {

@@ -23,6 +23,6 @@ mod windows_ssh_task;
 
 pub use crate::settings::{OnExisting, Transport};
 pub use context::{Context, Options, Proof, Replan};
+pub use error::StepError;
 pub use run::{check_only, ensure, run, step_ids, StepFailed};
 pub use task::{Applied, Check, Task};
-pub use error::StepError;

@@ -3,11 +3,11 @@
 //! steps append the probe (without the module listing) to their own script, so their check
 //! after applying costs no extra round trip.
 
-use crate::plan::facts::ModuleSystem;
 use super::{Applied, Check, Context, StepError, Task};
-use crate::plan::{ProbePlan, RemoteFacts};
 use crate::exchange::last_tagged;
 use crate::exchange::Script;
+use crate::plan::facts::ModuleSystem;
+use crate::plan::{ProbePlan, RemoteFacts};
 use crate::remote::RemoteOutput;
 
 pub struct ProbeTask {

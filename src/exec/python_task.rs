@@ -6,17 +6,17 @@
 //! environment in place and unmarked work removed. The modules and `pip freeze` are recorded
 //! in hpcinit's state directory for the lock file.
 
-use crate::plan::facts::ProbePath;
 use super::probe_task::{take_facts, then_probe};
 use super::{Applied, Check, Context, OnExisting, StepError, Task};
 use crate::local::state::{self, EnvironmentRecord};
 use crate::plan::facts::PathKind;
+use crate::plan::facts::ProbePath;
 use crate::plan::pins::{self, PinKind, PinMatch};
 
+use crate::exchange::Script;
+use crate::exchange::{tagged, tags};
 use crate::plan::venv_build::{BuildAnswer, BuildReport, PHASES};
 use crate::plan::PythonPlan;
-use crate::exchange::{tagged, tags};
-use crate::exchange::Script;
 use crate::remote::{RemoteOutput, Running};
 
 pub struct PythonTask {

@@ -5,10 +5,10 @@
 //! stop and re-run later. Sites whose logins never use keys have no such step.
 
 use super::{Applied, Check, Context, StepError, Task};
+use crate::exchange::Script;
 use crate::plan::register_key::KeyReport;
 use crate::plan::RegisterKeyPlan;
 use crate::profile::raw::RegistrationMode;
-use crate::exchange::Script;
 use std::time::Instant;
 
 pub struct RegisterKeyTask {
@@ -50,7 +50,6 @@ fn accepted(cx: &mut Context) -> Result<bool, StepError> {
         StepError::Remote { error: e, hint }
     })
 }
-
 
 impl RegisterKeyTask {
     /// The plan's script for `authorized-keys` sites, with the key as its argument.

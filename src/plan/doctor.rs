@@ -3,10 +3,10 @@
 //! with the modules jobs load. Pure: the profile and the plan's Python step in, script text out.
 
 use super::script_text::heredoc;
+use crate::exchange::{tags, Tagged};
 use crate::profile::raw::SchedulerKind;
 use crate::profile::Profile;
 use crate::quote::{sh, sh_path};
-use crate::exchange::{tags, Tagged};
 
 /// Lines of the quota command's output passed back (the rest is cut).
 pub const QUOTA_LINES: usize = 30;

@@ -4,10 +4,10 @@
 //! loaded (its `.hpcinit/modules.txt`, else what is loaded now), the requirement lines it was
 //! built from, its marker and `pip freeze` as it is now. Pure: text in, text out.
 
+use crate::exchange::{tags, Tagged};
 use crate::local::state::EnvironmentRecord;
 use crate::profile::Profile;
 use crate::quote::sh_path;
-use crate::exchange::{tags, Tagged};
 
 /// The functions that read an environment.
 pub const ENVIRONMENT_SH: &str = include_str!("environment.sh");

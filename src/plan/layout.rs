@@ -4,8 +4,8 @@
 //! the profile's path), what `~/scratch` already is, and the absolute log directory job
 //! scripts must name. An existing `~/scratch` is never replaced.
 
-use super::facts::ProbePath;
 use super::error::PlanError;
+use super::facts::ProbePath;
 use super::facts::{PathKind, RemoteFacts};
 use super::{Action, RemoteDir, RemoteLayoutPlan, Step};
 use crate::profile::Profile;

@@ -16,8 +16,8 @@ pub mod pins;
 #[allow(clippy::module_inception)]
 mod plan;
 pub mod probe;
-pub mod register_key;
 pub mod python;
+pub mod register_key;
 pub mod script_text;
 pub mod smoke;
 pub mod snapshot;

@@ -71,9 +71,9 @@ impl ProbeRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::facts::{ModuleSystem, PathKind, ProbePath, RemoteFacts};
     use crate::exchange::last_tagged;
     use crate::exchange::Script;
+    use crate::plan::facts::{ModuleSystem, PathKind, ProbePath, RemoteFacts};
     use std::io::Write;
 
     /// The probe run by a real bash (no modules): every path, variable, file and command comes

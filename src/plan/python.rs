@@ -7,13 +7,13 @@
 //! marked, and only then swapped in by renaming a symlink: a failed build leaves the previous
 //! environment in place and nothing marked done.
 
-use super::facts::{ModuleSystem, ProbePath};
 use super::error::PlanError;
 use super::facts::{LocalFacts, PathKind, RemoteFacts};
+use super::facts::{ModuleSystem, ProbePath};
+use super::module_choice::{FromLock, ModuleChoice};
 use super::modules;
 use super::script_text::sha256_hex;
 use super::specifier::Specifier;
-use super::module_choice::{FromLock, ModuleChoice};
 use super::step::PythonPlan;
 use crate::local::lock::Lock;
 use crate::local::requirements::{Skipped, Source};
@@ -187,7 +187,6 @@ pub fn locked_lines(lock: &Lock) -> (Vec<String>, Vec<Skipped>) {
     }
     (keep, skipped)
 }
-
 
 /// The module for `wanted`: from the probe's listing when there is one, else the profile's list.
 pub fn choose(

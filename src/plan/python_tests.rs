@@ -1,6 +1,6 @@
 //! Unit tests of the Python step's planning: module choice, versions, the build script.
-use crate::plan::facts::{ModuleSystem, ProbePath};
 use super::*;
+use crate::plan::facts::{ModuleSystem, ProbePath};
 use crate::plan::facts::{ModuleSystemFound, RemoteFacts};
 use crate::profile::ProfileSet;
 

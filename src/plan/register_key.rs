@@ -56,7 +56,7 @@ mod tests {
         assert_eq!(home("drwxr-xrwx 5 a b 4096 Jan 1 00:00 /home/a"), Some((true, true)));
         assert_eq!(home("drwxr-xr-x 5 a b 4096 Jan 1 00:00 /home/a"), Some((true, false)));
         assert_eq!(home("drwx------. 5 a b"), Some((true, false)));
-        assert_eq!(KeyReport::read("present\n@@hpcinit:key present\n").0, true);
-        assert_eq!(KeyReport::read("present\n@@hpcinit:key absent\n").0, false, "only the tag counts");
+        assert!(KeyReport::read("present\n@@hpcinit:key present\n").0);
+        assert!(!KeyReport::read("present\n@@hpcinit:key absent\n").0, "only the tag counts");
     }
 }

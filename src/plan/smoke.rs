@@ -5,10 +5,10 @@
 
 use super::job_script::{AccountLine, JobScript};
 use super::script_text::heredoc;
+use crate::exchange::Tagged;
 use crate::profile::raw::SchedulerKind;
 use crate::profile::scalar::Walltime;
 use crate::quote::{sh, sh_path};
-use crate::exchange::Tagged;
 
 use super::venv_build::VERIFY;
 

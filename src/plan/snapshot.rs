@@ -3,9 +3,9 @@
 //! shell text is `snapshot.sh`). Pure: the files themselves are listed by
 //! [`crate::local::project`] when the step runs, so the snapshot holds the code as it is then.
 
+use crate::exchange::Script;
 use crate::local::project::GitState;
 use crate::quote::sh;
-use crate::exchange::Script;
 use serde::Serialize;
 
 /// The remote helpers (bash), sent before a snapshot script's body.
@@ -86,6 +86,8 @@ pub struct SyncPlan {
     pub rsync: Vec<String>,
     /// The scheduler whose queued jobs pin their snapshot (`slurm`), or `none`.
     pub protect: &'static str,
+    /// The scripts that look at, fill, finish and verify snapshots.
+    pub scripts: SyncScripts,
     /// Why this project cannot be snapshot, if it cannot.
     pub problem: Option<String>,
 }
@@ -130,60 +132,45 @@ pub const MANIFEST: &str = ".hpcinit-manifest";
 /// A copy of `latest` in hard links, made in the background after each snapshot for the next.
 pub const NEXT: &str = ".hpcinit-next";
 
-impl SyncPlan {
-    /// Looks at the snapshot directory, changing nothing.
-    pub fn check_body(&self, with_manifest: bool) -> String {
-        format!(
-            "{FUNCTIONS}\nhpcinit_snap_check {}{}",
-            sh(&self.dir),
-            if with_manifest { " with_manifest" } else { "" }
-        )
-    }
-
-    /// Makes `.hpcinit-incoming` from hard links, for the SFTP route.
-    pub fn prepare_body(&self) -> String {
-        format!("{FUNCTIONS}\nhpcinit_snap_prepare {}", sh(&self.dir))
-    }
-
-    /// What rsync brings along as [`FINISH`] and its connection runs once every file arrived:
-    /// checks that the manifest which came along is `manifest_sha`'s, marks the snapshot with
-    /// `marker` and names it with `suffix` (all as they are at the copy, passed as arguments),
-    /// renames it into place, moves `latest`, prunes.
-    pub fn finish_script(&self, manifest_sha: &str, suffix: &str, marker: &[String]) -> Script {
-        let body = format!(
-            "{FUNCTIONS}\nsha=$1 suffix=$2\nshift 2\nhpcinit_snap_finish {} \"$sha\" \"$suffix\" {} {} \"$@\"",
-            sh(&self.dir),
-            self.keep.unwrap_or(0),
-            self.protect
-        );
-        let mut args = vec![manifest_sha.to_string(), suffix.to_string()];
-        args.extend(marker.iter().cloned());
-        Script::new("finish the snapshot", body).plain().with_args(args)
-    }
-
+/// Every exchange of the snapshot step with the cluster: `snapshot.sh`'s functions, each called
+/// with `"$@"`; the plan's values (the directory, how many to keep, what protects a snapshot)
+/// are the first arguments, and what only the copy knows is appended as further arguments
+/// ([`Script::arg`]). Their replies are [`SnapReport`]s.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SyncScripts {
+    /// Looks at the snapshot directory, changing nothing; `with_manifest` appended for the
+    /// manifest itself.
+    pub check: Script,
+    /// The SFTP route: makes `.hpcinit-incoming` from hard links and lists it.
+    pub prepare: Script,
+    /// The SFTP route: removes paths and makes links in `.hpcinit-incoming` (appended: both
+    /// lists, NUL-separated, base64).
+    pub fix: Script,
+    /// What rsync brings along as [`FINISH`] and its connection runs once every file arrived
+    /// (appended: the manifest's sha, the name's suffix, the marker lines).
+    pub finish: Script,
+    /// The SFTP route and a copy started early: the last changes ([`patch_args`]), the check
+    /// against the manifest, then as `finish` (appended: sha, suffix, the patch, the marker).
+    pub finalize: Script,
     /// Compares `latest`'s files with its own manifest (`hpcinit sync --verify`, doctor).
-    pub fn verify_body(&self) -> String {
-        format!("{FUNCTIONS}\nhpcinit_snap_verify {}", sh(&self.dir))
-    }
+    pub verify: Script,
+}
 
-    /// Removes and links in `.hpcinit-incoming` (both lists base64, NUL-separated).
-    pub fn fix_body(&self, remove_b64: &str, links_b64: &str) -> String {
-        format!("{FUNCTIONS}\nhpcinit_snap_fix {} {} {}", sh(&self.dir), sh(remove_b64), sh(links_b64))
-    }
-
-    /// Checks, marks, renames into place, moves `latest`, prunes; first, `patch` (from
-    /// [`SyncPlan::patch_lines`]), if any.
-    pub fn finalize_body(&self, manifest_sha: &str, suffix: &str, marker: &[String], patch: &str) -> String {
-        let lines: Vec<String> = marker.iter().map(|l| sh(l)).collect();
-        format!(
-            "{FUNCTIONS}\n{patch}hpcinit_snap_finalize {} {} {} {} {} {}",
-            sh(&self.dir),
-            sh(manifest_sha),
-            sh_or_empty(suffix),
-            self.keep.unwrap_or(0),
-            self.protect,
-            lines.join(" ")
-        )
+impl SyncScripts {
+    pub fn new(dir: &str, keep: Option<u32>, protect: &str) -> SyncScripts {
+        let call = |purpose: &str, function: &str, args: Vec<String>| {
+            Script::new(purpose, format!("{FUNCTIONS}\n{function} \"$@\"")).plain().with_args(args)
+        };
+        let dir_only = vec![dir.to_string()];
+        let kept = vec![dir.to_string(), keep.unwrap_or(0).to_string(), protect.to_string()];
+        SyncScripts {
+            check: call("look at the code snapshots", "hpcinit_snap_check", dir_only.clone()),
+            prepare: call("prepare the snapshot from hard links", "hpcinit_snap_prepare", dir_only.clone()),
+            fix: call("remove what changed, make links", "hpcinit_snap_fix", dir_only.clone()),
+            finish: call("finish the snapshot", "hpcinit_snap_finish", kept.clone()),
+            finalize: call("check the copy and move latest", "hpcinit_snap_finalize", kept),
+            verify: call("compare latest with its manifest", "hpcinit_snap_verify", dir_only),
+        }
     }
 }
 
@@ -197,42 +184,25 @@ pub struct Put {
     pub content: Vec<u8>,
 }
 
-impl SyncPlan {
-    /// Shell lines that bring `.hpcinit-incoming` from one listing to another: `remove` (paths)
-    /// and `links` (path, target pairs), NUL-separated, then each file of `puts`; the script
-    /// stops at the first that fails. Every path and content travels in base64.
-    pub fn patch_lines(&self, remove: &[u8], links: &[u8], puts: &[Put]) -> String {
-        use base64::Engine;
-        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-        let mut s = String::new();
-        if !remove.is_empty() || !links.is_empty() {
-            s.push_str(&format!(
-                "hpcinit_snap_fix {} {} {} || return 1\n",
-                sh(&self.dir),
-                sh_or_empty(&b64(remove)),
-                sh_or_empty(&b64(links))
-            ));
-        }
-        for p in puts {
-            s.push_str(&format!(
-                "hpcinit_snap_put {} {} {:o} {} {} || return 1\n",
-                sh(&self.dir),
-                sh(&b64(&p.rel)),
-                p.mode,
-                p.mtime,
-                sh_or_empty(&b64(&p.content))
-            ));
-        }
-        s
+/// The arguments that bring `.hpcinit-incoming` from one listing to another, for
+/// [`SyncScripts::finalize`]: `remove` (paths) and `links` (path, target pairs), NUL-separated,
+/// then each file of `puts`; every path and content travels in base64.
+pub fn patch_args(remove: &[u8], links: &[u8], puts: &[Put]) -> Vec<String> {
+    let mut args = vec![base64(remove), base64(links), puts.len().to_string()];
+    for p in puts {
+        args.extend([base64(&p.rel), format!("{:o}", p.mode), p.mtime.to_string(), base64(&p.content)]);
     }
+    args
 }
 
-fn sh_or_empty(s: &str) -> String {
-    if s.is_empty() {
-        "''".into()
-    } else {
-        sh(s)
-    }
+/// The arguments of a patch that changes nothing.
+pub fn no_patch() -> Vec<String> {
+    patch_args(b"", b"", &[])
+}
+
+pub fn base64(b: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(b)
 }
 
 /// `12.3 MB`, `512 B`.
@@ -334,7 +304,7 @@ mod tests {
         std::fs::hard_link(snaps.join("old/hpcinit.lock"), snaps.join(INCOMING).join("hpcinit.lock"))
             .unwrap();
         std::fs::write(snaps.join(INCOMING).join("gone.py"), "x").unwrap();
-        let plan = SyncPlan { dir: dir.into(), ..Default::default() };
+        let scripts = SyncScripts::new(dir, None, "none");
         let odd = "sub dir/it's \"odd\"\n$(x).py";
         let puts = [
             Put {
@@ -350,17 +320,30 @@ mod tests {
                 content: vec![0, 1, 2, b'\n'],
             },
         ];
-        let body = format!(
-            "{FUNCTIONS}\nmain() {{\n{}return 0\n}}\nmain",
-            plan.patch_lines(b"gone.py\0", b"latest-code\0hpcinit.lock\0", &puts)
-        );
-        let out = std::process::Command::new("bash")
-            .arg("-c")
-            .arg(&body)
+        // The finalizing script with the patch and a manifest hash that cannot match: it
+        // applies the patch, then stops before installing anything.
+        let script = scripts.finalize.clone().arg("0".repeat(64)).arg("").and_args(patch_args(
+            b"gone.py\0",
+            b"latest-code\0hpcinit.lock\0",
+            &puts,
+        ));
+        let mut child = std::process::Command::new("bash")
+            .arg("-s")
             .env("HOME", home.path())
-            .output()
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(script.input().as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            crate::exchange::tags::<SnapReport>(&stdout).iter().any(|r| matches!(r, SnapReport::Mismatch)),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let inc = snaps.join(INCOMING);
         assert_eq!(std::fs::read_to_string(snaps.join("old/hpcinit.lock")).unwrap(), "old\n");
@@ -407,7 +390,15 @@ mod tests {
             venvs: vec![".venv".into()],
             problem: None,
         };
-        let s = crate::plan::snapshot_step::step("saga", "proj", &code, &SyncAnswers::default(), true, CopyRoute::Rsync);
+        let local = crate::plan::LocalFacts { code, program: "hpcinit".into(), ..Default::default() };
+        let s = crate::plan::snapshot_step::step(
+            "saga",
+            "proj",
+            &local,
+            &SyncAnswers::default(),
+            true,
+            CopyRoute::Rsync,
+        );
         let crate::plan::Action::Sync(p) = &s.action else { panic!() };
         assert_eq!(p.suffix, "-1a2b3c4-dirty");
         assert_eq!(p.rsync.last().unwrap(), "saga:scratch/code-snapshots/proj/.hpcinit-incoming/");
@@ -415,7 +406,12 @@ mod tests {
         let at = |o: &str| p.rsync.iter().position(|a| a == o).unwrap();
         assert!(at("--from0") < at("--exclude-from=-"), "rsync applies --from0 only to lists read after it");
         assert!(s.summary.contains("12 files, 34.0 kB"), "{}", s.summary);
-        let f = p.finalize_body(&"a".repeat(64), &p.suffix, &["source: /home/a/proj".into()], "");
-        assert!(f.ends_with("hpcinit_snap_finalize scratch/code-snapshots/proj aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa -1a2b3c4-dirty 0 slurm 'source: /home/a/proj'"), "{f}");
+        let f = p.scripts.finalize.clone().arg("a".repeat(64)).arg(&p.suffix).and_args(no_patch());
+        assert!(f.body().ends_with("\nhpcinit_snap_finalize \"$@\""), "a fixed body: {}", f.body());
+        assert!(
+            f.input().ends_with("hpcinit_main scratch/code-snapshots/proj 0 slurm aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa -1a2b3c4-dirty '' '' 0 </dev/null\n"),
+            "{}",
+            f.input()
+        );
     }
 }

@@ -96,12 +96,22 @@ hpcinit_snap_put() {
     touch -m -d "@$4" -- "$t" && mv -f -- "$t" "$p" || { rm -f -- "$t"; return 1; }
 }
 
-# Checks what arrived against the manifest's hash, then installs it (below). Args: dir,
-# expected sha, name suffix, keep (0: all), protect (slurm|none), then marker lines. For the
-# SFTP route and for a copy started early, whose last files came with this script.
+# Brings `.hpcinit-incoming` up to date (paths to remove and links to make, as
+# hpcinit_snap_fix takes them, then `puts` files as hpcinit_snap_put takes them, four
+# arguments each), checks what arrived against the manifest's hash, then installs it (below).
+# Args: dir, keep (0: all), protect (slurm|none), expected sha, name suffix, remove, links,
+# puts, the puts' arguments, then marker lines. For the SFTP route and for a copy started
+# early, whose last files come with this script.
 hpcinit_snap_finalize() {
-  dir=$1 expected=$2
-  shift 2
+  dir=$1 keep=$2 protect=$3 expected=$4 suffix=$5
+  if [ -n "$6" ] || [ -n "$7" ]; then hpcinit_snap_fix "$dir" "$6" "$7" || return 1; fi
+  puts=$8
+  shift 8
+  while [ "$puts" -gt 0 ]; do
+    hpcinit_snap_put "$dir" "$1" "$2" "$3" "$4" || return 1
+    shift 4
+    puts=$((puts - 1))
+  done
   cd "$HOME/$dir" || { hpcinit_tag error "cannot enter ~/$dir"; return 1; }
   s=.hpcinit-incoming
   [ -d "$s" ] || { hpcinit_tag error "nothing arrived in ~/$dir/$s"; return 1; }
@@ -113,19 +123,19 @@ hpcinit_snap_finalize() {
     hpcinit_tag mismatch "$got"
     return 3
   fi
-  hpcinit_snap_install "$expected" "$@"
+  hpcinit_snap_install "$expected" "$suffix" "$keep" "$protect" "$@"
 }
 
 # Finishes a snapshot rsync filled, on rsync's own connection, once the receiving rsync exited
 # 0: rsync checks every file it writes against a whole-file checksum and exits 0 only when all
 # it was sent arrived, so what arrived is the listing hpcinit sent with it (the manifest, which
 # came in the same transfer). No second round trip, no second walk of the files; `hpcinit sync
-# --verify` and `hpcinit doctor` still compare the files with the manifest. Args: dir, the
-# manifest's sha, name suffix, keep, protect, then marker lines. Its output goes to rsync's
+# --verify` and `hpcinit doctor` still compare the files with the manifest. Args: dir, keep,
+# protect, the manifest's sha, name suffix, then marker lines. Its output goes to rsync's
 # standard error.
 hpcinit_snap_finish() {
-  dir=$1 expected=$2
-  shift 2
+  dir=$1 keep=$2 protect=$3 expected=$4 suffix=$5
+  shift 5
   cd "$HOME/$dir" || { hpcinit_tag error "cannot enter ~/$dir"; return 1; }
   s=.hpcinit-incoming
   rm -f "$s/.hpcinit-finish" "$s/.hpcinit-snapshot"
@@ -135,7 +145,7 @@ hpcinit_snap_finish() {
     hpcinit_tag error "the manifest that arrived is not the one sent; run the same command again"
     return 1
   fi
-  hpcinit_snap_install "$expected" "$@"
+  hpcinit_snap_install "$expected" "$suffix" "$keep" "$protect" "$@"
 }
 
 # In the project's snapshot directory, with `.hpcinit-incoming` complete and its manifest in

@@ -2,10 +2,12 @@
 //! rsync command and the summary. Pure; the plan's types and scripts are in `snapshot`.
 
 use super::facts::LocalFacts;
-use super::snapshot::{human_bytes, rsync_path, CopyRoute, SyncAnswers, SyncPlan, INCOMING, SIDECAR};
-use crate::ssh_command::rsync_rsh;
+use super::snapshot::{
+    human_bytes, rsync_path, CopyRoute, SyncAnswers, SyncPlan, SyncScripts, INCOMING, SIDECAR,
+};
 use super::step::{Action, Step};
 use crate::local::project::GitState;
+use crate::ssh_command::rsync_rsh;
 
 /// The step for `project` on `site`.
 pub fn step(
@@ -46,6 +48,7 @@ pub fn step(
     rsync.push(SIDECAR.into());
     rsync.push(format!("{}/", code.root.trim_end_matches('/')));
     rsync.push(format!("{site}:{dir}/{INCOMING}/"));
+    let protect = if slurm { "slurm" } else { "none" };
     let what = match &code.git {
         Some(g) => {
             format!("commit {}{}", g.short_sha, if g.dirty { " with uncommitted changes" } else { "" })
@@ -68,6 +71,7 @@ pub fn step(
         Action::Sync(SyncPlan {
             root: code.root.clone(),
             snapshots,
+            scripts: SyncScripts::new(&dir, answers.keep, protect),
             dir,
             suffix,
             files: code.files,
@@ -78,7 +82,7 @@ pub fn step(
             bwlimit: answers.bwlimit.clone(),
             route,
             rsync,
-            protect: if slurm { "slurm" } else { "none" },
+            protect,
             problem: code.problem.clone(),
         }),
     )

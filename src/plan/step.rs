@@ -3,11 +3,11 @@
 //! a step up by a string. Every text a step sends to the cluster or writes on this machine is a
 //! field here: what `hpcinit plan` shows is what runs.
 
+use super::module_choice::{FromLock, ModuleChoice};
 use super::probe::ProbeRequest;
 use super::snapshot::SyncPlan;
 use super::ssh_config::HostBlock;
 use super::templates::RemoteFile;
-use super::module_choice::{FromLock, ModuleChoice};
 use crate::local::requirements::Skipped;
 use crate::local::wsl::WindowsHome;
 use crate::profile::raw::{RegistrationMode, SchedulerKind};
@@ -92,6 +92,7 @@ impl Step {
 /// What a step changes, with every path, text and command it will use.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "action", rename_all = "kebab-case")]
+#[allow(clippy::large_enum_variant)] // a plan holds a dozen, built a few times a run
 pub enum Action {
     /// Create (or reuse) an ed25519 key.
     Key(KeyPlan),

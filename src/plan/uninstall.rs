@@ -3,8 +3,8 @@
 //! as `uninstall.sh` and one call each. Pure: the plan in, the list and the script out.
 
 use super::Plan;
-use crate::quote::sh_path;
 use crate::exchange::Tagged;
+use crate::quote::sh_path;
 
 /// The functions that remove hpcinit's things on the cluster.
 pub const UNINSTALL_SH: &str = include_str!("uninstall.sh");

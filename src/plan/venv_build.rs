@@ -6,10 +6,10 @@
 //! Pure: text out.
 
 use super::script_text::heredoc;
+use crate::exchange::{tags, Tagged};
 use crate::profile::raw::VenvRecipe;
 use crate::profile::Profile;
 use crate::quote::{sh, sh_path};
-use crate::exchange::{tags, Tagged};
 
 /// The build's functions.
 pub const VENV_BUILD_SH: &str = include_str!("venv_build.sh");

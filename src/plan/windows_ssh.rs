@@ -5,10 +5,10 @@
 //! restricted to the Windows user, so that Windows' OpenSSH and VS Code Remote-SSH reach the
 //! cluster too. Pure.
 
+use super::facts::LocalFacts;
 use super::ssh_config::{self, HostBlock};
 use super::ssh_steps;
 use super::step::{Action, KeyCopy, Step, StepId, WindowsSshPlan};
-use super::facts::LocalFacts;
 use crate::local::wsl::WindowsHome;
 use crate::profile::Profile;
 

@@ -318,7 +318,10 @@ impl Remote for Ssh2Session {
     }
 
     /// Not on the built-in client yet: its gateway session only carries tunnels.
-    fn gateway_script(&mut self, _script: &crate::exchange::Script) -> Option<Result<RemoteOutput, RemoteError>> {
+    fn gateway_script(
+        &mut self,
+        _script: &crate::exchange::Script,
+    ) -> Option<Result<RemoteOutput, RemoteError>> {
         let hop = self.via.as_ref()?;
         Some(Err(RemoteError::Protocol {
             host: hop.host.clone(),

@@ -15,5 +15,5 @@ pub use plan_view::{render_plan, render_plan_table};
 pub use printer::{Printer, Verbosity};
 pub use prompter::{PromptError, Prompter, ScriptedPrompter, SystemPrompter};
 pub use reporter::{Reporter, Status, TextReporter, Wait};
-pub use table::Table;
 pub use style::{stderr_is_term, Style};
+pub use table::Table;

@@ -290,6 +290,21 @@ fn sync_details(out: &mut String, p: &crate::plan::snapshot::SyncPlan) {
     if !p.excludes.is_empty() {
         let _ = writeln!(out, "     left out (--exclude): {}", p.excludes.join(" "));
     }
+    let s = &p.scripts;
+    let _ = writeln!(out, "     on the cluster (plain bash; each one round trip, or on rsync's connection):");
+    for (script, later) in [
+        (&s.check, "[with_manifest]"),
+        (&s.prepare, ""),
+        (&s.fix, "REMOVE LINKS"),
+        (&s.finish, "SHA SUFFIX MARKER…"),
+        (&s.finalize, "SHA SUFFIX REMOVE LINKS PUTS [PATH MODE MTIME CONTENT]… MARKER…"),
+        (&s.verify, ""),
+    ] {
+        let call = script.body().lines().last().unwrap_or_default().replace("\"$@\"", "");
+        let line = format!("{}: {}{} {later}", script.purpose, call, crate::quote::sh_words(script.args()));
+        let _ = writeln!(out, "       {}", line.trim_end());
+    }
+    block(out, "with the functions of snapshot.sh:", crate::plan::snapshot::FUNCTIONS);
 }
 
 fn python_details(out: &mut String, p: &PythonPlan) {

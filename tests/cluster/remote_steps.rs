@@ -570,7 +570,10 @@ fn a_login_banner_and_a_printing_bashrc_change_no_step() {
     let s = l.hpcinit(&["sync", "--site", "sandbox", "--user", "hpcuser", "--project-name", project], &[]);
     ok(&s, "sync");
     assert_eq!(std::fs::read_to_string(latest.join("main.py")).unwrap(), "print('hello')\n");
-    let v = l.hpcinit(&["sync", "--verify", "--site", "sandbox", "--user", "hpcuser", "--project-name", project], &[]);
+    let v = l.hpcinit(
+        &["sync", "--verify", "--site", "sandbox", "--user", "hpcuser", "--project-name", project],
+        &[],
+    );
     ok(&v, "sync --verify");
     let d = l.hpcinit(&["doctor", "--site", "sandbox", "--user", "hpcuser", "--project-name", project], &[]);
     ok(&d, "doctor");

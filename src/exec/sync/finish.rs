@@ -5,11 +5,10 @@
 //! rename, move `latest`), and what the cluster reported, as the step's result.
 
 use super::sent::Sent;
+use crate::exchange::tags;
 use crate::exec::{Context, StepError};
 use crate::local::project::{self, GitState, Scan};
 use crate::plan::snapshot::{human_bytes, SnapReport, SyncPlan, FINISH, MANIFEST};
-use crate::exchange::tags;
-use crate::exchange::Script;
 
 /// The files sent beside the project's (its manifest and the finishing script), in a
 /// temporary directory removed when dropped.
@@ -54,12 +53,11 @@ pub fn finalize(
     p: &SyncPlan,
     scan: &Scan,
     sent: &Sent,
-    patch: &str,
+    patch: Vec<String>,
 ) -> Result<(String, bool), StepError> {
     let (suffix, marker) = marker(p, scan, project::git_state(std::path::Path::new(&p.root)));
-    let sha = scan.manifest_sha();
     let script =
-        Script::new("check the copy and move latest", p.finalize_body(&sha, &suffix, &marker, patch)).plain();
+        p.scripts.finalize.clone().arg(scan.manifest_sha()).arg(suffix).and_args(patch).and_args(marker);
     let out = cx.run_script(&script, &mut |_| {})?;
     let reports = tags::<SnapReport>(&out.stdout);
     outcome(cx, p, scan, sent, reports, out.status, &out.stderr)
@@ -107,8 +105,7 @@ pub fn outcome(
         return Ok((format!("{}/latest ({u}) already holds this code; no new snapshot", p.snapshots), true));
     }
     let Some(name) = name.filter(|_| status == 0) else {
-        let stderr: Vec<&str> =
-            stderr.lines().filter(|l| crate::exchange::tagged(l).is_none()).collect();
+        let stderr: Vec<&str> = stderr.lines().filter(|l| crate::exchange::tagged(l).is_none()).collect();
         return Err(StepError::Cluster {
             what: "finishing the snapshot".into(),
             detail: error.unwrap_or_else(|| format!("exit {status}: {}", stderr.join("\n").trim())),

@@ -7,17 +7,15 @@
 
 use super::patch::{decode64, encode64, snapshot_mode};
 use super::sent::Sent;
+use crate::exchange::tags;
 use crate::exec::{Context, StepError};
 use crate::local::manifest::parse_manifest;
 use crate::local::project::{EntryKind, Scan};
 use crate::plan::snapshot::{human_bytes, SnapReport, SyncPlan, INCOMING};
-use crate::exchange::tags;
-use crate::exchange::Script;
 use std::path::Path;
 
 pub fn fill(cx: &mut Context, p: &SyncPlan, scan: &Scan) -> Result<Sent, StepError> {
-    let prepared = Script::new("prepare the snapshot from hard links", p.prepare_body()).plain();
-    let out = cx.run_script(&prepared, &mut |_| {})?;
+    let out = cx.run_script(&p.scripts.prepare, &mut |_| {})?;
     let reports = tags::<SnapReport>(&out.stdout);
     let listing = reports.iter().find_map(|r| match r {
         SnapReport::Listing(b) => decode64(b),
@@ -39,9 +37,7 @@ pub fn fill(cx: &mut Context, p: &SyncPlan, scan: &Scan) -> Result<Sent, StepErr
     };
     let Differences { remove, links, uploads } = differences(scan, &listing);
     if !remove.is_empty() || !links.is_empty() {
-        let fix =
-            Script::new("remove what changed, make links", p.fix_body(&encode64(&remove), &encode64(&links)))
-                .plain();
+        let fix = p.scripts.fix.clone().arg(encode64(&remove)).arg(encode64(&links));
         let out = cx.run_script(&fix, &mut |_| {})?;
         if out.status != 0 {
             return Err(StepError::RemoteCommand {

@@ -5,18 +5,17 @@
 //! Reads the project directory; on the cluster it writes only under
 //! `~/scratch/code-snapshots/<project>/`.
 
-use crate::plan::facts::ProbePath;
-use super::rsync_run::{self, Failed, RsyncVersion, Stats};
 use super::finish::{finalize, marker, outcome, Sidecar};
-use super::sent::Sent;
 use super::patch::{decode64, Patch};
+use super::rsync_run::{self, Failed, RsyncVersion, Stats};
+use super::sent::Sent;
+use crate::exchange::tags;
 use crate::exec::{Applied, Check, Context, StepError, Task};
 use crate::exit::Diagnostic;
 use crate::local::project::{self, GitState, Scan};
+use crate::plan::facts::ProbePath;
 use crate::plan::snapshot::CopyRoute;
-use crate::plan::snapshot::{human_bytes, SnapReport, SyncPlan, FINISH, MANIFEST};
-use crate::exchange::tags;
-use crate::exchange::Script;
+use crate::plan::snapshot::{human_bytes, no_patch, patch_args, SnapReport, SyncPlan, FINISH, MANIFEST};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -124,14 +123,14 @@ impl Task for SyncTask {
         let early = self.early.take().and_then(|e| collect_early(cx, &p, e, &scan));
         let aside = self.aside.take().and_then(|a| a.join().ok());
         let (done, unchanged) = match early {
-            Some((sent, patch)) => match finalize(cx, &p, &scan, &sent, &patch) {
-                Err(e) if !patch.is_empty() => {
+            Some((sent, patch)) => match (patch != no_patch(), finalize(cx, &p, &scan, &sent, patch)) {
+                (true, Err(e)) => {
                     // What the finishing script brought in did not give the listing: rsync
                     // makes it so, as without a head start.
                     cx.reporter.trace(&format!("the early copy did not finish cleanly ({e}); copying again"));
                     snapshot(cx, &p, &scan, aside)?
                 }
-                r => r?,
+                (_, r) => r?,
             },
             None => snapshot(cx, &p, &scan, aside)?,
         };
@@ -208,7 +207,7 @@ fn snapshot(
     };
     let Some(shell) = shell else {
         let sent = super::sftp_fill::fill(cx, p, scan)?;
-        return finalize(cx, p, scan, &sent, "");
+        return finalize(cx, p, scan, &sent, no_patch());
     };
     let aside = aside.unwrap_or_else(|| Aside {
         rsync: RsyncVersion::local(),
@@ -228,7 +227,13 @@ fn snapshot(
     }
     let (suffix, marker) = marker(p, scan, aside.git);
     let manifest = scan.manifest();
-    let finish = p.finish_script(&crate::local::manifest::hex_sha256(&manifest), &suffix, &marker);
+    let finish = p
+        .scripts
+        .finish
+        .clone()
+        .arg(crate::local::manifest::hex_sha256(&manifest))
+        .arg(suffix)
+        .and_args(marker);
     let sidecar = Sidecar::write(&manifest, &finish.input()).map_err(|e| StepError::Local {
         what: "the code snapshot".into(),
         detail: format!("cannot write the manifest to send in a temporary directory: {e}"),
@@ -244,7 +249,7 @@ fn snapshot(
 /// Waits for the copy started early; with what changed since it listed the files (`then`),
 /// the lines that bring the snapshot up to `now`. `None` when it failed or too much changed:
 /// the copy then runs again in the step's turn (what arrived is reused).
-fn collect_early(cx: &mut Context, p: &SyncPlan, early: Early, now: &Scan) -> Option<(Sent, String)> {
+fn collect_early(cx: &mut Context, p: &SyncPlan, early: Early, now: &Scan) -> Option<(Sent, Vec<String>)> {
     let Early { scan: then, copy, progress } = early;
     let then = &then;
     cx.round_trips += 1;
@@ -286,7 +291,7 @@ fn collect_early(cx: &mut Context, p: &SyncPlan, early: Early, now: &Scan) -> Op
         files: stats.files_transferred + puts.len() as u64,
         bytes: stats.bytes_sent + puts.iter().map(|p| p.content.len() as u64).sum::<u64>(),
     };
-    Some((sent, p.patch_lines(&remove, &links, &puts)))
+    Some((sent, patch_args(&remove, &links, &puts)))
 }
 
 /// The project as it is now, or as listed while signing in (`listed`).
@@ -344,7 +349,10 @@ pub fn latest(cx: &mut Context, p: &SyncPlan, with_manifest: bool) -> Result<Lat
             count: 0,
         });
     }
-    let script = Script::new("look at the code snapshots", p.check_body(with_manifest)).plain();
+    let mut script = p.scripts.check.clone();
+    if with_manifest {
+        script = script.arg("with_manifest");
+    }
     let out = cx.run_script(&script, &mut |_| {})?;
     let mut l = Latest::default();
     for report in tags::<SnapReport>(&out.stdout) {

@@ -4,11 +4,10 @@
 //! made with; hpcinit compares the manifest with the project as it is now. One round trip,
 //! reading the cluster's snapshot directory and changing nothing.
 
+use crate::exchange::tags;
 use crate::exec::{Context, StepError};
 use crate::local::project::Scan;
 use crate::plan::snapshot::{SnapReport, SyncPlan};
-use crate::exchange::tags;
-use crate::exchange::Script;
 
 /// What the check found.
 #[derive(Debug)]
@@ -24,8 +23,8 @@ pub enum Verified {
 
 /// Runs the check on the cluster; `scan` is the project now.
 pub fn verify(cx: &mut Context, p: &SyncPlan, scan: &Scan) -> Result<Verified, StepError> {
-    let script = Script::new("compare latest with its manifest", p.verify_body()).plain();
-    let out = cx.run_script(&script, &mut |_| {})?;
+    let script = &p.scripts.verify;
+    let out = cx.run_script(script, &mut |_| {})?;
     if out.status != 0 {
         return Err(StepError::RemoteCommand {
             what: "comparing the snapshot with its manifest".into(),
