@@ -269,6 +269,12 @@ pub enum Command {
         /// Print the checks as JSON.
         #[arg(long)]
         json: bool,
+        /// Print the checks and the scripts they send, without signing in or checking anything.
+        #[arg(long)]
+        plan: bool,
+        /// With --plan: every script in full.
+        #[arg(long)]
+        details: bool,
     },
     /// Remove what hpcinit added for a site on this machine: its Host block, the Include line
     /// once no site is left, and the host keys it recorded. With --remote, also the project's
@@ -279,6 +285,12 @@ pub enum Command {
         /// Also remove this project's environment, code snapshots and job templates on the cluster.
         #[arg(long)]
         remote: bool,
+        /// Say what would be removed, and remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// With --dry-run: the script sent to the cluster, in full.
+        #[arg(long)]
+        details: bool,
     },
     /// Rebuild the environment pinned in the project's hpcinit.lock on a site (any site, the
     /// lock's own included): the same Python and package versions, each checked before

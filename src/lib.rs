@@ -136,8 +136,16 @@ fn dispatch(cli: &Cli, env: &Env, printer: &mut ui::Printer) -> Result<Exit, Err
             commands::sync::run(&mut session, &merged(setup), *dry_run, *verify)
         }
         Some(Command::CheckJob { setup }) => commands::check_job::run(&mut session, &merged(setup)),
-        Some(Command::Doctor { setup, json }) => commands::doctor::run(&mut session, &merged(setup), *json),
-        Some(Command::Uninstall { setup, remote }) => {
+        Some(Command::Doctor { setup, plan: true, json, details }) => {
+            commands::doctor::show_plan(&mut session, &merged(setup), *json, *details)
+        }
+        Some(Command::Doctor { setup, json, .. }) => {
+            commands::doctor::run(&mut session, &merged(setup), *json)
+        }
+        Some(Command::Uninstall { setup, remote, dry_run: true, details }) => {
+            commands::uninstall::show_plan(&mut session, &merged(setup), *remote, *details)
+        }
+        Some(Command::Uninstall { setup, remote, .. }) => {
             commands::uninstall::run(&mut session, &merged(setup), *remote)
         }
         Some(Command::Reproduce { setup }) => {

@@ -1,10 +1,13 @@
 //! `exec::run` without a cluster: a whole bootstrap of every built-in profile against
 //! [`FakeCluster`], a scripted `Remote` (named as a fake: it runs nothing; it answers each
-//! script from a small model of the cluster). Each script it receives is compared, byte for
-//! byte, with the text of the step that sends it in the plan built from the facts the fake
-//! had reported until then: what `hpcinit plan` shows is what runs. Scripts the executor starts
-//! early (the venv build's head start) run as a local `sh` printing the fake's answer, so the
-//! real `Running` collects them.
+//! script from a small model of the cluster), then doctor's and uninstall's exchanges. Each
+//! script it receives is compared, byte for byte, with the script the plan built from the facts
+//! the fake had reported until then declares (its body and its arguments; only the arguments
+//! the run alone knows may follow): what `hpcinit plan` shows is what runs. Scripts the executor
+//! starts early (the venv build's head start) run as a local `sh` printing the fake's answer,
+//! so the real `Running` collects them. The code copy runs a stand-in `rsync` (`fake-rsync`
+//! on the fake's PATH: it records its arguments and what the copy brought along, and answers
+//! as the snapshot's finishing script would); each command is compared with the plan's.
 
 use hpcinit::answers::Answers;
 use hpcinit::env::Env;
@@ -19,12 +22,15 @@ use hpcinit::plan::snapshot::CodeFacts;
 use hpcinit::plan::{LocalFacts, Plan, RemoteFacts, StepId};
 use hpcinit::profile::raw::RegistrationMode;
 use hpcinit::profile::{Profile, ProfileSet};
-use hpcinit::remote::{KeyQuery, Remote, RemoteError, RemoteOutput, Running};
+use hpcinit::remote::{KeyQuery, Remote, RemoteError, RemoteOutput, RsyncShell, Running};
 use hpcinit::ui::{Prompter, Reporter, ScriptedPrompter, Status, Wait};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
+
+/// The cluster as a run left it: facts, key installed, the latest snapshot (name, manifest hash).
+type Left = (RemoteFacts, bool, Option<(String, String)>);
 
 /// What the fake saw: each script's purpose (`started early: …` for a head start), every
 /// difference from the plan, and the cluster as the run left it (for a second run).
@@ -32,7 +38,8 @@ use std::time::Duration;
 struct Seen {
     purposes: Vec<String>,
     mismatches: Vec<String>,
-    cluster: Option<(RemoteFacts, bool)>,
+    /// The cluster as the run left it: facts, key installed, the latest snapshot.
+    cluster: Option<Left>,
     /// How many scripts had arrived when the background key query started.
     key_query_after: Option<usize>,
 }
@@ -53,6 +60,12 @@ struct FakeCluster<'a> {
     /// The server does not take the key even once it is in authorized_keys.
     refuse_key: bool,
     open: bool,
+    /// The snapshot `latest` names and its manifest's hash, once one was made.
+    snapshot: Option<(String, String)>,
+    /// The manifest hash the last finalizing script was sent with.
+    finalized_sha: String,
+    /// Where the stand-in rsync keeps its records (and finds itself as `rsync`).
+    rsync_log: std::path::PathBuf,
     seen: Rc<RefCell<Seen>>,
 }
 
@@ -99,8 +112,25 @@ impl<'a> FakeCluster<'a> {
             fail_build: false,
             refuse_key: false,
             open: false,
+            snapshot: None,
+            finalized_sha: String::new(),
+            rsync_log: std::path::PathBuf::new(),
             seen,
         }
+    }
+
+    /// The hash the finalizing script was asked to check the copy against.
+    fn copied_manifest_sha(&self) -> String {
+        self.finalized_sha.clone()
+    }
+
+    /// `latest` as the probe reports it once a snapshot was made.
+    fn record_snapshot(&mut self) {
+        let Some((name, sha)) = self.snapshot.clone() else { return };
+        let Some(sync) = self.plan().sync().cloned() else { return };
+        self.facts.paths.insert(ProbePath::SnapshotLatest, link(&name));
+        let state = FileState { sha, recorded: None, rest: None };
+        self.facts.files.insert(format!("{}/latest/.hpcinit-manifest", sync.snapshots), Some(state));
     }
 
     /// The plan as the executor has it now: built from what this fake reported.
@@ -115,51 +145,88 @@ impl<'a> FakeCluster<'a> {
         format!("@@hpcinit:probe {}\n", serde_json::to_string(&self.facts).expect("facts serialize"))
     }
 
-    /// The step text a script with this purpose must carry, from the current plan.
-    fn expected(&self, purpose: &str) -> Option<(String, Vec<String>)> {
+    /// The script of the plan that one with this purpose must be (the run may append its own
+    /// arguments), from the current plan.
+    fn expected(&self, purpose: &str) -> Option<Script> {
         let plan = self.plan();
-        let key = vec![public_key()];
         let reg = plan.register_key();
+        let sync = plan.sync();
         Some(match purpose {
-            "probe" => (plan.probe()?.request.body(true), vec![]),
-            "look for the key in ~/.ssh/authorized_keys" => (reg?.check_script.clone()?, key),
-            "add the key to ~/.ssh/authorized_keys" => (reg?.remote_script.clone()?, key),
-            "create the directories" => (plan.then_probe(&plan.remote_layout()?.script), vec![]),
-            "write the job templates" => (plan.then_probe(&plan.job_templates()?.script), vec![]),
-            "build the Python environment" => (plan.then_probe(&plan.python()?.script), vec![]),
-            "read the environment" => (plan.lock()?.read_script.clone(), vec![]),
-            // The token is fresh each run: its argument is checked in `script`.
-            "submit the test job and wait for it" => (plan.check_job()?.script.clone(), vec![]),
+            "probe" => plan.probe()?.script(),
+            "look for the key in ~/.ssh/authorized_keys" => reg?.check_script.clone()?,
+            "add the key to ~/.ssh/authorized_keys" => reg?.remote_script.clone()?,
+            "create the directories" => plan.then_probe(&plan.remote_layout()?.script),
+            "write the job templates" => plan.then_probe(&plan.job_templates()?.script),
+            "build the Python environment" => plan.then_probe(&plan.python()?.script),
+            "read the environment" => plan.lock()?.read_script.clone(),
+            "submit the test job and wait for it" => plan.check_job()?.script.clone(),
+            "look at the code snapshots" => sync?.scripts.check.clone(),
+            "prepare the snapshot from hard links" => sync?.scripts.prepare.clone(),
+            "check the copy and move latest" => sync?.scripts.finalize.clone(),
+            "compare latest with its manifest" => sync?.scripts.verify.clone(),
+            "scheduler, quota and imports" => hpcinit::plan::doctor::script(self.profile, &plan),
+            "remove the project's files" => hpcinit::plan::uninstall::plan(&plan).script,
             _ => return None,
         })
+    }
+
+    /// Whether the arguments the run appended to the plan's are the ones it may append.
+    fn run_arguments_fit(&mut self, purpose: &str, extra: &[String]) -> bool {
+        let hex = |s: &str, n: usize| s.len() >= n && s.chars().all(|c| c.is_ascii_hexdigit());
+        match purpose {
+            "look for the key in ~/.ssh/authorized_keys" | "add the key to ~/.ssh/authorized_keys" => {
+                extra == [public_key()]
+            }
+            "submit the test job and wait for it" => {
+                self.token = extra.first().cloned().unwrap_or_default();
+                extra.len() == 2 && hex(&self.token, 16) && extra[1] == "10"
+            }
+            "build the Python environment" => extra.is_empty() || extra == ["replace"],
+            "look at the code snapshots" => extra.is_empty() || extra == ["with_manifest"],
+            // The manifest's hash, the name's suffix, the patch (three words and four a file),
+            // then the marker's lines.
+            "check the copy and move latest" => {
+                self.finalized_sha = extra.first().cloned().unwrap_or_default();
+                extra.len() >= 5
+                    && hex(&extra[0], 64)
+                    && extra[4].parse::<usize>().is_ok_and(|n| extra.len() >= 5 + 4 * n)
+            }
+            "scheduler, quota and imports" => extra.is_empty() || extra == ["imports"],
+            _ => extra.is_empty(),
+        }
     }
 
     /// Checks `script` against the plan, notes it, and answers it.
     fn receive(&mut self, script: &Script, early: bool) -> RemoteOutput {
         let purpose = script.purpose.clone();
-        let mut sent = (script.body().to_string(), script.args().to_vec());
-        if purpose == "submit the test job and wait for it" {
-            self.token = sent.1.first().cloned().unwrap_or_default();
-            let timeout_ok = sent.1.len() == 2 && sent.1[1] == "10";
-            let token_ok = self.token.len() >= 16 && self.token.chars().all(|c| c.is_ascii_hexdigit());
-            if !(timeout_ok && token_ok) {
-                self.seen.borrow_mut().mismatches.push(format!("test job arguments: {:?}", sent.1));
+        let want = self.expected(&purpose);
+        let fits = match &want {
+            Some(w) => {
+                let planned = w.args();
+                let same = w.body() == script.body()
+                    && w.login == script.login
+                    && script.args().starts_with(planned);
+                same && self.run_arguments_fit(&purpose, &script.args()[planned.len()..])
             }
-            sent.1.clear();
-        }
+            None => false,
+        };
         let mut seen = self.seen.borrow_mut();
-        match self.expected(&purpose) {
-            Some(want) if want == sent => {}
+        match want {
+            Some(_) if fits => {}
             Some(want) => seen.mismatches.push(format!(
                 "{purpose}: sent\n{}\n{:?}\nbut the plan says\n{}\n{:?}",
-                sent.0, sent.1, want.0, want.1
+                script.body(),
+                script.args(),
+                want.body(),
+                want.args()
             )),
             None => seen.mismatches.push(format!("{purpose}: no step of the plan sends it")),
         }
         seen.purposes.push(if early { format!("started early: {purpose}") } else { purpose.clone() });
         drop(seen);
         let out = self.answer(&purpose);
-        self.seen.borrow_mut().cluster = Some((self.facts.clone(), self.key_installed));
+        self.seen.borrow_mut().cluster =
+            Some((self.facts.clone(), self.key_installed, self.snapshot.clone()));
         out
     }
 
@@ -167,13 +234,31 @@ impl<'a> FakeCluster<'a> {
         let ok = |stdout: String| RemoteOutput { status: 0, stdout, stderr: String::new() };
         match purpose {
             "look for the key in ~/.ssh/authorized_keys" => ok(format!(
-                "{}\ndrwx------ 5 alice alice 4096 Jan 1 00:00 /home/alice\n",
+                "@@hpcinit:key {}\n@@hpcinit:home drwx------ 5 alice alice 4096 Jan 1 00:00 /home/alice\n",
                 if self.key_installed { "present" } else { "absent" }
             )),
             "add the key to ~/.ssh/authorized_keys" => {
                 self.key_installed = true;
-                ok("drwx------ 5 alice alice 4096 Jan 1 00:00 /home/alice\n".into())
+                ok("@@hpcinit:home drwx------ 5 alice alice 4096 Jan 1 00:00 /home/alice\n".into())
             }
+            "look at the code snapshots" => ok(format!(
+                "@@hpcinit:scratch yes\n@@hpcinit:latest {}\n@@hpcinit:count 1\n",
+                self.snapshot.clone().map(|(n, sha)| format!("{n} {sha}")).unwrap_or("-".into())
+            )),
+            "check the copy and move latest" => {
+                let name = "20260101T000000Z".to_string();
+                self.snapshot = Some((name.clone(), self.copied_manifest_sha()));
+                self.record_snapshot();
+                ok(format!("@@hpcinit:snapshot {name}\n"))
+            }
+            "compare latest with its manifest" => {
+                let (name, sha) = self.snapshot.clone().unwrap_or_default();
+                ok(format!("@@hpcinit:verify {name} {sha} {sha}\n"))
+            }
+            "scheduler, quota and imports" => ok(
+                "@@hpcinit:scheduler-ok 0\n@@hpcinit:quota-line fine\n@@hpcinit:quota-exit 0\n@@hpcinit:import numpy 2.0.0\n@@hpcinit:venv-exit 0\n".into(),
+            ),
+            "remove the project's files" => ok("@@hpcinit:removed /home/alice/venvs/demo\n".into()),
             "probe" => ok(self.probe_line()),
             "create the directories" => {
                 let mut scratch = link("/scratch/alice");
@@ -293,6 +378,22 @@ impl Remote for FakeCluster<'_> {
     fn name(&self) -> &'static str {
         "fake"
     }
+
+    /// The copy goes by rsync: the stand-in, first on PATH.
+    fn rsync_shell(&self) -> Option<RsyncShell> {
+        let bin = self.rsync_log.join("bin");
+        std::fs::create_dir_all(&bin).ok()?;
+        let fake = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/fake-rsync");
+        if !bin.join("rsync").exists() {
+            std::os::unix::fs::symlink(fake, bin.join("rsync")).ok()?;
+        }
+        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+        let vars = BTreeMap::from([
+            ("PATH".to_string(), path),
+            ("FAKE_RSYNC_LOG".to_string(), self.rsync_log.display().to_string()),
+        ]);
+        Some(RsyncShell { vars })
+    }
 }
 
 /// Takes every report and keeps the lines.
@@ -380,8 +481,14 @@ impl Laptop {
                 ..Default::default()
             },
             lock: None,
+            program: "hpcinit".into(),
             ..Default::default()
         }
+    }
+
+    /// The stand-in rsync's records.
+    fn rsync_log(&self) -> std::path::PathBuf {
+        self.home.path().join("fake-rsync")
     }
 }
 
@@ -398,8 +505,8 @@ fn options() -> Options {
     }
 }
 
-/// The steps that run against the fake: all but the host-key read (a real key exchange) and the
-/// code copy (rsync or SFTP), which the cluster tests cover.
+/// The steps that run against the fake: all but the host-key read (a real key exchange, which
+/// the cluster tests cover).
 const STEPS: &[StepId] = &[
     StepId::Connect,
     StepId::RegisterKey,
@@ -408,6 +515,7 @@ const STEPS: &[StepId] = &[
     StepId::JobTemplates,
     StepId::Python,
     StepId::Lock,
+    StepId::Sync,
     StepId::CheckJob,
 ];
 
@@ -427,21 +535,25 @@ fn bootstrap_from(
     profile: &Profile,
     laptop: &Laptop,
     fail_build: bool,
-    cluster: Option<(RemoteFacts, bool)>,
+    cluster: Option<Left>,
     refuse_key: bool,
 ) -> Outcome {
     let answers = laptop.answers(profile);
     let local = laptop.local();
     std::fs::create_dir_all(&answers.project_dir).expect("project dir");
+    std::fs::write(answers.project_dir.join("main.py"), "print('hi')\n").expect("a file of the project");
+    std::fs::create_dir_all(laptop.rsync_log()).expect("fake rsync's records");
     let seen = Rc::new(RefCell::new(Seen::default()));
     let mut fake = FakeCluster::new(profile, &answers, &local, seen.clone());
     fake.fail_build = fail_build;
     fake.refuse_key = refuse_key;
     // On a portal site, the person has pasted the key there.
     fake.key_installed = profile.raw.key_registration.mode.value == RegistrationMode::Portal;
-    if let Some((facts, key_installed)) = cluster {
+    fake.rsync_log = laptop.rsync_log();
+    if let Some((facts, key_installed, snapshot)) = cluster {
         fake.facts = facts;
         fake.key_installed = key_installed;
+        fake.snapshot = snapshot;
     }
     let options = options();
     let mut prompter = ScriptedPrompter::default();
@@ -451,13 +563,7 @@ fn bootstrap_from(
     let (result, round_trips) = {
         let mut cx = Context::new(&laptop.env, plan, replan, &options, &mut prompter, &mut lines)
             .with_remote(Box::new(fake));
-        cx.key = Some(KeyInfo {
-            path: laptop.home.path().join(".ssh/id_ed25519_hpcinit"),
-            public: public_key(),
-            fingerprint: "SHA256:fake".into(),
-            algorithm: "ssh-ed25519".into(),
-            encrypted: false,
-        });
+        cx.key = Some(key_info(laptop));
         let result = run(&mut cx, STEPS);
         (result, cx.round_trips)
     };
@@ -512,7 +618,13 @@ fn every_script_sent_is_the_plans_text_for_every_builtin_profile() {
             "{name}: the build started early is reported as built: {:?}",
             out.lines
         );
-        assert_eq!(out.round_trips, p.len(), "{name}: every round trip is one script");
+        // The code copy: the plan's rsync command, run by the stand-in, then the plan's
+        // finalizing script (the copy started early, while the environment built).
+        let plan = plan_for(profile, &laptop);
+        let copies = rsync_runs(&laptop, &plan);
+        assert!(!copies.is_empty(), "{name}: rsync never ran: {p:?}");
+        assert!(p.iter().any(|x| x == "check the copy and move latest"), "{name}: {p:?}");
+        assert_eq!(out.round_trips, p.len() + copies.len(), "{name}: every round trip is one script or copy");
         // The lock describes what the fake built.
         let lock =
             std::fs::read_to_string(laptop.home.path().join("demo/hpcinit.lock")).expect("lock written");
@@ -521,6 +633,161 @@ fn every_script_sent_is_the_plans_text_for_every_builtin_profile() {
     }
     assert_eq!(profiles, set.iter().count());
     assert!(profiles >= 13, "every built-in profile: {profiles}");
+}
+
+fn key_info(laptop: &Laptop) -> KeyInfo {
+    KeyInfo {
+        path: laptop.home.path().join(".ssh/id_ed25519_hpcinit"),
+        public: public_key(),
+        fingerprint: "SHA256:fake".into(),
+        algorithm: "ssh-ed25519".into(),
+        encrypted: false,
+    }
+}
+
+/// The plan of a finished bootstrap (the rsync command and the snapshot's scripts depend on
+/// nothing the probe finds).
+fn plan_for(profile: &Profile, laptop: &Laptop) -> Plan {
+    hpcinit::plan::build(profile, &laptop.answers(profile), &laptop.local(), None).expect("plan")
+}
+
+/// Each command the stand-in rsync ran, checked against the plan's: the same words, but the
+/// sidecar directory in place of `{sidecar}/` (or none, for a copy started early) and the
+/// progress flag after `--stats`. Returns each run's records: (arguments, finishing script).
+fn rsync_runs(laptop: &Laptop, plan: &Plan) -> Vec<(Vec<String>, Option<String>)> {
+    let planned = &plan.sync().expect("a sync step").rsync;
+    let log = laptop.rsync_log();
+    let mut runs = Vec::new();
+    for n in 0.. {
+        let Ok(argv) = std::fs::read_to_string(log.join(format!("argv.{n}"))) else { break };
+        let argv: Vec<String> = argv.lines().map(String::from).collect();
+        let finish = std::fs::read_to_string(log.join(format!("finish.{n}"))).ok();
+        let mut want: Vec<String> = Vec::new();
+        for a in &planned[1..] {
+            if a == hpcinit::plan::snapshot::SIDECAR {
+                if finish.is_some() {
+                    let sidecar = argv.iter().find(|x| x.ends_with('/') && x.contains("hpcinit"));
+                    want.push(sidecar.cloned().unwrap_or_else(|| "<no sidecar given>".into()));
+                }
+                continue;
+            }
+            want.push(a.clone());
+            if a == "--stats" {
+                want.push("--info=progress2".into());
+            }
+        }
+        assert_eq!(argv, want, "run {n}: the rsync command run is the plan's");
+        let rules = std::fs::read(log.join(format!("stdin.{n}"))).expect("exclude rules");
+        let root = std::path::Path::new(&plan.sync().expect("sync").root);
+        let scan = hpcinit::local::project::scan(root, &[]).expect("the project lists");
+        assert_eq!(rules, scan.rsync_excludes(), "run {n}: the exclude rules came on standard input");
+        runs.push((argv, finish));
+    }
+    runs
+}
+
+#[test]
+fn a_sync_alone_sends_the_plans_finishing_script_with_the_copy() {
+    // `hpcinit sync`: no probe, so no head start; the copy brings the finishing script along.
+    let set = ProfileSet::builtin().expect("built-in profiles");
+    for profile in set.iter() {
+        let name = profile.name();
+        let laptop = Laptop::new();
+        let answers = laptop.answers(profile);
+        let local = laptop.local();
+        std::fs::create_dir_all(&answers.project_dir).expect("project dir");
+        std::fs::write(answers.project_dir.join("main.py"), "print('hi')\n").expect("a file");
+        std::fs::create_dir_all(laptop.rsync_log()).expect("records");
+        let seen = Rc::new(RefCell::new(Seen::default()));
+        let mut fake = FakeCluster::new(profile, &answers, &local, seen.clone());
+        fake.rsync_log = laptop.rsync_log();
+        fake.open = true;
+        let options = options();
+        let mut prompter = ScriptedPrompter::default();
+        let mut lines = Lines::default();
+        let plan = hpcinit::plan::build(profile, &answers, &local, None).expect("plan");
+        let replan: Replan = Box::new(|facts| hpcinit::plan::build(profile, &answers, &local, facts));
+        let result = {
+            let mut cx = Context::new(&laptop.env, plan.clone(), replan, &options, &mut prompter, &mut lines)
+                .with_remote(Box::new(fake));
+            run(&mut cx, &[StepId::Sync])
+        };
+        assert!(result.is_ok(), "{name}: {:?}\n{}", result.err(), lines.0.join("\n"));
+        let seen = seen.borrow();
+        assert!(seen.mismatches.is_empty(), "{name}: {}", seen.mismatches.join("\n\n"));
+        let runs = rsync_runs(&laptop, &plan);
+        assert_eq!(runs.len(), 1, "{name}: one copy");
+        let finish = runs[0].1.as_deref().expect("the finishing script came along");
+        // The plan's finishing script: its text, the plan's arguments, then the copy's own
+        // (the manifest's hash, the suffix, the marker).
+        let planned = &plan.sync().expect("sync").scripts.finish;
+        let call = finish.lines().rev().find(|l| l.starts_with("hpcinit_main ")).expect("the call line");
+        assert!(finish.starts_with(&planned.definition()), "{name}: the finishing script is the plan's");
+        assert!(call.starts_with(&format!("{} ", planned.call())), "{name}: {call}");
+        let manifest = std::fs::read(laptop.rsync_log().join("manifest.0")).expect("manifest came along");
+        let sha = hpcinit::local::manifest::hex_sha256(&manifest);
+        assert!(call.contains(&sha), "{name}: checked against the manifest sent: {call}");
+        assert!(
+            lines.0.iter().any(|l| l.starts_with("end Done") && l.contains("20260101T000000Z")),
+            "{name}: {:?}",
+            lines.0
+        );
+    }
+}
+
+#[test]
+fn doctor_and_uninstall_send_the_scripts_their_plans_show() {
+    let set = ProfileSet::builtin().expect("built-in profiles");
+    for profile in set.iter() {
+        let name = profile.name();
+        let laptop = Laptop::new();
+        let first = bootstrap(profile, &laptop, false);
+        assert!(first.result.is_ok(), "{name}: {:?}", first.result.err());
+        let (facts, key, snapshot) =
+            first.seen.cluster.clone().expect("the cluster as the bootstrap left it");
+        assert!(snapshot.is_some(), "{name}: the bootstrap made a snapshot");
+        let answers = laptop.answers(profile);
+        let local = laptop.local();
+        let seen = Rc::new(RefCell::new(Seen::default()));
+        let mut fake = FakeCluster::new(profile, &answers, &local, seen.clone());
+        (fake.facts, fake.key_installed, fake.snapshot) = (facts, key, snapshot);
+        fake.record_snapshot();
+        fake.rsync_log = laptop.rsync_log();
+        let options = options();
+        let mut prompter = ScriptedPrompter::default();
+        let mut lines = Lines::default();
+        let plan = hpcinit::plan::build(profile, &answers, &local, None).expect("plan");
+        let replan: Replan = Box::new(|facts| hpcinit::plan::build(profile, &answers, &local, facts));
+        let (rows, removed) = {
+            let mut cx = Context::new(&laptop.env, plan.clone(), replan, &options, &mut prompter, &mut lines)
+                .with_remote(Box::new(fake));
+            cx.key = Some(key_info(&laptop));
+            let rows = hpcinit::commands::doctor::cluster_rows(&mut cx, profile);
+            let script = hpcinit::plan::uninstall::plan(&cx.plan).script;
+            (rows, hpcinit::commands::uninstall::on_cluster(&mut cx, &script))
+        };
+        let seen = seen.borrow();
+        assert!(seen.mismatches.is_empty(), "{name}: {}", seen.mismatches.join("\n\n"));
+        let p = &seen.purposes;
+        for must in [
+            "probe",
+            "compare latest with its manifest",
+            "scheduler, quota and imports",
+            "remove the project's files",
+        ] {
+            assert!(p.iter().any(|x| x == must), "{name}: {must} was not sent: {p:?}");
+        }
+        let failed: Vec<String> = rows
+            .iter()
+            .filter(|r| r.status != hpcinit::commands::doctor::Verdict::Ok)
+            .map(|r| format!("{}: {}", r.check, r.detail))
+            .collect();
+        assert!(
+            failed.is_empty(),
+            "{name}: on the cluster the bootstrap left, every check passes: {failed:?}"
+        );
+        assert_eq!(removed.expect("uninstall ran"), ["/home/alice/venvs/demo on the cluster"]);
+    }
 }
 
 #[test]
@@ -568,7 +835,7 @@ fn a_run_after_a_failure_resumes_where_it_stopped() {
     let first = bootstrap(profile, &laptop, true);
     assert!(first.result.is_err());
     let cluster = first.seen.cluster.clone();
-    assert!(cluster.as_ref().is_some_and(|(_, key)| *key), "the first run registered the key");
+    assert!(cluster.as_ref().is_some_and(|(_, key, _)| *key), "the first run registered the key");
     // The same command again, on the cluster as the first run left it, with the cause fixed.
     let out = bootstrap_from(profile, &laptop, false, cluster, false);
     assert!(out.result.is_ok(), "{:?}\n{}", out.result.err(), out.lines.join("\n"));

@@ -45,11 +45,14 @@ fn remote_scripts_are_shellcheck_clean() {
 fn every_remote_script_file_is_checked() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut on_disk = Vec::new();
-    for dir in ["src/plan", "src/remote"] {
-        for e in std::fs::read_dir(root.join(dir)).expect("source dir") {
+    let mut dirs = vec![root.join("src")];
+    while let Some(dir) = dirs.pop() {
+        for e in std::fs::read_dir(&dir).expect("source dir") {
             let p = e.expect("entry").path();
-            if p.extension().is_some_and(|x| x == "sh") {
-                on_disk.push(format!("{dir}/{}", p.file_name().unwrap().to_string_lossy()));
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "sh") {
+                on_disk.push(p.strip_prefix(root).unwrap().to_string_lossy().into_owned());
             }
         }
     }

@@ -9,7 +9,6 @@
 use super::Session;
 use crate::cli::SetupArgs;
 use crate::error::Error;
-use crate::exchange::Script;
 use crate::exec::sync::{self, Verified};
 use crate::exec::{self, Check, Context, StepError};
 use crate::exit::Diagnostic;
@@ -79,6 +78,22 @@ pub fn run(s: &mut Session, args: &SetupArgs, json: bool) -> Result<Exit, Error>
         p.line(&format!("\n{line}")).map_err(Error::Output)?;
     }
     Ok(if ok { Exit::Ok } else { Exit::Failed })
+}
+
+/// `hpcinit doctor --plan`: the checks and what each sends, with no sign-in.
+pub fn show_plan(s: &mut Session, args: &SetupArgs, json: bool, details: bool) -> Result<Exit, Error> {
+    let inputs = super::plan::inputs_with(s.set, args, s.env, false)?.with_transport(s.cli.run.transport);
+    let plan = inputs.plan(None)?;
+    let doctor = crate::plan::doctor::plan(inputs.profile, &plan);
+    let p = &mut *s.printer;
+    p.set_json(json);
+    if json {
+        p.json(&doctor).map_err(Error::Output)?;
+    } else {
+        let text = crate::ui::render_doctor_plan(&plan.site, &doctor, details || p.verbose());
+        p.out().write_all(text.as_bytes()).map_err(Error::Output)?;
+    }
+    Ok(Exit::Ok)
 }
 
 fn render(rows: &[Row], style: &Style) -> String {
@@ -171,13 +186,26 @@ fn checks(cx: &mut Context, profile: &Profile, site: &str) -> Vec<Row> {
         );
         return r.rows;
     }
+    on_cluster(cx, profile, &mut r);
+    r.rows
+}
+
+/// The checks from the sign-in on, each row added to `r`: every exchange with the cluster the
+/// doctor makes (the fake-remote test runs these).
+pub fn cluster_rows(cx: &mut Context, profile: &Profile) -> Vec<Row> {
+    let mut r = Rows { rows: Vec::new(), site: cx.plan.site.clone() };
+    on_cluster(cx, profile, &mut r);
+    r.rows
+}
+
+fn on_cluster(cx: &mut Context, profile: &Profile, r: &mut Rows) {
     match exec::ensure(cx, StepId::Connect) {
         Some(Ok((_, found))) => r.push("cluster", "sign-in", Verdict::Ok, found, None),
         Some(Err(e)) => {
             let hint = e.hint();
             r.push("cluster", "sign-in", Verdict::Fail, e.to_string(), hint);
             r.skip("cluster", REMOTE_AFTER_SIGN_IN, "not signed in");
-            return r.rows;
+            return;
         }
         None => {}
     }
@@ -188,7 +216,7 @@ fn checks(cx: &mut Context, profile: &Profile, site: &str) -> Vec<Row> {
             let hint = e.hint();
             r.push("cluster", "cluster", Verdict::Fail, e.to_string(), hint);
             r.skip("cluster", &REMOTE_AFTER_SIGN_IN[2..], "the probe failed");
-            return r.rows;
+            return;
         }
         None => {}
     }
@@ -198,9 +226,8 @@ fn checks(cx: &mut Context, profile: &Profile, site: &str) -> Vec<Row> {
         r.step("this machine", "lock file", exec::check_only(cx, StepId::Lock));
     }
     r.step("cluster", "job templates", exec::check_only(cx, StepId::JobTemplates));
-    snapshot(cx, &mut r);
-    remote_script(cx, profile, &mut r, venv_ok);
-    r.rows
+    snapshot(cx, r);
+    remote_script(cx, profile, r, venv_ok);
 }
 
 fn key_mode(cx: &Context, r: &mut Rows) {
@@ -354,8 +381,10 @@ fn remote_script(cx: &mut Context, profile: &Profile, r: &mut Rows, venv_ok: boo
         Some(p) if venv_ok => Some((p.venv.clone(), p.loads.clone())),
         _ => None,
     };
-    let body = crate::plan::doctor::script(profile, venv.as_ref().map(|(v, l)| (v.as_str(), l.as_slice())));
-    let script = Script::new("scheduler, quota and imports", body);
+    let mut script = crate::plan::doctor::script(profile, &cx.plan);
+    if venv.is_some() {
+        script = script.arg("imports");
+    }
     let out = match cx.run_script(&script, &mut |_| {}) {
         Ok(o) => o,
         Err(e) => {

@@ -11,7 +11,6 @@ use crate::cli::{Cli, SetupArgs};
 use crate::env::Env;
 use crate::error::Error;
 use crate::exchange::tags;
-use crate::exchange::Script;
 use crate::exec::{self, StepError};
 use crate::exit::Exit;
 use crate::local::{atomic, include, known_hosts, state, wsl};
@@ -222,6 +221,42 @@ fn remove_include(env: &Env) -> std::io::Result<Option<String>> {
     Ok(Some(line))
 }
 
+/// `hpcinit uninstall --dry-run`: what would go on this machine and, with `--remote`, on the
+/// cluster (with `--details`, the script sent); nothing is removed or signed in to.
+pub fn show_plan(s: &mut Session, args: &SetupArgs, remote: bool, details: bool) -> Result<Exit, Error> {
+    let inputs = super::plan::inputs_with(s.set, args, s.env, false)?.with_transport(s.cli.run.transport);
+    let site = inputs.profile.name().to_string();
+    let p = &mut *s.printer;
+    p.line(&format!("hpcinit uninstall --site {site} would remove, on this machine:"))
+        .map_err(Error::Output)?;
+    for t in [
+        format!("the Host blocks of {site} in ~/.ssh/config.d/hpcinit, and their shared connections"),
+        format!("the host keys recorded for {site} in ~/.ssh/known_hosts.d/hpcinit"),
+        "the line `Include ~/.ssh/config.d/hpcinit` from ~/.ssh/config, once no site is left (with its backup when the file is then as it was)".into(),
+        format!("the answers remembered for {site}"),
+    ] {
+        p.line(&format!("  - {t}")).map_err(Error::Output)?;
+    }
+    if !remote {
+        p.note("Nothing on the cluster (add --remote for this project's environment and snapshots there).")
+            .map_err(Error::Output)?;
+        return Ok(Exit::Ok);
+    }
+    let plan = inputs.plan(None)?;
+    let u = crate::plan::uninstall::plan(&plan);
+    p.line(&format!("and on {}:", inputs.profile.raw.display_name)).map_err(Error::Output)?;
+    for t in &u.targets {
+        p.line(&format!("  - {t}")).map_err(Error::Output)?;
+    }
+    let text = if details || p.verbose() {
+        crate::ui::script_text(&u.script)
+    } else {
+        format!("{}\n", crate::ui::call_line(&u.script))
+    };
+    p.line(&format!("sent to the cluster, one round trip: {}", text.trim_end())).map_err(Error::Output)?;
+    Ok(Exit::Ok)
+}
+
 /// The project's environment, snapshots and job templates on the cluster, after asking.
 fn remove_remote(
     set: &ProfileSet,
@@ -233,7 +268,7 @@ fn remove_remote(
 ) -> Result<Option<Vec<String>>, Error> {
     let inputs = super::plan::inputs_with(set, args, env, false)?.with_transport(cli.run.transport);
     let plan = inputs.plan(None)?;
-    let (targets, body) = crate::plan::uninstall::script(&plan);
+    let crate::plan::uninstall::UninstallPlan { targets, script } = crate::plan::uninstall::plan(&plan);
     if !cli.run.yes {
         printer
             .line(&format!("On {}, this deletes:", inputs.profile.raw.display_name))
@@ -255,14 +290,18 @@ fn remove_remote(
         if let Some(Err(e)) = exec::ensure(cx, StepId::Connect) {
             return Err(Error::Step { title: "Sign in".into(), error: Box::new(e) });
         }
-        let script = Script::new("remove the project's files", body);
-        let o = cx
-            .run_script(&script, &mut |_| {})
+        removed = on_cluster(cx, &script)
             .map_err(|e| Error::Step { title: "Uninstall".into(), error: Box::new(e) })?;
-        for Removed(path) in tags::<Removed>(&o.stdout) {
-            removed.push(format!("{path} on the cluster"));
-        }
         Ok(())
     })?;
     Ok(Some(removed))
+}
+
+/// Runs the plan's removal script (one round trip): what it removed, in words.
+pub fn on_cluster(
+    cx: &mut exec::Context,
+    script: &crate::exchange::Script,
+) -> Result<Vec<String>, exec::StepError> {
+    let o = cx.run_script(script, &mut |_| {})?;
+    Ok(tags::<Removed>(&o.stdout).into_iter().map(|Removed(path)| format!("{path} on the cluster")).collect())
 }

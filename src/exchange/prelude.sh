@@ -37,6 +37,15 @@ hpcinit_sha() {
     printf 'null'
   fi
 }
+# A path as hpcinit's plan names it (`~`, `~/…` or absolute), for this shell.
+hpcinit_home_path() {
+  # shellcheck disable=SC2088 # the literal `~/` of the plan's text, expanded here
+  case $1 in
+    "~") printf '%s' "$HOME" ;;
+    "~/"*) printf '%s/%s' "$HOME" "${1#"~/"}" ;;
+    *) printf '%s' "$1" ;;
+  esac
+}
 # A tagged line of output.
 hpcinit_tag() {
   hpcinit_t=$1

@@ -56,6 +56,12 @@ impl Script {
         self
     }
 
+    /// The same script under another purpose (a gateway's copy, named so in messages).
+    pub fn with_purpose(mut self, purpose: impl Into<String>) -> Script {
+        self.purpose = purpose.into();
+        self
+    }
+
     /// The same script for plain bash, without the login profile.
     pub fn plain(mut self) -> Script {
         self.login = false;

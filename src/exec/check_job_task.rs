@@ -6,7 +6,6 @@
 
 use super::{Applied, Check, Context, StepError, Task};
 use crate::exchange::tags;
-use crate::exchange::Script;
 use crate::plan::facts::ProbePath;
 use crate::plan::smoke::JobReport;
 use crate::plan::CheckJobPlan;
@@ -42,8 +41,7 @@ impl Task for CheckJobTask {
             });
         }
         let timeout = cx.options.job_timeout.as_secs().max(10);
-        let script = Script::new("submit the test job and wait for it", script)
-            .with_args(vec![token(), timeout.to_string()]);
+        let script = script.and_args([token(), timeout.to_string()]);
         let mut wait = cx.reporter.wait("submitting the test job");
         let mut id = String::new();
         let mut states: Vec<String> = Vec::new();

@@ -57,7 +57,6 @@ impl Task for JobTemplatesTask {
         let files = plan.files;
         change_and_reprobe(
             cx,
-            "write the job templates",
             &plan.script,
             "writing the job templates",
             "check that ~/sbatch and ~/.config on the cluster are writable (and not over quota)",

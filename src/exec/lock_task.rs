@@ -54,11 +54,10 @@ fn current_record(cx: &mut Context, p: &LockPlan) -> Result<Option<EnvironmentRe
 pub fn read_on_cluster(
     cx: &mut Context,
     venv: &str,
-    script: &str,
+    script: &Script,
     requirements: &[String],
 ) -> Result<Option<EnvironmentRecord>, StepError> {
-    let script = Script::new("read the environment", script);
-    let out = cx.run_script(&script, &mut |_| {})?;
+    let out = cx.run_script(script, &mut |_| {})?;
     match environment::parse(&out.stdout, venv) {
         Some(Described::Found { mut record, from_lock, .. }) => {
             record.site = cx.plan.site.clone();

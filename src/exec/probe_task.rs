@@ -29,7 +29,7 @@ impl Task for ProbeTask {
     }
 
     fn apply(&mut self, cx: &mut Context) -> Result<Applied, StepError> {
-        let script = Script::new("probe", self.plan.request.body(true));
+        let script = self.plan.script();
         let out = cx.run_script(&script, &mut |_| {})?;
         take_facts(cx, &out, "the probe")?;
         let facts = cx.facts.clone().expect("just set");
@@ -42,7 +42,7 @@ impl Task for ProbeTask {
 
 /// `script` followed by the plan's probe, so one round trip both changes and re-reads the
 /// cluster ([`crate::plan::Plan::then_probe`]).
-pub fn then_probe(cx: &Context, script: &str) -> String {
+pub fn then_probe(cx: &Context, script: &Script) -> Script {
     cx.plan.then_probe(script)
 }
 
@@ -73,12 +73,11 @@ pub fn take_facts(cx: &mut Context, out: &RemoteOutput, what: &str) -> Result<()
 /// non-zero exit is `what` failing, with the cluster's words and `hint`.
 pub fn change_and_reprobe(
     cx: &mut Context,
-    purpose: &str,
-    body: &str,
+    script: &Script,
     what: &str,
     hint: &str,
 ) -> Result<RemoteOutput, StepError> {
-    let script = Script::new(purpose, then_probe(cx, body));
+    let script = then_probe(cx, script);
     let out = cx.run_script(&script, &mut |_| {})?;
     if !out.success() {
         return Err(script_failed(what, &out, hint));

@@ -283,7 +283,7 @@ fn take_result(cx: &mut Context, p: &PythonPlan, out: &RemoteOutput) -> Result<A
 /// The build script, followed by a probe (the check after it costs no round trip).
 fn build(cx: &Context, p: &PythonPlan, replace: bool) -> Script {
     let args = if replace { vec!["replace".to_string()] } else { Vec::new() };
-    Script::new("build the Python environment", then_probe(cx, &p.script)).with_args(args)
+    then_probe(cx, &p.script).and_args(args)
 }
 
 /// The build's probe, for the venv alone: other steps may have changed the cluster while a

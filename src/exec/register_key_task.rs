@@ -52,13 +52,20 @@ fn accepted(cx: &mut Context) -> Result<bool, StepError> {
 }
 
 impl RegisterKeyTask {
-    /// The plan's script for `authorized-keys` sites, with the key as its argument.
-    fn script(&self, cx: &Context, purpose: &str, text: &Option<String>) -> Script {
-        Script::new(purpose, text.clone().unwrap_or_default()).with_args(vec![public(cx)])
+    /// The plan's script for `authorized-keys` sites, with the key as its argument (on the
+    /// gateway, named so in messages).
+    fn script(&self, cx: &Context, script: &Option<Script>, gateway: bool) -> Script {
+        let s = script.clone().unwrap_or_default().arg(public(cx));
+        if gateway {
+            let purpose = format!("{} on the gateway", s.purpose);
+            s.with_purpose(purpose)
+        } else {
+            s
+        }
     }
 
     fn remote_state(&self, cx: &mut Context) -> Result<(bool, bool), StepError> {
-        let script = self.script(cx, "look for the key in ~/.ssh/authorized_keys", &self.plan.check_script);
+        let script = self.script(cx, &self.plan.check_script, false);
         let out = cx.run_script(&script, &mut |_| {})?;
         let (present, home) = KeyReport::read(&out.stdout);
         Ok((present, home.is_some_and(|(_, writable)| writable)))
@@ -115,7 +122,7 @@ impl Task for RegisterKeyTask {
 impl RegisterKeyTask {
     /// Whether the gateway `g` has the key in its authorized_keys and takes it.
     fn on_gateway(&self, cx: &mut Context, g: &str) -> Result<bool, StepError> {
-        let script = self.script(cx, "look for the key on the gateway", &self.plan.check_script);
+        let script = self.script(cx, &self.plan.check_script, true);
         let (present, _) = KeyReport::read(&self.gateway_run(cx, g, &script)?.stdout);
         Ok(present && gateway_accepts(cx, g)?)
     }
@@ -139,8 +146,7 @@ impl RegisterKeyTask {
     /// The key into the gateway's authorized_keys (first: the login host is reached through
     /// it), proven by a key login there.
     fn install_on_gateway(&self, cx: &mut Context, g: &str) -> Result<String, StepError> {
-        let script =
-            self.script(cx, "add the key to ~/.ssh/authorized_keys on the gateway", &self.plan.remote_script);
+        let script = self.script(cx, &self.plan.remote_script, true);
         let out = self.gateway_run(cx, g, &script)?;
         if !out.success() {
             return Err(StepError::RemoteCommand {
@@ -172,7 +178,7 @@ impl RegisterKeyTask {
 
     fn install_on_login_host(&mut self, cx: &mut Context) -> Result<Applied, StepError> {
         let site = cx.plan.display_name.clone();
-        let script = self.script(cx, "add the key to ~/.ssh/authorized_keys", &self.plan.remote_script);
+        let script = self.script(cx, &self.plan.remote_script, false);
         let out = cx.run_script(&script, &mut |_| {})?;
         if !out.success() {
             return Err(StepError::RemoteCommand {
@@ -219,8 +225,7 @@ impl RegisterKeyTask {
                 "nothing: fix it yourself with `chmod go-w ~` on the cluster",
             );
             if let Ok(true) = fix {
-                let script =
-                    self.script(cx, "remove group/other write from your home", &self.plan.fix_home_script);
+                let script = self.script(cx, &self.plan.fix_home_script, false);
                 let out = cx.run_script(&script, &mut |_| {})?;
                 if out.success() {
                     line.push_str("; removed group/other write permission from your home directory");

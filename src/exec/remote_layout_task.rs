@@ -33,7 +33,6 @@ impl Task for RemoteLayoutTask {
         }
         change_and_reprobe(
             cx,
-            "create the directories",
             &script,
             "creating the directories",
             "check that your home and scratch on the cluster are writable (and not over quota)",

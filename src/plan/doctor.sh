@@ -1,6 +1,7 @@
 # `hpcinit doctor` on the cluster (bash), changing nothing: does the scheduler answer, what does
 # the site's quota command say, and does the environment import every requirement with the
-# modules its jobs load. `hpcinit_modules` and `hpcinit_quota` are sent with this file.
+# modules its jobs load. `hpcinit_modules`, `hpcinit_quota` and the import check
+# (`hpcinit_verify_py`) are sent with this file.
 # Tags: scheduler-ok, scheduler-fail, quota-line, quota-exit, import, import-error, venv-missing,
 # venv-exit.
 
@@ -28,7 +29,16 @@ hpcinit_doctor_quota() { # lines
   hpcinit_tag quota-exit "$rc"
 }
 
-# The import check (a Python program on standard input) with the jobs' modules loaded.
+# Every check in one round trip. Args: scheduler (slurm|lsf), quota lines, the venv, its module
+# load line (for the message), and `imports` when the environment is to be imported from.
+hpcinit_doctor() {
+  hpcinit_doctor_scheduler "$1"
+  hpcinit_doctor_quota "$2"
+  if [ "${5:-}" = imports ]; then hpcinit_doctor_imports "$(hpcinit_home_path "$3")" "$4"; fi
+  return 0
+}
+
+# The import check with the jobs' modules loaded.
 hpcinit_doctor_imports() { # venv, the module load line (for the message)
   venv=$1
   if [ ! -x "$venv"/bin/python ]; then
@@ -40,7 +50,8 @@ hpcinit_doctor_imports() { # venv, the module load line (for the message)
       hpcinit_tag import-error "modules: $2 failed"
       exit 1
     }
-    "$venv"/bin/python - "$venv"/.hpcinit/requirements.txt 2>&1
+    # shellcheck disable=SC2154 # sent before this file's call, with the quota command
+    printf '%s\n' "$hpcinit_verify_py" | "$venv"/bin/python - "$venv"/.hpcinit/requirements.txt 2>&1
   ) | grep '^@@hpcinit:'
   hpcinit_tag venv-exit "${PIPESTATUS[0]}"
 }

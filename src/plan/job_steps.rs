@@ -9,6 +9,7 @@ use super::step::{Action, CheckJobPlan, JobTemplatesPlan, LockPlan, ProbePlan, P
 use super::templates::{self, RemoteFile};
 use super::{python, script_text, smoke, LocalFacts, RemoteFacts};
 use crate::answers::Answers;
+use crate::exchange::Script;
 use crate::local::lock::{LockSite, LockedRecipe};
 use crate::profile::raw::{SchedulerKind, VenvRecipe};
 use crate::profile::Profile;
@@ -130,7 +131,7 @@ pub fn templates_step(
             if profile.unverified("scheduler.max_walltime").is_some() { " (UNVERIFIED)" } else { "" }
         ),
         Action::JobTemplates(JobTemplatesPlan {
-            script: templates::write_script(&files),
+            script: Script::new("write the job templates", templates::write_script(&files)),
             files,
             submit,
             log_dir: job.log_dir.to_string(),
@@ -246,7 +247,10 @@ pub fn smoke_step(profile: &Profile, answers: &Answers, job: &JobParts) -> Step 
         ),
         Action::CheckJob(CheckJobPlan {
             kind: sched.kind,
-            script: smoke::remote_script(sched.kind, job.log_dir, &text),
+            script: Script::new(
+                "submit the test job and wait for it",
+                smoke::remote_script(sched.kind, job.log_dir, &text),
+            ),
             job: text,
             log_dir: job.log_dir.to_string(),
             submit,

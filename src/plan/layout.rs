@@ -8,8 +8,8 @@ use super::error::PlanError;
 use super::facts::ProbePath;
 use super::facts::{PathKind, RemoteFacts};
 use super::{Action, RemoteDir, RemoteLayoutPlan, Step};
+use crate::exchange::Script;
 use crate::profile::Profile;
-use crate::quote::sh;
 
 #[derive(Debug)]
 pub struct Layout {
@@ -138,12 +138,14 @@ fn dirs(profile: &Profile, target: &str) -> Vec<RemoteDir> {
     ]
 }
 
-/// One command: `~/sbatch`, the `~/scratch` link (never over anything), logs and snapshots.
-fn script(home_scratch: PathKind, target: &str) -> String {
+/// One command: `~/sbatch`, the `~/scratch` link (never over anything), logs and snapshots;
+/// the scratch to link to is its argument, given only when nothing is at `~/scratch` yet.
+fn script(home_scratch: PathKind, target: &str) -> Script {
     // Nothing there yet (or not probed): link it, never over anything.
-    let link = if home_scratch == PathKind::Missing { format!(" {}", sh(target)) } else { String::new() };
+    let link = if home_scratch == PathKind::Missing { vec![target.to_string()] } else { Vec::new() };
     // A failure ends the script there: the re-probe after it must not hide it.
-    format!("{LAYOUT_SH}hpcinit_layout{link} || return 1\n")
+    Script::new("create the directories", format!("{LAYOUT_SH}hpcinit_layout \"$@\" || return 1\n"))
+        .with_args(link)
 }
 
 /// The function that makes the directories.
@@ -200,7 +202,7 @@ mod tests {
         let Action::RemoteLayout(RemoteLayoutPlan { script, log_dir, .. }) = &missing.step.action else {
             panic!()
         };
-        assert!(script.ends_with("\nhpcinit_layout /cluster/work/users/alice || return 1\n"), "{script}");
+        assert_eq!(script.args(), ["/cluster/work/users/alice"]);
         assert_eq!(log_dir, "/cluster/work/users/alice/logs");
 
         let own = step(saga, s, Some(&facts(dir("/cluster/home/alice/scratch")))).unwrap();
@@ -208,8 +210,8 @@ mod tests {
             panic!()
         };
         assert!(
-            script.ends_with("\nhpcinit_layout || return 1\n"),
-            "no link over a directory of its own: {script}"
+            script.args().is_empty() && script.body().ends_with("\nhpcinit_layout \"$@\" || return 1\n"),
+            "no link over a directory of its own: {script:?}"
         );
         assert!(notes[0].contains("a directory of its own"), "{notes:?}");
         assert_eq!(log_dir, "/cluster/home/alice/scratch/logs", "logs go where ~/scratch really is");

@@ -10,6 +10,7 @@ use super::snapshot::SyncPlan;
 use super::step::*;
 use super::{layout, python, snapshot, snapshot_step, ssh_steps, windows_ssh};
 use crate::answers::Answers;
+use crate::exchange::Script;
 use crate::profile::raw::SchedulerKind;
 use crate::profile::Profile;
 use serde::Serialize;
@@ -186,8 +187,9 @@ accessors! {
 impl Plan {
     /// A step's script followed by the probe's look (without the module listing): what a step
     /// that changes the cluster sends, so that one round trip both changes and re-reads it.
-    pub fn then_probe(&self, script: &str) -> String {
+    pub fn then_probe(&self, script: &Script) -> Script {
         let probe = self.probe().map(|p| p.request.body(false)).unwrap_or_default();
-        format!("{script}\n{probe}")
+        Script::new(script.purpose.clone(), format!("{}\n{probe}", script.body()))
+            .with_args(script.args().to_vec())
     }
 }

@@ -15,6 +15,7 @@ use super::modules;
 use super::script_text::sha256_hex;
 use super::specifier::Specifier;
 use super::step::PythonPlan;
+use crate::exchange::Script;
 use crate::local::lock::Lock;
 use crate::local::requirements::{Skipped, Source};
 use crate::profile::raw::VenvRecipe;
@@ -282,17 +283,20 @@ pub fn step(
     let recipe_line = recipe_line(profile);
     let inputs_sha = inputs_sha(profile, recipe_line, &load_line, &requirements, match_mode);
     let marker = format!("{venv}/.hpcinit-ok");
-    let script = super::venv_build::script(
-        profile,
-        &super::venv_build::Build {
-            venv,
-            load_line: &load_line,
-            recipe_line,
-            no_index,
-            requirements: &requirements,
-            match_mode,
-            inputs_sha: &inputs_sha,
-        },
+    let script = Script::new(
+        "build the Python environment",
+        super::venv_build::script(
+            profile,
+            &super::venv_build::Build {
+                venv,
+                load_line: &load_line,
+                recipe_line,
+                no_index,
+                requirements: &requirements,
+                match_mode,
+                inputs_sha: &inputs_sha,
+            },
+        ),
     );
     let activate = match py.venv.recipe {
         VenvRecipe::ContainerWrapper => format!("export PATH={}/bin:\"$PATH\"", sh_path(venv)),
@@ -319,7 +323,7 @@ pub fn step(
         inputs_sha,
         marker,
         script,
-        read_script: super::environment::script(profile, venv, &loads),
+        read_script: Script::new("read the environment", super::environment::script(profile, venv, &loads)),
     };
     Ok(PythonParts { plan, summary, loads, activate })
 }

@@ -8,6 +8,7 @@ use super::step::{
     RegisterKeyPlan, SshConfigPlan, Step,
 };
 use super::LocalFacts;
+use crate::exchange::Script;
 use crate::profile::raw::{JumpKeys, JumpWhen, RegistrationMode};
 use crate::profile::Profile;
 use crate::settings::Transport;
@@ -358,7 +359,8 @@ pub fn register_step(profile: &Profile, public_key: &str, gateway: Option<&Hop>)
             profile.raw.ssh.jump_host.as_ref().is_some_and(|j| j.key_registration == JumpKeys::AuthorizedKeys)
         })
         .map(|g| g.alias.clone());
-    let script = |call: &str| format!("{REGISTER_KEY_SH}{call} \"$1\"\n");
+    let script =
+        |purpose: &str, call: &str| Script::new(purpose, format!("{REGISTER_KEY_SH}{call} \"$@\"\n"));
     let (summary, check_script, remote_script, fix_home_script) = match reg.mode.value {
         RegistrationMode::Portal => (
             format!(
@@ -374,9 +376,9 @@ pub fn register_step(profile: &Profile, public_key: &str, gateway: Option<&Hop>)
             format!(
                 "Append {public_key} to ~/.ssh/authorized_keys on {site} (once; over the shared connection)."
             ),
-            Some(script("hpcinit_key_state")),
-            Some(script("hpcinit_key_install")),
-            Some(script("hpcinit_key_fix_home")),
+            Some(script("look for the key in ~/.ssh/authorized_keys", "hpcinit_key_state")),
+            Some(script("add the key to ~/.ssh/authorized_keys", "hpcinit_key_install")),
+            Some(script("remove group/other write from your home", "hpcinit_key_fix_home")),
         ),
     };
     let summary = match &gateway {

@@ -8,6 +8,7 @@ use super::probe::ProbeRequest;
 use super::snapshot::SyncPlan;
 use super::ssh_config::HostBlock;
 use super::templates::RemoteFile;
+use crate::exchange::Script;
 use crate::local::requirements::Skipped;
 use crate::local::wsl::WindowsHome;
 use crate::profile::raw::{RegistrationMode, SchedulerKind};
@@ -219,14 +220,14 @@ pub struct RegisterKeyPlan {
     pub propagation: Option<String>,
     /// The key must be registered before the first sign-in (a portal-only site).
     pub required_before_login: bool,
-    /// `authorized-keys`: the script that reports whether the key (`$1`) is installed and the
-    /// home directory's mode line, sent as shown.
-    pub check_script: Option<String>,
-    /// `authorized-keys`: the script that installs the key (`$1`), sent as shown.
-    pub remote_script: Option<String>,
+    /// `authorized-keys`: the script that reports whether the key (appended: its line) is
+    /// installed and the home directory's mode line ([`super::register_key::KeyReport`]).
+    pub check_script: Option<Script>,
+    /// `authorized-keys`: the script that installs the key (appended: its line).
+    pub remote_script: Option<Script>,
     /// `authorized-keys`: removes group/other write from the home (asked first; sshd ignores
     /// keys in a home others can write).
-    pub fix_home_script: Option<String>,
+    pub fix_home_script: Option<Script>,
     /// The gateway's alias when the key goes into its `authorized_keys` too (first, with the
     /// same scripts, over the gateway's connection).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -245,6 +246,13 @@ pub struct ConnectPlan {
     pub persist: Option<String>,
 }
 
+impl ProbePlan {
+    /// The probe as sent: `list_modules` false skips the module listing (a re-probe).
+    pub fn script(&self) -> Script {
+        Script::new("probe", self.request.body(true))
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ProbePlan {
     pub request: ProbeRequest,
@@ -257,7 +265,8 @@ pub struct ProbePlan {
 #[derive(Debug, Clone, Serialize)]
 pub struct RemoteLayoutPlan {
     pub dirs: Vec<RemoteDir>,
-    pub script: String,
+    /// Sent followed by the probe's look ([`super::Plan::then_probe`]).
+    pub script: Script,
     pub purge: String,
     /// The site's scratch, as found (or as the profile says, before the probe).
     pub scratch: String,
@@ -277,8 +286,9 @@ pub struct RemoteDir {
 #[derive(Debug, Clone, Serialize)]
 pub struct JobTemplatesPlan {
     pub files: Vec<RemoteFile>,
-    /// Writes the files not yet as planned (temporary file, mode, rename).
-    pub script: String,
+    /// Writes the files not yet as planned (temporary file, mode, rename); sent followed by the
+    /// probe's look.
+    pub script: Script,
     pub submit: String,
     pub log_dir: String,
 }
@@ -298,9 +308,11 @@ pub struct PythonPlan {
     /// SHA-256 of everything that decides the environment's contents; its marker holds it.
     pub inputs_sha: String,
     pub marker: String,
-    pub script: String,
+    /// Builds the environment (appended: the consent to replace one hpcinit did not make);
+    /// sent followed by the probe's look.
+    pub script: Script,
     /// The read-only script that reads the environment there (for the lock file).
-    pub read_script: String,
+    pub read_script: Script,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -315,7 +327,7 @@ pub struct LockPlan {
     /// The project's requirement lines, recorded for an environment built from a lock.
     pub requirements: Vec<String>,
     /// The read-only script that reads the environment when hpcinit has no record of it.
-    pub read_script: String,
+    pub read_script: Script,
     /// What the lock records of this site.
     pub site: crate::local::lock::LockSite,
 }
@@ -325,8 +337,8 @@ pub struct CheckJobPlan {
     pub kind: SchedulerKind,
     /// The job's text; `{token}` is replaced by a fresh token each run.
     pub job: String,
-    /// Submits the job and waits for it: `$1` is the token, `$2` the timeout in seconds.
-    pub script: String,
+    /// Submits the job and waits for it (appended: the token, the timeout in seconds).
+    pub script: Script,
     pub log_dir: String,
     pub submit: String,
 }

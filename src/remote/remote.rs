@@ -16,10 +16,6 @@ pub trait Remote {
     fn connect(&mut self, prompter: &mut dyn Prompter) -> Result<bool, RemoteError>;
     /// Whether it is open now.
     fn is_open(&mut self) -> bool;
-    /// Runs a POSIX shell script on the cluster (in the login shell's `sh -c`).
-    fn run(&mut self, script: &str) -> Result<RemoteOutput, RemoteError> {
-        self.exec(script, b"", &mut |_| {})
-    }
     /// Runs `command` on the cluster with `input` on its standard input, passing each line it
     /// prints on standard output to `on_line` as it arrives (a long install or a job's wait
     /// shows progress). The whole output is returned too.

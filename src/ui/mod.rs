@@ -1,6 +1,7 @@
 //! Everything a person sees and answers: colours, tables, the plan's layout, prompts and
 //! progress. Only this module imports console, dialoguer and indicatif.
 
+mod doctor_view;
 mod interrupt;
 mod plan_brief;
 mod plan_view;
@@ -10,6 +11,7 @@ mod reporter;
 mod style;
 mod table;
 
+pub use doctor_view::{call_line, render_doctor_plan, script_text};
 pub use interrupt::exit_130_on_interrupt;
 pub use plan_view::{render_plan, render_plan_table};
 pub use printer::{Printer, Verbosity};

@@ -226,7 +226,7 @@ fn register_key_details(out: &mut String, p: &RegisterKeyPlan) {
         }
         _ => {
             if let Some(s) = remote_script {
-                block(out, "on the cluster ($1 = the line in the .pub file, passed quoted):", s);
+                block(out, "on the cluster ($1 = the line in the .pub file, passed quoted):", s.body());
             }
         }
     }
@@ -261,7 +261,11 @@ fn remote_layout_details(out: &mut String, p: &RemoteLayoutPlan) {
         let _ = writeln!(out, "     note: {n}");
     }
     let _ = writeln!(out, "     scratch purge: {purge}");
-    block(out, "on the cluster:", script);
+    let label = match script.args() {
+        [] => "on the cluster:".to_string(),
+        args => format!("on the cluster ($1 = {}):", crate::quote::sh_words(args)),
+    };
+    block(out, &label, script.body());
 }
 
 fn sync_details(out: &mut String, p: &crate::plan::snapshot::SyncPlan) {
