@@ -89,7 +89,7 @@ impl Env {
             Ok(rest) => format!("~/{}", rest.display()),
             Err(_) => path.display().to_string(),
         };
-        if cfg!(windows) {
+        if crate::platform::WINDOWS {
             shown.replace('/', "\\")
         } else {
             shown

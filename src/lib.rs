@@ -94,7 +94,7 @@ fn dispatch(cli: &Cli, env: &Env, printer: &mut ui::Printer) -> Result<Exit, Err
             return Ok(Exit::Relayed(remote::rsh_relay::relay(command)));
         }
         Some(Command::Reach { host, port }) => {
-            return Ok(if commands::plan::reach(host, *port) { Exit::Ok } else { Exit::Failed });
+            return Ok(if commands::inputs::reach(host, *port) { Exit::Ok } else { Exit::Failed });
         }
         Some(Command::Man) => {
             commands::man::render(&Cli::command(), printer.out()).map_err(Error::Output)?;
@@ -128,7 +128,7 @@ fn dispatch(cli: &Cli, env: &Env, printer: &mut ui::Printer) -> Result<Exit, Err
             Ok(Exit::Ok)
         }
         Some(Command::Plan { setup, json, details }) => {
-            let plan = commands::plan::make(&set, &merged(setup), env, cli.run.transport)?;
+            let plan = commands::plan::make(&session, &merged(setup))?;
             commands::plan::print(&plan, *json, *details, session.printer)?;
             Ok(Exit::Ok)
         }

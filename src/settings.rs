@@ -17,7 +17,7 @@ pub enum Transport {
 impl Transport {
     /// OpenSSH where it is installed and can multiplex (not native Windows), else libssh2.
     pub fn detect(env: &Env) -> Transport {
-        if cfg!(windows) {
+        if crate::platform::WINDOWS {
             return Transport::Ssh2;
         }
         let found = env

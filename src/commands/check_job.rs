@@ -2,6 +2,7 @@
 //! probes the cluster, and submits the test job from the template; touches nothing on this
 //! machine and nothing on the cluster but the job and its log files.
 
+use super::inputs::Listing;
 use super::Session;
 use crate::cli::SetupArgs;
 use crate::error::Error;
@@ -15,7 +16,7 @@ pub fn run(s: &mut Session, args: &SetupArgs) -> Result<Exit, Error> {
     let prompter: &mut dyn Prompter = &mut *s.prompter;
     let mut args = args.clone();
     args.check_job = true;
-    let inputs = super::plan::inputs(set, &args, env)?.with_transport(cli.run.transport);
+    let inputs = super::inputs::Inputs::resolve(set, cli, env, &args, Listing::Now)?;
     let ids = [StepId::Connect, StepId::Probe, StepId::CheckJob];
     super::with_context(&inputs, cli, env, s.printer, &mut *prompter, |cx| Ok(exec::run(cx, &ids)?))?;
     let works = s.printer.style().ok("Works:");

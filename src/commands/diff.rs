@@ -4,6 +4,7 @@
 //! project's `hpcinit.lock` is the other side. Changes nothing; `--json` for scripts,
 //! `--exit-code` to exit 1 when they differ.
 
+use super::inputs::Listing;
 use super::Session;
 use crate::cli::SetupArgs;
 use crate::error::Error;
@@ -29,7 +30,7 @@ pub fn run(s: &mut Session, args: &DiffArgs) -> Result<Exit, Error> {
             hint: "give --site twice (two sites), or once (hpcinit.lock and that site)".into(),
         });
     }
-    let dir = super::plan::project_dir(args.project_dir.as_deref(), env)?;
+    let dir = super::inputs::project_dir(args.project_dir.as_deref(), env)?;
     let (left, right) = if let [a, b] = args.sites {
         (side(s, a, &dir)?, side(s, b, &dir)?)
     } else {
@@ -63,7 +64,7 @@ fn side(s: &mut Session, site: &str, dir: &std::path::Path) -> Result<Side, Erro
         no_lock: true,
         ..SetupArgs::default()
     };
-    let inputs = super::plan::inputs_with(set, &args, env, false)?;
+    let inputs = super::inputs::Inputs::resolve(set, cli, env, &args, Listing::InTheStep)?;
     let profile = inputs.profile;
     let rec = super::lock::environment_on(&inputs, cli, env, s.printer, prompter)?;
     let prerequisites: Vec<String> =

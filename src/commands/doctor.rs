@@ -6,6 +6,7 @@
 //! the quota command. Changes nothing on either side (signing in opens the shared connection).
 //! A table, or `--json`; exit 1 when a check fails.
 
+use super::inputs::Listing;
 use super::Session;
 use crate::cli::SetupArgs;
 use crate::error::Error;
@@ -51,7 +52,7 @@ pub fn run(s: &mut Session, args: &SetupArgs, json: bool) -> Result<Exit, Error>
     let prompter: &mut dyn Prompter = &mut *s.prompter;
     let p = &mut *s.printer;
     p.set_json(json);
-    let inputs = super::plan::inputs_with(set, args, env, false)?.with_transport(cli.run.transport);
+    let inputs = super::inputs::Inputs::resolve(set, cli, env, args, Listing::InTheStep)?;
     let site = inputs.profile.name().to_string();
     // The steps' own progress lines are not the doctor's output: shown with -v only.
     let mut steps_output = Vec::new();
@@ -82,7 +83,7 @@ pub fn run(s: &mut Session, args: &SetupArgs, json: bool) -> Result<Exit, Error>
 
 /// `hpcinit doctor --plan`: the checks and what each sends, with no sign-in.
 pub fn show_plan(s: &mut Session, args: &SetupArgs, json: bool, details: bool) -> Result<Exit, Error> {
-    let inputs = super::plan::inputs_with(s.set, args, s.env, false)?.with_transport(s.cli.run.transport);
+    let inputs = super::inputs::Inputs::resolve(s.set, s.cli, s.env, args, Listing::InTheStep)?;
     let plan = inputs.plan(None)?;
     let doctor = crate::plan::doctor::plan(inputs.profile, &plan);
     let p = &mut *s.printer;

@@ -3,6 +3,7 @@
 //! the shared connection: one read-only round trip on the cluster, one atomic write in the
 //! project. The site defaults to the lock's own; naming another moves the lock's origin there.
 
+use super::inputs::Listing;
 use super::Session;
 use crate::cli::{Cli, SetupArgs};
 use crate::env::Env;
@@ -19,7 +20,7 @@ pub fn run(s: &mut Session, args: &SetupArgs) -> Result<Exit, Error> {
     let (set, cli, env) = (s.set, s.cli, s.env);
     let prompter: &mut dyn Prompter = &mut *s.prompter;
     let mut args = args.clone();
-    let dir = super::plan::project_dir(args.project_dir.as_deref(), env)?;
+    let dir = super::inputs::project_dir(args.project_dir.as_deref(), env)?;
     let old = lock::read(&dir)?;
     if args.site.is_none() {
         args.site = old.as_ref().map(|l| l.origin.site.clone());
@@ -27,7 +28,7 @@ pub fn run(s: &mut Session, args: &SetupArgs) -> Result<Exit, Error> {
     // The environment is read as it is; the lock's own rules (stale, other site) do not apply.
     args.no_lock = true;
     args.project_dir = Some(dir.clone());
-    let inputs = super::plan::inputs_with(set, &args, env, false)?.with_transport(cli.run.transport);
+    let inputs = super::inputs::Inputs::resolve(set, cli, env, &args, Listing::InTheStep)?;
     let name = inputs.profile.raw.display_name.clone();
     let rec = environment_on(&inputs, cli, env, s.printer, prompter)?;
     let tick = s.printer.style().ok("✓");
@@ -61,7 +62,7 @@ pub fn run(s: &mut Session, args: &SetupArgs) -> Result<Exit, Error> {
 /// The project's environment on the site of `inputs`, read over the shared connection (signing
 /// in first if needed; one read-only round trip). The steps' progress is shown with -v only.
 pub(super) fn environment_on(
-    inputs: &super::plan::Inputs,
+    inputs: &super::inputs::Inputs,
     cli: &Cli,
     env: &Env,
     printer: &mut Printer,

@@ -5,6 +5,7 @@ pub mod answers;
 pub mod check_job;
 pub mod diff;
 pub mod doctor;
+pub mod inputs;
 pub mod lock;
 pub mod man;
 pub mod plan;

@@ -29,7 +29,7 @@ pub fn load_profiles(cli: &Cli, env: &Env) -> Result<ProfileSet, Error> {
 /// from the run flags, the printer's reporter, the plan rebuilt from the probe's facts. Every
 /// command that acts on the cluster goes through here.
 pub fn with_context<T>(
-    inputs: &super::plan::Inputs,
+    inputs: &super::inputs::Inputs,
     cli: &Cli,
     env: &Env,
     printer: &mut crate::ui::Printer,
@@ -37,7 +37,7 @@ pub fn with_context<T>(
     body: impl FnOnce(&mut crate::exec::Context) -> Result<T, Error>,
 ) -> Result<T, Error> {
     let plan = inputs.plan(None)?;
-    // The client that carries the run is the one the plan shows (`Inputs::with_transport`).
+    // The client that carries the run is the one the plan shows (`Inputs::resolve`).
     let options = crate::exec::Options { transport: inputs.local.transport, ..options(&cli.run, env) };
     let mut reporter = printer.reporter();
     let replan = Box::new(|facts: Option<&crate::plan::RemoteFacts>| inputs.plan(facts));

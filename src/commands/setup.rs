@@ -3,6 +3,7 @@
 //! the cluster (sign-in, key registration, probe, directories, Python environment, job
 //! templates, and with `--check-job` a test job), and says what is left.
 
+use super::inputs::Listing;
 use super::session::Session;
 use super::wizard::Ask;
 use crate::cli::{Cli, SetupArgs};
@@ -28,7 +29,7 @@ pub fn run(s: &mut Session, args: &SetupArgs) -> Result<Exit, Error> {
     let mut args = args.clone();
     super::wizard::ask(set, env, &mut *prompter, &mut args, if wizard { Ask::Unset } else { Ask::Missing })?;
     let (inputs, plan) = 'plan: loop {
-        let inputs = super::plan::inputs(set, &args, env)?.with_transport(run.transport);
+        let inputs = super::inputs::Inputs::resolve(set, cli, env, &args, Listing::Now)?;
         let plan = inputs.plan(None)?;
         if !wizard {
             // The short table; every detail with -v (or `hpcinit plan --details`).

@@ -3,6 +3,7 @@
 //! snapshot's manifest and a list of what would change; nothing is copied. With `--verify`, the
 //! snapshot's files are compared with its manifest afterwards (one more round trip).
 
+use super::inputs::Listing;
 use super::Session;
 use crate::cli::SetupArgs;
 use crate::error::Error;
@@ -18,7 +19,7 @@ use crate::prompt::Prompter;
 pub fn run(s: &mut Session, args: &SetupArgs, dry_run: bool, verify: bool) -> Result<Exit, Error> {
     let (set, cli, env) = (s.set, s.cli, s.env);
     let prompter: &mut dyn Prompter = &mut *s.prompter;
-    let inputs = super::plan::inputs_with(set, args, env, false)?.with_transport(cli.run.transport);
+    let inputs = super::inputs::Inputs::resolve(set, cli, env, args, Listing::InTheStep)?;
     if inputs.answers.no_project {
         return Err(Error::Usage {
             message: format!(

@@ -6,6 +6,7 @@
 //! project's environment, code snapshots and job templates on the cluster. Every rewrite is
 //! atomic; it prints each thing it removed.
 
+use super::inputs::Listing;
 use super::Session;
 use crate::cli::{Cli, SetupArgs};
 use crate::env::Env;
@@ -52,10 +53,10 @@ pub fn run(s: &mut Session, args: &SetupArgs, remote: bool) -> Result<Exit, Erro
     for r in &removed {
         p.line(&format!("  - {r}")).map_err(Error::Output)?;
     }
-    if env.home.join(super::plan::DEFAULT_KEY).exists() {
+    if env.home.join(super::inputs::DEFAULT_KEY).exists() {
         p.note(&format!(
             "Kept your key ~/{} (other sites or devices may use it); delete it yourself if nothing does.",
-            super::plan::DEFAULT_KEY
+            super::inputs::DEFAULT_KEY
         ))
         .map_err(Error::Output)?;
     }
@@ -180,12 +181,9 @@ fn plural(n: usize) -> &'static str {
 
 /// Ends the shared connection, if one is open, before its Host block goes.
 fn close_connection(env: &Env, alias: &str) {
-    let mut cmd = std::process::Command::new("ssh");
-    if let Some(f) = env.ssh_config_override() {
-        cmd.arg("-F").arg(f);
-    }
-    let _ = cmd
+    let _ = crate::ssh_command::SshCommand::new(env.ssh_config_override().as_deref(), &env.vars)
         .args(["-O", "exit", alias])
+        .command()
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -224,7 +222,7 @@ fn remove_include(env: &Env) -> std::io::Result<Option<String>> {
 /// `hpcinit uninstall --dry-run`: what would go on this machine and, with `--remote`, on the
 /// cluster (with `--details`, the script sent); nothing is removed or signed in to.
 pub fn show_plan(s: &mut Session, args: &SetupArgs, remote: bool, details: bool) -> Result<Exit, Error> {
-    let inputs = super::plan::inputs_with(s.set, args, s.env, false)?.with_transport(s.cli.run.transport);
+    let inputs = super::inputs::Inputs::resolve(s.set, s.cli, s.env, args, Listing::InTheStep)?;
     let site = inputs.profile.name().to_string();
     let p = &mut *s.printer;
     p.line(&format!("hpcinit uninstall --site {site} would remove, on this machine:"))
@@ -266,7 +264,7 @@ fn remove_remote(
     printer: &mut Printer,
     prompter: &mut dyn Prompter,
 ) -> Result<Option<Vec<String>>, Error> {
-    let inputs = super::plan::inputs_with(set, args, env, false)?.with_transport(cli.run.transport);
+    let inputs = super::inputs::Inputs::resolve(set, cli, env, args, Listing::InTheStep)?;
     let plan = inputs.plan(None)?;
     let crate::plan::uninstall::UninstallPlan { targets, script } = crate::plan::uninstall::plan(&plan);
     if !cli.run.yes {

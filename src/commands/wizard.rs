@@ -3,6 +3,7 @@
 //! the flags). Without a terminal nothing is asked: the missing answer's error names its flag.
 //! Reads `~/.ssh` (which keys exist) and the project directory; writes nothing.
 
+use super::inputs::Listing;
 use crate::answers;
 use crate::cli::SetupArgs;
 use crate::env::Env;
@@ -171,7 +172,9 @@ fn python(
     let automatic = {
         let mut probe = args.clone();
         probe.python = None;
-        super::plan::inputs(set, &probe, env).and_then(|i| Ok(i.plan(None)?)).map(|p| p.python)
+        super::inputs::Inputs::read(set, &probe, env, Listing::Now)
+            .and_then(|i| Ok(i.plan(None)?))
+            .map(|p| p.python)
     };
     let automatic = automatic.unwrap_or_else(|_| profile.raw.python.default_version.value.to_string());
     let current = args.python.clone().unwrap_or_else(|| automatic.clone());
@@ -229,7 +232,7 @@ fn key(
     prompter: &mut dyn Prompter,
     current: Option<&Path>,
 ) -> Result<Option<PathBuf>, Error> {
-    let own = env.home.join(super::plan::DEFAULT_KEY);
+    let own = env.home.join(super::inputs::DEFAULT_KEY);
     if profile.raw.key_registration.mode.value == RegistrationMode::NotForLogin || own.is_file() {
         return Ok(current.map(Path::to_path_buf));
     }
@@ -237,7 +240,8 @@ fn key(
     if existing.is_empty() {
         return Ok(current.map(Path::to_path_buf));
     }
-    let mut items = vec![format!("Make a new key for hpcinit: ~/{} (recommended)", super::plan::DEFAULT_KEY)];
+    let mut items =
+        vec![format!("Make a new key for hpcinit: ~/{} (recommended)", super::inputs::DEFAULT_KEY)];
     items.extend(existing.iter().map(|k| format!("Use my key {}", env.tilde(k))));
     let default = current.and_then(|c| existing.iter().position(|k| k == c)).map(|i| i + 1).unwrap_or(0);
     let i = prompter.select("SSH key", &items, default, false, "--key PATH").map_err(prompt)?;
@@ -263,7 +267,7 @@ fn existing_keys(dir: &Path, skip: &Path) -> Vec<PathBuf> {
 }
 
 fn expand(v: &str, env: &Env) -> PathBuf {
-    super::plan::absolute(Path::new(v), env)
+    super::inputs::absolute(Path::new(v), env)
 }
 
 #[cfg(test)]

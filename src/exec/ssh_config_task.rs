@@ -7,8 +7,9 @@ use super::{Applied, Check, Context, StepError, Task};
 use crate::local::{atomic, include};
 use crate::plan::ssh_config::{self, HostBlock, MANAGED_FILE};
 use crate::plan::SshConfigPlan;
+use crate::ssh_command::SshCommand;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 pub struct SshConfigTask {
     site: String,
@@ -139,13 +140,9 @@ fn verify_with_ssh(cx: &Context, blocks: &[HostBlock], config: &std::path::Path)
     }
     // A `Match` block's values depend on where ssh runs (the gateway only from outside).
     for b in blocks.iter().filter(|b| b.criteria.is_none()) {
-        let mut cmd = Command::new("ssh");
-        cmd.env_clear().envs(&cx.env.vars).env("LANG", "C").env("LC_ALL", "C");
-        if let Some(f) = cx.env.ssh_config_override() {
-            cmd.arg("-F").arg(f);
-        }
-        let out = cmd
+        let out = SshCommand::new(cx.env.ssh_config_override().as_deref(), &cx.env.vars)
             .args(["-G", &b.alias])
+            .command()
             .stdin(Stdio::null())
             .output()
             .map_err(|source| StepError::Read { path: "ssh".into(), source })?;

@@ -8,8 +8,9 @@
 //! backup of the original.
 
 use super::atomic;
+use crate::ssh_command::SshCommand;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 /// Why OpenSSH refuses the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,15 +79,9 @@ pub fn check(config: &Path, vars: &std::collections::BTreeMap<String, String>) -
     if !config.is_file() {
         return None;
     }
-    let out = Command::new("ssh")
-        .env_clear()
-        .envs(vars)
-        .env("LANG", "C")
-        .env("LC_ALL", "C")
-        .arg("-G")
-        .arg("-F")
-        .arg(config)
-        .arg("hpcinit-config-check.invalid")
+    let out = SshCommand::new(Some(config), vars)
+        .args(["-G", "hpcinit-config-check.invalid"])
+        .command()
         .stdin(Stdio::null())
         .output()
         .ok()?;

@@ -2,20 +2,23 @@
 //! from the profile, the person's answers and the facts found on both machines. `hpcinit plan`
 //! prints it; the executor will carry it out step by step.
 
+mod check_job_step;
 pub mod compare;
 pub mod doctor;
 pub mod environment;
 mod error;
 pub mod facts;
+mod job_parts;
 pub mod job_script;
-mod job_steps;
 pub mod layout;
+mod lock_step;
 pub mod module_choice;
 pub mod modules;
 pub mod pins;
 #[allow(clippy::module_inception)]
 mod plan;
 pub mod probe;
+mod probe_step;
 pub mod python;
 pub mod register_key;
 pub mod script_text;
@@ -27,14 +30,16 @@ pub mod ssh_config;
 mod ssh_steps;
 pub mod step;
 pub mod templates;
+mod templates_step;
 pub mod uninstall;
 pub mod venv_build;
 pub mod windows_ssh;
 
 pub use error::PlanError;
 pub use facts::{LocalFacts, RemoteFacts};
-pub use job_steps::{lock_site, scheduler_commands};
+pub use lock_step::lock_site;
 pub use module_choice::ModuleChoice;
 pub use plan::{build, Plan, Unverified};
+pub use probe_step::scheduler_commands;
 pub use ssh_steps::{host_blocks, REGISTER_KEY_SH};
 pub use step::*;

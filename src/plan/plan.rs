@@ -4,10 +4,11 @@
 
 use super::error::PlanError;
 use super::facts::{LocalFacts, RemoteFacts};
-use super::job_steps::{self, JobParts};
+use super::job_parts::{self, JobParts};
 use super::module_choice::ModuleChoice;
 use super::snapshot::SyncPlan;
 use super::step::*;
+use super::{check_job_step, lock_step, probe_step, templates_step};
 use super::{layout, python, snapshot, snapshot_step, ssh_steps, windows_ssh};
 use crate::answers::Answers;
 use crate::exchange::Script;
@@ -68,8 +69,8 @@ pub fn build(
     if let Some(home) = local.windows_home.as_ref().filter(|_| answers.windows_ssh) {
         windows_ssh::insert(&mut steps, windows_ssh::step(profile, &answers.user, local, home));
     }
-    let files = job_steps::template_paths(answers);
-    steps.push(job_steps::probe_step(profile, &scratch, &venv, &files, &snapshots));
+    let files = job_parts::template_paths(answers);
+    steps.push(probe_step::probe_step(profile, &scratch, &venv, &files, &snapshots));
     let layout = layout::step(profile, &scratch, remote)?;
     steps.push(layout.step);
     let py = python::step(profile, &wanted, &module, &venv, local, remote, reproduce.as_ref())?;
@@ -83,9 +84,9 @@ pub fn build(
     };
     // The templates name the venv and the snapshots but need neither to exist: written first,
     // while the venv builds on a channel of its own (see `exec::run`).
-    steps.push(job_steps::templates_step(profile, answers, &job, &files, remote));
+    steps.push(templates_step::templates_step(profile, answers, &job, &files, remote));
     let lock = (reproduce.is_none() && answers.lock != crate::answers::LockUse::Never && !answers.no_project)
-        .then(|| job_steps::lock_step(profile, answers, local, &py.plan));
+        .then(|| lock_step::lock_step(profile, answers, local, &py.plan));
     steps.push(Step::new("Python environment", py.summary, Action::Python(py.plan)));
     steps.extend(lock);
     // After the lock: the snapshot holds the lock of the environment its jobs run in, and a
@@ -96,7 +97,7 @@ pub fn build(
         steps.push(snapshot_step::step(site, &answers.project_name, local, &answers.sync, slurm, route));
     }
     if answers.check_job {
-        steps.push(job_steps::smoke_step(profile, answers, &job));
+        steps.push(check_job_step::smoke_step(profile, answers, &job));
     }
 
     Ok(Plan {

@@ -98,3 +98,50 @@ pub fn account_home() -> Option<PathBuf> {
     let dir = unsafe { CStr::from_ptr(pwd.pw_dir) };
     Some(PathBuf::from(OsStr::from_bytes(dir.to_bytes())))
 }
+
+/// Not Windows: OpenSSH multiplexes, paths are shown with `/`.
+pub const WINDOWS: bool = false;
+
+/// What libssh2 can run a session over: a socket.
+pub trait Socket: std::os::fd::AsRawFd {}
+impl<T: std::os::fd::AsRawFd> Socket for T {}
+
+/// The socket end [`spawn_on_socket`] gives back.
+pub type CommandSocket = std::os::unix::net::UnixStream;
+
+/// Starts `command` with its standard input and output on one end of a socket pair (standard
+/// error piped) and gives back the other end: a byte stream to whatever the command connects
+/// to (`ssh -W`).
+pub fn spawn_on_socket(
+    mut command: std::process::Command,
+) -> io::Result<(CommandSocket, std::process::Child)> {
+    use std::process::Stdio;
+    let (ours, theirs) = CommandSocket::pair()?;
+    let child = command
+        .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs.try_clone()?)))
+        .stdout(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
+        .stderr(Stdio::piped())
+        .spawn()?;
+    Ok((ours, child))
+}
+
+/// On Ctrl-C: writes `message` to standard error and exits with `code` (a SIGINT handler that
+/// calls only async-signal-safe functions).
+pub fn on_interrupt(message: &'static [u8], code: i32) {
+    static MESSAGE: std::sync::OnceLock<(&'static [u8], i32)> = std::sync::OnceLock::new();
+    let _ = MESSAGE.set((message, code));
+    extern "C" fn on_sigint(_: libc::c_int) {
+        // Only async-signal-safe calls here: write(2) and _exit(2).
+        if let Some((m, code)) = MESSAGE.get() {
+            unsafe {
+                libc::write(2, m.as_ptr().cast(), m.len());
+                libc::_exit(*code);
+            }
+        }
+    }
+    let handler: extern "C" fn(libc::c_int) = on_sigint;
+    // SAFETY: installs a handler that only calls async-signal-safe functions.
+    unsafe {
+        libc::signal(libc::SIGINT, handler as libc::sighandler_t);
+    }
+}

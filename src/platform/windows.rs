@@ -71,3 +71,51 @@ pub fn hostname() -> Option<String> {
 pub fn account_home() -> Option<PathBuf> {
     None
 }
+
+/// Windows: OpenSSH cannot multiplex, paths are shown with `\`.
+pub const WINDOWS: bool = true;
+
+/// What libssh2 can run a session over: a socket.
+#[cfg(windows)]
+pub trait Socket: std::os::windows::io::AsRawSocket {}
+#[cfg(windows)]
+impl<T: std::os::windows::io::AsRawSocket> Socket for T {}
+
+/// The socket end [`spawn_on_socket`] would give back.
+pub type CommandSocket = std::net::TcpStream;
+
+/// Not here yet: reading a host key through a gateway's `ssh -W` (the built-in client's own
+/// tunnel does it on Windows).
+pub fn spawn_on_socket(_command: std::process::Command) -> io::Result<(CommandSocket, std::process::Child)> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "reading a host key through a gateway's ssh is not supported on this system yet",
+    ))
+}
+
+/// On Ctrl-C: writes `message` to standard error and exits with `code` (a console control
+/// handler, `SetConsoleCtrlHandler`).
+#[cfg(windows)]
+pub fn on_interrupt(message: &'static [u8], code: i32) {
+    use windows_sys::Win32::System::Console::{SetConsoleCtrlHandler, CTRL_BREAK_EVENT, CTRL_C_EVENT};
+    static MESSAGE: std::sync::OnceLock<(&'static [u8], i32)> = std::sync::OnceLock::new();
+    let _ = MESSAGE.set((message, code));
+    unsafe extern "system" fn on_ctrl(kind: u32) -> windows_sys::core::BOOL {
+        if kind == CTRL_C_EVENT || kind == CTRL_BREAK_EVENT {
+            use std::io::Write;
+            if let Some((m, code)) = MESSAGE.get() {
+                let _ = std::io::stderr().write_all(m);
+                std::process::exit(*code);
+            }
+        }
+        0
+    }
+    // SAFETY: registers a handler function that lives for the whole process.
+    unsafe {
+        SetConsoleCtrlHandler(Some(on_ctrl), 1);
+    }
+}
+
+/// Neither Unix nor Windows: the system's own Ctrl-C.
+#[cfg(not(windows))]
+pub fn on_interrupt(_message: &'static [u8], _code: i32) {}

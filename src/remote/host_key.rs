@@ -74,23 +74,14 @@ pub fn read(host: &str, port: u16, key_types: &[&str], timeout: Duration) -> Res
 /// Reads the host key of `host` behind a gateway, over `forward` (`ssh -W host:port gateway` on
 /// the gateway's open master): the key exchange runs through the gateway, and the host sees no
 /// authentication request. The gateway's own sign-in happened before, after its key was checked.
-#[cfg(unix)]
 pub fn read_via(
-    mut forward: std::process::Command,
+    forward: std::process::Command,
     host: &str,
     key_types: &[&str],
     timeout: Duration,
 ) -> Result<ServerKey, RemoteError> {
-    use std::os::unix::net::UnixStream;
-    use std::process::Stdio;
     let io = |e: std::io::Error| RemoteError::Spawn { program: "ssh -W".into(), source: e };
-    let (ours, theirs) = UnixStream::pair().map_err(io)?;
-    let mut child = forward
-        .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs.try_clone().map_err(io)?)))
-        .stdout(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(io)?;
+    let (ours, mut child) = crate::platform::spawn_on_socket(forward).map_err(io)?;
     let result = exchange(ours, host, key_types, timeout);
     let _ = child.kill();
     let output = child.wait_with_output().map_err(io)?;
@@ -106,21 +97,8 @@ pub fn read_via(
     })
 }
 
-#[cfg(not(unix))]
-pub fn read_via(
-    _forward: std::process::Command,
-    host: &str,
-    _key_types: &[&str],
-    _timeout: Duration,
-) -> Result<ServerKey, RemoteError> {
-    Err(RemoteError::Protocol {
-        host: host.into(),
-        message: "reading a host key through a gateway is not supported on this system yet".into(),
-    })
-}
-
 /// The key exchange on an open stream, then a disconnect; no authentication.
-pub fn exchange<S: 'static + StreamFd>(
+pub fn exchange<S: 'static + crate::platform::Socket>(
     stream: S,
     host: &str,
     key_types: &[&str],
@@ -143,16 +121,6 @@ pub fn exchange<S: 'static + StreamFd>(
     let _ = session.disconnect(None, "host key read", None);
     key
 }
-
-/// What libssh2 can run a session over: a socket.
-#[cfg(unix)]
-pub trait StreamFd: std::os::fd::AsRawFd {}
-#[cfg(unix)]
-impl<T: std::os::fd::AsRawFd> StreamFd for T {}
-#[cfg(windows)]
-pub trait StreamFd: std::os::windows::io::AsRawSocket {}
-#[cfg(windows)]
-impl<T: std::os::windows::io::AsRawSocket> StreamFd for T {}
 
 /// The host key of an established session.
 pub fn server_key(session: &Session) -> Option<ServerKey> {

@@ -8,6 +8,7 @@ use super::shell_session::ShellSession;
 use super::{Remote, RemoteError, RemoteOutput, Running};
 use crate::exchange::Script;
 use crate::prompt::Prompter;
+use crate::ssh_command::SshCommand;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -64,13 +65,13 @@ impl OpenSsh {
         self
     }
 
+    /// ssh as every call here makes it ([`SshCommand`]: environment, locale, config).
+    fn ssh(&self) -> SshCommand {
+        SshCommand::new(self.config.as_deref(), &self.vars)
+    }
+
     fn command(&self) -> Command {
-        let mut cmd = Command::new("ssh");
-        cmd.env_clear().envs(&self.vars).env("LANG", "C").env("LC_ALL", "C");
-        if let Some(f) = &self.config {
-            cmd.arg("-F").arg(f);
-        }
-        cmd
+        self.ssh().command()
     }
 
     fn spawn_err(e: std::io::Error) -> RemoteError {
@@ -83,9 +84,7 @@ impl OpenSsh {
 
     /// `command` on the cluster over the shared connection (never prompting), started.
     fn spawn(&self, command: &str, input: &[u8]) -> std::io::Result<Running> {
-        let mut cmd = self.command();
-        cmd.args(["-o", "BatchMode=yes", "-o", "ControlMaster=no", "-o", "ConnectTimeout=20", &self.alias])
-            .arg(command);
+        let cmd = self.ssh().batch().arg(&self.alias).arg(command).command();
         let (host, port) = (self.host.clone(), self.port);
         Running::spawn(cmd, input, Box::new(move |stderr| RemoteError::from_ssh_stderr(stderr, &host, port)))
     }
@@ -149,18 +148,16 @@ impl OpenSsh {
         }
     }
 
-    /// A config with the alias's resolved settings (`ssh -G`) but no identity files, for
-    /// [`Remote::key_accepted`]: a gateway is reached as the real config says (its master).
     /// The ssh command of [`Remote::key_accepted`], with the throw-away config it reads.
     fn key_query(&self, key: &Path) -> (Command, Option<TempConfig>) {
         let public = PathBuf::from(format!("{}.pub", key.display()));
         let query = if public.is_file() { self.query_config(&public).ok() } else { None };
-        let mut cmd = self.command();
-        if let Some(q) = &query {
-            // The alias's own settings, resolved by ssh, without its identities.
-            cmd = Command::new("ssh");
-            cmd.env_clear().envs(&self.vars).env("LANG", "C").env("LC_ALL", "C").arg("-F").arg(&q.0);
-        }
+        // With a query config: the alias's own settings, resolved by ssh, without its identities.
+        let ssh = match &query {
+            Some(q) => self.ssh().with_config(&q.0),
+            None => self.ssh(),
+        };
+        let mut cmd = ssh.command();
         cmd.args(["-v", "-o", "ControlPath=none", "-o", "ControlMaster=no", "-o", "BatchMode=yes"])
             .args(["-o", "PreferredAuthentications=publickey", "-o", "IdentitiesOnly=yes"])
             .args(["-o", "IdentityAgent=none", "-o", "ConnectTimeout=20", "-i"])
@@ -171,6 +168,8 @@ impl OpenSsh {
         (cmd, query)
     }
 
+    /// A config with the alias's resolved settings (`ssh -G`) but no identity files, for
+    /// [`Remote::key_accepted`]: a gateway is reached as the real config says (its master).
     fn query_config(&self, public: &Path) -> std::io::Result<TempConfig> {
         let g = self.command().args(["-G", &self.alias]).stdin(Stdio::null()).output()?;
         if !g.status.success() {
@@ -315,16 +314,7 @@ impl Remote for OpenSsh {
             return self.exec(script.shell(), script.input().as_bytes(), on_line);
         }
         if self.shell.is_none() {
-            let mut ssh = self.command();
-            ssh.args([
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "ControlMaster=no",
-                "-o",
-                "ConnectTimeout=20",
-                &self.alias,
-            ]);
+            let ssh = self.ssh().batch().arg(&self.alias).command();
             let mut session = ShellSession::start(ssh, false).map_err(Self::spawn_err)?;
             if !session.wait_ready() {
                 let stderr = session.ssh_stderr();

@@ -59,7 +59,6 @@ pub trait Remote {
     fn rsync_shell(&self) -> Option<RsyncShell> {
         None
     }
-    /// An SFTP channel on this connection, where the transport has one in-process (ssh2).
     /// Runs `script` on this connection's gateway (signed in to already), if it has one and
     /// this transport can.
     fn gateway_script(&mut self, _script: &Script) -> Option<Result<RemoteOutput, RemoteError>> {
@@ -90,12 +89,12 @@ pub trait Remote {
     ) -> Result<host_key::ServerKey, RemoteError> {
         Err(RemoteError::Protocol { host: host.into(), message: "this connection has no gateway".into() })
     }
+    /// An SFTP channel on this connection, where the transport has one in-process (ssh2).
     fn sftp(&mut self) -> Result<Option<Box<dyn Upload + '_>>, RemoteError> {
         Ok(None)
     }
 }
 
-/// How rsync's ssh rides on the run's connection.
 /// A key question asked in the background ([`Remote::start_key_query`]).
 pub struct KeyQuery(std::thread::JoinHandle<Result<bool, RemoteError>>);
 
@@ -110,6 +109,7 @@ impl KeyQuery {
     }
 }
 
+/// How rsync's ssh rides on the run's connection.
 #[derive(Debug, Clone)]
 pub struct RsyncShell {
     /// The environment rsync and its ssh run with (rsync's `-e` is the plan's).

@@ -139,7 +139,7 @@ impl Ssh2Session {
 }
 
 /// The key exchange on `stream`, the server's key required to be one of `expected`.
-fn key_exchange<S: 'static + super::host_key::StreamFd>(
+fn key_exchange<S: 'static + crate::platform::Socket>(
     stream: S,
     host: &str,
     expected: &[String],
