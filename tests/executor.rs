@@ -519,8 +519,8 @@ const STEPS: &[StepId] = &[
     StepId::CheckJob,
 ];
 
-struct Outcome {
-    result: Result<(), hpcinit::exec::StepFailed>,
+struct Outcome<E = hpcinit::exec::StepFailed> {
+    result: Result<(), E>,
     seen: Seen,
     lines: Vec<String>,
     round_trips: usize,
@@ -538,6 +538,28 @@ fn bootstrap_from(
     cluster: Option<Left>,
     refuse_key: bool,
 ) -> Outcome {
+    against_fake(
+        profile,
+        laptop,
+        |fake| {
+            fake.fail_build = fail_build;
+            fake.refuse_key = refuse_key;
+            if let Some((facts, key_installed, snapshot)) = cluster {
+                (fake.facts, fake.key_installed, fake.snapshot) = (facts, key_installed, snapshot);
+            }
+        },
+        |cx| run(cx, STEPS),
+    )
+}
+
+/// `body` run with a context over a [`FakeCluster`] made for `profile` (a project with one file,
+/// the key in use, on a portal site pasted there already) and changed by `setup`.
+fn against_fake<T>(
+    profile: &Profile,
+    laptop: &Laptop,
+    setup: impl FnOnce(&mut FakeCluster),
+    body: impl FnOnce(&mut Context) -> Result<(), T>,
+) -> Outcome<T> {
     let answers = laptop.answers(profile);
     let local = laptop.local();
     std::fs::create_dir_all(&answers.project_dir).expect("project dir");
@@ -545,16 +567,9 @@ fn bootstrap_from(
     std::fs::create_dir_all(laptop.rsync_log()).expect("fake rsync's records");
     let seen = Rc::new(RefCell::new(Seen::default()));
     let mut fake = FakeCluster::new(profile, &answers, &local, seen.clone());
-    fake.fail_build = fail_build;
-    fake.refuse_key = refuse_key;
-    // On a portal site, the person has pasted the key there.
     fake.key_installed = profile.raw.key_registration.mode.value == RegistrationMode::Portal;
     fake.rsync_log = laptop.rsync_log();
-    if let Some((facts, key_installed, snapshot)) = cluster {
-        fake.facts = facts;
-        fake.key_installed = key_installed;
-        fake.snapshot = snapshot;
-    }
+    setup(&mut fake);
     let options = options();
     let mut prompter = ScriptedPrompter::default();
     let mut lines = Lines::default();
@@ -564,7 +579,7 @@ fn bootstrap_from(
         let mut cx = Context::new(&laptop.env, plan, replan, &options, &mut prompter, &mut lines)
             .with_remote(Box::new(fake));
         cx.key = Some(key_info(laptop));
-        let result = run(&mut cx, STEPS);
+        let result = body(&mut cx);
         (result, cx.round_trips)
     };
     let seen = Rc::try_unwrap(seen).map(RefCell::into_inner).unwrap_or_default();
@@ -693,28 +708,10 @@ fn a_sync_alone_sends_the_plans_finishing_script_with_the_copy() {
     for profile in set.iter() {
         let name = profile.name();
         let laptop = Laptop::new();
-        let answers = laptop.answers(profile);
-        let local = laptop.local();
-        std::fs::create_dir_all(&answers.project_dir).expect("project dir");
-        std::fs::write(answers.project_dir.join("main.py"), "print('hi')\n").expect("a file");
-        std::fs::create_dir_all(laptop.rsync_log()).expect("records");
-        let seen = Rc::new(RefCell::new(Seen::default()));
-        let mut fake = FakeCluster::new(profile, &answers, &local, seen.clone());
-        fake.rsync_log = laptop.rsync_log();
-        fake.open = true;
-        let options = options();
-        let mut prompter = ScriptedPrompter::default();
-        let mut lines = Lines::default();
-        let plan = hpcinit::plan::build(profile, &answers, &local, None).expect("plan");
-        let replan: Replan = Box::new(|facts| hpcinit::plan::build(profile, &answers, &local, facts));
-        let result = {
-            let mut cx = Context::new(&laptop.env, plan.clone(), replan, &options, &mut prompter, &mut lines)
-                .with_remote(Box::new(fake));
-            run(&mut cx, &[StepId::Sync])
-        };
-        assert!(result.is_ok(), "{name}: {:?}\n{}", result.err(), lines.0.join("\n"));
-        let seen = seen.borrow();
-        assert!(seen.mismatches.is_empty(), "{name}: {}", seen.mismatches.join("\n\n"));
+        let out = against_fake(profile, &laptop, |fake| fake.open = true, |cx| run(cx, &[StepId::Sync]));
+        assert!(out.result.is_ok(), "{name}: {:?}\n{}", out.result.err(), out.lines.join("\n"));
+        assert!(out.seen.mismatches.is_empty(), "{name}: {}", out.seen.mismatches.join("\n\n"));
+        let plan = plan_for(profile, &laptop);
         let runs = rsync_runs(&laptop, &plan);
         assert_eq!(runs.len(), 1, "{name}: one copy");
         let finish = runs[0].1.as_deref().expect("the finishing script came along");
@@ -727,11 +724,8 @@ fn a_sync_alone_sends_the_plans_finishing_script_with_the_copy() {
         let manifest = std::fs::read(laptop.rsync_log().join("manifest.0")).expect("manifest came along");
         let sha = hpcinit::local::manifest::hex_sha256(&manifest);
         assert!(call.contains(&sha), "{name}: checked against the manifest sent: {call}");
-        assert!(
-            lines.0.iter().any(|l| l.starts_with("end Done") && l.contains("20260101T000000Z")),
-            "{name}: {:?}",
-            lines.0
-        );
+        let done = out.lines.iter().any(|l| l.starts_with("end Done") && l.contains("20260101T000000Z"));
+        assert!(done, "{name}: {:?}", out.lines);
     }
 }
 
@@ -746,29 +740,25 @@ fn doctor_and_uninstall_send_the_scripts_their_plans_show() {
         let (facts, key, snapshot) =
             first.seen.cluster.clone().expect("the cluster as the bootstrap left it");
         assert!(snapshot.is_some(), "{name}: the bootstrap made a snapshot");
-        let answers = laptop.answers(profile);
-        let local = laptop.local();
-        let seen = Rc::new(RefCell::new(Seen::default()));
-        let mut fake = FakeCluster::new(profile, &answers, &local, seen.clone());
-        (fake.facts, fake.key_installed, fake.snapshot) = (facts, key, snapshot);
-        fake.record_snapshot();
-        fake.rsync_log = laptop.rsync_log();
-        let options = options();
-        let mut prompter = ScriptedPrompter::default();
-        let mut lines = Lines::default();
-        let plan = hpcinit::plan::build(profile, &answers, &local, None).expect("plan");
-        let replan: Replan = Box::new(|facts| hpcinit::plan::build(profile, &answers, &local, facts));
-        let (rows, removed) = {
-            let mut cx = Context::new(&laptop.env, plan.clone(), replan, &options, &mut prompter, &mut lines)
-                .with_remote(Box::new(fake));
-            cx.key = Some(key_info(&laptop));
-            let rows = hpcinit::commands::doctor::cluster_rows(&mut cx, profile);
-            let script = hpcinit::plan::uninstall::plan(&cx.plan).script;
-            (rows, hpcinit::commands::uninstall::on_cluster(&mut cx, &script))
-        };
-        let seen = seen.borrow();
-        assert!(seen.mismatches.is_empty(), "{name}: {}", seen.mismatches.join("\n\n"));
-        let p = &seen.purposes;
+        let mut rows = Vec::new();
+        let mut removed = Vec::new();
+        let out = against_fake(
+            profile,
+            &laptop,
+            |fake| {
+                (fake.facts, fake.key_installed, fake.snapshot) = (facts, key, snapshot);
+                fake.record_snapshot();
+            },
+            |cx| {
+                rows = hpcinit::commands::doctor::cluster_rows(cx, profile);
+                let script = hpcinit::plan::uninstall::plan(&cx.plan).script;
+                removed = hpcinit::commands::uninstall::on_cluster(cx, &script).map_err(|e| e.to_string())?;
+                Ok::<(), String>(())
+            },
+        );
+        assert!(out.result.is_ok(), "{name}: {:?}", out.result.err());
+        assert!(out.seen.mismatches.is_empty(), "{name}: {}", out.seen.mismatches.join("\n\n"));
+        let p = &out.seen.purposes;
         for must in [
             "probe",
             "compare latest with its manifest",
@@ -786,7 +776,7 @@ fn doctor_and_uninstall_send_the_scripts_their_plans_show() {
             failed.is_empty(),
             "{name}: on the cluster the bootstrap left, every check passes: {failed:?}"
         );
-        assert_eq!(removed.expect("uninstall ran"), ["/home/alice/venvs/demo on the cluster"]);
+        assert_eq!(removed, ["/home/alice/venvs/demo on the cluster"]);
     }
 }
 

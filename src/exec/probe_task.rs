@@ -4,8 +4,8 @@
 //! after applying costs no extra round trip.
 
 use super::{Applied, Check, Context, StepError, Task};
-use crate::exchange::last_tagged;
 use crate::exchange::Script;
+use crate::exchange::{last_tagged, tagged};
 use crate::plan::facts::ModuleSystem;
 use crate::plan::{ProbePlan, RemoteFacts};
 use crate::remote::RemoteOutput;
@@ -89,7 +89,7 @@ pub fn change_and_reprobe(
 /// A step's script that exited non-zero: what the cluster printed (tagged lines left out).
 fn script_failed(what: &str, out: &RemoteOutput, hint: &str) -> StepError {
     let detail: Vec<&str> =
-        out.stdout.lines().chain(out.stderr.lines()).filter(|l| !l.starts_with("@@")).collect();
+        out.stdout.lines().chain(out.stderr.lines()).filter(|l| tagged(l).is_none()).collect();
     StepError::Cluster { what: what.into(), detail: detail.join(" | "), hint: hint.into() }
 }
 

@@ -15,6 +15,7 @@ use crate::plan::pins::{self, PinKind, PinMatch};
 
 use crate::exchange::Script;
 use crate::exchange::{tagged, tags};
+use crate::plan::venv_build::{error_lines, pip_progress};
 use crate::plan::venv_build::{BuildAnswer, BuildReport, PHASES};
 use crate::plan::PythonPlan;
 use crate::remote::{RemoteOutput, Running};
@@ -189,14 +190,7 @@ impl PythonTask {
                 stage = stages.iter().position(|s| *s == name).map(|i| i as u64 + 1).unwrap_or(stage);
                 bar.stage(stage, &stage_label(&name));
             } else if tagged(line).is_none() && stage >= 3 {
-                // pip's own lines: "Collecting numpy", "Installing collected packages: …".
-                let l = line.trim();
-                if l.starts_with("Collecting")
-                    || l.starts_with("Installing")
-                    || l.starts_with("Downloading")
-                    || l.starts_with("Processing")
-                    || l.starts_with("Successfully")
-                {
+                if let Some(l) = pip_progress(line) {
                     bar.update(&format!(
                         "{}: {}",
                         stage_label(stages[(stage as usize).saturating_sub(1).min(stages.len() - 1)]),
@@ -343,11 +337,7 @@ fn truncate(s: &str, n: usize) -> String {
 }
 
 fn failure(p: &PythonPlan, stage: &str, stdout: &str, import_errors: &[String]) -> StepError {
-    let errors: Vec<&str> = stdout
-        .lines()
-        .filter(|l| !l.starts_with("@@"))
-        .filter(|l| l.contains("ERROR") || l.contains("rror:") || l.contains("Lmod has detected"))
-        .collect();
+    let errors = error_lines(stdout);
     let mut detail = match stage {
         "modules" => "the modules did not load".to_string(),
         "create" => "the environment could not be created".to_string(),

@@ -77,6 +77,25 @@ fn text(name: &str, value: &str) -> String {
     format!("{name}=$(cat {open}\n{body}\n)\n")
 }
 
+/// pip's own progress lines among the build's output ("Collecting numpy", "Installing collected
+/// packages: …"), trimmed, to show while it runs; nothing else.
+pub fn pip_progress(line: &str) -> Option<&str> {
+    let l = line.trim();
+    ["Collecting", "Installing", "Downloading", "Processing", "Successfully"]
+        .iter()
+        .any(|w| l.starts_with(w))
+        .then_some(l)
+}
+
+/// The lines of a failed build's output worth showing: pip's and Lmod's errors, never a tag.
+pub fn error_lines(stdout: &str) -> Vec<&str> {
+    stdout
+        .lines()
+        .filter(|l| crate::exchange::tagged(l).is_none())
+        .filter(|l| l.contains("ERROR") || l.contains("rror:") || l.contains("Lmod has detected"))
+        .collect()
+}
+
 /// One line of the build's answer (`venv_build.sh`, the import proof and the pin matcher).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BuildReport {
