@@ -7,7 +7,7 @@
 use super::{Applied, Check, Context, StepError, Task};
 use crate::exchange::tags;
 use crate::plan::facts::ProbePath;
-use crate::plan::smoke::JobReport;
+use crate::plan::smoke::{JobFailure, JobReport, JobState};
 use crate::plan::CheckJobPlan;
 use crate::remote::RemoteOutput;
 
@@ -44,21 +44,21 @@ impl Task for CheckJobTask {
         let script = script.and_args([token(), timeout.to_string()]);
         let mut wait = cx.reporter.wait("submitting the test job");
         let mut id = String::new();
-        let mut states: Vec<String> = Vec::new();
+        let mut states: Vec<JobState> = Vec::new();
         let out = cx.run_script(&script, &mut |line| match tags::<JobReport>(line).pop() {
             Some(JobReport::Submitted(j)) => {
                 id = j;
                 wait.update(&format!("job {id} submitted"));
             }
             Some(JobReport::State(st)) => {
-                wait.update(&format!("job {id}: {}", describe_state(&st)));
+                wait.update(&format!("job {id}: {st}"));
                 states.push(st);
             }
             _ => {}
         })?;
         drop(wait);
         for s in &states {
-            cx.reporter.trace(&format!("job {id}: {}", describe_state(s)));
+            cx.reporter.trace(&format!("job {id}: {s}"));
         }
         self.outcome(&site, &id, &out, timeout)
     }
@@ -75,15 +75,15 @@ impl CheckJobTask {
     ) -> Result<Applied, StepError> {
         let reports = tags::<JobReport>(&out.stdout);
         let first = |pick: fn(&JobReport) -> Option<&String>| reports.iter().find_map(pick).cloned();
-        if let Some(fail) = first(|r| if let JobReport::Failed(f) = r { Some(f) } else { None }) {
-            let (what, rest) = fail.split_once(' ').unwrap_or((fail.as_str(), ""));
-            let detail = match what {
-                "no-log-dir" => {
-                    format!("the log directory {rest} does not exist, so the job would fail without a word")
+        let failed = reports.iter().find_map(|r| if let JobReport::Failed(f) = r { Some(f) } else { None });
+        if let Some(fail) = failed {
+            let detail = match fail {
+                JobFailure::NoLogDir(dir) => {
+                    format!("the log directory {dir} does not exist, so the job would fail without a word")
                 }
-                _ => format!(
+                JobFailure::Submit(said) => format!(
                     "the scheduler refused the job: {}",
-                    if rest.is_empty() { out.stdout.trim() } else { rest }
+                    if said.is_empty() { out.stdout.trim() } else { said }
                 ),
             };
             return Err(StepError::Cluster {
@@ -100,16 +100,16 @@ impl CheckJobTask {
         }
         let final_state =
             first(|r| if let JobReport::Final(f) = r { Some(f) } else { None }).unwrap_or_default();
-        let timed_out = first(|r| if let JobReport::TimedOut(st) = r { Some(st) } else { None });
+        let timed_out =
+            reports.iter().find_map(|r| if let JobReport::TimedOut(st) = r { Some(st) } else { None });
         let tail: Vec<String> = reports
             .iter()
             .filter_map(|r| if let JobReport::Tail(l) = r { Some(l.clone()) } else { None })
             .collect();
         let mut detail = match &timed_out {
-            Some(st) => format!(
-                "job {id} did not finish within {timeout} s and was cancelled; last state: {}",
-                describe_state(st)
-            ),
+            Some(st) => {
+                format!("job {id} did not finish within {timeout} s and was cancelled; last state: {st}")
+            }
             None => format!("job {id} ended ({}) without writing its line to {log}", final_state.trim()),
         };
         if !tail.is_empty() {
@@ -125,16 +125,6 @@ impl CheckJobTask {
                 format!("read {log} and the .err file beside it; the scheduler's reason is above")
             },
         })
-    }
-}
-
-/// `PENDING Priority` → `pending (Priority)`.
-fn describe_state(s: &str) -> String {
-    let mut parts = s.splitn(2, ' ');
-    let state = parts.next().unwrap_or("").to_lowercase();
-    match parts.next().map(str::trim).filter(|r| !r.is_empty() && *r != "None" && *r != "-") {
-        Some(reason) => format!("{state} ({reason})"),
-        None => state,
     }
 }
 

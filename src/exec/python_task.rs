@@ -16,7 +16,7 @@ use crate::plan::pins::{self, PinKind, PinMatch};
 use crate::exchange::Script;
 use crate::exchange::{tagged, tags};
 use crate::plan::venv_build::{error_lines, pip_progress};
-use crate::plan::venv_build::{BuildAnswer, BuildReport, PHASES};
+use crate::plan::venv_build::{BuildAnswer, BuildReport, BuildStage, PHASES};
 use crate::plan::PythonPlan;
 use crate::remote::{RemoteOutput, Running};
 
@@ -180,20 +180,20 @@ impl PythonTask {
         replace: bool,
     ) -> Result<RemoteOutput, StepError> {
         let script = build(cx, p, replace);
-        let stages: Vec<&str> =
-            PHASES.iter().map(|(name, _)| *name).filter(|n| *n != "match" || p.from_lock.is_some()).collect();
+        let stages: Vec<BuildStage> =
+            PHASES.iter().copied().filter(|s| *s != BuildStage::Match || p.from_lock.is_some()).collect();
         let mut bar = cx.reporter.progress(&format!("building {}", p.venv), stages.len() as u64);
         let mut stage = 0u64;
         let mut trace: Vec<String> = Vec::new();
         let mut show = |line: &str| {
-            if let Some(BuildReport::Phase(name)) = tags::<BuildReport>(line).pop() {
-                stage = stages.iter().position(|s| *s == name).map(|i| i as u64 + 1).unwrap_or(stage);
-                bar.stage(stage, &stage_label(&name));
+            if let Some(BuildReport::Phase(now)) = tags::<BuildReport>(line).pop() {
+                stage = stages.iter().position(|s| *s == now).map(|i| i as u64 + 1).unwrap_or(stage);
+                bar.stage(stage, now.label());
             } else if tagged(line).is_none() && stage >= 3 {
                 if let Some(l) = pip_progress(line) {
                     bar.update(&format!(
                         "{}: {}",
-                        stage_label(stages[(stage as usize).saturating_sub(1).min(stages.len() - 1)]),
+                        stages[(stage as usize).saturating_sub(1).min(stages.len() - 1)].label(),
                         truncate(l, 70)
                     ));
                 }
@@ -225,14 +225,14 @@ fn take_result(cx: &mut Context, p: &PythonPlan, out: &RemoteOutput) -> Result<A
     let answer = BuildAnswer::parse(&out.stdout);
     let upgrades = p.from_lock.as_ref().is_some_and(|l| l.upgrades);
     let pins = answer.pins.clone();
-    if let Some(fail) = &answer.fail {
-        if fail == "match" && !pins.is_empty() {
+    if let Some(fail) = answer.fail {
+        if fail == Some(BuildStage::Match) && !pins.is_empty() {
             return Err(unmet_pins(cx, p, &pins));
         }
         return Err(failure(p, fail, &out.stdout, &answer.import_errors));
     }
     let Some(built) = answer.done.clone() else {
-        return Err(failure(p, "unknown", &out.stdout, &[]));
+        return Err(failure(p, None, &out.stdout, &[]));
     };
     take_venv_facts(cx, out)?;
     let BuildAnswer { python, modules, freeze, imports, .. } = answer;
@@ -324,10 +324,6 @@ fn unmet_pins(cx: &Context, p: &PythonPlan, all: &[PinMatch]) -> StepError {
     }
 }
 
-fn stage_label(name: &str) -> String {
-    PHASES.iter().find(|(n, _)| *n == name).map_or(name, |(_, label)| label).to_string()
-}
-
 fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_string()
@@ -336,17 +332,22 @@ fn truncate(s: &str, n: usize) -> String {
     }
 }
 
-fn failure(p: &PythonPlan, stage: &str, stdout: &str, import_errors: &[String]) -> StepError {
+fn failure(p: &PythonPlan, stage: Option<BuildStage>, stdout: &str, import_errors: &[String]) -> StepError {
     let errors = error_lines(stdout);
     let mut detail = match stage {
-        "modules" => "the modules did not load".to_string(),
-        "create" => "the environment could not be created".to_string(),
-        "pip" => "pip could not be updated".to_string(),
-        "install" => "pip could not install the requirements".to_string(),
-        "match" => "the lock's versions could not be matched against this site's pip".to_string(),
-        "verify" => format!("the requirements installed but do not import: {}", import_errors.join("; ")),
-        "exists" => format!("{} exists and is not hpcinit's", p.venv),
-        other => format!("the build stopped ({other})"),
+        Some(BuildStage::Modules) => "the modules did not load".to_string(),
+        Some(BuildStage::Create) => "the environment could not be created".to_string(),
+        Some(BuildStage::Pip) => "pip could not be updated".to_string(),
+        Some(BuildStage::Install) => "pip could not install the requirements".to_string(),
+        Some(BuildStage::Match) => {
+            "the lock's versions could not be matched against this site's pip".to_string()
+        }
+        Some(BuildStage::Verify) => {
+            format!("the requirements installed but do not import: {}", import_errors.join("; "))
+        }
+        Some(BuildStage::Exists) => format!("{} exists and is not hpcinit's", p.venv),
+        Some(other) => format!("the build stopped while {}", other.label()),
+        None => "the build stopped without saying where".to_string(),
     };
     if !errors.is_empty() {
         detail.push_str(&format!(

@@ -88,9 +88,9 @@ pub enum JobReport {
     /// Submitted, with this job id.
     Submitted(String),
     /// Queued or running: the state and the scheduler's reason.
-    State(String),
+    State(JobState),
     /// Cancelled at the deadline, in this state.
-    TimedOut(String),
+    TimedOut(JobState),
     /// How it ended, in the scheduler's words.
     Final(String),
     /// Where its log is.
@@ -99,8 +99,47 @@ pub enum JobReport {
     Found(String),
     /// One of the log's last lines.
     Tail(String),
-    /// Not submitted: `no-log-dir DIR` or `submit WHAT THE SCHEDULER SAID`.
-    Failed(String),
+    /// Not submitted.
+    Failed(JobFailure),
+}
+
+/// Why the test job was not submitted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobFailure {
+    /// The log directory does not exist (the scheduler would fail the job without a word).
+    NoLogDir(String),
+    /// The scheduler refused it, in its words.
+    Submit(String),
+}
+
+/// A job's state while it is queued or running, and the scheduler's reason (`PENDING Priority`,
+/// `RUNNING None`; LSF: `PEND New job is waiting for scheduling`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobState {
+    pub state: String,
+    pub reason: Option<String>,
+}
+
+impl JobState {
+    fn parse(payload: &str) -> JobState {
+        let (state, reason) = payload.trim().split_once(' ').unwrap_or((payload.trim(), ""));
+        let reason = reason.trim();
+        JobState {
+            state: state.to_string(),
+            reason: (!reason.is_empty() && reason != "None" && reason != "-").then(|| reason.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for JobState {
+    /// `pending (Priority)`, `running`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.state.to_lowercase())?;
+        match &self.reason {
+            Some(r) => write!(f, " ({r})"),
+            None => Ok(()),
+        }
+    }
 }
 
 impl Tagged for JobReport {
@@ -108,14 +147,41 @@ impl Tagged for JobReport {
         let p = payload.to_string();
         Some(match tag {
             "job" => JobReport::Submitted(p),
-            "state" => JobReport::State(p),
-            "timeout" => JobReport::TimedOut(p),
+            "state" => JobReport::State(JobState::parse(payload)),
+            "timeout" => JobReport::TimedOut(JobState::parse(payload)),
             "final" => JobReport::Final(p),
             "log" => JobReport::Log(p),
             "ok" => JobReport::Found(p),
             "tail" => JobReport::Tail(p),
-            "fail" => JobReport::Failed(p),
+            "fail" => JobReport::Failed(match payload.split_once(' ').unwrap_or((payload, "")) {
+                ("no-log-dir", dir) => JobFailure::NoLogDir(dir.to_string()),
+                (_, said) => JobFailure::Submit(said.to_string()),
+            }),
             _ => return None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::tags;
+
+    #[test]
+    fn the_test_jobs_reply_is_typed() {
+        let out = "Welcome\n@@hpcinit:job 42\n@@hpcinit:state PENDING Priority\n@@hpcinit:state RUNNING None\n@@hpcinit:timeout PEND New job is waiting for scheduling\n@@hpcinit:fail no-log-dir /scratch/a/logs\n@@hpcinit:fail submit sbatch: error: invalid account\n";
+        let r = tags::<JobReport>(out);
+        assert_eq!(r[0], JobReport::Submitted("42".into()));
+        let JobReport::State(pending) = &r[1] else { panic!("{r:?}") };
+        assert_eq!(pending.to_string(), "pending (Priority)");
+        let JobReport::State(running) = &r[2] else { panic!("{r:?}") };
+        assert_eq!(
+            (running.state.as_str(), running.reason.as_deref(), running.to_string().as_str()),
+            ("RUNNING", None, "running")
+        );
+        let JobReport::TimedOut(pend) = &r[3] else { panic!("{r:?}") };
+        assert_eq!(pend.reason.as_deref(), Some("New job is waiting for scheduling"));
+        assert_eq!(r[4], JobReport::Failed(JobFailure::NoLogDir("/scratch/a/logs".into())));
+        assert_eq!(r[5], JobReport::Failed(JobFailure::Submit("sbatch: error: invalid account".into())));
     }
 }

@@ -19,16 +19,65 @@ pub const VERIFY: &str = include_str!("verify_imports.py");
 /// Matches the lock's pins against what the site's pip can install, before installing.
 const MATCH_PINS: &str = include_str!("match_pins.py");
 
-/// The build's phases in order, as `venv_build.sh` tags them, with what the progress bar says;
-/// `match` runs only for a build from a lock.
-pub const PHASES: &[(&str, &str)] = &[
-    ("modules", "loading modules"),
-    ("create", "creating the environment"),
-    ("pip", "updating pip"),
-    ("match", "matching the lock's versions"),
-    ("install", "installing requirements"),
-    ("verify", "importing every requirement"),
-    ("swap", "putting it in place"),
+/// A stage of the build, as `venv_build.sh` tags it (`phase STAGE` when it begins, `fail STAGE`
+/// when it stops there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuildStage {
+    Modules,
+    Create,
+    Pip,
+    /// Only for a build from a lock.
+    Match,
+    Install,
+    Verify,
+    Swap,
+    /// Not a phase: something not hpcinit's is where the environment goes.
+    Exists,
+    /// Not a phase: the environment's parent directory could not be made.
+    Mkdir,
+}
+
+impl BuildStage {
+    fn from_word(word: &str) -> Option<BuildStage> {
+        Some(match word.trim() {
+            "modules" => BuildStage::Modules,
+            "create" => BuildStage::Create,
+            "pip" => BuildStage::Pip,
+            "match" => BuildStage::Match,
+            "install" => BuildStage::Install,
+            "verify" => BuildStage::Verify,
+            "swap" => BuildStage::Swap,
+            "exists" => BuildStage::Exists,
+            "mkdir" => BuildStage::Mkdir,
+            _ => return None,
+        })
+    }
+
+    /// What the progress bar says while it runs.
+    pub fn label(self) -> &'static str {
+        match self {
+            BuildStage::Modules => "loading modules",
+            BuildStage::Create => "creating the environment",
+            BuildStage::Pip => "updating pip",
+            BuildStage::Match => "matching the lock's versions",
+            BuildStage::Install => "installing requirements",
+            BuildStage::Verify => "importing every requirement",
+            BuildStage::Swap => "putting it in place",
+            BuildStage::Exists => "checking what is there",
+            BuildStage::Mkdir => "making the parent directory",
+        }
+    }
+}
+
+/// The build's phases in order; `Match` runs only for a build from a lock.
+pub const PHASES: &[BuildStage] = &[
+    BuildStage::Modules,
+    BuildStage::Create,
+    BuildStage::Pip,
+    BuildStage::Match,
+    BuildStage::Install,
+    BuildStage::Verify,
+    BuildStage::Swap,
 ];
 
 /// What the build script is made from.
@@ -99,10 +148,10 @@ pub fn error_lines(stdout: &str) -> Vec<&str> {
 /// One line of the build's answer (`venv_build.sh`, the import proof and the pin matcher).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BuildReport {
-    /// A stage begins: modules, create, pip, match, install, verify, swap.
-    Phase(String),
-    /// The stage that failed (or `exists`: something not hpcinit's is in the way).
-    Fail(String),
+    /// A stage begins.
+    Phase(BuildStage),
+    /// The stage that failed; `None` for a stage this hpcinit does not know.
+    Fail(Option<BuildStage>),
     Python(String),
     Module(String),
     Freeze(String),
@@ -116,8 +165,8 @@ impl Tagged for BuildReport {
     fn from_tag(tag: &str, payload: &str) -> Option<BuildReport> {
         let p = payload.to_string();
         Some(match tag {
-            "phase" => BuildReport::Phase(p),
-            "fail" => BuildReport::Fail(p),
+            "phase" => BuildReport::Phase(BuildStage::from_word(payload)?),
+            "fail" => BuildReport::Fail(BuildStage::from_word(payload)),
             "python" => BuildReport::Python(p),
             "module" if !payload.trim().is_empty() => BuildReport::Module(p),
             "freeze" => BuildReport::Freeze(p),
@@ -132,7 +181,8 @@ impl Tagged for BuildReport {
 /// The build's answer, gathered.
 #[derive(Debug, Default)]
 pub struct BuildAnswer {
-    pub fail: Option<String>,
+    /// The build stopped, at this stage (`None` inside: one this hpcinit does not know).
+    pub fail: Option<Option<BuildStage>>,
     pub done: Option<String>,
     /// The interpreter's version (`3.11.9`).
     pub python: String,
@@ -168,5 +218,36 @@ impl BuildAnswer {
             }
         }
         a
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_builds_stages_are_typed() {
+        let out = "@@hpcinit:phase modules\nmotd\n@@hpcinit:phase install\n@@hpcinit:fail install\n";
+        let r = tags::<BuildReport>(out);
+        assert_eq!(
+            r,
+            [
+                BuildReport::Phase(BuildStage::Modules),
+                BuildReport::Phase(BuildStage::Install),
+                BuildReport::Fail(Some(BuildStage::Install))
+            ]
+        );
+        assert_eq!(
+            BuildAnswer::parse("@@hpcinit:fail something-new\n").fail,
+            Some(None),
+            "an unknown stage still fails"
+        );
+        assert!(tags::<BuildReport>("@@hpcinit:phase something-new\n").is_empty());
+        assert_eq!(pip_progress("  Collecting numpy\n"), Some("Collecting numpy"));
+        assert_eq!(pip_progress("@@hpcinit:phase pip"), None);
+        assert_eq!(
+            error_lines("@@hpcinit:fail install ERROR\nERROR: No matching distribution\nok\n"),
+            ["ERROR: No matching distribution"]
+        );
     }
 }
