@@ -322,6 +322,47 @@ pub enum Command {
         #[arg(long)]
         exit_code: bool,
     },
+    /// Jupyter Lab on a compute node: submits a job with the site's interactive defaults that
+    /// runs it from the project's venv (Jupyter Lab is added where missing) in the latest code
+    /// snapshot, waits for it (showing the scheduler's state, reason and start estimate),
+    /// forwards a port of this machine to it over the shared connection and opens the browser.
+    /// Ctrl-C ends it and cancels the job, unless --persist.
+    #[command(after_help = JUPYTER_EXAMPLES)]
+    Jupyter {
+        #[command(flatten)]
+        setup: SetupArgs,
+        #[command(flatten)]
+        resources: InteractiveArgs,
+        /// Start in the project's working directory on scratch (~/scratch/<project>, made if
+        /// missing) instead of the latest code snapshot.
+        #[arg(long)]
+        here: bool,
+        /// Print the URL; do not open a browser.
+        #[arg(long)]
+        no_browser: bool,
+        /// Leave the job running when hpcinit ends (until its time limit); recorded on this
+        /// machine for --list, --job and --stop.
+        #[arg(long)]
+        persist: bool,
+        /// This machine's port for the forward [default: the first free one from 8888].
+        #[arg(long, value_name = "PORT")]
+        port: Option<u16>,
+        /// Give up on a job that has not started after this long (it is cancelled).
+        #[arg(long, value_name = "SECONDS", default_value_t = 1800)]
+        wait_timeout: u64,
+        /// Reconnect to this running job of yours instead of submitting one.
+        #[arg(long, value_name = "ID", conflicts_with_all = ["list", "stop", "persist"])]
+        job: Option<String>,
+        /// The servers hpcinit started that are recorded on this machine, with their state.
+        #[arg(long, conflicts_with_all = ["stop", "persist"])]
+        list: bool,
+        /// Cancel a server's job (the only one recorded for the site when no ID is given).
+        #[arg(long, value_name = "ID", num_args = 0..=1, default_missing_value = "")]
+        stop: Option<String>,
+        /// Print the job and the exchanges; submit nothing.
+        #[arg(long, conflicts_with_all = ["list", "stop"])]
+        dry_run: bool,
+    },
     /// List, show and check site profiles.
     Profiles {
         #[command(subcommand)]
@@ -347,6 +388,40 @@ pub enum Command {
         command: Vec<std::ffi::OsString>,
     },
 }
+
+/// What an interactive job asks for, where the site's defaults (its profile's `interactive`
+/// section) will not do.
+#[derive(Debug, Clone, Args, Default)]
+pub struct InteractiveArgs {
+    /// Walltime: D-HH:MM:SS, HH:MM:SS or minutes [default: the site's].
+    #[arg(long, value_name = "TIME")]
+    pub time: Option<String>,
+    /// Memory for the job, e.g. 4G or 2000M [default: the site's].
+    #[arg(long, value_name = "MEM")]
+    pub mem: Option<String>,
+    /// CPU cores [default: the site's].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub cpus: Option<u32>,
+    /// GPUs [default: the site's, usually none].
+    #[arg(long, value_name = "N")]
+    pub gpus: Option<u32>,
+    /// Partition (Slurm) or queue (LSF) [default: the site's].
+    #[arg(long, value_name = "NAME")]
+    pub partition: Option<String>,
+}
+
+const JUPYTER_EXAMPLES: &str = "\
+Examples:
+  hpcinit jupyter --site saga
+      Jupyter Lab on a Saga compute node, in this project's latest snapshot.
+  hpcinit jupyter --site narval --time 3:00:00 --mem 8G --cpus 4
+      Longer and bigger than the site's interactive defaults.
+  hpcinit jupyter --site saga --persist --no-browser
+      Keep it running after hpcinit ends; print the URL only.
+  hpcinit jupyter --list
+      The servers hpcinit started, with their state.
+  hpcinit jupyter --site saga --job 1234567
+      Reconnect to a running one.";
 
 #[derive(Debug, Subcommand)]
 pub enum ProfilesCommand {

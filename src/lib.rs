@@ -153,6 +153,33 @@ fn dispatch(cli: &Cli, env: &Env, printer: &mut ui::Printer) -> Result<Exit, Err
             commands::setup::run(&mut session, &setup)
         }
         Some(Command::Lock { setup }) => commands::lock::run(&mut session, &merged(setup)),
+        Some(Command::Jupyter {
+            setup,
+            resources,
+            here,
+            no_browser,
+            persist,
+            port,
+            wait_timeout,
+            job,
+            list,
+            stop,
+            dry_run,
+        }) => {
+            let args = commands::jupyter::JupyterArgs {
+                resources: resources.clone(),
+                here: *here,
+                no_browser: *no_browser,
+                persist: *persist,
+                port: *port,
+                wait_timeout: *wait_timeout,
+                job: job.clone(),
+                list: *list,
+                stop: stop.clone(),
+                dry_run: *dry_run,
+            };
+            commands::jupyter::run(&mut session, &merged(setup), &args)
+        }
         Some(Command::Diff { sites, project_dir, json, exit_code }) => {
             let args = commands::diff::DiffArgs {
                 sites,

@@ -37,6 +37,9 @@ mod jump_steps;
 #[path = "cluster/wsl_steps.rs"]
 mod wsl_steps;
 
+#[path = "cluster/jupyter_steps.rs"]
+mod jupyter_steps;
+
 struct Cluster {
     dir: PathBuf,
     vars: Vec<(String, String)>,

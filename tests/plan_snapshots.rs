@@ -127,3 +127,49 @@ fn plan_text_of_saga_on_windows() {
     assert!(text.contains("UserKnownHostsFile ~/.ssh/known_hosts.d/hpcinit"), "{text}");
     insta::assert_snapshot!("plan_saga_windows", text);
 }
+
+/// `hpcinit jupyter --dry-run` for every built-in profile: the interactive job (Slurm's and
+/// LSF's directives, the site's defaults and where each came from), the exchanges, the route.
+#[test]
+fn jupyter_plan_of_every_builtin_profile() {
+    let set = ProfileSet::builtin().expect("built-in profiles load");
+    for profile in set.iter() {
+        let plan =
+            plan::build(profile, &answers_for(profile), &local(), None).expect("a plan without remote facts");
+        let jp = plan::jupyter::plan(&plan, profile, &Default::default());
+        insta::assert_snapshot!(
+            format!("jupyter_{}", profile.name()),
+            hpcinit::ui::render_jupyter_plan(&jp, &Style::new(false))
+        );
+    }
+}
+
+/// The flags win over the site's defaults, and the plan says which came from where.
+#[test]
+fn jupyter_flags_override_the_sites_defaults() {
+    let set = ProfileSet::builtin().expect("built-in profiles load");
+    let dtu = set.get("dtu").expect("dtu");
+    let plan = plan::build(dtu, &answers_for(dtu), &local(), None).expect("a plan");
+    let req = plan::jupyter::JupyterRequest {
+        time: Some("3:00:00".to_string().try_into().unwrap()),
+        memory: Some("8G".to_string().try_into().unwrap()),
+        cpus: Some(4),
+        gpus: Some(1),
+        partition: Some("gpuv100".into()),
+        here: true,
+    };
+    let jp = plan::jupyter::plan(&plan, dtu, &req);
+    for line in [
+        "#BSUB -W 03:00",
+        "#BSUB -q gpuv100",
+        "#BSUB -n 4",
+        "#BSUB -R \"rusage[mem=8192MB]\"",
+        "#BSUB -gpu \"num=1\"",
+    ] {
+        assert!(jp.job.contains(line), "{line} in:\n{}", jp.job);
+    }
+    assert!(jp.job.contains("runtime=/work3/alice/.hpcinit/jupyter/$LSB_JOBID\n"), "{}", jp.job);
+    assert!(jp.job.contains("cd -P \"$HOME\"/scratch/demo\n"), "--here: {}", jp.job);
+    assert_eq!(jp.resources.memory.from, "flag");
+    assert_eq!(jp.scripts.wait.args(), ["lsf", "/work3/alice/.hpcinit/jupyter"]);
+}

@@ -9,6 +9,7 @@ mod context;
 mod error;
 mod host_key_task;
 mod job_templates_task;
+pub mod jupyter_session;
 mod key_task;
 pub mod lock_task;
 mod probe_task;

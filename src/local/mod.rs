@@ -15,6 +15,7 @@ pub mod project;
 mod project_error;
 pub mod requirements;
 pub mod run_lock;
+pub mod servers;
 pub mod state;
 pub mod user_config;
 pub mod wsl;

@@ -1,49 +1,6 @@
 # hpcinit's test job on the cluster (bash): submit it, wait for it (bounded), and find its line,
 # with a fresh token, in its log. Every result is a tagged line (@@hpcinit:<tag> <payload>):
-# job, state, timeout, final, log, ok, tail, fail.
-
-# Submits the job on standard input with {token} replaced; prints what the scheduler said.
-hpcinit_job_submit() { # scheduler token
-  case "$1" in
-    slurm) sed "s/{token}/$2/g" | sbatch --parsable ;;
-    lsf) sed "s/{token}/$2/g" | bsub ;;
-  esac
-}
-
-# The job id in the scheduler's answer to the submission.
-hpcinit_job_id() { # scheduler answer
-  case "$1" in
-    slurm) printf '%s\n' "${2%%;*}" ;;
-    lsf) printf '%s\n' "$2" | sed -n 's/^Job <\([0-9]*\)>.*/\1/p' ;;
-  esac
-}
-
-# The job's state and reason while it is queued or running; nothing once it has ended.
-hpcinit_job_state() { # scheduler id
-  case "$1" in
-    slurm) squeue -h -j "$2" -o '%T %r' 2>/dev/null ;;
-    lsf)
-      st=$(bjobs -noheader -o 'stat pend_reason' "$2" 2>/dev/null)
-      case "$st" in DONE* | EXIT*) st= ;; esac
-      printf '%s\n' "$st"
-      ;;
-  esac
-}
-
-hpcinit_job_cancel() { # scheduler id
-  case "$1" in
-    slurm) scancel "$2" ;;
-    lsf) bkill "$2" ;;
-  esac
-}
-
-# How the job ended, in the scheduler's words.
-hpcinit_job_final() { # scheduler id
-  case "$1" in
-    slurm) scontrol show job "$2" 2>/dev/null | tr -s ' ' '\n' | grep -E '^(JobState|Reason|ExitCode)=' | tr '\n' ' ' ;;
-    lsf) bjobs -noheader -o 'stat exit_code' "$2" 2>/dev/null ;;
-  esac
-}
+# job, state, timeout, final, log, ok, tail, fail. The scheduler's functions are scheduler.sh's.
 
 # The whole check: the log directory must exist (else the scheduler fails the job without a
 # word), then submit, poll (4 times a second for 10 s, then every second up to a minute, then
@@ -53,7 +10,7 @@ hpcinit_check_job() { # scheduler logdir jobname token timeout; the job on stand
   exec 2>&1
   sched=$1 logdir=$2 name=$3 token=$4 timeout=$5
   if [ ! -d "$logdir" ]; then hpcinit_tag fail no-log-dir "$logdir"; return 3; fi
-  out=$(hpcinit_job_submit "$sched" "$token") || { hpcinit_tag fail submit "$out"; return 1; }
+  out=$(sed "s/{token}/$token/g" | hpcinit_job_submit "$sched") || { hpcinit_tag fail submit "$out"; return 1; }
   id=$(hpcinit_job_id "$sched" "$out")
   [ -n "$id" ] || { hpcinit_tag fail submit "$out"; return 1; }
   hpcinit_tag job "$id"

@@ -139,6 +139,8 @@ fn unverified(profile: &Profile, module: &ModuleChoice) -> Vec<Unverified> {
     };
     profile
         .unverified_fields()
+        // An interactive job's defaults are the jupyter plan's to show, not the bootstrap's.
+        .filter(|(f, _)| *f != "interactive" && !f.starts_with("interactive."))
         .filter(|(f, _)| match f.strip_prefix("python.modules.known[") {
             Some(rest) => chosen.is_some_and(|i| rest == format!("{i}]")),
             None => true,

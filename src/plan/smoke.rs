@@ -77,7 +77,8 @@ pub fn remote_script(kind: SchedulerKind, log_dir: &str, job: &str) -> String {
         SchedulerKind::Lsf => "lsf",
     };
     format!(
-        "{CHECK_JOB_SH}hpcinit_check_job {sched} {} {JOB_NAME} \"$1\" \"$2\" {open}\n{body}\n",
+        "{}{CHECK_JOB_SH}hpcinit_check_job {sched} {} {JOB_NAME} \"$1\" \"$2\" {open}\n{body}\n",
+        super::scheduler::SCHEDULER_SH,
         sh(log_dir)
     )
 }

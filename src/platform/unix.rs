@@ -145,3 +145,25 @@ pub fn on_interrupt(message: &'static [u8], code: i32) {
         libc::signal(libc::SIGINT, handler as libc::sighandler_t);
     }
 }
+
+/// The flag [`interrupt_flag`] sets.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// From now on Ctrl-C (and a closed terminal, SIGTERM) only sets a flag, which the caller
+/// polls to end what it started (a job, a forward) before it exits; returns the flag.
+pub fn interrupt_flag() -> &'static std::sync::atomic::AtomicBool {
+    extern "C" fn on_signal(_: libc::c_int) {
+        INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+    let handler: extern "C" fn(libc::c_int) = on_signal;
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            libc::signal(sig, handler as libc::sighandler_t);
+        }
+    }
+    &INTERRUPTED
+}
+
+/// macOS: the browser is opened with `open`.
+pub const MACOS: bool = cfg!(target_os = "macos");

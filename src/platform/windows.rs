@@ -119,3 +119,31 @@ pub fn on_interrupt(message: &'static [u8], code: i32) {
 /// Neither Unix nor Windows: the system's own Ctrl-C.
 #[cfg(not(windows))]
 pub fn on_interrupt(_message: &'static [u8], _code: i32) {}
+
+/// The flag [`interrupt_flag`] sets.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// From now on Ctrl-C (and Ctrl-Break, a closed console) only sets a flag, which the caller
+/// polls to end what it started before it exits; returns the flag.
+#[cfg(windows)]
+pub fn interrupt_flag() -> &'static std::sync::atomic::AtomicBool {
+    use windows_sys::Win32::System::Console::SetConsoleCtrlHandler;
+    unsafe extern "system" fn on_ctrl(_kind: u32) -> windows_sys::core::BOOL {
+        INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+        1
+    }
+    // SAFETY: registers a handler function that lives for the whole process.
+    unsafe {
+        SetConsoleCtrlHandler(Some(on_ctrl), 1);
+    }
+    &INTERRUPTED
+}
+
+/// Neither Unix nor Windows: the flag is never set.
+#[cfg(not(windows))]
+pub fn interrupt_flag() -> &'static std::sync::atomic::AtomicBool {
+    &INTERRUPTED
+}
+
+/// Not macOS.
+pub const MACOS: bool = false;

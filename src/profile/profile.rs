@@ -3,7 +3,7 @@
 
 use super::error::ProfileError;
 use super::raw::{ProfileKind, RawProfile, RegistrationMode, SchedulerKind};
-use super::scalar::{PathTemplate, SiteName};
+use super::scalar::{Memory, PathTemplate, SiteName, Walltime};
 use serde_saphyr::{Location, Options};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -93,6 +93,33 @@ impl Profile {
         self.unverified.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
+    /// What an interactive job asks for by default: the profile's `interactive` section, or
+    /// hpcinit's own modest defaults (one core, 2 GB, one hour) where it has none.
+    pub fn interactive(&self) -> Interactive {
+        match &self.raw.interactive {
+            Some(i) => Interactive {
+                time: i.time.value,
+                memory: i.memory.value.clone(),
+                cpus: i.cpus,
+                gpus: i.gpus,
+                partition: i.partition.clone(),
+                directives: i.directives.iter().map(|d| d.to_string()).collect(),
+                web_portal: i.web_portal.as_ref().map(|u| u.to_string()),
+                source: Some(i.source.to_string()),
+            },
+            None => Interactive {
+                time: Walltime { minutes: 60 },
+                memory: Memory::try_from("2G".to_string()).expect("a valid amount"),
+                cpus: 1,
+                gpus: 0,
+                partition: None,
+                directives: Vec::new(),
+                web_portal: None,
+                source: None,
+            },
+        }
+    }
+
     /// "password or SSH key + Duo", for tables.
     pub fn auth_summary(&self) -> String {
         let auth = &self.raw.auth;
@@ -102,6 +129,20 @@ impl Profile {
             None => first,
         }
     }
+}
+
+/// An interactive job's defaults, from the profile or hpcinit's own.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Interactive {
+    pub time: Walltime,
+    pub memory: Memory,
+    pub cpus: u32,
+    pub gpus: u32,
+    pub partition: Option<String>,
+    pub directives: Vec<String>,
+    pub web_portal: Option<String>,
+    /// Where the site says so; `None`: hpcinit's own defaults, not the site's.
+    pub source: Option<String>,
 }
 
 /// Cross-field checks, each reported at the line of the field at fault.
@@ -187,6 +228,32 @@ impl Checker<'_> {
                 ),
                 "a template should ask for less than the limit, e.g. 01:00:00",
             ));
+        }
+        if let Some(i) = &raw.interactive {
+            if i.time.value > sched.max_walltime {
+                return Err(self.fail(
+                    i.time.referenced,
+                    format!(
+                        "interactive time {} is longer than the site's max_walltime {}",
+                        i.time.value.slurm(),
+                        sched.max_walltime.slurm()
+                    ),
+                    "an interactive job should ask for an hour or two, e.g. 01:00:00",
+                ));
+            }
+            let bad = i.partition.as_deref().is_some_and(|p| {
+                p.is_empty()
+                    || p.starts_with('-')
+                    || !p.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+            });
+            if bad || i.cpus == 0 {
+                return Err(self.fail(
+                    i.time.referenced,
+                    "interactive `partition` must be one name (letters, digits, `_-.`) and `cpus` at least 1"
+                        .into(),
+                    "write e.g. `partition: interactive` and `cpus: 1`",
+                ));
+            }
         }
         Ok(())
     }

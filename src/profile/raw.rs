@@ -5,8 +5,8 @@
 //! it uses that value. `docs/adding-a-site.md` documents each field.
 
 use super::scalar::{
-    Command, Directive, Fingerprint, HostName, ModuleName, PathTemplate, Pattern, PythonVersion, SiteName,
-    Url, Walltime,
+    Command, Directive, Fingerprint, HostName, Memory, ModuleName, PathTemplate, Pattern, PythonVersion,
+    SiteName, Url, Walltime,
 };
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
@@ -34,6 +34,10 @@ pub struct RawProfile {
     pub scheduler: Scheduler,
     pub storage: Storage,
     pub python: Python,
+    /// What an interactive job (`hpcinit jupyter`) asks for by default. Without it, hpcinit's
+    /// own modest defaults apply, and the plan says so.
+    #[serde(default)]
+    pub interactive: Option<Interactive>,
     /// Things a newcomer should know, shown in the plan.
     #[serde(default)]
     pub notes: Vec<String>,
@@ -348,6 +352,37 @@ pub struct JobDefaults {
     /// Directives that make a quick test job start soon (a debug QOS or queue).
     #[serde(default)]
     pub smoke_test_directives: Vec<Directive>,
+}
+
+/// The site's defaults for an interactive job: a notebook server on a compute node. Each can
+/// be overridden on the command line (`--time`, `--mem`, `--cpus`, `--gpus`, `--partition`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Interactive {
+    /// Walltime: the allocation ends then, whatever runs in it.
+    pub time: Spanned<Walltime>,
+    /// Memory for the whole job (`--mem`, LSF `rusage[mem=…]`).
+    pub memory: Spanned<Memory>,
+    /// CPU cores (`--cpus-per-task`, LSF `-n`).
+    #[serde(default = "one")]
+    pub cpus: u32,
+    /// GPUs (`--gpus`, LSF `-gpu "num=N"`); 0 for none.
+    #[serde(default)]
+    pub gpus: u32,
+    /// The partition (Slurm) or queue (LSF) for interactive work, where the site names one.
+    #[serde(default)]
+    pub partition: Option<String>,
+    /// More directives for an interactive job, as they follow `#SBATCH `/`#BSUB ` (a QOS).
+    #[serde(default)]
+    pub directives: Vec<Directive>,
+    /// The site's own web route to notebooks (Open OnDemand, JupyterHub), where it has one.
+    #[serde(default)]
+    pub web_portal: Option<Url>,
+    pub source: Url,
+}
+
+fn one() -> u32 {
+    1
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

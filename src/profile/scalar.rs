@@ -262,6 +262,38 @@ impl PythonVersion {
     }
 }
 
+string_newtype!(
+    /// An amount of memory for a job, as Slurm's `--mem` takes it: a whole number with an
+    /// optional unit `K`, `M`, `G` or `T` (`2G`, `2000M`; without a unit, megabytes).
+    Memory,
+    |s| {
+        let ok = Regex::new(r"^[1-9][0-9]{0,6}[KMGT]?$").expect("static regex").is_match(s);
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("`{s}` is not an amount of memory: write e.g. `2G` or `2000M`"))
+        }
+    }
+);
+
+impl Memory {
+    /// In megabytes (for comparisons and LSF's `rusage[mem=…]`).
+    pub fn megabytes(&self) -> u64 {
+        let s = self.as_str();
+        let (n, unit) = match s.char_indices().last() {
+            Some((i, c)) if c.is_ascii_alphabetic() => (&s[..i], c),
+            _ => (s, 'M'),
+        };
+        let n: u64 = n.parse().unwrap_or(0);
+        match unit {
+            'K' => n.div_ceil(1024),
+            'G' => n * 1024,
+            'T' => n * 1024 * 1024,
+            _ => n,
+        }
+    }
+}
+
 /// A wall-clock limit, written `D-HH:MM:SS`, `HH:MM:SS` or whole minutes (`7-00:00:00`,
 /// `24:00:00`, `60`). Two fields (`72:00`) are refused: Slurm reads them as minutes:seconds and
 /// LSF as hours:minutes. Kept in minutes.

@@ -21,6 +21,10 @@ pub enum RemoteError {
     Protocol { host: String, message: String },
     #[error("no shared connection to {alias} is open")]
     NoMaster { alias: String },
+    /// A command over the shared connection gave no answer in time (a laptop that slept, a
+    /// network that changed: the connection's socket is still there, its TCP is not).
+    #[error("the shared connection gave no answer within {seconds} s")]
+    Stalled { seconds: u64 },
     #[error("cannot run {program}")]
     Spawn {
         program: PathBuf,

@@ -19,6 +19,6 @@ mod ssh2_tunnel;
 pub use error::RemoteError;
 pub use openssh::OpenSsh;
 pub use output::RemoteOutput;
-pub use remote::{KeyQuery, Remote, RsyncShell, Upload};
+pub use remote::{Forward, KeyQuery, Remote, RsyncShell, Upload};
 pub use running::Running;
 pub use ssh2_session::Ssh2Session;

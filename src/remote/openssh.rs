@@ -260,6 +260,25 @@ fn bracket(host: &str) -> String {
     }
 }
 
+impl OpenSsh {
+    /// `ssh -O VERB [ARGS] ALIAS`, quietly; `Ok` when it succeeded, else ssh's words.
+    fn control(&self, verb: &str, args: &[String]) -> Result<(), String> {
+        let out = self
+            .command()
+            .args(["-O", verb])
+            .args(args)
+            .arg(&self.alias)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+        }
+    }
+}
+
 impl Remote for OpenSsh {
     fn connect(&mut self, _prompter: &mut dyn Prompter) -> Result<bool, RemoteError> {
         if self.master_running() {
@@ -284,6 +303,25 @@ impl Remote for OpenSsh {
 
     fn is_open(&mut self) -> bool {
         self.master_running()
+    }
+
+    fn forward(&mut self, f: &super::Forward, open: bool) -> Option<Result<(), RemoteError>> {
+        if !self.multiplex {
+            return None;
+        }
+        let verb = if open { "forward" } else { "cancel" };
+        Some(self.control(verb, &["-L".into(), f.spec()]).map_err(|message| {
+            if message.contains("No such file") || message.contains("Control socket connect") {
+                RemoteError::NoMaster { alias: self.alias.clone() }
+            } else {
+                RemoteError::Protocol { host: self.host.clone(), message }
+            }
+        }))
+    }
+
+    fn drop_connection(&mut self) -> bool {
+        self.shell = None;
+        self.multiplex && self.control("exit", &[]).is_ok()
     }
 
     fn exec(

@@ -93,6 +93,33 @@ pub trait Remote {
     fn sftp(&mut self) -> Result<Option<Box<dyn Upload + '_>>, RemoteError> {
         Ok(None)
     }
+    /// Adds (`open`) or removes a forward of this machine's loopback port to `to` as the login
+    /// node sees it, on the shared connection (`ssh -O forward|cancel -L`); `None` where the
+    /// transport has no shared connection to carry one.
+    fn forward(&mut self, _f: &Forward, _open: bool) -> Option<Result<(), RemoteError>> {
+        None
+    }
+    /// Ends the shared connection, however it is (`ssh -O exit`): one that stopped answering
+    /// is replaced by the next [`Remote::connect`]. `false` where there is none to end.
+    fn drop_connection(&mut self) -> bool {
+        false
+    }
+}
+
+/// A port of this machine's loopback forwarded to `host:port` as the login node sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forward {
+    pub local: u16,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Forward {
+    /// As `ssh -L` takes it: `127.0.0.1:LOCAL:HOST:PORT` (an IPv6 host in brackets).
+    pub fn spec(&self) -> String {
+        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
+        format!("127.0.0.1:{}:{host}:{}", self.local, self.port)
+    }
 }
 
 /// A key question asked in the background ([`Remote::start_key_query`]).

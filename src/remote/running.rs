@@ -87,6 +87,36 @@ impl Running {
     }
 }
 
+impl Running {
+    /// [`Running::wait`], bounded: when it has not ended within `limit`, the local ssh is
+    /// killed and the answer is [`RemoteError::Stalled`].
+    pub fn wait_for(
+        self,
+        limit: std::time::Duration,
+        on_line: &mut dyn FnMut(&str),
+    ) -> Result<RemoteOutput, RemoteError> {
+        let deadline = std::time::Instant::now() + limit;
+        let mut early = String::new();
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(text) => {
+                    on_line(text.trim_end_matches(['\n', '\r']));
+                    early.push_str(&text);
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    return Err(RemoteError::Stalled { seconds: limit.as_secs().max(1) });
+                }
+            }
+        }
+        let mut rest = self.wait(&mut |_| {})?;
+        early.push_str(&rest.stdout);
+        rest.stdout = early;
+        Ok(rest)
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {

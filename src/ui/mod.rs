@@ -3,6 +3,7 @@
 
 mod doctor_view;
 mod interrupt;
+mod jupyter_view;
 mod plan_brief;
 mod plan_view;
 mod printer;
@@ -13,6 +14,7 @@ mod table;
 
 pub use doctor_view::{call_line, render_doctor_plan, script_text};
 pub use interrupt::exit_130_on_interrupt;
+pub use jupyter_view::render_jupyter_plan;
 pub use plan_view::{render_plan, render_plan_table};
 pub use printer::{Printer, Verbosity};
 pub use prompter::{PromptError, Prompter, ScriptedPrompter, SystemPrompter};

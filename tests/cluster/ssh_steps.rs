@@ -52,7 +52,24 @@ impl Laptop {
         self.run(cmd, args, env)
     }
 
+    /// The hpcinit command this laptop runs (its home, askpass, no terminal), not yet started.
+    pub fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hpcinit"));
+        self.prepare(&mut cmd, args, env);
+        cmd
+    }
+
     fn run(&self, mut cmd: Command, args: &[&str], env: &[(&str, &str)]) -> Run {
+        self.prepare(&mut cmd, args, env);
+        let out: Output = cmd.output().expect("hpcinit runs");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    fn prepare(&self, cmd: &mut Command, args: &[&str], env: &[(&str, &str)]) {
         if cmd.get_current_dir().is_none() {
             cmd.current_dir(&self.project);
         }
@@ -70,12 +87,6 @@ impl Laptop {
             .stdin(Stdio::null());
         for (k, v) in env {
             cmd.env(k, v);
-        }
-        let out: Output = cmd.output().expect("hpcinit runs");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
     }
 

@@ -77,6 +77,9 @@ if ! id "$TEST_USER" >/dev/null 2>&1; then
   note "user $TEST_USER"
   echo "$TEST_USER:$TEST_PASSWORD" | chpasswd
 fi
+# A user left from an earlier cluster whose directory is gone gets its home back.
+mkdir -p "$D/home"
+[ -d "$home" ] || { mkdir -p "$home" && chown "$TEST_USER:$TEST_USER" "$home"; }
 chmod 755 "$D/home"
 gate_home="$D/home/$GATE_USER"
 if ! id "$GATE_USER" >/dev/null 2>&1; then
@@ -84,6 +87,7 @@ if ! id "$GATE_USER" >/dev/null 2>&1; then
   note "user $GATE_USER"
   echo "$GATE_USER:$TEST_PASSWORD" | chpasswd
 fi
+[ -d "$gate_home" ] || { mkdir -p "$gate_home" && chown "$GATE_USER:$GATE_USER" "$gate_home"; }
 mkdir -p "$gate_home/.ssh" && chmod 700 "$gate_home/.ssh" && touch "$gate_home/.ssh/authorized_keys" \
   && chmod 600 "$gate_home/.ssh/authorized_keys" && chown -R "$GATE_USER:$GATE_USER" "$gate_home/.ssh"
 
@@ -117,6 +121,16 @@ EOF
 
 # --- the wheelhouse: the test cluster has no internet, pip installs from here only -----------
 /usr/bin/python3 "$here/wheels.py" "$D/wheelhouse"
+# Jupyter Lab and dask from the package index (the one thing fetched from outside), once: what
+# `hpcinit jupyter` installs into a venv and what a notebook's dask-jobqueue runs. The test
+# cluster's pip still installs from the wheelhouse only.
+interactive=(jupyterlab==4.6.6 dask==2026.8.0 distributed==2026.8.0 dask-jobqueue==0.9.0)
+if [ "$(cat "$D/wheelhouse/.interactive" 2>/dev/null)" != "${interactive[*]}" ]; then
+  /usr/bin/python3 -m pip download -q --disable-pip-version-check --only-binary=:all: \
+    -d "$D/wheelhouse" "${interactive[@]}" >"$D/logs/pip-download.log" 2>&1 \
+    || { tail -5 "$D/logs/pip-download.log" >&2; die "could not download Jupyter Lab and dask from the package index"; }
+  echo "${interactive[*]}" >"$D/wheelhouse/.interactive"
+fi
 chmod -R a+rX "$D/wheelhouse" "$D/wheelhouse-alliance" "$D/wheelhouse-easybuild"
 
 # --- Slurm + munge ------------------------------------------------------------------------------
@@ -157,8 +171,13 @@ SelectTypeParameters=CR_Core_Memory
 ReturnToService=2
 MpiDefault=none
 SchedulerType=sched/backfill
-NodeName=localhost CPUs=$(nproc) RealMemory=1024 State=UNKNOWN
+# More CPUs and memory than a 2-core machine has (config_overrides): a notebook server and two
+# dask workers run at once, beside the other tests' jobs.
+SlurmdParameters=config_overrides
+NodeName=localhost CPUs=8 RealMemory=8192 State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=7-00:00:00 State=UP
+# A partition that takes jobs and never starts them (reason PartitionDown): a job that pends.
+PartitionName=held Nodes=localhost MaxTime=7-00:00:00 State=DOWN
 EOF
 export SLURM_CONF="$D/slurm/slurm.conf"
 alive "$D/slurm/slurmctld.pid" || /usr/sbin/slurmctld -f "$SLURM_CONF" || die "slurmctld did not start: $(tail -5 "$D/logs/slurmctld.log")"

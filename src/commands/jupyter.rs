@@ -1,0 +1,195 @@
+//! `hpcinit jupyter`: Jupyter Lab on a compute node, reached through the login node's shared
+//! connection. Signs in (or reuses the open connection), probes, plans the job from the site's
+//! interactive defaults and the flags, and runs the session (`exec::jupyter_session`). With
+//! `--list`, `--stop` and `--job` it works on the servers recorded on this machine; with
+//! `--dry-run` it prints the job and the exchanges and touches nothing.
+
+use super::inputs::{Inputs, Listing};
+use super::Session;
+use crate::cli::{InteractiveArgs, SetupArgs};
+use crate::error::Error;
+use crate::exec::jupyter_session::{self, SessionOptions};
+use crate::exec::StepFailed;
+use crate::exit::Exit;
+use crate::local::servers;
+use crate::plan::jupyter::{self, JupyterRequest};
+use crate::plan::StepId;
+use crate::profile::scalar::{Memory, Walltime};
+use std::time::Duration;
+
+/// The command's own flags.
+#[derive(Debug, Clone)]
+pub struct JupyterArgs {
+    pub resources: InteractiveArgs,
+    pub here: bool,
+    pub no_browser: bool,
+    pub persist: bool,
+    pub port: Option<u16>,
+    pub wait_timeout: u64,
+    pub job: Option<String>,
+    pub list: bool,
+    pub stop: Option<String>,
+    pub dry_run: bool,
+}
+
+impl JupyterArgs {
+    /// The flags as the plan takes them; a malformed value is a usage error naming its flag.
+    fn request(&self) -> Result<JupyterRequest, Error> {
+        let r = &self.resources;
+        let bad = |flag: &str, why: String| Error::Usage {
+            message: format!("--{flag}: {why}"),
+            hint: "`hpcinit jupyter --help` lists the forms each flag takes".into(),
+        };
+        let time = r.time.clone().map(Walltime::try_from).transpose().map_err(|e| bad("time", e))?;
+        let memory = r.mem.clone().map(Memory::try_from).transpose().map_err(|e| bad("mem", e))?;
+        if let Some(p) = r.partition.as_deref() {
+            if p.is_empty()
+                || p.starts_with('-')
+                || !p.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+            {
+                return Err(bad(
+                    "partition",
+                    format!("`{p}` is not a partition name (letters, digits, `_-.`)"),
+                ));
+            }
+        }
+        Ok(JupyterRequest {
+            time,
+            memory,
+            cpus: r.cpus,
+            gpus: r.gpus,
+            partition: r.partition.clone(),
+            here: self.here,
+        })
+    }
+}
+
+pub fn run(s: &mut Session, setup: &SetupArgs, a: &JupyterArgs) -> Result<Exit, Error> {
+    let request = a.request()?;
+    if a.list {
+        return list(s, setup);
+    }
+    // `--stop` and `--job` know their site from the record when --site is not given.
+    let mut setup = setup.clone();
+    let wanted = a.stop.as_deref().filter(|id| !id.is_empty()).or(a.job.as_deref());
+    let recorded = servers::all(s.env);
+    if setup.site.is_none() {
+        let mine: Vec<&servers::Server> = match wanted {
+            Some(id) => recorded.iter().filter(|r| r.job == id).collect(),
+            None if a.stop.is_some() => recorded.iter().collect(),
+            None => Vec::new(),
+        };
+        if let [only] = mine.as_slice() {
+            setup.site = Some(only.site.clone());
+        }
+    }
+    let inputs = Inputs::resolve(s.set, s.cli, s.env, &setup, Listing::Now)?;
+    let site = inputs.profile.name().to_string();
+    let stop_id = match &a.stop {
+        None => None,
+        Some(id) if !id.is_empty() => Some(id.clone()),
+        Some(_) => {
+            let here: Vec<&servers::Server> = recorded.iter().filter(|r| r.site == site).collect();
+            match here.as_slice() {
+                [only] => Some(only.job.clone()),
+                [] => {
+                    return Err(Error::Usage {
+                        message: format!(
+                            "no Jupyter server of hpcinit's is recorded for {site} on this machine"
+                        ),
+                        hint: "give the job's ID: `hpcinit jupyter --stop ID` (squeue -u $USER shows it)"
+                            .into(),
+                    })
+                }
+                many => {
+                    let ids: Vec<&str> = many.iter().map(|r| r.job.as_str()).collect();
+                    return Err(Error::Usage {
+                        message: format!(
+                            "several Jupyter servers are recorded for {site}: {}",
+                            ids.join(", ")
+                        ),
+                        hint: "say which: `hpcinit jupyter --stop ID`".into(),
+                    });
+                }
+            }
+        }
+    };
+    if a.dry_run {
+        let plan = inputs.plan(None)?;
+        let jp = jupyter::plan(&plan, inputs.profile, &request);
+        let text = crate::ui::render_jupyter_plan(&jp, &s.printer.style());
+        s.printer.out().write_all(text.as_bytes()).map_err(Error::Output)?;
+        return Ok(Exit::Ok);
+    }
+    let options = SessionOptions {
+        persist: a.persist,
+        no_browser: a.no_browser,
+        wait_timeout: Duration::from_secs(a.wait_timeout.max(1)),
+        port: a.port,
+        job: a.job.clone(),
+        project: inputs.answers.project_name.clone(),
+    };
+    let (cli, env) = (s.cli, s.env);
+    let prompter: &mut dyn crate::prompt::Prompter = &mut *s.prompter;
+    super::with_context(&inputs, cli, env, s.printer, prompter, |cx| {
+        crate::exec::run(cx, &[StepId::Connect, StepId::Probe])?;
+        let jp = jupyter::plan(&cx.plan, inputs.profile, &request);
+        let title = if stop_id.is_some() { "Stop" } else { "Jupyter" };
+        let failed = |e| Error::from(StepFailed { title: title.into(), error: Box::new(e) });
+        match &stop_id {
+            Some(id) => jupyter_session::stop(cx, &jp, id).map_err(failed),
+            None => jupyter_session::run(cx, &jp, &options).map_err(failed),
+        }
+    })?;
+    Ok(Exit::Ok)
+}
+
+/// The recorded servers: site, job, project, until when, kept or not; with --site, the job's
+/// state there too (one sign-in, or none while the connection is open).
+fn list(s: &mut Session, setup: &SetupArgs) -> Result<Exit, Error> {
+    let recorded = servers::all(s.env);
+    if recorded.is_empty() {
+        s.printer
+            .line("No Jupyter server of hpcinit's is recorded on this machine.")
+            .map_err(Error::Output)?;
+        return Ok(Exit::Ok);
+    }
+    let mut states: Vec<Option<String>> = vec![None; recorded.len()];
+    if setup.site.is_some() {
+        let inputs = Inputs::resolve(s.set, s.cli, s.env, setup, Listing::Now)?;
+        let site = inputs.profile.name().to_string();
+        let (cli, env) = (s.cli, s.env);
+        let prompter: &mut dyn crate::prompt::Prompter = &mut *s.prompter;
+        super::with_context(&inputs, cli, env, s.printer, prompter, |cx| {
+            crate::exec::run(cx, &[StepId::Connect])?;
+            let jp = jupyter::plan(&cx.plan, inputs.profile, &JupyterRequest::default());
+            for (i, r) in recorded.iter().enumerate().filter(|(_, r)| r.site == site) {
+                let place = jupyter_session::place(cx, &jp, &r.job)
+                    .map_err(|e| Error::from(StepFailed { title: "List".into(), error: Box::new(e) }))?;
+                states[i] = Some(place.map(|w| w.to_string()).unwrap_or_else(|| "ended".into()));
+            }
+            Ok(())
+        })?;
+    }
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    for (r, state) in recorded.iter().zip(states) {
+        let end = r.submitted + u64::from(r.minutes) * 60;
+        let left = if end > now {
+            format!("at most {} min left", (end - now) / 60)
+        } else {
+            "past its time limit".into()
+        };
+        let line = format!(
+            "{:<10} job {:<10} {:<16} {}{}{}",
+            r.site,
+            r.job,
+            r.project,
+            left,
+            if r.persist { ", kept (--persist)" } else { "" },
+            state.map(|st| format!(": {st}")).unwrap_or_default()
+        );
+        s.printer.line(&line).map_err(Error::Output)?;
+    }
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,594 @@
+//! `hpcinit jupyter`'s run, after the sign-in and the probe: Jupyter Lab into the venv where it
+//! is missing, the job submitted and followed (state, reason and start estimate, in place),
+//! the server found from its runtime file, a loopback port of this machine forwarded to it
+//! over the shared connection, the URL printed and the browser opened, then watched until
+//! Ctrl-C: a connection that stops answering is replaced with one new sign-in and the forward
+//! restored, the server and its kernels untouched. Ctrl-C while pending or running cancels the
+//! job (unless `--persist`) and removes its files; the token is never on a command line here
+//! or on the cluster.
+
+use super::{Context, StepError};
+use crate::exchange::{tags, Script};
+use crate::local::servers::{self, Server};
+use crate::plan::jupyter::{JobWhere, JupyterFailure, JupyterPlan, JupyterReport, ServerInfo};
+use crate::remote::{Forward, RemoteOutput};
+use crate::ui::Status;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How the session runs (the command's flags).
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    /// Leave the job running when hpcinit ends.
+    pub persist: bool,
+    pub no_browser: bool,
+    /// Give up (and cancel) when the job has not started by then.
+    pub wait_timeout: Duration,
+    /// This machine's port for the forward [default: the first free one from 8888].
+    pub port: Option<u16>,
+    /// Reconnect to this running job instead of submitting one.
+    pub job: Option<String>,
+    /// The project's name, for the local record.
+    pub project: String,
+}
+
+/// How long one follow-up exchange may wait on the cluster before it answers.
+const FOLLOW_SECONDS: u64 = 3;
+/// How often the forwarded server is asked whether it answers.
+const WATCH_EVERY: Duration = Duration::from_secs(2);
+
+/// Runs the session. `Ok` when it ended as the person asked (Ctrl-C, the job's end).
+pub fn run(cx: &mut Context, jp: &JupyterPlan, o: &SessionOptions) -> Result<(), StepError> {
+    let stop = crate::platform::interrupt_flag();
+    let (id, started_here) = match &o.job {
+        Some(id) => (id.clone(), false),
+        None => {
+            prepare(cx, jp)?;
+            (submit(cx, jp, o)?, true)
+        }
+    };
+    // A job hpcinit started is cancelled on the way out unless the person asked to keep it;
+    // one it reconnected to is left as it was.
+    let keep = o.persist || !started_here;
+    let ended = |cx: &mut Context, why: &str| -> Result<(), StepError> {
+        if keep {
+            cx.reporter
+                .detail(&format!("job {id} keeps running ({why}); `hpcinit jupyter --stop {id}` ends it"));
+            Ok(())
+        } else {
+            cancel(cx, jp, &id)
+        }
+    };
+    cx.reporter.begin(if started_here { 3 } else { 1 }, if started_here { 4 } else { 2 }, "Jupyter job");
+    let info = match follow(cx, jp, &id, o.wait_timeout, stop) {
+        Ok(Some(info)) => info,
+        Ok(None) => {
+            // Interrupted while waiting.
+            cx.reporter.end(Status::Done, "stopped while the job waited");
+            if started_here {
+                return cancel(cx, jp, &id);
+            }
+            return Ok(());
+        }
+        Err(e) => {
+            if started_here
+                && !matches!(&e, StepError::Cluster { what, .. } if what == "the Jupyter job ended")
+            {
+                let _ = cancel(cx, jp, &id);
+            }
+            return Err(e);
+        }
+    };
+    if info.token.is_empty() && !info.password {
+        let _ = cancel(cx, jp, &id);
+        return Err(StepError::Cluster {
+            what: "the Jupyter server".into(),
+            detail: "it runs without a token or password (a Jupyter config of yours turns them off), so anyone on the cluster could use it; hpcinit cancelled it".into(),
+            hint: "remove `c.IdentityProvider.token = ''` (or `c.ServerApp.token`) from ~/.jupyter/jupyter_server_config.py on the cluster".into(),
+        });
+    }
+    cx.reporter
+        .end(Status::Done, &format!("Jupyter Lab {} runs on {} (job {id})", info.version, info.hostname));
+    cx.reporter.begin(if started_here { 4 } else { 2 }, if started_here { 4 } else { 2 }, "Forward");
+    let forward = match open_forward(cx, &info, o.port) {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = ended(cx, "the forward failed");
+            return Err(e);
+        }
+    };
+    let url = format!("http://127.0.0.1:{}{}lab?token={}", forward.local, info.base_url, info.token);
+    if let Err(e) = refuses_without_token(&forward, &info) {
+        let _ = cx.remote().forward(&forward, false);
+        let _ = ended(cx, "it did not refuse a request without its token");
+        return Err(e);
+    }
+    record(cx, jp, o, &id, Some(&info), Some(forward.local));
+    cx.reporter.end(
+        Status::Done,
+        &format!("127.0.0.1:{} → {}:{} over the shared connection", forward.local, info.hostname, info.port),
+    );
+    cx.reporter.detail(&format!("Jupyter Lab: {url}"));
+    cx.reporter.detail(&format!(
+        "The server refuses every request without its token (checked); the token is in no command line. Why this route: {}.",
+        jp.reach.why
+    ));
+    if !o.no_browser {
+        let opened = servers::opener(cx.env, &id, &url)
+            .map_err(|e| e.to_string())
+            .and_then(|page| servers::open_browser(cx.env, &page));
+        match opened {
+            Ok(program) => cx.reporter.detail(&format!("Opened in your browser ({program}).")),
+            Err(why) => cx.reporter.detail(&format!("No browser opened ({why}): open the URL above.")),
+        }
+    }
+    cx.reporter.detail(&if keep {
+        format!("Ctrl-C ends the forward; job {id} keeps running until its time limit (`hpcinit jupyter --job {id}` reconnects, `--stop {id}` ends it).")
+    } else {
+        format!("Ctrl-C ends the session and cancels job {id}.")
+    });
+    let outcome = watch(cx, jp, &id, &forward, &info, stop);
+    let _ = cx.remote().forward(&forward, false);
+    let _ = std::fs::remove_file(servers::dir(cx.env).join(format!("open-{id}.html")));
+    match outcome {
+        Ok(Watched::Stopped) => ended(cx, "Ctrl-C ended the forward"),
+        Ok(Watched::JobEnded(how)) => {
+            servers::forget(cx.env, &jp.site, &id);
+            cx.reporter.detail(&format!("Job {id} ended ({how}); the session is over."));
+            Ok(())
+        }
+        Err(e) => {
+            let _ = ended(cx, "the session failed");
+            Err(e)
+        }
+    }
+}
+
+/// Jupyter Lab into the venv where it is missing (the site's index, no package changed).
+fn prepare(cx: &mut Context, jp: &JupyterPlan) -> Result<(), StepError> {
+    cx.reporter.begin(1, 4, "Jupyter Lab in the venv");
+    let mut wait = cx.reporter.wait("looking for Jupyter Lab in the venv");
+    let out = cx.run_script(&jp.scripts.prepare, &mut |line| {
+        if line.contains("@@hpcinit:phase") {
+            wait.update("installing Jupyter Lab from the site's index");
+        }
+    })?;
+    drop(wait);
+    let reports = tags::<JupyterReport>(&out.stdout);
+    let tail: Vec<String> = reports
+        .iter()
+        .filter_map(|r| if let JupyterReport::Tail(l) = r { Some(l.clone()) } else { None })
+        .collect();
+    let added: Vec<&String> =
+        reports.iter().filter_map(|r| if let JupyterReport::Added(p) = r { Some(p) } else { None }).collect();
+    for r in &reports {
+        match r {
+            JupyterReport::Failed(f) => return Err(prepare_failed(jp, f, &tail)),
+            JupyterReport::Jupyter { installed: false, version } => {
+                cx.reporter.end(Status::Unchanged, &format!("Jupyter Lab {version} in {}", jp.venv));
+                return Ok(());
+            }
+            JupyterReport::Jupyter { installed: true, version } => {
+                cx.reporter.end(
+                    Status::Done,
+                    &format!(
+                        "installed Jupyter Lab {version} in {} ({} packages added, none of the environment's changed)",
+                        jp.venv,
+                        added.len()
+                    ),
+                );
+                return Ok(());
+            }
+            _ => {}
+        }
+    }
+    Err(no_answer("preparing the venv", &out))
+}
+
+fn prepare_failed(jp: &JupyterPlan, f: &JupyterFailure, tail: &[String]) -> StepError {
+    let site = &jp.site;
+    let (detail, hint) = match f {
+        JupyterFailure::NoVenv(v) => (
+            format!("there is no environment at {v}"),
+            format!("run `hpcinit --site {site}` first: it builds the environment Jupyter runs from"),
+        ),
+        JupyterFailure::NoWorkdir(w) => (
+            format!("there is no code snapshot at {w}"),
+            format!("run `hpcinit sync --site {site}` to copy the code, or `hpcinit jupyter --here` to work in ~/scratch/<project>"),
+        ),
+        JupyterFailure::Install(why) => (
+            format!("{why}{}", tail_text(tail)),
+            "add `jupyterlab` to your requirements and run hpcinit again (it then rebuilds the environment with it)".into(),
+        ),
+        JupyterFailure::Submit(why) => (why.clone(), String::new()),
+    };
+    StepError::Cluster { what: "preparing Jupyter".into(), detail, hint }
+}
+
+fn tail_text(tail: &[String]) -> String {
+    if tail.is_empty() {
+        String::new()
+    } else {
+        format!("\n  {}", tail.join("\n  "))
+    }
+}
+
+fn no_answer(what: &str, out: &RemoteOutput) -> StepError {
+    StepError::Cluster {
+        what: what.into(),
+        detail: format!(
+            "the cluster's answer was not understood (exit {}): {}",
+            out.status,
+            out.stdout.trim()
+        ),
+        hint: "run again with -v to see the exchange".into(),
+    }
+}
+
+fn submit(cx: &mut Context, jp: &JupyterPlan, o: &SessionOptions) -> Result<String, StepError> {
+    cx.reporter.begin(2, 4, "Submit");
+    let out = cx.run_script(&jp.scripts.submit, &mut |_| {})?;
+    let reports = tags::<JupyterReport>(&out.stdout);
+    let id = reports.iter().find_map(|r| if let JupyterReport::Job(j) = r { Some(j.clone()) } else { None });
+    let Some(id) = id else {
+        let said = reports
+            .iter()
+            .find_map(|r| {
+                if let JupyterReport::Failed(JupyterFailure::Submit(s)) = r {
+                    Some(s.clone())
+                } else {
+                    None
+                }
+            })
+            .unwrap_or_else(|| out.stdout.trim().to_string());
+        return Err(StepError::Cluster {
+            what: "submitting the Jupyter job".into(),
+            detail: format!("the scheduler refused it: {said}"),
+            hint: format!(
+                "check the account and the limits named above; `hpcinit jupyter --site {} --dry-run` shows the job",
+                jp.site
+            ),
+        });
+    };
+    record(cx, jp, o, &id, None, None);
+    let r = &jp.resources;
+    cx.reporter.end(
+        Status::Done,
+        &format!(
+            "job {id}: {} CPU, {}, {}{}{}",
+            r.cpus.value,
+            r.memory.value,
+            r.time.value,
+            if r.gpus.value > 0 { format!(", {} GPU", r.gpus.value) } else { String::new() },
+            r.partition.as_ref().map(|p| format!(", partition {}", p.value)).unwrap_or_default(),
+        ),
+    );
+    Ok(id)
+}
+
+fn record(
+    cx: &mut Context,
+    jp: &JupyterPlan,
+    o: &SessionOptions,
+    id: &str,
+    info: Option<&ServerInfo>,
+    port: Option<u16>,
+) {
+    if o.job.is_some() {
+        return;
+    }
+    let minutes = crate::profile::scalar::Walltime::try_from(jp.resources.time.value.clone())
+        .map(|w| w.minutes)
+        .unwrap_or(60);
+    let old = servers::all(cx.env).into_iter().find(|s| s.site == jp.site && s.job == id);
+    let s = Server {
+        site: jp.site.clone(),
+        job: id.to_string(),
+        project: o.project.clone(),
+        submitted: old.as_ref().map(|s| s.submitted).unwrap_or_else(now),
+        minutes,
+        persist: o.persist,
+        node: info.map(|i| i.hostname.clone()),
+        local_port: port,
+    };
+    if let Err(e) = servers::record(cx.env, &s) {
+        cx.reporter.detail(&format!("(could not record the job locally: {e})"));
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// One follow-up exchange on a channel of its own, bounded by `limit`.
+fn ask(cx: &mut Context, script: &Script, limit: Duration) -> Result<RemoteOutput, StepError> {
+    match cx.start_script(script) {
+        Some(running) => {
+            cx.round_trips += 1;
+            running.wait_for(limit, &mut |_| {}).map_err(|e| {
+                let hint = cx.connect_hint(&e);
+                StepError::Remote { error: e, hint }
+            })
+        }
+        None => cx.run_script(script, &mut |_| {}),
+    }
+}
+
+/// Follows the job until its server has written its runtime file: `Ok(None)` when Ctrl-C
+/// came first.
+fn follow(
+    cx: &mut Context,
+    jp: &JupyterPlan,
+    id: &str,
+    timeout: Duration,
+    stop: &AtomicBool,
+) -> Result<Option<ServerInfo>, StepError> {
+    let start = Instant::now();
+    let mut last = String::from("-");
+    let mut last_state = String::new();
+    let mut wait = cx.reporter.wait(&format!("job {id}: submitted"));
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
+        if start.elapsed() > timeout {
+            drop(wait);
+            return Err(StepError::Cluster {
+                what: "the Jupyter job".into(),
+                detail: format!(
+                    "job {id} did not start within {} s (last: {}); it was cancelled",
+                    timeout.as_secs(),
+                    if last_state.is_empty() { "unknown" } else { &last_state }
+                ),
+                hint: "the queue is busy: try a shorter --time or fewer --cpus, another --partition, or wait longer with --wait-timeout SECONDS".into(),
+            });
+        }
+        let script =
+            jp.scripts.wait.clone().and_args([id.to_string(), last.clone(), FOLLOW_SECONDS.to_string()]);
+        let out = match ask(cx, &script, Duration::from_secs(FOLLOW_SECONDS + 30)) {
+            Ok(out) => out,
+            Err(_) if stop.load(Ordering::SeqCst) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let reports = tags::<JupyterReport>(&out.stdout);
+        let tail: Vec<String> = reports
+            .iter()
+            .filter_map(|r| if let JupyterReport::Tail(l) = r { Some(l.clone()) } else { None })
+            .collect();
+        for r in &reports {
+            match r {
+                JupyterReport::Where(w) => {
+                    let shown = format!("job {id}: {w}");
+                    wait.update(&shown);
+                    if w.state != last_state {
+                        cx.reporter.trace(&shown);
+                        last_state = w.state.clone();
+                    }
+                    last = w.raw.clone();
+                }
+                JupyterReport::Server(json) => {
+                    let Some(info) = ServerInfo::parse(json) else {
+                        return Err(StepError::Cluster {
+                            what: "the Jupyter job".into(),
+                            detail: "its runtime file could not be read".into(),
+                            hint:
+                                "run again with -v; the job's log is in the private directory the plan names"
+                                    .into(),
+                        });
+                    };
+                    return Ok(Some(info));
+                }
+                JupyterReport::Ended(how) => {
+                    drop(wait);
+                    return Err(StepError::Cluster {
+                        what: "the Jupyter job ended".into(),
+                        detail: format!("job {id} ended before its server started ({how}){}", tail_text(&tail)),
+                        hint: format!(
+                            "the lines above are the job's log; `hpcinit doctor --site {}` checks the environment",
+                            jp.site
+                        ),
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Cancels the job and removes its files on the cluster, and its local record.
+fn cancel(cx: &mut Context, jp: &JupyterPlan, id: &str) -> Result<(), StepError> {
+    let script = jp.scripts.cancel.clone().arg(id);
+    let out = ask(cx, &script, Duration::from_secs(60))?;
+    servers::forget(cx.env, &jp.site, id);
+    if tags::<JupyterReport>(&out.stdout).iter().any(|r| matches!(r, JupyterReport::Cancelled(_))) {
+        cx.reporter.detail(&format!("Job {id} cancelled; its files on the cluster are removed."));
+        Ok(())
+    } else {
+        Err(no_answer("cancelling the Jupyter job", &out))
+    }
+}
+
+/// A free loopback port: `wanted`, or the first free one from 8888.
+fn free_port(wanted: Option<u16>) -> Option<u16> {
+    let free = |p: u16| TcpListener::bind((Ipv4Addr::LOCALHOST, p)).is_ok();
+    match wanted {
+        Some(p) => free(p).then_some(p),
+        None => (8888..8988).find(|p| free(*p)),
+    }
+}
+
+fn open_forward(cx: &mut Context, info: &ServerInfo, port: Option<u16>) -> Result<Forward, StepError> {
+    let local = free_port(port).ok_or_else(|| StepError::Local {
+        what: "the forward".into(),
+        detail: match port {
+            Some(p) => format!("port {p} of this machine is in use"),
+            None => "no free port between 8888 and 8987 on this machine".into(),
+        },
+        hint: "pick another with --port PORT".into(),
+    })?;
+    let f = Forward { local, host: info.hostname.clone(), port: info.port };
+    add_forward(cx, &f)?;
+    // The server has written its runtime file; give it a moment to answer through the forward.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if answers(&f, info) {
+            return Ok(f);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Err(StepError::Cluster {
+        what: "the forward".into(),
+        detail: format!(
+            "the server on {}:{} does not answer through 127.0.0.1:{}",
+            info.hostname, info.port, local
+        ),
+        hint: "the login node may not allow forwarding to compute nodes (AllowTcpForwarding); run with -v and tell your site's support"
+            .into(),
+    })
+}
+
+fn add_forward(cx: &mut Context, f: &Forward) -> Result<(), StepError> {
+    match cx.remote().forward(f, true) {
+        Some(Ok(())) => Ok(()),
+        Some(Err(e)) => {
+            let hint = cx.connect_hint(&e);
+            Err(StepError::Remote { error: e, hint })
+        }
+        None => Err(StepError::Local {
+            what: "the forward".into(),
+            detail: "this transport has no shared connection to carry a port forward".into(),
+            hint: "run with --transport ssh (OpenSSH with ControlMaster); on Windows, run hpcinit in WSL"
+                .into(),
+        }),
+    }
+}
+
+/// One HTTP request through the forward: the status code, or `None` when nothing answered.
+fn http_status(f: &Forward, path: &str, token: Option<&str>) -> Option<u16> {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, f.local));
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(3)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(4))).ok()?;
+    let auth = token.map(|t| format!("Authorization: token {t}\r\n")).unwrap_or_default();
+    let req =
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n{auth}Connection: close\r\n\r\n", f.local);
+    s.write_all(req.as_bytes()).ok()?;
+    let mut head = [0u8; 64];
+    let n = s.read(&mut head).ok()?;
+    let text = String::from_utf8_lossy(&head[..n]);
+    text.strip_prefix("HTTP/1.1 ").or_else(|| text.strip_prefix("HTTP/1.0 "))?.get(..3)?.parse().ok()
+}
+
+fn answers(f: &Forward, info: &ServerInfo) -> bool {
+    http_status(f, &format!("{}api/status", info.base_url), Some(&info.token)) == Some(200)
+}
+
+fn refuses_without_token(f: &Forward, info: &ServerInfo) -> Result<(), StepError> {
+    match http_status(f, &format!("{}api/kernels", info.base_url), None) {
+        Some(401 | 403) => Ok(()),
+        other => Err(StepError::Cluster {
+            what: "the Jupyter server".into(),
+            detail: format!(
+                "it answered a request without its token with {}; hpcinit does not leave such a server reachable",
+                other.map(|c| c.to_string()).unwrap_or_else(|| "nothing".into())
+            ),
+            hint: "check ~/.jupyter/jupyter_server_config.py on the cluster for settings that turn authentication off"
+                .into(),
+        }),
+    }
+}
+
+enum Watched {
+    Stopped,
+    JobEnded(String),
+}
+
+/// Until Ctrl-C or the job's end: asks the server through the forward every two seconds; when
+/// it twice gets no answer, asks the cluster how the job is over the connection (bounded), and
+/// replaces a connection that does not answer with a new sign-in, then the forward.
+fn watch(
+    cx: &mut Context,
+    jp: &JupyterPlan,
+    id: &str,
+    f: &Forward,
+    info: &ServerInfo,
+    stop: &AtomicBool,
+) -> Result<Watched, StepError> {
+    let mut misses = 0;
+    loop {
+        let next = Instant::now() + WATCH_EVERY;
+        while Instant::now() < next {
+            if stop.load(Ordering::SeqCst) {
+                return Ok(Watched::Stopped);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        if answers(f, info) {
+            misses = 0;
+            continue;
+        }
+        misses += 1;
+        if misses < 2 {
+            continue;
+        }
+        cx.reporter.trace("the server does not answer through the forward; asking the cluster");
+        // A connection that is gone, or one whose socket answers while its TCP does not (a
+        // laptop that slept): replaced with one new sign-in, then the forward again.
+        let alive = cx.remote().is_open();
+        let script = jp.scripts.wait.clone().and_args([id.to_string(), "-".into(), "0".into()]);
+        let asked = if alive { Some(ask(cx, &script, Duration::from_secs(8))) } else { None };
+        match asked {
+            Some(Ok(out)) => {
+                let reports = tags::<JupyterReport>(&out.stdout);
+                if let Some(how) = reports.iter().find_map(|r| {
+                    if let JupyterReport::Ended(h) = r {
+                        Some(h.clone())
+                    } else {
+                        None
+                    }
+                }) {
+                    return Ok(Watched::JobEnded(how.trim().to_string()));
+                }
+                // The connection answers and the job runs: the forward itself went; add it again.
+                let _ = cx.remote().forward(f, true);
+            }
+            _ if stop.load(Ordering::SeqCst) => return Ok(Watched::Stopped),
+            _ => {
+                cx.reporter.detail(&format!(
+                    "The connection to {} was lost; signing in again (the server and its kernels keep running).",
+                    jp.display_name
+                ));
+                cx.remote().drop_connection();
+                let (remote, prompter) = cx.remote_and_prompter();
+                remote.connect(prompter).map_err(|e| {
+                    let hint = cx.connect_hint(&e);
+                    StepError::Remote { error: e, hint }
+                })?;
+                add_forward(cx, f)?;
+                if answers(f, info) {
+                    cx.reporter.detail("Connection restored: the same server, its kernels as they were.");
+                }
+            }
+        }
+        misses = 0;
+    }
+}
+
+/// The job's place, for `--list`.
+pub fn place(cx: &mut Context, jp: &JupyterPlan, id: &str) -> Result<Option<JobWhere>, StepError> {
+    let script = jp.scripts.wait.clone().and_args([id.to_string(), "-".into(), "0".into()]);
+    let out = ask(cx, &script, Duration::from_secs(30))?;
+    Ok(tags::<JupyterReport>(&out.stdout).into_iter().find_map(|r| {
+        if let JupyterReport::Where(w) = r {
+            Some(w)
+        } else {
+            None
+        }
+    }))
+}
+
+/// Cancels a job on the person's request (`--stop`).
+pub fn stop(cx: &mut Context, jp: &JupyterPlan, id: &str) -> Result<(), StepError> {
+    cancel(cx, jp, id)
+}

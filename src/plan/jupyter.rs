@@ -1,0 +1,505 @@
+//! `hpcinit jupyter`, planned: the job that runs Jupyter Lab on a compute node (the site's
+//! interactive defaults, overridden by flags), where it runs (the latest code snapshot, or the
+//! project's working directory on scratch), how it is reached and why, and the exchanges that
+//! prepare the venv, submit the job, follow it and cancel it: fixed scripts from
+//! `jupyter.sh` and `scheduler.sh`, the run's values as arguments. Pure: built from the
+//! bootstrap's plan (after the probe, its paths are the cluster's own) and the profile.
+
+use super::job_script::{AccountLine, JobScript};
+use super::modules::modules_function;
+use super::plan::{Plan, Unverified};
+use super::script_text::heredoc;
+use crate::exchange::{Script, Tagged};
+use crate::profile::raw::{SchedulerKind, VenvRecipe};
+use crate::profile::scalar::{Memory, Walltime};
+use crate::profile::Profile;
+use crate::quote::sh_path;
+use serde::{Deserialize, Serialize};
+
+pub const JUPYTER_SH: &str = include_str!("jupyter.sh");
+pub const SCHEDULER_SH: &str = super::scheduler::SCHEDULER_SH;
+
+/// The job's name in the queue (`squeue`, `bjobs`).
+pub const JOB_NAME: &str = "hpcinit-jupyter";
+
+/// What the person asked for on the command line; `None`: the site's default.
+#[derive(Debug, Clone, Default)]
+pub struct JupyterRequest {
+    pub time: Option<Walltime>,
+    pub memory: Option<Memory>,
+    pub cpus: Option<u32>,
+    pub gpus: Option<u32>,
+    pub partition: Option<String>,
+    /// Run in the project's working directory on scratch instead of the latest snapshot.
+    pub here: bool,
+}
+
+/// One resource of the job and where its value came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Chosen<T> {
+    pub value: T,
+    /// `flag`, `profile` or `hpcinit` (hpcinit's own default: the profile has none).
+    pub from: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Resources {
+    pub time: Chosen<String>,
+    pub memory: Chosen<String>,
+    pub cpus: Chosen<u32>,
+    pub gpus: Chosen<u32>,
+    pub partition: Option<Chosen<String>>,
+    pub account: Option<String>,
+    /// The profile's extra directives for interactive work (a QOS).
+    pub directives: Vec<String>,
+}
+
+/// How the browser reaches the server, and why this way.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reach {
+    /// `tcp-token`: the server listens on the node's cluster address and refuses every request
+    /// without its token; hpcinit forwards a port of this machine's loopback to it over the
+    /// login node's shared connection.
+    pub kind: &'static str,
+    pub why: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct JupyterPlan {
+    pub site: String,
+    pub display_name: String,
+    pub scheduler: SchedulerKind,
+    pub resources: Resources,
+    /// Where the server starts (its file browser's root).
+    pub workdir: String,
+    pub here: bool,
+    pub venv: String,
+    /// The private directory (0700) on scratch that holds each job's runtime files and log.
+    pub private_dir: String,
+    pub reach: Reach,
+    /// The job script, as submitted.
+    pub job: String,
+    pub scripts: JupyterScripts,
+    /// The site's own web route to notebooks, where it has one.
+    pub web_portal: Option<String>,
+    pub notes: Vec<String>,
+    pub unverified: Vec<Unverified>,
+}
+
+/// The exchanges, each a fixed body called with the plan's values; the run appends what only
+/// it knows (the job id, the last state seen, how long to wait).
+#[derive(Debug, Clone, Serialize)]
+pub struct JupyterScripts {
+    /// Jupyter Lab into the venv when missing, the working directory checked (or made).
+    pub prepare: Script,
+    /// The job, submitted from the private directory.
+    pub submit: Script,
+    /// Follows the job: the run appends `ID LAST SECONDS`.
+    pub wait: Script,
+    /// Cancels the job and removes its files: the run appends `ID`.
+    pub cancel: Script,
+}
+
+pub fn sched_word(kind: SchedulerKind) -> &'static str {
+    match kind {
+        SchedulerKind::Slurm => "slurm",
+        SchedulerKind::Lsf => "lsf",
+    }
+}
+
+pub fn plan(plan: &Plan, profile: &Profile, req: &JupyterRequest) -> JupyterPlan {
+    let raw = &profile.raw;
+    let kind = raw.scheduler.kind;
+    let defaults = profile.interactive();
+    let site_from = if defaults.source.is_some() { "profile" } else { "hpcinit" };
+    let pick = |flag: Option<String>, default: String| match flag {
+        Some(v) => Chosen { value: v, from: "flag" },
+        None => Chosen { value: default, from: site_from },
+    };
+    let time = req.time.unwrap_or(defaults.time);
+    let resources = Resources {
+        time: pick(req.time.map(|t| t.slurm()), defaults.time.slurm()),
+        memory: pick(req.memory.as_ref().map(|m| m.to_string()), defaults.memory.to_string()),
+        cpus: match req.cpus {
+            Some(c) => Chosen { value: c, from: "flag" },
+            None => Chosen { value: defaults.cpus, from: site_from },
+        },
+        gpus: match req.gpus {
+            Some(g) => Chosen { value: g, from: "flag" },
+            None => Chosen { value: defaults.gpus, from: site_from },
+        },
+        partition: match (&req.partition, &defaults.partition) {
+            (Some(p), _) => Some(Chosen { value: p.clone(), from: "flag" }),
+            (None, Some(p)) => Some(Chosen { value: p.clone(), from: site_from }),
+            (None, None) => None,
+        },
+        account: plan.account.clone(),
+        directives: defaults.directives.clone(),
+    };
+    let py = plan.python();
+    let venv = py.map(|p| p.venv.clone()).unwrap_or_else(|| "~/venvs/general".into());
+    let loads: Vec<String> = py.map(|p| p.loads.clone()).unwrap_or_default();
+    let activate = match raw.python.venv.recipe {
+        VenvRecipe::ContainerWrapper => format!("export PATH={}/bin:\"$PATH\"", sh_path(&venv)),
+        _ => format!("source {}/bin/activate", sh_path(&venv)),
+    };
+    let scratch = plan.remote_layout().map(|l| l.scratch.clone()).unwrap_or_else(|| "~/scratch".into());
+    let private_dir = format!("{}/.hpcinit/jupyter", scratch.trim_end_matches('/'));
+    let workdir = if req.here || plan.no_project {
+        format!("~/scratch/{}", plan.project)
+    } else {
+        format!("~/scratch/code-snapshots/{}/latest", plan.project)
+    };
+    let reset = raw.python.modules.reset.as_str();
+    let job = job_text(
+        kind,
+        &plan.display_name,
+        &resources,
+        time,
+        &private_dir,
+        reset,
+        &loads,
+        &activate,
+        &workdir,
+    );
+    let word = sched_word(kind);
+    let index = if raw.python.venv.pip_no_index { "--no-index" } else { "-" };
+    let prepare = Script::new(
+        "make the venv ready for Jupyter Lab",
+        format!(
+            "{JUPYTER_SH}{}hpcinit_modules >/dev/null 2>&1 || true\nhpcinit_jupyter_prepare \"$@\"\n",
+            modules_function(reset, &loads)
+        ),
+    )
+    .with_args(vec![
+        venv.clone(),
+        workdir.clone(),
+        u8::from(req.here || plan.no_project).to_string(),
+        index.into(),
+    ]);
+    let (open, body) = heredoc(&job);
+    let submit = Script::new(
+        "submit the Jupyter job",
+        format!("{SCHEDULER_SH}{JUPYTER_SH}hpcinit_jupyter_submit \"$@\" {open}\n{body}\n"),
+    )
+    .with_args(vec![word.into(), private_dir.clone()]);
+    let wait = Script::new(
+        "follow the Jupyter job",
+        format!("{SCHEDULER_SH}{JUPYTER_SH}hpcinit_jupyter_wait \"$@\"\n"),
+    )
+    .with_args(vec![word.into(), private_dir.clone()]);
+    let cancel = Script::new(
+        "cancel the Jupyter job",
+        format!("{SCHEDULER_SH}{JUPYTER_SH}hpcinit_jupyter_cancel \"$@\"\n"),
+    )
+    .with_args(vec![word.into(), private_dir.clone()]);
+    let mut notes = Vec::new();
+    if defaults.source.is_none() {
+        notes.push(format!(
+            "The {} profile names no interactive defaults: the job asks for hpcinit's own (one core, 2 GB, one hour).",
+            profile.name()
+        ));
+    }
+    if let Some(url) = &defaults.web_portal {
+        notes.push(format!("{} also offers notebooks in the browser: {url}", raw.display_name));
+    }
+    let unverified = profile
+        .unverified_fields()
+        .filter(|(f, _)| *f == "interactive" || f.starts_with("interactive."))
+        .map(|(f, w)| Unverified { field: f.into(), why: w.into() })
+        .collect();
+    JupyterPlan {
+        site: plan.site.clone(),
+        display_name: plan.display_name.clone(),
+        scheduler: kind,
+        resources,
+        workdir,
+        here: req.here,
+        venv,
+        private_dir,
+        reach: Reach {
+            kind: "tcp-token",
+            why: "compute nodes are reached only through the login node: the server listens on the node's \
+                  cluster address with a random token that it writes to a file only you can read (never on \
+                  a command line), refuses every request without it, and hpcinit forwards a port of this \
+                  machine's loopback to it over the shared connection"
+                .into(),
+        },
+        job,
+        scripts: JupyterScripts { prepare, submit, wait, cancel },
+        web_portal: defaults.web_portal.clone(),
+        notes,
+        unverified,
+    }
+}
+
+/// The job script: the resources, the modules and the venv, then Jupyter Lab on the node's
+/// own name and a port the system picks, its runtime files in a directory only the person can
+/// read. `set -e` stops it before the server if the modules or the venv fail.
+#[allow(clippy::too_many_arguments)]
+fn job_text(
+    kind: SchedulerKind,
+    site: &str,
+    r: &Resources,
+    time: Walltime,
+    private_dir: &str,
+    reset: &str,
+    loads: &[String],
+    activate: &str,
+    workdir: &str,
+) -> String {
+    let mut directives = Vec::new();
+    let mb = Memory::try_from(r.memory.value.clone()).map(|m| m.megabytes()).unwrap_or(2048);
+    match kind {
+        SchedulerKind::Slurm => {
+            directives.push("--nodes=1".to_string());
+            directives.push("--ntasks=1".to_string());
+            directives.push(format!("--cpus-per-task={}", r.cpus.value));
+            directives.push(format!("--mem={}", r.memory.value));
+            if r.gpus.value > 0 {
+                directives.push(format!("--gpus={}", r.gpus.value));
+            }
+            if let Some(p) = &r.partition {
+                directives.push(format!("--partition={}", p.value));
+            }
+        }
+        SchedulerKind::Lsf => {
+            if let Some(p) = &r.partition {
+                directives.push(format!("-q {}", p.value));
+            }
+            directives.push(format!("-n {}", r.cpus.value));
+            directives.push("-R \"span[hosts=1]\"".into());
+            directives.push(format!("-R \"rusage[mem={mb}MB]\""));
+            if r.gpus.value > 0 {
+                directives.push(format!("-gpu \"num={}\"", r.gpus.value));
+            }
+        }
+    }
+    directives.extend(r.directives.iter().cloned());
+    let (id_var, node) = match kind {
+        SchedulerKind::Slurm => ("SLURM_JOB_ID", "${SLURMD_NODENAME:-$(hostname)}"),
+        SchedulerKind::Lsf => ("LSB_JOBID", "$(hostname)"),
+    };
+    let body = vec![
+        "# hpcinit jupyter: Jupyter Lab on this node. Its token is random, kept in its runtime file".into(),
+        "# (readable by you alone) and never on a command line; every request without it is refused.".into(),
+        "umask 077".into(),
+        format!("runtime={}/${id_var}", sh_path(private_dir)),
+        "mkdir -p \"$runtime\" && chmod 700 \"$runtime\"".into(),
+        "export JUPYTER_RUNTIME_DIR=\"$runtime\"".into(),
+        format!("cd -P {}", sh_path(workdir)),
+        format!("exec jupyter lab --no-browser --ip=\"{node}\" --port=0 --ServerApp.port_retries=0"),
+    ];
+    JobScript {
+        kind,
+        site,
+        job_name: JOB_NAME,
+        account: match &r.account {
+            Some(a) => AccountLine::Set {
+                flag: match kind {
+                    SchedulerKind::Slurm => "--account",
+                    SchedulerKind::Lsf => "-P",
+                },
+                value: a,
+            },
+            None => AccountLine::None,
+        },
+        time: match kind {
+            SchedulerKind::Slurm => time.slurm(),
+            SchedulerKind::Lsf => time.lsf(),
+        },
+        directives: &directives,
+        log_dir: private_dir,
+        reset,
+        modules: loads,
+        activate: activate.to_string(),
+        body,
+        submit_hint: "hpcinit jupyter",
+    }
+    .render()
+}
+
+/// What a Jupyter exchange reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JupyterReport {
+    /// Jupyter Lab was in the venv already (`false`) or was installed now (`true`), at VERSION.
+    Jupyter {
+        installed: bool,
+        version: String,
+    },
+    /// A package the installation added (`name==version`).
+    Added(String),
+    Job(String),
+    Where(JobWhere),
+    Server(String),
+    Ended(String),
+    Tail(String),
+    Cancelled(String),
+    Failed(JupyterFailure),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JupyterFailure {
+    NoVenv(String),
+    NoWorkdir(String),
+    Install(String),
+    Submit(String),
+}
+
+impl Tagged for JupyterReport {
+    fn from_tag(tag: &str, payload: &str) -> Option<JupyterReport> {
+        let p = payload.trim().to_string();
+        let (word, rest) = payload.split_once(' ').unwrap_or((payload, ""));
+        Some(match tag {
+            "jupyter" => {
+                JupyterReport::Jupyter { installed: word == "installed", version: rest.trim().into() }
+            }
+            "added" => JupyterReport::Added(p),
+            "job" => JupyterReport::Job(p),
+            "where" => JupyterReport::Where(JobWhere::parse(payload)?),
+            "server" => JupyterReport::Server(p),
+            "ended" => JupyterReport::Ended(p),
+            "tail" => JupyterReport::Tail(payload.to_string()),
+            "cancelled" => JupyterReport::Cancelled(p),
+            "fail" => JupyterReport::Failed(match word {
+                "no-venv" => JupyterFailure::NoVenv(rest.trim().into()),
+                "no-workdir" => JupyterFailure::NoWorkdir(rest.trim().into()),
+                "install" => JupyterFailure::Install(rest.trim().into()),
+                _ => JupyterFailure::Submit(rest.trim().into()),
+            }),
+            _ => return None,
+        })
+    }
+}
+
+/// Where a job is, as the scheduler says: state, reason, start estimate and node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobWhere {
+    pub state: String,
+    pub reason: Option<String>,
+    /// Seconds from now to the scheduler's expected start, where it has an estimate.
+    pub start_in: Option<i64>,
+    pub node: Option<String>,
+    /// The line as it came (to compare with the next).
+    pub raw: String,
+}
+
+impl JobWhere {
+    pub fn parse(payload: &str) -> Option<JobWhere> {
+        let raw = payload.trim().to_string();
+        let mut f = raw.split('|');
+        let state = f.next()?.trim().to_string();
+        fn some(v: Option<&str>) -> Option<&str> {
+            v.map(str::trim).filter(|v| !v.is_empty() && *v != "-" && *v != "None")
+        }
+        let reason = some(f.next()).map(String::from);
+        let start_in = some(f.next()).and_then(|s| s.parse().ok());
+        let node = some(f.next()).map(String::from);
+        (!state.is_empty()).then_some(JobWhere { state, reason, start_in, node, raw })
+    }
+
+    pub fn running(&self) -> bool {
+        matches!(self.state.as_str(), "RUNNING" | "RUN")
+    }
+
+    pub fn pending(&self) -> bool {
+        matches!(self.state.as_str(), "PENDING" | "PEND" | "CONFIGURING" | "PSUSP")
+    }
+}
+
+impl std::fmt::Display for JobWhere {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.state.to_lowercase())?;
+        if let Some(r) = &self.reason {
+            write!(f, " ({r})")?;
+        }
+        if self.pending() {
+            match self.start_in {
+                Some(s) if s > 0 => write!(f, ", expected to start in {}", human_seconds(s))?,
+                Some(_) => write!(f, ", expected to start any moment")?,
+                None => write!(f, ", no start estimate yet")?,
+            }
+        }
+        if let (true, Some(n)) = (self.running(), &self.node) {
+            write!(f, " on {n}")?;
+        }
+        Ok(())
+    }
+}
+
+fn human_seconds(s: i64) -> String {
+    match s {
+        s if s < 90 => format!("{s} s"),
+        s if s < 5400 => format!("{} min", (s + 30) / 60),
+        s if s < 172_800 => format!("{:.1} h", s as f64 / 3600.0),
+        s => format!("{} days", s / 86_400),
+    }
+}
+
+/// What the server writes to its runtime file (`jpserver-PID.json`).
+#[derive(Clone, Deserialize)]
+pub struct ServerInfo {
+    pub hostname: String,
+    pub port: u16,
+    #[serde(default)]
+    pub token: String,
+    #[serde(default = "root")]
+    pub base_url: String,
+    #[serde(default)]
+    pub pid: u32,
+    #[serde(default)]
+    pub version: String,
+    #[serde(default)]
+    pub password: bool,
+}
+
+fn root() -> String {
+    "/".into()
+}
+
+impl std::fmt::Debug for ServerInfo {
+    /// Everything but the token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerInfo")
+            .field("hostname", &self.hostname)
+            .field("port", &self.port)
+            .field("token", &"<hidden>")
+            .field("base_url", &self.base_url)
+            .finish()
+    }
+}
+
+impl ServerInfo {
+    pub fn parse(json: &str) -> Option<ServerInfo> {
+        serde_json::from_str(json).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::tags;
+
+    #[test]
+    fn the_jobs_place_is_typed_and_told_with_its_estimate() {
+        let out = "banner\n@@hpcinit:where PENDING|Priority|720|-\n@@hpcinit:where RUNNING|None|-|c1-5\n@@hpcinit:where PEND|New job is waiting for scheduling|-|-\n@@hpcinit:job 42\n@@hpcinit:fail no-venv /home/a/venvs/p\n";
+        let r = tags::<JupyterReport>(out);
+        let JupyterReport::Where(p) = &r[0] else { panic!("{r:?}") };
+        assert_eq!(p.to_string(), "pending (Priority), expected to start in 12 min");
+        let JupyterReport::Where(run) = &r[1] else { panic!("{r:?}") };
+        assert!(run.running());
+        assert_eq!(run.to_string(), "running on c1-5");
+        let JupyterReport::Where(lsf) = &r[2] else { panic!("{r:?}") };
+        assert_eq!(lsf.to_string(), "pend (New job is waiting for scheduling), no start estimate yet");
+        assert_eq!(r[3], JupyterReport::Job("42".into()));
+        assert_eq!(r[4], JupyterReport::Failed(JupyterFailure::NoVenv("/home/a/venvs/p".into())));
+    }
+
+    #[test]
+    fn the_servers_runtime_file_is_read_and_its_token_never_shown() {
+        let json = r#"{"base_url": "/", "hostname": "c1-5", "password": false, "pid": 7, "port": 33017, "root_dir": "/s", "secure": false, "sock": "", "token": "5947164d81", "url": "http://c1-5:33017/", "version": "2.21.1"}"#;
+        let s = ServerInfo::parse(json).expect("parses");
+        assert_eq!((s.hostname.as_str(), s.port, s.token.as_str()), ("c1-5", 33017, "5947164d81"));
+        assert!(!format!("{s:?}").contains("5947164d81"));
+    }
+}
