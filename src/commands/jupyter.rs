@@ -128,6 +128,7 @@ pub fn run(s: &mut Session, setup: &SetupArgs, a: &JupyterArgs) -> Result<Exit, 
         port: a.port,
         job: a.job.clone(),
         project: inputs.answers.project_name.clone(),
+        project_dir: (!inputs.answers.no_project).then(|| inputs.answers.project_dir.clone()),
     };
     let (cli, env) = (s.cli, s.env);
     let prompter: &mut dyn crate::prompt::Prompter = &mut *s.prompter;

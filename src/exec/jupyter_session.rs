@@ -32,6 +32,9 @@ pub struct SessionOptions {
     pub job: Option<String>,
     /// The project's name, for the local record.
     pub project: String,
+    /// The project's directory, whose `hpcinit.lock` records what Jupyter added; `None`
+    /// without a project.
+    pub project_dir: Option<std::path::PathBuf>,
 }
 
 /// How long one follow-up exchange may wait on the cluster before it answers.
@@ -45,7 +48,7 @@ pub fn run(cx: &mut Context, jp: &JupyterPlan, o: &SessionOptions) -> Result<(),
     let (id, started_here) = match &o.job {
         Some(id) => (id.clone(), false),
         None => {
-            prepare(cx, jp)?;
+            prepare(cx, jp, o)?;
             (submit(cx, jp, o)?, true)
         }
     };
@@ -147,7 +150,7 @@ pub fn run(cx: &mut Context, jp: &JupyterPlan, o: &SessionOptions) -> Result<(),
 }
 
 /// Jupyter Lab into the venv where it is missing (the site's index, no package changed).
-fn prepare(cx: &mut Context, jp: &JupyterPlan) -> Result<(), StepError> {
+fn prepare(cx: &mut Context, jp: &JupyterPlan, o: &SessionOptions) -> Result<(), StepError> {
     cx.reporter.begin(1, 4, "Jupyter Lab in the venv");
     let mut wait = cx.reporter.wait("looking for Jupyter Lab in the venv");
     let out = cx.run_script(&jp.scripts.prepare, &mut |line| {
@@ -171,10 +174,12 @@ fn prepare(cx: &mut Context, jp: &JupyterPlan) -> Result<(), StepError> {
                 return Ok(());
             }
             JupyterReport::Jupyter { installed: true, version } => {
+                let added: Vec<String> = added.iter().map(|a| a.to_string()).collect();
+                let recorded = record_extras(cx, jp, o, &added)?;
                 cx.reporter.end(
                     Status::Done,
                     &format!(
-                        "installed Jupyter Lab {version} in {} ({} packages added, none of the environment's changed)",
+                        "installed Jupyter Lab {version} in {} ({} packages added, none of the environment's changed){recorded}",
                         jp.venv,
                         added.len()
                     ),
@@ -185,6 +190,28 @@ fn prepare(cx: &mut Context, jp: &JupyterPlan) -> Result<(), StepError> {
         }
     }
     Err(no_answer("preparing the venv", &out))
+}
+
+/// Records what the installation added in the project's `hpcinit.lock` as interactive extras,
+/// where the lock describes this site's environment; the locked packages stay as they were.
+fn record_extras(
+    cx: &mut Context,
+    jp: &JupyterPlan,
+    o: &SessionOptions,
+    added: &[String],
+) -> Result<String, StepError> {
+    let Some(dir) = &o.project_dir else { return Ok(String::new()) };
+    let Ok(Some(lock)) = crate::local::lock::read(dir) else { return Ok(String::new()) };
+    if lock.origin.site != jp.site || added.is_empty() {
+        return Ok(String::new());
+    }
+    let file = dir.join(crate::local::lock::FILE);
+    let updated = lock.clone().with_interactive(added);
+    if updated != lock {
+        crate::local::atomic::write(&file, updated.render().as_bytes(), 0o644)
+            .map_err(|e| StepError::Write { path: file.clone(), source: e })?;
+    }
+    Ok(format!("; recorded in {} as interactive extras", cx.env.tilde(&file)))
 }
 
 fn prepare_failed(jp: &JupyterPlan, f: &JupyterFailure, tail: &[String]) -> StepError {

@@ -94,6 +94,11 @@ impl Task for LockTask {
         let want = Lock::from_record(&self.plan.site, &rec);
         let dir = file.parent().map(PathBuf::from).unwrap_or_default();
         let have = lock::read(&dir);
+        // What `hpcinit jupyter` added on this site stays an interactive extra: never locked.
+        let want = match &have {
+            Ok(Some(h)) if h.origin.site == want.origin.site => want.with_interactive(&h.interactive),
+            _ => want,
+        };
         self.want = Some(want.clone());
         Ok(match have {
             Ok(Some(h)) if h.same_environment(&want) => Check::Done(format!(

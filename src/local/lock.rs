@@ -37,6 +37,11 @@ pub struct Lock {
     /// `pip freeze` of the environment: the versions to install elsewhere.
     #[serde(default)]
     pub packages: Vec<String>,
+    /// What `hpcinit jupyter` added to the environment on the site of origin (Jupyter Lab and
+    /// what it needs): interactive extras, not part of `packages`, so they never change the
+    /// locked versions and another site gets them only when it runs `hpcinit jupyter` too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interactive: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -213,7 +218,21 @@ impl Lock {
             recipe: site.recipe.clone(),
             requirements: rec.requirements.clone(),
             packages: rec.freeze.iter().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect(),
+            interactive: Vec::new(),
         }
+    }
+
+    /// The same lock with `extras` (what `hpcinit jupyter` added) taken out of the packages
+    /// and kept as interactive extras.
+    pub fn with_interactive(mut self, extras: &[String]) -> Lock {
+        let key = |l: &str| l.split("==").next().unwrap_or(l).trim().to_lowercase().replace('_', "-");
+        let names: Vec<String> = extras.iter().map(|e| key(e)).collect();
+        self.packages.retain(|p| !names.contains(&key(p)));
+        let mut all: Vec<String> = self.interactive.iter().chain(extras).cloned().collect();
+        all.sort_by_key(|e| key(e));
+        all.dedup_by_key(|e| key(e));
+        self.interactive = all;
+        self
     }
 }
 
@@ -295,7 +314,20 @@ mod tests {
             },
             requirements: vec!["numpy".into()],
             packages: vec!["numpy==1.26.4+computecanada".into()],
+            interactive: vec![],
         }
+    }
+
+    #[test]
+    fn interactive_extras_leave_the_locked_packages_and_stay_beside_them() {
+        let mut lock = sample();
+        lock.packages.extend(["jupyterlab==4.6.6".to_string(), "Jupyter_Server==2.21.1".into()]);
+        let with = lock.with_interactive(&["jupyter-server==2.21.1".into(), "jupyterlab==4.6.6".into()]);
+        assert_eq!(with.packages, ["numpy==1.26.4+computecanada"]);
+        assert_eq!(with.interactive, ["jupyter-server==2.21.1", "jupyterlab==4.6.6"]);
+        let text = with.render();
+        assert!(text.contains("interactive:\n- jupyter-server==2.21.1\n- jupyterlab==4.6.6\n"), "{text}");
+        assert!(!sample().render().contains("interactive"), "absent when there are none");
     }
 
     #[test]

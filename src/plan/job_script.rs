@@ -21,6 +21,9 @@ pub struct JobScript<'a> {
     /// What the job does once its environment is ready, one line each.
     pub body: Vec<String>,
     pub submit_hint: &'a str,
+    /// A template the person keeps and edits (`~/sbatch/<project>.sh`), not a job hpcinit
+    /// submits itself (the test job, the Jupyter job).
+    pub template: bool,
 }
 
 pub enum AccountLine<'a> {
@@ -68,8 +71,13 @@ impl JobScript<'_> {
                 let _ = writeln!(s, "{d} -e {}/{}-%J.err", self.log_dir, self.job_name);
             }
         }
-        let _ = writeln!(s, "#\n# Written by hpcinit for {}. Submit with: {}", self.site, self.submit_hint);
-        s.push_str("# hpcinit replaces this file only while it is as hpcinit wrote it; edit freely.\n");
+        if self.template {
+            let _ =
+                writeln!(s, "#\n# Written by hpcinit for {}. Submit with: {}", self.site, self.submit_hint);
+            s.push_str("# hpcinit replaces this file only while it is as hpcinit wrote it; edit freely.\n");
+        } else {
+            let _ = writeln!(s, "#\n# Submitted by hpcinit for {} ({}).", self.site, self.submit_hint);
+        }
         s.push_str("set -eo pipefail\nexport PYTHONUNBUFFERED=1\n");
         let _ = writeln!(s, "{}", self.reset);
         if !self.modules.is_empty() {

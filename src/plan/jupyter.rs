@@ -145,7 +145,10 @@ pub fn plan(plan: &Plan, profile: &Profile, req: &JupyterRequest) -> JupyterPlan
     };
     let scratch = plan.remote_layout().map(|l| l.scratch.clone()).unwrap_or_else(|| "~/scratch".into());
     let private_dir = format!("{}/.hpcinit/jupyter", scratch.trim_end_matches('/'));
-    let workdir = if req.here || plan.no_project {
+    let workdir = if plan.no_project {
+        // No project: the person's own scratch, where their data usually is.
+        "~/scratch".to_string()
+    } else if req.here {
         format!("~/scratch/{}", plan.project)
     } else {
         format!("~/scratch/code-snapshots/{}/latest", plan.project)
@@ -315,6 +318,7 @@ fn job_text(
         activate: activate.to_string(),
         body,
         submit_hint: "hpcinit jupyter",
+        template: false,
     }
     .render()
 }

@@ -37,7 +37,13 @@ hpcinit_job_where() { # scheduler id
   case "$1" in
     slurm) line=$(squeue -h -j "$2" -o '%T|%r|%S|%N' 2>/dev/null | head -n 1) ;;
     lsf)
-      line=$(bjobs -noheader -o "stat pend_reason estimated_start_time exec_host delimiter='|'" "$2" 2>/dev/null | head -n 1)
+      # The start estimate is LSF's simulation-based one (`estimated_sim_start_time`, shown
+      # where LSB_ENABLE_ESTIMATION=Y; "-" otherwise), see
+      # https://www.ibm.com/support/knowledgecenter/SSWRJV_10.1.0/lsf_config_ref/lsf.conf.lsb_enable_estimation.5.html
+      # An LSF that does not know the field answers without it.
+      line=$(bjobs -noheader -o "stat pend_reason estimated_sim_start_time exec_host delimiter='|'" "$2" 2>/dev/null) \
+        || line=$(bjobs -noheader -o "stat pend_reason exec_host delimiter='|'" "$2" 2>/dev/null | awk -F'|' '{print $1 "|" $2 "|-|" $3}')
+      line=$(printf '%s\n' "$line" | head -n 1)
       case "$line" in DONE* | EXIT*) line= ;; esac
       ;;
   esac

@@ -60,6 +60,7 @@ impl Smoke<'_> {
                 "echo \"hpcinit-check ok {token} on $(hostname) with $(python -c 'import sys; print(sys.version.split()[0])')\"".into(),
             ],
             submit_hint: self.submit_hint,
+            template: false,
         }
         .render()
     }

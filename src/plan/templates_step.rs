@@ -84,6 +84,7 @@ fn template_files(
             None => job_script::no_project_body(),
         },
         submit_hint: submit,
+        template: true,
     }
     .render();
     let env_text = templates::env_snippet(

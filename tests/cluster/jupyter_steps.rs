@@ -273,6 +273,7 @@ fn a_notebook_on_a_compute_node_imports_the_project_and_runs_dask_workers_with_n
     let _c = cleanup(&l, project);
     let _q = NoJobsLeft(super::Cluster::get());
     bootstrapped(&l, project);
+    let lock_before = std::fs::read_to_string(l.project.join("hpcinit.lock")).unwrap();
     // The bootstrap's connection is open: the session rides on it.
     let log = LogWindow::open(&l.c, false);
     let prompts = l.prompts().len();
@@ -280,6 +281,11 @@ fn a_notebook_on_a_compute_node_imports_the_project_and_runs_dask_workers_with_n
     let (base, token) = s.url();
     let job = job_of(&s.wait_for("runs on localhost (job", 5));
     assert!(s.stdout().contains("installed Jupyter Lab 4.6.6 in ~/venvs/jupyter"), "{}", s.all());
+    // The lock keeps its packages; what Jupyter added is recorded beside them.
+    let lock = std::fs::read_to_string(l.project.join("hpcinit.lock")).unwrap();
+    let packages = |t: &str| t.split("\ninteractive:").next().unwrap().trim_end().to_string();
+    assert_eq!(packages(&lock), packages(&lock_before), "the locked packages are unchanged");
+    assert!(lock.contains("\ninteractive:\n") && lock.contains("- jupyterlab==4.6.6\n"), "{lock}");
     assert_eq!(log.accepted(), 0, "no new authentication while the connection lives:\n{}", log.text());
     assert_eq!(l.prompts().len(), prompts, "no prompt: {:?}", l.prompts());
 
@@ -331,6 +337,11 @@ fn a_notebook_on_a_compute_node_imports_the_project_and_runs_dask_workers_with_n
     assert_eq!(queue_empties(&l.c, 20), vec![], "no job of the user is left");
     assert!(!runtime.parent().unwrap().exists(), "the job's private files are removed");
     assert!(remote_home(&l).join("scratch").exists());
+    // A later bootstrap leaves the lock as it is: the extras are not locked packages.
+    let r = l.hpcinit(&super::remote_steps::base("sandbox", project, &[]), &[]);
+    ok(&r, "bootstrap again");
+    let row = r.stdout.lines().find(|l| l.contains("] Lock file:")).unwrap_or_default().to_string();
+    assert!(row.contains("unchanged"), "{}", r.stdout);
 }
 
 #[test]
