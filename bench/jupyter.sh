@@ -60,7 +60,7 @@ cleanup() {
   ip netns del "$NS" 2>/dev/null || true
   ip link del "${VETH}a" 2>/dev/null || true
   rm -rf "$RHOME/venvs/jbench" "$RHOME/scratch/code-snapshots/jbench" "$RHOME/sbatch/jbench"* \
-    "$RHOME/scratch/.bench-jupyter"
+    "$RHOME/scratch/.bench-jupyter" "$RHOME/scratch/.hpcinit/jupyter"
   [ -n "${KEEP:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -104,12 +104,14 @@ echo "… bootstrap and a first session (installs Jupyter Lab into the venv)" >&
 (cd "$HOMEDIR/jbench" && laptop "$BIN" --profile "$PROFILE" jupyter --site "$ALIAS" --user "$RUSER" \
   --project-name jbench --no-browser --dry-run >"$WORK/plan.txt") || die "jupyter --dry-run failed"
 
-# The hand route's job: the same script hpcinit submits, its private directory its own.
+# The hand route's job: the same script hpcinit submits (its runtime files go where it is
+# submitted from), submitted from a private directory of its own.
 JOB=$WORK/job.sh
 sed -n '/^The job/,/^Exchanges/p' "$WORK/plan.txt" | sed -e '1d' -e '$d' | sed -e 's/^    //' \
-  | sed -e "s|/\.hpcinit/jupyter|/.bench-jupyter|g" | sed -e '/^$/d' >"$JOB"
+  | sed -e '/^$/d' >"$JOB"
 grep -q '^exec jupyter lab' "$JOB" || die "could not take the job from the plan"
-PRIV=$(sed -n 's|^runtime=\(.*\)/\$SLURM_JOB_ID$|\1|p' "$JOB")
+# shellcheck disable=SC2088 # expanded on the cluster
+PRIV='~/scratch/.bench-jupyter'
 
 # --- one timed run ----------------------------------------------------------------------------
 # Prints: route state link auths prompts seconds

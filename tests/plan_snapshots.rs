@@ -168,8 +168,18 @@ fn jupyter_flags_override_the_sites_defaults() {
     ] {
         assert!(jp.job.contains(line), "{line} in:\n{}", jp.job);
     }
-    assert!(jp.job.contains("runtime=/work3/alice/.hpcinit/jupyter/$LSB_JOBID\n"), "{}", jp.job);
+    assert!(jp.job.contains("runtime=\"$PWD/$LSB_JOBID\"\n"), "{}", jp.job);
+    assert!(
+        jp.job.contains("#BSUB -o ./hpcinit-jupyter-%J.out\n"),
+        "the log beside the runtime files: {}",
+        jp.job
+    );
+    assert!(
+        jp.job.contains("source \"$HOME\"/sbatch/demo-env.sh\n"),
+        "the project's job environment: {}",
+        jp.job
+    );
     assert!(jp.job.contains("cd -P \"$HOME\"/scratch/demo\n"), "--here: {}", jp.job);
     assert_eq!(jp.resources.memory.from, "flag");
-    assert_eq!(jp.scripts.wait.args(), ["lsf", "/work3/alice/.hpcinit/jupyter"]);
+    assert_eq!(jp.scripts.wait.args(), ["lsf", "~/scratch/.hpcinit/jupyter"]);
 }

@@ -1,5 +1,5 @@
 //! `hpcinit jupyter`: Jupyter Lab on a compute node, reached through the login node's shared
-//! connection. Signs in (or reuses the open connection), probes, plans the job from the site's
+//! connection. Signs in (or reuses the open connection), plans the job from the site's
 //! interactive defaults and the flags, and runs the session (`exec::jupyter_session`). With
 //! `--list`, `--stop` and `--job` it works on the servers recorded on this machine; with
 //! `--dry-run` it prints the job and the exchanges and touches nothing.
@@ -133,7 +133,8 @@ pub fn run(s: &mut Session, setup: &SetupArgs, a: &JupyterArgs) -> Result<Exit, 
     let (cli, env) = (s.cli, s.env);
     let prompter: &mut dyn crate::prompt::Prompter = &mut *s.prompter;
     super::with_context(&inputs, cli, env, s.printer, prompter, |cx| {
-        crate::exec::run(cx, &[StepId::Connect, StepId::Probe])?;
+        // No look at the cluster first: the job runs in the environment the bootstrap wrote.
+        crate::exec::run(cx, &[StepId::Connect])?;
         let jp = jupyter::plan(&cx.plan, inputs.profile, &request);
         let title = if stop_id.is_some() { "Stop" } else { "Jupyter" };
         let failed = |e| Error::from(StepFailed { title: title.into(), error: Box::new(e) });

@@ -1,4 +1,4 @@
-//! `hpcinit jupyter`'s run, after the sign-in and the probe: Jupyter Lab into the venv where it
+//! `hpcinit jupyter`'s run, after the sign-in: Jupyter Lab into the venv where it
 //! is missing, the job submitted and followed (state, reason and start estimate, in place),
 //! the server found from its runtime file, a loopback port of this machine forwarded to it
 //! over the shared connection, the URL printed and the browser opened, then watched until
@@ -37,20 +37,24 @@ pub struct SessionOptions {
     pub project_dir: Option<std::path::PathBuf>,
 }
 
-/// How long one follow-up exchange may wait on the cluster before it answers.
-const FOLLOW_SECONDS: u64 = 3;
+/// How long one follow-up exchange follows the job on the cluster before it answers.
+const FOLLOW_SECONDS: u64 = 20;
+/// How long the start's exchange follows the job after submitting it: a server that starts at
+/// once is found without another exchange; a queued job is shown waiting soon.
+const FIRST_FOLLOW_SECONDS: u64 = 5;
 /// How often the forwarded server is asked whether it answers.
 const WATCH_EVERY: Duration = Duration::from_secs(2);
 
 /// Runs the session. `Ok` when it ended as the person asked (Ctrl-C, the job's end).
 pub fn run(cx: &mut Context, jp: &JupyterPlan, o: &SessionOptions) -> Result<(), StepError> {
     let stop = crate::platform::interrupt_flag();
-    let (id, started_here) = match &o.job {
-        Some(id) => (id.clone(), false),
-        None => {
-            prepare(cx, jp, o)?;
-            (submit(cx, jp, o)?, true)
-        }
+    let (id, started_here, earlier) = match &o.job {
+        Some(id) => (id.clone(), false, Vec::new()),
+        None => match start(cx, jp, o, stop)? {
+            Some((id, earlier)) => (id, true, earlier),
+            // Ctrl-C before anything was submitted: nothing to cancel.
+            None => return Ok(()),
+        },
     };
     // A job hpcinit started is cancelled on the way out unless the person asked to keep it;
     // one it reconnected to is left as it was.
@@ -64,8 +68,9 @@ pub fn run(cx: &mut Context, jp: &JupyterPlan, o: &SessionOptions) -> Result<(),
             cancel(cx, jp, &id)
         }
     };
-    cx.reporter.begin(if started_here { 3 } else { 1 }, if started_here { 4 } else { 2 }, "Jupyter job");
-    let info = match follow(cx, jp, &id, o.wait_timeout, stop) {
+    let (at, total) = if started_here { (2, 3) } else { (1, 2) };
+    cx.reporter.begin(at, total, "Jupyter job");
+    let info = match follow(cx, jp, &id, o.wait_timeout, stop, earlier) {
         Ok(Some(info)) => info,
         Ok(None) => {
             // Interrupted while waiting.
@@ -92,9 +97,8 @@ pub fn run(cx: &mut Context, jp: &JupyterPlan, o: &SessionOptions) -> Result<(),
             hint: "remove `c.IdentityProvider.token = ''` (or `c.ServerApp.token`) from ~/.jupyter/jupyter_server_config.py on the cluster".into(),
         });
     }
-    cx.reporter
-        .end(Status::Done, &format!("Jupyter Lab {} runs on {} (job {id})", info.version, info.hostname));
-    cx.reporter.begin(if started_here { 4 } else { 2 }, if started_here { 4 } else { 2 }, "Forward");
+    cx.reporter.end(Status::Done, &format!("Jupyter Lab runs on {} (job {id})", info.hostname));
+    cx.reporter.begin(at + 1, total, "Forward");
     let forward = match open_forward(cx, &info, o.port) {
         Ok(f) => f,
         Err(e) => {
@@ -103,11 +107,6 @@ pub fn run(cx: &mut Context, jp: &JupyterPlan, o: &SessionOptions) -> Result<(),
         }
     };
     let url = format!("http://127.0.0.1:{}{}lab?token={}", forward.local, info.base_url, info.token);
-    if let Err(e) = refuses_without_token(&forward, &info) {
-        let _ = cx.remote().forward(&forward, false);
-        let _ = ended(cx, "it did not refuse a request without its token");
-        return Err(e);
-    }
     record(cx, jp, o, &id, Some(&info), Some(forward.local));
     cx.reporter.end(
         Status::Done,
@@ -149,47 +148,114 @@ pub fn run(cx: &mut Context, jp: &JupyterPlan, o: &SessionOptions) -> Result<(),
     }
 }
 
-/// Jupyter Lab into the venv where it is missing (the site's index, no package changed).
-fn prepare(cx: &mut Context, jp: &JupyterPlan, o: &SessionOptions) -> Result<(), StepError> {
-    cx.reporter.begin(1, 4, "Jupyter Lab in the venv");
+/// The start, in one round trip: Jupyter Lab into the venv where it is missing (the site's
+/// index, no package changed), the job submitted, and followed for a few seconds (a server that
+/// starts at once is found in the same exchange). The job's id and what the exchange reported;
+/// `None` when Ctrl-C came before anything was submitted.
+fn start(
+    cx: &mut Context,
+    jp: &JupyterPlan,
+    o: &SessionOptions,
+    stop: &AtomicBool,
+) -> Result<Option<(String, Vec<JupyterReport>)>, StepError> {
+    cx.reporter.begin(1, 3, "Start");
     let mut wait = cx.reporter.wait("looking for Jupyter Lab in the venv");
-    let out = cx.run_script(&jp.scripts.prepare, &mut |line| {
+    let script = jp.scripts.start.clone().arg(FIRST_FOLLOW_SECONDS.to_string());
+    let prepared = std::cell::Cell::new(false);
+    let submitted = std::cell::Cell::new(false);
+    let stopped_at: std::cell::Cell<Option<Instant>> = std::cell::Cell::new(None);
+    let mut reports: Vec<JupyterReport> = Vec::new();
+    let mut on_line = |line: &str| {
         if line.contains("@@hpcinit:phase") {
             wait.update("installing Jupyter Lab from the site's index");
         }
-    })?;
+        for r in tags::<JupyterReport>(line) {
+            match &r {
+                JupyterReport::Jupyter { .. } => {
+                    prepared.set(true);
+                    wait.update("submitting the job");
+                }
+                JupyterReport::Job(id) => {
+                    submitted.set(true);
+                    wait.update(&format!("job {id}: submitted"));
+                }
+                JupyterReport::Where(w) => wait.update(&format!("job: {w}")),
+                _ => {}
+            }
+            reports.push(r);
+        }
+    };
+    // Ctrl-C: stop at once, unless the job is being submitted right now (its id is on its way:
+    // wait a little for it, so that it can be cancelled; the cluster cancels a job whose id it
+    // could not send).
+    let stop_now = || {
+        if !stop.load(Ordering::SeqCst) {
+            return false;
+        }
+        let since = stopped_at.get().unwrap_or_else(|| {
+            let now = Instant::now();
+            stopped_at.set(Some(now));
+            now
+        });
+        submitted.get() || !prepared.get() || since.elapsed() > Duration::from_secs(5)
+    };
+    let limit = Duration::from_secs(3600 + FIRST_FOLLOW_SECONDS);
+    let out = exchange(cx, &script, limit, &stop_now, &mut on_line);
     drop(wait);
-    let reports = tags::<JupyterReport>(&out.stdout);
+    let id = reports.iter().find_map(|r| if let JupyterReport::Job(j) = r { Some(j.clone()) } else { None });
+    if stop.load(Ordering::SeqCst) {
+        cx.reporter.end(Status::Done, "stopped before the server started");
+        if let Some(id) = id {
+            record(cx, jp, o, &id, None, None);
+            cancel(cx, jp, &id)?;
+        }
+        return Ok(None);
+    }
+    let out = out?;
     let tail: Vec<String> = reports
         .iter()
         .filter_map(|r| if let JupyterReport::Tail(l) = r { Some(l.clone()) } else { None })
         .collect();
-    let added: Vec<&String> =
-        reports.iter().filter_map(|r| if let JupyterReport::Added(p) = r { Some(p) } else { None }).collect();
-    for r in &reports {
-        match r {
-            JupyterReport::Failed(f) => return Err(prepare_failed(jp, f, &tail)),
-            JupyterReport::Jupyter { installed: false, version } => {
-                cx.reporter.end(Status::Unchanged, &format!("Jupyter Lab {version} in {}", jp.venv));
-                return Ok(());
-            }
-            JupyterReport::Jupyter { installed: true, version } => {
-                let added: Vec<String> = added.iter().map(|a| a.to_string()).collect();
-                let recorded = record_extras(cx, jp, o, &added)?;
-                cx.reporter.end(
-                    Status::Done,
-                    &format!(
-                        "installed Jupyter Lab {version} in {} ({} packages added, none of the environment's changed){recorded}",
-                        jp.venv,
-                        added.len()
-                    ),
-                );
-                return Ok(());
-            }
-            _ => {}
-        }
+    if let Some(f) =
+        reports.iter().find_map(|r| if let JupyterReport::Failed(f) = r { Some(f) } else { None })
+    {
+        return Err(prepare_failed(jp, f, &tail));
     }
-    Err(no_answer("preparing the venv", &out))
+    let added: Vec<String> = reports
+        .iter()
+        .filter_map(|r| if let JupyterReport::Added(p) = r { Some(p.clone()) } else { None })
+        .collect();
+    let jupyter = reports.iter().find_map(|r| match r {
+        JupyterReport::Jupyter { installed, version } => Some((*installed, version.clone())),
+        _ => None,
+    });
+    let (Some((installed, version)), Some(id)) = (jupyter, id) else {
+        return Err(no_answer("starting the Jupyter job", &out));
+    };
+    record(cx, jp, o, &id, None, None);
+    let lab = if installed {
+        let recorded = record_extras(cx, jp, o, &added)?;
+        format!(
+            "installed Jupyter Lab {version} in {} ({} packages added, none of the environment's changed){recorded}",
+            jp.venv,
+            added.len()
+        )
+    } else {
+        format!("Jupyter Lab {version} in {}", jp.venv)
+    };
+    let r = &jp.resources;
+    cx.reporter.end(
+        Status::Done,
+        &format!(
+            "{lab}; job {id} submitted: {} CPU, {}, {}{}{}",
+            r.cpus.value,
+            r.memory.value,
+            r.time.value,
+            if r.gpus.value > 0 { format!(", {} GPU", r.gpus.value) } else { String::new() },
+            r.partition.as_ref().map(|p| format!(", partition {}", p.value)).unwrap_or_default(),
+        ),
+    );
+    Ok(Some((id, reports)))
 }
 
 /// Records what the installation added in the project's `hpcinit.lock` as interactive extras,
@@ -254,47 +320,6 @@ fn no_answer(what: &str, out: &RemoteOutput) -> StepError {
     }
 }
 
-fn submit(cx: &mut Context, jp: &JupyterPlan, o: &SessionOptions) -> Result<String, StepError> {
-    cx.reporter.begin(2, 4, "Submit");
-    let out = cx.run_script(&jp.scripts.submit, &mut |_| {})?;
-    let reports = tags::<JupyterReport>(&out.stdout);
-    let id = reports.iter().find_map(|r| if let JupyterReport::Job(j) = r { Some(j.clone()) } else { None });
-    let Some(id) = id else {
-        let said = reports
-            .iter()
-            .find_map(|r| {
-                if let JupyterReport::Failed(JupyterFailure::Submit(s)) = r {
-                    Some(s.clone())
-                } else {
-                    None
-                }
-            })
-            .unwrap_or_else(|| out.stdout.trim().to_string());
-        return Err(StepError::Cluster {
-            what: "submitting the Jupyter job".into(),
-            detail: format!("the scheduler refused it: {said}"),
-            hint: format!(
-                "check the account and the limits named above; `hpcinit jupyter --site {} --dry-run` shows the job",
-                jp.site
-            ),
-        });
-    };
-    record(cx, jp, o, &id, None, None);
-    let r = &jp.resources;
-    cx.reporter.end(
-        Status::Done,
-        &format!(
-            "job {id}: {} CPU, {}, {}{}{}",
-            r.cpus.value,
-            r.memory.value,
-            r.time.value,
-            if r.gpus.value > 0 { format!(", {} GPU", r.gpus.value) } else { String::new() },
-            r.partition.as_ref().map(|p| format!(", partition {}", p.value)).unwrap_or_default(),
-        ),
-    );
-    Ok(id)
-}
-
 fn record(
     cx: &mut Context,
     jp: &JupyterPlan,
@@ -329,21 +354,34 @@ fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
-/// One follow-up exchange on a channel of its own, bounded by `limit`.
-fn ask(cx: &mut Context, script: &Script, limit: Duration) -> Result<RemoteOutput, StepError> {
+/// One exchange on a channel of its own, its lines passed to `on_line` as they come, bounded
+/// by `limit` and ended early when `stop_now` says so.
+fn exchange(
+    cx: &mut Context,
+    script: &Script,
+    limit: Duration,
+    stop_now: &dyn Fn() -> bool,
+    on_line: &mut dyn FnMut(&str),
+) -> Result<RemoteOutput, StepError> {
     match cx.start_script(script) {
         Some(running) => {
             cx.round_trips += 1;
-            running.wait_for(limit, &mut |_| {}).map_err(|e| {
+            running.wait_until(limit, stop_now, on_line).map_err(|e| {
                 let hint = cx.connect_hint(&e);
                 StepError::Remote { error: e, hint }
             })
         }
-        None => cx.run_script(script, &mut |_| {}),
+        None => cx.run_script(script, on_line),
     }
 }
 
-/// Follows the job until its server has written its runtime file: `Ok(None)` when Ctrl-C
+/// One exchange, bounded by `limit`, its output collected.
+fn ask(cx: &mut Context, script: &Script, limit: Duration) -> Result<RemoteOutput, StepError> {
+    exchange(cx, script, limit, &|| false, &mut |_| {})
+}
+
+/// Follows the job until its server has written its runtime file, one exchange per
+/// [`FOLLOW_SECONDS`] whose lines arrive as the job's place changes: `Ok(None)` when Ctrl-C
 /// came first.
 fn follow(
     cx: &mut Context,
@@ -351,61 +389,41 @@ fn follow(
     id: &str,
     timeout: Duration,
     stop: &AtomicBool,
+    earlier: Vec<JupyterReport>,
 ) -> Result<Option<ServerInfo>, StepError> {
-    let start = Instant::now();
+    let began = Instant::now();
     let mut last = String::from("-");
     let mut last_state = String::new();
     let mut wait = cx.reporter.wait(&format!("job {id}: submitted"));
+    // What the start's exchange saw already, then what each exchange here sees.
+    let mut seen = earlier;
     loop {
-        if stop.load(Ordering::SeqCst) {
-            return Ok(None);
+        for r in &seen {
+            if let JupyterReport::Where(w) = r {
+                if w.state != last_state {
+                    cx.reporter.trace(&format!("job {id}: {w}"));
+                    last_state = w.state.clone();
+                }
+                last = w.raw.clone();
+            }
         }
-        if start.elapsed() > timeout {
-            drop(wait);
-            return Err(StepError::Cluster {
-                what: "the Jupyter job".into(),
-                detail: format!(
-                    "job {id} did not start within {} s (last: {}); it was cancelled",
-                    timeout.as_secs(),
-                    if last_state.is_empty() { "unknown" } else { &last_state }
-                ),
-                hint: "the queue is busy: try a shorter --time or fewer --cpus, another --partition, or wait longer with --wait-timeout SECONDS".into(),
-            });
-        }
-        let script =
-            jp.scripts.wait.clone().and_args([id.to_string(), last.clone(), FOLLOW_SECONDS.to_string()]);
-        let out = match ask(cx, &script, Duration::from_secs(FOLLOW_SECONDS + 30)) {
-            Ok(out) => out,
-            Err(_) if stop.load(Ordering::SeqCst) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let reports = tags::<JupyterReport>(&out.stdout);
-        let tail: Vec<String> = reports
+        let tail: Vec<String> = seen
             .iter()
             .filter_map(|r| if let JupyterReport::Tail(l) = r { Some(l.clone()) } else { None })
             .collect();
-        for r in &reports {
+        for r in &seen {
             match r {
-                JupyterReport::Where(w) => {
-                    let shown = format!("job {id}: {w}");
-                    wait.update(&shown);
-                    if w.state != last_state {
-                        cx.reporter.trace(&shown);
-                        last_state = w.state.clone();
-                    }
-                    last = w.raw.clone();
-                }
                 JupyterReport::Server(json) => {
-                    let Some(info) = ServerInfo::parse(json) else {
-                        return Err(StepError::Cluster {
+                    return match ServerInfo::parse(json) {
+                        Some(info) => Ok(Some(info)),
+                        None => Err(StepError::Cluster {
                             what: "the Jupyter job".into(),
                             detail: "its runtime file could not be read".into(),
                             hint:
                                 "run again with -v; the job's log is in the private directory the plan names"
                                     .into(),
-                        });
+                        }),
                     };
-                    return Ok(Some(info));
                 }
                 JupyterReport::Ended(how) => {
                     drop(wait);
@@ -421,6 +439,47 @@ fn follow(
                 _ => {}
             }
         }
+        if stop.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
+        let left = timeout.saturating_sub(began.elapsed());
+        if left.is_zero() {
+            drop(wait);
+            return Err(StepError::Cluster {
+                what: "the Jupyter job".into(),
+                detail: format!(
+                    "job {id} did not start within {} s (last: {}); it was cancelled",
+                    timeout.as_secs(),
+                    if last_state.is_empty() { "unknown" } else { &last_state }
+                ),
+                hint: "the queue is busy: try a shorter --time or fewer --cpus, another --partition, or wait longer with --wait-timeout SECONDS".into(),
+            });
+        }
+        let seconds = left.as_secs().clamp(1, FOLLOW_SECONDS);
+        let script = jp.scripts.wait.clone().and_args([id.to_string(), last.clone(), seconds.to_string()]);
+        let mut next: Vec<JupyterReport> = Vec::new();
+        let mut on_line = |line: &str| {
+            for r in tags::<JupyterReport>(line) {
+                if let JupyterReport::Where(w) = &r {
+                    wait.update(&format!("job {id}: {w}"));
+                }
+                next.push(r);
+            }
+        };
+        let asked = exchange(
+            cx,
+            &script,
+            Duration::from_secs(seconds + 30),
+            &|| stop.load(Ordering::SeqCst),
+            &mut on_line,
+        );
+        if let Err(e) = asked {
+            if stop.load(Ordering::SeqCst) {
+                return Ok(None);
+            }
+            return Err(e);
+        }
+        seen = next;
     }
 }
 
@@ -458,12 +517,25 @@ fn open_forward(cx: &mut Context, info: &ServerInfo, port: Option<u16>) -> Resul
     let f = Forward { local, host: info.hostname.clone(), port: info.port };
     add_forward(cx, &f)?;
     // The server has written its runtime file; give it a moment to answer through the forward.
+    // Its first answer is to a request without the token, which it must refuse: one request
+    // proves both that it is reached and that it is not open to everyone.
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
-        if answers(&f, info) {
-            return Ok(f);
+        match http_status(&f, &format!("{}api/kernels", info.base_url), None) {
+            Some(401 | 403) => return Ok(f),
+            Some(code) => {
+                let _ = cx.remote().forward(&f, false);
+                return Err(StepError::Cluster {
+                    what: "the Jupyter server".into(),
+                    detail: format!(
+                        "it answered a request without its token with {code}; hpcinit does not leave such a server reachable"
+                    ),
+                    hint: "check ~/.jupyter/jupyter_server_config.py on the cluster for settings that turn authentication off"
+                        .into(),
+                });
+            }
+            None => std::thread::sleep(Duration::from_millis(100)),
         }
-        std::thread::sleep(Duration::from_millis(200));
     }
     Err(StepError::Cluster {
         what: "the forward".into(),
@@ -509,21 +581,6 @@ fn http_status(f: &Forward, path: &str, token: Option<&str>) -> Option<u16> {
 
 fn answers(f: &Forward, info: &ServerInfo) -> bool {
     http_status(f, &format!("{}api/status", info.base_url), Some(&info.token)) == Some(200)
-}
-
-fn refuses_without_token(f: &Forward, info: &ServerInfo) -> Result<(), StepError> {
-    match http_status(f, &format!("{}api/kernels", info.base_url), None) {
-        Some(401 | 403) => Ok(()),
-        other => Err(StepError::Cluster {
-            what: "the Jupyter server".into(),
-            detail: format!(
-                "it answered a request without its token with {}; hpcinit does not leave such a server reachable",
-                other.map(|c| c.to_string()).unwrap_or_else(|| "nothing".into())
-            ),
-            hint: "check ~/.jupyter/jupyter_server_config.py on the cluster for settings that turn authentication off"
-                .into(),
-        }),
-    }
 }
 
 enum Watched {

@@ -15,9 +15,14 @@ pub struct TemplatePaths {
 pub fn template_paths(answers: &Answers) -> TemplatePaths {
     TemplatePaths {
         job: format!("~/sbatch/{}.sh", answers.project_name),
-        env: format!("~/sbatch/{}-env.sh", answers.project_name),
+        env: env_snippet(&answers.project_name),
         dask: "~/.config/dask/jobqueue.yaml".into(),
     }
+}
+
+/// The environment snippet of `project`'s jobs (modules and venv), which other scripts source.
+pub fn env_snippet(project: &str) -> String {
+    format!("~/sbatch/{project}-env.sh")
 }
 
 /// What the job texts share: where logs and snapshots are, the modules and the environment.

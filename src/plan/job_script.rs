@@ -12,7 +12,7 @@ pub struct JobScript<'a> {
     pub account: AccountLine<'a>,
     pub time: String,
     pub directives: &'a [String],
-    /// Absolute directory for `--output`/`-o`.
+    /// Absolute directory for `--output`/`-o` (`.`: the directory the job is submitted from).
     pub log_dir: &'a str,
     pub reset: &'a str,
     pub modules: &'a [String],
@@ -79,7 +79,9 @@ impl JobScript<'_> {
             let _ = writeln!(s, "#\n# Submitted by hpcinit for {} ({}).", self.site, self.submit_hint);
         }
         s.push_str("set -eo pipefail\nexport PYTHONUNBUFFERED=1\n");
-        let _ = writeln!(s, "{}", self.reset);
+        if !self.reset.is_empty() {
+            let _ = writeln!(s, "{}", self.reset);
+        }
         if !self.modules.is_empty() {
             let _ = writeln!(s, "{}", super::modules::load_command(self.modules).unwrap_or_default());
         }

@@ -6,11 +6,10 @@
 //! bootstrap's plan (after the probe, its paths are the cluster's own) and the profile.
 
 use super::job_script::{AccountLine, JobScript};
-use super::modules::modules_function;
 use super::plan::{Plan, Unverified};
 use super::script_text::heredoc;
 use crate::exchange::{Script, Tagged};
-use crate::profile::raw::{SchedulerKind, VenvRecipe};
+use crate::profile::raw::SchedulerKind;
 use crate::profile::scalar::{Memory, Walltime};
 use crate::profile::Profile;
 use crate::quote::sh_path;
@@ -90,10 +89,9 @@ pub struct JupyterPlan {
 /// it knows (the job id, the last state seen, how long to wait).
 #[derive(Debug, Clone, Serialize)]
 pub struct JupyterScripts {
-    /// Jupyter Lab into the venv when missing, the working directory checked (or made).
-    pub prepare: Script,
-    /// The job, submitted from the private directory.
-    pub submit: Script,
+    /// Jupyter Lab into the venv when missing, the working directory checked (or made), then
+    /// the job (on standard input) submitted from the private directory: one round trip.
+    pub start: Script,
     /// Follows the job: the run appends `ID LAST SECONDS`.
     pub wait: Script,
     /// Cancels the job and removes its files: the run appends `ID`.
@@ -136,15 +134,13 @@ pub fn plan(plan: &Plan, profile: &Profile, req: &JupyterRequest) -> JupyterPlan
         account: plan.account.clone(),
         directives: defaults.directives.clone(),
     };
-    let py = plan.python();
-    let venv = py.map(|p| p.venv.clone()).unwrap_or_else(|| "~/venvs/general".into());
-    let loads: Vec<String> = py.map(|p| p.loads.clone()).unwrap_or_default();
-    let activate = match raw.python.venv.recipe {
-        VenvRecipe::ContainerWrapper => format!("export PATH={}/bin:\"$PATH\"", sh_path(&venv)),
-        _ => format!("source {}/bin/activate", sh_path(&venv)),
-    };
-    let scratch = plan.remote_layout().map(|l| l.scratch.clone()).unwrap_or_else(|| "~/scratch".into());
-    let private_dir = format!("{}/.hpcinit/jupyter", scratch.trim_end_matches('/'));
+    let venv = plan.python().map(|p| p.venv.clone()).unwrap_or_else(|| "~/venvs/general".into());
+    // The job's environment is the one the bootstrap wrote for the project's jobs (modules and
+    // venv, as the cluster offered them): the session needs no look at the cluster first.
+    let env = super::job_parts::env_snippet(&plan.project);
+    // Under ~/scratch (the link hpcinit made to the site's scratch): writable on compute nodes
+    // where home is not, and the same path before and after any probe.
+    let private_dir = "~/scratch/.hpcinit/jupyter".to_string();
     let workdir = if plan.no_project {
         // No project: the person's own scratch, where their data usually is.
         "~/scratch".to_string()
@@ -153,39 +149,23 @@ pub fn plan(plan: &Plan, profile: &Profile, req: &JupyterRequest) -> JupyterPlan
     } else {
         format!("~/scratch/code-snapshots/{}/latest", plan.project)
     };
-    let reset = raw.python.modules.reset.as_str();
-    let job = job_text(
-        kind,
-        &plan.display_name,
-        &resources,
-        time,
-        &private_dir,
-        reset,
-        &loads,
-        &activate,
-        &workdir,
-    );
+    let job = job_text(kind, &plan.display_name, &resources, time, &env, &workdir);
     let word = sched_word(kind);
     let index = if raw.python.venv.pip_no_index { "--no-index" } else { "-" };
-    let prepare = Script::new(
-        "make the venv ready for Jupyter Lab",
-        format!(
-            "{JUPYTER_SH}{}hpcinit_modules >/dev/null 2>&1 || true\nhpcinit_jupyter_prepare \"$@\"\n",
-            modules_function(reset, &loads)
-        ),
+    let (open, body) = heredoc(&job);
+    let start = Script::new(
+        "make the venv ready and submit the Jupyter job",
+        format!("{SCHEDULER_SH}{JUPYTER_SH}hpcinit_jupyter_start \"$@\" {open}\n{body}\n"),
     )
     .with_args(vec![
         venv.clone(),
+        env.clone(),
         workdir.clone(),
         u8::from(req.here || plan.no_project).to_string(),
         index.into(),
+        word.into(),
+        private_dir.clone(),
     ]);
-    let (open, body) = heredoc(&job);
-    let submit = Script::new(
-        "submit the Jupyter job",
-        format!("{SCHEDULER_SH}{JUPYTER_SH}hpcinit_jupyter_submit \"$@\" {open}\n{body}\n"),
-    )
-    .with_args(vec![word.into(), private_dir.clone()]);
     let wait = Script::new(
         "follow the Jupyter job",
         format!("{SCHEDULER_SH}{JUPYTER_SH}hpcinit_jupyter_wait \"$@\"\n"),
@@ -229,26 +209,24 @@ pub fn plan(plan: &Plan, profile: &Profile, req: &JupyterRequest) -> JupyterPlan
                 .into(),
         },
         job,
-        scripts: JupyterScripts { prepare, submit, wait, cancel },
+        scripts: JupyterScripts { start, wait, cancel },
         web_portal: defaults.web_portal.clone(),
         notes,
         unverified,
     }
 }
 
-/// The job script: the resources, the modules and the venv, then Jupyter Lab on the node's
-/// own name and a port the system picks, its runtime files in a directory only the person can
-/// read. `set -e` stops it before the server if the modules or the venv fail.
-#[allow(clippy::too_many_arguments)]
+/// The job script: the resources, then the project's job environment (the snippet the
+/// bootstrap wrote: modules and venv), then Jupyter Lab on the node's own name and a port the
+/// system picks, its runtime files in the private directory it was submitted from (its log
+/// too, relative to it), readable by the person alone. `set -e` stops it before the server if
+/// the environment fails.
 fn job_text(
     kind: SchedulerKind,
     site: &str,
     r: &Resources,
     time: Walltime,
-    private_dir: &str,
-    reset: &str,
-    loads: &[String],
-    activate: &str,
+    env: &str,
     workdir: &str,
 ) -> String {
     let mut directives = Vec::new();
@@ -287,7 +265,7 @@ fn job_text(
         "# hpcinit jupyter: Jupyter Lab on this node. Its token is random, kept in its runtime file".into(),
         "# (readable by you alone) and never on a command line; every request without it is refused.".into(),
         "umask 077".into(),
-        format!("runtime={}/${id_var}", sh_path(private_dir)),
+        format!("runtime=\"$PWD/${id_var}\""),
         "mkdir -p \"$runtime\" && chmod 700 \"$runtime\"".into(),
         "export JUPYTER_RUNTIME_DIR=\"$runtime\"".into(),
         format!("cd -P {}", sh_path(workdir)),
@@ -312,10 +290,11 @@ fn job_text(
             SchedulerKind::Lsf => time.lsf(),
         },
         directives: &directives,
-        log_dir: private_dir,
-        reset,
-        modules: loads,
-        activate: activate.to_string(),
+        // Relative: the private directory the job is submitted from.
+        log_dir: ".",
+        reset: "",
+        modules: &[],
+        activate: format!("source {}", sh_path(env)),
         body,
         submit_hint: "hpcinit jupyter",
         template: false,

@@ -95,19 +95,35 @@ impl Running {
         limit: std::time::Duration,
         on_line: &mut dyn FnMut(&str),
     ) -> Result<RemoteOutput, RemoteError> {
+        self.wait_until(limit, &|| false, on_line)
+    }
+
+    /// [`Running::wait_for`] that also gives up as soon as `stop_now` says so (Ctrl-C; asked
+    /// ten times a second): the local ssh is killed and the answer is [`RemoteError::Stalled`]
+    /// too; the caller knows why.
+    pub fn wait_until(
+        self,
+        limit: std::time::Duration,
+        stop_now: &dyn Fn() -> bool,
+        on_line: &mut dyn FnMut(&str),
+    ) -> Result<RemoteOutput, RemoteError> {
         let deadline = std::time::Instant::now() + limit;
         let mut early = String::new();
         loop {
+            if stop_now() {
+                return Err(RemoteError::Stalled { seconds: 0 });
+            }
             let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match self.lines.recv_timeout(left) {
+            if left.is_zero() {
+                return Err(RemoteError::Stalled { seconds: limit.as_secs().max(1) });
+            }
+            match self.lines.recv_timeout(left.min(std::time::Duration::from_millis(100))) {
                 Ok(text) => {
                     on_line(text.trim_end_matches(['\n', '\r']));
                     early.push_str(&text);
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    return Err(RemoteError::Stalled { seconds: limit.as_secs().max(1) });
-                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
             }
         }
         let mut rest = self.wait(&mut |_| {})?;

@@ -50,8 +50,7 @@ pub fn render_jupyter_plan(jp: &JupyterPlan, style: &Style) -> String {
     let _ = writeln!(out, "\nExchanges (each one round trip over the shared connection):");
     let s = &jp.scripts;
     for (script, appended) in [
-        (&s.prepare, ""),
-        (&s.submit, " (the job above on its standard input)"),
+        (&s.start, " + SECONDS (the job above on its standard input; then followed that long)"),
         (&s.wait, " + ID LAST SECONDS, until the server's runtime file is there"),
         (&s.cancel, " + ID, on Ctrl-C unless --persist"),
     ] {

@@ -388,8 +388,8 @@ fn ctrl_c_while_the_job_waits_cancels_it_and_the_wait_says_why() {
     let mut s = Session::start(&l, &jupyter(project, &["--partition", "held", "-v"]));
     let line = s.wait_for("pending (PartitionDown)", 60);
     assert!(line.contains("no start estimate yet") || line.contains("expected to start"), "{line}");
-    let job = s.wait_for("✓ job ", 5);
-    let job = job.split("✓ job ").nth(1).unwrap().split(':').next().unwrap().to_string();
+    let job = s.wait_for(" submitted: ", 5);
+    let job = job.split("; job ").nth(1).unwrap().split(' ').next().unwrap().to_string();
     assert_eq!(queue(&l.c), vec![(job.clone(), "hpcinit-jupyter".to_string())]);
     assert_eq!(s.interrupt(60), 0, "{}", s.all());
     assert!(s.stdout().contains(&format!("Job {job} cancelled")), "{}", s.all());
