@@ -29,6 +29,8 @@
 #        KEEP=1 keeps the laptop homes in /tmp/hb.*
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/laptop_ns.sh
+. bench/laptop_ns.sh
 DELAY_MS=${DELAY_MS:-50}
 FILES=${FILES:-200}
 NODES=${NODES:-mfa plain}
@@ -67,8 +69,7 @@ remote_clean() { # what a run leaves on the cluster, so the next one starts fres
 }
 cleanup() {
   [ -n "$FWD_PID" ] && kill "$FWD_PID" 2>/dev/null || true
-  ip netns del "$NS" 2>/dev/null || true
-  ip link del "${VETH}a" 2>/dev/null || true
+  laptop_ns_del "$NS" "$VETH"
   remote_clean
   [ -n "${KEEP:-}" ] || rm -rf "$WORK"
 }
@@ -76,14 +77,7 @@ trap cleanup EXIT
 cp "$RHOME/.ssh/authorized_keys" "$WORK/authorized_keys"
 
 # --- the laptop's network: a namespace whose one link leads to the forwarder ------------------
-ip netns add "$NS"
-ip link add "${VETH}a" type veth peer name "${VETH}b"
-ip link set "${VETH}b" netns "$NS"
-ip addr add "${NET}1/30" dev "${VETH}a"
-ip link set "${VETH}a" up
-ip netns exec "$NS" ip addr add "${NET}2/30" dev "${VETH}b"
-ip netns exec "$NS" ip link set "${VETH}b" up
-ip netns exec "$NS" ip link set lo up
+laptop_ns "$NS" "$VETH" "$NET"
 ip netns exec "$NS" bash -c "exec 3<>/dev/tcp/127.0.0.1/$HPCINIT_MFA_PORT" 2>/dev/null \
   && die "the namespace reaches the cluster without the forwarder"
 FWD_PORT=3${HPCINIT_MFA_PORT: -3}

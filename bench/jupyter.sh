@@ -20,6 +20,8 @@
 #        DELAY_MS=50 ROUNDS=3 KEEP=1
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/laptop_ns.sh
+. bench/laptop_ns.sh
 DELAY_MS=${DELAY_MS:-50}
 ROUNDS=${ROUNDS:-3}
 D=${HPCINIT_CLUSTER_DIR:-/tmp/hpcinit-cluster}
@@ -57,22 +59,14 @@ cleanup() {
   scancel -u "$RUSER" 2>/dev/null || true
   env HOME="$HOMEDIR" ssh -F "$HOMEDIR/.ssh/config" -O exit "$ALIAS" >/dev/null 2>&1 || true
   stop_forwarder
-  ip netns del "$NS" 2>/dev/null || true
-  ip link del "${VETH}a" 2>/dev/null || true
+  laptop_ns_del "$NS" "$VETH"
   rm -rf "$RHOME/venvs/jbench" "$RHOME/scratch/code-snapshots/jbench" "$RHOME/sbatch/jbench"* \
     "$RHOME/scratch/.bench-jupyter" "$RHOME/scratch/.hpcinit/jupyter"
   [ -n "${KEEP:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-ip netns add "$NS"
-ip link add "${VETH}a" type veth peer name "${VETH}b"
-ip link set "${VETH}b" netns "$NS"
-ip addr add "${NET}1/30" dev "${VETH}a"
-ip link set "${VETH}a" up
-ip netns exec "$NS" ip addr add "${NET}2/30" dev "${VETH}b"
-ip netns exec "$NS" ip link set "${VETH}b" up
-ip netns exec "$NS" ip link set lo up
+laptop_ns "$NS" "$VETH" "$NET"
 
 start_forwarder() { # delay_ms
   stop_forwarder

@@ -81,9 +81,10 @@ pub fn run(cx: &mut Context, jp: &JupyterPlan, o: &SessionOptions) -> Result<(),
             return Ok(());
         }
         Err(e) => {
-            if started_here
-                && !matches!(&e, StepError::Cluster { what, .. } if what == "the Jupyter job ended")
-            {
+            if matches!(&e, StepError::Cluster { what, .. } if what == "the Jupyter job ended") {
+                // Nothing to cancel; its log stays in the private directory for the person.
+                servers::forget(cx.env, &jp.site, &id);
+            } else if started_here {
                 let _ = cancel(cx, jp, &id);
             }
             return Err(e);

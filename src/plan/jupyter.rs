@@ -204,8 +204,10 @@ pub fn plan(plan: &Plan, profile: &Profile, req: &JupyterRequest) -> JupyterPlan
             kind: "tcp-token",
             why: "compute nodes are reached only through the login node: the server listens on the node's \
                   cluster address with a random token that it writes to a file only you can read (never on \
-                  a command line), refuses every request without it, and hpcinit forwards a port of this \
-                  machine's loopback to it over the shared connection"
+                  a command line) and refuses every request without it; hpcinit forwards a port of this \
+                  machine's loopback to it over the shared connection. The route other users cannot reach \
+                  at all (the server on a Unix socket, forwarded over an ssh hop to the node) needs ssh from \
+                  the login node to compute nodes, which hpcinit does not set up yet"
                 .into(),
         },
         job,

@@ -19,6 +19,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(windows, ignore = "runs bash")]
     fn slurm_answers_become_state_reason_estimate_and_node() {
         let pending =
             run("squeue() { echo 'PENDING|Priority|2099-01-01T00:00:00|'; }", "hpcinit_job_where slurm 42");
@@ -33,6 +34,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(windows, ignore = "runs bash")]
     fn lsf_answers_become_the_same_fields() {
         let id = run("", "hpcinit_job_id lsf 'Job <123> is submitted to queue <hpc>.'");
         assert_eq!(id, "123\n");
