@@ -166,8 +166,15 @@ impl<'a> FakeCluster<'a> {
             "compare latest with its manifest" => sync?.scripts.verify.clone(),
             "scheduler, quota and imports" => hpcinit::plan::doctor::script(self.profile, &plan),
             "remove the project's files" => hpcinit::plan::uninstall::plan(&plan).script,
+            "make the venv ready and submit the Jupyter job" => self.jupyter(&plan).scripts.start,
+            "follow the Jupyter job" => self.jupyter(&plan).scripts.wait,
+            "cancel the Jupyter job" => self.jupyter(&plan).scripts.cancel,
             _ => return None,
         })
+    }
+
+    fn jupyter(&self, plan: &Plan) -> hpcinit::plan::jupyter::JupyterPlan {
+        hpcinit::plan::jupyter::plan(plan, self.profile, &Default::default())
     }
 
     /// Whether the arguments the run appended to the plan's are the ones it may append.
@@ -192,6 +199,12 @@ impl<'a> FakeCluster<'a> {
                     && extra[4].parse::<usize>().is_ok_and(|n| extra.len() >= 5 + 4 * n)
             }
             "scheduler, quota and imports" => extra.is_empty() || extra == ["imports"],
+            // How long the start follows the job; the job's id, the last place seen, how long.
+            "make the venv ready and submit the Jupyter job" => extra == ["5"],
+            "follow the Jupyter job" => {
+                extra.len() == 3 && extra[0] == "42" && extra[1].starts_with("PENDING|") && extra[2] == "20"
+            }
+            "cancel the Jupyter job" => extra == ["42"],
             _ => extra.is_empty(),
         }
     }
@@ -291,6 +304,14 @@ impl<'a> FakeCluster<'a> {
                 let tags = "@@hpcinit:phase verify\n@@hpcinit:python 3.11.9\n@@hpcinit:module Python/3.11\n@@hpcinit:freeze numpy==2.0.0\n@@hpcinit:import numpy 2.0.0\n@@hpcinit:done 20260101T000000Z\n";
                 ok(format!("{tags}{}", self.probe_line()))
             }
+            "make the venv ready and submit the Jupyter job" => ok(
+                "@@hpcinit:jupyter present 4.6.6\n@@hpcinit:job 42\n@@hpcinit:where PENDING|Priority|60|-\n".into(),
+            ),
+            // A server without a token: the session must cancel it.
+            "follow the Jupyter job" => ok(
+                "@@hpcinit:where RUNNING|None|-|node1\n@@hpcinit:server {\"hostname\": \"node1\", \"port\": 8888, \"token\": \"\", \"base_url\": \"/\"}\n".into(),
+            ),
+            "cancel the Jupyter job" => ok("@@hpcinit:cancelled 42\n".into()),
             "submit the test job and wait for it" => ok(format!(
                 "@@hpcinit:job 42\n@@hpcinit:state RUNNING None\n@@hpcinit:final JobState=COMPLETED ExitCode=0:0\n@@hpcinit:log /scratch/alice/logs/hpcinit-check-42.out\n@@hpcinit:ok hpcinit-check ok {} on node1\n",
                 self.token
@@ -777,6 +798,49 @@ fn doctor_and_uninstall_send_the_scripts_their_plans_show() {
             "{name}: on the cluster the bootstrap left, every check passes: {failed:?}"
         );
         assert_eq!(removed, ["/home/alice/venvs/demo on the cluster"]);
+    }
+}
+
+/// `hpcinit jupyter`'s exchanges are the plan's (`jupyter --dry-run` shows them), with only
+/// the run's own values appended; a server that runs without a token is cancelled.
+#[test]
+fn the_jupyter_session_sends_the_scripts_its_plan_shows() {
+    let set = ProfileSet::builtin().expect("built-in profiles");
+    for profile in set.iter() {
+        let name = profile.name();
+        let laptop = Laptop::new();
+        let options = hpcinit::exec::jupyter_session::SessionOptions {
+            persist: false,
+            no_browser: true,
+            wait_timeout: std::time::Duration::from_secs(600),
+            port: None,
+            job: None,
+            project: "demo".into(),
+            project_dir: None,
+        };
+        let out = against_fake(
+            profile,
+            &laptop,
+            |_| {},
+            |cx| {
+                let jp = hpcinit::plan::jupyter::plan(&cx.plan, profile, &Default::default());
+                hpcinit::exec::jupyter_session::run(cx, &jp, &options).map_err(|e| e.to_string())
+            },
+        );
+        assert!(out.seen.mismatches.is_empty(), "{name}: {}", out.seen.mismatches.join("\n\n"));
+        let err = out.result.expect_err("a server without a token is refused");
+        assert!(err.contains("runs without a token"), "{name}: {err}");
+        let p: Vec<&str> =
+            out.seen.purposes.iter().map(|x| x.trim_start_matches("started early: ")).collect();
+        assert_eq!(
+            p,
+            [
+                "make the venv ready and submit the Jupyter job",
+                "follow the Jupyter job",
+                "cancel the Jupyter job"
+            ],
+            "{name}"
+        );
     }
 }
 
