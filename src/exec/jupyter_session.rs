@@ -296,7 +296,15 @@ fn prepare_failed(jp: &JupyterPlan, f: &JupyterFailure, tail: &[String]) -> Step
             format!("{why}{}", tail_text(tail)),
             "add `jupyterlab` to your requirements and run hpcinit again (it then rebuilds the environment with it)".into(),
         ),
-        JupyterFailure::Submit(why) => (why.clone(), String::new()),
+        JupyterFailure::Submit(why) => {
+            return StepError::Cluster {
+                what: "submitting the Jupyter job".into(),
+                detail: format!("the scheduler refused it: {why}"),
+                hint: format!(
+                    "check the account (--account) and the limits named above; `hpcinit jupyter --site {site} --dry-run` shows the job"
+                ),
+            }
+        }
     };
     StepError::Cluster { what: "preparing Jupyter".into(), detail, hint }
 }

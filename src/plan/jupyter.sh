@@ -65,7 +65,14 @@ hpcinit_jupyter_submit() { # scheduler private-dir
     hpcinit_tag fail submit "cannot make $dir"
     return 1
   fi
-  out=$(hpcinit_job_submit "$1") || { hpcinit_tag fail submit "$out"; return 1; }
+  # The scheduler's refusal is on its standard error: kept, one line, for the reply.
+  err=$(mktemp "${TMPDIR:-/tmp}/hpcinit-submit.XXXXXX")
+  if ! out=$(hpcinit_job_submit "$1" 2>"$err"); then
+    hpcinit_tag fail submit "$(cat "$err" - <<<"$out" | tr -s '\n' ' ')"
+    rm -f "$err"
+    return 1
+  fi
+  rm -f "$err"
   id=$(hpcinit_job_id "$1" "$out")
   if [ -z "$id" ]; then hpcinit_tag fail submit "$out"; return 1; fi
   # hpcinit may have gone (Ctrl-C) while this ran: a job whose id cannot reach it is cancelled

@@ -400,6 +400,19 @@ fn ctrl_c_while_the_job_waits_cancels_it_and_the_wait_says_why() {
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("did not start within 3 s (last: PENDING)"), "{}", r.stderr);
     assert_eq!(queue_empties(&l.c, 20), vec![], "no job of the user is left");
+
+    // A job the scheduler refuses: its words, and what to check.
+    let r = l.hpcinit(&jupyter(project, &["--partition", "nosuch"]), &[]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(
+            "submitting the Jupyter job failed on the cluster: the scheduler refused it: sbatch: error:"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("hint: check the account (--account)"), "{}", r.stderr);
+    assert_eq!(queue(&l.c), vec![]);
 }
 
 #[test]
