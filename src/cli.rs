@@ -363,6 +363,46 @@ pub enum Command {
         #[arg(long, conflicts_with_all = ["list", "stop"])]
         dry_run: bool,
     },
+    /// VS Code on a compute node: submits a job that holds a node (the site's interactive
+    /// defaults), waits for it, records the node's host key, and opens VS Code Remote-SSH there
+    /// through the login node's shared connection, in the latest code snapshot or PATH. Closing
+    /// the window (or Ctrl-C) cancels the job, unless --persist. Without VS Code's `code`
+    /// command, prints the host to pick in VS Code and the ssh command.
+    #[command(after_help = CODE_EXAMPLES)]
+    Code {
+        #[command(flatten)]
+        setup: SetupArgs,
+        #[command(flatten)]
+        resources: InteractiveArgs,
+        #[command(flatten)]
+        session: NodeSessionArgs,
+        /// Let hpcinit set VS Code's remote.SSH.serverInstallPath (the node's VS Code server on
+        /// scratch) and remote.SSH.connectTimeout without asking.
+        #[arg(long, conflicts_with = "no_vscode_settings")]
+        vscode_settings: bool,
+        /// Leave VS Code's settings alone.
+        #[arg(long)]
+        no_vscode_settings: bool,
+        /// The folder to open on the cluster [default: the session's working directory].
+        #[arg(value_name = "PATH")]
+        path: Option<String>,
+    },
+    /// A shell on a compute node: submits a job that holds a node (or joins --job ID), then
+    /// opens a shell there with the project's modules and venv loaded, in the latest code
+    /// snapshot. `exit` ends it and the job, unless --persist. After `--`, a command to run
+    /// there instead of a shell.
+    #[command(after_help = SHELL_EXAMPLES)]
+    Shell {
+        #[command(flatten)]
+        setup: SetupArgs,
+        #[command(flatten)]
+        resources: InteractiveArgs,
+        #[command(flatten)]
+        session: NodeSessionArgs,
+        /// A command to run on the node instead of an interactive shell.
+        #[arg(last = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
     /// List, show and check site profiles.
     Profiles {
         #[command(subcommand)]
@@ -409,6 +449,52 @@ pub struct InteractiveArgs {
     #[arg(long, value_name = "NAME")]
     pub partition: Option<String>,
 }
+
+/// How a session on a compute node runs (`hpcinit code`, `hpcinit shell`).
+#[derive(Debug, Clone, Args, Default)]
+pub struct NodeSessionArgs {
+    /// Start in the project's working directory on scratch (~/scratch/<project>, made if
+    /// missing) instead of the latest code snapshot.
+    #[arg(long)]
+    pub here: bool,
+    /// Leave the job running when hpcinit ends (until its time limit); recorded on this
+    /// machine for --list, --job and --stop.
+    #[arg(long)]
+    pub persist: bool,
+    /// Give up on a job that has not started after this long (it is cancelled).
+    #[arg(long, value_name = "SECONDS", default_value_t = 1800)]
+    pub wait_timeout: u64,
+    /// Join this running job of yours instead of submitting one.
+    #[arg(long, value_name = "ID", conflicts_with_all = ["list", "stop", "persist"])]
+    pub job: Option<String>,
+    /// The sessions hpcinit started that are recorded on this machine, with their state.
+    #[arg(long, conflicts_with_all = ["stop", "persist"])]
+    pub list: bool,
+    /// Cancel a session's job (the only one recorded for the site when no ID is given).
+    #[arg(long, value_name = "ID", num_args = 0..=1, default_missing_value = "")]
+    pub stop: Option<String>,
+    /// Print the job, the route to the node and the exchanges; submit nothing.
+    #[arg(long, conflicts_with_all = ["list", "stop"])]
+    pub dry_run: bool,
+}
+
+const CODE_EXAMPLES: &str = "\
+Examples:
+  hpcinit code --site narval
+      VS Code on a Narval compute node, in this project's latest snapshot.
+  hpcinit code --site narval --time 3:00:00 --mem 8G ~/projects/def-me/data
+      Longer and bigger than the site's defaults, opened in another folder.
+  hpcinit code --site narval --persist
+      Keep the node after VS Code closes (--list shows it, --stop ends it).";
+
+const SHELL_EXAMPLES: &str = "\
+Examples:
+  hpcinit shell --site saga
+      A shell on a Saga compute node, modules and venv loaded; `exit` ends the job.
+  hpcinit shell --site saga -- python -c 'import torch; print(torch.cuda.is_available())'
+      One command there instead of a shell.
+  hpcinit shell --site saga --job 1234567
+      A shell in a job of yours that runs already.";
 
 const JUPYTER_EXAMPLES: &str = "\
 Examples:

@@ -180,6 +180,39 @@ fn dispatch(cli: &Cli, env: &Env, printer: &mut ui::Printer) -> Result<Exit, Err
             };
             commands::jupyter::run(&mut session, &merged(setup), &args)
         }
+        Some(Command::Code {
+            setup,
+            resources,
+            session: node,
+            vscode_settings,
+            no_vscode_settings,
+            path,
+        }) => {
+            let args = commands::node::NodeArgs {
+                purpose: crate::plan::node::Purpose::Code,
+                resources: resources.clone(),
+                session: node.clone(),
+                settings: match (vscode_settings, no_vscode_settings) {
+                    (true, _) => Some(true),
+                    (_, true) => Some(false),
+                    _ => None,
+                },
+                path: path.clone(),
+                command: Vec::new(),
+            };
+            commands::node::run(&mut session, &merged(setup), &args)
+        }
+        Some(Command::Shell { setup, resources, session: node, command }) => {
+            let args = commands::node::NodeArgs {
+                purpose: crate::plan::node::Purpose::Shell,
+                resources: resources.clone(),
+                session: node.clone(),
+                settings: None,
+                path: None,
+                command: command.clone(),
+            };
+            commands::node::run(&mut session, &merged(setup), &args)
+        }
         Some(Command::Diff { sites, project_dir, json, exit_code }) => {
             let args = commands::diff::DiffArgs {
                 sites,

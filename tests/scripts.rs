@@ -11,6 +11,7 @@ const SCRIPTS: &[&str] = &[
     "src/plan/environment.sh",
     "src/plan/jupyter.sh",
     "src/plan/layout.sh",
+    "src/plan/node.sh",
     "src/plan/probe.sh",
     "src/plan/register_key.sh",
     "src/plan/scheduler.sh",

@@ -35,33 +35,28 @@ pub struct JupyterArgs {
 impl JupyterArgs {
     /// The flags as the plan takes them; a malformed value is a usage error naming its flag.
     fn request(&self) -> Result<JupyterRequest, Error> {
-        let r = &self.resources;
-        let bad = |flag: &str, why: String| Error::Usage {
-            message: format!("--{flag}: {why}"),
-            hint: "`hpcinit jupyter --help` lists the forms each flag takes".into(),
-        };
-        let time = r.time.clone().map(Walltime::try_from).transpose().map_err(|e| bad("time", e))?;
-        let memory = r.mem.clone().map(Memory::try_from).transpose().map_err(|e| bad("mem", e))?;
-        if let Some(p) = r.partition.as_deref() {
-            if p.is_empty()
-                || p.starts_with('-')
-                || !p.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
-            {
-                return Err(bad(
-                    "partition",
-                    format!("`{p}` is not a partition name (letters, digits, `_-.`)"),
-                ));
-            }
-        }
-        Ok(JupyterRequest {
-            time,
-            memory,
-            cpus: r.cpus,
-            gpus: r.gpus,
-            partition: r.partition.clone(),
-            here: self.here,
-        })
+        request(&self.resources, self.here, "jupyter")
     }
+}
+
+/// An interactive job's flags as the plan takes them; a malformed value is a usage error naming
+/// its flag (`command`: the subcommand, for the hint).
+pub fn request(r: &InteractiveArgs, here: bool, command: &str) -> Result<JupyterRequest, Error> {
+    let bad = |flag: &str, why: String| Error::Usage {
+        message: format!("--{flag}: {why}"),
+        hint: format!("`hpcinit {command} --help` lists the forms each flag takes"),
+    };
+    let time = r.time.clone().map(Walltime::try_from).transpose().map_err(|e| bad("time", e))?;
+    let memory = r.mem.clone().map(Memory::try_from).transpose().map_err(|e| bad("mem", e))?;
+    if let Some(p) = r.partition.as_deref() {
+        if p.is_empty()
+            || p.starts_with('-')
+            || !p.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+        {
+            return Err(bad("partition", format!("`{p}` is not a partition name (letters, digits, `_-.`)")));
+        }
+    }
+    Ok(JupyterRequest { time, memory, cpus: r.cpus, gpus: r.gpus, partition: r.partition.clone(), here })
 }
 
 pub fn run(s: &mut Session, setup: &SetupArgs, a: &JupyterArgs) -> Result<Exit, Error> {
@@ -72,7 +67,7 @@ pub fn run(s: &mut Session, setup: &SetupArgs, a: &JupyterArgs) -> Result<Exit, 
     // `--stop` and `--job` know their site from the record when --site is not given.
     let mut setup = setup.clone();
     let wanted = a.stop.as_deref().filter(|id| !id.is_empty()).or(a.job.as_deref());
-    let recorded = servers::all(s.env);
+    let recorded = servers::of_kind(s.env, "jupyter");
     if setup.site.is_none() {
         let mine: Vec<&servers::Server> = match wanted {
             Some(id) => recorded.iter().filter(|r| r.job == id).collect(),
@@ -149,7 +144,7 @@ pub fn run(s: &mut Session, setup: &SetupArgs, a: &JupyterArgs) -> Result<Exit, 
 /// The recorded servers: site, job, project, until when, kept or not; with --site, the job's
 /// state there too (one sign-in, or none while the connection is open).
 fn list(s: &mut Session, setup: &SetupArgs) -> Result<Exit, Error> {
-    let recorded = servers::all(s.env);
+    let recorded = servers::of_kind(s.env, "jupyter");
     if recorded.is_empty() {
         s.printer
             .line("No Jupyter server of hpcinit's is recorded on this machine.")

@@ -9,6 +9,7 @@ pub mod inputs;
 pub mod jupyter;
 pub mod lock;
 pub mod man;
+pub mod node;
 pub mod plan;
 pub mod profiles;
 mod session;

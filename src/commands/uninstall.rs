@@ -40,6 +40,7 @@ pub fn run(s: &mut Session, args: &SetupArgs, remote: bool) -> Result<Exit, Erro
     }
     removed.extend(remove_local(env, &site, true)?);
     removed.extend(remove_windows(env, &site)?);
+    removed.extend(remove_vscode_settings(env, &site)?);
     if state::forget(env, &site) {
         removed.push(format!("the answers remembered for {site}"));
     }
@@ -86,7 +87,8 @@ fn remove_local(env: &Env, site: &str, close: bool) -> Result<Vec<String>, Error
     if let Some(section) = &section {
         aliases.extend(ssh_config::aliases(section).into_iter().filter(|a| *a != site));
         // The login host's shared connection first: it may ride on the gateway's.
-        for alias in aliases.iter().filter(|_| close) {
+        // A block of node-name patterns has no shared connection of its own.
+        for alias in aliases.iter().filter(|a| close && !a.contains(['*', '?'])) {
             close_connection(env, alias);
         }
         let rest = ssh_config::merge(&text, &site, None);
@@ -109,6 +111,14 @@ fn remove_local(env: &Env, site: &str, close: bool) -> Result<Vec<String>, Error
     }
     let known = env.home.join(KNOWN_HOSTS_FILE);
     if let Ok(text) = std::fs::read_to_string(&known) {
+        let nodes = text.lines().count() - known_hosts::without_nodes(&text, &site).lines().count();
+        if nodes > 0 {
+            removed.push(format!(
+                "{nodes} compute-node host key{} of {site} from ~/{KNOWN_HOSTS_FILE}",
+                plural(nodes)
+            ));
+        }
+        let text = known_hosts::without_nodes(&text, &site);
         let kept: String = text
             .lines()
             .filter(|l| l.split_whitespace().next().is_none_or(|a| !aliases.iter().any(|x| x == a)))
@@ -129,6 +139,61 @@ fn remove_local(env: &Env, site: &str, close: bool) -> Result<Vec<String>, Error
         let _ = std::fs::remove_dir(d);
     }
     Ok(removed)
+}
+
+/// The VS Code settings hpcinit added for this site's nodes (`hpcinit code`): taken back out,
+/// every other byte as it is; the backup made before the first change goes once the file is
+/// again the same as it.
+fn remove_vscode_settings(env: &Env, site: &str) -> Result<Vec<String>, Error> {
+    let Some(mut added) = crate::local::vscode::added(env) else { return Ok(Vec::new()) };
+    if !added.hosts.iter().any(|(s, _, _)| s == site) {
+        return Ok(Vec::new());
+    }
+    let file = added.file.clone();
+    let err = |source| Error::Step {
+        title: "Uninstall".into(),
+        error: Box::new(StepError::Write { path: file.clone(), source }),
+    };
+    let hosts: Vec<String> =
+        added.hosts.iter().filter(|(s, _, _)| s == site).map(|(_, h, _)| h.clone()).collect();
+    let Ok(text) = std::fs::read_to_string(&file) else {
+        crate::local::vscode::forget_added(env);
+        return Ok(Vec::new());
+    };
+    let rest = match crate::local::vscode::without(&text, site, &mut added) {
+        Ok(r) => r,
+        Err(why) => {
+            return Ok(vec![format!(
+                "nothing from {} (it no longer reads as JSON with comments: {why}); remove {} yourself",
+                env.tilde(&file),
+                hosts.join(", ")
+            )])
+        }
+    };
+    if rest != text {
+        atomic::write(&file, rest.as_bytes(), 0o644).map_err(err)?;
+    }
+    let mut line = format!(
+        "VS Code's {} for {} from {}",
+        crate::local::vscode::INSTALL_PATH,
+        hosts.join(", "),
+        env.tilde(&file)
+    );
+    if added.hosts.is_empty() {
+        crate::local::vscode::forget_added(env);
+        let backup = PathBuf::from(format!("{}{}", file.display(), atomic::BACKUP_SUFFIX));
+        if std::fs::read(&backup).ok().as_deref() == Some(rest.as_bytes()) {
+            std::fs::remove_file(&backup).map_err(err)?;
+            line.push_str(&format!(
+                " (with {}: the file is again as it was before hpcinit, and the copy kept then, {}, was removed)",
+                crate::local::vscode::CONNECT_TIMEOUT,
+                env.tilde(&backup)
+            ));
+        }
+    } else {
+        crate::local::vscode::save_added(env, &added).map_err(err)?;
+    }
+    Ok(vec![line])
 }
 
 /// Inside WSL: the same for the Windows side (`--windows-ssh`), where the files are the same
@@ -229,7 +294,8 @@ pub fn show_plan(s: &mut Session, args: &SetupArgs, remote: bool, details: bool)
         .map_err(Error::Output)?;
     for t in [
         format!("the Host blocks of {site} in ~/.ssh/config.d/hpcinit, and their shared connections"),
-        format!("the host keys recorded for {site} in ~/.ssh/known_hosts.d/hpcinit"),
+        format!("the host keys recorded for {site} (its login hosts and compute nodes) in ~/.ssh/known_hosts.d/hpcinit"),
+        format!("what `hpcinit code` added to VS Code's settings for {site}'s nodes"),
         "the line `Include ~/.ssh/config.d/hpcinit` from ~/.ssh/config, once no site is left (with its backup when the file is then as it was)".into(),
         format!("the answers remembered for {site}"),
     ] {

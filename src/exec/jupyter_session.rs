@@ -309,7 +309,7 @@ fn prepare_failed(jp: &JupyterPlan, f: &JupyterFailure, tail: &[String]) -> Step
     StepError::Cluster { what: "preparing Jupyter".into(), detail, hint }
 }
 
-fn tail_text(tail: &[String]) -> String {
+pub(crate) fn tail_text(tail: &[String]) -> String {
     if tail.is_empty() {
         String::new()
     } else {
@@ -317,7 +317,7 @@ fn tail_text(tail: &[String]) -> String {
     }
 }
 
-fn no_answer(what: &str, out: &RemoteOutput) -> StepError {
+pub(crate) fn no_answer(what: &str, out: &RemoteOutput) -> StepError {
     StepError::Cluster {
         what: what.into(),
         detail: format!(
@@ -343,8 +343,9 @@ fn record(
     let minutes = crate::profile::scalar::Walltime::try_from(jp.resources.time.value.clone())
         .map(|w| w.minutes)
         .unwrap_or(60);
-    let old = servers::all(cx.env).into_iter().find(|s| s.site == jp.site && s.job == id);
+    let old = servers::of_kind(cx.env, "jupyter").into_iter().find(|s| s.site == jp.site && s.job == id);
     let s = Server {
+        kind: "jupyter".into(),
         site: jp.site.clone(),
         job: id.to_string(),
         project: o.project.clone(),
@@ -359,13 +360,13 @@ fn record(
     }
 }
 
-fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 /// One exchange on a channel of its own, its lines passed to `on_line` as they come, bounded
 /// by `limit` and ended early when `stop_now` says so.
-fn exchange(
+pub(crate) fn exchange(
     cx: &mut Context,
     script: &Script,
     limit: Duration,
@@ -385,7 +386,7 @@ fn exchange(
 }
 
 /// One exchange, bounded by `limit`, its output collected.
-fn ask(cx: &mut Context, script: &Script, limit: Duration) -> Result<RemoteOutput, StepError> {
+pub(crate) fn ask(cx: &mut Context, script: &Script, limit: Duration) -> Result<RemoteOutput, StepError> {
     exchange(cx, script, limit, &|| false, &mut |_| {})
 }
 

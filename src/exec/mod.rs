@@ -12,6 +12,7 @@ mod job_templates_task;
 pub mod jupyter_session;
 mod key_task;
 pub mod lock_task;
+pub mod node_session;
 mod probe_task;
 mod python_task;
 mod register_key_task;
@@ -20,6 +21,7 @@ mod run;
 mod ssh_config_task;
 pub mod sync;
 mod task;
+mod vscode_settings;
 mod windows_ssh_task;
 
 pub use crate::settings::{OnExisting, Transport};

@@ -140,8 +140,10 @@ fn verify_with_ssh(cx: &Context, blocks: &[HostBlock], config: &std::path::Path)
     }
     // A `Match` block's values depend on where ssh runs (the gateway only from outside).
     for b in blocks.iter().filter(|b| b.criteria.is_none()) {
+        // A block of name patterns (the compute nodes) is asked about a name its first matches.
+        let name = b.alias.split_whitespace().next().unwrap_or_default().replace(['*', '?'], "1");
         let out = SshCommand::new(cx.env.ssh_config_override().as_deref(), &cx.env.vars)
-            .args(["-G", &b.alias])
+            .args(["-G", &name])
             .command()
             .stdin(Stdio::null())
             .output()
@@ -181,6 +183,7 @@ pub fn disagreement(g: &str, key: &str, value: &str) -> Option<String> {
         "controlpath" => actual.starts_with(value.trim_end_matches("%C")),
         "userknownhostsfile" => actual.split_whitespace().next() == Some(value),
         "stricthostkeychecking" => actual == "true" || actual == value,
+        "controlmaster" if value == "no" => actual == "false" || actual == "no",
         "hostname" | "user" | "port" | "hostkeyalias" | "identityfile" | "proxyjump" | "identitiesonly"
         | "controlmaster" => actual == value,
         _ => true,

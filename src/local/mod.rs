@@ -18,4 +18,5 @@ pub mod run_lock;
 pub mod servers;
 pub mod state;
 pub mod user_config;
+pub mod vscode;
 pub mod wsl;

@@ -1,6 +1,7 @@
-//! The notebook servers hpcinit started, recorded on this machine while they run (one JSON file
-//! each under the state directory's `jupyter/`, 0600): what `hpcinit jupyter --list` shows,
-//! what `--stop` cancels and `--job` reconnects to. A record holds no token: the token stays on
+//! The interactive jobs hpcinit started (notebook servers, VS Code and shell sessions), recorded
+//! on this machine while they run (one JSON file each under the state directory's `jupyter/`,
+//! 0600): what `hpcinit jupyter|code|shell --list` shows, what `--stop` cancels and `--job`
+//! reconnects to. A record holds no token: the token stays on
 //! the cluster, in the server's own runtime file, and is read again over the shared connection.
 //! The page that opens the browser (it carries the token, as Jupyter's own does) is written
 //! beside them, readable by the person alone, and removed when the session ends.
@@ -11,6 +12,10 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Server {
+    /// What runs in the job: `jupyter`, `code` or `shell` (records from before this field are
+    /// notebook servers).
+    #[serde(default = "jupyter")]
+    pub kind: String,
     pub site: String,
     pub job: String,
     pub project: String,
@@ -26,6 +31,10 @@ pub struct Server {
     /// The loopback port of this machine that was forwarded to it.
     #[serde(default)]
     pub local_port: Option<u16>,
+}
+
+fn jupyter() -> String {
+    "jupyter".into()
 }
 
 /// `<state>/jupyter`.
@@ -59,6 +68,11 @@ pub fn all(env: &Env) -> Vec<Server> {
         .collect();
     v.sort_by_key(|s| s.submitted);
     v
+}
+
+/// The records of one kind (`jupyter`, `code`, `shell`), oldest first.
+pub fn of_kind(env: &Env, kind: &str) -> Vec<Server> {
+    all(env).into_iter().filter(|s| s.kind == kind).collect()
 }
 
 /// The page that sends the browser to `url` (a form posted by itself, as Jupyter's own

@@ -83,7 +83,7 @@ fn run(env: &Env, program: &str, args: &[&str]) -> Result<String, WslError> {
     Ok(String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or("").trim().to_string())
 }
 
-fn command(env: &Env, program: &str) -> Command {
+pub(crate) fn command(env: &Env, program: &str) -> Command {
     let mut cmd = Command::new(program);
     // cmd.exe warns about, and falls back from, a Linux working directory it cannot name.
     if let Some(root) = ["/mnt/c", "/"].iter().find(|d| Path::new(d).is_dir()) {

@@ -105,9 +105,9 @@ pub fn sched_word(kind: SchedulerKind) -> &'static str {
     }
 }
 
-pub fn plan(plan: &Plan, profile: &Profile, req: &JupyterRequest) -> JupyterPlan {
-    let raw = &profile.raw;
-    let kind = raw.scheduler.kind;
+/// The job's resources: the flags', else the site's interactive defaults, else hpcinit's own;
+/// and its walltime.
+pub fn resources(plan: &Plan, profile: &Profile, req: &JupyterRequest) -> (Resources, Walltime) {
     let defaults = profile.interactive();
     let site_from = if defaults.source.is_some() { "profile" } else { "hpcinit" };
     let pick = |flag: Option<String>, default: String| match flag {
@@ -134,6 +134,27 @@ pub fn plan(plan: &Plan, profile: &Profile, req: &JupyterRequest) -> JupyterPlan
         account: plan.account.clone(),
         directives: defaults.directives.clone(),
     };
+    (resources, time)
+}
+
+/// Where an interactive session starts: the latest snapshot, the project's working directory on
+/// scratch (`--here`), or scratch itself without a project.
+pub fn workdir(plan: &Plan, here: bool) -> String {
+    if plan.no_project {
+        // No project: the person's own scratch, where their data usually is.
+        "~/scratch".to_string()
+    } else if here {
+        format!("~/scratch/{}", plan.project)
+    } else {
+        format!("~/scratch/code-snapshots/{}/latest", plan.project)
+    }
+}
+
+pub fn plan(plan: &Plan, profile: &Profile, req: &JupyterRequest) -> JupyterPlan {
+    let raw = &profile.raw;
+    let kind = raw.scheduler.kind;
+    let defaults = profile.interactive();
+    let (resources, time) = resources(plan, profile, req);
     let venv = plan.python().map(|p| p.venv.clone()).unwrap_or_else(|| "~/venvs/general".into());
     // The job's environment is the one the bootstrap wrote for the project's jobs (modules and
     // venv, as the cluster offered them): the session needs no look at the cluster first.
@@ -141,15 +162,21 @@ pub fn plan(plan: &Plan, profile: &Profile, req: &JupyterRequest) -> JupyterPlan
     // Under ~/scratch (the link hpcinit made to the site's scratch): writable on compute nodes
     // where home is not, and the same path before and after any probe.
     let private_dir = "~/scratch/.hpcinit/jupyter".to_string();
-    let workdir = if plan.no_project {
-        // No project: the person's own scratch, where their data usually is.
-        "~/scratch".to_string()
-    } else if req.here {
-        format!("~/scratch/{}", plan.project)
-    } else {
-        format!("~/scratch/code-snapshots/{}/latest", plan.project)
-    };
-    let job = job_text(kind, &plan.display_name, &resources, time, &env, &workdir);
+    let workdir = workdir(plan, req.here);
+    let body = vec![
+        "# hpcinit jupyter: Jupyter Lab on this node. Its token is random, kept in its runtime file".into(),
+        "# (readable by you alone) and never on a command line; every request without it is refused.".into(),
+        "umask 077".into(),
+        format!("runtime=\"$PWD/${}\"", id_var(kind)),
+        "mkdir -p \"$runtime\" && chmod 700 \"$runtime\"".into(),
+        "export JUPYTER_RUNTIME_DIR=\"$runtime\"".into(),
+        format!("cd -P {}", sh_path(&workdir)),
+        format!(
+            "exec jupyter lab --no-browser --ip=\"{}\" --port=0 --ServerApp.port_retries=0",
+            node_var(kind)
+        ),
+    ];
+    let job = job_text(kind, &plan.display_name, JOB_NAME, "hpcinit jupyter", &resources, time, &env, body);
     let word = sched_word(kind);
     let index = if raw.python.venv.pip_no_index { "--no-index" } else { "-" };
     let (open, body) = heredoc(&job);
@@ -218,18 +245,36 @@ pub fn plan(plan: &Plan, profile: &Profile, req: &JupyterRequest) -> JupyterPlan
     }
 }
 
-/// The job script: the resources, then the project's job environment (the snippet the
-/// bootstrap wrote: modules and venv), then Jupyter Lab on the node's own name and a port the
-/// system picks, its runtime files in the private directory it was submitted from (its log
-/// too, relative to it), readable by the person alone. `set -e` stops it before the server if
-/// the environment fails.
-fn job_text(
+/// The job's id variable on the node.
+pub fn id_var(kind: SchedulerKind) -> &'static str {
+    match kind {
+        SchedulerKind::Slurm => "SLURM_JOB_ID",
+        SchedulerKind::Lsf => "LSB_JOBID",
+    }
+}
+
+/// The node's own name, as the scheduler calls it, in the job's shell.
+pub fn node_var(kind: SchedulerKind) -> &'static str {
+    match kind {
+        SchedulerKind::Slurm => "${SLURMD_NODENAME:-$(hostname)}",
+        SchedulerKind::Lsf => "$(hostname)",
+    }
+}
+
+/// An interactive job script: the resources, then the project's job environment (the snippet
+/// the bootstrap wrote: modules and venv), then `body`, its log in the private directory it is
+/// submitted from (relative to it), readable by the person alone. `set -e` stops it before the
+/// body if the environment fails.
+#[allow(clippy::too_many_arguments)]
+pub fn job_text(
     kind: SchedulerKind,
     site: &str,
+    job_name: &'static str,
+    submit_hint: &'static str,
     r: &Resources,
     time: Walltime,
     env: &str,
-    workdir: &str,
+    body: Vec<String>,
 ) -> String {
     let mut directives = Vec::new();
     let mb = Memory::try_from(r.memory.value.clone()).map(|m| m.megabytes()).unwrap_or(2048);
@@ -259,24 +304,10 @@ fn job_text(
         }
     }
     directives.extend(r.directives.iter().cloned());
-    let (id_var, node) = match kind {
-        SchedulerKind::Slurm => ("SLURM_JOB_ID", "${SLURMD_NODENAME:-$(hostname)}"),
-        SchedulerKind::Lsf => ("LSB_JOBID", "$(hostname)"),
-    };
-    let body = vec![
-        "# hpcinit jupyter: Jupyter Lab on this node. Its token is random, kept in its runtime file".into(),
-        "# (readable by you alone) and never on a command line; every request without it is refused.".into(),
-        "umask 077".into(),
-        format!("runtime=\"$PWD/${id_var}\""),
-        "mkdir -p \"$runtime\" && chmod 700 \"$runtime\"".into(),
-        "export JUPYTER_RUNTIME_DIR=\"$runtime\"".into(),
-        format!("cd -P {}", sh_path(workdir)),
-        format!("exec jupyter lab --no-browser --ip=\"{node}\" --port=0 --ServerApp.port_retries=0"),
-    ];
     JobScript {
         kind,
         site,
-        job_name: JOB_NAME,
+        job_name,
         account: match &r.account {
             Some(a) => AccountLine::Set {
                 flag: match kind {
@@ -298,7 +329,7 @@ fn job_text(
         modules: &[],
         activate: format!("source {}", sh_path(env)),
         body,
-        submit_hint: "hpcinit jupyter",
+        submit_hint,
         template: false,
     }
     .render()

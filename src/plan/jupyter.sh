@@ -11,13 +11,9 @@
 # present|installed VERSION`, `added NAME==VERSION` (each new package), `fail
 # no-venv|no-workdir|install DETAIL`. Fails (status 1) when the server cannot start from it.
 hpcinit_jupyter_prepare() { # venv env-snippet workdir make-workdir(0|1) index-option(--no-index or -)
-  venv=$(hpcinit_home_path "$1") env=$(hpcinit_home_path "$2") workdir=$(hpcinit_home_path "$3")
-  make=$4 index=$5
+  index=$5
   [ "$index" = - ] && index=
-  if [ ! -x "$venv/bin/python" ] || [ ! -f "$env" ]; then hpcinit_tag fail no-venv "$venv"; return 1; fi
-  if [ ! -d "$workdir" ]; then
-    if [ "$make" = 1 ]; then mkdir -p "$workdir"; else hpcinit_tag fail no-workdir "$workdir"; return 1; fi
-  fi
+  hpcinit_session_ready "$1" "$2" "$3" "$4" || return 1
   if [ -x "$venv/bin/jupyter-lab" ]; then
     for d in "$venv"/lib/python*/site-packages/jupyterlab-*.dist-info; do
       [ -d "$d" ] || continue
@@ -44,6 +40,17 @@ hpcinit_jupyter_prepare() { # venv env-snippet workdir make-workdir(0|1) index-o
   comm -13 "$work/before" "$work/after" | sed 's/^/@@hpcinit:added /'
   hpcinit_tag jupyter installed "$("$venv/bin/python" -c 'import jupyterlab; print(jupyterlab.__version__)' </dev/null)"
   rm -rf "$work"
+}
+
+# The project's environment and the session's working directory are there (the directory made
+# when MAKE is 1: the project's own on scratch). Sets venv, env and workdir (absolute). Tags
+# `fail no-venv|no-workdir PATH`.
+hpcinit_session_ready() { # venv env-snippet workdir make-workdir(0|1)
+  venv=$(hpcinit_home_path "$1") env=$(hpcinit_home_path "$2") workdir=$(hpcinit_home_path "$3")
+  if [ ! -x "$venv/bin/python" ] || [ ! -f "$env" ]; then hpcinit_tag fail no-venv "$venv"; return 1; fi
+  if [ ! -d "$workdir" ]; then
+    if [ "$4" = 1 ]; then mkdir -p "$workdir"; else hpcinit_tag fail no-workdir "$workdir"; return 1; fi
+  fi
 }
 
 # The whole start in one round trip: the venv made ready, then the job (on standard input)
@@ -86,34 +93,41 @@ hpcinit_jupyter_submit() { # scheduler private-dir
 }
 
 # Follows the job for at most SECONDS, printing its place whenever it changes from LAST (tag
-# `where STATE|REASON|START-IN|NODE`), and returns when its server has written its runtime file
-# (tag `server JSON`), when it has ended (tags `ended FINAL`, `tail LINE`), or at the deadline
-# (its place again). The runtime file is looked for ten times a second (a stat); the scheduler
-# is asked once a second (an RPC to its controller, which a room of students shares).
-hpcinit_jupyter_wait() { # scheduler private-dir id last seconds
+# `where STATE|REASON|START-IN|NODE`), and returns when what UNTIL names has come: `server`, its
+# server has written its runtime file (tag `server JSON`); `node`, it runs on a node; `end`,
+# only its end. It returns too when the job has ended (tags `ended FINAL`, `tail LINE`), or at
+# the deadline (its place again). The runtime file is looked for ten times a second (a stat);
+# the scheduler is asked once a second (an RPC to its controller, which a room of students
+# shares).
+hpcinit_jupyter_wait() { # scheduler private-dir id last seconds [until]
   exec 2>&1
-  sched=$1 dir=$(hpcinit_home_path "$2") id=$3 last=$4
+  sched=$1 dir=$(hpcinit_home_path "$2") id=$3 last=$4 until=${6:-server}
   end=$(($(date +%s) + $5)) n=0 w=
   while :; do
     if [ $((n % 10)) = 0 ]; then
       w=$(hpcinit_job_where "$sched" "$id")
       if [ -z "$w" ]; then
         hpcinit_tag ended "$(hpcinit_job_final "$sched" "$id")"
-        tail -n 20 "$dir"/hpcinit-jupyter-"$id".out "$dir"/hpcinit-jupyter-"$id".err 2>/dev/null \
+        tail -q -n 20 "$dir"/hpcinit-*-"$id".out "$dir"/hpcinit-*-"$id".err 2>/dev/null \
           | grep -v 'token=' | sed 's/^/@@hpcinit:tail /'
         return 0
       fi
       [ "$w" != "$last" ] && { hpcinit_tag where "$w"; last=$w; }
+      if [ "$until" = node ]; then
+        case "$w" in RUNNING\|*\|*\|- | RUN\|*\|*\|-) ;; RUNNING\|* | RUN\|*) hpcinit_tag where "$w" && return 0 ;; esac
+      fi
       if [ "$(date +%s)" -ge "$end" ]; then
         hpcinit_tag where "$w"
         return 0
       fi
     fi
-    for f in "$dir/$id"/jpserver-*.json; do
-      [ -f "$f" ] || continue
-      printf '@@hpcinit:server %s\n' "$(tr -d '\n' <"$f")"
-      return 0
-    done
+    if [ "$until" = server ]; then
+      for f in "$dir/$id"/jpserver-*.json; do
+        [ -f "$f" ] || continue
+        printf '@@hpcinit:server %s\n' "$(tr -d '\n' <"$f")"
+        return 0
+      done
+    fi
     n=$((n + 1))
     sleep 0.1
   done
@@ -129,6 +143,6 @@ hpcinit_jupyter_cancel() { # scheduler private-dir id
     sleep 0.25
     i=$((i + 1))
   done
-  rm -rf "${dir:?}/$id" "$dir/hpcinit-jupyter-$id.out" "$dir/hpcinit-jupyter-$id.err"
+  rm -rf "${dir:?}/$id" "$dir"/hpcinit-*-"$id".out "$dir"/hpcinit-*-"$id".err
   hpcinit_tag cancelled "$id"
 }

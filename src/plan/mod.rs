@@ -15,6 +15,7 @@ pub mod layout;
 mod lock_step;
 pub mod module_choice;
 pub mod modules;
+pub mod node;
 pub mod pins;
 #[allow(clippy::module_inception)]
 mod plan;
@@ -43,5 +44,5 @@ pub use lock_step::lock_site;
 pub use module_choice::ModuleChoice;
 pub use plan::{build, Plan, Unverified};
 pub use probe_step::scheduler_commands;
-pub use ssh_steps::{host_blocks, REGISTER_KEY_SH};
+pub use ssh_steps::{host_blocks, node_block, REGISTER_KEY_SH};
 pub use step::*;

@@ -92,7 +92,7 @@ pub fn host_blocks(profile: &Profile, user: &str, local: &LocalFacts, uses_key: 
         b.set("HostName", jump.host.as_str())
             .set("Port", jump.port.to_string())
             .set("User", jump.user.as_deref().unwrap_or(user));
-        common_options(&mut b, profile, &jump_alias, local, uses_key);
+        common_options(&mut b, profile, Some(&jump_alias), local, uses_key);
         blocks.push(b);
     }
     let mut hosts =
@@ -114,10 +114,39 @@ pub fn host_blocks(profile: &Profile, user: &str, local: &LocalFacts, uses_key: 
         if ssh.jump_host.is_some() && !outside_only {
             b.set("ProxyJump", jump_alias.clone());
         }
-        common_options(&mut b, profile, &alias, local, uses_key);
+        common_options(&mut b, profile, Some(&alias), local, uses_key);
+        blocks.push(b);
+    }
+    if let Some(b) = node_block(profile, user, local, uses_key) {
         blocks.push(b);
     }
     blocks
+}
+
+/// The site's compute nodes, by their names' patterns, through the login alias: the node hop
+/// rides the login node's shared connection, so it costs no new sign-in while that lives. Each
+/// node's own host key is checked against hpcinit's known_hosts (recorded under the node's name
+/// by `hpcinit code`/`shell`), never switched off. Only where nodes take the person's key.
+pub fn node_block(profile: &Profile, user: &str, local: &LocalFacts, uses_key: bool) -> Option<HostBlock> {
+    let nodes = profile.nodes()?;
+    if !nodes.accept_keys || !uses_key {
+        return None;
+    }
+    let site = profile.name().as_str();
+    let mut b = HostBlock::new(
+        &nodes.patterns.join(" "),
+        format!("{} compute nodes, through {site} (hpcinit code, hpcinit shell)", profile.raw.display_name),
+    );
+    b.set("User", user).set("Port", "22").set("ProxyJump", site);
+    common_options(&mut b, profile, None, local, uses_key);
+    // Each connection to a node signs in there on its own (with the key, no prompt): a shared
+    // connection to a node would outlive the job that admitted it and let a later one in
+    // without the node's check. The login hop still rides the login node's shared connection.
+    b.options.retain(|(k, _)| !k.starts_with("Control"));
+    if !local.windows {
+        b.set("ControlMaster", "no").set("ControlPath", "none");
+    }
+    Some(b)
 }
 
 /// For a gateway needed only off the site's network: `ProxyJump` for the site's aliases only
@@ -152,7 +181,15 @@ fn outside_match(
     b
 }
 
-fn common_options(b: &mut HostBlock, profile: &Profile, alias: &str, local: &LocalFacts, uses_key: bool) {
+/// `alias`: the name the block's host key is recorded under (`HostKeyAlias`); `None` for the
+/// compute nodes, each recorded under its own name.
+fn common_options(
+    b: &mut HostBlock,
+    profile: &Profile,
+    alias: Option<&str>,
+    local: &LocalFacts,
+    uses_key: bool,
+) {
     let ssh = &profile.raw.ssh;
     // Windows' OpenSSH expands `~` to the user's profile and takes forward slashes; elsewhere
     // files are named by absolute path (see LocalFacts::home).
@@ -176,9 +213,10 @@ fn common_options(b: &mut HostBlock, profile: &Profile, alias: &str, local: &Loc
         b.set("PubkeyAuthentication", "no").set("PreferredAuthentications", "keyboard-interactive,password");
     }
     // The host key hpcinit verified is stored under the alias, in hpcinit's own file.
-    b.set("HostKeyAlias", alias)
-        .set("UserKnownHostsFile", home(KNOWN_HOSTS_FILE))
-        .set("StrictHostKeyChecking", "yes");
+    if let Some(alias) = alias {
+        b.set("HostKeyAlias", alias);
+    }
+    b.set("UserKnownHostsFile", home(KNOWN_HOSTS_FILE)).set("StrictHostKeyChecking", "yes");
     b.set("ServerAliveInterval", ssh.keepalive.server_alive_interval.to_string())
         .set("ServerAliveCountMax", ssh.keepalive.server_alive_count_max.to_string());
     // Windows' OpenSSH cannot multiplex (it rejects the Control* options): there hpcinit's own

@@ -167,3 +167,6 @@ pub fn interrupt_flag() -> &'static std::sync::atomic::AtomicBool {
 
 /// macOS: the browser is opened with `open`.
 pub const MACOS: bool = cfg!(target_os = "macos");
+
+/// The names VS Code's command-line launcher has on PATH.
+pub const VSCODE: &[&str] = &["code"];

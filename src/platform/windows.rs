@@ -147,3 +147,7 @@ pub fn interrupt_flag() -> &'static std::sync::atomic::AtomicBool {
 
 /// Not macOS.
 pub const MACOS: bool = false;
+
+/// The names VS Code's command-line launcher has on PATH (the installer puts `code.cmd` in its
+/// `bin` directory).
+pub const VSCODE: &[&str] = &["code.cmd", "code.exe"];

@@ -9,5 +9,5 @@ pub mod retired;
 pub mod scalar;
 
 pub use error::ProfileError;
-pub use profile::{Interactive, Profile, ProfileSource};
+pub use profile::{Interactive, Nodes, Profile, ProfileSource};
 pub use registry::{read_file, ProfileSet, BUILTIN_PROFILES};

@@ -120,6 +120,23 @@ impl Profile {
         }
     }
 
+    /// The compute nodes as ssh reaches them, where the profile says (`nodes`).
+    pub fn nodes(&self) -> Option<Nodes> {
+        let n = self.raw.nodes.as_ref()?;
+        Some(Nodes {
+            patterns: n.patterns.value.iter().map(|p| p.to_string()).collect(),
+            accept_keys: n.accept_keys,
+            login_vscode: n.login_vscode,
+            ondemand: n.ondemand.as_ref().map(|u| u.to_string()),
+            source: n.source.to_string(),
+        })
+    }
+
+    /// Whether `node` is one of the profile's compute-node names.
+    pub fn is_node(&self, node: &str) -> bool {
+        self.raw.nodes.as_ref().is_some_and(|n| n.patterns.value.iter().any(|p| p.matches(node)))
+    }
+
     /// "password or SSH key + Duo", for tables.
     pub fn auth_summary(&self) -> String {
         let auth = &self.raw.auth;
@@ -143,6 +160,16 @@ pub struct Interactive {
     pub web_portal: Option<String>,
     /// Where the site says so; `None`: hpcinit's own defaults, not the site's.
     pub source: Option<String>,
+}
+
+/// A site's compute nodes, as the profile describes them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Nodes {
+    pub patterns: Vec<String>,
+    pub accept_keys: bool,
+    pub login_vscode: crate::profile::raw::LoginVscode,
+    pub ondemand: Option<String>,
+    pub source: String,
 }
 
 /// Cross-field checks, each reported at the line of the field at fault.
@@ -252,6 +279,15 @@ impl Checker<'_> {
                     "interactive `partition` must be one name (letters, digits, `_-.`) and `cpus` at least 1"
                         .into(),
                     "write e.g. `partition: interactive` and `cpus: 1`",
+                ));
+            }
+        }
+        if let Some(n) = &raw.nodes {
+            if n.patterns.value.is_empty() {
+                return Err(self.fail(
+                    n.patterns.referenced,
+                    "`nodes.patterns` is empty: hpcinit cannot tell a compute node's name from any other host".into(),
+                    "list the node names' ssh patterns, e.g. `patterns: [\"nc?????\", \"ng?????\"]`",
                 ));
             }
         }

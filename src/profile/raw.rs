@@ -5,8 +5,8 @@
 //! it uses that value. `docs/adding-a-site.md` documents each field.
 
 use super::scalar::{
-    Command, Directive, Fingerprint, HostName, Memory, ModuleName, PathTemplate, Pattern, PythonVersion,
-    SiteName, Url, Walltime,
+    Command, Directive, Fingerprint, HostName, Memory, ModuleName, NodePattern, PathTemplate, Pattern,
+    PythonVersion, SiteName, Url, Walltime,
 };
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
@@ -38,6 +38,10 @@ pub struct RawProfile {
     /// own modest defaults apply, and the plan says so.
     #[serde(default)]
     pub interactive: Option<Interactive>,
+    /// The compute nodes as ssh sees them (`hpcinit code`, `hpcinit shell`): their names, whether
+    /// they take the person's key through the login node, the login nodes' rule on VS Code.
+    #[serde(default)]
+    pub nodes: Option<Nodes>,
     /// Things a newcomer should know, shown in the plan.
     #[serde(default)]
     pub notes: Vec<String>,
@@ -383,6 +387,35 @@ pub struct Interactive {
 
 fn one() -> u32 {
     1
+}
+
+/// A site's compute nodes as ssh reaches them: through the login node (`ProxyJump`), while a
+/// job of the person's runs there.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Nodes {
+    /// ssh `Host` patterns matching the node names the scheduler reports (`nc?????`), written
+    /// into one `Host` block with `ProxyJump` to the login alias.
+    pub patterns: Spanned<Vec<NodePattern>>,
+    /// Whether a node admits the person's own key arriving through the login node (the shared
+    /// home's `authorized_keys`, with a running job there: pam_slurm_adopt). `false` where only
+    /// the cluster's own host-based login reaches nodes: then `hpcinit shell` goes through the
+    /// scheduler (`srun --overlap`) and VS Code cannot reach a node.
+    pub accept_keys: bool,
+    /// VS Code Remote-SSH on the login nodes: `allowed`, `discouraged` or `banned`.
+    pub login_vscode: LoginVscode,
+    /// The site's Open OnDemand (or other web) route to an editor on a compute node.
+    #[serde(default)]
+    pub ondemand: Option<Url>,
+    pub source: Url,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LoginVscode {
+    Allowed,
+    Discouraged,
+    Banned,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -193,6 +193,49 @@ string_newtype!(
     }
 );
 
+string_newtype!(
+    /// An OpenSSH `Host` pattern for a site's compute-node names, e.g. `nc?????` or `c*-*`:
+    /// letters, digits, `.`, `-`, `_` and the wildcards `*` and `?`, with at least two literal
+    /// characters (a pattern such as `c*` alone would send unrelated hosts through the site).
+    NodePattern,
+    |s| {
+        plain(s, "node pattern")?;
+        if !s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '*' | '?')) {
+            return Err(format!(
+                "`{s}` is not an ssh Host pattern for node names (letters, digits, `.-_`, wildcards `*` and `?`; no `!`, spaces or commas)"
+            ));
+        }
+        if s.chars().filter(|c| !matches!(c, '*' | '?')).count() < 2 || s.starts_with(['*', '?']) {
+            return Err(format!(
+                "`{s}` is too broad: it must start with the node names' own prefix and hold at least two literal characters (e.g. `nc?????`)"
+            ));
+        }
+        Ok(())
+    }
+);
+
+impl NodePattern {
+    /// Whether `name` matches, as OpenSSH matches a `Host` pattern (`*` any run, `?` one
+    /// character; case-sensitive).
+    pub fn matches(&self, name: &str) -> bool {
+        fn go(p: &[u8], n: &[u8]) -> bool {
+            match (p.first(), n.first()) {
+                (None, None) => true,
+                (Some(b'*'), _) => go(&p[1..], n) || (!n.is_empty() && go(p, &n[1..])),
+                (Some(b'?'), Some(_)) => go(&p[1..], &n[1..]),
+                (Some(a), Some(b)) if a == b => go(&p[1..], &n[1..]),
+                _ => false,
+            }
+        }
+        go(self.0.as_bytes(), name.as_bytes())
+    }
+
+    /// A name the pattern matches (for asking `ssh -G` about the block).
+    pub fn example(&self) -> String {
+        self.0.replace(['*', '?'], "1")
+    }
+}
+
 /// A Python version as `3.11` or `3.11.5`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -449,5 +492,20 @@ mod tests {
         assert!(!p.is_match("xnn1234k"));
         assert!(!p.is_match("nn1234kk"));
         assert_eq!(p.source(), "nn[0-9]{4}k");
+    }
+
+    #[test]
+    fn node_patterns_match_as_openssh_does_and_refuse_broad_ones() {
+        let p = NodePattern::try_from("nc?????".to_string()).unwrap();
+        assert!(p.matches("nc10101") && !p.matches("nc1010") && !p.matches("ng10101"));
+        let q = NodePattern::try_from("c*-*".to_string()).unwrap();
+        assert!(q.matches("c1-23") && q.matches("c10-1") && !q.matches("login-1"));
+        assert!(NodePattern::try_from("hpcnode*".to_string())
+            .unwrap()
+            .matches(&"hpcnode*".replace('*', "1")));
+        assert_eq!(p.example(), "nc11111");
+        for bad in ["*", "c*", "?c1", "nc* ng*", "!narval", "a,b", "-x1"] {
+            assert!(NodePattern::try_from(bad.to_string()).is_err(), "{bad}");
+        }
     }
 }

@@ -6,7 +6,7 @@ use super::style::Style;
 use crate::plan::jupyter::{Chosen, JupyterPlan};
 use std::fmt::Write;
 
-fn from<T: std::fmt::Display>(c: &Chosen<T>) -> String {
+pub(super) fn from<T: std::fmt::Display>(c: &Chosen<T>) -> String {
     let whose = match c.from {
         "flag" => "your flag",
         "profile" => "the site's default",

@@ -4,6 +4,7 @@
 mod doctor_view;
 mod interrupt;
 mod jupyter_view;
+mod node_view;
 mod plan_brief;
 mod plan_view;
 mod printer;
@@ -15,6 +16,7 @@ mod table;
 pub use doctor_view::{call_line, render_doctor_plan, script_text};
 pub use interrupt::exit_130_on_interrupt;
 pub use jupyter_view::render_jupyter_plan;
+pub use node_view::render_node_plan;
 pub use plan_view::{render_plan, render_plan_table};
 pub use printer::{Printer, Verbosity};
 pub use prompter::{PromptError, Prompter, ScriptedPrompter, SystemPrompter};

@@ -20,6 +20,7 @@ stop "$D/run/sshd-mfa.pid"
 stop "$D/run/sshd-gateway.pid"
 stop "$D/run/sshd-gateway-mfa.pid"
 stop "$D/run/sshd-chain.pid"
+stop "$D/run/sshd-node.pid"
 rm -rf /run/hpcinit-test-chain
 stop "$D/slurm/slurmd.pid"
 stop "$D/slurm/slurmctld.pid"
@@ -31,6 +32,8 @@ if [ -f "$D/added-by-harness" ]; then
       file) rm -f "$what" ;;
       dir) rmdir "$what" 2>/dev/null || true ;;
       netns) ip netns del "$what" 2>/dev/null || true ;;
+      # /etc/hosts may be a bind mount (containers): rewritten in place, not replaced.
+      hosts) grep -vxF "$what" /etc/hosts >"$D/hosts.new" && cat "$D/hosts.new" >/etc/hosts ;;
     esac
   done <"$D/added-by-harness"
 fi

@@ -279,7 +279,7 @@ fn a_notebook_on_a_compute_node_imports_the_project_and_runs_dask_workers_with_n
     let prompts = l.prompts().len();
     let mut s = Session::start(&l, &jupyter(project, &[]));
     let (base, token) = s.url();
-    let job = job_of(&s.wait_for("runs on localhost (job", 5));
+    let job = job_of(&s.wait_for(&format!("runs on {} (job", l.c.var("HPCINIT_NODE_NAME")), 5));
     assert!(s.stdout().contains("installed Jupyter Lab 4.6.6 in ~/venvs/jupyter"), "{}", s.all());
     // The lock keeps its packages; what Jupyter added is recorded beside them.
     let lock = std::fs::read_to_string(l.project.join("hpcinit.lock")).unwrap();
@@ -321,7 +321,7 @@ fn a_notebook_on_a_compute_node_imports_the_project_and_runs_dask_workers_with_n
     let (runtime, port) = runtime_file(&l, &job);
     assert_eq!(mode(&runtime), 0o600, "{}", runtime.display());
     assert_eq!(mode(runtime.parent().unwrap()), 0o700);
-    let direct = format!("http://localhost:{port}/");
+    let direct = format!("http://{}:{port}/", l.c.var("HPCINIT_NODE_NAME"));
     assert_eq!(status_as(Some("hpcgate"), &direct, None), "403", "another user, no token");
     assert_eq!(status_as(None, &base, None), "403", "through the forward, no token");
     assert_eq!(status_as(None, &base, Some(&token)), "200", "with the token");
@@ -426,7 +426,7 @@ fn a_persistent_server_is_listed_reconnected_to_and_stopped() {
     bootstrapped(&l, project);
     let mut s = Session::start(&l, &jupyter(project, &["--persist"]));
     let (base, token) = s.url();
-    let job = job_of(&s.wait_for("runs on localhost (job", 5));
+    let job = job_of(&s.wait_for(&format!("runs on {} (job", l.c.var("HPCINIT_NODE_NAME")), 5));
     let kernel = run_cell(&base, &token, None, "kept = 1")["kernel"].as_str().unwrap().to_string();
     assert_eq!(s.interrupt(60), 0, "{}", s.all());
     assert!(s.stdout().contains(&format!("job {job} keeps running")), "{}", s.all());
@@ -439,7 +439,8 @@ fn a_persistent_server_is_listed_reconnected_to_and_stopped() {
         .lines()
         .find(|l| l.contains(&format!("job {job}")))
         .unwrap_or_else(|| panic!("{}", r.stdout));
-    assert!(row.contains("kept (--persist)") && row.contains(": running on localhost"), "{row}");
+    let on = format!(": running on {}", l.c.var("HPCINIT_NODE_NAME"));
+    assert!(row.contains("kept (--persist)") && row.contains(&on), "{row}");
 
     // Reconnect: a new forward to the same server and kernel; Ctrl-C leaves it running.
     let mut again = Session::start(&l, &["jupyter", "--job", &job, "--no-browser", "--user", "hpcuser"]);

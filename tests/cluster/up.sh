@@ -10,7 +10,12 @@
 #     ($LAPTOP_NS) that reaches the gateway but not the login node: the jump-host setup;
 #   - Lmod with Python modules in two naming schemes (Alliance `StdEnv/2023` + `python/3.11`,
 #     EasyBuild `Python/3.11.x-GCCcore-12.x.0`), wrapping the system python3;
-#   - a single-node Slurm (munged + slurmctld + slurmd) on localhost.
+#   - a single-node Slurm: munged and slurmctld on this machine (the login side), slurmd on the
+#     compute node $NODE_NAME, a network namespace ($NODE_NS, 10.232.8.2) with its own host name
+#     that only the login side reaches, beside the node's own sshd (port 22 there), which admits
+#     only a user with a running job on the node (pam_slurm_adopt), as sites do;
+#   - a desk namespace ($DESK_NS) that reaches the login node (10.232.9.1:$PLAIN_PORT) and
+#     nothing else: the laptop that must go through the login node to reach a compute node.
 # Every config, key, socket and log lives under $HPCINIT_CLUSTER_DIR (default
 # /tmp/hpcinit-cluster); the system's own sshd config and host keys are never touched. What it
 # adds outside that directory (the test user, /etc/pam.d/hpcinit-sshd-mfa, /run/sshd, the namespace) is
@@ -30,6 +35,13 @@ GW_MFA_PORT=${HPCINIT_GATEWAY_MFA_PORT:-2226}
 # address; the login node (the plain sshd, on this machine's loopback) is out of its reach.
 LAPTOP_NS=${HPCINIT_LAPTOP_NS:-hpcinit-laptop}
 GW_NET=10.232.7.
+# The compute node: its own network namespace and host name; its name resolves (on the login
+# side, /etc/hosts) to its address there.
+NODE_NS=${HPCINIT_NODE_NS:-hpcinit-node}
+NODE_NAME=${HPCINIT_NODE_NAME:-hpcnode1}
+NODE_NET=10.232.8.
+DESK_NS=${HPCINIT_DESK_NS:-hpcinit-desk}
+DESK_NET=10.232.9.
 SLURMCTLD_PORT=${HPCINIT_SLURMCTLD_PORT:-16817}
 SLURMD_PORT=${HPCINIT_SLURMD_PORT:-16818}
 TEST_USER=${HPCINIT_TEST_USER:-hpcuser}
@@ -49,7 +61,7 @@ touch "$added"
 note() { grep -qxF "$1" "$added" || echo "$1" >>"$added"; }
 
 # --- packages -------------------------------------------------------------------------------
-pkgs=(openssh-server openssh-client rsync lmod slurm-wlm munge libpam-oath oathtool python3-venv python3-virtualenv iproute2)
+pkgs=(openssh-server openssh-client rsync lmod slurm-wlm munge libpam-oath oathtool python3-venv python3-virtualenv iproute2 libpam-slurm-adopt)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -147,10 +159,44 @@ if ! alive "$D/munge/run/munged.pid"; then
 fi
 
 
+# --- the compute node's namespace: reached from this machine (the login side) only -----------
+if ! ip netns list | grep -qw "$NODE_NS"; then
+  ip netns add "$NODE_NS"
+  ip link add hpcnd-a type veth peer name hpcnd-b
+  ip link set hpcnd-b netns "$NODE_NS"
+  ip addr add "${NODE_NET}1/30" dev hpcnd-a
+  ip link set hpcnd-a up
+  ip netns exec "$NODE_NS" ip addr add "${NODE_NET}2/30" dev hpcnd-b
+  ip netns exec "$NODE_NS" ip link set hpcnd-b up
+  ip netns exec "$NODE_NS" ip link set lo up
+  note "netns $NODE_NS"
+fi
+hosts_line="${NODE_NET}2 $NODE_NAME # hpcinit test cluster"
+if ! grep -qxF "$hosts_line" /etc/hosts; then
+  echo "$hosts_line" >>/etc/hosts
+fi
+note "hosts $hosts_line"
+# The desk: a laptop whose one link reaches the login node's address on it, and no compute node.
+if ! ip netns list | grep -qw "$DESK_NS"; then
+  ip netns add "$DESK_NS"
+  ip link add hpcdk-a type veth peer name hpcdk-b
+  ip link set hpcdk-b netns "$DESK_NS"
+  ip addr add "${DESK_NET}1/30" dev hpcdk-a
+  ip link set hpcdk-a up
+  ip netns exec "$DESK_NS" ip addr add "${DESK_NET}2/30" dev hpcdk-b
+  ip netns exec "$DESK_NS" ip link set hpcdk-b up
+  ip netns exec "$DESK_NS" ip link set lo up
+  note "netns $DESK_NS"
+fi
+# Runs a command on the compute node: its network namespace and its own host name.
+# nsenter, not `ip netns exec`: that remounts /sys, hiding the cgroup file system slurmd reads.
+on_node() { nsenter --net="/run/netns/$NODE_NS" unshare --uts sh -c 'hostname "$0" && exec "$@"' "$NODE_NAME" "$@"; }
+
 cat >"$D/slurm/slurm.conf" <<EOF
-# hpcinit test cluster: one node on localhost.
+# hpcinit test cluster: the controller on this machine (the login side, which the node reaches
+# at ${NODE_NET}1), one compute node in its own namespace.
 ClusterName=hpcinit-test
-SlurmctldHost=localhost
+SlurmctldHost=localhost(${NODE_NET}1)
 SlurmUser=root
 SlurmctldPort=$SLURMCTLD_PORT
 SlurmdPort=$SLURMD_PORT
@@ -171,17 +217,19 @@ SelectTypeParameters=CR_Core_Memory
 ReturnToService=2
 MpiDefault=none
 SchedulerType=sched/backfill
+# The extern step that pam_slurm_adopt adopts ssh sessions into (libpam-slurm-adopt's README).
+PrologFlags=Contain
 # More CPUs and memory than a 2-core machine has (config_overrides): a notebook server and two
 # dask workers run at once, beside the other tests' jobs.
 SlurmdParameters=config_overrides
-NodeName=localhost CPUs=8 RealMemory=8192 State=UNKNOWN
-PartitionName=debug Nodes=localhost Default=YES MaxTime=7-00:00:00 State=UP
+NodeName=$NODE_NAME NodeAddr=${NODE_NET}2 CPUs=8 RealMemory=8192 State=UNKNOWN
+PartitionName=debug Nodes=$NODE_NAME Default=YES MaxTime=7-00:00:00 State=UP
 # A partition that takes jobs and never starts them (reason PartitionDown): a job that pends.
-PartitionName=held Nodes=localhost MaxTime=7-00:00:00 State=DOWN
+PartitionName=held Nodes=$NODE_NAME MaxTime=7-00:00:00 State=DOWN
 EOF
 export SLURM_CONF="$D/slurm/slurm.conf"
 alive "$D/slurm/slurmctld.pid" || /usr/sbin/slurmctld -f "$SLURM_CONF" || die "slurmctld did not start: $(tail -5 "$D/logs/slurmctld.log")"
-alive "$D/slurm/slurmd.pid" || /usr/sbin/slurmd -f "$SLURM_CONF" -N localhost || die "slurmd did not start: $(tail -5 "$D/logs/slurmd.log")"
+alive "$D/slurm/slurmd.pid" || on_node /usr/sbin/slurmd -f "$SLURM_CONF" -N "$NODE_NAME" || die "slurmd did not start: $(tail -5 "$D/logs/slurmd.log")"
 
 # --- the test user's shell: Lmod and Slurm in every shell sshd starts ---------------------------
 cat >"$home/.bashrc" <<EOF
@@ -225,6 +273,8 @@ cat >"$D/sshd/plain.conf" <<EOF
 Port $PLAIN_PORT
 PidFile $D/run/sshd-plain.pid
 $common
+# The desk namespace's way in.
+ListenAddress ${DESK_NET}1
 UsePAM no
 PasswordAuthentication yes
 KbdInteractiveAuthentication no
@@ -255,6 +305,39 @@ EOF
 note "file $pam"
 [ -f "$D/mfa/users.oath" ] || { echo "HOTP/T30/6 $TEST_USER - $TOTP_SECRET" >"$D/mfa/users.oath"; }
 chmod 600 "$D/mfa/users.oath"
+
+# --- the compute node's sshd: keys only, and only for a user with a job on the node ---------------
+[ -f "$D/sshd/node_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C hpcinit-test-node -f "$D/sshd/node_ed25519"
+cat >"$D/sshd/node.conf" <<EOF
+# The compute node $NODE_NAME: a key from ~/.ssh/authorized_keys (the shared home), then
+# pam_slurm_adopt's rule: a running job of yours on this node, which the session joins.
+Port 22
+ListenAddress ${NODE_NET}2
+PidFile $D/run/sshd-node.pid
+HostKey $D/sshd/node_ed25519
+$shared
+UsePAM yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+AllowTcpForwarding yes
+EOF
+ln -sfn /usr/sbin/sshd "$D/sshd/hpcinit-sshd-node"
+pam=/etc/pam.d/hpcinit-sshd-node
+cat >"$pam" <<EOF
+# hpcinit test cluster (tests/cluster/up.sh): a compute node's sshd. pam_slurm_adopt admits only
+# a user with a running job on this node and adopts the session into it; service= names this
+# PAM service (the module's default is sshd). Removed by down.sh.
+auth     required  pam_deny.so
+account  required  pam_unix.so
+account  required  pam_slurm_adopt.so service=hpcinit-sshd-node nodename=$NODE_NAME
+session  required  pam_permit.so
+password required  pam_deny.so
+EOF
+note "file $pam"
+/usr/sbin/sshd -t -f "$D/sshd/node.conf" || die "node sshd config rejected"
+alive "$D/run/sshd-node.pid" || SLURM_CONF="$SLURM_CONF" on_node "$D/sshd/hpcinit-sshd-node" -f "$D/sshd/node.conf" -E "$D/logs/sshd-node.log" \
+  || die "sshd (compute node, ${NODE_NET}2:22) did not start: $(tail -2 "$D/logs/sshd-node.log")"
 
 # --- the gateway: its own host key, reachable from the laptop namespace only ---------------------
 if ! ip netns list | grep -qw "$LAPTOP_NS"; then
@@ -366,6 +449,10 @@ wait_for 10 "sshd (gateway; see $D/logs/sshd-gateway.log)" ip netns exec "$LAPTO
   "timeout 2 bash -c 'exec 3<>/dev/tcp/${GW_NET}1/$GW_PORT && head -c 8 <&3' | grep -q '^SSH-2.0'"
 wait_for 10 "sshd (gateway with a code; see $D/logs/sshd-gateway-mfa.log)" ip netns exec "$LAPTOP_NS" bash -c \
   "timeout 2 bash -c 'exec 3<>/dev/tcp/${GW_NET}1/$GW_MFA_PORT && head -c 8 <&3' | grep -q '^SSH-2.0'"
+wait_for 10 "sshd (compute node; see $D/logs/sshd-node.log)" bash -c \
+  "timeout 2 bash -c 'exec 3<>/dev/tcp/${NODE_NET}2/22 && head -c 8 <&3' | grep -q '^SSH-2.0'"
+ip netns exec "$DESK_NS" bash -c "exec 3<>/dev/tcp/${NODE_NET}2/22" 2>/dev/null \
+  && die "the desk namespace reaches the compute node without the login node"
 wait_for 30 "Slurm node" bash -c "sinfo -h -N -o '%T' | grep -qE '^(idle|mixed|allocated)'"
 
 cat >"$D/cluster.env" <<EOF
@@ -394,6 +481,12 @@ HPCINIT_SSHD_LOG_MFA=$D/logs/sshd-mfa.log
 HPCINIT_ASKPASS=$here/askpass.sh
 HPCINIT_WHEELHOUSE=$D/wheelhouse
 SLURM_CONF=$SLURM_CONF
+HPCINIT_NODE_NAME=$NODE_NAME
+HPCINIT_NODE_NS=$NODE_NS
+HPCINIT_NODE_HOST_KEY=$D/sshd/node_ed25519.pub
+HPCINIT_SSHD_LOG_NODE=$D/logs/sshd-node.log
+HPCINIT_DESK_NS=$DESK_NS
+HPCINIT_DESK_LOGIN=${DESK_NET}1
 EOF
 chmod 644 "$D/cluster.env"
 echo "cluster: up in $(( ($(date +%s%N) - start_ns) / 1000000 )) ms (sshd 127.0.0.1:$PLAIN_PORT password/key, 127.0.0.1:$MFA_PORT password+TOTP; Slurm; Lmod) — $D"
