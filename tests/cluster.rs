@@ -40,6 +40,9 @@ mod wsl_steps;
 #[path = "cluster/jupyter_steps.rs"]
 mod jupyter_steps;
 
+#[path = "cluster/node_steps.rs"]
+mod node_steps;
+
 struct Cluster {
     dir: PathBuf,
     vars: Vec<(String, String)>,

@@ -290,15 +290,16 @@ fn route(profile: &Profile, purpose: Purpose, kind: SchedulerKind, block: bool) 
     }
 }
 
-/// The command a shell runs on the node: bash with the start-up file, interactive, or the
-/// person's command in that environment.
-pub fn shell_command(np: &NodePlan, command: &[String]) -> String {
-    let rc = sh_path(&np.rc_path);
+/// The command a shell runs on the node (after `exec` over ssh, after `srun … ` from the login
+/// node): bash with the start-up file, interactive, or the person's command in that
+/// environment, each word quoted.
+pub fn shell_command(rc_path: &str, command: &[String]) -> String {
+    let rc = sh_path(rc_path);
     if command.is_empty() {
-        format!("exec bash --rcfile {rc} -i")
+        format!("bash --rcfile {rc} -i")
     } else {
         let words: Vec<String> = command.iter().map(|w| sh(w)).collect();
-        format!("exec bash -c '. \"$0\" >/dev/null && exec \"$@\"' {rc} {}", words.join(" "))
+        format!("bash -c '. \"$0\" >/dev/null && exec \"$@\"' {rc} {}", words.join(" "))
     }
 }
 
@@ -357,5 +358,15 @@ mod tests {
         assert_eq!(r[1], NodeReport::HostKey { from_cluster: false, key: "ssh-ed25519 AAAA".into() });
         assert_eq!(r[2], NodeReport::NoHostKey);
         assert_eq!(r[3], NodeReport::Other(jupyter::JupyterReport::Job("7".into())));
+    }
+
+    #[test]
+    fn the_shell_command_quotes_every_word() {
+        let np = "~/scratch/.hpcinit/node/p.bashrc";
+        assert_eq!(shell_command(np, &[]), "bash --rcfile \"$HOME\"/scratch/.hpcinit/node/p.bashrc -i");
+        assert_eq!(
+            shell_command(np, &["python".into(), "-c".into(), "print('a b'); x=$(id)".into()]),
+            "bash -c '. \"$0\" >/dev/null && exec \"$@\"' \"$HOME\"/scratch/.hpcinit/node/p.bashrc python -c 'print('\\''a b'\\''); x=$(id)'"
+        );
     }
 }

@@ -18,14 +18,14 @@ use std::time::{Duration, Instant};
 
 /// A running `hpcinit jupyter`, its output collected as it comes; stopped (SIGINT, then
 /// SIGKILL) when dropped.
-struct Session {
+pub(super) struct Session {
     child: Child,
     out: Arc<Mutex<String>>,
     err: Arc<Mutex<String>>,
 }
 
 impl Session {
-    fn start(l: &Laptop, args: &[&str]) -> Session {
+    pub(super) fn start(l: &Laptop, args: &[&str]) -> Session {
         let mut cmd = l.command(args, &[]);
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("hpcinit starts");
@@ -46,16 +46,16 @@ impl Session {
         Session { child, out, err }
     }
 
-    fn stdout(&self) -> String {
+    pub(super) fn stdout(&self) -> String {
         self.out.lock().unwrap().clone()
     }
 
-    fn all(&self) -> String {
+    pub(super) fn all(&self) -> String {
         format!("stdout:\n{}\nstderr:\n{}", self.stdout(), self.err.lock().unwrap())
     }
 
     /// Waits until stdout has a line containing `what`; panics with the output after `secs`.
-    fn wait_for(&mut self, what: &str, secs: u64) -> String {
+    pub(super) fn wait_for(&mut self, what: &str, secs: u64) -> String {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
             if let Some(l) = self.stdout().lines().find(|l| l.contains(what)) {
@@ -71,7 +71,7 @@ impl Session {
     }
 
     /// Ctrl-C, then the exit code (within `secs`).
-    fn interrupt(&mut self, secs: u64) -> i32 {
+    pub(super) fn interrupt(&mut self, secs: u64) -> i32 {
         unsafe {
             libc_kill(self.child.id() as i32, 2);
         }
@@ -125,7 +125,7 @@ impl Drop for Session {
 
 /// Cancels every job of the test user and removes a test's project from the cluster when
 /// dropped: nothing a failed test started stays in the queue.
-struct NoJobsLeft(super::Cluster);
+pub(super) struct NoJobsLeft(pub(super) super::Cluster);
 
 impl Drop for NoJobsLeft {
     fn drop(&mut self) {
@@ -137,7 +137,7 @@ impl Drop for NoJobsLeft {
 }
 
 /// The test user's jobs in the queue: (id, name).
-fn queue(c: &super::Cluster) -> Vec<(String, String)> {
+pub(super) fn queue(c: &super::Cluster) -> Vec<(String, String)> {
     let out = Command::new("squeue")
         .args(["-h", "-u", "hpcuser", "-o", "%i %j"])
         .env("SLURM_CONF", c.var("SLURM_CONF"))
@@ -150,7 +150,7 @@ fn queue(c: &super::Cluster) -> Vec<(String, String)> {
 }
 
 /// The queue empties within `secs` (a cancelled job takes a moment to leave it).
-fn queue_empties(c: &super::Cluster, secs: u64) -> Vec<(String, String)> {
+pub(super) fn queue_empties(c: &super::Cluster, secs: u64) -> Vec<(String, String)> {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
         let q = queue(c);

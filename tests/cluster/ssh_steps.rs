@@ -52,6 +52,31 @@ impl Laptop {
         self.run(cmd, args, env)
     }
 
+    /// hpcinit run from the desk network namespace, which reaches the login node (on its own
+    /// address there) and no compute node.
+    pub fn hpcinit_at_desk(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.c.var("HPCINIT_DESK_NS"), env!("CARGO_BIN_EXE_hpcinit")]);
+        self.run(cmd, args, env)
+    }
+
+    /// The system ssh from the desk namespace, reading this laptop's config.
+    pub fn ssh_at_desk(&self, args: &[&str]) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.c.var("HPCINIT_DESK_NS"), "ssh", "-F"])
+            .arg(self.path(".ssh/config"))
+            .args(args)
+            .env("HOME", self.home.path())
+            .env("SSH_ASKPASS", self.c.var("HPCINIT_ASKPASS"))
+            .env("SSH_ASKPASS_REQUIRE", "force")
+            .env("DISPLAY", ":0")
+            .env("HPCINIT_CLUSTER_DIR", &self.c.dir)
+            .env("HPCINIT_ASKPASS_LOG", self.path("prompts.log"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
     /// The hpcinit command this laptop runs (its home, askpass, no terminal), not yet started.
     pub fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_hpcinit"));
