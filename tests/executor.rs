@@ -64,6 +64,8 @@ struct FakeCluster<'a> {
     snapshot: Option<(String, String)>,
     /// The manifest hash the last finalizing script was sent with.
     finalized_sha: String,
+    /// How many times the session's job was followed.
+    follows: usize,
     /// Where the stand-in rsync keeps its records (and finds itself as `rsync`).
     rsync_log: std::path::PathBuf,
     seen: Rc<RefCell<Seen>>,
@@ -114,6 +116,7 @@ impl<'a> FakeCluster<'a> {
             open: false,
             snapshot: None,
             finalized_sha: String::new(),
+            follows: 0,
             rsync_log: std::path::PathBuf::new(),
             seen,
         }
@@ -169,8 +172,24 @@ impl<'a> FakeCluster<'a> {
             "make the venv ready and submit the Jupyter job" => self.jupyter(&plan).scripts.start,
             "follow the Jupyter job" => self.jupyter(&plan).scripts.wait,
             "cancel the Jupyter job" => self.jupyter(&plan).scripts.cancel,
+            "check the environment and submit the session's job" => self.node(&plan).scripts.start,
+            "follow the session's job" => self.node(&plan).scripts.wait,
+            "look at the session's node from the login node" => self.node(&plan).scripts.look,
+            "cancel the session's job" => self.node(&plan).scripts.cancel,
             _ => return None,
         })
+    }
+
+    fn node(&self, plan: &Plan) -> hpcinit::plan::node::NodePlan {
+        use hpcinit::plan::node;
+        node::plan(plan, self.profile, &Default::default(), node::Purpose::Code, node::block_of(plan))
+    }
+
+    /// A node name the profile's patterns match.
+    fn node_name(&self) -> String {
+        let plan = self.plan();
+        let p = self.node(&plan).patterns.first().cloned().unwrap_or_else(|| "node1".into());
+        p.replace(['*', '?'], "1")
     }
 
     fn jupyter(&self, plan: &Plan) -> hpcinit::plan::jupyter::JupyterPlan {
@@ -205,6 +224,21 @@ impl<'a> FakeCluster<'a> {
                 extra.len() == 3 && extra[0] == "42" && extra[1].starts_with("PENDING|") && extra[2] == "20"
             }
             "cancel the Jupyter job" => extra == ["42"],
+            "check the environment and submit the session's job" => extra == ["5"],
+            // Until the node runs the job, then (VS Code not installed here) until its end.
+            "follow the session's job" => {
+                self.follows += 1;
+                extra.len() == 4
+                    && extra[0] == "42"
+                    && extra[2] == "20"
+                    && if self.follows == 1 {
+                        extra[3] == "node"
+                    } else {
+                        extra[3] == "end" && extra[1] == "-"
+                    }
+            }
+            "look at the session's node from the login node" => extra == [self.node_name()],
+            "cancel the session's job" => extra == ["42"],
             _ => extra.is_empty(),
         }
     }
@@ -312,6 +346,17 @@ impl<'a> FakeCluster<'a> {
                 "@@hpcinit:where RUNNING|None|-|node1\n@@hpcinit:server {\"hostname\": \"node1\", \"port\": 8888, \"token\": \"\", \"base_url\": \"/\"}\n".into(),
             ),
             "cancel the Jupyter job" => ok("@@hpcinit:cancelled 42\n".into()),
+            "check the environment and submit the session's job" => {
+                ok("@@hpcinit:job 42\n@@hpcinit:where PENDING|Priority|60|-\n".into())
+            }
+            "follow the session's job" if self.follows == 1 => {
+                ok(format!("@@hpcinit:where RUNNING|None|-|{}\n", self.node_name()))
+            }
+            "follow the session's job" => ok("@@hpcinit:ended JobState=TIMEOUT\n".into()),
+            "look at the session's node from the login node" => ok(
+                "@@hpcinit:place /home/alice/scratch/code-snapshots/demo/latest|/scratch/alice\n@@hpcinit:hostkey scan ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIO\n".into(),
+            ),
+            "cancel the session's job" => ok("@@hpcinit:cancelled 42\n".into()),
             "submit the test job and wait for it" => ok(format!(
                 "@@hpcinit:job 42\n@@hpcinit:state RUNNING None\n@@hpcinit:final JobState=COMPLETED ExitCode=0:0\n@@hpcinit:log /scratch/alice/logs/hpcinit-check-42.out\n@@hpcinit:ok hpcinit-check ok {} on node1\n",
                 self.token
@@ -840,6 +885,76 @@ fn the_jupyter_session_sends_the_scripts_its_plan_shows() {
                 "cancel the Jupyter job"
             ],
             "{name}"
+        );
+    }
+}
+
+/// `hpcinit code` for every built-in profile: where the plan reaches nodes, the start, follow,
+/// look and cancel exchanges are the plan's byte for byte with only the run's values appended,
+/// the node's host key is recorded under its name, and (VS Code not being installed here) the
+/// job is held until its end, then cancelled; elsewhere nothing is sent and the reason is given.
+#[test]
+fn the_node_session_sends_the_scripts_its_plan_shows() {
+    use hpcinit::plan::node::{self, Purpose, RouteKind};
+    let set = ProfileSet::builtin().expect("built-in profiles");
+    for profile in set.iter() {
+        let name = profile.name();
+        let laptop = Laptop::new();
+        let options = hpcinit::exec::node_session::NodeOptions {
+            persist: false,
+            wait_timeout: std::time::Duration::from_secs(600),
+            job: None,
+            project: "demo".into(),
+            path: None,
+            command: Vec::new(),
+            settings: Some(false),
+        };
+        let mut route = None;
+        let out = against_fake(
+            profile,
+            &laptop,
+            |_| {},
+            |cx| {
+                let np = node::plan(
+                    &cx.plan,
+                    profile,
+                    &Default::default(),
+                    Purpose::Code,
+                    node::block_of(&cx.plan),
+                );
+                route = Some(np.route.kind);
+                match hpcinit::exec::node_session::run(cx, &np, &options) {
+                    Ok(0) => Ok(()),
+                    Ok(n) => Err(format!("status {n}")),
+                    Err(e) => Err(e.to_string()),
+                }
+            },
+        );
+        assert!(out.seen.mismatches.is_empty(), "{name}: {}", out.seen.mismatches.join("\n\n"));
+        if route != Some(RouteKind::SshNode) {
+            let err = out.result.expect_err("no way to a node");
+            assert!(err.contains("not possible at"), "{name}: {err}");
+            assert!(out.seen.purposes.is_empty(), "{name}: {:?}", out.seen.purposes);
+            continue;
+        }
+        assert_eq!(out.result, Ok(()), "{name}: {}", out.lines.join("\n"));
+        let p: Vec<&str> =
+            out.seen.purposes.iter().map(|x| x.trim_start_matches("started early: ")).collect();
+        assert_eq!(
+            p,
+            [
+                "check the environment and submit the session's job",
+                "follow the session's job",
+                "look at the session's node from the login node",
+                "follow the session's job",
+                "cancel the session's job"
+            ],
+            "{name}"
+        );
+        let known = std::fs::read_to_string(laptop.home.path().join(".ssh/known_hosts.d/hpcinit")).unwrap();
+        assert!(
+            known.contains(&format!(" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIO hpcinit-node:{name}\n")),
+            "{name}: {known}"
         );
     }
 }

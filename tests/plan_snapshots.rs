@@ -144,6 +144,29 @@ fn jupyter_plan_of_every_builtin_profile() {
     }
 }
 
+/// `hpcinit code --dry-run` for every built-in profile, and `hpcinit shell --dry-run` for Saga
+/// (no key sign-in: the shell goes through srun): the job, the route to the node and why, the
+/// node's ssh entry, the start-up file and the exchanges.
+#[test]
+fn node_plan_of_every_builtin_profile() {
+    use plan::node::{self, Purpose};
+    let set = ProfileSet::builtin().expect("built-in profiles load");
+    for profile in set.iter() {
+        let plan =
+            plan::build(profile, &answers_for(profile), &local(), None).expect("a plan without remote facts");
+        let np = node::plan(&plan, profile, &Default::default(), Purpose::Code, node::block_of(&plan));
+        insta::assert_snapshot!(
+            format!("code_{}", profile.name()),
+            hpcinit::ui::render_node_plan(&np, &Style::new(false))
+        );
+    }
+    let saga = set.get("saga").unwrap();
+    let plan = plan::build(saga, &answers_for(saga), &local(), None).unwrap();
+    let np = node::plan(&plan, saga, &Default::default(), Purpose::Shell, node::block_of(&plan));
+    assert_eq!(np.route.kind, node::RouteKind::SrunOverlap);
+    insta::assert_snapshot!("shell_saga", hpcinit::ui::render_node_plan(&np, &Style::new(false)));
+}
+
 /// The flags win over the site's defaults, and the plan says which came from where.
 #[test]
 fn jupyter_flags_override_the_sites_defaults() {

@@ -142,6 +142,10 @@ fn bad_values_are_located() {
         ("  submit: sbatch", "  submit: bsub <", "does not fit"),
         ("  - field: python.modules.known[0]", "  - field: python.modules.knwon[0]", "names no field"),
         ("  kind: slurm", "  kind: pbs", "unknown variant"),
+        ("  patterns: [\"c?-*\", \"c??-*\"]", "  patterns: [\"c*\"]", "too broad"),
+        ("  patterns: [\"c?-*\", \"c??-*\"]", "  patterns: [\"c1 c2\"]", "not an ssh Host pattern"),
+        ("  patterns: [\"c?-*\", \"c??-*\"]", "  patterns: []", "`nodes.patterns` is empty"),
+        ("  login_vscode: allowed", "  login_vscode: forbidden", "unknown variant"),
     ];
     for (from, to, expect) in cases {
         let text = saga_text().replacen(from, to, 1);

@@ -15,8 +15,7 @@ use crate::exit::Exit;
 use crate::local::servers;
 use crate::plan::jupyter::JupyterRequest;
 use crate::plan::node::{self, Purpose, RouteKind};
-use crate::plan::ssh_config::HostBlock;
-use crate::plan::{Action, Plan, StepId};
+use crate::plan::StepId;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -35,16 +34,6 @@ fn kind(p: Purpose) -> &'static str {
         Purpose::Code => "code",
         Purpose::Shell => "shell",
     }
-}
-
-/// The compute nodes' `Host` block in the plan's ssh config, where the site has one.
-fn node_block(plan: &Plan) -> Option<HostBlock> {
-    plan.steps.iter().find_map(|s| match &s.action {
-        Action::SshConfig(c) => {
-            c.blocks.iter().find(|b| b.criteria.is_none() && b.get("HostName").is_none()).cloned()
-        }
-        _ => None,
-    })
 }
 
 pub fn run(s: &mut Session, setup: &SetupArgs, a: &NodeArgs) -> Result<Exit, Error> {
@@ -115,7 +104,7 @@ pub fn run(s: &mut Session, setup: &SetupArgs, a: &NodeArgs) -> Result<Exit, Err
     };
     if sess.dry_run {
         let plan = inputs.plan(None)?;
-        let np = node::plan(&plan, inputs.profile, &request, a.purpose, node_block(&plan));
+        let np = node::plan(&plan, inputs.profile, &request, a.purpose, node::block_of(&plan));
         let text = crate::ui::render_node_plan(&np, &s.printer.style());
         s.printer.out().write_all(text.as_bytes()).map_err(Error::Output)?;
         return Ok(Exit::Ok);
@@ -132,7 +121,7 @@ pub fn run(s: &mut Session, setup: &SetupArgs, a: &NodeArgs) -> Result<Exit, Err
     let (cli, env) = (s.cli, s.env);
     let prompter: &mut dyn crate::prompt::Prompter = &mut *s.prompter;
     let status = super::with_context(&inputs, cli, env, s.printer, prompter, |cx| {
-        let np = node::plan(&cx.plan, inputs.profile, &request, a.purpose, node_block(&cx.plan));
+        let np = node::plan(&cx.plan, inputs.profile, &request, a.purpose, node::block_of(&cx.plan));
         // The nodes' entry in the ssh config (an older hpcinit wrote none): checked, written
         // where missing; then the sign-in (or the open connection). No look at the cluster first.
         let steps: &[StepId] = if np.route.kind == RouteKind::SshNode && stop_id.is_none() {

@@ -220,6 +220,12 @@ pub fn plan(
             _ => {}
         }
     }
+    if node_block.as_ref().is_some_and(|b| b.get("ProxyJump").is_some() && b.get("ControlMaster").is_none()) {
+        notes.push(format!(
+            "Windows' OpenSSH cannot share a connection: each connection to a node signs in to {} again (one prompt each on a site with a second factor); hpcinit in WSL shares one.",
+            raw.display_name
+        ));
+    }
     if profile.raw.interactive.is_none() {
         notes.push(format!(
             "The {} profile names no interactive defaults: the job asks for hpcinit's own (one core, 2 GB, one hour).",
@@ -257,6 +263,16 @@ pub fn plan(
     }
 }
 
+/// The compute nodes' `Host` block in the plan's ssh config, where the site has one.
+pub fn block_of(plan: &Plan) -> Option<HostBlock> {
+    plan.steps.iter().find_map(|s| match &s.action {
+        super::step::Action::SshConfig(c) => {
+            c.blocks.iter().find(|b| b.criteria.is_none() && b.get("HostName").is_none()).cloned()
+        }
+        _ => None,
+    })
+}
+
 fn route(profile: &Profile, purpose: Purpose, kind: SchedulerKind, block: bool) -> Route {
     let display = &profile.raw.display_name;
     let site = profile.name();
@@ -279,7 +295,7 @@ fn route(profile: &Profile, purpose: Purpose, kind: SchedulerKind, block: bool) 
         Some(n) if !n.accept_keys => {
             format!("{display}'s compute nodes do not take your key from outside the cluster")
         }
-        Some(_) => format!("you sign in to {display} without a key, and its compute nodes take keys only"),
+        Some(_) => format!("you sign in to {display} without a key, and ssh to its compute nodes needs one"),
     };
     match (purpose, kind) {
         (Purpose::Shell, SchedulerKind::Slurm) => Route {

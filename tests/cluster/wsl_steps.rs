@@ -60,10 +60,26 @@ fn fake_windows(l: &Laptop) -> FakeWindows {
 case "$2" in
   "echo %USERPROFILE%") printf 'C:\\Users\\alice\r\n' ;;
   "echo %USERNAME%") printf 'alice\r\n' ;;
+  # The Windows VS Code: the stand-in `code`, reading the Windows side's .ssh as Windows'
+  # OpenSSH does, `~` being the user's profile (OpenSSH here would take the passwd home: the
+  # config is read with `~/` spelled out).
+  code)
+    shift 2
+    t=$(mktemp -d)
+    sed "s|~/|{home}/|g" '{home}/.ssh/config.d/hpcinit' >"$t/hpcinit"
+    sed -e "s|~/|{home}/|g" -e "s|{home}/.ssh/config.d/hpcinit|$t/hpcinit|" '{home}/.ssh/config' >"$t/config"
+    HOME='{home}' HPCINIT_FAKE_CODE_SSH_CONFIG="$t/config" exec '{code}' "$@" ;;
   *) printf '%s\r\n' "$2" ;;
 esac
 "#
-        .into(),
+        .replace("{home}", &home.display().to_string())
+        .replace(
+            "{code}",
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/cluster/fake-code/code")
+                .display()
+                .to_string(),
+        ),
     );
     script(
         "wslpath",
@@ -169,4 +185,82 @@ fn windows_side_is_written_then_given_back_byte_for_byte() {
     );
     assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("this is not WSL"), "{}", r.stderr);
+}
+
+/// `hpcinit code` inside WSL: VS Code is the Windows one, started through `cmd.exe /c code`; it
+/// reads the Windows side's ssh config, which has the node's entry (Windows form, no Control*
+/// lines) and, after the session, the node's host key; uninstall gives the side back.
+#[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
+fn from_wsl_the_windows_vs_code_reaches_the_node_with_the_windows_config() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let project = "code-wsl";
+    let l = Laptop::new();
+    let _c = super::remote_steps::cleanup(&l, project);
+    let _q = super::jupyter_steps::NoJobsLeft(super::Cluster::get());
+    let w = fake_windows(&l);
+    let path = format!("{}:{}", w.bin.display(), std::env::var("PATH").unwrap_or_default());
+    let interop = l.path("fake-windows/WSLInterop");
+    let code_log = l.path("code");
+    let env = [
+        ("PATH", path.as_str()),
+        ("HPCINIT_WSL_INTEROP", interop.to_str().unwrap()),
+        ("HPCINIT_FAKE_CODE_LOG", code_log.to_str().unwrap()),
+    ];
+    let before = tree(&w.home);
+    std::fs::write(l.project.join("requirements.txt"), "hpcinit-demo\n").unwrap();
+    let r = l.hpcinit(&super::remote_steps::base("sandbox", project, &["--windows-ssh"]), &env);
+    super::remote_steps::ok(&r, "bootstrap with --windows-ssh");
+    let cfg = std::fs::read_to_string(w.home.join(".ssh/config.d/hpcinit")).unwrap();
+    assert!(
+        cfg.contains("Host hpcnode*\n")
+            && cfg.contains("    ProxyJump sandbox\n")
+            && !cfg.contains("Control"),
+        "{cfg}"
+    );
+
+    // Windows' OpenSSH shares no connection: each connection to the node signs in to the login
+    // node again (with the key: no prompt).
+    let login = super::ssh_steps::LogWindow::open(&l.c, false);
+    let r = l.hpcinit(
+        &[
+            "code",
+            "--site",
+            "sandbox",
+            "--user",
+            "hpcuser",
+            "--project-name",
+            project,
+            "--persist",
+            "--no-vscode-settings",
+        ],
+        &env,
+    );
+    super::remote_steps::ok(&r, "hpcinit code from WSL");
+    assert!(r.stdout.contains("(the Windows VS Code, through cmd.exe)"), "{}", r.stdout);
+    let node = l.c.var("HPCINIT_NODE_NAME");
+    let workdir = format!("{}/home/hpcuser/scratch/code-snapshots/{project}/latest", l.c.dir.display());
+    assert_eq!(
+        std::fs::read_to_string(l.path("code.args")).unwrap(),
+        format!("--new-window --remote ssh-remote+{node} {workdir}\n")
+    );
+    let answered = std::fs::read_to_string(l.path("code.out")).unwrap();
+    assert!(
+        answered.starts_with(&format!("host {node}\njob ")) && answered.ends_with("exit 0\n"),
+        "{answered}\n{}",
+        std::fs::read_to_string(l.path("code.err")).unwrap_or_default()
+    );
+    assert_eq!(login.accepted(), 1, "the Windows side's own sign-in at the login node:\n{}", login.text());
+    let known = std::fs::read_to_string(w.home.join(".ssh/known_hosts.d/hpcinit")).unwrap();
+    assert!(
+        known.contains(&format!("{node} ssh-ed25519 ")) && known.contains("hpcinit-node:sandbox"),
+        "{known}"
+    );
+
+    let r = l.hpcinit(&["code", "--stop"], &env);
+    super::remote_steps::ok(&r, "--stop");
+    assert_eq!(super::jupyter_steps::queue_empties(&l.c, 20), vec![]);
+    let r = l.hpcinit(&["uninstall", "--site", "sandbox"], &env);
+    super::remote_steps::ok(&r, "uninstall");
+    assert_eq!(tree(&w.home), before, "uninstall did not give the Windows side back:\n{}", r.stdout);
 }
