@@ -63,10 +63,16 @@ impl Task for SshConfigTask {
             Ok(Some(_)) => return Ok(Check::Needed("~/.ssh/config lacks the Include line".into())),
             Ok(None) => {}
         }
-        verify_with_ssh(cx, &self.blocks, &config)?;
+        let shadowed = verify_with_ssh(cx, &self.blocks, &config)?;
         let aliases: Vec<&str> =
             self.blocks.iter().filter(|b| b.criteria.is_none()).map(|b| b.alias.as_str()).collect();
-        Ok(Check::Done(format!("{MANAGED_FILE} has Host {}; ~/.ssh/config includes it", aliases.join(", "))))
+        let mut done = format!("{MANAGED_FILE} has Host {}; ~/.ssh/config includes it", aliases.join(", "));
+        for (patterns, jump) in shadowed {
+            done.push_str(&format!(
+                "; compute nodes {patterns} are reached through {jump}, whose entry for the same node names comes first"
+            ));
+        }
+        Ok(Check::Done(done))
     }
 
     fn apply(&mut self, cx: &mut Context) -> Result<Applied, StepError> {
@@ -132,11 +138,19 @@ impl Task for SshConfigTask {
 }
 
 /// Asks OpenSSH which values it will use for each alias; they must be the ones hpcinit wrote.
-fn verify_with_ssh(cx: &Context, blocks: &[HostBlock], config: &std::path::Path) -> Result<(), StepError> {
+/// A block of compute-node names that another site's block for the same names comes before (two
+/// profiles of one cluster: the same nodes, another way to its login node) is not an error: the
+/// (patterns, the other alias) are returned so that the run says which way ssh goes.
+fn verify_with_ssh(
+    cx: &Context,
+    blocks: &[HostBlock],
+    config: &std::path::Path,
+) -> Result<Vec<(String, String)>, StepError> {
+    let mut shadowed = Vec::new();
     if cx.options.transport == super::Transport::Ssh2
         && super::Transport::detect(cx.env) == super::Transport::Ssh2
     {
-        return Ok(()); // no OpenSSH here to ask
+        return Ok(shadowed); // no OpenSSH here to ask
     }
     // A `Match` block's values depend on where ssh runs (the gateway only from outside).
     for b in blocks.iter().filter(|b| b.criteria.is_none()) {
@@ -155,6 +169,21 @@ fn verify_with_ssh(cx: &Context, blocks: &[HostBlock], config: &std::path::Path)
             });
         }
         let seen = String::from_utf8_lossy(&out.stdout).into_owned();
+        let nodes = b.alias.contains(['*', '?']);
+        if nodes {
+            if let (Some(jump), Some(ours)) =
+                (disagreement(&seen, "ProxyJump", b.get("ProxyJump").unwrap_or("")), b.get("ProxyJump"))
+            {
+                let ours_first =
+                    ssh_config::sites(&std::fs::read_to_string(cx.home(MANAGED_FILE)).unwrap_or_default())
+                        .iter()
+                        .any(|s| *s == jump);
+                if ours_first && jump != ours {
+                    shadowed.push((b.alias.clone(), jump));
+                    continue;
+                }
+            }
+        }
         for (key, value) in &b.options {
             if let Some(actual) = disagreement(&seen, key, value) {
                 return Err(StepError::Overridden {
@@ -167,7 +196,7 @@ fn verify_with_ssh(cx: &Context, blocks: &[HostBlock], config: &std::path::Path)
             }
         }
     }
-    Ok(())
+    Ok(shadowed)
 }
 
 /// What `ssh -G` reports for `key` when it differs from `value` (`None` when they agree or
