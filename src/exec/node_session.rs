@@ -69,10 +69,10 @@ pub fn run(cx: &mut Context, np: &NodePlan, o: &NodeOptions) -> Result<i32, Step
         });
     }
     let stop = crate::platform::interrupt_flag();
-    let (id, started_here) = match &o.job {
-        Some(id) => (id.clone(), false),
+    let (id, started_here, earlier) = match &o.job {
+        Some(id) => (id.clone(), false, Vec::new()),
         None => match start(cx, np, o, stop)? {
-            Some(id) => (id, true),
+            Some((id, earlier)) => (id, true, earlier),
             None => return Ok(130),
         },
     };
@@ -80,7 +80,7 @@ pub fn run(cx: &mut Context, np: &NodePlan, o: &NodeOptions) -> Result<i32, Step
     let total = if started_here { 3 } else { 2 };
     let at = total - 1;
     cx.reporter.begin(at, total, "Node");
-    let placed = match follow(cx, np, &id, o.wait_timeout, stop) {
+    let placed = match follow(cx, np, &id, o.wait_timeout, stop, earlier) {
         Ok(Some(node)) => match place(cx, np, &node) {
             Ok(p) => p,
             Err(e) => return finish(cx, np, &id, keep, Err(e)),
@@ -138,7 +138,7 @@ fn start(
     np: &NodePlan,
     o: &NodeOptions,
     stop: &AtomicBool,
-) -> Result<Option<String>, StepError> {
+) -> Result<Option<(String, Vec<JupyterReport>)>, StepError> {
     cx.reporter.begin(1, 3, "Start");
     let mut wait = cx.reporter.wait("checking the environment");
     let script = np.scripts.start.clone().arg(FIRST_FOLLOW_SECONDS.to_string());
@@ -204,8 +204,8 @@ fn start(
             r.partition.as_ref().map(|p| format!(", partition {}", p.value)).unwrap_or_default(),
         ),
     );
-    // What the start's exchange saw of the job is seen again by the first follow-up.
-    Ok(Some(id))
+    // What the start's exchange saw of the job: the follow starts from it.
+    Ok(Some((id, reports)))
 }
 
 fn start_failed(np: &NodePlan, f: &JupyterFailure) -> StepError {
@@ -231,64 +231,22 @@ fn start_failed(np: &NodePlan, f: &JupyterFailure) -> StepError {
     StepError::Cluster { what: format!("starting {cmd}"), detail, hint }
 }
 
-/// Follows the job until it runs on a node: the node's name; `None` on Ctrl-C.
+/// Follows the job until it runs on a node (what the start's exchange saw comes first: a job
+/// that started at once needs no other exchange): the node's name; `None` on Ctrl-C.
 fn follow(
     cx: &mut Context,
     np: &NodePlan,
     id: &str,
     timeout: Duration,
     stop: &AtomicBool,
+    earlier: Vec<JupyterReport>,
 ) -> Result<Option<String>, StepError> {
     let began = Instant::now();
     let mut last = String::from("-");
     let mut last_state = String::new();
     let mut wait = cx.reporter.wait(&format!("job {id}: submitted"));
+    let mut seen = earlier;
     loop {
-        if stop.load(Ordering::SeqCst) {
-            return Ok(None);
-        }
-        let left = timeout.saturating_sub(began.elapsed());
-        if left.is_zero() {
-            drop(wait);
-            return Err(StepError::Cluster {
-                what: "the session's job".into(),
-                detail: format!(
-                    "job {id} did not start within {} s (last: {}); it was cancelled",
-                    timeout.as_secs(),
-                    if last_state.is_empty() { "unknown" } else { &last_state }
-                ),
-                hint: "the queue is busy: try a shorter --time or fewer --cpus, another --partition, or wait longer with --wait-timeout SECONDS".into(),
-            });
-        }
-        let seconds = left.as_secs().clamp(1, FOLLOW_SECONDS);
-        let script = np.scripts.wait.clone().and_args([
-            id.to_string(),
-            last.clone(),
-            seconds.to_string(),
-            "node".into(),
-        ]);
-        let mut seen: Vec<JupyterReport> = Vec::new();
-        let mut on_line = |line: &str| {
-            for r in tags::<JupyterReport>(line) {
-                if let JupyterReport::Where(w) = &r {
-                    wait.update(&format!("job {id}: {w}"));
-                }
-                seen.push(r);
-            }
-        };
-        let asked = exchange(
-            cx,
-            &script,
-            Duration::from_secs(seconds + 30),
-            &|| stop.load(Ordering::SeqCst),
-            &mut on_line,
-        );
-        if let Err(e) = asked {
-            if stop.load(Ordering::SeqCst) {
-                return Ok(None);
-            }
-            return Err(e);
-        }
         let tail: Vec<String> = seen
             .iter()
             .filter_map(|r| if let JupyterReport::Tail(l) = r { Some(l.clone()) } else { None })
@@ -319,6 +277,52 @@ fn follow(
                 _ => {}
             }
         }
+        if stop.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
+        let left = timeout.saturating_sub(began.elapsed());
+        if left.is_zero() {
+            drop(wait);
+            return Err(StepError::Cluster {
+                what: "the session's job".into(),
+                detail: format!(
+                    "job {id} did not start within {} s (last: {}); it was cancelled",
+                    timeout.as_secs(),
+                    if last_state.is_empty() { "unknown" } else { &last_state }
+                ),
+                hint: "the queue is busy: try a shorter --time or fewer --cpus, another --partition, or wait longer with --wait-timeout SECONDS".into(),
+            });
+        }
+        let seconds = left.as_secs().clamp(1, FOLLOW_SECONDS);
+        let script = np.scripts.wait.clone().and_args([
+            id.to_string(),
+            last.clone(),
+            seconds.to_string(),
+            "node".into(),
+        ]);
+        let mut next: Vec<JupyterReport> = Vec::new();
+        let mut on_line = |line: &str| {
+            for r in tags::<JupyterReport>(line) {
+                if let JupyterReport::Where(w) = &r {
+                    wait.update(&format!("job {id}: {w}"));
+                }
+                next.push(r);
+            }
+        };
+        let asked = exchange(
+            cx,
+            &script,
+            Duration::from_secs(seconds + 30),
+            &|| stop.load(Ordering::SeqCst),
+            &mut on_line,
+        );
+        if let Err(e) = asked {
+            if stop.load(Ordering::SeqCst) {
+                return Ok(None);
+            }
+            return Err(e);
+        }
+        seen = next;
     }
 }
 
@@ -347,7 +351,10 @@ fn place(cx: &mut Context, np: &NodePlan, node: &str) -> Result<Placed, StepErro
             ),
         });
     }
-    let script = np.scripts.look.clone().arg(node);
+    // The node's key is read only where hpcinit has none recorded for it.
+    let known = std::fs::read_to_string(cx.env.home.join(KNOWN_HOSTS_FILE)).unwrap_or_default();
+    let need = ssh && known_hosts::keys_for(&known, node).is_empty();
+    let script = np.scripts.look.clone().and_args([node.to_string(), u8::from(need).to_string()]);
     let out = ask(cx, &script, Duration::from_secs(30))?;
     let reports = tags::<NodeReport>(&out.stdout);
     let Some((workdir, scratch)) = reports.iter().find_map(|r| match r {

@@ -97,14 +97,14 @@ hpcinit_jupyter_submit() { # scheduler private-dir
 # server has written its runtime file (tag `server JSON`); `node`, it runs on a node; `end`,
 # only its end. It returns too when the job has ended (tags `ended FINAL`, `tail LINE`), or at
 # the deadline (its place again). The runtime file is looked for ten times a second (a stat);
-# the scheduler is asked once a second (an RPC to its controller, which a room of students
-# shares).
+# the scheduler is asked every 0.3 s for the first two seconds (a job on a free node starts
+# within them), then once a second (an RPC to its controller, which a room of students shares).
 hpcinit_jupyter_wait() { # scheduler private-dir id last seconds [until]
   exec 2>&1
   sched=$1 dir=$(hpcinit_home_path "$2") id=$3 last=$4 until=${6:-server}
   end=$(($(date +%s) + $5)) n=0 w=
   while :; do
-    if [ $((n % 10)) = 0 ]; then
+    if [ $((n % 10)) = 0 ] || { [ "$n" -lt 20 ] && [ $((n % 3)) = 0 ]; }; then
       w=$(hpcinit_job_where "$sched" "$id")
       if [ -z "$w" ]; then
         hpcinit_tag ended "$(hpcinit_job_final "$sched" "$id")"
@@ -133,13 +133,18 @@ hpcinit_jupyter_wait() { # scheduler private-dir id last seconds [until]
   done
 }
 
-# Cancels the job and removes what it left in the private directory. Tag: `cancelled ID`.
-hpcinit_jupyter_cancel() { # scheduler private-dir id
+# Cancels the job and removes what it left in the private directory. Tag: `cancelled ID`. With
+# WAIT 1 (a server's: its runtime files go once it is gone) it waits up to 10 s for the job to
+# leave the queue; with 0 (a job that only held a node) the scheduler's acceptance is enough.
+hpcinit_jupyter_cancel() { # scheduler private-dir [wait(1|0)] id
   exec 2>&1
-  sched=$1 dir=$(hpcinit_home_path "$2") id=$3
+  sched=$1 dir=$(hpcinit_home_path "$2") wait=1
+  if [ $# -gt 3 ]; then wait=$3; shift; fi
+  id=$3
   hpcinit_job_cancel "$sched" "$id" >/dev/null 2>&1
   i=0
-  while [ -n "$(hpcinit_job_state "$sched" "$id")" ] && [ $i -lt 40 ]; do
+  [ "$wait" = 1 ] || i=40
+  while [ $i -lt 40 ] && [ -n "$(hpcinit_job_state "$sched" "$id")" ]; do
     sleep 0.25
     i=$((i + 1))
   done

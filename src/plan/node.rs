@@ -114,7 +114,7 @@ pub struct NodeScripts {
     pub cancel: Script,
     /// Where the session opens, absolute, and (for ssh to the node) the node's host keys as
     /// the cluster knows them (its own file, else read from the node inside the cluster): the
-    /// run appends `NODE`.
+    /// run appends `NODE NEED` (1 where hpcinit has no key of the node yet).
     pub look: Script,
 }
 
@@ -194,7 +194,7 @@ pub fn plan(
             "cancel the session's job",
             format!("{}{}hpcinit_jupyter_cancel \"$@\"\n", jupyter::SCHEDULER_SH, jupyter::JUPYTER_SH),
         )
-        .with_args(vec![word.into(), private_dir.clone()]),
+        .with_args(vec![word.into(), private_dir.clone(), "0".into()]),
         look: Script::new(
             "look at the session's node from the login node",
             format!("{NODE_SH}hpcinit_node_look \"$@\"\n"),

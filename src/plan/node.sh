@@ -25,13 +25,14 @@ hpcinit_node_start() { # venv env-snippet workdir make-workdir scheduler private
 }
 
 # Where the session opens and the person's scratch, both absolute (tag `place WORKDIR|SCRATCH`),
-# and, when SCAN is 1, the node's host keys (hpcinit_node_hostkey).
-hpcinit_node_look() { # workdir cluster-known-hosts scan(0|1) node
+# and, when the route is ssh (ROUTE 1) and hpcinit has no key of the node yet (NEED 1), the
+# node's host keys (hpcinit_node_hostkey).
+hpcinit_node_look() { # workdir cluster-known-hosts route(0|1) node need(0|1)
   exec 2>&1
   workdir=$(hpcinit_home_path "$1")
   scratch=$(cd -P "$HOME/scratch" 2>/dev/null && pwd) || scratch=$HOME
   hpcinit_tag place "$workdir|$scratch"
-  [ "$3" = 1 ] || return 0
+  [ "$3" = 1 ] && [ "$5" = 1 ] || return 0
   hpcinit_node_hostkey "$4" "$2"
 }
 
