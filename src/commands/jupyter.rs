@@ -65,50 +65,11 @@ pub fn run(s: &mut Session, setup: &SetupArgs, a: &JupyterArgs) -> Result<Exit, 
         return list(s, setup);
     }
     // `--stop` and `--job` know their site from the record when --site is not given.
-    let mut setup = setup.clone();
-    let wanted = a.stop.as_deref().filter(|id| !id.is_empty()).or(a.job.as_deref());
     let recorded = servers::of_kind(s.env, "jupyter");
-    if setup.site.is_none() {
-        let mine: Vec<&servers::Server> = match wanted {
-            Some(id) => recorded.iter().filter(|r| r.job == id).collect(),
-            None if a.stop.is_some() => recorded.iter().collect(),
-            None => Vec::new(),
-        };
-        if let [only] = mine.as_slice() {
-            setup.site = Some(only.site.clone());
-        }
-    }
+    let setup = super::interactive::with_recorded_site(setup, &recorded, &a.stop, &a.job);
     let inputs = Inputs::resolve(s.set, s.cli, s.env, &setup, Listing::Now)?;
     let site = inputs.profile.name().to_string();
-    let stop_id = match &a.stop {
-        None => None,
-        Some(id) if !id.is_empty() => Some(id.clone()),
-        Some(_) => {
-            let here: Vec<&servers::Server> = recorded.iter().filter(|r| r.site == site).collect();
-            match here.as_slice() {
-                [only] => Some(only.job.clone()),
-                [] => {
-                    return Err(Error::Usage {
-                        message: format!(
-                            "no Jupyter server of hpcinit's is recorded for {site} on this machine"
-                        ),
-                        hint: "give the job's ID: `hpcinit jupyter --stop ID` (squeue -u $USER shows it)"
-                            .into(),
-                    })
-                }
-                many => {
-                    let ids: Vec<&str> = many.iter().map(|r| r.job.as_str()).collect();
-                    return Err(Error::Usage {
-                        message: format!(
-                            "several Jupyter servers are recorded for {site}: {}",
-                            ids.join(", ")
-                        ),
-                        hint: "say which: `hpcinit jupyter --stop ID`".into(),
-                    });
-                }
-            }
-        }
-    };
+    let stop_id = super::interactive::stop_id(&recorded, &site, &a.stop, "jupyter", "Jupyter server")?;
     if a.dry_run {
         let plan = inputs.plan(None)?;
         let jp = jupyter::plan(&plan, inputs.profile, &request);
@@ -168,24 +129,7 @@ fn list(s: &mut Session, setup: &SetupArgs) -> Result<Exit, Error> {
             Ok(())
         })?;
     }
-    let now =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    for (r, state) in recorded.iter().zip(states) {
-        let end = r.submitted + u64::from(r.minutes) * 60;
-        let left = if end > now {
-            format!("at most {} min left", (end - now) / 60)
-        } else {
-            "past its time limit".into()
-        };
-        let line = format!(
-            "{:<10} job {:<10} {:<16} {}{}{}",
-            r.site,
-            r.job,
-            r.project,
-            left,
-            if r.persist { ", kept (--persist)" } else { "" },
-            state.map(|st| format!(": {st}")).unwrap_or_default()
-        );
+    for line in super::interactive::rows(&recorded, states) {
         s.printer.line(&line).map_err(Error::Output)?;
     }
     Ok(Exit::Ok)

@@ -6,6 +6,7 @@ pub mod check_job;
 pub mod diff;
 pub mod doctor;
 pub mod inputs;
+mod interactive;
 pub mod jupyter;
 pub mod lock;
 pub mod man;

@@ -59,49 +59,13 @@ pub fn run(s: &mut Session, setup: &SetupArgs, a: &NodeArgs) -> Result<Exit, Err
     if sess.list {
         return list(s, setup, a.purpose);
     }
-    let mut setup = setup.clone();
-    let wanted = sess.stop.as_deref().filter(|id| !id.is_empty()).or(sess.job.as_deref());
+    // `--stop` and `--job` know their site from the record when --site is not given.
     let recorded = servers::of_kind(s.env, cmd);
-    if setup.site.is_none() {
-        let mine: Vec<&servers::Server> = match wanted {
-            Some(id) => recorded.iter().filter(|r| r.job == id).collect(),
-            None if sess.stop.is_some() => recorded.iter().collect(),
-            None => Vec::new(),
-        };
-        if let [only] = mine.as_slice() {
-            setup.site = Some(only.site.clone());
-        }
-    }
+    let setup = super::interactive::with_recorded_site(setup, &recorded, &sess.stop, &sess.job);
     let inputs = Inputs::resolve(s.set, s.cli, s.env, &setup, Listing::Now)?;
     let site = inputs.profile.name().to_string();
-    let stop_id = match &sess.stop {
-        None => None,
-        Some(id) if !id.is_empty() => Some(id.clone()),
-        Some(_) => {
-            let here: Vec<&servers::Server> = recorded.iter().filter(|r| r.site == site).collect();
-            match here.as_slice() {
-                [only] => Some(only.job.clone()),
-                [] => {
-                    return Err(Error::Usage {
-                        message: format!("no `hpcinit {cmd}` session is recorded for {site} on this machine"),
-                        hint: format!(
-                            "give the job's ID: `hpcinit {cmd} --stop ID` (squeue -u $USER shows it)"
-                        ),
-                    })
-                }
-                many => {
-                    let ids: Vec<&str> = many.iter().map(|r| r.job.as_str()).collect();
-                    return Err(Error::Usage {
-                        message: format!(
-                            "several `hpcinit {cmd}` sessions are recorded for {site}: {}",
-                            ids.join(", ")
-                        ),
-                        hint: format!("say which: `hpcinit {cmd} --stop ID`"),
-                    });
-                }
-            }
-        }
-    };
+    let stop_id =
+        super::interactive::stop_id(&recorded, &site, &sess.stop, cmd, &format!("`hpcinit {cmd}` session"))?;
     if sess.dry_run {
         let plan = inputs.plan(None)?;
         let np = node::plan(&plan, inputs.profile, &request, a.purpose, node::block_of(&plan));
@@ -173,25 +137,7 @@ fn list(s: &mut Session, setup: &SetupArgs, purpose: Purpose) -> Result<Exit, Er
             Ok(())
         })?;
     }
-    let now =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    for (r, state) in recorded.iter().zip(states) {
-        let end = r.submitted + u64::from(r.minutes) * 60;
-        let left = if end > now {
-            format!("at most {} min left", (end - now) / 60)
-        } else {
-            "past its time limit".into()
-        };
-        let line = format!(
-            "{:<10} job {:<10} {:<16} {}{}{}{}",
-            r.site,
-            r.job,
-            r.project,
-            r.node.as_deref().map(|n| format!("{n}, ")).unwrap_or_default(),
-            left,
-            if r.persist { ", kept (--persist)" } else { "" },
-            state.map(|st| format!(": {st}")).unwrap_or_default()
-        );
+    for line in super::interactive::rows(&recorded, states) {
         s.printer.line(&line).map_err(Error::Output)?;
     }
     Ok(Exit::Ok)

@@ -7,16 +7,17 @@
 //! job (unless `--persist`) and removes its files; the token is never on a command line here
 //! or on the cluster.
 
+use super::interactive_job::{self, ask, exchange, no_answer, tail_text};
 use super::{Context, StepError};
-use crate::exchange::{tags, Script};
+use crate::exchange::tags;
 use crate::local::servers::{self, Server};
 use crate::plan::jupyter::{JobWhere, JupyterFailure, JupyterPlan, JupyterReport, ServerInfo};
-use crate::remote::{Forward, RemoteOutput};
+use crate::remote::Forward;
 use crate::ui::Status;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// How the session runs (the command's flags).
 #[derive(Debug, Clone)]
@@ -309,26 +310,6 @@ fn prepare_failed(jp: &JupyterPlan, f: &JupyterFailure, tail: &[String]) -> Step
     StepError::Cluster { what: "preparing Jupyter".into(), detail, hint }
 }
 
-pub(crate) fn tail_text(tail: &[String]) -> String {
-    if tail.is_empty() {
-        String::new()
-    } else {
-        format!("\n  {}", tail.join("\n  "))
-    }
-}
-
-pub(crate) fn no_answer(what: &str, out: &RemoteOutput) -> StepError {
-    StepError::Cluster {
-        what: what.into(),
-        detail: format!(
-            "the cluster's answer was not understood (exit {}): {}",
-            out.status,
-            out.stdout.trim()
-        ),
-        hint: "run again with -v to see the exchange".into(),
-    }
-}
-
 fn record(
     cx: &mut Context,
     jp: &JupyterPlan,
@@ -340,54 +321,18 @@ fn record(
     if o.job.is_some() {
         return;
     }
-    let minutes = crate::profile::scalar::Walltime::try_from(jp.resources.time.value.clone())
-        .map(|w| w.minutes)
-        .unwrap_or(60);
-    let old = servers::of_kind(cx.env, "jupyter").into_iter().find(|s| s.site == jp.site && s.job == id);
     let s = Server {
         kind: "jupyter".into(),
         site: jp.site.clone(),
         job: id.to_string(),
         project: o.project.clone(),
-        submitted: old.as_ref().map(|s| s.submitted).unwrap_or_else(now),
-        minutes,
+        submitted: 0,
+        minutes: 0,
         persist: o.persist,
         node: info.map(|i| i.hostname.clone()),
         local_port: port,
     };
-    if let Err(e) = servers::record(cx.env, &s) {
-        cx.reporter.detail(&format!("(could not record the job locally: {e})"));
-    }
-}
-
-pub(crate) fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
-
-/// One exchange on a channel of its own, its lines passed to `on_line` as they come, bounded
-/// by `limit` and ended early when `stop_now` says so.
-pub(crate) fn exchange(
-    cx: &mut Context,
-    script: &Script,
-    limit: Duration,
-    stop_now: &dyn Fn() -> bool,
-    on_line: &mut dyn FnMut(&str),
-) -> Result<RemoteOutput, StepError> {
-    match cx.start_script(script) {
-        Some(running) => {
-            cx.round_trips += 1;
-            running.wait_until(limit, stop_now, on_line).map_err(|e| {
-                let hint = cx.connect_hint(&e);
-                StepError::Remote { error: e, hint }
-            })
-        }
-        None => cx.run_script(script, on_line),
-    }
-}
-
-/// One exchange, bounded by `limit`, its output collected.
-pub(crate) fn ask(cx: &mut Context, script: &Script, limit: Duration) -> Result<RemoteOutput, StepError> {
-    exchange(cx, script, limit, &|| false, &mut |_| {})
+    interactive_job::record(cx, s, &jp.resources.time.value);
 }
 
 /// Follows the job until its server has written its runtime file, one exchange per
@@ -495,15 +440,7 @@ fn follow(
 
 /// Cancels the job and removes its files on the cluster, and its local record.
 fn cancel(cx: &mut Context, jp: &JupyterPlan, id: &str) -> Result<(), StepError> {
-    let script = jp.scripts.cancel.clone().arg(id);
-    let out = ask(cx, &script, Duration::from_secs(60))?;
-    servers::forget(cx.env, &jp.site, id);
-    if tags::<JupyterReport>(&out.stdout).iter().any(|r| matches!(r, JupyterReport::Cancelled(_))) {
-        cx.reporter.detail(&format!("Job {id} cancelled; its files on the cluster are removed."));
-        Ok(())
-    } else {
-        Err(no_answer("cancelling the Jupyter job", &out))
-    }
+    interactive_job::cancel(cx, &jp.scripts.cancel, &jp.site, id, "the Jupyter job")
 }
 
 /// A free loopback port: `wanted`, or the first free one from 8888.
@@ -671,15 +608,7 @@ fn watch(
 
 /// The job's place, for `--list`.
 pub fn place(cx: &mut Context, jp: &JupyterPlan, id: &str) -> Result<Option<JobWhere>, StepError> {
-    let script = jp.scripts.wait.clone().and_args([id.to_string(), "-".into(), "0".into()]);
-    let out = ask(cx, &script, Duration::from_secs(30))?;
-    Ok(tags::<JupyterReport>(&out.stdout).into_iter().find_map(|r| {
-        if let JupyterReport::Where(w) = r {
-            Some(w)
-        } else {
-            None
-        }
-    }))
+    interactive_job::place(cx, &jp.scripts.wait.clone().and_args([id.to_string(), "-".into(), "0".into()]))
 }
 
 /// Cancels a job on the person's request (`--stop`).

@@ -8,6 +8,7 @@ mod connect_task;
 mod context;
 mod error;
 mod host_key_task;
+mod interactive_job;
 mod job_templates_task;
 pub mod jupyter_session;
 mod key_task;
@@ -29,3 +30,8 @@ pub use context::{Context, Options, Proof, Replan};
 pub use error::StepError;
 pub use run::{check_only, ensure, run, step_ids, StepFailed};
 pub use task::{Applied, Check, Task};
+
+/// Seconds since the epoch, as the records of interactive jobs keep them.
+pub fn interactive_now() -> u64 {
+    interactive_job::now()
+}

@@ -8,7 +8,7 @@
 //! node's shared connection, or `srun --overlap` where nodes refuse outside keys). When the
 //! editor's window or the shell ends, and on Ctrl-C, the job is cancelled unless `--persist`.
 
-use super::jupyter_session::{ask, exchange, no_answer, now, tail_text};
+use super::interactive_job::{self, ask, exchange, no_answer, tail_text};
 use super::{Context, StepError};
 use crate::exchange::tags;
 use crate::local::servers::{self, Server};
@@ -615,56 +615,35 @@ fn shell(cx: &mut Context, np: &NodePlan, o: &NodeOptions, id: &str, p: &Placed)
 
 /// Cancels the job and removes its files on the cluster, and its local record.
 fn cancel(cx: &mut Context, np: &NodePlan, id: &str) -> Result<(), StepError> {
-    let script = np.scripts.cancel.clone().arg(id);
-    let out = ask(cx, &script, Duration::from_secs(60))?;
-    servers::forget(cx.env, &np.site, id);
-    if tags::<JupyterReport>(&out.stdout).iter().any(|r| matches!(r, JupyterReport::Cancelled(_))) {
-        cx.reporter.detail(&format!("Job {id} cancelled; its files on the cluster are removed."));
-        Ok(())
-    } else {
-        Err(no_answer("cancelling the session's job", &out))
-    }
+    interactive_job::cancel(cx, &np.scripts.cancel, &np.site, id, "the session's job")
 }
 
 fn record(cx: &mut Context, np: &NodePlan, o: &NodeOptions, id: &str, node: Option<&str>) {
     if o.job.is_some() {
         return;
     }
-    let kind = match np.purpose {
-        Purpose::Code => "code",
-        Purpose::Shell => "shell",
-    };
-    let minutes = crate::profile::scalar::Walltime::try_from(np.resources.time.value.clone())
-        .map(|w| w.minutes)
-        .unwrap_or(60);
-    let old = servers::of_kind(cx.env, kind).into_iter().find(|s| s.site == np.site && s.job == id);
     let s = Server {
-        kind: kind.into(),
+        kind: match np.purpose {
+            Purpose::Code => "code",
+            Purpose::Shell => "shell",
+        }
+        .into(),
         site: np.site.clone(),
         job: id.to_string(),
         project: o.project.clone(),
-        submitted: old.as_ref().map(|s| s.submitted).unwrap_or_else(now),
-        minutes,
+        submitted: 0,
+        minutes: 0,
         persist: o.persist,
         node: node.map(String::from),
         local_port: None,
     };
-    if let Err(e) = servers::record(cx.env, &s) {
-        cx.reporter.detail(&format!("(could not record the job locally: {e})"));
-    }
+    interactive_job::record(cx, s, &np.resources.time.value);
 }
 
 /// The job's place, for `--list`.
 pub fn place_of(cx: &mut Context, np: &NodePlan, id: &str) -> Result<Option<JobWhere>, StepError> {
-    let script = np.scripts.wait.clone().and_args([id.to_string(), "-".into(), "0".into(), "end".into()]);
-    let out = ask(cx, &script, Duration::from_secs(30))?;
-    Ok(tags::<JupyterReport>(&out.stdout).into_iter().find_map(|r| {
-        if let JupyterReport::Where(w) = r {
-            Some(w)
-        } else {
-            None
-        }
-    }))
+    let args = [id.to_string(), "-".into(), "0".into(), "end".into()];
+    interactive_job::place(cx, &np.scripts.wait.clone().and_args(args))
 }
 
 /// Cancels a job on the person's request (`--stop`).

@@ -176,8 +176,7 @@ fn verify_with_ssh(
             {
                 let ours_first =
                     ssh_config::sites(&std::fs::read_to_string(cx.home(MANAGED_FILE)).unwrap_or_default())
-                        .iter()
-                        .any(|s| *s == jump);
+                        .contains(&jump);
                 if ours_first && jump != ours {
                     shadowed.push((b.alias.clone(), jump));
                     continue;

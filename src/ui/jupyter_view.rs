@@ -3,7 +3,7 @@
 
 use super::doctor_view::call_line;
 use super::style::Style;
-use crate::plan::jupyter::{Chosen, JupyterPlan};
+use crate::plan::jupyter::{Chosen, JupyterPlan, Resources};
 use std::fmt::Write;
 
 pub(super) fn from<T: std::fmt::Display>(c: &Chosen<T>) -> String {
@@ -15,13 +15,8 @@ pub(super) fn from<T: std::fmt::Display>(c: &Chosen<T>) -> String {
     format!("{} ({whose})", c.value)
 }
 
-pub fn render_jupyter_plan(jp: &JupyterPlan, style: &Style) -> String {
-    let r = &jp.resources;
-    let mut out = format!(
-        "{} hpcinit jupyter --site {}: submits nothing now (--dry-run).\n\n",
-        style.heading("Plan:"),
-        jp.site
-    );
+/// The job's resources, each with where its value came from.
+pub(super) fn resource_lines(out: &mut String, r: &Resources) {
     let _ = writeln!(out, "  time       {}", from(&r.time));
     let _ = writeln!(out, "  memory     {}", from(&r.memory));
     let _ = writeln!(out, "  cpus       {}", from(&r.cpus));
@@ -32,6 +27,16 @@ pub fn render_jupyter_plan(jp: &JupyterPlan, style: &Style) -> String {
     if let Some(a) = &r.account {
         let _ = writeln!(out, "  account    {a}");
     }
+}
+
+pub fn render_jupyter_plan(jp: &JupyterPlan, style: &Style) -> String {
+    let r = &jp.resources;
+    let mut out = format!(
+        "{} hpcinit jupyter --site {}: submits nothing now (--dry-run).\n\n",
+        style.heading("Plan:"),
+        jp.site
+    );
+    resource_lines(&mut out, r);
     let _ =
         writeln!(out, "  venv       {} (Jupyter Lab is added from the site's index where missing)", jp.venv);
     let _ = writeln!(out, "  starts in  {}", jp.workdir);

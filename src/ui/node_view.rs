@@ -3,7 +3,7 @@
 //! session sends (their calls; the job script and the shell's start-up file in full).
 
 use super::doctor_view::call_line;
-use super::jupyter_view::from;
+use super::jupyter_view::resource_lines;
 use super::style::Style;
 use crate::plan::node::NodePlan;
 use std::fmt::Write;
@@ -16,16 +16,7 @@ pub fn render_node_plan(np: &NodePlan, style: &Style) -> String {
         np.purpose.command(),
         np.site
     );
-    let _ = writeln!(out, "  time       {}", from(&r.time));
-    let _ = writeln!(out, "  memory     {}", from(&r.memory));
-    let _ = writeln!(out, "  cpus       {}", from(&r.cpus));
-    let _ = writeln!(out, "  gpus       {}", from(&r.gpus));
-    if let Some(p) = &r.partition {
-        let _ = writeln!(out, "  partition  {}", from(p));
-    }
-    if let Some(a) = &r.account {
-        let _ = writeln!(out, "  account    {a}");
-    }
+    resource_lines(&mut out, r);
     let _ = writeln!(out, "  venv       {}", np.venv);
     let _ = writeln!(out, "  opens in   {}", np.workdir);
     let _ = writeln!(out, "  private    {} (0700: the job's log, the shell's start-up file)", np.private_dir);

@@ -81,6 +81,21 @@ fi
 
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
+# A network namespace whose one link (a veth pair PREFIX-a here, PREFIX-b there) joins this
+# machine (NET1) to it (NET2), a /30 and nothing else; recorded for down.sh.
+ns_link() { # namespace prefix net
+  ip netns list | grep -qw "$1" && return 0
+  ip netns add "$1"
+  ip link add "$2-a" type veth peer name "$2-b"
+  ip link set "$2-b" netns "$1"
+  ip addr add "${3}1/30" dev "$2-a"
+  ip link set "$2-a" up
+  ip netns exec "$1" ip addr add "${3}2/30" dev "$2-b"
+  ip netns exec "$1" ip link set "$2-b" up
+  ip netns exec "$1" ip link set lo up
+  note "netns $1"
+}
+
 # --- test user --------------------------------------------------------------------------------
 home="$D/home/$TEST_USER"
 if ! id "$TEST_USER" >/dev/null 2>&1; then
@@ -160,34 +175,14 @@ fi
 
 
 # --- the compute node's namespace: reached from this machine (the login side) only -----------
-if ! ip netns list | grep -qw "$NODE_NS"; then
-  ip netns add "$NODE_NS"
-  ip link add hpcnd-a type veth peer name hpcnd-b
-  ip link set hpcnd-b netns "$NODE_NS"
-  ip addr add "${NODE_NET}1/30" dev hpcnd-a
-  ip link set hpcnd-a up
-  ip netns exec "$NODE_NS" ip addr add "${NODE_NET}2/30" dev hpcnd-b
-  ip netns exec "$NODE_NS" ip link set hpcnd-b up
-  ip netns exec "$NODE_NS" ip link set lo up
-  note "netns $NODE_NS"
-fi
+ns_link "$NODE_NS" hpcnd "$NODE_NET"
 hosts_line="${NODE_NET}2 $NODE_NAME # hpcinit test cluster"
 if ! grep -qxF "$hosts_line" /etc/hosts; then
   echo "$hosts_line" >>/etc/hosts
 fi
 note "hosts $hosts_line"
 # The desk: a laptop whose one link reaches the login node's address on it, and no compute node.
-if ! ip netns list | grep -qw "$DESK_NS"; then
-  ip netns add "$DESK_NS"
-  ip link add hpcdk-a type veth peer name hpcdk-b
-  ip link set hpcdk-b netns "$DESK_NS"
-  ip addr add "${DESK_NET}1/30" dev hpcdk-a
-  ip link set hpcdk-a up
-  ip netns exec "$DESK_NS" ip addr add "${DESK_NET}2/30" dev hpcdk-b
-  ip netns exec "$DESK_NS" ip link set hpcdk-b up
-  ip netns exec "$DESK_NS" ip link set lo up
-  note "netns $DESK_NS"
-fi
+ns_link "$DESK_NS" hpcdk "$DESK_NET"
 # Runs a command on the compute node: its network namespace and its own host name.
 # nsenter, not `ip netns exec`: that remounts /sys, hiding the cgroup file system slurmd reads.
 on_node() { nsenter --net="/run/netns/$NODE_NS" unshare --uts sh -c 'hostname "$0" && exec "$@"' "$NODE_NAME" "$@"; }
@@ -340,17 +335,7 @@ alive "$D/run/sshd-node.pid" || SLURM_CONF="$SLURM_CONF" on_node "$D/sshd/hpcini
   || die "sshd (compute node, ${NODE_NET}2:22) did not start: $(tail -2 "$D/logs/sshd-node.log")"
 
 # --- the gateway: its own host key, reachable from the laptop namespace only ---------------------
-if ! ip netns list | grep -qw "$LAPTOP_NS"; then
-  ip netns add "$LAPTOP_NS"
-  ip link add hpcgw-a type veth peer name hpcgw-b
-  ip link set hpcgw-b netns "$LAPTOP_NS"
-  ip addr add "${GW_NET}1/30" dev hpcgw-a
-  ip link set hpcgw-a up
-  ip netns exec "$LAPTOP_NS" ip addr add "${GW_NET}2/30" dev hpcgw-b
-  ip netns exec "$LAPTOP_NS" ip link set hpcgw-b up
-  ip netns exec "$LAPTOP_NS" ip link set lo up
-  note "netns $LAPTOP_NS"
-fi
+ns_link "$LAPTOP_NS" hpcgw "$GW_NET"
 ip netns exec "$LAPTOP_NS" bash -c "exec 3<>/dev/tcp/127.0.0.1/$PLAIN_PORT" 2>/dev/null \
   && die "the laptop namespace reaches the login node without the gateway"
 [ -f "$D/sshd/gw_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C hpcinit-test-gateway -f "$D/sshd/gw_ed25519"

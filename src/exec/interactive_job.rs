@@ -1,0 +1,98 @@
+//! What every interactive session (`hpcinit jupyter`, `code`, `shell`) does with its job on the
+//! cluster, over the login node's shared connection: one exchange at a time with its lines as
+//! they come, the job's place, its cancellation, and the local record of a job hpcinit started
+//! (`local::servers`).
+
+use super::{Context, StepError};
+use crate::exchange::{tags, Script};
+use crate::local::servers::{self, Server};
+use crate::plan::jupyter::{JobWhere, JupyterReport};
+use crate::remote::RemoteOutput;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// One exchange on a channel of its own, its lines passed to `on_line` as they come, bounded
+/// by `limit` and ended early when `stop_now` says so.
+pub fn exchange(
+    cx: &mut Context,
+    script: &Script,
+    limit: Duration,
+    stop_now: &dyn Fn() -> bool,
+    on_line: &mut dyn FnMut(&str),
+) -> Result<RemoteOutput, StepError> {
+    match cx.start_script(script) {
+        Some(running) => {
+            cx.round_trips += 1;
+            running.wait_until(limit, stop_now, on_line).map_err(|e| {
+                let hint = cx.connect_hint(&e);
+                StepError::Remote { error: e, hint }
+            })
+        }
+        None => cx.run_script(script, on_line),
+    }
+}
+
+/// One exchange, bounded by `limit`, its output collected.
+pub fn ask(cx: &mut Context, script: &Script, limit: Duration) -> Result<RemoteOutput, StepError> {
+    exchange(cx, script, limit, &|| false, &mut |_| {})
+}
+
+pub fn no_answer(what: &str, out: &RemoteOutput) -> StepError {
+    StepError::Cluster {
+        what: what.into(),
+        detail: format!(
+            "the cluster's answer was not understood (exit {}): {}",
+            out.status,
+            out.stdout.trim()
+        ),
+        hint: "run again with -v to see the exchange".into(),
+    }
+}
+
+pub fn tail_text(tail: &[String]) -> String {
+    if tail.is_empty() {
+        String::new()
+    } else {
+        format!("\n  {}", tail.join("\n  "))
+    }
+}
+
+pub fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// Cancels job `id` with `script` (the plan's cancel exchange), which also removes its files on
+/// the cluster, and forgets its local record; `what` names the job in an error.
+pub fn cancel(cx: &mut Context, script: &Script, site: &str, id: &str, what: &str) -> Result<(), StepError> {
+    let out = ask(cx, &script.clone().arg(id), Duration::from_secs(60))?;
+    servers::forget(cx.env, site, id);
+    if tags::<JupyterReport>(&out.stdout).iter().any(|r| matches!(r, JupyterReport::Cancelled(_))) {
+        cx.reporter.detail(&format!("Job {id} cancelled; its files on the cluster are removed."));
+        Ok(())
+    } else {
+        Err(no_answer(&format!("cancelling {what}"), &out))
+    }
+}
+
+/// The job's place as the scheduler says it, asked with `script` (the plan's follow exchange with
+/// the run's values), for `--list`.
+pub fn place(cx: &mut Context, script: &Script) -> Result<Option<JobWhere>, StepError> {
+    let out = ask(cx, script, Duration::from_secs(30))?;
+    Ok(tags::<JupyterReport>(&out.stdout).into_iter().find_map(|r| {
+        if let JupyterReport::Where(w) = r {
+            Some(w)
+        } else {
+            None
+        }
+    }))
+}
+
+/// Records (or updates) a job hpcinit started, keeping when it was first submitted; a record
+/// that cannot be written is said, not fatal. `time` is the job's walltime as submitted.
+pub fn record(cx: &mut Context, mut s: Server, time: &str) {
+    s.minutes = crate::profile::scalar::Walltime::try_from(time.to_string()).map(|w| w.minutes).unwrap_or(60);
+    let old = servers::of_kind(cx.env, &s.kind).into_iter().find(|o| o.site == s.site && o.job == s.job);
+    s.submitted = old.as_ref().map(|o| o.submitted).unwrap_or_else(now);
+    if let Err(e) = servers::record(cx.env, &s) {
+        cx.reporter.detail(&format!("(could not record the job locally: {e})"));
+    }
+}
