@@ -96,3 +96,116 @@ pub fn record(cx: &mut Context, mut s: Server, time: &str) {
         cx.reporter.detail(&format!("(could not record the job locally: {e})"));
     }
 }
+
+/// The follow exchange with the run's values (the last place seen, how long to follow).
+pub type FollowScript<'a> = Box<dyn Fn(&str, u64) -> Script + 'a>;
+/// What ends a follow: the value found, or an error.
+pub type Finder<'a, T> = Box<dyn Fn(&JupyterReport) -> Option<Result<T, StepError>> + 'a>;
+
+/// What a follow of a job looks for, and how it names the job.
+pub struct Follow<'a, T> {
+    pub id: &'a str,
+    /// "the Jupyter job": errors say `{what} ended`, `{what} did not start`.
+    pub what: &'a str,
+    /// What had not happened when a job ended early: "before its server started".
+    pub before: &'a str,
+    /// The hint for a job that ended early.
+    pub ended_hint: String,
+    /// The follow exchange with the run's values: the last place seen and how long to follow.
+    pub script: FollowScript<'a>,
+    /// What ends the follow: the value found, or an error (the report says something is wrong).
+    pub found: Finder<'a, T>,
+}
+
+/// How long one follow-up exchange follows the job on the cluster before it answers.
+pub const FOLLOW_SECONDS: u64 = 20;
+
+/// Follows the job until `f.found` finds what it looks for, one exchange per [`FOLLOW_SECONDS`]
+/// whose lines arrive as the job's place changes (shown in place, and traced); what an earlier
+/// exchange saw (`earlier`) comes first, so a job that started at once costs no other
+/// exchange. `Ok(None)` when Ctrl-C came first; an error when the job ended or did not start
+/// within `timeout`.
+pub fn follow<T>(
+    cx: &mut Context,
+    f: Follow<'_, T>,
+    timeout: Duration,
+    stop: &std::sync::atomic::AtomicBool,
+    earlier: Vec<JupyterReport>,
+) -> Result<Option<T>, StepError> {
+    use std::sync::atomic::Ordering;
+    let id = f.id;
+    let began = std::time::Instant::now();
+    let mut last = String::from("-");
+    let mut last_state = String::new();
+    let mut wait = cx.reporter.wait(&format!("job {id}: submitted"));
+    let mut seen = earlier;
+    loop {
+        for r in &seen {
+            if let JupyterReport::Where(w) = r {
+                if w.state != last_state {
+                    cx.reporter.trace(&format!("job {id}: {w}"));
+                    last_state = w.state.clone();
+                }
+                last = w.raw.clone();
+            }
+        }
+        let tail: Vec<String> = seen
+            .iter()
+            .filter_map(|r| if let JupyterReport::Tail(l) = r { Some(l.clone()) } else { None })
+            .collect();
+        for r in &seen {
+            if let Some(found) = (f.found)(r) {
+                return found.map(Some);
+            }
+            if let JupyterReport::Ended(how) = r {
+                drop(wait);
+                return Err(StepError::Cluster {
+                    what: format!("{} ended", f.what),
+                    detail: format!("job {id} ended {} ({how}){}", f.before, tail_text(&tail)),
+                    hint: f.ended_hint,
+                });
+            }
+        }
+        if stop.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
+        let left = timeout.saturating_sub(began.elapsed());
+        if left.is_zero() {
+            drop(wait);
+            return Err(StepError::Cluster {
+                what: f.what.into(),
+                detail: format!(
+                    "job {id} did not start within {} s (last: {}); it was cancelled",
+                    timeout.as_secs(),
+                    if last_state.is_empty() { "unknown" } else { &last_state }
+                ),
+                hint: "the queue is busy: try a shorter --time or fewer --cpus, another --partition, or wait longer with --wait-timeout SECONDS".into(),
+            });
+        }
+        let seconds = left.as_secs().clamp(1, FOLLOW_SECONDS);
+        let script = (f.script)(&last, seconds);
+        let mut next: Vec<JupyterReport> = Vec::new();
+        let mut on_line = |line: &str| {
+            for r in tags::<JupyterReport>(line) {
+                if let JupyterReport::Where(w) = &r {
+                    wait.update(&format!("job {id}: {w}"));
+                }
+                next.push(r);
+            }
+        };
+        let asked = exchange(
+            cx,
+            &script,
+            Duration::from_secs(seconds + 30),
+            &|| stop.load(Ordering::SeqCst),
+            &mut on_line,
+        );
+        if let Err(e) = asked {
+            if stop.load(Ordering::SeqCst) {
+                return Ok(None);
+            }
+            return Err(e);
+        }
+        seen = next;
+    }
+}

@@ -38,8 +38,6 @@ pub struct SessionOptions {
     pub project_dir: Option<std::path::PathBuf>,
 }
 
-/// How long one follow-up exchange follows the job on the cluster before it answers.
-const FOLLOW_SECONDS: u64 = 20;
 /// How long the start's exchange follows the job after submitting it: a server that starts at
 /// once is found without another exchange; a queued job is shown waiting soon.
 const FIRST_FOLLOW_SECONDS: u64 = 5;
@@ -335,9 +333,8 @@ fn record(
     interactive_job::record(cx, s, &jp.resources.time.value);
 }
 
-/// Follows the job until its server has written its runtime file, one exchange per
-/// [`FOLLOW_SECONDS`] whose lines arrive as the job's place changes: `Ok(None)` when Ctrl-C
-/// came first.
+/// Follows the job until its server has written its runtime file: `Ok(None)` when Ctrl-C came
+/// first.
 fn follow(
     cx: &mut Context,
     jp: &JupyterPlan,
@@ -346,96 +343,27 @@ fn follow(
     stop: &AtomicBool,
     earlier: Vec<JupyterReport>,
 ) -> Result<Option<ServerInfo>, StepError> {
-    let began = Instant::now();
-    let mut last = String::from("-");
-    let mut last_state = String::new();
-    let mut wait = cx.reporter.wait(&format!("job {id}: submitted"));
-    // What the start's exchange saw already, then what each exchange here sees.
-    let mut seen = earlier;
-    loop {
-        for r in &seen {
-            if let JupyterReport::Where(w) = r {
-                if w.state != last_state {
-                    cx.reporter.trace(&format!("job {id}: {w}"));
-                    last_state = w.state.clone();
-                }
-                last = w.raw.clone();
-            }
-        }
-        let tail: Vec<String> = seen
-            .iter()
-            .filter_map(|r| if let JupyterReport::Tail(l) = r { Some(l.clone()) } else { None })
-            .collect();
-        for r in &seen {
-            match r {
-                JupyterReport::Server(json) => {
-                    return match ServerInfo::parse(json) {
-                        Some(info) => Ok(Some(info)),
-                        None => Err(StepError::Cluster {
-                            what: "the Jupyter job".into(),
-                            detail: "its runtime file could not be read".into(),
-                            hint:
-                                "run again with -v; the job's log is in the private directory the plan names"
-                                    .into(),
-                        }),
-                    };
-                }
-                JupyterReport::Ended(how) => {
-                    drop(wait);
-                    return Err(StepError::Cluster {
-                        what: "the Jupyter job ended".into(),
-                        detail: format!("job {id} ended before its server started ({how}){}", tail_text(&tail)),
-                        hint: format!(
-                            "the lines above are the job's log; `hpcinit doctor --site {}` checks the environment",
-                            jp.site
-                        ),
-                    });
-                }
-                _ => {}
-            }
-        }
-        if stop.load(Ordering::SeqCst) {
-            return Ok(None);
-        }
-        let left = timeout.saturating_sub(began.elapsed());
-        if left.is_zero() {
-            drop(wait);
-            return Err(StepError::Cluster {
+    let f = interactive_job::Follow {
+        id,
+        what: "the Jupyter job",
+        before: "before its server started",
+        ended_hint: format!(
+            "the lines above are the job's log; `hpcinit doctor --site {}` checks the environment",
+            jp.site
+        ),
+        script: Box::new(|last: &str, seconds: u64| {
+            jp.scripts.wait.clone().and_args([id.to_string(), last.to_string(), seconds.to_string()])
+        }),
+        found: Box::new(|r: &JupyterReport| match r {
+            JupyterReport::Server(json) => Some(ServerInfo::parse(json).ok_or_else(|| StepError::Cluster {
                 what: "the Jupyter job".into(),
-                detail: format!(
-                    "job {id} did not start within {} s (last: {}); it was cancelled",
-                    timeout.as_secs(),
-                    if last_state.is_empty() { "unknown" } else { &last_state }
-                ),
-                hint: "the queue is busy: try a shorter --time or fewer --cpus, another --partition, or wait longer with --wait-timeout SECONDS".into(),
-            });
-        }
-        let seconds = left.as_secs().clamp(1, FOLLOW_SECONDS);
-        let script = jp.scripts.wait.clone().and_args([id.to_string(), last.clone(), seconds.to_string()]);
-        let mut next: Vec<JupyterReport> = Vec::new();
-        let mut on_line = |line: &str| {
-            for r in tags::<JupyterReport>(line) {
-                if let JupyterReport::Where(w) = &r {
-                    wait.update(&format!("job {id}: {w}"));
-                }
-                next.push(r);
-            }
-        };
-        let asked = exchange(
-            cx,
-            &script,
-            Duration::from_secs(seconds + 30),
-            &|| stop.load(Ordering::SeqCst),
-            &mut on_line,
-        );
-        if let Err(e) = asked {
-            if stop.load(Ordering::SeqCst) {
-                return Ok(None);
-            }
-            return Err(e);
-        }
-        seen = next;
-    }
+                detail: "its runtime file could not be read".into(),
+                hint: "run again with -v; the job's log is in the private directory the plan names".into(),
+            })),
+            _ => None,
+        }),
+    };
+    interactive_job::follow(cx, f, timeout, stop, earlier)
 }
 
 /// Cancels the job and removes its files on the cluster, and its local record.

@@ -8,7 +8,7 @@
 //! node's shared connection, or `srun --overlap` where nodes refuse outside keys). When the
 //! editor's window or the shell ends, and on Ctrl-C, the job is cancelled unless `--persist`.
 
-use super::interactive_job::{self, ask, exchange, no_answer, tail_text};
+use super::interactive_job::{self, ask, exchange, no_answer};
 use super::{Context, StepError};
 use crate::exchange::tags;
 use crate::local::servers::{self, Server};
@@ -41,8 +41,6 @@ pub struct NodeOptions {
     pub settings: Option<bool>,
 }
 
-/// How long one follow-up exchange follows the job before it answers.
-const FOLLOW_SECONDS: u64 = 20;
 /// How long the start's exchange follows the job after submitting it.
 const FIRST_FOLLOW_SECONDS: u64 = 5;
 
@@ -241,89 +239,25 @@ fn follow(
     stop: &AtomicBool,
     earlier: Vec<JupyterReport>,
 ) -> Result<Option<String>, StepError> {
-    let began = Instant::now();
-    let mut last = String::from("-");
-    let mut last_state = String::new();
-    let mut wait = cx.reporter.wait(&format!("job {id}: submitted"));
-    let mut seen = earlier;
-    loop {
-        let tail: Vec<String> = seen
-            .iter()
-            .filter_map(|r| if let JupyterReport::Tail(l) = r { Some(l.clone()) } else { None })
-            .collect();
-        for r in &seen {
-            match r {
-                JupyterReport::Where(w) => {
-                    if w.state != last_state {
-                        cx.reporter.trace(&format!("job {id}: {w}"));
-                        last_state = w.state.clone();
-                    }
-                    last = w.raw.clone();
-                    if let (true, Some(node)) = (w.running(), &w.node) {
-                        return Ok(Some(node.clone()));
-                    }
-                }
-                JupyterReport::Ended(how) => {
-                    drop(wait);
-                    return Err(StepError::Cluster {
-                        what: "the session's job ended".into(),
-                        detail: format!(
-                            "job {id} ended before the session began ({how}){}",
-                            tail_text(&tail)
-                        ),
-                        hint: format!("`hpcinit doctor --site {}` checks the environment", np.site),
-                    });
-                }
-                _ => {}
-            }
-        }
-        if stop.load(Ordering::SeqCst) {
-            return Ok(None);
-        }
-        let left = timeout.saturating_sub(began.elapsed());
-        if left.is_zero() {
-            drop(wait);
-            return Err(StepError::Cluster {
-                what: "the session's job".into(),
-                detail: format!(
-                    "job {id} did not start within {} s (last: {}); it was cancelled",
-                    timeout.as_secs(),
-                    if last_state.is_empty() { "unknown" } else { &last_state }
-                ),
-                hint: "the queue is busy: try a shorter --time or fewer --cpus, another --partition, or wait longer with --wait-timeout SECONDS".into(),
-            });
-        }
-        let seconds = left.as_secs().clamp(1, FOLLOW_SECONDS);
-        let script = np.scripts.wait.clone().and_args([
-            id.to_string(),
-            last.clone(),
-            seconds.to_string(),
-            "node".into(),
-        ]);
-        let mut next: Vec<JupyterReport> = Vec::new();
-        let mut on_line = |line: &str| {
-            for r in tags::<JupyterReport>(line) {
-                if let JupyterReport::Where(w) = &r {
-                    wait.update(&format!("job {id}: {w}"));
-                }
-                next.push(r);
-            }
-        };
-        let asked = exchange(
-            cx,
-            &script,
-            Duration::from_secs(seconds + 30),
-            &|| stop.load(Ordering::SeqCst),
-            &mut on_line,
-        );
-        if let Err(e) = asked {
-            if stop.load(Ordering::SeqCst) {
-                return Ok(None);
-            }
-            return Err(e);
-        }
-        seen = next;
-    }
+    let f = interactive_job::Follow {
+        id,
+        what: "the session's job",
+        before: "before the session began",
+        ended_hint: format!("`hpcinit doctor --site {}` checks the environment", np.site),
+        script: Box::new(|last: &str, seconds: u64| {
+            np.scripts.wait.clone().and_args([
+                id.to_string(),
+                last.to_string(),
+                seconds.to_string(),
+                "node".into(),
+            ])
+        }),
+        found: Box::new(|r: &JupyterReport| match r {
+            JupyterReport::Where(w) if w.running() => w.node.clone().map(Ok),
+            _ => None,
+        }),
+    };
+    interactive_job::follow(cx, f, timeout, stop, earlier)
 }
 
 /// The node checked against the site's patterns, its host key recorded (first use), and where
@@ -538,14 +472,14 @@ fn hold(cx: &mut Context, np: &NodePlan, id: &str) -> Result<i32, StepError> {
         let script = np.scripts.wait.clone().and_args([
             id.to_string(),
             "-".into(),
-            FOLLOW_SECONDS.to_string(),
+            interactive_job::FOLLOW_SECONDS.to_string(),
             "end".into(),
         ]);
         let mut ended = None;
         let asked = exchange(
             cx,
             &script,
-            Duration::from_secs(FOLLOW_SECONDS + 30),
+            Duration::from_secs(interactive_job::FOLLOW_SECONDS + 30),
             &|| stop.load(Ordering::SeqCst),
             &mut |line| {
                 for r in tags::<JupyterReport>(line) {
