@@ -503,18 +503,15 @@ fn hold(cx: &mut Context, np: &NodePlan, id: &str) -> Result<i32, StepError> {
 /// A shell on the node (or the person's command there): ssh through the login node's shared
 /// connection, or `srun --overlap` into the job from the login node.
 fn shell(cx: &mut Context, np: &NodePlan, o: &NodeOptions, id: &str, p: &Placed) -> Result<i32, StepError> {
-    let remote = node::shell_command(&np.rc_path, &o.command);
     let tty = cx.env.stdin_tty && o.command.is_empty();
     let mut ssh = SshCommand::new(cx.env.ssh_config_override().as_deref(), &cx.env.vars);
     if tty {
         ssh = ssh.arg("-t");
     }
-    let (target, line) = match np.route.kind {
-        RouteKind::SrunOverlap => {
-            let pty = if tty { " --pty" } else { "" };
-            (np.site.clone(), format!("srun --jobid={id} --overlap --nodes=1 --ntasks=1{pty} {remote}"))
-        }
-        _ => (p.node.clone(), format!("exec {remote}")),
+    let line = node::remote_shell(np, id, tty, &o.command);
+    let target = match np.route.kind {
+        RouteKind::SrunOverlap => np.site.clone(),
+        _ => p.node.clone(),
     };
     cx.reporter.end(
         Status::Done,

@@ -319,6 +319,20 @@ pub fn shell_command(rc_path: &str, command: &[String]) -> String {
     }
 }
 
+/// The command line the shell's ssh sends: on the node itself (`exec` the shell), or on the login
+/// node, into job `id` with `srun --overlap` (a pseudo-terminal where the person has one).
+pub fn remote_shell(np: &NodePlan, id: &str, tty: bool, command: &[String]) -> String {
+    let remote = shell_command(&np.rc_path, command);
+    match np.route.kind {
+        RouteKind::SrunOverlap => format!(
+            "srun --jobid={} --overlap --nodes=1 --ntasks=1{} {remote}",
+            sh(id),
+            if tty { " --pty" } else { "" }
+        ),
+        _ => format!("exec {remote}"),
+    }
+}
+
 /// What a node session's exchanges report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodeReport {
