@@ -237,7 +237,9 @@ impl<'a> FakeCluster<'a> {
                         extra[3] == "end" && extra[1] == "-"
                     }
             }
-            "look at the session's node from the login node" => extra == [self.node_name(), "1".into()],
+            "look at the session's node from the login node" => {
+                extra == [self.node_name(), "1".into(), "-".into()]
+            }
             "cancel the session's job" => extra == ["42"],
             _ => extra.is_empty(),
         }

@@ -79,7 +79,7 @@ pub fn run(cx: &mut Context, np: &NodePlan, o: &NodeOptions) -> Result<i32, Step
     let at = total - 1;
     cx.reporter.begin(at, total, "Node");
     let placed = match follow(cx, np, &id, o.wait_timeout, stop, earlier) {
-        Ok(Some(node)) => match place(cx, np, &node) {
+        Ok(Some(node)) => match place(cx, np, &node, o.path.as_deref()) {
             Ok(p) => p,
             Err(e) => return finish(cx, np, &id, keep, Err(e)),
         },
@@ -261,8 +261,8 @@ fn follow(
 }
 
 /// The node checked against the site's patterns, its host key recorded (first use), and where
-/// the session opens, absolute.
-fn place(cx: &mut Context, np: &NodePlan, node: &str) -> Result<Placed, StepError> {
+/// the session opens (the person's `folder` where given), absolute.
+fn place(cx: &mut Context, np: &NodePlan, node: &str, folder: Option<&str>) -> Result<Placed, StepError> {
     if crate::quote::unsafe_reason(node).is_some() || node.contains(char::is_whitespace) {
         return Err(StepError::Cluster {
             what: "the session's node".into(),
@@ -288,7 +288,8 @@ fn place(cx: &mut Context, np: &NodePlan, node: &str) -> Result<Placed, StepErro
     // The node's key is read only where hpcinit has none recorded for it.
     let known = std::fs::read_to_string(cx.env.home.join(KNOWN_HOSTS_FILE)).unwrap_or_default();
     let need = ssh && known_hosts::keys_for(&known, node).is_empty();
-    let script = np.scripts.look.clone().and_args([node.to_string(), u8::from(need).to_string()]);
+    let folder = folder.unwrap_or("-").to_string();
+    let script = np.scripts.look.clone().and_args([node.to_string(), u8::from(need).to_string(), folder]);
     let out = ask(cx, &script, Duration::from_secs(30))?;
     let reports = tags::<NodeReport>(&out.stdout);
     let Some((workdir, scratch)) = reports.iter().find_map(|r| match r {
@@ -385,7 +386,7 @@ fn code(
     p: &Placed,
     keep: bool,
 ) -> Result<i32, StepError> {
-    let folder = o.path.clone().unwrap_or_else(|| p.workdir.clone());
+    let folder = p.workdir.clone();
     super::vscode_settings::offer(cx, np, &p.node, &p.scratch, o.settings)?;
     let mut args: Vec<String> = vec!["--new-window".into()];
     if !keep {

@@ -114,7 +114,8 @@ pub struct NodeScripts {
     pub cancel: Script,
     /// Where the session opens, absolute, and (for ssh to the node) the node's host keys as
     /// the cluster knows them (its own file, else read from the node inside the cluster): the
-    /// run appends `NODE NEED` (1 where hpcinit has no key of the node yet).
+    /// run appends `NODE NEED FOLDER` (1 where hpcinit has no key of the node yet; the folder
+    /// `hpcinit code` was given, or `-`).
     pub look: Script,
 }
 

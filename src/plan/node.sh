@@ -24,12 +24,17 @@ hpcinit_node_start() { # venv env-snippet workdir make-workdir scheduler private
   hpcinit_jupyter_wait "$5" "$6" "$id" - "$8" node
 }
 
-# Where the session opens and the person's scratch, both absolute (tag `place WORKDIR|SCRATCH`),
-# and, when the route is ssh (ROUTE 1) and hpcinit has no key of the node yet (NEED 1), the
-# node's host keys (hpcinit_node_hostkey).
-hpcinit_node_look() { # workdir cluster-known-hosts route(0|1) node need(0|1)
+# Where the session opens (FOLDER, the person's own, where it is not `-`) and the person's
+# scratch, both absolute (tag `place WORKDIR|SCRATCH`), and, when the route is ssh (ROUTE 1) and
+# hpcinit has no key of the node yet (NEED 1), the node's host keys (hpcinit_node_hostkey).
+hpcinit_node_look() { # workdir cluster-known-hosts route(0|1) node need(0|1) folder
   exec 2>&1
   workdir=$(hpcinit_home_path "$1")
+  case "${6:--}" in
+    -) ;;
+    /*) workdir=$6 ;;
+    *) workdir=$(hpcinit_home_path "$6") ;;
+  esac
   scratch=$(cd -P "$HOME/scratch" 2>/dev/null && pwd) || scratch=$HOME
   hpcinit_tag place "$workdir|$scratch"
   [ "$3" = 1 ] && [ "$5" = 1 ] || return 0

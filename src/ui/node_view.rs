@@ -49,7 +49,7 @@ pub fn render_node_plan(np: &NodePlan, style: &Style) -> String {
     for (script, appended) in [
         (&s.start, " + SECONDS (the job above on its standard input; then followed that long)"),
         (&s.wait, " + ID LAST SECONDS node, until it runs on a node"),
-        (&s.look, " + NODE NEED (the node's host key, read where none is recorded: on first use)"),
+        (&s.look, " + NODE NEED FOLDER (the node's host key, read where none is recorded: on first use; FOLDER: hpcinit code's PATH, or -)"),
         (&s.cancel, " + ID, when the session ends, unless --persist"),
     ] {
         let _ = writeln!(out, "  {}{appended}", call_line(script));

@@ -233,13 +233,15 @@ fn from_wsl_the_windows_vs_code_reaches_the_node_with_the_windows_config() {
             project,
             "--persist",
             "--no-vscode-settings",
+            "~/scratch",
         ],
         &env,
     );
     super::remote_steps::ok(&r, "hpcinit code from WSL");
     assert!(r.stdout.contains("(the Windows VS Code, through cmd.exe)"), "{}", r.stdout);
     let node = l.c.var("HPCINIT_NODE_NAME");
-    let workdir = format!("{}/home/hpcuser/scratch/code-snapshots/{project}/latest", l.c.dir.display());
+    // The folder given as PATH, resolved on the cluster.
+    let workdir = format!("{}/home/hpcuser/scratch", l.c.dir.display());
     assert_eq!(
         std::fs::read_to_string(l.path("code.args")).unwrap(),
         format!("--new-window --remote ssh-remote+{node} {workdir}\n")
