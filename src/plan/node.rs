@@ -400,4 +400,21 @@ mod tests {
             "bash -c '. \"$0\" >/dev/null && exec \"$@\"' \"$HOME\"/scratch/.hpcinit/node/p.bashrc python -c 'print('\\''a b'\\''); x=$(id)'"
         );
     }
+
+    #[test]
+    #[cfg_attr(windows, ignore = "runs bash")]
+    fn the_persons_folder_is_made_absolute_on_the_cluster() {
+        let look = |folder: &str| {
+            let script =
+                Script::new("look", format!("{NODE_SH}HOME=/h\nhpcinit_node_look '~/w' f 0 n 0 \"$1\"\n"))
+                    .with_args(vec![folder.into()]);
+            let out =
+                std::process::Command::new("bash").arg("-c").arg(script.input()).output().expect("bash runs");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        assert_eq!(look("-"), "@@hpcinit:place /h/w|/h\n", "the plan's working directory");
+        assert_eq!(look("data"), "@@hpcinit:place /h/data|/h\n", "relative: under home, where ssh starts");
+        assert_eq!(look("~/x y"), "@@hpcinit:place /h/x y|/h\n");
+        assert_eq!(look("/abs"), "@@hpcinit:place /abs|/h\n");
+    }
 }

@@ -24,16 +24,19 @@ hpcinit_node_start() { # venv env-snippet workdir make-workdir scheduler private
   hpcinit_jupyter_wait "$5" "$6" "$id" - "$8" node
 }
 
-# Where the session opens (FOLDER, the person's own, where it is not `-`) and the person's
+# Where the session opens (FOLDER, the person's own, where it is not `-`; a relative one is under
+# home, where ssh starts) and the person's
 # scratch, both absolute (tag `place WORKDIR|SCRATCH`), and, when the route is ssh (ROUTE 1) and
 # hpcinit has no key of the node yet (NEED 1), the node's host keys (hpcinit_node_hostkey).
 hpcinit_node_look() { # workdir cluster-known-hosts route(0|1) node need(0|1) folder
   exec 2>&1
   workdir=$(hpcinit_home_path "$1")
+  # shellcheck disable=SC2088 # the literal `~` of the person's PATH, expanded here
   case "${6:--}" in
     -) ;;
     /*) workdir=$6 ;;
-    *) workdir=$(hpcinit_home_path "$6") ;;
+    "~" | "~/"*) workdir=$(hpcinit_home_path "$6") ;;
+    *) workdir=$HOME/$6 ;;
   esac
   scratch=$(cd -P "$HOME/scratch" 2>/dev/null && pwd) || scratch=$HOME
   hpcinit_tag place "$workdir|$scratch"
