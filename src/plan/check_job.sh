@@ -9,6 +9,7 @@
 hpcinit_check_job() { # scheduler logdir jobname token timeout; the job on standard input
   exec 2>&1
   sched=$1 logdir=$2 name=$3 token=$4 timeout=$5
+  case "$token" in '' | *[!0-9a-f]*) hpcinit_tag fail submit "bad token"; return 1 ;; esac
   if [ ! -d "$logdir" ]; then hpcinit_tag fail no-log-dir "$logdir"; return 3; fi
   out=$(sed "s/{token}/$token/g" | hpcinit_job_submit "$sched") || { hpcinit_tag fail submit "$out"; return 1; }
   id=$(hpcinit_job_id "$sched" "$out")
@@ -32,12 +33,14 @@ hpcinit_check_job() { # scheduler logdir jobname token timeout; the job on stand
   hpcinit_tag final "$(hpcinit_job_final "$sched" "$id")"
   log="$logdir/$name-$id.out" err="$logdir/$name-$id.err"
   i=0
-  while [ "$timed_out" = 0 ] && [ $i -lt 30 ] && ! grep -qF "hpcinit-check ok $token" "$log" 2>/dev/null; do
+  # The line as the job printed it, at the start of a line: LSF's -o file also holds the job
+  # script itself ("Your job looked like:"), whose echo command carries the token too.
+  while [ "$timed_out" = 0 ] && [ $i -lt 30 ] && ! grep -q "^hpcinit-check ok $token on " "$log" 2>/dev/null; do
     sleep 1
     i=$((i + 1))
   done
   hpcinit_tag log "$log"
-  grep -F "hpcinit-check ok $token" "$log" 2>/dev/null | head -n 1 | sed 's/^/@@hpcinit:ok /'
+  grep "^hpcinit-check ok $token on " "$log" 2>/dev/null | head -n 1 | sed 's/^/@@hpcinit:ok /'
   tail -n 20 "$log" "$err" 2>/dev/null | sed 's/^/@@hpcinit:tail /'
   true
 }

@@ -33,6 +33,13 @@ pub enum AccountLine<'a> {
 }
 
 impl JobScript<'_> {
+    fn value_sep(&self) -> &'static str {
+        match self.kind {
+            SchedulerKind::Slurm => "=",
+            SchedulerKind::Lsf => " ",
+        }
+    }
+
     pub fn render(&self) -> String {
         let mut s = String::from("#!/bin/bash\n");
         let (d, name_opt) = match self.kind {
@@ -42,12 +49,13 @@ impl JobScript<'_> {
         let _ = writeln!(s, "{d} {name_opt}{}", self.job_name);
         match self.account {
             AccountLine::None => {}
+            // `--account=X` for Slurm; LSF's options take their value as the next word (`-P X`).
             AccountLine::Set { flag, value } => {
-                let _ = writeln!(s, "{d} {flag}={value}");
+                let _ = writeln!(s, "{d} {flag}{}{value}", self.value_sep());
             }
             AccountLine::Optional { flag, example, why } => {
                 let _ = writeln!(s, "# {why}: remove one `#` below and put yours.");
-                let _ = writeln!(s, "#{d} {flag}={example}");
+                let _ = writeln!(s, "#{d} {flag}{}{example}", self.value_sep());
             }
         }
         match self.kind {
@@ -79,6 +87,9 @@ impl JobScript<'_> {
             let _ = writeln!(s, "#\n# Submitted by hpcinit for {} ({}).", self.site, self.submit_hint);
         }
         s.push_str("set -eo pipefail\nexport PYTHONUNBUFFERED=1\n");
+        if !self.reset.is_empty() || !self.modules.is_empty() {
+            let _ = writeln!(s, "{}", super::modules::MODULE_INIT);
+        }
         if !self.reset.is_empty() {
             let _ = writeln!(s, "{}", self.reset);
         }

@@ -17,6 +17,13 @@ pub fn load_command(modules: &[String]) -> Option<String> {
     })
 }
 
+/// The line that gives a job script the `module` command before it is used. `module` is a
+/// shell function the login profile defines; a batch job does not always inherit it (Slurm's
+/// sbatch drops exported functions; Lmod's BASH_ENV brings it back, Environment Modules sets no
+/// BASH_ENV by default), but both module systems export MODULESHOME, whose `init/bash` defines
+/// it, as sites tell users to do in their scripts.
+pub const MODULE_INIT: &str = "type module >/dev/null 2>&1 || . \"${MODULESHOME:?no module system: MODULESHOME is not set}/init/bash\"";
+
 /// The shell function `hpcinit_modules`: the profile's reset (its failure ignored), then
 /// `module load` of `modules`; it fails when the load does. Sent before the scripts that load
 /// what jobs load (reading the environment, doctor).

@@ -89,6 +89,11 @@ hpcinit_probe_modules() { # name, prerequisites
     ms=lmod mv=${LMOD_VERSION:-}
   elif type module >/dev/null 2>&1 || [ -n "${MODULESHOME:-}" ]; then
     ms=tcl mv=${MODULES_VERSION:-${MODULE_VERSION:-}}
+    # Environment Modules 4/5 set no version variable: `module --version` says it, on stderr
+    # ("Modules Release 5.2.0 (2022-11-08)").
+    if [ -z "$mv" ]; then
+      mv=$(module --version 2>&1 | sed -n 's/^Modules Release \([^ ]*\).*/\1/p' | head -n 1)
+    fi
   else
     ms=none mv=''
   fi

@@ -104,6 +104,9 @@ pub fn env_snippet(
     let mut s = format!(
         "# The environment of {project}'s jobs on {site}, written by hpcinit.\n# Use it in any script or shell: source ~/sbatch/{project}-env.sh\n"
     );
+    if !reset.is_empty() || !loads.is_empty() {
+        s.push_str(&format!("{}\n", super::modules::MODULE_INIT));
+    }
     s.push_str(&format!("{reset}\n"));
     if !loads.is_empty() {
         s.push_str(&format!("{}\n", super::modules::load_command(loads).unwrap_or_default()));

@@ -20,6 +20,7 @@ stop "$D/run/sshd-mfa.pid"
 stop "$D/run/sshd-gateway.pid"
 stop "$D/run/sshd-gateway-mfa.pid"
 stop "$D/run/sshd-chain.pid"
+stop "$D/run/sshd-dtu.pid"
 stop "$D/run/sshd-node.pid"
 rm -rf /run/hpcinit-test-chain
 stop "$D/slurm/slurmd.pid"

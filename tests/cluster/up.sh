@@ -14,6 +14,10 @@
 #     compute node $NODE_NAME, a network namespace ($NODE_NS, 10.232.8.2) with its own host name
 #     that only the login side reaches, beside the node's own sshd (port 22 there), which admits
 #     only a user with a running job on the node (pam_slurm_adopt), as sites do;
+#   - sshd "dtu" on 127.0.0.1:$DTU_PORT: the plain node's sign-in, and in its shells DTU's software:
+#     Tcl Environment Modules (Debian's environment-modules, unpacked: it conflicts with lmod)
+#     with `python3/<x.y.z>` names, and a STAND-IN for LSF 10.1's commands (lsf.py: bsub, bjobs,
+#     bkill, bqueues as LSF's documentation shows them) whose jobs run on this Slurm;
 #   - a desk namespace ($DESK_NS) that reaches the login node (10.232.9.1:$PLAIN_PORT) and
 #     nothing else: the laptop that must go through the login node to reach a compute node.
 # Every config, key, socket and log lives under $HPCINIT_CLUSTER_DIR (default
@@ -31,6 +35,7 @@ MFA_PORT=${HPCINIT_MFA_PORT:-2223}
 GW_PORT=${HPCINIT_GATEWAY_PORT:-2224}
 CHAIN_PORT=${HPCINIT_CHAIN_PORT:-2225}
 GW_MFA_PORT=${HPCINIT_GATEWAY_MFA_PORT:-2226}
+DTU_PORT=${HPCINIT_DTU_PORT:-2227}
 # The laptop behind a gateway: a network namespace whose one link reaches the gateway's
 # address; the login node (the plain sshd, on this machine's loopback) is out of its reach.
 LAPTOP_NS=${HPCINIT_LAPTOP_NS:-hpcinit-laptop}
@@ -61,7 +66,7 @@ touch "$added"
 note() { grep -qxF "$1" "$added" || echo "$1" >>"$added"; }
 
 # --- packages -------------------------------------------------------------------------------
-pkgs=(openssh-server openssh-client rsync lmod slurm-wlm munge libpam-oath oathtool python3-venv python3-virtualenv iproute2 libpam-slurm-adopt)
+pkgs=(openssh-server openssh-client rsync lmod slurm-wlm munge libpam-oath oathtool python3-venv python3-virtualenv iproute2 libpam-slurm-adopt tcl8.6)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -146,6 +151,47 @@ setenv("EBVERSIONPYTHON", "$pyver")
 pushenv("PIP_FIND_LINKS", "$D/wheelhouse $D/wheelhouse-easybuild")
 EOF
 
+# --- Tcl Environment Modules (DTU style), the real thing ------------------------------------------
+# Debian's environment-modules 5.2.0, unpacked beside Lmod (the two packages conflict in dpkg)
+# with its install paths rewritten to the unpacked tree; a login sees it instead of Lmod when
+# its sshd sets HPCINIT_TEST_LOGIN=dtu (below). Modules named as DTU names them:
+# python3/<x.y.z>, with a `python3` default set in .modulerc.
+em="$D/envmodules"
+if [ ! -x "$em/usr/lib/x86_64-linux-gnu/modulecmd.tcl" ]; then
+  mkdir -p "$D/debs"
+  deb=$(compgen -G "$D/debs/environment-modules_*.deb" | head -n 1 || true)
+  if [ -z "$deb" ]; then
+    (cd "$D/debs" && { apt-get download environment-modules >>"$D/logs/apt.log" 2>&1 \
+      || { apt-get update -qq && apt-get download environment-modules >>"$D/logs/apt.log" 2>&1; }; }) \
+      || die "could not download the environment-modules package (see $D/logs/apt.log)"
+    deb=$(compgen -G "$D/debs/environment-modules_*.deb" | head -n 1)
+  fi
+  rm -rf "$em" && mkdir -p "$em"
+  dpkg-deb -x "$deb" "$em"
+  grep -rlI -e /usr/share/modules -e /usr/lib/x86_64-linux-gnu -e /etc/environment-modules "$em" \
+    | xargs sed -i -e "s|/usr/share/modules|$em/usr/share/modules|g" \
+      -e "s|/usr/lib/x86_64-linux-gnu|$em/usr/lib/x86_64-linux-gnu|g" \
+      -e "s|/etc/environment-modules|$em/etc/environment-modules|g"
+fi
+mkdir -p "$D/modules/dtu/python3"
+cat >"$D/modules/dtu/python3/$pyver" <<EOF
+#%Module1.0
+## Python $pyver (test cluster, DTU style: Tcl Environment Modules)
+module-whatis "Python $pyver"
+prepend-path PATH $sw
+setenv EBVERSIONPYTHON $pyver
+EOF
+# A second version with no Python behind it: a listing has more than one line, as DTU's does.
+cat >"$D/modules/dtu/python3/3.10.12" <<EOF
+#%Module1.0
+module-whatis "Python 3.10.12 (listed only; not installed on the test cluster)"
+prereq python3/3.10.12-never-installed
+EOF
+cat >"$D/modules/dtu/python3/.modulerc" <<EOF
+#%Module1.0
+module-version python3/$pyver default
+EOF
+
 # --- the wheelhouse: the test cluster has no internet, pip installs from here only -----------
 /usr/bin/python3 "$here/wheels.py" "$D/wheelhouse"
 # Jupyter Lab and dask from the package index (the one thing fetched from outside), once: what
@@ -226,13 +272,34 @@ export SLURM_CONF="$D/slurm/slurm.conf"
 alive "$D/slurm/slurmctld.pid" || /usr/sbin/slurmctld -f "$SLURM_CONF" || die "slurmctld did not start: $(tail -5 "$D/logs/slurmctld.log")"
 alive "$D/slurm/slurmd.pid" || on_node /usr/sbin/slurmd -f "$SLURM_CONF" -N "$NODE_NAME" || die "slurmd did not start: $(tail -5 "$D/logs/slurmd.log")"
 
+# --- the LSF stand-in (tests/cluster/lsf.py): bsub, bjobs, bkill, bqueues over this Slurm -----------
+mkdir -p "$D/lsf/bin" "$D/lsf/conf" "$D/lsf/mail"
+install -m 755 "$here/lsf.py" "$D/lsf/lsf.py"
+for c in bsub bjobs bkill bqueues; do ln -sfn ../lsf.py "$D/lsf/bin/$c"; done
+# LSF's own default: LSB_STDOUT_DIRECT unset, output copied to the -o file when the job ends.
+printf '# The hpcinit LSF stand-in reads this file as LSF reads lsf.conf.\nLSF_CLUSTER_NAME=hpcinit-test\n' >"$D/lsf/conf/lsf.conf"
+# Where the stand-in "mails" output that could not be stored, one file per user.
+chmod 1777 "$D/lsf/mail"
+
 # --- the test user's shell: Lmod and Slurm in every shell sshd starts ---------------------------
 cat >"$home/.bashrc" <<EOF
-# hpcinit test cluster: like a cluster's /etc/bashrc, modules and Slurm in every bash.
-export MODULEPATH_ROOT=$D/modules
-export MODULEPATH=$D/modules/alliance:$D/modules/easybuild
-export LMOD_SYSTEM_DEFAULT_MODULES=
-. /usr/share/lmod/lmod/init/bash
+# hpcinit test cluster: like a cluster's /etc/bashrc, modules and a scheduler in every bash.
+if [ "\${HPCINIT_TEST_LOGIN:-}" = dtu ]; then
+  # The DTU-style login (its sshd sets HPCINIT_TEST_LOGIN): Tcl Environment Modules and the
+  # LSF stand-in's commands (tests/cluster/lsf.py), whose jobs run on the Slurm below.
+  # The machine's /etc/profile.d set Lmod up first: a DTU node has no Lmod, so its traces go.
+  unset -f module ml 2>/dev/null
+  unset BASH_ENV MODULESHOME MODULEPATH_ROOT \${!LMOD_@}
+  . $em/usr/share/modules/init/bash
+  export MODULEPATH=$D/modules/dtu
+  export LSF_ENVDIR=$D/lsf/conf
+  export PATH=$D/lsf/bin:\$PATH
+else
+  export MODULEPATH_ROOT=$D/modules
+  export MODULEPATH=$D/modules/alliance:$D/modules/easybuild
+  export LMOD_SYSTEM_DEFAULT_MODULES=
+  . /usr/share/lmod/lmod/init/bash
+fi
 export SLURM_CONF=$SLURM_CONF
 # No internet here: pip installs only from the cluster's wheelhouse (as Alliance login nodes do).
 export PIP_NO_INDEX=1
@@ -275,6 +342,11 @@ PasswordAuthentication yes
 KbdInteractiveAuthentication no
 PubkeyAuthentication yes
 EOF
+# The DTU-style login: the plain node's sign-in, Tcl Environment Modules and LSF in its shells.
+sed -e "s/^Port .*/Port $DTU_PORT/" -e "s|sshd-plain.pid|sshd-dtu.pid|" -e "/^ListenAddress ${DESK_NET}1/d" \
+  -e "s/^# Password and key login./# Password and key login; DTU's software (Environment Modules, LSF) in its shells./" \
+  "$D/sshd/plain.conf" >"$D/sshd/dtu.conf"
+echo "SetEnv HPCINIT_TEST_LOGIN=dtu" >>"$D/sshd/dtu.conf"
 cat >"$D/sshd/mfa.conf" <<EOF
 # Password, then a one-time code (TOTP), both asked by PAM: Sigma2 style.
 Port $MFA_PORT
@@ -408,6 +480,9 @@ sed -e "s/^Port .*/Port $GW_MFA_PORT/" -e "s|sshd-gateway.pid|sshd-gateway-mfa.p
 /usr/sbin/sshd -t -f "$D/sshd/mfa.conf" || die "mfa sshd config rejected"
 alive "$D/run/sshd-plain.pid" || /usr/sbin/sshd -f "$D/sshd/plain.conf" -E "$D/logs/sshd-plain.log" \
   || die "sshd (plain, port $PLAIN_PORT) did not start: $(tail -2 "$D/logs/sshd-plain.log")"
+/usr/sbin/sshd -t -f "$D/sshd/dtu.conf" || die "dtu sshd config rejected"
+alive "$D/run/sshd-dtu.pid" || /usr/sbin/sshd -f "$D/sshd/dtu.conf" -E "$D/logs/sshd-dtu.log" \
+  || die "sshd (dtu, port $DTU_PORT) did not start: $(tail -2 "$D/logs/sshd-dtu.log")"
 alive "$D/run/sshd-chain.pid" || "$D/sshd/hpcinit-sshd-chain" -f "$D/sshd/chain.conf" -E "$D/logs/sshd-chain.log" \
   || die "sshd (chain, port $CHAIN_PORT) did not start: $(tail -2 "$D/logs/sshd-chain.log")"
 alive "$D/run/sshd-gateway-mfa.pid" || "$D/sshd/hpcinit-sshd-mfa" -f "$D/sshd/gateway-mfa.conf" -E "$D/logs/sshd-gateway-mfa.log" \
@@ -428,6 +503,7 @@ sshd_ready() { # pidfile port
   alive "$1" && timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$2 && head -c 8 <&3" | grep -q '^SSH-2.0'
 }
 wait_for 10 "sshd (plain, port $PLAIN_PORT; see $D/logs/sshd-plain.log)" sshd_ready "$D/run/sshd-plain.pid" "$PLAIN_PORT"
+wait_for 10 "sshd (dtu, port $DTU_PORT; see $D/logs/sshd-dtu.log)" sshd_ready "$D/run/sshd-dtu.pid" "$DTU_PORT"
 wait_for 10 "sshd (mfa, port $MFA_PORT; see $D/logs/sshd-mfa.log)" sshd_ready "$D/run/sshd-mfa.pid" "$MFA_PORT"
 wait_for 10 "sshd (chain, port $CHAIN_PORT; see $D/logs/sshd-chain.log)" sshd_ready "$D/run/sshd-chain.pid" "$CHAIN_PORT"
 wait_for 10 "sshd (gateway; see $D/logs/sshd-gateway.log)" ip netns exec "$LAPTOP_NS" bash -c \
@@ -472,6 +548,10 @@ HPCINIT_NODE_HOST_KEY=$D/sshd/node_ed25519.pub
 HPCINIT_SSHD_LOG_NODE=$D/logs/sshd-node.log
 HPCINIT_DESK_NS=$DESK_NS
 HPCINIT_DESK_LOGIN=${DESK_NET}1
+HPCINIT_DTU_PORT=$DTU_PORT
+HPCINIT_SSHD_LOG_DTU=$D/logs/sshd-dtu.log
+HPCINIT_MODULE_DTU=python3/$pyver
+HPCINIT_LSF_MAIL=$D/lsf/mail
 EOF
 chmod 644 "$D/cluster.env"
 echo "cluster: up in $(( ($(date +%s%N) - start_ns) / 1000000 )) ms (sshd 127.0.0.1:$PLAIN_PORT password/key, 127.0.0.1:$MFA_PORT password+TOTP; Slurm; Lmod) — $D"
