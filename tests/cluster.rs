@@ -43,6 +43,9 @@ mod jupyter_steps;
 #[path = "cluster/node_steps.rs"]
 mod node_steps;
 
+#[path = "cluster/site_software_steps.rs"]
+mod site_software_steps;
+
 struct Cluster {
     dir: PathBuf,
     vars: Vec<(String, String)>,

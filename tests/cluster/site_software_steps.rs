@@ -1,0 +1,190 @@
+//! The built-in sites' own software on the test cluster, run by the real `hpcinit` binary.
+//!
+//! The DTU-shaped login (`sandbox-lsf`, port 2227): Tcl Environment Modules from Debian's
+//! `environment-modules` package (real), and LSF 10.1's commands from the STAND-IN
+//! `tests/cluster/lsf.py`, whose jobs run on the test cluster's Slurm. A fresh laptop's
+//! bootstrap with the test job signs in once; the template hpcinit writes runs under `bsub` and
+//! its log lands where it says; the stand-in answers as LSF's documentation shows (unknown
+//! queue, a pending job's reason, `bkill`, a finished job, output whose directory is missing is
+//! mailed, not stored); a lock made under Lmod rebuilds under Environment Modules.
+
+use super::remote_steps::{base, cleanup, ok, on_cluster, remote_home};
+use super::ssh_steps::{Laptop, LogWindow};
+use super::SERIAL;
+use std::time::{Duration, Instant};
+
+const SITE: &str = "sandbox-lsf";
+
+/// `bsub`'s answer → the job id.
+fn job_id(answer: &str) -> String {
+    let at = answer.find("Job <").unwrap_or_else(|| panic!("no job id in {answer:?}"));
+    answer[at + 5..].split('>').next().unwrap().to_string()
+}
+
+/// `bjobs -noheader -o FIELDS ID` on the DTU-shaped login, until `done` holds (bounded).
+fn bjobs_until(l: &Laptop, id: &str, fields: &str, done: impl Fn(&str) -> bool) -> String {
+    let start = Instant::now();
+    loop {
+        let (_, out) = on_cluster(l, SITE, &format!("bjobs -noheader -o \"{fields} delimiter='|'\" {id}"));
+        let line = out.lines().last().unwrap_or_default().to_string();
+        if done(&line) {
+            return line;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "job {id}: still {line:?}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
+fn environment_modules_and_lsf_a_first_bootstrap_with_the_test_job_signs_in_once() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let project = "lsf-first";
+    let l = Laptop::new();
+    let _c = cleanup(&l, project);
+    std::fs::write(l.project.join("requirements.txt"), "hpcinit-demo\n").unwrap();
+    std::fs::write(
+        l.project.join("main.py"),
+        "import hpcinit_demo\nprint('main.py ran with hpcinit_demo', hpcinit_demo.VERSION)\n",
+    )
+    .unwrap();
+    let module = l.c.var("HPCINIT_MODULE_DTU");
+    let log = LogWindow::of(&l.c, "HPCINIT_SSHD_LOG_DTU");
+    let r = l.hpcinit(&base(SITE, project, &["--check-job"]), &[]);
+    ok(&r, "bootstrap with --check-job on the Environment Modules + LSF login");
+    assert_eq!(log.accepted(), 1, "one sign-in: {}", log.text());
+    assert_eq!(l.prompts().len(), 1, "one password prompt: {:?}", l.prompts());
+    // The probe read Environment Modules (no version variable: `module --version`, on stderr)
+    // and its terse listing (also on stderr), and picked the DTU-style name.
+    assert!(r.stdout.contains("environment modules 5.2.0"), "{}", r.stdout);
+    assert!(r.stdout.contains(&format!("Python from {module}")), "{}", r.stdout);
+    // The test job went through bsub and its line was found in its -o file, which (LSF's
+    // way) also holds the job report and the script: the line is the job's output.
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("✓ job ") && l.contains("wrote `hpcinit-check ok "))
+        .unwrap_or_else(|| panic!("{}", r.stdout));
+    let out = line.rsplit(" to ").next().unwrap().trim();
+    let text = std::fs::read_to_string(out).unwrap();
+    assert!(text.contains("Subject: Job ") && text.contains("in cluster <hpcinit-test> Done"), "{text}");
+    assert!(text.contains("Successfully completed."), "{text}");
+    assert!(text.contains("@@hpcinit:import hpcinit_demo 1.0"), "the job imported the requirement: {text}");
+
+    // The template hpcinit wrote: #BSUB directives, its log directory exists, and submitted as
+    // the run says (`bsub < ~/sbatch/PROJECT.sh`) it runs main.py from the snapshot.
+    let home = remote_home(&l);
+    let template = std::fs::read_to_string(home.join(format!("sbatch/{project}.sh"))).unwrap();
+    let logs = home.join("scratch/logs");
+    for want in [
+        "#BSUB -q hpc".to_string(),
+        "#BSUB -R \"rusage[mem=512MB]\"".to_string(),
+        format!("#BSUB -o {}/{project}-%J.out", "/tmp/hpcinit-cluster/scratch/hpcuser/logs"),
+        format!("module load {module}"),
+    ] {
+        assert!(template.contains(&want), "{want:?} in:\n{template}");
+    }
+    assert!(logs.is_dir());
+    assert!(r.stdout.contains(&format!("`bsub < ~/sbatch/{project}.sh`")), "{}", r.stdout);
+    let (rc, answer) = on_cluster(&l, SITE, &format!("cd ~ && bsub < ~/sbatch/{project}.sh"));
+    assert_eq!(rc, 0, "{answer}");
+    assert!(answer.contains("is submitted to queue <hpc>."), "{answer}");
+    let id = job_id(&answer);
+    let last = bjobs_until(&l, &id, "stat exit_code", |s| s.starts_with("DONE") || s.starts_with("EXIT"));
+    assert_eq!(last, "DONE|-", "the template's job succeeded");
+    let text = std::fs::read_to_string(logs.join(format!("{project}-{id}.out"))).unwrap();
+    assert!(text.contains("\nmain.py ran with hpcinit_demo 1.0\n"), "{text}");
+    assert!(text.contains("\nhpcinit: code snapshot "), "{text}");
+
+    // Again: nothing changes, still no second sign-in over the open connection.
+    let r = l.hpcinit(&base(SITE, project, &[]), &[]);
+    ok(&r, "second run");
+    assert!(!r.stdout.contains("✓ wrote") && !r.stdout.contains("✓ built"), "{}", r.stdout);
+    assert_eq!(log.accepted(), 1, "{}", log.text());
+}
+
+#[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
+fn the_lsf_stand_in_answers_as_lsf_documents() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let l = Laptop::new();
+    ok(&l.hpcinit(&super::ssh_steps::args(SITE, &[]), &[]), "ssh steps");
+    let job = "printf '#!/bin/bash\\n#BSUB -J standin\\n#BSUB -W 5\\n%s\\necho standin-output $LSB_JOBID $LSB_QUEUE ${SLURM_JOB_ID:-no-slurm}\\n'";
+
+    // An unknown queue: LSF's words, exit 255, nothing submitted.
+    let (rc, out) = on_cluster(&l, SITE, &format!("{job} '' | bsub -q nosuch"));
+    assert_eq!(rc, 255, "{out}");
+    assert!(out.contains("nosuch: No such queue. Job not submitted."), "{out}");
+
+    // -o into a directory that does not exist: the job runs, "the output will not be stored"
+    // and is mailed instead (here: the stand-in's mail file).
+    let missing = format!("/tmp/hpcinit-cluster/scratch/hpcuser/no-such-dir-{}", std::process::id());
+    let (rc, out) = on_cluster(&l, SITE, &format!("{job} '#BSUB -o {missing}/out-%J.txt' | bsub"));
+    assert_eq!(rc, 0, "{out}");
+    assert!(out.contains("is submitted to default queue <hpc>."), "{out}");
+    let id = job_id(&out);
+    let last = bjobs_until(&l, &id, "stat exec_host", |s| s.starts_with("DONE") || s.starts_with("EXIT"));
+    assert_eq!(last, format!("DONE|{}", l.c.var("HPCINIT_NODE_NAME")));
+    assert!(!std::path::Path::new(&missing).exists(), "LSF does not create the -o file's directory");
+    let mail = std::fs::read_to_string(format!("{}/hpcuser", l.c.var("HPCINIT_LSF_MAIL"))).unwrap();
+    assert!(
+        mail.contains(&format!("Subject: Job {id}: <standin>"))
+            && mail.contains(&format!("standin-output {id} hpc no-slurm")),
+        "the output went by mail, with LSF's variables and none of Slurm's: {mail}"
+    );
+
+    // A job in a queue that never dispatches: PEND with LSF's reason; bkill; then EXIT.
+    let (_, out) = on_cluster(&l, SITE, &format!("{job} '' | bsub -q held"));
+    let id = job_id(&out);
+    let pend = bjobs_until(&l, &id, "stat pend_reason estimated_sim_start_time exec_host", |s| !s.is_empty());
+    assert_eq!(pend, "PEND|The queue is inactivated by the administrator|-|-");
+    let (_, out) = on_cluster(&l, SITE, &format!("bjobs -noheader -o 'stat pend_reason' {id}"));
+    assert_eq!(out.trim_end(), "PEND The queue is inactivated by the administrator", "space-separated");
+    let (rc, out) = on_cluster(&l, SITE, &format!("bkill {id}"));
+    assert_eq!((rc, out.trim_end()), (0, format!("Job <{id}> is being terminated").as_str()));
+    bjobs_until(&l, &id, "stat", |s| s == "EXIT");
+    let (rc, out) = on_cluster(&l, SITE, &format!("bkill {id}"));
+    assert_eq!((rc, out.trim_end()), (255, format!("Job <{id}>: Job has already finished").as_str()));
+    let (rc, out) = on_cluster(&l, SITE, "bjobs -noheader -o stat 99999999");
+    assert_eq!((rc, out.trim_end()), (255, "Job <99999999> is not found"));
+}
+
+#[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
+fn a_lock_made_under_lmod_rebuilds_under_environment_modules() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let l = Laptop::new();
+    let (a, b) = ("lock-lmod", "lock-tclmod");
+    let (_ca, _cb) = (cleanup(&l, a), cleanup(&l, b));
+    std::fs::write(l.project.join("requirements.txt"), "hpcinit-demo\nhpcinit-extra\n").unwrap();
+    ok(&l.hpcinit(&base("sandbox", a, &[]), &[]), "bootstrap on the Lmod node");
+    let lock = std::fs::read_to_string(l.project.join("hpcinit.lock")).unwrap();
+    let module = l.c.var("HPCINIT_MODULE_DTU");
+
+    let log = LogWindow::of(&l.c, "HPCINIT_SSHD_LOG_DTU");
+    let r = l.hpcinit(&base(SITE, b, &[]), &[]);
+    ok(&r, "rebuild from the lock on the Environment Modules node");
+    assert!(r.stdout.contains("version from: hpcinit.lock"), "{}", r.stdout);
+    assert!(r.stdout.contains("from hpcinit.lock (Sandbox): 2 of 2 pinned versions exactly"), "{}", r.stdout);
+    assert!(r.stdout.contains(&format!("({module}")), "python/3.11 became {module}: {}", r.stdout);
+    assert_eq!(log.accepted(), 1, "{}", log.text());
+    assert_eq!(std::fs::read_to_string(l.project.join("hpcinit.lock")).unwrap(), lock, "the lock stays Sandbox's");
+    let (rc, out) = on_cluster(
+        &l,
+        SITE,
+        &format!(
+            "module purge && module load {module} && ~/venvs/{b}/bin/python -c 'import hpcinit_demo, hpcinit_extra; print(hpcinit_demo.VERSION, hpcinit_extra.VALUE)'"
+        ),
+    );
+    assert_eq!((rc, out.lines().last().unwrap_or_default()), (0, "1.0 42"), "{out}");
+
+    // hpcinit diff: the same packages, the module names each system gives them.
+    let r = l.hpcinit(&["diff", "--site", "sandbox", "--site", SITE, "--exit-code"], &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("The same environment: Python 3.11 and the same 2 package versions."),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("python/3.11") && r.stdout.contains(&module), "{}", r.stdout);
+}
