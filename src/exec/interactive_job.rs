@@ -56,6 +56,23 @@ pub fn tail_text(tail: &[String]) -> String {
     }
 }
 
+/// What a submitted job asked for, as the start step reports it: `1 CPU, 512M, 00:30:00, queue hpc`
+/// (a Slurm partition, an LSF queue).
+pub fn asked(r: &crate::plan::jupyter::Resources, kind: crate::profile::raw::SchedulerKind) -> String {
+    let place = match kind {
+        crate::profile::raw::SchedulerKind::Slurm => "partition",
+        crate::profile::raw::SchedulerKind::Lsf => "queue",
+    };
+    format!(
+        "{} CPU, {}, {}{}{}",
+        r.cpus.value,
+        r.memory.value,
+        r.time.value,
+        if r.gpus.value > 0 { format!(", {} GPU", r.gpus.value) } else { String::new() },
+        r.partition.as_ref().map(|p| format!(", {place} {}", p.value)).unwrap_or_default(),
+    )
+}
+
 pub fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }

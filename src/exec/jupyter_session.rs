@@ -243,17 +243,9 @@ fn start(
     } else {
         format!("Jupyter Lab {version} in {}", jp.venv)
     };
-    let r = &jp.resources;
     cx.reporter.end(
         Status::Done,
-        &format!(
-            "{lab}; job {id} submitted: {} CPU, {}, {}{}{}",
-            r.cpus.value,
-            r.memory.value,
-            r.time.value,
-            if r.gpus.value > 0 { format!(", {} GPU", r.gpus.value) } else { String::new() },
-            r.partition.as_ref().map(|p| format!(", partition {}", p.value)).unwrap_or_default(),
-        ),
+        &format!("{lab}; job {id} submitted: {}", super::interactive_job::asked(&jp.resources, jp.scheduler)),
     );
     Ok(Some((id, reports)))
 }

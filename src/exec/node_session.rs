@@ -190,17 +190,9 @@ fn start(
     }
     let Some(id) = id else { return Err(no_answer("starting the session's job", &out)) };
     record(cx, np, o, &id, None);
-    let r = &np.resources;
     cx.reporter.end(
         Status::Done,
-        &format!(
-            "job {id} submitted: {} CPU, {}, {}{}{}",
-            r.cpus.value,
-            r.memory.value,
-            r.time.value,
-            if r.gpus.value > 0 { format!(", {} GPU", r.gpus.value) } else { String::new() },
-            r.partition.as_ref().map(|p| format!(", partition {}", p.value)).unwrap_or_default(),
-        ),
+        &format!("job {id} submitted: {}", super::interactive_job::asked(&np.resources, np.scheduler)),
     );
     // What the start's exchange saw of the job: the follow starts from it.
     Ok(Some((id, reports)))

@@ -22,7 +22,8 @@ pub fn load_command(modules: &[String]) -> Option<String> {
 /// sbatch drops exported functions; Lmod's BASH_ENV brings it back, Environment Modules sets no
 /// BASH_ENV by default), but both module systems export MODULESHOME, whose `init/bash` defines
 /// it, as sites tell users to do in their scripts.
-pub const MODULE_INIT: &str = "type module >/dev/null 2>&1 || . \"${MODULESHOME:?no module system: MODULESHOME is not set}/init/bash\"";
+pub const MODULE_INIT: &str =
+    "type module >/dev/null 2>&1 || . \"${MODULESHOME:?no module system: MODULESHOME is not set}/init/bash\"";
 
 /// The shell function `hpcinit_modules`: the profile's reset (its failure ignored), then
 /// `module load` of `modules`; it fails when the load does. Sent before the scripts that load

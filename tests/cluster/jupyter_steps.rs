@@ -91,7 +91,7 @@ impl Session {
     }
 
     /// The URL it printed, as (base, token).
-    fn url(&mut self) -> (String, String) {
+    pub(super) fn url(&mut self) -> (String, String) {
         let line = self.wait_for("Jupyter Lab: http://127.0.0.1:", 120);
         let url = line.split("Jupyter Lab: ").nth(1).unwrap().trim().to_string();
         let (base, token) = url.split_once("lab?token=").unwrap();
@@ -190,7 +190,7 @@ fn run_cell(base: &str, token: &str, kernel: Option<&str>, code: &str) -> serde_
 
 /// The HTTP status of `GET {base}api/kernels`, asked as `user` (`None`: this test) with or
 /// without the token.
-fn status_as(user: Option<&str>, base: &str, token: Option<&str>) -> String {
+pub(super) fn status_as(user: Option<&str>, base: &str, token: Option<&str>) -> String {
     let mut cmd = match user {
         Some(u) => {
             let mut c = Command::new("runuser");

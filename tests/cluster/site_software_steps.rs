@@ -168,7 +168,11 @@ fn a_lock_made_under_lmod_rebuilds_under_environment_modules() {
     assert!(r.stdout.contains("from hpcinit.lock (Sandbox): 2 of 2 pinned versions exactly"), "{}", r.stdout);
     assert!(r.stdout.contains(&format!("({module}")), "python/3.11 became {module}: {}", r.stdout);
     assert_eq!(log.accepted(), 1, "{}", log.text());
-    assert_eq!(std::fs::read_to_string(l.project.join("hpcinit.lock")).unwrap(), lock, "the lock stays Sandbox's");
+    assert_eq!(
+        std::fs::read_to_string(l.project.join("hpcinit.lock")).unwrap(),
+        lock,
+        "the lock stays Sandbox's"
+    );
     let (rc, out) = on_cluster(
         &l,
         SITE,
@@ -187,4 +191,39 @@ fn a_lock_made_under_lmod_rebuilds_under_environment_modules() {
         r.stdout
     );
     assert!(r.stdout.contains("python/3.11") && r.stdout.contains(&module), "{}", r.stdout);
+}
+
+#[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
+fn jupyter_runs_as_an_lsf_job_and_ctrl_c_kills_it() {
+    use super::jupyter_steps::{status_as, NoJobsLeft, Session};
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let project = "lsf-jupyter";
+    let l = Laptop::new();
+    let _c = cleanup(&l, project);
+    let _q = NoJobsLeft(super::Cluster::get());
+    std::fs::write(l.project.join("requirements.txt"), "hpcinit-demo\n").unwrap();
+    ok(&l.hpcinit(&base(SITE, project, &[]), &[]), "bootstrap");
+    let log = LogWindow::of(&l.c, "HPCINIT_SSHD_LOG_DTU");
+    let mut s = Session::start(
+        &l,
+        &["jupyter", "--site", SITE, "--user", "hpcuser", "--project-name", project, "--no-browser"],
+    );
+    let (url, token) = s.url();
+    // Submitted with bsub to the profile's queue, followed with bjobs, placed from exec_host.
+    let started = s.wait_for("job ", 5);
+    assert!(s.stdout().contains("submitted: 1 CPU, 512M, 00:30:00, queue hpc"), "{}", s.all());
+    let line = s.wait_for(&format!("Jupyter Lab runs on {} (job ", l.c.var("HPCINIT_NODE_NAME")), 5);
+    let id = line.split("(job ").nth(1).unwrap().trim_end_matches(')').trim().to_string();
+    assert_eq!(status_as(None, &url, Some(&token)), "200", "{started}");
+    let (_, out) = on_cluster(&l, SITE, &format!("bjobs -noheader -o 'stat queue exec_host' {id}"));
+    assert_eq!(out.trim_end(), format!("RUN hpc {}", l.c.var("HPCINIT_NODE_NAME")));
+    assert_eq!(log.accepted(), 0, "the session rode the bootstrap's connection: {}", log.text());
+
+    // Ctrl-C: bkill, and the job ends as LSF shows a killed job.
+    let code = s.interrupt(60);
+    assert_eq!(code, 0, "{}", s.all());
+    assert!(s.stdout().contains(&format!("Job {id} cancelled")), "{}", s.all());
+    let last = bjobs_until(&l, &id, "stat", |st| st == "EXIT" || st == "DONE");
+    assert_eq!(last, "EXIT");
 }
