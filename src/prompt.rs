@@ -34,6 +34,9 @@ pub trait Prompter {
     fn confirm(&mut self, question: &str, default: bool, flag: &str) -> Result<bool, PromptError>;
     /// A secret typed once and not echoed (a password, a one-time code, a passphrase).
     fn secret(&mut self, prompt: &str) -> Result<Zeroizing<String>, PromptError>;
+    /// A server's question whose answer is shown as it is typed (keyboard-interactive with echo
+    /// on: Duo's "Passcode or option (1-3):"), with the lines before it (Duo's menu).
+    fn answer(&mut self, prompt: &str) -> Result<Zeroizing<String>, PromptError>;
     /// A new secret, typed twice; empty allowed when `optional`.
     fn new_secret(
         &mut self,

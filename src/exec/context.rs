@@ -254,6 +254,24 @@ impl<'a> Context<'a> {
                     cx.plan.user, cx.plan.display_name, c.auth
                 )
             }
+            RemoteError::DuoRefused { words, .. } => {
+                let what = if words.starts_with("Login timed out") {
+                    "nobody answered the push in time"
+                } else if words.starts_with("Login request denied") {
+                    "the push was denied on the phone"
+                } else if words == crate::remote::PUSH_NOT_APPROVED {
+                    "the push was denied on the phone or not answered in time"
+                } else {
+                    "Duo did not take the passcode"
+                };
+                format!(
+                    "{what}: the second factor, not your password or key. Run the same command again and \
+                     approve the push in Duo Mobile when it arrives (Duo waits about a minute), or type a \
+                     passcode from Duo Mobile or your hardware token at Duo's prompt instead of an option \
+                     number. A push you did not start: deny it and tell {}.",
+                    cx.plan.display_name
+                )
+            }
             RemoteError::HostKeyRejected { .. } => {
                 "the server's key is not the one hpcinit recorded; run hpcinit again to see both fingerprints"
                     .into()

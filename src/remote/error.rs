@@ -15,6 +15,10 @@ pub enum RemoteError {
     Closed { host: String },
     #[error("{host} did not accept the sign-in (tried: {methods})")]
     Denied { host: String, methods: String },
+    /// Duo said no (a denied or unanswered push, a wrong passcode): the second factor, not the
+    /// password. `words` are Duo's own.
+    #[error("Duo refused the sign-in to {host}: {words}")]
+    DuoRefused { host: String, words: String },
     #[error("ssh refused {host}'s host key: it is not the one hpcinit verified")]
     HostKeyRejected { host: String },
     #[error("the connection to {host} failed: {message}")]
@@ -46,7 +50,10 @@ impl RemoteError {
             .unwrap_or("")
             .trim()
             .to_string();
-        if stderr.contains("Could not resolve hostname") {
+        if let Some(words) = duo_refusal(stderr) {
+            // Before "timed out": Duo's "Login timed out." is an unanswered push, not the network.
+            RemoteError::DuoRefused { host, words }
+        } else if stderr.contains("Could not resolve hostname") {
             RemoteError::Resolve { host }
         } else if stderr.contains("Connection refused") {
             RemoteError::Refused { host, port }
@@ -79,6 +86,30 @@ impl RemoteError {
     }
 }
 
+/// Duo's words when a text (ssh's standard error, a keyboard-interactive prompt or its
+/// instructions) holds Duo's refusal: pam_duo passes on what Duo's service says as PAM text
+/// messages, which OpenSSH shows before the next prompt or, at the end, on standard error.
+/// These are the service's status messages for a push denied on the phone, a push nobody
+/// answered, and a passcode that is wrong.
+pub fn duo_refusal(text: &str) -> Option<String> {
+    const WORDS: [&str; 4] = [
+        "Login request denied.",
+        "Login timed out.",
+        "Incorrect passcode. Please try again.",
+        "Invalid passcode, please try again.",
+    ];
+    // A line may carry ssh's `(user@host) ` before the text. A push's outcome outranks a
+    // passcode message that follows it (the empty answers sent after the person gave up).
+    let found: Vec<&str> =
+        text.lines().filter_map(|l| WORDS.iter().find(|w| l.trim_end().ends_with(*w)).copied()).collect();
+    found.iter().rev().find(|w| w.starts_with("Login ")).or(found.last()).map(|w| w.to_string())
+}
+
+/// What hpcinit says when Duo refused without words it could read (libssh2 does not pass on a
+/// keyboard-interactive request without prompts, where sshd puts them).
+pub const PUSH_NOT_APPROVED: &str = "the push (or call) was not approved";
+pub const PASSCODE_NOT_ACCEPTED: &str = "the passcode was not accepted";
+
 /// `Permission denied (publickey,password).` → `publickey,password`.
 fn denied_methods(stderr: &str) -> Option<String> {
     let at = stderr.find("Permission denied (")?;
@@ -89,6 +120,38 @@ fn denied_methods(stderr: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn duo_refusals_are_not_network_timeouts_or_passwords() {
+        // What ssh printed after three pushes were denied (the stand-in pam_duo, OpenSSH 9.2).
+        let denied = "Warning: Permanently added '[127.0.0.1]:2228' (ED25519) to the list of known hosts.\r\nPushed a login request to your device...\r\nLogin request denied.\r\n\r\nhpcuser@127.0.0.1: Permission denied (publickey).\r\n";
+        match RemoteError::from_ssh_stderr(denied, "h", 22) {
+            RemoteError::DuoRefused { words, .. } => assert_eq!(words, "Login request denied."),
+            e => panic!("{e:?}"),
+        }
+        match RemoteError::from_ssh_stderr(
+            "Pushed a login request to your device...\nLogin timed out.\n",
+            "h",
+            22,
+        ) {
+            RemoteError::DuoRefused { words, .. } => assert_eq!(words, "Login timed out."),
+            e => panic!("{e:?}"),
+        }
+        assert_eq!(
+            duo_refusal("(u@h) Login request denied.\nDuo two-factor login for u"),
+            Some("Login request denied.".into())
+        );
+        assert_eq!(duo_refusal("Pushed a login request to your device...\nSuccess. Logging you in..."), None);
+        assert_eq!(
+            duo_refusal("Login request denied.\nInvalid passcode, please try again.\n"),
+            Some("Login request denied.".into()),
+            "the push's outcome, not the empty answers after it"
+        );
+        assert!(matches!(
+            RemoteError::from_ssh_stderr("ssh: connect to host h port 22: Connection timed out\n", "h", 22),
+            RemoteError::Timeout { .. }
+        ));
+    }
 
     #[test]
     fn classifies_openssh_messages() {

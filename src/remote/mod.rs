@@ -16,7 +16,7 @@ mod shell_session;
 mod ssh2_session;
 mod ssh2_tunnel;
 
-pub use error::RemoteError;
+pub use error::{RemoteError, PASSCODE_NOT_ACCEPTED, PUSH_NOT_APPROVED};
 pub use openssh::OpenSsh;
 pub use output::RemoteOutput;
 pub use remote::{Forward, KeyQuery, Remote, RsyncShell, Upload};

@@ -187,10 +187,29 @@ impl Ssh2Session {
                     self.try_key(s, prompter)?;
                 }
                 "keyboard-interactive" => {
-                    let mut kbd = Kbd { prompter: &mut *prompter, failed: None };
+                    let mut kbd = Kbd { prompter: &mut *prompter, failed: None, refused: None, duo: None };
+                    // No timeout of hpcinit's own while the server decides: a Duo push waits for
+                    // the phone (Duo gives up after about a minute; sshd's LoginGraceTime bounds
+                    // the whole sign-in).
+                    s.set_timeout(0);
                     let _ = s.userauth_keyboard_interactive(&self.user, &mut kbd);
+                    s.set_timeout(TIMEOUT.as_millis() as u32);
                     if let Some(e) = kbd.failed {
                         return Err(e.into());
+                    }
+                    if !s.authenticated() {
+                        // Duo's words, or (where the server sent them in a request without
+                        // prompts, which libssh2 does not pass on) what was answered to Duo.
+                        let words = kbd.refused.or(kbd.duo.map(|push| {
+                            if push {
+                                super::error::PUSH_NOT_APPROVED.to_string()
+                            } else {
+                                super::error::PASSCODE_NOT_ACCEPTED.to_string()
+                            }
+                        }));
+                        if let Some(words) = words {
+                            return Err(RemoteError::DuoRefused { host: self.host.clone(), words });
+                        }
                     }
                 }
                 _ => {
@@ -214,10 +233,17 @@ impl Ssh2Session {
     }
 }
 
-/// Keyboard-interactive prompts (password, one-time code, Duo) asked through the prompter.
+/// Keyboard-interactive prompts (password, one-time code, Duo) asked through the prompter: a
+/// prompt with echo on (Duo's menu) is answered in the clear, as the server asks. Once Duo has
+/// said no (a denied or unanswered push: its words come before the next prompt, or as the
+/// instructions of the last request), nothing more is asked or sent: the empty answers end the
+/// server's retries, and the run reports Duo's words.
 struct Kbd<'a> {
     prompter: &'a mut dyn Prompter,
     failed: Option<PromptError>,
+    refused: Option<String>,
+    /// Duo's menu was answered: with an option (a push or a call: `true`) or a passcode.
+    duo: Option<bool>,
 }
 
 impl KeyboardInteractivePrompt for Kbd<'_> {
@@ -225,14 +251,27 @@ impl KeyboardInteractivePrompt for Kbd<'_> {
         if !instructions.trim().is_empty() {
             self.prompter.show(instructions.trim_end());
         }
+        let decisive = |w: &str| w.starts_with("Login ");
+        if let Some(w) = super::error::duo_refusal(instructions).filter(|w| decisive(w)) {
+            self.refused = Some(w);
+        }
         let mut answers = Vec::new();
         for p in prompts {
-            if self.failed.is_some() {
+            if let Some(w) = super::error::duo_refusal(&p.text).filter(|w| decisive(w)) {
+                self.refused = Some(w);
+            }
+            if self.failed.is_some() || self.refused.is_some() {
                 answers.push(String::new());
                 continue;
             }
-            match self.prompter.secret(&p.text) {
-                Ok(a) => answers.push(a.to_string()),
+            let asked = if p.echo { self.prompter.answer(&p.text) } else { self.prompter.secret(&p.text) };
+            match asked {
+                Ok(a) => {
+                    if p.text.contains("Passcode or option") {
+                        self.duo = Some(a.trim().len() <= 1);
+                    }
+                    answers.push(a.to_string())
+                }
                 Err(e) => {
                     self.failed = Some(e);
                     answers.push(String::new());

@@ -92,6 +92,32 @@ impl Prompter for SystemPrompter {
             .map_err(interrupted)
     }
 
+    fn answer(&mut self, prompt: &str) -> Result<Zeroizing<String>, PromptError> {
+        if let Some(program) = self.use_askpass().cloned() {
+            return self.askpass(&program, prompt);
+        }
+        let (before, last) = match prompt.trim_end().rsplit_once('\n') {
+            Some((b, l)) => (b, l),
+            None => ("", prompt.trim_end()),
+        };
+        let last = last.trim_end_matches([':', ' ']);
+        if !self.terminal {
+            return Err(PromptError::NoTerminal {
+                what: last.into(),
+                flag: "--transport ssh (OpenSSH asks through SSH_ASKPASS)".into(),
+            });
+        }
+        if !before.trim().is_empty() {
+            self.show(before.trim_end());
+        }
+        dialoguer::Input::<String>::new()
+            .with_prompt(last)
+            .allow_empty(true)
+            .interact_text()
+            .map(|a| Zeroizing::new(a.trim().to_string()))
+            .map_err(interrupted)
+    }
+
     fn new_secret(
         &mut self,
         prompt: &str,
@@ -194,6 +220,10 @@ impl Prompter for ScriptedPrompter {
     fn secret(&mut self, prompt: &str) -> Result<Zeroizing<String>, PromptError> {
         self.asked.push(prompt.into());
         self.secrets.pop_front().map(Zeroizing::new).ok_or(PromptError::Interrupted)
+    }
+    /// Answers from the same list as secrets (what a person types at a server's prompt).
+    fn answer(&mut self, prompt: &str) -> Result<Zeroizing<String>, PromptError> {
+        self.secret(prompt)
     }
     fn new_secret(
         &mut self,

@@ -21,6 +21,8 @@ stop "$D/run/sshd-gateway.pid"
 stop "$D/run/sshd-gateway-mfa.pid"
 stop "$D/run/sshd-chain.pid"
 stop "$D/run/sshd-dtu.pid"
+stop "$D/run/sshd-duo.pid"
+stop "$D/run/sshd-duo-key.pid"
 stop "$D/run/sshd-node.pid"
 rm -rf /run/hpcinit-test-chain
 stop "$D/slurm/slurmd.pid"

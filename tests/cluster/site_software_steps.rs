@@ -227,3 +227,253 @@ fn jupyter_runs_as_an_lsf_job_and_ctrl_c_kills_it() {
     let last = bjobs_until(&l, &id, "stat", |st| st == "EXIT" || st == "DONE");
     assert_eq!(last, "EXIT");
 }
+
+// --- Duo (the stand-in pam_duo) -----------------------------------------------------------------
+
+/// What the phone does with the next pushes (the stand-in's `push` file), back to "approve 1"
+/// when dropped; and the stand-in's decisions from now on.
+struct Phone {
+    state: std::path::PathBuf,
+    start: usize,
+}
+
+impl Phone {
+    fn will(l: &Laptop, answer: &str) -> Phone {
+        let state = std::path::PathBuf::from(l.c.var("HPCINIT_DUO_STATE"));
+        std::fs::write(state.join("push"), format!("{answer}\n")).unwrap();
+        let start = std::fs::read(state.join("log")).map(|b| b.len()).unwrap_or(0);
+        Phone { state, start }
+    }
+
+    /// The decisions since `will`: "push approve hpcuser", "passcode ok hpcuser", …
+    fn decisions(&self) -> Vec<String> {
+        let b = std::fs::read(self.state.join("log")).unwrap_or_default();
+        String::from_utf8_lossy(&b[self.start.min(b.len())..]).lines().map(String::from).collect()
+    }
+
+    /// A fresh passcode, as Duo Mobile shows one.
+    fn passcode(&self) -> String {
+        let code = format!("{:06}", std::process::id() % 1_000_000);
+        let mut f = std::fs::OpenOptions::new().append(true).open(self.state.join("passcodes")).unwrap();
+        std::io::Write::write_all(&mut f, format!("{code}\n").as_bytes()).unwrap();
+        code
+    }
+}
+
+impl Drop for Phone {
+    fn drop(&mut self) {
+        let _ = std::fs::write(self.state.join("push"), "approve 1\n");
+    }
+}
+
+/// Appends the laptop's public key to the test user's authorized_keys once it exists, after
+/// `delay`: the portal of a key-only site.
+fn register_later(l: &Laptop, delay: Duration) -> std::thread::JoinHandle<()> {
+    let public = l.path(".ssh/id_ed25519_hpcinit.pub");
+    let file = l.c.dir.join("home/hpcuser/.ssh/authorized_keys");
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        while !public.exists() && start.elapsed() < Duration::from_secs(30) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::thread::sleep(delay);
+        let key = std::fs::read_to_string(&public).unwrap();
+        let mut f = std::fs::OpenOptions::new().append(true).open(file).unwrap();
+        std::io::Write::write_all(&mut f, key.as_bytes()).unwrap();
+    })
+}
+
+#[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
+fn duo_password_then_push_bootstraps_with_one_push_on_both_transports() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    for transport in ["ssh", "ssh2"] {
+        let project = format!("duo-{transport}");
+        let l = Laptop::new();
+        let _c = cleanup(&l, &project);
+        std::fs::write(l.project.join("requirements.txt"), "hpcinit-demo\n").unwrap();
+        let phone = Phone::will(&l, "approve 1");
+        let log = LogWindow::of(&l.c, "HPCINIT_SSHD_LOG_DUO");
+        let r = l.hpcinit(&base("sandbox-duo", &project, &["--check-job", "--transport", transport]), &[]);
+        ok(&r, &format!("password + Duo push, --transport {transport}"));
+        assert!(r.stdout.contains("wrote `hpcinit-check ok "), "{}", r.stdout);
+        assert_eq!(phone.decisions(), ["push approve hpcuser"], "one push for the whole run ({transport})");
+        assert_eq!(log.accepted(), 1, "one sign-in ({transport}): {}", log.text());
+        // Asked twice, once per factor: the password, then Duo's menu (its first line here).
+        assert_eq!(
+            l.prompts(),
+            [
+                if transport == "ssh" {
+                    "hpcuser@sandbox-duo's password: "
+                } else {
+                    "hpcuser@127.0.0.1's password: "
+                },
+                if transport == "ssh" {
+                    "(hpcuser@sandbox-duo) Duo two-factor login for hpcuser"
+                } else {
+                    "Duo two-factor login for hpcuser"
+                },
+            ],
+            "{transport}"
+        );
+    }
+}
+
+#[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
+fn duo_key_site_registers_through_the_portal_then_signs_in_with_the_key_and_one_passcode() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    for transport in ["ssh", "ssh2"] {
+        let project = format!("duo-key-{transport}");
+        let l = Laptop::new();
+        let _c = cleanup(&l, &project);
+        std::fs::write(l.project.join("requirements.txt"), "hpcinit-demo\n").unwrap();
+        let phone = Phone::will(&l, "deny 1");
+        let code = phone.passcode();
+        let log = LogWindow::of(&l.c, "HPCINIT_SSHD_LOG_DUO_KEY");
+        let later = register_later(&l, Duration::from_secs(2));
+        let extra = ["--check-job", "--wait-for-key", "60", "--key-poll", "1", "--transport", transport];
+        let r = l.hpcinit(&base("sandbox-duo-key", &project, &extra), &[("HPCINIT_ASKPASS_DUO", &code)]);
+        later.join().unwrap();
+        ok(&r, &format!("key + Duo passcode, --transport {transport}"));
+        assert!(r.stdout.contains("accepts the key"), "{}", r.stdout);
+        assert!(r.stdout.contains("wrote `hpcinit-check ok "), "{}", r.stdout);
+        assert_eq!(phone.decisions(), ["passcode ok hpcuser"], "one passcode, no push ({transport})");
+        assert_eq!(log.accepted(), 1, "one sign-in ({transport}): {}", log.text());
+        assert_eq!(l.prompts().len(), 1, "only Duo asked, no password ({transport}): {:?}", l.prompts());
+        let used = std::fs::read_to_string(l.c.dir.join("duo/passcodes")).unwrap();
+        assert!(!used.lines().any(|c| c == code), "a passcode is used once");
+    }
+}
+
+#[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
+fn a_denied_or_unanswered_push_stops_the_run_with_duos_words_and_writes_nothing() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // sandbox-duo asks once per attempt (pam_duo's `prompts = 1`): Duo's words come as the
+    // instructions of a last request, which OpenSSH prints on standard error. sandbox-duo-key
+    // asks up to 3 times (the default): they come before the next prompt.
+    for (site, transport, phone_does, words, why) in [
+        ("sandbox-duo", "ssh", "deny 1", "Login request denied.", "the push was denied on the phone"),
+        // libssh2 does not pass on a request without prompts: hpcinit says what it knows.
+        (
+            "sandbox-duo",
+            "ssh2",
+            "deny 1",
+            "the push (or call) was not approved",
+            "the push was denied on the phone or not answered in time",
+        ),
+        ("sandbox-duo-key", "ssh2", "ignore 2", "Login timed out.", "nobody answered the push in time"),
+    ] {
+        let project = "duo-denied";
+        let l = Laptop::new();
+        let _c = cleanup(&l, project);
+        let phone = Phone::will(&l, phone_does);
+        let log = LogWindow::of(
+            &l.c,
+            if site == "sandbox-duo" { "HPCINIT_SSHD_LOG_DUO" } else { "HPCINIT_SSHD_LOG_DUO_KEY" },
+        );
+        let portal = site == "sandbox-duo-key";
+        let later = portal.then(|| register_later(&l, Duration::ZERO));
+        let mut extra = vec!["--transport", transport];
+        if portal {
+            extra.extend(["--wait-for-key", "60", "--key-poll", "1"]);
+        }
+        // A person who answers Duo once (`1`, a push) and, told no, gives up.
+        let r = l.hpcinit(&base(site, project, &extra), &[("HPCINIT_ASKPASS_DUO_ONCE", "1")]);
+        if let Some(t) = later {
+            t.join().unwrap();
+        }
+        assert_eq!(r.code, 1, "{transport}: {}\n{}", r.stdout, r.stderr);
+        assert!(
+            r.stderr.contains(&format!("error: Duo refused the sign-in to 127.0.0.1: {words}")),
+            "{transport}: {}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.contains(&format!("hint: {why}: the second factor, not your password")),
+            "{}",
+            r.stderr
+        );
+        assert!(r.stderr.contains("in step: Sign in once"), "{}", r.stderr);
+        assert!(!r.stderr.contains("did not accept") && !r.stderr.contains("timed out)"), "{}", r.stderr);
+        // One push; after Duo's no, nothing more was asked or sent for it (the stand-in logs an
+        // empty answer as "invalid").
+        let pushes = phone.decisions().iter().filter(|d| d.starts_with("push ")).count();
+        assert_eq!(pushes, 1, "{transport}: {:?}", phone.decisions());
+        assert_eq!(log.accepted(), 0, "{}", log.text());
+        // Nothing on the cluster: no key, no directories, no environment.
+        let home = remote_home(&l);
+        let public = std::fs::read_to_string(l.path(".ssh/id_ed25519_hpcinit.pub")).unwrap();
+        let keys = std::fs::read_to_string(home.join(".ssh/authorized_keys")).unwrap();
+        assert!(
+            portal || !keys.contains(public.split_whitespace().nth(1).unwrap()),
+            "the key was not installed"
+        );
+        assert!(!home.join(format!("venvs/{project}")).exists());
+        assert!(!home.join(format!("sbatch/{project}.sh")).exists());
+    }
+}
+
+#[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
+fn a_push_approved_after_25_seconds_is_waited_for_on_both_transports() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    for transport in ["ssh", "ssh2"] {
+        let l = Laptop::new();
+        let phone = Phone::will(&l, "approve 25");
+        let started = Instant::now();
+        let r = l.hpcinit(&super::ssh_steps::args("sandbox-duo", &["--transport", transport]), &[]);
+        ok(&r, &format!("a slow phone, --transport {transport}"));
+        assert!(started.elapsed() >= Duration::from_secs(25));
+        assert_eq!(phone.decisions(), ["push approve hpcuser"]);
+    }
+}
+
+#[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
+fn in_a_terminal_the_ssh2_transport_shows_duos_menu_and_echoes_the_answer() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let l = Laptop::new();
+    let phone = Phone::will(&l, "approve 1");
+    // No SSH_ASKPASS: hpcinit's own prompter asks on the terminal.
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hpcinit"));
+    cmd.args(super::ssh_steps::args("sandbox-duo", &["--transport", "ssh2"]))
+        .current_dir(&l.project)
+        .env_clear()
+        .env("HOME", l.home.path())
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TERM", "xterm")
+        .env("NO_COLOR", "1")
+        .env("USER", "student")
+        .env("HPCINIT_CLUSTER_DIR", &l.c.dir);
+    let mut p = rexpect::session::spawn_command(cmd, Some(60_000)).expect("a pseudo-terminal");
+    let answer = |p: &mut rexpect::session::PtySession, want: &str, keys: &str| {
+        p.exp_string(want).unwrap_or_else(|e| panic!("waiting for {want:?}: {e}"));
+        std::thread::sleep(Duration::from_millis(400));
+        for k in keys.chars() {
+            p.send(&k.to_string()).unwrap();
+            p.flush().unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    answer(&mut p, "@127.0.0.1's password:", &format!("{}\r", l.c.var("HPCINIT_TEST_PASSWORD")));
+    // Duo's whole menu, then its question, and what is typed shows (echo on, as pam_duo asks).
+    for line in [
+        "Duo two-factor login for hpcuser",
+        "Enter a passcode or select one of the following options:",
+        " 1. Duo Push to My phone (iOS)",
+    ] {
+        p.exp_string(line).unwrap_or_else(|e| panic!("waiting for {line:?}: {e}"));
+    }
+    answer(&mut p, "Passcode or option (1-1): ", "1");
+    p.exp_string("1").expect("the answer is echoed");
+    std::thread::sleep(Duration::from_millis(200));
+    p.send("\r").unwrap();
+    p.flush().unwrap();
+    let rest = p.exp_eof().expect("the run ends");
+    let status = p.process().wait().unwrap();
+    assert!(matches!(status, rexpect::process::WaitStatus::Exited(_, 0)), "{status:?}\n{rest}");
+    assert!(rest.contains("SSH is ready"), "{rest}");
+    assert_eq!(phone.decisions(), ["push approve hpcuser"]);
+}

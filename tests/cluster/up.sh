@@ -18,6 +18,9 @@
 #     Tcl Environment Modules (Debian's environment-modules, unpacked: it conflicts with lmod)
 #     with `python3/<x.y.z>` names, and a STAND-IN for LSF 10.1's commands (lsf.py: bsub, bjobs,
 #     bkill, bqueues as LSF's documentation shows them) whose jobs run on this Slurm;
+#   - sshd "duo" on 127.0.0.1:$DUO_PORT (password or key, then Duo) and "duo-key" on
+#     127.0.0.1:$DUO_KEY_PORT (key, then Duo): Duo asked by a STAND-IN PAM module
+#     (pam_duo_standin.c, built here) that asks what pam_duo asks and answers pushes from a file;
 #   - a desk namespace ($DESK_NS) that reaches the login node (10.232.9.1:$PLAIN_PORT) and
 #     nothing else: the laptop that must go through the login node to reach a compute node.
 # Every config, key, socket and log lives under $HPCINIT_CLUSTER_DIR (default
@@ -36,6 +39,8 @@ GW_PORT=${HPCINIT_GATEWAY_PORT:-2224}
 CHAIN_PORT=${HPCINIT_CHAIN_PORT:-2225}
 GW_MFA_PORT=${HPCINIT_GATEWAY_MFA_PORT:-2226}
 DTU_PORT=${HPCINIT_DTU_PORT:-2227}
+DUO_PORT=${HPCINIT_DUO_PORT:-2228}
+DUO_KEY_PORT=${HPCINIT_DUO_KEY_PORT:-2229}
 # The laptop behind a gateway: a network namespace whose one link reaches the gateway's
 # address; the login node (the plain sshd, on this machine's loopback) is out of its reach.
 LAPTOP_NS=${HPCINIT_LAPTOP_NS:-hpcinit-laptop}
@@ -66,7 +71,7 @@ touch "$added"
 note() { grep -qxF "$1" "$added" || echo "$1" >>"$added"; }
 
 # --- packages -------------------------------------------------------------------------------
-pkgs=(openssh-server openssh-client rsync lmod slurm-wlm munge libpam-oath oathtool python3-venv python3-virtualenv iproute2 libpam-slurm-adopt tcl8.6)
+pkgs=(openssh-server openssh-client rsync lmod slurm-wlm munge libpam-oath oathtool python3-venv python3-virtualenv iproute2 libpam-slurm-adopt tcl8.6 gcc libc6-dev libpam0g-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -467,6 +472,67 @@ EOF
 note "file $pam"
 
 /usr/sbin/sshd -t -f "$D/sshd/chain.conf" || die "chain sshd config rejected"
+
+# --- Duo (a STAND-IN for pam_duo: tests/cluster/pam_duo_standin.c) -------------------------------
+# Two logins that ask what Duo's PAM module asks, one echo-on prompt with Duo's menu, and decide
+# as Duo's service would from $D/duo/push (`approve SECONDS`, `deny SECONDS`, `ignore`) and
+# $D/duo/passcodes:
+#   "duo"     on 127.0.0.1:$DUO_PORT: a password or a key, then Duo (the chain node's two SSH
+#             methods: the Alliance and IU way), one Duo prompt per attempt (pam_duo's
+#             `prompts = 1`);
+#   "duo-key" on 127.0.0.1:$DUO_KEY_PORT: a key, then Duo (`publickey,keyboard-interactive`),
+#             Duo's three-option menu (push, phone call, SMS), asked up to 3 times in one attempt
+#             (pam_duo's default `prompts`).
+mkdir -p "$D/duo"
+duo_so="$D/duo/pam_hpcinit_duo.so"
+if [ ! -f "$duo_so" ] || [ "$here/pam_duo_standin.c" -nt "$duo_so" ]; then
+  gcc -O2 -Wall -Werror -fPIC -shared -o "$duo_so" "$here/pam_duo_standin.c" -lpam \
+    || die "could not build the Duo stand-in PAM module"
+fi
+[ -f "$D/duo/push" ] || echo "approve 1" >"$D/duo/push"
+touch "$D/duo/passcodes" "$D/duo/log"
+chmod 700 "$D/duo"
+sed -e "s/^Port .*/Port $DUO_PORT/" -e "s|sshd-chain.pid|sshd-duo.pid|" \
+  -e "s/^# Password or key, then a one-time code.*/# A password or a key, then Duo (the stand-in PAM module)./" \
+  "$D/sshd/chain.conf" >"$D/sshd/duo.conf"
+ln -sfn /usr/sbin/sshd "$D/sshd/hpcinit-sshd-duo"
+pam=/etc/pam.d/hpcinit-sshd-duo
+cat >"$pam" <<EOF
+# hpcinit test cluster (tests/cluster/up.sh): the first factor (password) in the password
+# method, Duo (the stand-in) in keyboard-interactive. Removed by down.sh.
+auth     [success=3 default=ignore] pam_exec.so quiet $chain second
+auth     requisite pam_unix.so
+auth     [success=done default=die] pam_exec.so quiet $chain first
+auth     requisite pam_deny.so
+auth     required  $duo_so state=$D/duo prompts=1 menu=1
+account  required  pam_unix.so
+session  required  pam_permit.so
+password required  pam_deny.so
+EOF
+note "file $pam"
+cat >"$D/sshd/duo-key.conf" <<EOF
+# A registered key, then Duo (the stand-in PAM module) in keyboard-interactive.
+Port $DUO_KEY_PORT
+PidFile $D/run/sshd-duo-key.pid
+$common
+UsePAM yes
+PasswordAuthentication no
+KbdInteractiveAuthentication yes
+PubkeyAuthentication yes
+AuthenticationMethods publickey,keyboard-interactive
+EOF
+ln -sfn /usr/sbin/sshd "$D/sshd/hpcinit-sshd-duo-key"
+pam=/etc/pam.d/hpcinit-sshd-duo-key
+cat >"$pam" <<EOF
+# hpcinit test cluster (tests/cluster/up.sh): Duo (the stand-in) after the key. Removed by down.sh.
+auth     required  $duo_so state=$D/duo prompts=3 menu=3
+account  required  pam_unix.so
+session  required  pam_permit.so
+password required  pam_deny.so
+EOF
+note "file $pam"
+/usr/sbin/sshd -t -f "$D/sshd/duo.conf" || die "duo sshd config rejected"
+/usr/sbin/sshd -t -f "$D/sshd/duo-key.conf" || die "duo-key sshd config rejected"
 # The same gateway asking its own one-time code (password, then TOTP, through the mfa PAM
 # service: the program's name picks it).
 sed -e "s/^Port .*/Port $GW_MFA_PORT/" -e "s|sshd-gateway.pid|sshd-gateway-mfa.pid|" \
@@ -483,6 +549,10 @@ alive "$D/run/sshd-plain.pid" || /usr/sbin/sshd -f "$D/sshd/plain.conf" -E "$D/l
 /usr/sbin/sshd -t -f "$D/sshd/dtu.conf" || die "dtu sshd config rejected"
 alive "$D/run/sshd-dtu.pid" || /usr/sbin/sshd -f "$D/sshd/dtu.conf" -E "$D/logs/sshd-dtu.log" \
   || die "sshd (dtu, port $DTU_PORT) did not start: $(tail -2 "$D/logs/sshd-dtu.log")"
+alive "$D/run/sshd-duo.pid" || "$D/sshd/hpcinit-sshd-duo" -f "$D/sshd/duo.conf" -E "$D/logs/sshd-duo.log" \
+  || die "sshd (duo, port $DUO_PORT) did not start: $(tail -2 "$D/logs/sshd-duo.log")"
+alive "$D/run/sshd-duo-key.pid" || "$D/sshd/hpcinit-sshd-duo-key" -f "$D/sshd/duo-key.conf" -E "$D/logs/sshd-duo-key.log" \
+  || die "sshd (duo-key, port $DUO_KEY_PORT) did not start: $(tail -2 "$D/logs/sshd-duo-key.log")"
 alive "$D/run/sshd-chain.pid" || "$D/sshd/hpcinit-sshd-chain" -f "$D/sshd/chain.conf" -E "$D/logs/sshd-chain.log" \
   || die "sshd (chain, port $CHAIN_PORT) did not start: $(tail -2 "$D/logs/sshd-chain.log")"
 alive "$D/run/sshd-gateway-mfa.pid" || "$D/sshd/hpcinit-sshd-mfa" -f "$D/sshd/gateway-mfa.conf" -E "$D/logs/sshd-gateway-mfa.log" \
@@ -504,6 +574,8 @@ sshd_ready() { # pidfile port
 }
 wait_for 10 "sshd (plain, port $PLAIN_PORT; see $D/logs/sshd-plain.log)" sshd_ready "$D/run/sshd-plain.pid" "$PLAIN_PORT"
 wait_for 10 "sshd (dtu, port $DTU_PORT; see $D/logs/sshd-dtu.log)" sshd_ready "$D/run/sshd-dtu.pid" "$DTU_PORT"
+wait_for 10 "sshd (duo, port $DUO_PORT; see $D/logs/sshd-duo.log)" sshd_ready "$D/run/sshd-duo.pid" "$DUO_PORT"
+wait_for 10 "sshd (duo-key, port $DUO_KEY_PORT; see $D/logs/sshd-duo-key.log)" sshd_ready "$D/run/sshd-duo-key.pid" "$DUO_KEY_PORT"
 wait_for 10 "sshd (mfa, port $MFA_PORT; see $D/logs/sshd-mfa.log)" sshd_ready "$D/run/sshd-mfa.pid" "$MFA_PORT"
 wait_for 10 "sshd (chain, port $CHAIN_PORT; see $D/logs/sshd-chain.log)" sshd_ready "$D/run/sshd-chain.pid" "$CHAIN_PORT"
 wait_for 10 "sshd (gateway; see $D/logs/sshd-gateway.log)" ip netns exec "$LAPTOP_NS" bash -c \
@@ -552,6 +624,11 @@ HPCINIT_DTU_PORT=$DTU_PORT
 HPCINIT_SSHD_LOG_DTU=$D/logs/sshd-dtu.log
 HPCINIT_MODULE_DTU=python3/$pyver
 HPCINIT_LSF_MAIL=$D/lsf/mail
+HPCINIT_DUO_PORT=$DUO_PORT
+HPCINIT_DUO_KEY_PORT=$DUO_KEY_PORT
+HPCINIT_SSHD_LOG_DUO=$D/logs/sshd-duo.log
+HPCINIT_SSHD_LOG_DUO_KEY=$D/logs/sshd-duo-key.log
+HPCINIT_DUO_STATE=$D/duo
 EOF
 chmod 644 "$D/cluster.env"
 echo "cluster: up in $(( ($(date +%s%N) - start_ns) / 1000000 )) ms (sshd 127.0.0.1:$PLAIN_PORT password/key, 127.0.0.1:$MFA_PORT password+TOTP; Slurm; Lmod) — $D"
