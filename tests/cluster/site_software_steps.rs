@@ -477,3 +477,103 @@ fn in_a_terminal_the_ssh2_transport_shows_duos_menu_and_echoes_the_answer() {
     assert!(rest.contains("SSH is ready"), "{rest}");
     assert_eq!(phone.decisions(), ["push approve hpcuser"]);
 }
+
+// --- Olivia's container wrapper (a stand-in) ----------------------------------------------------
+
+#[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
+fn olivia_builds_with_pip_containerize_where_native_pip_is_refused_and_the_job_runs_it() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let project = "olivia-first";
+    let l = Laptop::new();
+    let _c = cleanup(&l, project);
+    std::fs::write(l.project.join("requirements.txt"), "hpcinit-demo\n").unwrap();
+    std::fs::write(
+        l.project.join("main.py"),
+        "import os, hpcinit_demo\nprint('main.py ran with hpcinit_demo', hpcinit_demo.VERSION, 'in', os.environ.get('HPCINIT_CONTAINER_PREFIX', 'no container'))\n",
+    )
+    .unwrap();
+    let log = LogWindow::of(&l.c, "HPCINIT_SSHD_LOG_OLIVIA");
+    let r = l.hpcinit(&base("sandbox-olivia", project, &["--check-job"]), &[]);
+    ok(&r, "bootstrap with --check-job on the Olivia-shaped login");
+    assert_eq!(log.accepted(), 1, "one sign-in: {}", log.text());
+    assert!(r.stdout.contains("Python from no module: the container brings its own Python"), "{}", r.stdout);
+    assert!(r.stdout.contains("wrote `hpcinit-check ok "), "{}", r.stdout);
+    let lock = std::fs::read_to_string(l.project.join("hpcinit.lock")).unwrap();
+    assert!(lock.contains("kind: container-wrapper") && lock.contains("- hpcinit-demo==1.0"), "{lock}");
+
+    // Olivia's rule holds on this login: pip and venv refused outside the container.
+    let (rc, out) = on_cluster(&l, "sandbox-olivia", "pip install hpcinit-extra");
+    assert!(rc != 0 && out.contains("native pip and venv installs are not allowed"), "{out}");
+    let (rc, out) = on_cluster(&l, "sandbox-olivia", "python3 -m venv /tmp/not-allowed");
+    assert!(rc != 0 && out.contains("not allowed"), "{out}");
+    // What hpcinit built is pip-containerize's: wrappers in bin/ that run inside the installation.
+    let (rc, out) = on_cluster(
+        &l,
+        "sandbox-olivia",
+        &format!("head -2 ~/venvs/{project}/bin/python; ~/venvs/{project}/bin/python -c 'import sys; print(sys.prefix != sys.base_prefix)'"),
+    );
+    assert_eq!(rc, 0, "{out}");
+    assert!(out.contains("pip-containerize") && out.trim_end().ends_with("True"), "{out}");
+
+    // The template's job, submitted as the run says, runs main.py with the container's Python.
+    let (rc, id) =
+        on_cluster(&l, "sandbox-olivia", &format!("cd ~ && sbatch --parsable --wait ~/sbatch/{project}.sh"));
+    assert_eq!(rc, 0, "{id}");
+    let id = id.lines().last().unwrap().trim().to_string();
+    let out =
+        std::fs::read_to_string(remote_home(&l).join(format!("scratch/logs/{project}-{id}.out"))).unwrap();
+    assert!(
+        out.contains("main.py ran with hpcinit_demo 1.0 in /tmp/hpcinit-cluster/home/hpcuser/venvs/"),
+        "{out}"
+    );
+}
+
+#[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
+fn a_lock_moves_from_lmod_to_the_container_wrapper_and_back() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let l = Laptop::new();
+    let (a, b, c) = ("lock-to-olivia-a", "lock-to-olivia-b", "lock-from-olivia");
+    let (_ca, _cb, _cc) = (cleanup(&l, a), cleanup(&l, b), cleanup(&l, c));
+    std::fs::write(l.project.join("requirements.txt"), "hpcinit-demo\nhpcinit-extra\n").unwrap();
+    let lock_path = l.project.join("hpcinit.lock");
+    ok(&l.hpcinit(&base("sandbox", a, &[]), &[]), "bootstrap on the Lmod node");
+    let lmod_lock = std::fs::read_to_string(&lock_path).unwrap();
+
+    // Onto Olivia: the pins go to pip-containerize; the same versions import in the container.
+    let log = LogWindow::of(&l.c, "HPCINIT_SSHD_LOG_OLIVIA");
+    let r = l.hpcinit(&base("sandbox-olivia", b, &[]), &[]);
+    ok(&r, "rebuild from the lock with pip-containerize");
+    assert!(r.stdout.contains("Reproduced:    hpcinit.lock from Sandbox"), "{}", r.stdout);
+    assert_eq!(log.accepted(), 1, "{}", log.text());
+    assert_eq!(std::fs::read_to_string(&lock_path).unwrap(), lmod_lock, "the lock stays Sandbox's");
+    let code = "import hpcinit_demo, hpcinit_extra; print(hpcinit_demo.VERSION, hpcinit_extra.VALUE)";
+    let (rc, out) = on_cluster(&l, "sandbox-olivia", &format!("~/venvs/{b}/bin/python -c '{code}'"));
+    assert_eq!((rc, out.lines().last().unwrap_or_default()), (0, "1.0 42"), "{out}");
+
+    // hpcinit diff: the same packages; what differs is how each site builds them.
+    let r = l.hpcinit(&["diff", "--site", "sandbox", "--site", "sandbox-olivia"], &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("the same 2 package versions"), "{}", r.stdout);
+    assert!(r.stdout.contains("hpc-container-wrapper") && r.stdout.contains("python/3.11"), "{}", r.stdout);
+
+    // And back: a lock made on Olivia rebuilds on the Lmod node.
+    std::fs::remove_file(&lock_path).unwrap();
+    ok(&l.hpcinit(&base("sandbox-olivia", b, &[]), &[]), "the lock written on Olivia");
+    let olivia_lock = std::fs::read_to_string(&lock_path).unwrap();
+    assert!(
+        olivia_lock.contains("site: sandbox-olivia") && olivia_lock.contains("kind: container-wrapper"),
+        "{olivia_lock}"
+    );
+    let r = l.hpcinit(&base("sandbox", c, &[]), &[]);
+    ok(&r, "rebuild the Olivia lock under Lmod");
+    assert!(r.stdout.contains("Reproduced:    hpcinit.lock from Sandbox Olivia"), "{}", r.stdout);
+    assert!(r.stdout.contains("2 of 2 pinned versions exactly"), "{}", r.stdout);
+    let (rc, out) = on_cluster(
+        &l,
+        "sandbox",
+        &format!("module purge && module load StdEnv/2023 python/3.11 && ~/venvs/{c}/bin/python -c '{code}'"),
+    );
+    assert_eq!((rc, out.lines().last().unwrap_or_default()), (0, "1.0 42"), "{out}");
+}

@@ -21,6 +21,9 @@
 #   - sshd "duo" on 127.0.0.1:$DUO_PORT (password or key, then Duo) and "duo-key" on
 #     127.0.0.1:$DUO_KEY_PORT (key, then Duo): Duo asked by a STAND-IN PAM module
 #     (pam_duo_standin.c, built here) that asks what pam_duo asks and answers pushes from a file;
+#   - sshd "olivia" on 127.0.0.1:$OLIVIA_PORT: the plain node's sign-in, and in its shells Olivia's
+#     NRIS module stacks, native pip refused, and a STAND-IN for hpc-container-wrapper's
+#     pip-containerize (container-wrapper/) behind its module;
 #   - a desk namespace ($DESK_NS) that reaches the login node (10.232.9.1:$PLAIN_PORT) and
 #     nothing else: the laptop that must go through the login node to reach a compute node.
 # Every config, key, socket and log lives under $HPCINIT_CLUSTER_DIR (default
@@ -41,6 +44,7 @@ GW_MFA_PORT=${HPCINIT_GATEWAY_MFA_PORT:-2226}
 DTU_PORT=${HPCINIT_DTU_PORT:-2227}
 DUO_PORT=${HPCINIT_DUO_PORT:-2228}
 DUO_KEY_PORT=${HPCINIT_DUO_KEY_PORT:-2229}
+OLIVIA_PORT=${HPCINIT_OLIVIA_PORT:-2230}
 # The laptop behind a gateway: a network namespace whose one link reaches the gateway's
 # address; the login node (the plain sshd, on this machine's loopback) is out of its reach.
 LAPTOP_NS=${HPCINIT_LAPTOP_NS:-hpcinit-laptop}
@@ -197,6 +201,34 @@ cat >"$D/modules/dtu/python3/.modulerc" <<EOF
 module-version python3/$pyver default
 EOF
 
+# --- the Olivia-shaped login: the container wrapper (a STAND-IN) behind Lmod modules ---------------
+# Olivia's stacks (NRIS/Login, sticky and loaded at login; NRIS/CPU, which opens the CPU stack
+# where hpc-container-wrapper lives) and its rule that native pip and venv installs are not
+# allowed (tests/cluster/container-wrapper/no-native-pip, first on PATH as pip, pip3, python3).
+# pip-containerize (tests/cluster/container-wrapper/pip-containerize) builds a venv in a
+# directory instead of an image, with wrappers in PREFIX/bin, as the real one's commands do.
+mkdir -p "$D/olivia/cw/bin" "$D/olivia/policy" "$D/modules/olivia/NRIS" "$D/modules/olivia-cpu/hpc-container-wrapper" "$D/modules/olivia-cpu/GCCcore"
+install -m 755 "$here/container-wrapper/pip-containerize" "$D/olivia/cw/bin/pip-containerize"
+install -m 755 "$here/container-wrapper/no-native-pip" "$D/olivia/no-native-pip"
+for c in pip pip3 python3; do ln -sfn ../no-native-pip "$D/olivia/policy/$c"; done
+cat >"$D/modules/olivia/NRIS/Login.lua" <<EOF
+whatis("NRIS software stack for login nodes (test cluster, Olivia style; loaded at login)")
+family("NRIS")
+add_property("lmod", "sticky")
+EOF
+cat >"$D/modules/olivia/NRIS/CPU.lua" <<EOF
+whatis("NRIS software stack for CPU nodes (test cluster, Olivia style)")
+family("NRIS")
+prepend_path("MODULEPATH", "$D/modules/olivia-cpu")
+EOF
+cat >"$D/modules/olivia-cpu/hpc-container-wrapper/0.5.0.lua" <<EOF
+whatis("hpc-container-wrapper 0.5.0 (test cluster STAND-IN: pip-containerize builds in a directory, no image)")
+prepend_path("PATH", "$D/olivia/cw/bin")
+EOF
+cat >"$D/modules/olivia-cpu/GCCcore/$gccver.lua" <<EOF
+whatis("GCCcore $gccver (test cluster, EasyBuild name; nothing behind it)")
+EOF
+
 # --- the wheelhouse: the test cluster has no internet, pip installs from here only -----------
 /usr/bin/python3 "$here/wheels.py" "$D/wheelhouse"
 # Jupyter Lab and dask from the package index (the one thing fetched from outside), once: what
@@ -299,6 +331,15 @@ if [ "\${HPCINIT_TEST_LOGIN:-}" = dtu ]; then
   export MODULEPATH=$D/modules/dtu
   export LSF_ENVDIR=$D/lsf/conf
   export PATH=$D/lsf/bin:\$PATH
+elif [ "\${HPCINIT_TEST_LOGIN:-}" = olivia ]; then
+  # The Olivia-shaped login (its sshd sets HPCINIT_TEST_LOGIN): NRIS stacks, NRIS/Login loaded,
+  # the container wrapper's module, and native pip refused.
+  export MODULEPATH_ROOT=$D/modules
+  export MODULEPATH=$D/modules/olivia
+  export LMOD_SYSTEM_DEFAULT_MODULES=NRIS/Login
+  . /usr/share/lmod/lmod/init/bash
+  module --initial_load --quiet restore >/dev/null 2>&1
+  export PATH=$D/olivia/policy:\$PATH
 else
   export MODULEPATH_ROOT=$D/modules
   export MODULEPATH=$D/modules/alliance:$D/modules/easybuild
@@ -352,6 +393,11 @@ sed -e "s/^Port .*/Port $DTU_PORT/" -e "s|sshd-plain.pid|sshd-dtu.pid|" -e "/^Li
   -e "s/^# Password and key login./# Password and key login; DTU's software (Environment Modules, LSF) in its shells./" \
   "$D/sshd/plain.conf" >"$D/sshd/dtu.conf"
 echo "SetEnv HPCINIT_TEST_LOGIN=dtu" >>"$D/sshd/dtu.conf"
+# The Olivia-shaped login: the plain node's sign-in, Olivia's module stacks and container wrapper.
+sed -e "s/^Port .*/Port $OLIVIA_PORT/" -e "s|sshd-plain.pid|sshd-olivia.pid|" -e "/^ListenAddress ${DESK_NET}1/d" \
+  -e "s/^# Password and key login./# Password and key login; Olivia's stacks and container wrapper in its shells./" \
+  "$D/sshd/plain.conf" >"$D/sshd/olivia.conf"
+echo "SetEnv HPCINIT_TEST_LOGIN=olivia" >>"$D/sshd/olivia.conf"
 cat >"$D/sshd/mfa.conf" <<EOF
 # Password, then a one-time code (TOTP), both asked by PAM: Sigma2 style.
 Port $MFA_PORT
@@ -546,6 +592,9 @@ sed -e "s/^Port .*/Port $GW_MFA_PORT/" -e "s|sshd-gateway.pid|sshd-gateway-mfa.p
 /usr/sbin/sshd -t -f "$D/sshd/mfa.conf" || die "mfa sshd config rejected"
 alive "$D/run/sshd-plain.pid" || /usr/sbin/sshd -f "$D/sshd/plain.conf" -E "$D/logs/sshd-plain.log" \
   || die "sshd (plain, port $PLAIN_PORT) did not start: $(tail -2 "$D/logs/sshd-plain.log")"
+/usr/sbin/sshd -t -f "$D/sshd/olivia.conf" || die "olivia sshd config rejected"
+alive "$D/run/sshd-olivia.pid" || /usr/sbin/sshd -f "$D/sshd/olivia.conf" -E "$D/logs/sshd-olivia.log" \
+  || die "sshd (olivia, port $OLIVIA_PORT) did not start: $(tail -2 "$D/logs/sshd-olivia.log")"
 /usr/sbin/sshd -t -f "$D/sshd/dtu.conf" || die "dtu sshd config rejected"
 alive "$D/run/sshd-dtu.pid" || /usr/sbin/sshd -f "$D/sshd/dtu.conf" -E "$D/logs/sshd-dtu.log" \
   || die "sshd (dtu, port $DTU_PORT) did not start: $(tail -2 "$D/logs/sshd-dtu.log")"
@@ -576,6 +625,7 @@ wait_for 10 "sshd (plain, port $PLAIN_PORT; see $D/logs/sshd-plain.log)" sshd_re
 wait_for 10 "sshd (dtu, port $DTU_PORT; see $D/logs/sshd-dtu.log)" sshd_ready "$D/run/sshd-dtu.pid" "$DTU_PORT"
 wait_for 10 "sshd (duo, port $DUO_PORT; see $D/logs/sshd-duo.log)" sshd_ready "$D/run/sshd-duo.pid" "$DUO_PORT"
 wait_for 10 "sshd (duo-key, port $DUO_KEY_PORT; see $D/logs/sshd-duo-key.log)" sshd_ready "$D/run/sshd-duo-key.pid" "$DUO_KEY_PORT"
+wait_for 10 "sshd (olivia, port $OLIVIA_PORT; see $D/logs/sshd-olivia.log)" sshd_ready "$D/run/sshd-olivia.pid" "$OLIVIA_PORT"
 wait_for 10 "sshd (mfa, port $MFA_PORT; see $D/logs/sshd-mfa.log)" sshd_ready "$D/run/sshd-mfa.pid" "$MFA_PORT"
 wait_for 10 "sshd (chain, port $CHAIN_PORT; see $D/logs/sshd-chain.log)" sshd_ready "$D/run/sshd-chain.pid" "$CHAIN_PORT"
 wait_for 10 "sshd (gateway; see $D/logs/sshd-gateway.log)" ip netns exec "$LAPTOP_NS" bash -c \
@@ -629,6 +679,8 @@ HPCINIT_DUO_KEY_PORT=$DUO_KEY_PORT
 HPCINIT_SSHD_LOG_DUO=$D/logs/sshd-duo.log
 HPCINIT_SSHD_LOG_DUO_KEY=$D/logs/sshd-duo-key.log
 HPCINIT_DUO_STATE=$D/duo
+HPCINIT_OLIVIA_PORT=$OLIVIA_PORT
+HPCINIT_SSHD_LOG_OLIVIA=$D/logs/sshd-olivia.log
 EOF
 chmod 644 "$D/cluster.env"
 echo "cluster: up in $(( ($(date +%s%N) - start_ns) / 1000000 )) ms (sshd 127.0.0.1:$PLAIN_PORT password/key, 127.0.0.1:$MFA_PORT password+TOTP; Slurm; Lmod) — $D"
