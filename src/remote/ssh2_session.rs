@@ -44,6 +44,8 @@ struct Via {
 }
 
 const TIMEOUT: Duration = Duration::from_secs(20);
+/// libssh2's code for a method the server refused (`LIBSSH2_ERROR_AUTHENTICATION_FAILED`).
+const LIBSSH2_ERROR_AUTHENTICATION_FAILED: i32 = -18;
 
 impl Ssh2Session {
     /// `alias`: the name the host's keys are recorded under in `known_hosts`.
@@ -192,10 +194,17 @@ impl Ssh2Session {
                     // the phone (Duo gives up after about a minute; sshd's LoginGraceTime bounds
                     // the whole sign-in).
                     s.set_timeout(0);
-                    let _ = s.userauth_keyboard_interactive(&self.user, &mut kbd);
+                    let result = s.userauth_keyboard_interactive(&self.user, &mut kbd);
                     s.set_timeout(TIMEOUT.as_millis() as u32);
                     if let Some(e) = kbd.failed {
                         return Err(e.into());
+                    }
+                    // A refusal is libssh2's "authentication failed"; anything else (the
+                    // connection dropped, a timeout) is the connection's fault, not Duo's.
+                    if let Err(e) = result {
+                        if e.code() != ssh2::ErrorCode::Session(LIBSSH2_ERROR_AUTHENTICATION_FAILED) {
+                            return Err(self.err(e));
+                        }
                     }
                     if !s.authenticated() {
                         // Duo's words, or (where the server sent them in a request without

@@ -577,3 +577,24 @@ fn a_lock_moves_from_lmod_to_the_container_wrapper_and_back() {
     );
     assert_eq!((rc, out.lines().last().unwrap_or_default()), (0, "1.0 42"), "{out}");
 }
+
+/// The site-shaped sandbox profiles describe the test cluster as `up.sh` made it.
+#[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
+fn the_site_shaped_profiles_match_the_cluster() {
+    let c = super::Cluster::get();
+    let set = hpcinit::profile::ProfileSet::builtin().unwrap();
+    for (name, port) in [
+        ("sandbox-lsf", "HPCINIT_DTU_PORT"),
+        ("sandbox-duo", "HPCINIT_DUO_PORT"),
+        ("sandbox-duo-key", "HPCINIT_DUO_KEY_PORT"),
+        ("sandbox-olivia", "HPCINIT_OLIVIA_PORT"),
+    ] {
+        let p = set.get(name).unwrap();
+        assert!(p.is_test(), "{name}");
+        assert_eq!(p.raw.ssh.port.to_string(), c.var(port), "{name}");
+    }
+    let lsf = set.get("sandbox-lsf").unwrap();
+    let known: Vec<String> = lsf.raw.python.modules.known.iter().map(|m| m.to_string()).collect();
+    assert_eq!(known, [c.var("HPCINIT_MODULE_DTU")], "sandbox-lsf names the module up.sh made");
+}
