@@ -516,6 +516,21 @@ fn olivia_builds_with_pip_containerize_where_native_pip_is_refused_and_the_job_r
     assert_eq!(rc, 0, "{out}");
     assert!(out.contains("pip-containerize") && out.trim_end().ends_with("True"), "{out}");
 
+    // A package added the documented way (`pip-containerize update`), then `hpcinit lock`
+    // records the environment as it is.
+    let (rc, out) = on_cluster(
+        &l,
+        "sandbox-olivia",
+        &format!(
+            "module --quiet reset && module load NRIS/CPU hpc-container-wrapper && f=$(mktemp) && echo hpcinit-extra >$f && pip-containerize update ~/venvs/{project} -r $f && rm $f && ~/venvs/{project}/bin/python -c 'import hpcinit_extra; print(hpcinit_extra.VALUE)'"
+        ),
+    );
+    assert!(rc == 0 && out.lines().any(|l| l == "42"), "{out}");
+    let r = l.hpcinit(&["lock"], &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let lock = std::fs::read_to_string(l.project.join("hpcinit.lock")).unwrap();
+    assert!(lock.contains("- hpcinit-extra==1.0"), "{lock}");
+
     // The template's job, submitted as the run says, runs main.py with the container's Python.
     let (rc, id) =
         on_cluster(&l, "sandbox-olivia", &format!("cd ~ && sbatch --parsable --wait ~/sbatch/{project}.sh"));
