@@ -9,7 +9,7 @@
 //! mailed, not stored); a lock made under Lmod rebuilds under Environment Modules.
 
 use super::remote_steps::{base, cleanup, ok, on_cluster, remote_home};
-use super::ssh_steps::{Laptop, LogWindow};
+use super::ssh_steps::{register_later, type_at, Laptop, LogWindow};
 use super::SERIAL;
 use std::time::{Duration, Instant};
 
@@ -266,23 +266,6 @@ impl Drop for Phone {
     }
 }
 
-/// Appends the laptop's public key to the test user's authorized_keys once it exists, after
-/// `delay`: the portal of a key-only site.
-fn register_later(l: &Laptop, delay: Duration) -> std::thread::JoinHandle<()> {
-    let public = l.path(".ssh/id_ed25519_hpcinit.pub");
-    let file = l.c.dir.join("home/hpcuser/.ssh/authorized_keys");
-    std::thread::spawn(move || {
-        let start = Instant::now();
-        while !public.exists() && start.elapsed() < Duration::from_secs(30) {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        std::thread::sleep(delay);
-        let key = std::fs::read_to_string(&public).unwrap();
-        let mut f = std::fs::OpenOptions::new().append(true).open(file).unwrap();
-        std::io::Write::write_all(&mut f, key.as_bytes()).unwrap();
-    })
-}
-
 #[test]
 #[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn duo_password_then_push_bootstraps_with_one_push_on_both_transports() {
@@ -437,26 +420,8 @@ fn in_a_terminal_the_ssh2_transport_shows_duos_menu_and_echoes_the_answer() {
     let l = Laptop::new();
     let phone = Phone::will(&l, "approve 1");
     // No SSH_ASKPASS: hpcinit's own prompter asks on the terminal.
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hpcinit"));
-    cmd.args(super::ssh_steps::args("sandbox-duo", &["--transport", "ssh2"]))
-        .current_dir(&l.project)
-        .env_clear()
-        .env("HOME", l.home.path())
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("TERM", "xterm")
-        .env("NO_COLOR", "1")
-        .env("USER", "student")
-        .env("HPCINIT_CLUSTER_DIR", &l.c.dir);
-    let mut p = rexpect::session::spawn_command(cmd, Some(60_000)).expect("a pseudo-terminal");
-    let answer = |p: &mut rexpect::session::PtySession, want: &str, keys: &str| {
-        p.exp_string(want).unwrap_or_else(|e| panic!("waiting for {want:?}: {e}"));
-        std::thread::sleep(Duration::from_millis(400));
-        for k in keys.chars() {
-            p.send(&k.to_string()).unwrap();
-            p.flush().unwrap();
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    };
+    let mut p = l.in_terminal(&super::ssh_steps::args("sandbox-duo", &["--transport", "ssh2"]), 60_000);
+    let answer = type_at;
     answer(&mut p, "@127.0.0.1's password:", &format!("{}\r", l.c.var("HPCINIT_TEST_PASSWORD")));
     // Duo's whole menu, then its question, and what is typed shows (echo on, as pam_duo asks).
     for line in [

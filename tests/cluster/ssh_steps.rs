@@ -138,6 +138,36 @@ impl Laptop {
 }
 
 impl Laptop {
+    /// hpcinit in a pseudo-terminal, as a person runs it: this laptop's home and project, no
+    /// SSH_ASKPASS (ssh and hpcinit ask on the terminal); `timeout_ms` for each expectation.
+    pub fn in_terminal(&self, args: &[&str], timeout_ms: u64) -> rexpect::session::PtySession {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hpcinit"));
+        cmd.args(args)
+            .current_dir(&self.project)
+            .env_clear()
+            .env("HOME", self.home.path())
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("TERM", "xterm")
+            .env("NO_COLOR", "1")
+            .env("USER", "student")
+            .env("HPCINIT_CLUSTER_DIR", &self.c.dir);
+        rexpect::session::spawn_command(cmd, Some(timeout_ms)).expect("a pseudo-terminal")
+    }
+}
+
+/// Waits for `want` on the terminal, then types `keys` as a person does: keys typed before a
+/// prompt switches the terminal to raw mode are dropped, so a moment after the prompt, one by one.
+pub fn type_at(p: &mut rexpect::session::PtySession, want: &str, keys: &str) {
+    p.exp_string(want).unwrap_or_else(|e| panic!("waiting for {want:?}: {e}"));
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    for k in keys.chars() {
+        p.send(&k.to_string()).unwrap();
+        p.flush().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+impl Laptop {
     /// Closes the master connections this laptop opened.
     pub fn close_masters(&self) {
         if let Ok(dir) = std::fs::read_dir(self.path(".ssh")) {
@@ -525,7 +555,7 @@ fn portal(text: String, required: bool) -> String {
 
 /// Appends this laptop's public key to the test user's authorized_keys once it exists, as a
 /// site's portal would after the person pasted it.
-fn register_later(l: &Laptop, delay: std::time::Duration) -> std::thread::JoinHandle<()> {
+pub(super) fn register_later(l: &Laptop, delay: std::time::Duration) -> std::thread::JoinHandle<()> {
     let public = l.path(".ssh/id_ed25519_hpcinit.pub");
     let file = l.c.dir.join("home/hpcuser/.ssh/authorized_keys");
     std::thread::spawn(move || {

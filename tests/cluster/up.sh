@@ -501,21 +501,25 @@ AuthorizedKeysCommand $chain keys %u %f
 AuthorizedKeysCommandUser root
 AuthenticationMethods password,keyboard-interactive publickey,keyboard-interactive
 EOF
-ln -sfn /usr/sbin/sshd "$D/sshd/hpcinit-sshd-chain"
-pam=/etc/pam.d/hpcinit-sshd-chain
-cat >"$pam" <<EOF
+# The PAM service of a node whose first factor (a password, or a key marked by the
+# AuthorizedKeysCommand) is followed by a second one in keyboard-interactive; recorded for down.sh.
+chain_pam() { # service, the second factor's auth line, what it is
+  ln -sfn /usr/sbin/sshd "$D/sshd/$1"
+  cat >"/etc/pam.d/$1" <<EOF
 # hpcinit test cluster (tests/cluster/up.sh): the first factor (password) in the password
-# method, the one-time code in keyboard-interactive. Removed by down.sh.
+# method, $3 in keyboard-interactive. Removed by down.sh.
 auth     [success=3 default=ignore] pam_exec.so quiet $chain second
 auth     requisite pam_unix.so
 auth     [success=done default=die] pam_exec.so quiet $chain first
 auth     requisite pam_deny.so
-auth     required  pam_oath.so usersfile=$D/mfa/users.oath window=600 digits=6
+$2
 account  required  pam_unix.so
 session  required  pam_permit.so
 password required  pam_deny.so
 EOF
-note "file $pam"
+  note "file /etc/pam.d/$1"
+}
+chain_pam hpcinit-sshd-chain "auth     required  pam_oath.so usersfile=$D/mfa/users.oath window=600 digits=6" "the one-time code"
 
 /usr/sbin/sshd -t -f "$D/sshd/chain.conf" || die "chain sshd config rejected"
 
@@ -541,21 +545,7 @@ chmod 700 "$D/duo"
 sed -e "s/^Port .*/Port $DUO_PORT/" -e "s|sshd-chain.pid|sshd-duo.pid|" \
   -e "s/^# Password or key, then a one-time code.*/# A password or a key, then Duo (the stand-in PAM module)./" \
   "$D/sshd/chain.conf" >"$D/sshd/duo.conf"
-ln -sfn /usr/sbin/sshd "$D/sshd/hpcinit-sshd-duo"
-pam=/etc/pam.d/hpcinit-sshd-duo
-cat >"$pam" <<EOF
-# hpcinit test cluster (tests/cluster/up.sh): the first factor (password) in the password
-# method, Duo (the stand-in) in keyboard-interactive. Removed by down.sh.
-auth     [success=3 default=ignore] pam_exec.so quiet $chain second
-auth     requisite pam_unix.so
-auth     [success=done default=die] pam_exec.so quiet $chain first
-auth     requisite pam_deny.so
-auth     required  $duo_so state=$D/duo prompts=1 menu=1
-account  required  pam_unix.so
-session  required  pam_permit.so
-password required  pam_deny.so
-EOF
-note "file $pam"
+chain_pam hpcinit-sshd-duo "auth     required  $duo_so state=$D/duo prompts=1 menu=1" "Duo (the stand-in)"
 cat >"$D/sshd/duo-key.conf" <<EOF
 # A registered key, then Duo (the stand-in PAM module) in keyboard-interactive.
 Port $DUO_KEY_PORT

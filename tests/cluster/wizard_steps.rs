@@ -8,7 +8,6 @@ use super::ssh_steps::{Laptop, LogWindow};
 use super::SERIAL;
 use rexpect::process::WaitStatus;
 use std::process::Command;
-use std::time::Duration;
 
 fn remove_project(l: &Laptop, project: &str) {
     let home = l.c.dir.join("home/hpcuser");
@@ -61,31 +60,11 @@ fn a_new_student_runs_the_wizard_in_a_terminal() {
     let log = LogWindow::open(&l.c, true);
 
     // No SSH_ASKPASS: ssh asks on the terminal, as it does for a person.
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hpcinit"));
-    cmd.args(["--project-name", project])
-        .current_dir(&l.project)
-        .env_clear()
-        .env("HOME", l.home.path())
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("TERM", "xterm")
-        .env("NO_COLOR", "1")
-        .env("USER", "student")
-        .env("HPCINIT_CLUSTER_DIR", &l.c.dir);
-    let mut p = rexpect::session::spawn_command(cmd, Some(120_000)).expect("a pseudo-terminal");
+    let mut p = l.in_terminal(&["--project-name", project], 120_000);
     let step = |p: &mut rexpect::session::PtySession, want: &str| {
         p.exp_string(want).unwrap_or_else(|e| panic!("waiting for {want:?}: {e}"));
     };
-    // Keys typed before a prompt switches the terminal to raw mode are dropped, as they would
-    // be for a person typing ahead: wait for the prompt, then a moment, then type.
-    let answer = |p: &mut rexpect::session::PtySession, want: &str, keys: &str| {
-        step(p, want);
-        std::thread::sleep(Duration::from_millis(400));
-        for k in keys.chars() {
-            p.send(&k.to_string()).unwrap();
-            p.flush().unwrap();
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    };
+    let answer = super::ssh_steps::type_at;
     answer(&mut p, "Which cluster?", "sandbox-mfa");
     answer(&mut p, "sandbox-mfa  Sandbox MFA", "\r");
     answer(&mut p, "Your username on Sandbox MFA", "hpcuser\r");
