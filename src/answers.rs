@@ -27,6 +27,9 @@ pub struct Answers {
     pub no_project: bool,
     /// Inside WSL: set up Windows' own ssh (and so VS Code) for the site too (`--windows-ssh`).
     pub windows_ssh: bool,
+    /// Job directives the course file adds after the profile's (a partition, a reservation,
+    /// resources); empty without a course.
+    pub job_directives: Vec<String>,
 }
 
 /// The name of the general environment and job template set up without a project.

@@ -134,6 +134,16 @@ pub struct SetupArgs {
     #[arg(long)]
     pub no_lock: bool,
 
+    /// A course file: the course's sites, accounts, Python and job settings (a teaching
+    /// assistant's `hpcinit-course.yaml`) [default: hpcinit-course.yaml in the project's
+    /// folder, when there is one].
+    #[arg(long, value_name = "FILE", conflicts_with = "no_course")]
+    pub course: Option<PathBuf>,
+
+    /// Set up without the project's course file.
+    #[arg(long)]
+    pub no_course: bool,
+
     /// Rebuild from hpcinit.lock on its own site too (`hpcinit reproduce`); the subcommand's, not
     /// an answer.
     #[arg(skip)]
@@ -403,6 +413,11 @@ pub enum Command {
         #[arg(last = true, value_name = "COMMAND")]
         command: Vec<String>,
     },
+    /// Check a course file (`hpcinit-course.yaml`) before a class uses it, and write a handout.
+    Course {
+        #[command(subcommand)]
+        command: CourseCommand,
+    },
     /// List, show and check site profiles.
     Profiles {
         #[command(subcommand)]
@@ -508,6 +523,23 @@ Examples:
       The servers hpcinit started, with their state.
   hpcinit jupyter --site saga --job 1234567
       Reconnect to a running one.";
+
+#[derive(Debug, Subcommand)]
+pub enum CourseCommand {
+    /// Every check that needs no sign-in, against the built-in profiles: each site's name,
+    /// account form, walltime and Python, and the requirements file; one row each, ✓ or ✗
+    /// with the fix. Exit 1 when a row fails, 2 when the file cannot be read.
+    Check {
+        /// The course file [default: hpcinit-course.yaml in the current directory].
+        file: Option<PathBuf>,
+        /// Also write a one-page Markdown handout for students to this file.
+        #[arg(long, value_name = "FILE.md")]
+        handout: Option<PathBuf>,
+        /// The rows as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
 
 #[derive(Debug, Subcommand)]
 pub enum ProfilesCommand {

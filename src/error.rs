@@ -16,6 +16,8 @@ pub enum Error {
     Answer(#[from] AnswerError),
     #[error(transparent)]
     AnswersFile(#[from] crate::answers_file::AnswersFileError),
+    #[error(transparent)]
+    Course(#[from] crate::course_file::CourseError),
     /// The command line asks for something that cannot be done as asked.
     #[error("{message}")]
     Usage { message: String, hint: String },
@@ -57,6 +59,7 @@ impl Error {
         match self {
             Error::Profile(e) => e.detail(),
             Error::AnswersFile(e) => e.detail(),
+            Error::Course(e) => e.detail(),
             Error::Lock(e) => e.detail(),
             _ => None,
         }
@@ -94,6 +97,7 @@ impl crate::exit::Diagnostic for Error {
             Error::Profile(e) => e.hint(),
             Error::Answer(e) => e.hint(),
             Error::AnswersFile(e) => e.hint(),
+            Error::Course(e) => e.hint(),
             Error::Usage { hint, .. } => Some(hint.clone()),
             Error::LocalRead { .. } => Some("check that the path exists and that you may read it".into()),
             Error::Requirements(e) => e.hint(),
@@ -112,6 +116,7 @@ impl crate::exit::Diagnostic for Error {
             Error::Profile(_)
             | Error::Answer(_)
             | Error::AnswersFile(_)
+            | Error::Course(_)
             | Error::Usage { .. }
             | Error::LocalRead { .. } => Exit::Usage,
             Error::Requirements(_) | Error::Project(_) | Error::Lock(_) => Exit::Usage,

@@ -7,6 +7,7 @@ pub mod answers;
 pub mod answers_file;
 pub mod cli;
 pub mod commands;
+pub mod course_file;
 pub mod env;
 pub mod error;
 pub mod exchange;
@@ -212,6 +213,9 @@ fn dispatch(cli: &Cli, env: &Env, printer: &mut ui::Printer) -> Result<Exit, Err
                 command: command.clone(),
             };
             commands::node::run(&mut session, &merged(setup), &args)
+        }
+        Some(Command::Course { command: crate::cli::CourseCommand::Check { file, handout, json } }) => {
+            commands::course::check(&mut session, file.as_deref(), handout.as_deref(), *json)
         }
         Some(Command::Diff { sites, project_dir, json, exit_code }) => {
             let args = commands::diff::DiffArgs {

@@ -694,3 +694,87 @@ fn unreadable_parts_of_a_project_are_all_listed_with_the_lines_that_leave_them_o
     assert!(stderr.contains("\n  secret/\n  token.txt\n"), "both, one per line: {stderr}");
     assert!(stderr.contains("`/secret/`, `/token.txt`") && stderr.contains(".hpcinitignore"), "{stderr}");
 }
+
+#[test]
+fn course_check_passes_the_example_and_writes_the_handout() {
+    let s = Sandbox::new();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/course/hpcinit-course.yaml");
+    let handout = s.home.path().join("handout.md");
+    let r = hpcinit_in(
+        s.home.path(),
+        &s.project,
+        &["course", "check", example.to_str().unwrap(), "--handout", handout.to_str().unwrap()],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    for row in ["✓ saga: account nn1234k", "✓ narval: site: Narval", "✓ requirements:", "✓ saga: python 3.11"]
+    {
+        assert!(r.stdout.contains(row), "{row:?} in:\n{}", r.stdout);
+    }
+    let text = std::fs::read_to_string(&handout).unwrap();
+    assert!(text.contains("# INF-1234 Machine learning on HPC (spring 2027)"), "{text}");
+    assert!(text.contains("ccdb.alliancecan.ca"), "{text}");
+}
+
+#[test]
+fn a_course_file_with_an_error_exits_2_at_its_line_and_a_failed_check_exits_1_with_the_fix() {
+    let s = Sandbox::new();
+    let file = s.project.join("hpcinit-course.yaml");
+    std::fs::write(
+        &file,
+        "course-version: 1\ncourse: C\ncontact: ta@example.edu\nsites:\n  saga:\n    acount: nn1234k\n",
+    )
+    .unwrap();
+    let r = hpcinit_in(s.home.path(), &s.project, &["course", "check"]);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("hpcinit-course.yaml:6:5: unknown field `acount`"), "{}", r.stderr);
+    assert!(r.stderr.contains("hint: check the key's spelling"), "{}", r.stderr);
+
+    std::fs::write(
+        &file,
+        "course-version: 1\ncourse: C\ncontact: ta@example.edu\nsites:\n  saga:\n    account: nn12\n",
+    )
+    .unwrap();
+    let r = hpcinit_in(s.home.path(), &s.project, &["course", "check"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("✗ saga: account:"), "{}", r.stdout);
+    assert!(r.stdout.contains("fix: ") && r.stdout.contains("hpcinit-course.yaml:6"), "{}", r.stdout);
+
+    // A file past its date: the run stops before planning anything, naming the contact.
+    std::fs::write(
+        &file,
+        "course-version: 1\ncourse: Old course\ncontact: ta@example.edu\nvalid-until: 2020-01-01\nsites:\n  saga:\n    account: nn1234k\n",
+    )
+    .unwrap();
+    let r = hpcinit_in(s.home.path(), &s.project, &["plan", "--user", "alice"]);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("which ended on 2020-01-01") && r.stderr.contains("ta@example.edu"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_course_file_answers_the_site_account_and_python_and_its_directives_reach_the_template() {
+    let s = Sandbox::new();
+    std::fs::write(
+        s.project.join("hpcinit-course.yaml"),
+        "course-version: 1\ncourse: C\ncontact: ta@example.edu\nsites:\n  saga:\n    account: nn1234k\n    reservation: inf1234\n    time: \"00:30:00\"\npython: \"3.11\"\n",
+    )
+    .unwrap();
+    std::fs::write(s.project.join("requirements.txt"), "numpy\n").unwrap();
+    // No --site, --account or --python: the course gives them.
+    let r = hpcinit_in(s.home.path(), &s.project, &["plan", "--user", "alice", "--details"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("Plan for saga"), "{}", r.stdout);
+    for line in ["#SBATCH --account=nn1234k", "#SBATCH --reservation=inf1234", "#SBATCH --time=00:30:00"] {
+        assert!(r.stdout.contains(line), "{line} in:\n{}", r.stdout);
+    }
+    // A flag wins over the course.
+    let r = hpcinit_in(s.home.path(), &s.project, &["plan", "--user", "alice", "--account", "nn9999k"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // --no-course: no site, so the run says which flag is missing.
+    let r = hpcinit_in(s.home.path(), &s.project, &["plan", "--user", "alice", "--no-course"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--site"), "{}", r.stderr);
+}

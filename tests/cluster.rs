@@ -46,6 +46,9 @@ mod node_steps;
 #[path = "cluster/site_software_steps.rs"]
 mod site_software_steps;
 
+#[path = "cluster/class_steps.rs"]
+mod class_steps;
+
 struct Cluster {
     dir: PathBuf,
     vars: Vec<(String, String)>,

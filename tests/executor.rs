@@ -529,6 +529,7 @@ impl Laptop {
             allow_upgrades: false,
             no_project: false,
             windows_ssh: false,
+            job_directives: Vec::new(),
         }
     }
 

@@ -19,6 +19,7 @@ LAYERS = [
     ["cli", "profile"],
     ["answers", "answers_file", "local"],
     ["plan", "remote"],
+    ["course_file"],
     ["ui"],
     ["exec"],
     ["error"],

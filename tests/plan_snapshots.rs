@@ -21,6 +21,7 @@ fn answers_for(profile: &hpcinit::profile::Profile) -> Answers {
         allow_upgrades: false,
         no_project: false,
         windows_ssh: false,
+        job_directives: Vec::new(),
     }
 }
 

@@ -1,7 +1,7 @@
 //! The answers of a run, resolved in one place by one rule: a flag on the command line wins
-//! over the answers file (`--answers FILE`), which wins over what hpcinit remembered for the
-//! site after its last bootstrap (username, account, project name), which wins over a
-//! question. The wizard (`wizard.rs`) asks only for what is still missing, or, in its first
+//! over the answers file (`--answers FILE`), which wins over the course file
+//! (`hpcinit-course.yaml`), which wins over what hpcinit remembered for the site after its last
+//! bootstrap (username, account, project name), which wins over a question. The wizard (`wizard.rs`) asks only for what is still missing, or, in its first
 //! pass in a terminal, offers each answer with these as its default. Reads the answers file
 //! and hpcinit's state; writes nothing.
 

@@ -98,6 +98,13 @@ impl<'a> Inputs<'a> {
 }
 
 fn read<'a>(set: &'a ProfileSet, args: &SetupArgs, env: &Env, list_code: bool) -> Result<Inputs<'a>, Error> {
+    // The course file's answers fill what flags and the answers file left open (the site too,
+    // when the course has one).
+    let course = course(args, env)?;
+    let args = &match &course {
+        Some(c) => with_course(set, args, c),
+        None => args.clone(),
+    };
     let site = args.site.as_deref().ok_or_else(|| Error::Usage {
         message: "which cluster? no --site given".into(),
         hint: "pass --site NAME, e.g. `--site saga`; `hpcinit profiles list` shows every site".into(),
@@ -129,10 +136,11 @@ fn read<'a>(set: &'a ProfileSet, args: &SetupArgs, env: &Env, list_code: bool) -
         key_chosen,
         key_path: env.tilde(&key_file),
         key_exists: key_file.is_file(),
-        python: if no_project {
-            requirements::ProjectPython::default()
-        } else {
-            requirements::read(&project_dir)?
+        python: match course.as_ref().and_then(|c| c.requirements.as_ref()) {
+            _ if no_project => requirements::ProjectPython::default(),
+            // The course's requirements file, where the course names one.
+            Some(file) => requirements::read_file(file)?,
+            None => requirements::read(&project_dir)?,
         },
         code,
         lock,
@@ -156,6 +164,10 @@ fn read<'a>(set: &'a ProfileSet, args: &SetupArgs, env: &Env, list_code: bool) -
         allow_upgrades: args.allow_upgrades,
         no_project,
         windows_ssh: args.windows_ssh,
+        job_directives: course
+            .as_ref()
+            .map(|c| c.directives(profile.name().as_str(), profile.raw.scheduler.kind))
+            .unwrap_or_default(),
     };
     Ok(Inputs { profile, answers, local })
 }
@@ -350,4 +362,44 @@ pub(crate) fn project_dir(arg: Option<&Path>, env: &Env) -> Result<PathBuf, Erro
         .into());
     }
     Ok(dir)
+}
+
+/// The run's course file, read and current: `--course FILE`, else `hpcinit-course.yaml` in the
+/// project's folder; none with `--no-course`.
+pub fn course(args: &SetupArgs, env: &Env) -> Result<Option<crate::course_file::CourseFile>, Error> {
+    if args.no_course {
+        return Ok(None);
+    }
+    let explicit = args.course.as_ref().map(|p| if p.is_relative() { env.cwd.join(p) } else { p.clone() });
+    let dir = match &explicit {
+        Some(_) => env.cwd.clone(),
+        None => project_dir(args.project_dir.as_deref(), env)?,
+    };
+    let Some(path) = crate::course_file::find(explicit.as_deref(), &dir) else { return Ok(None) };
+    let course = crate::course_file::CourseFile::read(&path)?;
+    course.current(&crate::course_file::today_utc())?;
+    Ok(Some(course))
+}
+
+/// `args` with the course's answers where flags and the answers file left gaps: the site when
+/// the course has one, that site's account, the Python, the excludes.
+pub fn with_course(set: &ProfileSet, args: &SetupArgs, course: &crate::course_file::CourseFile) -> SetupArgs {
+    let site = args.site.clone().or_else(|| (course.sites.len() == 1).then(|| course.sites[0].site.clone()));
+    let name = site.as_deref().and_then(|s| set.get(s).ok()).map(|p| p.name().to_string());
+    let account =
+        name.as_deref().and_then(|s| course.site(s)).and_then(|s| s.account.as_ref().map(|a| a.0.clone()));
+    // A course found in the project's folder makes that folder the project: nothing to ask.
+    let project_dir = (args.course.is_none()
+        && course.path.file_name().is_some_and(|n| n == crate::course_file::FILE_NAME))
+    .then(|| course.path.parent().map(std::path::Path::to_path_buf))
+    .flatten();
+    let from_course = SetupArgs {
+        site,
+        account,
+        project_dir,
+        python: course.python.as_ref().map(|p| p.to_string()),
+        exclude: course.exclude.clone(),
+        ..Default::default()
+    };
+    args.or(&from_course)
 }

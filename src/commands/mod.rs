@@ -3,6 +3,7 @@
 
 pub mod answers;
 pub mod check_job;
+pub mod course;
 pub mod diff;
 pub mod doctor;
 pub mod inputs;

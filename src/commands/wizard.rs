@@ -39,8 +39,16 @@ pub fn ask(
     }
     let all = ask == Ask::All;
     let optional = ask != Ask::Missing;
+    // The course file's answers first: a question is asked only for what it cannot know.
+    let course = super::inputs::course(args, env)?;
+    if let Some(c) = &course {
+        *args = super::inputs::with_course(set, args, c);
+    }
     if args.site.is_none() || all {
-        args.site = Some(site(set, prompter, args.site.as_deref())?);
+        args.site = Some(site(set, prompter, args.site.as_deref(), course.as_ref())?);
+        if let Some(c) = &course {
+            *args = super::inputs::with_course(set, args, c);
+        }
     }
     let profile = set.get(args.site.as_deref().expect("chosen above"))?;
     let display = profile.raw.display_name.clone();
@@ -198,9 +206,19 @@ fn prompt(e: PromptError) -> Error {
     Error::Step { title: "Questions".into(), error: Box::new(e.into()) }
 }
 
-/// The site, from a list that filters as the person types; real sites first.
-fn site(set: &ProfileSet, prompter: &mut dyn Prompter, current: Option<&str>) -> Result<String, Error> {
-    let mut profiles: Vec<&Profile> = set.iter().collect();
+/// The site, from a list that filters as the person types; real sites first. With a course
+/// file, only the course's sites.
+fn site(
+    set: &ProfileSet,
+    prompter: &mut dyn Prompter,
+    current: Option<&str>,
+    course: Option<&crate::course_file::CourseFile>,
+) -> Result<String, Error> {
+    let mut profiles: Vec<&Profile> =
+        set.iter().filter(|p| course.is_none_or(|c| c.site(p.name().as_str()).is_some())).collect();
+    if profiles.is_empty() {
+        profiles = set.iter().collect();
+    }
     profiles.sort_by_key(|p| (p.is_test(), p.name().to_string()));
     let items: Vec<String> = profiles
         .iter()

@@ -35,9 +35,23 @@ impl Task for ConnectTask {
 
     fn apply(&mut self, cx: &mut Context) -> Result<Applied, StepError> {
         cx.reporter.detail(&format!("Sign in to {}: {}.", cx.plan.display_name, self.plan.prompts));
-        let (remote, prompter) = cx.remote_and_prompter();
-        let result = remote.connect(prompter);
-        match result {
+        if let Some(dir) = cx
+            .plan
+            .connection
+            .control_dir
+            .clone()
+            .filter(|_| cx.options.transport == crate::settings::Transport::Ssh)
+        {
+            crate::local::control_dir::ensure(std::path::Path::new(&dir)).map_err(|e| StepError::Local {
+                what: "the shared connection's socket".into(),
+                detail: e.to_string(),
+                hint: crate::exit::Diagnostic::hint(&e).unwrap_or_default(),
+            })?;
+            cx.reporter.detail(&format!(
+                "The shared connection's socket goes in {dir} (private to you): your home's path is too long for a Unix socket."
+            ));
+        }
+        match super::busy_retry::connect(cx) {
             Ok(_) => {
                 self.connected = true;
                 let shared = cx.options.transport == crate::settings::Transport::Ssh;
@@ -50,10 +64,7 @@ impl Task for ConnectTask {
                     None => "signed in".to_string(),
                 }))
             }
-            Err(e) => {
-                let hint = cx.connect_hint(&e);
-                Err(StepError::Remote { error: e, hint })
-            }
+            Err(e) => Err(e),
         }
     }
 }

@@ -115,6 +115,11 @@ impl<'a> Context<'a> {
             let alias = c.alias.as_str();
             let remote: Box<dyn Remote + 'a> = match self.options.transport {
                 Transport::Ssh => {
+                    // Where the home's path is too long for a socket, ssh's socket directory
+                    // (made private, checked; the connect step reports a failure).
+                    if let Some(dir) = &c.control_dir {
+                        let _ = crate::local::control_dir::ensure(std::path::Path::new(dir));
+                    }
                     let mut ssh = OpenSsh::new(
                         alias,
                         &c.host,
@@ -254,6 +259,10 @@ impl<'a> Context<'a> {
                     cx.plan.user, cx.plan.display_name, c.auth
                 )
             }
+            RemoteError::Busy { .. } => format!(
+                "the login node kept dropping new connections before anything was sent (many people \
+                 signing in at once: sshd's MaxStartups). Wait a minute and run the same command again.{rule}"
+            ),
             RemoteError::DuoRefused { words, .. } => {
                 let what = if words.starts_with("Login timed out") {
                     "nobody answered the push in time"

@@ -56,7 +56,9 @@ impl Task for HostKeyTask {
                     t.pins.iter().map(|p| p.algorithm.as_str()).collect()
                 };
                 let timeout = Duration::from_secs(if t.optional { 3 } else { 20 });
-                match host_key::read(&t.host, t.port, &types, timeout) {
+                // A room of students meets MaxStartups here first: retried as the sign-in is.
+                let read = || host_key::read(&t.host, t.port, &types, timeout);
+                match super::busy_retry::retrying(&mut *cx.reporter, read) {
                     Ok(key) => *server = Some(key),
                     Err(e) if t.optional && e.is_network() => {
                         found.push(format!("{} not read ({e}): needed only from outside", t.alias));

@@ -511,11 +511,7 @@ fn watch(
                     jp.display_name
                 ));
                 cx.remote().drop_connection();
-                let (remote, prompter) = cx.remote_and_prompter();
-                remote.connect(prompter).map_err(|e| {
-                    let hint = cx.connect_hint(&e);
-                    StepError::Remote { error: e, hint }
-                })?;
+                super::busy_retry::connect(cx)?;
                 add_forward(cx, f)?;
                 if answers(f, info) {
                     cx.reporter.detail("Connection restored: the same server, its kernels as they were.");

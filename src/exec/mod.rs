@@ -3,6 +3,7 @@
 //! failed. Re-running is how a stopped run resumes. It touches the person's `~/.ssh` and the
 //! cluster, always through the plan's exact texts and commands.
 
+mod busy_retry;
 mod check_job_task;
 mod connect_task;
 mod context;

@@ -4,6 +4,7 @@
 //! line.
 
 pub mod atomic;
+pub mod control_dir;
 pub mod git;
 pub mod host;
 pub mod include;

@@ -67,6 +67,15 @@ impl crate::exit::Diagnostic for RequirementsError {
     }
 }
 
+/// Reads a requirements file named elsewhere (a course file's `requirements`), as
+/// `requirements.txt` is read.
+pub fn read_file(path: &Path) -> Result<ProjectPython, RequirementsError> {
+    let mut p = ProjectPython { source: Source::RequirementsTxt, ..Default::default() };
+    let mut seen = Vec::new();
+    read_txt(path, &mut seen, &mut p)?;
+    Ok(p)
+}
+
 /// Reads `requirements.txt`, else `pyproject.toml`, in `dir`.
 pub fn read(dir: &Path) -> Result<ProjectPython, RequirementsError> {
     let mut p = ProjectPython::default();

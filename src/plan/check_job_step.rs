@@ -13,6 +13,7 @@ pub fn smoke_step(profile: &Profile, answers: &Answers, job: &JobParts) -> Step 
     let raw = &profile.raw;
     let sched = &raw.scheduler;
     let mut directives: Vec<String> = sched.job.directives.iter().map(|d| d.to_string()).collect();
+    directives.extend(answers.job_directives.iter().cloned());
     directives.extend(sched.job.smoke_test_directives.iter().map(|d| d.to_string()));
     let submit = match sched.kind {
         SchedulerKind::Slurm => "sbatch --parsable".to_string(),

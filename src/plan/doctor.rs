@@ -255,6 +255,7 @@ mod tests {
             allow_upgrades: false,
             no_project: false,
             windows_ssh: false,
+            job_directives: Vec::new(),
         };
         let plan = crate::plan::build(saga, &answers, &local, None).unwrap();
         let s = script(saga, &plan);

@@ -11,6 +11,25 @@ pub const KNOWN_HOSTS_FILE: &str = ".ssh/known_hosts.d/hpcinit";
 /// (relative to home).
 pub const CONTROL_PATH: &str = ".ssh/cm-%C";
 
+/// The longest socket path hpcinit writes: a Unix socket's path holds 104 bytes on macOS
+/// (`sun_path`; 108 on Linux), and ssh binds `PATH.` + 16 random characters first, then renames.
+const SOCKET_PATH_MAX: usize = 104;
+
+/// The ControlPath for `home`: `HOME/.ssh/cm-%C`, or where that would not fit in a Unix socket
+/// (a long home or user name), `/tmp/hpcinit-<hash of home>/cm-%C`, a private directory
+/// hpcinit makes (0700, checked before use). The second value is that directory.
+pub fn control_path(home: &str) -> (String, Option<String>) {
+    let usual = format!("{}/{CONTROL_PATH}", home.trim_end_matches('/'));
+    // `%C` is 40 hex characters; ssh's temporary name adds 17.
+    if usual.len() - 2 + 40 + 17 < SOCKET_PATH_MAX {
+        return (usual, None);
+    }
+    use sha2::Digest;
+    let hash = sha2::Sha256::digest(home.as_bytes());
+    let dir = format!("/tmp/hpcinit-{}", hash.iter().take(4).map(|b| format!("{b:02x}")).collect::<String>());
+    (format!("{dir}/cm-%C"), Some(dir))
+}
+
 /// The line added at the top of `~/.ssh/config`, before any `Host` or `Match`: OpenSSH takes
 /// the first value it reads, so an `Include` appended after a `Host *` block would lose to it.
 pub fn include_line() -> String {

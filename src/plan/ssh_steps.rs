@@ -2,7 +2,7 @@
 //! of every host hpcinit writes a block for, key registration and the one shared connection.
 //! Pure: the profile, the answers and the local facts in; steps with every text they use out.
 
-use super::ssh_config::{self, HostBlock, CONTROL_PATH, KNOWN_HOSTS_FILE, MANAGED_FILE};
+use super::ssh_config::{self, HostBlock, KNOWN_HOSTS_FILE, MANAGED_FILE};
 use super::step::{
     Action, ConnectPlan, Connection, Hop, HostKeyPlan, HostKeyTarget, KeyPlan, NoKeyPlan, Pin,
     RegisterKeyPlan, SshConfigPlan, Step,
@@ -223,7 +223,7 @@ fn common_options(
     // client carries the run, and a later `ssh SITE` signs in again.
     if ssh.multiplex.enabled && !local.windows {
         b.set("ControlMaster", "auto")
-            .set("ControlPath", home(CONTROL_PATH))
+            .set("ControlPath", ssh_config::control_path(&local.home).0)
             .set("ControlPersist", ssh.multiplex.control_persist.value.clone());
     }
 }
@@ -257,6 +257,9 @@ pub fn connection(profile: &Profile, user: &str, local: &LocalFacts) -> Connecti
         host: raw.ssh.host.to_string(),
         port: raw.ssh.port,
         multiplex: raw.ssh.multiplex.enabled,
+        control_dir: (raw.ssh.multiplex.enabled && !local.windows)
+            .then(|| ssh_config::control_path(&local.home).1)
+            .flatten(),
         network: raw.ssh.network.as_deref().map(|n| n.trim().to_string()),
         auth: raw.auth.description.trim().to_string(),
         key_registration: raw.key_registration.mode.value,

@@ -372,6 +372,10 @@ pub struct Connection {
     pub port: u16,
     /// One shared (ControlMaster) connection carries the run.
     pub multiplex: bool,
+    /// Where the shared connection's socket lives when the home's path is too long for one
+    /// (see `ssh_config::control_path`): a private directory hpcinit makes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub control_dir: Option<String>,
     /// What the site says about networks it can be reached from.
     pub network: Option<String>,
     /// What the site asks for at sign-in, in its words.

@@ -66,7 +66,14 @@ fn template_files(
         SchedulerKind::Slurm => sched.job.time.value.slurm(),
         SchedulerKind::Lsf => sched.job.time.value.lsf(),
     };
-    let directives: Vec<String> = sched.job.directives.iter().map(|d| d.to_string()).collect();
+    // The course's after the profile's: Slurm takes the last of a repeated option.
+    let directives: Vec<String> = sched
+        .job
+        .directives
+        .iter()
+        .map(|d| d.to_string())
+        .chain(answers.job_directives.iter().cloned())
+        .collect();
     let reset = raw.python.modules.reset.as_str();
     let job_text = JobScript {
         kind: sched.kind,

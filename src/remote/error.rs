@@ -13,6 +13,10 @@ pub enum RemoteError {
     Timeout { host: String, port: u16 },
     #[error("{host} closed the connection before signing in")]
     Closed { host: String },
+    /// Dropped before the key exchange (sshd's `MaxStartups`, a full listen queue): no
+    /// credential was sent, and trying again is safe.
+    #[error("{host} is busy: it dropped the connection before the key exchange")]
+    Busy { host: String },
     #[error("{host} did not accept the sign-in (tried: {methods})")]
     Denied { host: String, methods: String },
     /// Duo said no (a denied or unanswered push, a wrong passcode): the second factor, not the
@@ -67,6 +71,9 @@ impl RemoteError {
             RemoteError::Denied { host, methods }
         } else if stderr.contains("Too many authentication failures") {
             RemoteError::Denied { host, methods: "too many keys offered".into() }
+        } else if stderr.contains("kex_exchange_identification") {
+            // sshd dropped the connection before the key exchange: MaxStartups and the like.
+            RemoteError::Busy { host }
         } else if stderr.contains("Connection closed by") || stderr.contains("Connection reset") {
             RemoteError::Closed { host }
         } else {
@@ -103,6 +110,19 @@ pub fn duo_refusal(text: &str) -> Option<String> {
     let found: Vec<&str> =
         text.lines().filter_map(|l| WORDS.iter().find(|w| l.trim_end().ends_with(*w)).copied()).collect();
     found.iter().rev().find(|w| w.starts_with("Login ")).or(found.last()).map(|w| w.to_string())
+}
+
+/// libssh2's failed handshake: before the server's banner or with the socket closed under it,
+/// the node dropped the connection before the key exchange (busy); anything else is the
+/// protocol's.
+pub fn from_handshake(host: &str, e: &ssh2::Error) -> RemoteError {
+    // LIBSSH2_ERROR_SOCKET_DISCONNECT (-13), LIBSSH2_ERROR_SOCKET_RECV (-43).
+    let dropped = matches!(e.code(), ssh2::ErrorCode::Session(-13) | ssh2::ErrorCode::Session(-43));
+    if dropped || e.message().contains("banner") {
+        RemoteError::Busy { host: host.into() }
+    } else {
+        RemoteError::Protocol { host: host.into(), message: e.message().to_string() }
+    }
 }
 
 /// What hpcinit says when Duo refused without words it could read (libssh2 does not pass on a
@@ -151,6 +171,16 @@ mod tests {
             RemoteError::from_ssh_stderr("ssh: connect to host h port 22: Connection timed out\n", "h", 22),
             RemoteError::Timeout { .. }
         ));
+    }
+
+    #[test]
+    fn a_drop_before_the_key_exchange_is_a_busy_node() {
+        for stderr in [
+            "kex_exchange_identification: Connection closed by remote host\r\nConnection closed by 127.0.0.1 port 2231\r\n",
+            "kex_exchange_identification: read: Connection reset by peer\r\nConnection reset by 10.0.0.1 port 22\r\n",
+        ] {
+            assert!(matches!(RemoteError::from_ssh_stderr(stderr, "h", 22), RemoteError::Busy { .. }), "{stderr}");
+        }
     }
 
     #[test]

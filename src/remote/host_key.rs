@@ -113,7 +113,7 @@ pub fn exchange<S: 'static + crate::platform::Socket>(
     };
     session.method_pref(MethodType::HostKey, &names.join(",")).map_err(|e| protocol(host, e))?;
     session.set_tcp_stream(stream);
-    session.handshake().map_err(|e| protocol(host, e))?;
+    session.handshake().map_err(|e| super::error::from_handshake(host, &e))?;
     let key = server_key(&session).ok_or_else(|| RemoteError::Protocol {
         host: host.into(),
         message: "the server sent a host key hpcinit cannot read".into(),

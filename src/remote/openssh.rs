@@ -103,14 +103,30 @@ impl OpenSsh {
     }
 }
 
+/// How long a shared connection has to run `true` before it counts as dead: a healthy one
+/// takes a round trip and the login shell's start (well under a second on the test cluster, a
+/// few on a slow site); a frozen one never answers.
+pub const ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(8);
+
 impl OpenSsh {
+    /// Whether `true` runs over the shared connection within `limit`.
+    fn answers_within(&self, limit: std::time::Duration) -> bool {
+        match self.spawn("true", b"") {
+            Ok(r) => r.wait_for(limit, &mut |_| {}).is_ok_and(|o| o.status == 0),
+            Err(_) => false,
+        }
+    }
+
     /// Signs in once with `ssh ALIAS true`; with multiplexing the connection stays as the
     /// master (ControlPersist) for every later ssh to the alias, including `ssh -W` through a
     /// gateway. `Ok(true)` when a master was already running. ssh asks on the terminal (or
     /// through `SSH_ASKPASS`).
     pub fn sign_in(&self) -> Result<bool, RemoteError> {
         if self.master_running() {
-            return Ok(true);
+            if self.answers_within(ANSWER_WITHIN) {
+                return Ok(true);
+            }
+            let _ = self.control("exit", &[]);
         }
         self.sign_in_with_true()
     }
@@ -281,7 +297,7 @@ impl OpenSsh {
 
 impl Remote for OpenSsh {
     fn connect(&mut self, _prompter: &mut dyn Prompter) -> Result<bool, RemoteError> {
-        if self.master_running() {
+        if self.is_open() {
             return Ok(true);
         }
         if self.multiplex {
@@ -301,8 +317,19 @@ impl Remote for OpenSsh {
         self.sign_in_with_true()
     }
 
+    /// A running master that also answers: `ssh -O check` only asks the local master process,
+    /// which answers while its TCP connection is dead (a laptop that slept, a network that
+    /// changed). A master that does not run `true` within [`ANSWER_WITHIN`] is ended, so the run
+    /// signs in again instead of hanging on it.
     fn is_open(&mut self) -> bool {
-        self.master_running()
+        if !self.master_running() {
+            return false;
+        }
+        if self.shell.is_some() || self.answers_within(ANSWER_WITHIN) {
+            return true;
+        }
+        let _ = self.control("exit", &[]);
+        false
     }
 
     fn forward(&mut self, f: &super::Forward, open: bool) -> Option<Result<(), RemoteError>> {

@@ -156,7 +156,7 @@ fn key_exchange<S: 'static + crate::platform::Socket>(
         s.method_pref(ssh2::MethodType::HostKey, &names.join(",")).map_err(err)?;
     }
     s.set_tcp_stream(stream);
-    s.handshake().map_err(err)?;
+    s.handshake().map_err(|e| super::error::from_handshake(host, &e))?;
     let key = server_key(&s).ok_or_else(|| RemoteError::HostKeyRejected { host: host.into() })?;
     if !expected.iter().any(|k| crate::local::known_hosts::same_key(k, &key.openssh)) {
         return Err(RemoteError::HostKeyRejected { host: host.into() });

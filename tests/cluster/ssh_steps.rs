@@ -22,8 +22,13 @@ pub struct Run {
 
 impl Laptop {
     pub fn new() -> Laptop {
+        Laptop::with_home_prefix("hpcinit-home-")
+    }
+
+    /// A laptop whose home directory's name starts with `prefix` (a long home, say).
+    pub fn with_home_prefix(prefix: &str) -> Laptop {
         let c = Cluster::get();
-        let home = tempfile::Builder::new().prefix("hpcinit-home-").tempdir().unwrap();
+        let home = tempfile::Builder::new().prefix(prefix).tempdir().unwrap();
         let project = home.path().join("demo");
         std::fs::create_dir(&project).unwrap();
         Laptop { c, home, project }

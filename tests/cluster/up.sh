@@ -24,6 +24,9 @@
 #   - sshd "olivia" on 127.0.0.1:$OLIVIA_PORT: the plain node's sign-in, and in its shells Olivia's
 #     NRIS module stacks, native pip refused, and a STAND-IN for hpc-container-wrapper's
 #     pip-containerize (container-wrapper/) behind its module;
+#   - sshd "class" on 127.0.0.1:$CLASS_PORT at sshd's default MaxStartups (10:30:100), for the
+#     class accounts (tests/cluster/class-users.sh), and "busy" on 127.0.0.1:$BUSY_PORT, which
+#     drops every new connection while one is unauthenticated (MaxStartups 1:100:2);
 #   - a desk namespace ($DESK_NS) that reaches the login node (10.232.9.1:$PLAIN_PORT) and
 #     nothing else: the laptop that must go through the login node to reach a compute node.
 # Every config, key, socket and log lives under $HPCINIT_CLUSTER_DIR (default
@@ -45,6 +48,8 @@ DTU_PORT=${HPCINIT_DTU_PORT:-2227}
 DUO_PORT=${HPCINIT_DUO_PORT:-2228}
 DUO_KEY_PORT=${HPCINIT_DUO_KEY_PORT:-2229}
 OLIVIA_PORT=${HPCINIT_OLIVIA_PORT:-2230}
+CLASS_PORT=${HPCINIT_CLASS_PORT:-2231}
+BUSY_PORT=${HPCINIT_BUSY_PORT:-2232}
 # The laptop behind a gateway: a network namespace whose one link reaches the gateway's
 # address; the login node (the plain sshd, on this machine's loopback) is out of its reach.
 LAPTOP_NS=${HPCINIT_LAPTOP_NS:-hpcinit-laptop}
@@ -398,6 +403,20 @@ sed -e "s/^Port .*/Port $OLIVIA_PORT/" -e "s|sshd-plain.pid|sshd-olivia.pid|" -e
   -e "s/^# Password and key login./# Password and key login; Olivia's stacks and container wrapper in its shells./" \
   "$D/sshd/plain.conf" >"$D/sshd/olivia.conf"
 echo "SetEnv HPCINIT_TEST_LOGIN=olivia" >>"$D/sshd/olivia.conf"
+# A room of students: "class" is the plain node at sshd's default MaxStartups (10:30:100: after
+# 10 unauthenticated connections, new ones are dropped at random, all of them at 100), open
+# to the class accounts (hpcuser01…, made by tests/cluster/class-users.sh); "busy" drops every
+# new connection while one is unauthenticated (MaxStartups 1:100:2), so a test can hold it busy.
+# AllowUsers adds to the shared line; MaxStartups takes its last value (servconf.c), so it ends
+# the file.
+for login in class:$CLASS_PORT:10:30:100 busy:$BUSY_PORT:1:100:2; do
+  IFS=: read -r name port start rate full <<<"$login"
+  sed -e "s/^Port .*/Port $port\nAllowUsers $TEST_USER hpcuser??/" \
+    -e "s|sshd-plain.pid|sshd-$name.pid|" -e "/^ListenAddress ${DESK_NET}1/d" \
+    -e "s/^# Password and key login./# Password and key login at MaxStartups $start:$rate:$full./" \
+    "$D/sshd/plain.conf" >"$D/sshd/$name.conf"
+  echo "MaxStartups $start:$rate:$full" >>"$D/sshd/$name.conf"
+done
 cat >"$D/sshd/mfa.conf" <<EOF
 # Password, then a one-time code (TOTP), both asked by PAM: Sigma2 style.
 Port $MFA_PORT
@@ -582,6 +601,11 @@ sed -e "s/^Port .*/Port $GW_MFA_PORT/" -e "s|sshd-gateway.pid|sshd-gateway-mfa.p
 /usr/sbin/sshd -t -f "$D/sshd/mfa.conf" || die "mfa sshd config rejected"
 alive "$D/run/sshd-plain.pid" || /usr/sbin/sshd -f "$D/sshd/plain.conf" -E "$D/logs/sshd-plain.log" \
   || die "sshd (plain, port $PLAIN_PORT) did not start: $(tail -2 "$D/logs/sshd-plain.log")"
+for name in class busy; do
+  /usr/sbin/sshd -t -f "$D/sshd/$name.conf" || die "$name sshd config rejected"
+  alive "$D/run/sshd-$name.pid" || /usr/sbin/sshd -f "$D/sshd/$name.conf" -E "$D/logs/sshd-$name.log" \
+    || die "sshd ($name) did not start: $(tail -2 "$D/logs/sshd-$name.log")"
+done
 /usr/sbin/sshd -t -f "$D/sshd/olivia.conf" || die "olivia sshd config rejected"
 alive "$D/run/sshd-olivia.pid" || /usr/sbin/sshd -f "$D/sshd/olivia.conf" -E "$D/logs/sshd-olivia.log" \
   || die "sshd (olivia, port $OLIVIA_PORT) did not start: $(tail -2 "$D/logs/sshd-olivia.log")"
@@ -615,6 +639,8 @@ wait_for 10 "sshd (plain, port $PLAIN_PORT; see $D/logs/sshd-plain.log)" sshd_re
 wait_for 10 "sshd (dtu, port $DTU_PORT; see $D/logs/sshd-dtu.log)" sshd_ready "$D/run/sshd-dtu.pid" "$DTU_PORT"
 wait_for 10 "sshd (duo, port $DUO_PORT; see $D/logs/sshd-duo.log)" sshd_ready "$D/run/sshd-duo.pid" "$DUO_PORT"
 wait_for 10 "sshd (duo-key, port $DUO_KEY_PORT; see $D/logs/sshd-duo-key.log)" sshd_ready "$D/run/sshd-duo-key.pid" "$DUO_KEY_PORT"
+wait_for 10 "sshd (class, port $CLASS_PORT; see $D/logs/sshd-class.log)" sshd_ready "$D/run/sshd-class.pid" "$CLASS_PORT"
+wait_for 10 "sshd (busy, port $BUSY_PORT; see $D/logs/sshd-busy.log)" sshd_ready "$D/run/sshd-busy.pid" "$BUSY_PORT"
 wait_for 10 "sshd (olivia, port $OLIVIA_PORT; see $D/logs/sshd-olivia.log)" sshd_ready "$D/run/sshd-olivia.pid" "$OLIVIA_PORT"
 wait_for 10 "sshd (mfa, port $MFA_PORT; see $D/logs/sshd-mfa.log)" sshd_ready "$D/run/sshd-mfa.pid" "$MFA_PORT"
 wait_for 10 "sshd (chain, port $CHAIN_PORT; see $D/logs/sshd-chain.log)" sshd_ready "$D/run/sshd-chain.pid" "$CHAIN_PORT"
@@ -671,6 +697,10 @@ HPCINIT_SSHD_LOG_DUO_KEY=$D/logs/sshd-duo-key.log
 HPCINIT_DUO_STATE=$D/duo
 HPCINIT_OLIVIA_PORT=$OLIVIA_PORT
 HPCINIT_SSHD_LOG_OLIVIA=$D/logs/sshd-olivia.log
+HPCINIT_CLASS_PORT=$CLASS_PORT
+HPCINIT_BUSY_PORT=$BUSY_PORT
+HPCINIT_SSHD_LOG_CLASS=$D/logs/sshd-class.log
+HPCINIT_SSHD_LOG_BUSY=$D/logs/sshd-busy.log
 EOF
 chmod 644 "$D/cluster.env"
 echo "cluster: up in $(( ($(date +%s%N) - start_ns) / 1000000 )) ms (sshd 127.0.0.1:$PLAIN_PORT password/key, 127.0.0.1:$MFA_PORT password+TOTP; Slurm; Lmod) — $D"

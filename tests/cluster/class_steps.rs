@@ -1,0 +1,193 @@
+//! A class at once, against the test cluster: a login node too busy to take a new connection
+//! (sshd's MaxStartups) is tried again before anything is sent, and a student's first run from a
+//! course repository asks only what the course cannot know. bench/class.sh runs a whole room.
+
+use super::remote_steps::{cleanup, ok, remote_home};
+use super::ssh_steps::{args, profile_variant, type_at, Laptop, LogWindow};
+use super::SERIAL;
+use std::time::Duration;
+
+#[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
+fn a_busy_login_node_is_tried_again_before_anything_is_sent_with_both_transports() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    for transport in ["ssh", "ssh2"] {
+        let l = Laptop::new();
+        let port = l.c.var("HPCINIT_BUSY_PORT");
+        let profile = profile_variant(&l, "sandbox", "busy-site", |t| {
+            t.replacen("  port: 2222\n", &format!("  port: {port}\n"), 1)
+        });
+        // One connection that never signs in: the "busy" sshd (MaxStartups 1:100:2) drops every
+        // new one while it is pending, as a login node does when a room connects at once.
+        let hold = std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())).unwrap();
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(2500));
+            drop(hold);
+        });
+        let log = LogWindow::of(&l.c, "HPCINIT_SSHD_LOG_BUSY");
+        let mut a = vec!["--profile", profile.to_str().unwrap()];
+        a.extend(args("busy-site", &["--transport", transport]));
+        let r = l.hpcinit(&a, &[]);
+        release.join().unwrap();
+        ok(&r, &format!("a busy node, --transport {transport}"));
+        assert!(
+            r.stdout.contains("the login node is busy, retrying (2/8); nothing was sent yet"),
+            "{transport}: {}",
+            r.stdout
+        );
+        // The password went once (with libssh2 the key is then proven by a login of its own).
+        let passwords = log.text().lines().filter(|l| l.starts_with("Accepted password for hpcuser")).count();
+        assert_eq!(passwords, 1, "{transport}: one password sign-in: {}", log.text());
+        assert_eq!(l.prompts().len(), 1, "{transport}: the password asked once: {:?}", l.prompts());
+        assert!(log.text().contains("drop connection"), "sshd dropped some: {}", log.text());
+    }
+}
+
+#[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
+fn a_student_in_a_course_repository_is_asked_only_username_and_passphrase() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let l = Laptop::new();
+    let project = "demo";
+    let _c = cleanup(&l, project);
+    std::fs::write(
+        l.project.join("hpcinit-course.yaml"),
+        "course-version: 1\ncourse: INF-1234\ncontact: ta@example.edu\nsites:\n  sandbox:\n    time: \"00:20:00\"\n    partition: debug\npython: \"3.11\"\nrequirements: requirements.txt\n",
+    )
+    .unwrap();
+    std::fs::write(l.project.join("requirements.txt"), "hpcinit-demo\n").unwrap();
+    let log = LogWindow::open(&l.c, false);
+    let mut p = l.in_terminal(&[], 120_000);
+    // The course names one site, its Python and the project (this folder): hpcinit asks the
+    // username, shows the plan, asks a passphrase for the new key (twice) and whether to trust
+    // the host key; then ssh asks the password.
+    type_at(&mut p, "Your username on Sandbox", "hpcuser\r");
+    type_at(&mut p, "Go ahead?", "\r");
+    type_at(&mut p, "assphrase", "course-key-pass\r");
+    type_at(&mut p, "Same passphrase again", "course-key-pass\r");
+    type_at(&mut p, "Trust this host key for sandbox?", "y");
+    type_at(&mut p, "assword:", &format!("{}\n", l.c.var("HPCINIT_TEST_PASSWORD")));
+    let rest = p.exp_eof().expect("the run ends");
+    let status = p.process().wait().unwrap();
+    assert!(matches!(status, rexpect::process::WaitStatus::Exited(_, 0)), "{status:?}\n{rest}");
+    assert!(!rest.contains("Which cluster?") && !rest.contains("Python version"), "{rest}");
+    assert_eq!(log.accepted(), 1, "{}", log.text());
+    // The template carries the course's partition and time after the site's directives.
+    let template = std::fs::read_to_string(remote_home(&l).join(format!("sbatch/{project}.sh"))).unwrap();
+    for line in ["#SBATCH --time=00:20:00", "#SBATCH --partition=debug"] {
+        assert!(template.contains(line), "{line} in:\n{template}");
+    }
+}
+
+/// The forwarder (tests/cluster/forwarder.py) between the laptop and the plain login node; its
+/// process group is stopped when dropped.
+struct Forwarder {
+    child: std::process::Child,
+    state: tempfile::TempDir,
+    port: u16,
+}
+
+impl Forwarder {
+    fn start(target: &str) -> Forwarder {
+        let state = tempfile::tempdir().unwrap();
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cluster/forwarder.py");
+        let mut cmd = std::process::Command::new("python3");
+        cmd.arg(script).arg(port.to_string()).arg(target).arg(state.path());
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let child = cmd.spawn().unwrap();
+        let ready = state.path().join("ready");
+        let start = std::time::Instant::now();
+        while !ready.exists() {
+            assert!(start.elapsed() < Duration::from_secs(10), "the forwarder did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Forwarder { child, state, port }
+    }
+
+    /// Freezes every connection open now: no byte passes, the sockets stay.
+    fn freeze(&self) -> usize {
+        let mut n = 0;
+        for e in std::fs::read_dir(self.state.path()).unwrap().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name.strip_prefix("conn-") {
+                std::fs::remove_file(e.path()).unwrap();
+                // Connections that ended (a key check's) have no process left to stop.
+                if std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                    let _ = std::process::Command::new("kill").args(["-STOP", pid]).status();
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+}
+
+impl Drop for Forwarder {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = std::process::Command::new("kill").args(["-CONT", "--", &group]).status();
+        let _ = std::process::Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
+fn a_frozen_shared_connection_is_replaced_within_15_seconds_with_one_sign_in() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let l = Laptop::new();
+    let fwd = Forwarder::start(&l.c.var("HPCINIT_PLAIN_PORT"));
+    let port = fwd.port;
+    let profile = profile_variant(&l, "sandbox", "frozen-site", |t| {
+        t.replacen("  port: 2222\n", &format!("  port: {port}\n"), 1)
+    });
+    let mut a = vec!["--profile", profile.to_str().unwrap()];
+    a.extend(args("frozen-site", &[]));
+    ok(&l.hpcinit(&a, &[]), "the first run, through the forwarder");
+    // The laptop sleeps: the master's connection stops passing bytes, its socket stays.
+    assert_eq!(fwd.freeze(), 1, "one connection: the master");
+    let check = l.ssh(&["-O", "check", "frozen-site"]);
+    assert!(check.status.success(), "ssh -O check still answers: {}", String::from_utf8_lossy(&check.stderr));
+    let log = LogWindow::open(&l.c, false);
+    let started = std::time::Instant::now();
+    let r = l.hpcinit(&a, &[]);
+    let took = started.elapsed();
+    ok(&r, "the next run after the freeze");
+    assert!(took < Duration::from_secs(15), "replaced within 15 s, took {took:?}");
+    assert!(r.stdout.contains("signed in once"), "a new sign-in, not the dead one: {}", r.stdout);
+    assert_eq!(log.accepted(), 1, "exactly one new sign-in: {}", log.text());
+}
+
+#[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
+fn a_home_too_long_for_a_socket_path_puts_the_socket_in_a_private_directory() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let l = Laptop::with_home_prefix(&format!("hpcinit-home-{}--", "a-very-long-home".repeat(4)));
+    let home = l.home.path().display().to_string();
+    assert!(home.len() >= 90, "{home} is {} characters", home.len());
+    let r = l.hpcinit(&args("sandbox", &[]), &[]);
+    ok(&r, "a 90-character home");
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("socket goes in /tmp/hpcinit-"))
+        .unwrap_or_else(|| panic!("{}", r.stdout));
+    let config = std::fs::read_to_string(l.path(".ssh/config.d/hpcinit")).unwrap();
+    let cp = config.lines().find(|l| l.trim_start().starts_with("ControlPath")).unwrap().trim().to_string();
+    let dir = cp.trim_start_matches("ControlPath ").trim_end_matches("/cm-%C").to_string();
+    assert!(line.contains(&dir), "{line} names {dir}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+    // The person's own ssh rides on the connection the run left open there.
+    let out = l.ssh(&["-o", "BatchMode=yes", "sandbox", "echo", "rides"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("rides"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = l.ssh(&["-O", "exit", "sandbox"]);
+}
