@@ -9,6 +9,7 @@ mod openssh;
 mod output;
 #[allow(clippy::module_inception)]
 mod remote;
+pub mod retry;
 pub mod rsh_relay;
 mod running;
 mod sftp;

@@ -247,13 +247,31 @@ impl OpenSsh {
 /// What ssh's verbose output says about the key: "Server accepts key" comes before the
 /// signature, so the key is registered even when it then needs a passphrase or a second
 /// factor that BatchMode may not ask for.
+/// The key's answer, asked again (quietly, bounded) while the node drops connections before the
+/// key exchange: a room of students' MaxStartups must not read as "the key does not work".
+fn asked_again_while_busy(mut ask: impl FnMut() -> Result<bool, RemoteError>) -> Result<bool, RemoteError> {
+    let mut n = 1;
+    loop {
+        match ask() {
+            Err(e @ RemoteError::Busy { .. }) => match super::retry::tries(&e) {
+                Some(max) if n < max => {
+                    n += 1;
+                    std::thread::sleep(super::retry::pause(n, super::retry::jitter()));
+                }
+                _ => return Err(e),
+            },
+            other => return other,
+        }
+    }
+}
+
 fn key_answer(out: &std::process::Output, host: &str, port: u16) -> Result<bool, RemoteError> {
     let stderr = String::from_utf8_lossy(&out.stderr);
     if out.status.success() || stderr.contains("Server accepts key") {
         return Ok(true);
     }
     let e = RemoteError::from_ssh_stderr(&stderr, host, port);
-    if e.is_network() || matches!(e, RemoteError::HostKeyRejected { .. }) {
+    if e.is_network() || matches!(e, RemoteError::HostKeyRejected { .. } | RemoteError::Busy { .. }) {
         return Err(e);
     }
     Ok(false)
@@ -417,18 +435,24 @@ impl Remote for OpenSsh {
     /// offered (a full key-only login).
     fn key_accepted(&mut self, key: &Path, _prompter: &mut dyn Prompter) -> Result<bool, RemoteError> {
         let (mut cmd, query) = self.key_query(key);
-        let out = cmd.output().map_err(Self::spawn_err)?;
+        let answer = asked_again_while_busy(|| {
+            let out = cmd.output().map_err(Self::spawn_err)?;
+            key_answer(&out, &self.host, self.port)
+        });
         drop(query);
-        key_answer(&out, &self.host, self.port)
+        answer
     }
 
     fn start_key_query(&mut self, key: &Path) -> Option<super::KeyQuery> {
         let (mut cmd, query) = self.key_query(key);
         let (host, port) = (self.host.clone(), self.port);
         Some(super::KeyQuery::spawn(move || {
-            let out = cmd.output().map_err(Self::spawn_err)?;
+            let answer = asked_again_while_busy(|| {
+                let out = cmd.output().map_err(Self::spawn_err)?;
+                key_answer(&out, &host, port)
+            });
             drop(query);
-            key_answer(&out, &host, port)
+            answer
         }))
     }
 

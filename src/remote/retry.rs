@@ -1,0 +1,63 @@
+//! When to try a connection again: only after a failure before the key exchange (the node
+//! dropped it, as sshd does past `MaxStartups`, or refused it), so no credential is ever sent
+//! twice; how many times; and how long to wait between tries. Pure, but for the clock and
+//! process id that spread a room of students out.
+
+use super::RemoteError;
+use std::time::Duration;
+
+/// How many tries a failure before any credential gets, in all; `None`: not retried.
+pub fn tries(e: &RemoteError) -> Option<u32> {
+    match e {
+        RemoteError::Busy { .. } => Some(8),
+        RemoteError::Refused { .. } => Some(3),
+        _ => None,
+    }
+}
+
+/// The pause before try `n` (2, 3, …): 0.5 s doubling up to 4 s, times a jitter in [0.5, 1.5)
+/// drawn from `unit` in [0, 1), so a room of students spreads out instead of returning together.
+pub fn pause(n: u32, unit: f64) -> Duration {
+    let base = (0.5 * f64::from(1u32 << n.saturating_sub(2).min(3))).min(4.0);
+    Duration::from_secs_f64(base * (0.5 + unit.clamp(0.0, 0.999)))
+}
+
+/// A number in [0, 1) that differs between processes and calls (no credential depends on it).
+pub fn jitter() -> f64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let mixed = (u64::from(t) ^ (u64::from(std::process::id()) << 20)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (mixed >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_failures_before_the_key_exchange_are_retried() {
+        let h = || "h".to_string();
+        assert_eq!(tries(&RemoteError::Busy { host: h() }), Some(8));
+        assert_eq!(tries(&RemoteError::Refused { host: h(), port: 22 }), Some(3));
+        assert_eq!(tries(&RemoteError::Denied { host: h(), methods: "password".into() }), None);
+        assert_eq!(
+            tries(&RemoteError::DuoRefused { host: h(), words: "Login request denied.".into() }),
+            None
+        );
+        assert_eq!(tries(&RemoteError::Closed { host: h() }), None);
+    }
+
+    #[test]
+    fn pauses_grow_to_four_seconds_and_spread_out() {
+        assert_eq!(pause(2, 0.5), Duration::from_secs_f64(0.5));
+        assert_eq!(pause(3, 0.5), Duration::from_secs_f64(1.0));
+        assert_eq!(pause(8, 0.5), Duration::from_secs_f64(4.0));
+        assert!(pause(5, 0.0) < pause(5, 0.99));
+        let all: f64 = (2..=8).map(|n| pause(n, 0.99).as_secs_f64()).sum();
+        assert!(all < 30.0, "8 tries take at most {all} s of pauses");
+        let (a, b) = (jitter(), jitter());
+        assert!((0.0..1.0).contains(&a) && (0.0..1.0).contains(&b));
+    }
+}
