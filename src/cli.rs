@@ -538,6 +538,14 @@ pub enum CourseCommand {
         /// The rows as JSON.
         #[arg(long)]
         json: bool,
+        /// Also sign in to the site (`--site`, as you, once) and check there what the course
+        /// needs: the modules load, the Python module of the course's version, the account and
+        /// the reservation exist, each requirement resolves with the site's pip (nothing is
+        /// installed). Needs hpcinit's SSH setup for the site (`hpcinit --site SITE`).
+        #[arg(long)]
+        probe: bool,
+        #[command(flatten)]
+        setup: SetupArgs,
     },
 }
 

@@ -214,8 +214,16 @@ fn dispatch(cli: &Cli, env: &Env, printer: &mut ui::Printer) -> Result<Exit, Err
             };
             commands::node::run(&mut session, &merged(setup), &args)
         }
-        Some(Command::Course { command: crate::cli::CourseCommand::Check { file, handout, json } }) => {
-            commands::course::check(&mut session, file.as_deref(), handout.as_deref(), *json)
+        Some(Command::Course {
+            command: crate::cli::CourseCommand::Check { file, handout, json, probe, setup },
+        }) => {
+            let args = commands::course::CheckArgs {
+                file: file.as_deref(),
+                handout: handout.as_deref(),
+                json: *json,
+                probe: probe.then(|| merged(setup)),
+            };
+            commands::course::check(&mut session, &args)
         }
         Some(Command::Diff { sites, project_dir, json, exit_code }) => {
             let args = commands::diff::DiffArgs {

@@ -7,6 +7,7 @@ use std::process::Command;
 
 const SCRIPTS: &[&str] = &[
     "src/plan/check_job.sh",
+    "src/plan/course_probe.sh",
     "src/plan/doctor.sh",
     "src/plan/environment.sh",
     "src/plan/jupyter.sh",

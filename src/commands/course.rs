@@ -12,12 +12,16 @@ use crate::profile::raw::RegistrationMode;
 use crate::profile::ProfileSet;
 use std::path::Path;
 
-pub fn check(
-    s: &mut Session,
-    file: Option<&Path>,
-    handout: Option<&Path>,
-    json: bool,
-) -> Result<Exit, Error> {
+pub struct CheckArgs<'a> {
+    pub file: Option<&'a Path>,
+    pub handout: Option<&'a Path>,
+    pub json: bool,
+    /// Sign in to the site these answers name and check there too.
+    pub probe: Option<crate::cli::SetupArgs>,
+}
+
+pub fn check(s: &mut Session, args: &CheckArgs) -> Result<Exit, Error> {
+    let (file, handout, json) = (args.file, args.handout, args.json);
     let env = s.env;
     let path = match file {
         Some(f) if f.is_relative() => env.cwd.join(f),
@@ -31,6 +35,9 @@ pub fn check(
             0,
             CheckRow { site: None, ok: false, what: e.to_string(), fix: crate::exit::Diagnostic::hint(&e) },
         );
+    }
+    if let Some(setup) = &args.probe {
+        rows.extend(probe(s, &course, setup)?);
     }
     let failed = rows.iter().filter(|r| !r.ok).count();
     let p = &mut *s.printer;
@@ -70,6 +77,64 @@ pub fn check(
         }
     }
     Ok(if failed == 0 { Exit::Ok } else { Exit::Failed })
+}
+
+/// `--probe`: one sign-in to the site (as the teaching assistant), one script, a row per check.
+fn probe(
+    s: &mut Session,
+    course: &CourseFile,
+    setup: &crate::cli::SetupArgs,
+) -> Result<Vec<CheckRow>, Error> {
+    let (set, cli, env) = (s.set, s.cli, s.env);
+    let args = crate::cli::SetupArgs { course: Some(course.path.clone()), ..setup.clone() };
+    let inputs = super::inputs::Inputs::resolve(set, cli, env, &args, super::inputs::Listing::InTheStep)?;
+    let site = inputs.profile.name().to_string();
+    let entry = course.site(&site).ok_or_else(|| Error::Usage {
+        message: format!("{} is not one of the course's sites", inputs.profile.raw.display_name),
+        hint: format!(
+            "probe one of: {}",
+            course.sites.iter().map(|s| s.site.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+    })?;
+    let requirements = match &course.requirements {
+        Some(f) => crate::local::requirements::read_file(f)?.lines,
+        None => inputs.local.python.lines.clone(),
+    };
+    let needs = crate::plan::course_probe::CourseNeeds {
+        python: course.python.as_ref().map(|p| p.to_string()),
+        account: entry.account.as_ref().map(|a| a.0.as_str()),
+        reservation: entry.reservation.as_deref(),
+        requirements: &requirements,
+    };
+    let script = crate::plan::course_probe::script(inputs.profile, &needs);
+    let prompter: &mut dyn crate::prompt::Prompter = &mut *s.prompter;
+    let out = super::with_context(&inputs, cli, env, s.printer, prompter, |cx| {
+        crate::exec::run(cx, &[crate::plan::StepId::Connect])?;
+        let out = cx.remote().script(&script, &mut |_| {}).map_err(|e| {
+            let hint = cx.connect_hint(&e);
+            Error::Step {
+                title: "Course check".into(),
+                error: Box::new(crate::exec::StepError::Remote { error: e, hint }),
+            }
+        })?;
+        Ok(out)
+    })?;
+    let rows: Vec<crate::plan::course_probe::ProbeRow> = crate::exchange::tags(&out.stdout);
+    if rows.is_empty() {
+        return Err(Error::Usage {
+            message: format!("the check on {site} printed nothing hpcinit reads"),
+            hint: "run it again with -v to see the cluster's output".into(),
+        });
+    }
+    Ok(rows
+        .into_iter()
+        .map(|r| CheckRow {
+            site: Some(format!("{site} (signed in)")),
+            ok: r.verdict != "fail",
+            what: if r.verdict == "skip" { format!("{} (not checked)", r.what) } else { r.what },
+            fix: (r.verdict == "fail").then_some(r.fix),
+        })
+        .collect())
 }
 
 /// The students' page: the command, what they will be asked, and each site's manual steps.

@@ -191,3 +191,78 @@ fn a_home_too_long_for_a_socket_path_puts_the_socket_in_a_private_directory() {
     );
     let _ = l.ssh(&["-O", "exit", "sandbox"]);
 }
+
+/// A Slurm reservation a year from now (no effect on today's jobs), deleted when dropped.
+struct Reservation(String);
+
+impl Reservation {
+    fn make(c: &super::Cluster, name: &str) -> Reservation {
+        let out = std::process::Command::new("scontrol")
+            .env("SLURM_CONF", c.var("SLURM_CONF"))
+            .args(["create", "reservation", &format!("ReservationName={name}"), "StartTime=now+365days"])
+            .args(["Duration=60", "Users=hpcuser", &format!("Nodes={}", c.var("HPCINIT_NODE_NAME"))])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        Reservation(name.into())
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let c = super::Cluster::get();
+        let _ = std::process::Command::new("scontrol")
+            .env("SLURM_CONF", c.var("SLURM_CONF"))
+            .args(["delete", &format!("ReservationName={}", self.0)])
+            .output();
+    }
+}
+
+#[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
+fn course_check_probe_checks_the_site_as_the_teaching_assistant() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let l = Laptop::new();
+    let _r = Reservation::make(&l.c, "hpcinit-course");
+    let course = |reservation: &str| {
+        format!("course-version: 1\ncourse: INF-1234\ncontact: ta@example.edu\nsites:\n  sandbox:\n    reservation: {reservation}\npython: \"3.11\"\nrequirements: requirements.txt\n")
+    };
+    std::fs::write(l.project.join("hpcinit-course.yaml"), course("hpcinit-course")).unwrap();
+    std::fs::write(l.project.join("requirements.txt"), "hpcinit-demo\nhpcinit-extra==1.0\n").unwrap();
+    // The teaching assistant's own SSH setup for the site, then the check signs in no more.
+    ok(&l.hpcinit(&args("sandbox", &[]), &[]), "the teaching assistant's SSH setup");
+    let log = LogWindow::open(&l.c, false);
+    let check = ["course", "check", "--probe", "--site", "sandbox", "--user", "hpcuser"];
+    let r = l.hpcinit(&check, &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    for row in [
+        "✓ sandbox (signed in): module load StdEnv/2023",
+        "✓ sandbox (signed in): python 3.11: python/3.11 loads (Python 3.11",
+        "✓ sandbox (signed in): reservation hpcinit-course exists",
+        "✓ sandbox (signed in): requirement hpcinit-demo resolves",
+        "✓ sandbox (signed in): requirement hpcinit-extra==1.0 resolves",
+    ] {
+        assert!(r.stdout.contains(row), "{row:?} in:\n{}", r.stdout);
+    }
+    assert!(!r.stdout.contains('✗'), "{}", r.stdout);
+    assert_eq!(log.accepted(), 0, "over the open connection: {}", log.text());
+
+    // A reservation the site does not have and a package it cannot provide: ✗, with the fix.
+    std::fs::write(l.project.join("hpcinit-course.yaml"), course("no-such-reservation")).unwrap();
+    std::fs::write(l.project.join("requirements.txt"), "hpcinit-demo\nno-such-package-xyz\n").unwrap();
+    let r = l.hpcinit(&check, &[]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("✗ sandbox (signed in): reservation no-such-reservation: not found"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("fix: ask the site for the reservation"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("✗ sandbox (signed in): requirement no-such-package-xyz:")
+            && r.stdout.contains("No matching distribution"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("✓ sandbox (signed in): requirement hpcinit-demo resolves"), "{}", r.stdout);
+}
