@@ -117,6 +117,8 @@ pub struct CourseFile {
     pub python: Option<PythonVersion>,
     pub requirements: Option<PathBuf>,
     pub exclude: Vec<String>,
+    /// `hpcinit jupyter`, `code` and `shell` defaults.
+    pub interactive: Resources,
     /// Per site (its profile's name), in the file's order of names.
     pub sites: Vec<CourseSite>,
     text: String,
@@ -348,6 +350,12 @@ impl CourseFile {
             python,
             requirements: raw.requirements.as_ref().map(|r| base.join(&r.value)),
             exclude: raw.exclude,
+            interactive: Resources {
+                time: raw.interactive.time.as_ref().map(|v| v.value.clone()),
+                memory: raw.interactive.memory.as_ref().map(|v| v.value.clone()),
+                cpus: raw.interactive.cpus.as_ref().map(|v| v.value),
+                gpus: raw.interactive.gpus.as_ref().map(|v| v.value),
+            },
             sites,
             text: text.to_string(),
             raw_python_line: raw.python.as_ref().map(|p| p.referenced.line()),

@@ -773,6 +773,16 @@ fn a_course_file_answers_the_site_account_and_python_and_its_directives_reach_th
     // A flag wins over the course.
     let r = hpcinit_in(s.home.path(), &s.project, &["plan", "--user", "alice", "--account", "nn9999k"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
+    // The course's interactive defaults reach `hpcinit jupyter`, named as the course's; a flag wins.
+    std::fs::write(
+        s.project.join("hpcinit-course.yaml"),
+        "course-version: 1\ncourse: C\ncontact: ta@example.edu\nsites:\n  saga:\n    account: nn1234k\ninteractive:\n  time: \"02:00:00\"\n  memory: 6G\n",
+    )
+    .unwrap();
+    let r = hpcinit_in(s.home.path(), &s.project, &["jupyter", "--dry-run", "--user", "alice", "--mem", "3G"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("time       02:00:00 (the course file)"), "{}", r.stdout);
+    assert!(r.stdout.contains("memory     3G (your flag)"), "{}", r.stdout);
     // --no-course: no site, so the run says which flag is missing.
     let r = hpcinit_in(s.home.path(), &s.project, &["plan", "--user", "alice", "--no-course"]);
     assert_eq!(r.code, 2, "{}", r.stderr);

@@ -181,6 +181,7 @@ fn jupyter_flags_override_the_sites_defaults() {
         gpus: Some(1),
         partition: Some("gpuv100".into()),
         here: true,
+        from_course: Vec::new(),
     };
     let jp = plan::jupyter::plan(&plan, dtu, &req);
     for line in [

@@ -32,11 +32,35 @@ pub struct JupyterArgs {
     pub dry_run: bool,
 }
 
-impl JupyterArgs {
-    /// The flags as the plan takes them; a malformed value is a usage error naming its flag.
-    fn request(&self) -> Result<JupyterRequest, Error> {
-        request(&self.resources, self.here, "jupyter")
-    }
+/// The job's request: the interactive flags, with the course file's `interactive` defaults
+/// where they are not given (the flags win; the profile's defaults come after both).
+pub fn request_with_course(
+    r: &InteractiveArgs,
+    here: bool,
+    command: &str,
+    setup: &SetupArgs,
+    env: &crate::env::Env,
+) -> Result<JupyterRequest, Error> {
+    let Some(c) = super::inputs::course(setup, env)? else { return request(r, here, command) };
+    let i = &c.interactive;
+    let mut from_course = Vec::new();
+    let mut take = |flag: bool, course: bool, what: &'static str| {
+        if !flag && course {
+            from_course.push(what);
+        }
+    };
+    take(r.time.is_some(), i.time.is_some(), "time");
+    take(r.mem.is_some(), i.memory.is_some(), "memory");
+    take(r.cpus.is_some(), i.cpus.is_some(), "cpus");
+    take(r.gpus.is_some(), i.gpus.is_some(), "gpus");
+    let merged = InteractiveArgs {
+        time: r.time.clone().or(i.time.clone()),
+        mem: r.mem.clone().or(i.memory.clone()),
+        cpus: r.cpus.or(i.cpus),
+        gpus: r.gpus.or(i.gpus),
+        ..r.clone()
+    };
+    Ok(JupyterRequest { from_course, ..request(&merged, here, command)? })
 }
 
 /// An interactive job's flags as the plan takes them; a malformed value is a usage error naming
@@ -56,11 +80,19 @@ pub fn request(r: &InteractiveArgs, here: bool, command: &str) -> Result<Jupyter
             return Err(bad("partition", format!("`{p}` is not a partition name (letters, digits, `_-.`)")));
         }
     }
-    Ok(JupyterRequest { time, memory, cpus: r.cpus, gpus: r.gpus, partition: r.partition.clone(), here })
+    Ok(JupyterRequest {
+        time,
+        memory,
+        cpus: r.cpus,
+        gpus: r.gpus,
+        partition: r.partition.clone(),
+        here,
+        from_course: Vec::new(),
+    })
 }
 
 pub fn run(s: &mut Session, setup: &SetupArgs, a: &JupyterArgs) -> Result<Exit, Error> {
-    let request = a.request()?;
+    let request = request_with_course(&a.resources, a.here, "jupyter", setup, s.env)?;
     if a.list {
         return list(s, setup);
     }

@@ -38,7 +38,7 @@ fn kind(p: Purpose) -> &'static str {
 
 pub fn run(s: &mut Session, setup: &SetupArgs, a: &NodeArgs) -> Result<Exit, Error> {
     let cmd = kind(a.purpose);
-    let request = super::jupyter::request(&a.resources, a.session.here, cmd)?;
+    let request = super::jupyter::request_with_course(&a.resources, a.session.here, cmd, setup, s.env)?;
     for w in a.command.iter().chain(a.path.iter()) {
         if w.contains(['\n', '\r', '\0']) {
             return Err(Error::Usage {

@@ -31,13 +31,16 @@ pub struct JupyterRequest {
     pub partition: Option<String>,
     /// Run in the project's working directory on scratch instead of the latest snapshot.
     pub here: bool,
+    /// The resources whose value came from a course file, not a flag (`time`, `memory`,
+    /// `cpus`, `gpus`).
+    pub from_course: Vec<&'static str>,
 }
 
 /// One resource of the job and where its value came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Chosen<T> {
     pub value: T,
-    /// `flag`, `profile` or `hpcinit` (hpcinit's own default: the profile has none).
+    /// `flag`, `course`, `profile` or `hpcinit` (hpcinit's own default: the profile has none).
     pub from: &'static str,
 }
 
@@ -110,20 +113,21 @@ pub fn sched_word(kind: SchedulerKind) -> &'static str {
 pub fn resources(plan: &Plan, profile: &Profile, req: &JupyterRequest) -> (Resources, Walltime) {
     let defaults = profile.interactive();
     let site_from = if defaults.source.is_some() { "profile" } else { "hpcinit" };
-    let pick = |flag: Option<String>, default: String| match flag {
-        Some(v) => Chosen { value: v, from: "flag" },
+    let given = |what: &str| if req.from_course.contains(&what) { "course" } else { "flag" };
+    let pick = |flag: Option<String>, default: String, what: &str| match flag {
+        Some(v) => Chosen { value: v, from: given(what) },
         None => Chosen { value: default, from: site_from },
     };
     let time = req.time.unwrap_or(defaults.time);
     let resources = Resources {
-        time: pick(req.time.map(|t| t.slurm()), defaults.time.slurm()),
-        memory: pick(req.memory.as_ref().map(|m| m.to_string()), defaults.memory.to_string()),
+        time: pick(req.time.map(|t| t.slurm()), defaults.time.slurm(), "time"),
+        memory: pick(req.memory.as_ref().map(|m| m.to_string()), defaults.memory.to_string(), "memory"),
         cpus: match req.cpus {
-            Some(c) => Chosen { value: c, from: "flag" },
+            Some(c) => Chosen { value: c, from: given("cpus") },
             None => Chosen { value: defaults.cpus, from: site_from },
         },
         gpus: match req.gpus {
-            Some(g) => Chosen { value: g, from: "flag" },
+            Some(g) => Chosen { value: g, from: given("gpus") },
             None => Chosen { value: defaults.gpus, from: site_from },
         },
         partition: match (&req.partition, &defaults.partition) {

@@ -9,6 +9,7 @@ use std::fmt::Write;
 pub(super) fn from<T: std::fmt::Display>(c: &Chosen<T>) -> String {
     let whose = match c.from {
         "flag" => "your flag",
+        "course" => "the course file",
         "profile" => "the site's default",
         _ => "hpcinit's default (the profile names none)",
     };
