@@ -30,6 +30,15 @@ pub struct Answers {
     /// Job directives the course file adds after the profile's (a partition, a reservation,
     /// resources); empty without a course.
     pub job_directives: Vec<String>,
+    /// The course's shared data on this site, linked into the layout.
+    pub course_data: Option<CourseData>,
+}
+
+/// A course's shared data: `link` (`~/<project>-data`) to `target` on the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CourseData {
+    pub link: String,
+    pub target: String,
 }
 
 /// The name of the general environment and job template set up without a project.

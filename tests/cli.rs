@@ -779,7 +779,8 @@ fn a_course_file_answers_the_site_account_and_python_and_its_directives_reach_th
         "course-version: 1\ncourse: C\ncontact: ta@example.edu\nsites:\n  saga:\n    account: nn1234k\ninteractive:\n  time: \"02:00:00\"\n  memory: 6G\n",
     )
     .unwrap();
-    let r = hpcinit_in(s.home.path(), &s.project, &["jupyter", "--dry-run", "--user", "alice", "--mem", "3G"]);
+    let r =
+        hpcinit_in(s.home.path(), &s.project, &["jupyter", "--dry-run", "--user", "alice", "--mem", "3G"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("time       02:00:00 (the course file)"), "{}", r.stdout);
     assert!(r.stdout.contains("memory     3G (your flag)"), "{}", r.stdout);

@@ -530,6 +530,7 @@ impl Laptop {
             no_project: false,
             windows_ssh: false,
             job_directives: Vec::new(),
+            course_data: None,
         }
     }
 

@@ -22,6 +22,7 @@ fn answers_for(profile: &hpcinit::profile::Profile) -> Answers {
         no_project: false,
         windows_ssh: false,
         job_directives: Vec::new(),
+        course_data: None,
     }
 }
 

@@ -152,6 +152,13 @@ fn read<'a>(set: &'a ProfileSet, args: &SetupArgs, env: &Env, list_code: bool) -
         windows_home: windows_home(args, env)?,
         wsl: crate::local::wsl::inside(env),
     };
+    // The course's shared data on this site, linked as `~/<project>-data`.
+    let course_data = course
+        .as_ref()
+        .and_then(|c| c.site(profile.name().as_str()))
+        .and_then(|s| s.data.clone())
+        .filter(|_| !no_project)
+        .map(|target| answers::CourseData { link: format!("~/{project_name}-data"), target });
     let answers = Answers {
         user: user.into(),
         account: args.account.clone(),
@@ -168,6 +175,7 @@ fn read<'a>(set: &'a ProfileSet, args: &SetupArgs, env: &Env, list_code: bool) -
             .as_ref()
             .map(|c| c.directives(profile.name().as_str(), profile.raw.scheduler.kind))
             .unwrap_or_default(),
+        course_data,
     };
     Ok(Inputs { profile, answers, local })
 }

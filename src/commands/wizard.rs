@@ -340,3 +340,46 @@ mod tests {
         assert!(!p.asked.iter().any(|q| q == "Which project?"), "{:?}", p.asked);
     }
 }
+
+#[cfg(test)]
+mod course_tests {
+    use super::*;
+    use crate::ui::ScriptedPrompter;
+
+    /// A student in a course repository whose course uses two sites: asked the site (from the
+    /// course's two only), the username and nothing else the course knows (account, Python,
+    /// project folder).
+    #[test]
+    fn a_course_leaves_only_the_site_and_the_username_to_ask() {
+        let home = tempfile::tempdir().unwrap();
+        let project = home.path().join("course");
+        std::fs::create_dir(&project).unwrap();
+        std::fs::write(
+            project.join(crate::course_file::FILE_NAME),
+            "course-version: 1\ncourse: C\ncontact: ta@example.edu\nsites:\n  saga:\n    account: nn1234k\n  narval:\n    account: def-someprof\npython: \"3.11\"\n",
+        )
+        .unwrap();
+        std::fs::write(project.join("requirements.txt"), "numpy\n").unwrap();
+        let env = Env {
+            home: home.path().to_path_buf(),
+            cwd: project.clone(),
+            vars: Default::default(),
+            stdin_tty: true,
+            stdout_tty: true,
+            account_home: None,
+        };
+        let set = ProfileSet::builtin().unwrap();
+        let mut p = ScriptedPrompter::default();
+        p.choices.push_back(1); // the second of the course's sites as listed (Saga)
+        p.lines.push_back("alice".into());
+        let mut args = SetupArgs::default();
+        ask(&set, &env, &mut p, &mut args, Ask::Unset).unwrap();
+        assert_eq!(p.asked.len(), 2, "{:?}", p.asked);
+        assert!(p.asked[0].starts_with("Which cluster?"), "{:?}", p.asked);
+        assert_eq!(p.asked[1], "Your username on Saga");
+        assert_eq!(args.site.as_deref(), Some("saga"));
+        assert_eq!(args.account.as_deref(), Some("nn1234k"));
+        assert_eq!(args.python.as_deref(), Some("3.11"));
+        assert_eq!(args.project_dir.as_deref(), Some(project.as_path()));
+    }
+}

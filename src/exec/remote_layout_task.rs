@@ -20,7 +20,7 @@ impl RemoteLayoutTask {
 impl Task for RemoteLayoutTask {
     fn check(&mut self, cx: &mut Context) -> Result<Check, StepError> {
         let Some(facts) = &cx.facts else { return Ok(Check::Needed("the cluster was not probed".into())) };
-        Ok(match layout::check(facts) {
+        Ok(match layout::check(facts, self.plan.course_data.as_ref()) {
             Ok(found) => Check::Done(found),
             Err(missing) => Check::Needed(missing),
         })

@@ -256,6 +256,7 @@ mod tests {
             no_project: false,
             windows_ssh: false,
             job_directives: Vec::new(),
+            course_data: None,
         };
         let plan = crate::plan::build(saga, &answers, &local, None).unwrap();
         let s = script(saga, &plan);

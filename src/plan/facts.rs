@@ -68,6 +68,8 @@ pub enum ProbePath {
     VenvParent,
     /// The project's `latest` snapshot link.
     SnapshotLatest,
+    /// The link to a course's shared data (`~/<project>-data`), where a course file names it.
+    CourseData,
 }
 
 impl ProbePath {
@@ -83,6 +85,7 @@ impl ProbePath {
             ProbePath::Venv => "venv",
             ProbePath::VenvParent => "venv-parent",
             ProbePath::SnapshotLatest => "snapshot-latest",
+            ProbePath::CourseData => "course-data",
         }
     }
 }

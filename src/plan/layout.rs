@@ -19,7 +19,12 @@ pub struct Layout {
 }
 
 /// The layout step. `scratch` is the profile's scratch path, filled in for the user.
-pub fn step(profile: &Profile, scratch: &str, remote: Option<&RemoteFacts>) -> Result<Layout, PlanError> {
+pub fn step(
+    profile: &Profile,
+    scratch: &str,
+    remote: Option<&RemoteFacts>,
+    data: Option<&crate::answers::CourseData>,
+) -> Result<Layout, PlanError> {
     let st = &profile.raw.storage.scratch;
     let mut notes: Vec<String> = Vec::new();
     // Where scratch really is, and what ~/scratch is now.
@@ -27,11 +32,19 @@ pub fn step(profile: &Profile, scratch: &str, remote: Option<&RemoteFacts>) -> R
         None => (scratch.to_string(), PathKind::Missing, format!("{scratch}/logs")),
         Some(f) => found(profile, scratch, f, &mut notes)?,
     };
-    let dirs = dirs(profile, &target);
-    let script = script(home_scratch, &target);
+    let mut dirs = dirs(profile, &target);
+    let script = script(home_scratch, &target, data);
     let mut summary = format!(
         "Create ~/sbatch and ~/scratch → {target} with logs/ and code-snapshots/ (one remote command); an existing ~/scratch is kept."
     );
+    if let Some(d) = data {
+        dirs.push(RemoteDir {
+            path: d.link.clone(),
+            link_to: Some(d.target.clone()),
+            note: Some("the course's shared data (its course file)".into()),
+        });
+        summary.push_str(&format!(" Link {} → {} (the course's data).", d.link, d.target));
+    }
     for n in &notes {
         summary.push_str(&format!(" Note: {n}."));
     }
@@ -46,6 +59,7 @@ pub fn step(profile: &Profile, scratch: &str, remote: Option<&RemoteFacts>) -> R
                 scratch: target,
                 log_dir: log_dir.clone(),
                 notes,
+                course_data: data.cloned(),
             }),
         ),
         log_dir,
@@ -140,36 +154,46 @@ fn dirs(profile: &Profile, target: &str) -> Vec<RemoteDir> {
 
 /// One command: `~/sbatch`, the `~/scratch` link (never over anything), logs and snapshots;
 /// the scratch to link to is its argument, given only when nothing is at `~/scratch` yet.
-fn script(home_scratch: PathKind, target: &str) -> Script {
+fn script(home_scratch: PathKind, target: &str, data: Option<&crate::answers::CourseData>) -> Script {
     // Nothing there yet (or not probed): link it, never over anything.
-    let link = if home_scratch == PathKind::Missing { vec![target.to_string()] } else { Vec::new() };
+    let mut args = if home_scratch == PathKind::Missing { vec![target.to_string()] } else { Vec::new() };
+    if let Some(d) = data {
+        // `""`: ~/scratch is kept as it is.
+        if args.is_empty() {
+            args.push(String::new());
+        }
+        args.push(d.link.trim_start_matches("~/").to_string());
+        args.push(d.target.clone());
+    }
     // A failure ends the script there: the re-probe after it must not hide it.
     Script::new("create the directories", format!("{LAYOUT_SH}hpcinit_layout \"$@\" || return 1\n"))
-        .with_args(link)
+        .with_args(args)
 }
 
 /// The function that makes the directories.
 pub const LAYOUT_SH: &str = include_str!("layout.sh");
 
 /// Whether the layout stands, from the facts: `Ok(what is there)` or `Err(what is missing)`.
-pub fn check(facts: &RemoteFacts) -> Result<String, String> {
-    let missing: Vec<&str> = [
+pub fn check(facts: &RemoteFacts, data: Option<&crate::answers::CourseData>) -> Result<String, String> {
+    let mut wanted = vec![
         (ProbePath::Sbatch, "~/sbatch"),
         (ProbePath::HomeScratch, "~/scratch"),
         (ProbePath::Logs, "~/scratch/logs"),
         (ProbePath::Snapshots, "~/scratch/code-snapshots"),
-    ]
-    .iter()
-    .filter(|(k, _)| !facts.path(*k).is_dir())
-    .map(|(_, p)| *p)
-    .collect();
+    ];
+    if let Some(d) = data {
+        wanted.push((ProbePath::CourseData, d.link.as_str()));
+    }
+    let missing: Vec<&str> =
+        wanted.iter().filter(|(k, _)| !facts.path(*k).is_dir()).map(|(_, p)| *p).collect();
     if missing.is_empty() {
         let hs = facts.path(ProbePath::HomeScratch);
         let arrow = match hs.kind {
             PathKind::Link => format!(" → {}", hs.real.unwrap_or_default()),
             _ => String::new(),
         };
-        Ok(format!("~/sbatch, ~/scratch{arrow} with logs/ and code-snapshots/"))
+        let data = data.map(|d| format!("; {} → {}", d.link, d.target)).unwrap_or_default();
+        Ok(format!("~/sbatch, ~/scratch{arrow} with logs/ and code-snapshots/{data}"))
     } else {
         Err(format!("missing: {}", missing.join(", ")))
     }
@@ -198,14 +222,14 @@ mod tests {
         let set = ProfileSet::builtin().unwrap();
         let saga = set.get("saga").unwrap();
         let s = "/cluster/work/users/alice";
-        let missing = step(saga, s, Some(&facts(PathState::default()))).unwrap();
+        let missing = step(saga, s, Some(&facts(PathState::default())), None).unwrap();
         let Action::RemoteLayout(RemoteLayoutPlan { script, log_dir, .. }) = &missing.step.action else {
             panic!()
         };
         assert_eq!(script.args(), ["/cluster/work/users/alice"]);
         assert_eq!(log_dir, "/cluster/work/users/alice/logs");
 
-        let own = step(saga, s, Some(&facts(dir("/cluster/home/alice/scratch")))).unwrap();
+        let own = step(saga, s, Some(&facts(dir("/cluster/home/alice/scratch"))), None).unwrap();
         let Action::RemoteLayout(RemoteLayoutPlan { script, notes, log_dir, .. }) = &own.step.action else {
             panic!()
         };
@@ -217,9 +241,9 @@ mod tests {
         assert_eq!(log_dir, "/cluster/home/alice/scratch/logs", "logs go where ~/scratch really is");
 
         let file = PathState { kind: PathKind::File, ..Default::default() };
-        assert!(matches!(step(saga, s, Some(&facts(file))), Err(PlanError::ScratchBlocked { .. })));
+        assert!(matches!(step(saga, s, Some(&facts(file)), None), Err(PlanError::ScratchBlocked { .. })));
         let dangling = PathState { kind: PathKind::Link, target: Some("/gone".into()), ..Default::default() };
-        assert!(matches!(step(saga, s, Some(&facts(dangling))), Err(PlanError::ScratchBlocked { .. })));
+        assert!(matches!(step(saga, s, Some(&facts(dangling)), None), Err(PlanError::ScratchBlocked { .. })));
     }
 
     #[test]
@@ -228,7 +252,7 @@ mod tests {
         let saga = set.get("saga").unwrap();
         let mut f = RemoteFacts::default();
         f.env.insert("USERWORK".into(), "/cluster/work/users/alice".into());
-        let e = step(saga, "/cluster/work/users/alice", Some(&f)).unwrap_err().to_string();
+        let e = step(saga, "/cluster/work/users/alice", Some(&f), None).unwrap_err().to_string();
         assert!(e.contains("$USERWORK is `/cluster/work/users/alice`"), "{e}");
     }
 }

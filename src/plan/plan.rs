@@ -70,8 +70,15 @@ pub fn build(
         windows_ssh::insert(&mut steps, windows_ssh::step(profile, &answers.user, local, home));
     }
     let files = job_parts::template_paths(answers);
-    steps.push(probe_step::probe_step(profile, &scratch, &venv, &files, &snapshots));
-    let layout = layout::step(profile, &scratch, remote)?;
+    steps.push(probe_step::probe_step(
+        profile,
+        &scratch,
+        &venv,
+        &files,
+        &snapshots,
+        answers.course_data.as_ref(),
+    ));
+    let layout = layout::step(profile, &scratch, remote, answers.course_data.as_ref())?;
     steps.push(layout.step);
     let py = python::step(profile, &wanted, &module, &venv, local, remote, reproduce.as_ref())?;
     let job = JobParts {

@@ -16,6 +16,7 @@ pub fn probe_step(
     venv: &str,
     files: &TemplatePaths,
     snapshots: &str,
+    course_data: Option<&crate::answers::CourseData>,
 ) -> Step {
     let raw = &profile.raw;
     let st = &raw.storage.scratch;
@@ -29,6 +30,9 @@ pub fn probe_step(
         (ProbePath::VenvParent, venv.rsplit_once('/').map(|(p, _)| p).unwrap_or("~").to_string()),
         (ProbePath::SnapshotLatest, format!("{snapshots}/latest")),
     ];
+    if let Some(d) = course_data {
+        paths.push((ProbePath::CourseData, d.link.clone()));
+    }
     let mut env = Vec::new();
     if let Some(v) = &st.env {
         paths.push((ProbePath::EnvScratch, format!("${v}")));

@@ -273,6 +273,9 @@ pub struct RemoteLayoutPlan {
     /// The absolute log directory job scripts name.
     pub log_dir: String,
     pub notes: Vec<String>,
+    /// The course's shared data, linked into the layout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub course_data: Option<crate::answers::CourseData>,
 }
 
 #[derive(Debug, Clone, Serialize)]

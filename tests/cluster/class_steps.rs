@@ -52,10 +52,14 @@ fn a_student_in_a_course_repository_is_asked_only_username_and_passphrase() {
     let _c = cleanup(&l, project);
     std::fs::write(
         l.project.join("hpcinit-course.yaml"),
-        "course-version: 1\ncourse: INF-1234\ncontact: ta@example.edu\nsites:\n  sandbox:\n    time: \"00:20:00\"\n    partition: debug\npython: \"3.11\"\nrequirements: requirements.txt\n",
+        "course-version: 1\ncourse: INF-1234\ncontact: ta@example.edu\nsites:\n  sandbox:\n    time: \"00:20:00\"\n    partition: debug\n    data: /tmp/hpcinit-cluster/course-data\npython: \"3.11\"\nrequirements: requirements.txt\n",
     )
     .unwrap();
     std::fs::write(l.project.join("requirements.txt"), "hpcinit-demo\n").unwrap();
+    // The course's shared data on the cluster, and no link to it yet.
+    std::fs::create_dir_all(l.c.dir.join("course-data")).unwrap();
+    let data_link = remote_home(&l).join(format!("{project}-data"));
+    let _ = std::fs::remove_file(&data_link);
     let log = LogWindow::open(&l.c, false);
     let mut p = l.in_terminal(&[], 120_000);
     // The course names one site, its Python and the project (this folder): hpcinit asks the
@@ -77,6 +81,9 @@ fn a_student_in_a_course_repository_is_asked_only_username_and_passphrase() {
     for line in ["#SBATCH --time=00:20:00", "#SBATCH --partition=debug"] {
         assert!(template.contains(line), "{line} in:\n{template}");
     }
+    // The course's data is linked into the student's home.
+    assert_eq!(std::fs::read_link(&data_link).unwrap(), l.c.dir.join("course-data"));
+    let _ = std::fs::remove_file(&data_link);
 }
 
 /// The forwarder (tests/cluster/forwarder.py) between the laptop and the plain login node; its
