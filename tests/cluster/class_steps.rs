@@ -273,3 +273,56 @@ fn course_check_probe_checks_the_site_as_the_teaching_assistant() {
     );
     assert!(r.stdout.contains("✓ sandbox (signed in): requirement hpcinit-demo resolves"), "{}", r.stdout);
 }
+
+#[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
+fn a_master_killed_in_the_middle_of_a_run_ends_it_cleanly_and_the_rerun_finishes_with_one_sign_in() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let project = "killed-master";
+    let l = Laptop::new();
+    let _c = cleanup(&l, project);
+    std::fs::write(l.project.join("requirements.txt"), "hpcinit-demo\nhpcinit-extra\n").unwrap();
+    let mut child = l
+        .command(&super::remote_steps::base("sandbox", project, &[]), &[])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The environment's build has begun on the cluster: its new directory is there.
+    let venvs = remote_home(&l).join("venvs");
+    let start = std::time::Instant::now();
+    loop {
+        let building = std::fs::read_dir(&venvs)
+            .map(|d| {
+                d.flatten()
+                    .any(|e| e.file_name().to_string_lossy().starts_with(&format!(".{project}.hpcinit-")))
+            })
+            .unwrap_or(false);
+        if building {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "the build did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The master goes away (a laptop's network dropped it): the run must end, not hang.
+    let _ = l.ssh(&["-O", "exit", "sandbox"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(std::time::Instant::now() < deadline, "the run hangs after its connection died");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!status.success(), "the step could not finish without its connection: {stderr}");
+    // Nothing half-built counts as done: no venv link to an unfinished build.
+    assert!(venvs.join(project).symlink_metadata().is_err(), "no environment put in place");
+    // The rerun signs in once and finishes.
+    let log = LogWindow::open(&l.c, false);
+    let r = l.hpcinit(&super::remote_steps::base("sandbox", project, &[]), &[]);
+    ok(&r, "the rerun");
+    assert_eq!(log.accepted(), 1, "{}", log.text());
+    assert!(venvs.join(project).join(".hpcinit-ok").is_file(), "the environment stands");
+}
