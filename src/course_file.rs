@@ -6,6 +6,7 @@
 //! answers after the command line and an answers file, before what hpcinit remembers and
 //! before the wizard. Reads the file only.
 
+use crate::local::requirements::{self, ProjectPython, RequirementsError};
 use crate::profile::raw::SchedulerKind;
 use crate::profile::scalar::{Memory, PythonVersion, Walltime};
 use crate::profile::{Profile, ProfileSet};
@@ -48,15 +49,30 @@ struct RawCourse {
     sites: BTreeMap<String, RawSite>,
     #[serde(default)]
     python: Option<Spanned<String>>,
-    /// A requirements file in the course repository, relative to this file.
+    /// A requirements file in the course repository (relative to this file), or the lines.
     #[serde(default)]
-    requirements: Option<Spanned<String>>,
+    requirements: Option<Spanned<RawRequirements>>,
     #[serde(default)]
     jobs: RawResources,
     #[serde(default)]
     interactive: RawResources,
     #[serde(default)]
     exclude: Vec<String>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(untagged)]
+enum RawRequirements {
+    File(String),
+    Inline(Vec<String>),
+}
+
+/// Where a course's requirements are: a file in the course repository, or lines in the course
+/// file itself (each as a requirements file's line, `--hash` options included).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CourseRequirements {
+    File(PathBuf),
+    Inline(Vec<String>),
 }
 
 #[derive(Debug, Default, Clone, serde::Deserialize)]
@@ -115,13 +131,12 @@ pub struct CourseFile {
     pub contact: String,
     pub valid_until: Option<String>,
     pub python: Option<PythonVersion>,
-    pub requirements: Option<PathBuf>,
+    pub requirements: Option<CourseRequirements>,
     pub exclude: Vec<String>,
     /// `hpcinit jupyter`, `code` and `shell` defaults.
     pub interactive: Resources,
     /// Per site (its profile's name), in the file's order of names.
     pub sites: Vec<CourseSite>,
-    text: String,
     raw_python_line: Option<u64>,
     raw_requirements_line: Option<u64>,
 }
@@ -205,7 +220,14 @@ impl CourseFile {
         let file = path.display().to_string();
         let raw: RawCourse = serde_saphyr::from_str(text).map_err(|e| {
             let (line, column, message, snippet) = crate::profile::error::located(&file, text, &e);
-            let hint = if message.contains("unknown field") {
+            let message = if message.contains("untagged enum RawRequirements") {
+                "`requirements` is a file's path or a list of requirement lines".to_string()
+            } else {
+                message
+            };
+            let hint = if message.starts_with("`requirements`") {
+                "write `requirements: requirements.txt`, or one line per item: `requirements: [\"numpy==2.1.*\"]`".into()
+            } else if message.contains("unknown field") {
                 format!("check the key's spelling and indentation; a course file has: {KEYS}")
             } else {
                 format!("fix the value; docs/teaching.md describes every key ({KEYS})")
@@ -348,7 +370,10 @@ impl CourseFile {
             contact: raw.contact,
             valid_until: raw.valid_until.map(|v| v.value),
             python,
-            requirements: raw.requirements.as_ref().map(|r| base.join(&r.value)),
+            requirements: raw.requirements.as_ref().map(|r| match &r.value {
+                RawRequirements::File(f) => CourseRequirements::File(base.join(f)),
+                RawRequirements::Inline(lines) => CourseRequirements::Inline(lines.clone()),
+            }),
             exclude: raw.exclude,
             interactive: Resources {
                 time: raw.interactive.time.as_ref().map(|v| v.value.clone()),
@@ -357,7 +382,6 @@ impl CourseFile {
                 gpus: raw.interactive.gpus.as_ref().map(|v| v.value),
             },
             sites,
-            text: text.to_string(),
             raw_python_line: raw.python.as_ref().map(|p| p.referenced.line()),
             raw_requirements_line: raw.requirements.as_ref().map(|r| r.referenced.line()),
         })
@@ -386,16 +410,9 @@ impl CourseFile {
         let file = self.path.display().to_string();
         let at = |line: u64| format!("{file}:{line}");
         let mut rows = Vec::new();
-        if let Some(req) = &self.requirements {
+        if self.requirements.is_some() {
             let line = self.raw_requirements_line.unwrap_or(1);
-            rows.push(match requirements_lines(req) {
-                Ok(n) => CheckRow::ok(None, format!("requirements: {} ({n} requirements)", req.display())),
-                Err(e) => CheckRow::fail(
-                    None,
-                    format!("requirements: {e}"),
-                    format!("{}: fix the file or the path", at(line)),
-                ),
-            });
+            rows.extend(self.requirements_rows(&at(line)));
         }
         for s in &self.sites {
             let profile = match profiles.get(&s.site) {
@@ -438,13 +455,6 @@ impl CourseFile {
                     ));
                 }
             }
-            if profile.raw.scheduler.kind == SchedulerKind::Lsf && s.memory.is_some() {
-                rows.push(CheckRow::fail(
-                    Some(&s.site),
-                    "memory: not written for LSF sites yet (the profile's rusage stays)".into(),
-                    format!("{}: remove `memory` for {}", at(s.line), s.site),
-                ));
-            }
             if let Some(py) = &self.python {
                 rows.push(python_row(profile, py, &at(self.raw_python_line.unwrap_or(1))));
             }
@@ -452,53 +462,86 @@ impl CourseFile {
         rows
     }
 
-    /// The job directives the course adds for `kind` (after the profile's; Slurm takes the last
-    /// of a repeated option).
+    /// The job directives the course sets for `kind`; they replace the profile's of the same
+    /// kind (`plan::directives::merged`). LSF reserves memory per slot, so the course's memory
+    /// (the job's) is divided by its CPUs, reserved (`rusage`) and made the limit (`-M`).
     pub fn directives(&self, site: &str, kind: SchedulerKind) -> Vec<String> {
         let Some(s) = self.site(site) else { return Vec::new() };
-        let mut d = Vec::new();
-        match kind {
-            SchedulerKind::Slurm => {
-                if let Some((t, _)) = &s.time {
-                    d.push(format!("--time={}", t.slurm()));
-                }
-                if let Some(p) = &s.partition {
-                    d.push(format!("--partition={p}"));
-                }
-                if let Some(r) = &s.reservation {
-                    d.push(format!("--reservation={r}"));
-                }
-                if let Some(m) = &s.memory {
-                    d.push(format!("--mem={m}"));
-                }
-                if let Some(c) = s.cpus {
-                    d.push(format!("--cpus-per-task={c}"));
-                }
-                if let Some(g) = s.gpus.filter(|g| *g > 0) {
-                    d.push(format!("--gpus={g}"));
-                }
-            }
-            SchedulerKind::Lsf => {
-                if let Some((t, _)) = &s.time {
-                    d.push(format!("-W {}", t.lsf()));
-                }
-                if let Some(p) = &s.partition {
-                    d.push(format!("-q {p}"));
-                }
-                if let Some(r) = &s.reservation {
-                    d.push(format!("-U {r}"));
-                }
-                if let Some(c) = s.cpus {
-                    d.push(format!("-n {c}"));
-                }
-            }
-        }
-        d
+        let lsf = kind == SchedulerKind::Lsf;
+        let per_slot = |m: &String| {
+            Memory::try_from(m.clone())
+                .map_or(0, |m| m.megabytes().div_ceil(u64::from(s.cpus.unwrap_or(1).max(1))))
+        };
+        // (Slurm's form, LSF's forms), in the order a job script lists them.
+        let each: [Option<(String, Vec<String>)>; 6] = [
+            s.time.as_ref().map(|(t, _)| (format!("--time={}", t.slurm()), vec![format!("-W {}", t.lsf())])),
+            s.partition.as_ref().map(|p| (format!("--partition={p}"), vec![format!("-q {p}")])),
+            s.reservation.as_ref().map(|r| (format!("--reservation={r}"), vec![format!("-U {r}")])),
+            s.memory.as_ref().map(|m| {
+                let mb = per_slot(m);
+                (format!("--mem={m}"), vec![format!("-R \"rusage[mem={mb}MB]\""), format!("-M {mb}MB")])
+            }),
+            s.cpus.map(|c| (format!("--cpus-per-task={c}"), vec![format!("-n {c}")])),
+            s.gpus.filter(|g| *g > 0).map(|g| (format!("--gpus={g}"), vec![format!("-gpu \"num={g}\"")])),
+        ];
+        each.into_iter()
+            .flatten()
+            .flat_map(|(slurm, lsf_forms)| if lsf { lsf_forms } else { vec![slurm] })
+            .collect()
     }
 
-    /// The file's text (for the handout's reference).
-    pub fn text(&self) -> &str {
-        &self.text
+    /// The course's requirement lines, read as pip would read them (nothing without any).
+    pub fn python(&self) -> Result<Option<ProjectPython>, RequirementsError> {
+        match &self.requirements {
+            None => Ok(None),
+            Some(CourseRequirements::File(f)) => requirements::read_file(f).map(Some),
+            Some(CourseRequirements::Inline(lines)) => requirements::read_inline(&self.path, lines).map(Some),
+        }
+    }
+
+    /// The requirements' rows: readable, how many, and what pip's hash-checking mode would refuse.
+    fn requirements_rows(&self, at: &str) -> Vec<CheckRow> {
+        let from = match &self.requirements {
+            Some(CourseRequirements::File(f)) => f.display().to_string(),
+            _ => "inline".to_string(),
+        };
+        let p = match self.python() {
+            Ok(p) => p.unwrap_or_default(),
+            Err(e) => {
+                return vec![CheckRow::fail(
+                    None,
+                    format!("requirements: {e}"),
+                    format!("{at}: fix the file or the path"),
+                )]
+            }
+        };
+        let hashed = p.lines.iter().any(|l| l.contains("--hash="));
+        let mut rows = vec![CheckRow::ok(
+            None,
+            format!(
+                "requirements: {from} ({} requirement{}{})",
+                p.lines.len(),
+                if p.lines.len() == 1 { "" } else { "s" },
+                if hashed { ", with hashes" } else { "" }
+            ),
+        )];
+        // Left out the way a run leaves them out (the run's plan says so too): not an error.
+        for s in &p.skipped {
+            rows.push(CheckRow::ok(
+                None,
+                format!("requirements: `{}` is left out on the cluster: {}", s.line, s.why),
+            ));
+        }
+        for problem in requirements::hash_mode_problems(&p.lines) {
+            rows.push(CheckRow::fail(
+                None,
+                format!("requirements: {problem}"),
+                format!(
+                    "{at}: pin every requirement with `==` and give each its hashes (`pip hash FILE`, or `pip-compile --generate-hashes`), or drop all hashes"
+                ),
+            ));
+        }
+        rows
     }
 }
 
@@ -534,16 +577,6 @@ fn python_row(profile: &Profile, py: &PythonVersion, at: &str) -> CheckRow {
             ),
         ),
     }
-}
-
-/// How many requirement lines a file holds, or why it cannot be read.
-fn requirements_lines(path: &Path) -> Result<usize, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    Ok(text
-        .lines()
-        .map(|l| l.split(" #").next().unwrap_or("").trim())
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .count())
 }
 
 /// The first line that starts (after indentation) with `key`, 1-based.
@@ -599,6 +632,15 @@ mod tests {
         assert_eq!(
             c.directives("saga", SchedulerKind::Slurm),
             ["--time=01:00:00", "--reservation=inf1234", "--mem=4G"]
+        );
+        // On LSF: memory per slot, reserved and made the limit.
+        let dtu = parse(
+            &GOOD.replace("  narval:\n", "  dtu:\n    cpus: 4\n    memory: 8G\n    gpus: 1\n  narval:\n"),
+        )
+        .unwrap();
+        assert_eq!(
+            dtu.directives("dtu", SchedulerKind::Lsf),
+            ["-R \"rusage[mem=2048MB]\"", "-M 2048MB", "-n 4", "-gpu \"num=1\""]
         );
         assert_eq!(c.python.as_ref().map(|p| p.to_string()).as_deref(), Some("3.11"));
         let set = ProfileSet::builtin().unwrap();
@@ -668,5 +710,29 @@ mod tests {
             "{failed:#?}"
         );
         assert!(failed.iter().any(|r| r.what.starts_with("python 3.4: not among")), "{failed:#?}");
+    }
+
+    #[test]
+    fn requirements_are_a_file_or_inline_lines_with_hashes_checked() {
+        let file = parse(&format!("{GOOD}requirements: requirements.txt\n")).unwrap();
+        assert_eq!(file.requirements, Some(CourseRequirements::File(PathBuf::from("requirements.txt"))));
+        let h = format!("--hash=sha256:{}", "0".repeat(64));
+        let text = format!("{GOOD}requirements:\n  - numpy==2.1.0 {h}\n  - pandas>=2\n");
+        let c = parse(&text).unwrap();
+        assert_eq!(
+            c.requirements,
+            Some(CourseRequirements::Inline(vec![format!("numpy==2.1.0 {h}"), "pandas>=2".into()]))
+        );
+        assert_eq!(c.python().unwrap().unwrap().lines.len(), 2);
+        let rows = c.check(&ProfileSet::builtin().unwrap());
+        let failed: Vec<&CheckRow> = rows.iter().filter(|r| !r.ok).collect();
+        assert!(
+            failed.iter().any(|r| r.what.contains("`pandas>=2` is not pinned")
+                && r.fix.as_deref().unwrap().starts_with("hpcinit-course.yaml:17:")),
+            "{rows:#?}"
+        );
+        let err = parse(&format!("{GOOD}requirements: {{numpy: 2}}\n")).unwrap_err();
+        assert!(err.to_string().contains("hpcinit-course.yaml:16"), "{err}");
+        assert!(err.to_string().contains("a file's path or a list"), "{err}");
     }
 }

@@ -739,6 +739,21 @@ fn a_course_file_with_an_error_exits_2_at_its_line_and_a_failed_check_exits_1_wi
     assert!(r.stdout.contains("✗ saga: account:"), "{}", r.stdout);
     assert!(r.stdout.contains("fix: ") && r.stdout.contains("hpcinit-course.yaml:6"), "{}", r.stdout);
 
+    // Inline requirements with hashes: a line pip's hash-checking mode would refuse is a ✗.
+    std::fs::write(
+        &file,
+        format!(
+            "course-version: 1\ncourse: C\ncontact: ta@example.edu\nsites:\n  saga:\n    account: nn1234k\nrequirements:\n  - numpy==2.1.0 --hash=sha256:{}\n  - pandas\n",
+            "0".repeat(64)
+        ),
+    )
+    .unwrap();
+    let r = hpcinit_in(s.home.path(), &s.project, &["course", "check"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("✓ requirements: inline (2 requirements, with hashes)"), "{}", r.stdout);
+    assert!(r.stdout.contains("✗ requirements: `pandas` is not pinned"), "{}", r.stdout);
+    assert!(r.stdout.contains("pip hash"), "{}", r.stdout);
+
     // A file past its date: the run stops before planning anything, naming the contact.
     std::fs::write(
         &file,
@@ -759,7 +774,7 @@ fn a_course_file_answers_the_site_account_and_python_and_its_directives_reach_th
     let s = Sandbox::new();
     std::fs::write(
         s.project.join("hpcinit-course.yaml"),
-        "course-version: 1\ncourse: C\ncontact: ta@example.edu\nsites:\n  saga:\n    account: nn1234k\n    reservation: inf1234\n    time: \"00:30:00\"\npython: \"3.11\"\n",
+        "course-version: 1\ncourse: C\ncontact: ta@example.edu\nsites:\n  saga:\n    account: nn1234k\n    reservation: inf1234\n    time: \"00:30:00\"\n    memory: 6G\npython: \"3.11\"\nrequirements:\n  - scipy==1.14.1\n",
     )
     .unwrap();
     std::fs::write(s.project.join("requirements.txt"), "numpy\n").unwrap();
@@ -767,9 +782,19 @@ fn a_course_file_answers_the_site_account_and_python_and_its_directives_reach_th
     let r = hpcinit_in(s.home.path(), &s.project, &["plan", "--user", "alice", "--details"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("Plan for saga"), "{}", r.stdout);
-    for line in ["#SBATCH --account=nn1234k", "#SBATCH --reservation=inf1234", "#SBATCH --time=00:30:00"] {
+    for line in [
+        "#SBATCH --account=nn1234k",
+        "#SBATCH --reservation=inf1234",
+        "#SBATCH --time=00:30:00",
+        "#SBATCH --mem=6G",
+        "scipy==1.14.1",
+    ] {
         assert!(r.stdout.contains(line), "{line} in:\n{}", r.stdout);
     }
+    // The course's memory replaces Saga's per-CPU memory: sbatch refuses the two together.
+    assert!(!r.stdout.contains("--mem-per-cpu"), "{}", r.stdout);
+    // The course's inline requirements, not the project's file.
+    assert!(!r.stdout.contains("numpy"), "{}", r.stdout);
     // A flag wins over the course.
     let r = hpcinit_in(s.home.path(), &s.project, &["plan", "--user", "alice", "--account", "nn9999k"]);
     assert_eq!(r.code, 0, "{}", r.stderr);

@@ -96,8 +96,8 @@ fn probe(
             course.sites.iter().map(|s| s.site.as_str()).collect::<Vec<_>>().join(", ")
         ),
     })?;
-    let requirements = match &course.requirements {
-        Some(f) => crate::local::requirements::read_file(f)?.lines,
+    let requirements = match course.python()? {
+        Some(p) => p.lines,
         None => inputs.local.python.lines.clone(),
     };
     let needs = crate::plan::course_probe::CourseNeeds {

@@ -136,11 +136,14 @@ fn read<'a>(set: &'a ProfileSet, args: &SetupArgs, env: &Env, list_code: bool) -
         key_chosen,
         key_path: env.tilde(&key_file),
         key_exists: key_file.is_file(),
-        python: match course.as_ref().and_then(|c| c.requirements.as_ref()) {
-            _ if no_project => requirements::ProjectPython::default(),
-            // The course's requirements file, where the course names one.
-            Some(file) => requirements::read_file(file)?,
-            None => requirements::read(&project_dir)?,
+        python: if no_project {
+            requirements::ProjectPython::default()
+        } else {
+            // The course's requirements (a file or inline), where the course names them.
+            match course.as_ref().map(|c| c.python()).transpose()?.flatten() {
+                Some(from_course) => from_course,
+                None => requirements::read(&project_dir)?,
+            }
         },
         code,
         lock,

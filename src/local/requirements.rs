@@ -119,6 +119,23 @@ fn read_txt(path: &Path, seen: &mut Vec<PathBuf>, p: &mut ProjectPython) -> Resu
     let text = std::fs::read_to_string(path)
         .map_err(|e| RequirementsError::Read { path: path.into(), source: e })?;
     seen.push(path.canonicalize().unwrap_or_else(|_| path.into()));
+    read_text(path, &text, seen, p)
+}
+
+/// Requirement lines written inside another file (a course file's inline `requirements`), read
+/// as a requirements file's lines; `-r` is relative to `origin`'s directory.
+pub fn read_inline(origin: &Path, lines: &[String]) -> Result<ProjectPython, RequirementsError> {
+    let mut p = ProjectPython { source: Source::RequirementsTxt, ..Default::default() };
+    read_text(origin, &lines.join("\n"), &mut Vec::new(), &mut p)?;
+    Ok(p)
+}
+
+fn read_text(
+    path: &Path,
+    text: &str,
+    seen: &mut Vec<PathBuf>,
+    p: &mut ProjectPython,
+) -> Result<(), RequirementsError> {
     let mut pending = String::new();
     for (i, raw) in text.lines().enumerate() {
         // A trailing backslash continues the line.
@@ -147,6 +164,36 @@ fn read_txt(path: &Path, seen: &mut Vec<PathBuf>, p: &mut ProjectPython) -> Resu
         keep(&line, p);
     }
     Ok(())
+}
+
+/// What pip's hash-checking mode will refuse in `lines`, one message per line: once any line has
+/// `--hash`, pip requires every requirement to be pinned with `==` (or `===`) and to carry a
+/// hash (https://pip.pypa.io/en/stable/topics/secure-installs/). Empty when no line has a hash.
+pub fn hash_mode_problems(lines: &[String]) -> Vec<String> {
+    let hashed = |l: &str| l.split_whitespace().any(|w| w.starts_with("--hash"));
+    if !lines.iter().any(|l| hashed(l)) {
+        return Vec::new();
+    }
+    let form = regex::Regex::new(r"^--hash=(sha256:[0-9a-f]{64}|sha384:[0-9a-f]{96}|sha512:[0-9a-f]{128})$")
+        .expect("static regex");
+    let mut problems = Vec::new();
+    for l in lines.iter().filter(|l| !l.starts_with('-')) {
+        let name = l.split_whitespace().next().unwrap_or(l);
+        if !name.contains("==") {
+            problems
+                .push(format!("`{name}` is not pinned with `==`, which pip's hash-checking mode requires"));
+        }
+        let hashes: Vec<&str> = l.split_whitespace().filter(|w| w.starts_with("--hash")).collect();
+        if hashes.is_empty() {
+            problems.push(format!("`{name}` has no --hash, and another requirement has one"));
+        }
+        for h in hashes.iter().filter(|h| !form.is_match(h)) {
+            problems.push(format!(
+                "`{name}`: `{h}` is not a hash pip takes (`--hash=sha256:` and 64 hex digits)"
+            ));
+        }
+    }
+    problems
 }
 
 fn strip_comment(line: &str) -> &str {
@@ -180,6 +227,30 @@ fn keep(line: &str, p: &mut ProjectPython) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inline_lines_are_read_as_a_file_is() {
+        let lines: Vec<String> = ["numpy==2.1.0  # pinned", "", "-e .", "pandas"].map(String::from).to_vec();
+        let p = read_inline(Path::new("course/hpcinit-course.yaml"), &lines).unwrap();
+        assert_eq!(p.lines, ["numpy==2.1.0", "pandas"]);
+        assert_eq!(p.skipped.len(), 1, "the editable line is set aside");
+    }
+
+    #[test]
+    fn hash_mode_names_each_line_pip_would_refuse() {
+        let h = format!("--hash=sha256:{}", "a".repeat(64));
+        let ok: Vec<String> = vec![format!("numpy==2.1.0 {h}"), format!("six==1.16.0 {h} {h}")];
+        assert!(hash_mode_problems(&ok).is_empty());
+        let no_hashes: Vec<String> = vec!["numpy".into(), "six==1.16.0".into()];
+        assert!(hash_mode_problems(&no_hashes).is_empty(), "no hash anywhere: pip's usual mode");
+        let bad: Vec<String> =
+            vec![format!("numpy==2.1.0 {h}"), "pandas>=2".into(), "six==1.16.0 --hash=md5:abc".into()];
+        let p = hash_mode_problems(&bad);
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(p[0].contains("`pandas>=2` is not pinned"), "{p:?}");
+        assert!(p[1].contains("`pandas>=2` has no --hash"), "{p:?}");
+        assert!(p[2].contains("`six==1.16.0`: `--hash=md5:abc` is not a hash"), "{p:?}");
+    }
 
     #[test]
     fn requirements_txt_with_includes_comments_and_local_lines() {

@@ -12,8 +12,11 @@ use crate::profile::Profile;
 pub fn smoke_step(profile: &Profile, answers: &Answers, job: &JobParts) -> Step {
     let raw = &profile.raw;
     let sched = &raw.scheduler;
-    let mut directives: Vec<String> = sched.job.directives.iter().map(|d| d.to_string()).collect();
-    directives.extend(answers.job_directives.iter().cloned());
+    let mut directives = super::directives::merged(
+        sched.kind,
+        sched.job.directives.iter().map(|d| d.as_str()),
+        &answers.job_directives,
+    );
     directives.extend(sched.job.smoke_test_directives.iter().map(|d| d.to_string()));
     let submit = match sched.kind {
         SchedulerKind::Slurm => "sbatch --parsable".to_string(),

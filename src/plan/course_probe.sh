@@ -43,18 +43,31 @@ hpcinit_course_probe() {
   # Each requirement resolved by pip on the site (its index or wheelhouse), installing nothing.
   [ -n "$reqs" ] || return 0
   tmp=$(mktemp -d "${TMPDIR:-/tmp}/hpcinit-course-XXXXXX") || return 1
-  if python3 -m venv "$tmp/venv" >/dev/null 2>&1; then
+  if ! python3 -m venv "$tmp/venv" >/dev/null 2>&1; then
+    row skip "requirements: no python3 -m venv here to check them with"
+  elif grep -q -- '--hash=' <<<"$reqs"; then
+    # Hashes: pip checks the set as a whole (every requirement, dependencies too, needs one).
+    printf '%s\n' "$reqs" >"$tmp/reqs.txt"
+    names=$(sed 's/ .*//' "$tmp/reqs.txt" | paste -sd ' ')
+    if out=$("$tmp/venv/bin/python" -m pip install --dry-run --ignore-installed --quiet --disable-pip-version-check -r "$tmp/reqs.txt" 2>&1); then
+      row ok "requirements $names resolve and match their hashes"
+    else
+      why=$(printf '%s\n' "$out" | grep -E "^ERROR" | tail -n 1)
+      row fail "requirements $names: ${why:-pip cannot resolve them}" "fix the hashes (\`pip hash FILE\` on the wheel the site serves), or ask the site for the package"
+    fi
+  else
     while IFS= read -r r; do
       [ -n "$r" ] || continue
-      if out=$("$tmp/venv/bin/python" -m pip install --dry-run --ignore-installed --quiet --disable-pip-version-check "$r" 2>&1); then
-        row ok "requirement $r resolves"
+      # As a requirements file's line, so its options (`--hash=…`) count as pip counts them.
+      printf '%s\n' "$r" >"$tmp/line.txt"
+      name=${r%% *}
+      if out=$("$tmp/venv/bin/python" -m pip install --dry-run --ignore-installed --quiet --disable-pip-version-check -r "$tmp/line.txt" 2>&1); then
+        row ok "requirement $name resolves"
       else
         why=$(printf '%s\n' "$out" | grep -E "^ERROR" | tail -n 1)
-        row fail "requirement $r: ${why:-pip cannot resolve it}" "fix the line, or ask the site for the package (its wheelhouse)"
+        row fail "requirement $name: ${why:-pip cannot resolve it}" "fix the line, or ask the site for the package (its wheelhouse)"
       fi
     done <<<"$reqs"
-  else
-    row skip "requirements: no python3 -m venv here to check them with"
   fi
   rm -rf "$tmp"
 }

@@ -5,6 +5,7 @@
 mod check_job_step;
 pub mod compare;
 pub mod course_probe;
+pub mod directives;
 pub mod doctor;
 pub mod environment;
 mod error;

@@ -66,14 +66,12 @@ fn template_files(
         SchedulerKind::Slurm => sched.job.time.value.slurm(),
         SchedulerKind::Lsf => sched.job.time.value.lsf(),
     };
-    // The course's after the profile's: Slurm takes the last of a repeated option.
-    let directives: Vec<String> = sched
-        .job
-        .directives
-        .iter()
-        .map(|d| d.to_string())
-        .chain(answers.job_directives.iter().cloned())
-        .collect();
+    // The course's replace the profile's of the same kind (`directives::merged`).
+    let directives = super::directives::merged(
+        sched.kind,
+        sched.job.directives.iter().map(|d| d.as_str()),
+        &answers.job_directives,
+    );
     let reset = raw.python.modules.reset.as_str();
     let job_text = JobScript {
         kind: sched.kind,

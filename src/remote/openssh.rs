@@ -103,18 +103,57 @@ impl OpenSsh {
     }
 }
 
-/// How long a shared connection has to run `true` before it counts as dead: a healthy one
-/// takes a round trip and the login shell's start (well under a second on the test cluster, a
-/// few on a slow site); a frozen one never answers.
+/// How long a shared connection has to answer before it counts as dead. A healthy one runs
+/// `true` in a round trip and the login shell's start (well under a second on the test
+/// cluster); a frozen one never answers.
 pub const ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(8);
 
+/// After this long without `true`, the server is also asked something its login shell plays no
+/// part in (see [`OpenSsh::answers_within`]).
+const SHELL_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl OpenSsh {
-    /// Whether `true` runs over the shared connection within `limit`.
+    /// Whether the server answers over the shared connection within `limit`. `true` run there
+    /// answers for most sites; where the login shell is slow to start (a site whose `.bashrc`
+    /// restores many modules) it is not the connection's fault, so after [`SHELL_GRACE`] the
+    /// master is also asked to open a forwarding channel to a closed port (`ssh -W
+    /// 127.0.0.1:1`). sshd answers that itself, with no shell: "connect failed" or, where
+    /// forwarding is off, "administratively prohibited", and the mux client exits. Either answer
+    /// proves the connection carries bytes; a frozen one gives neither.
     fn answers_within(&self, limit: std::time::Duration) -> bool {
-        match self.spawn("true", b"") {
-            Ok(r) => r.wait_for(limit, &mut |_| {}).is_ok_and(|o| o.status == 0),
-            Err(_) => false,
+        let quiet = |mut c: Command| {
+            c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+            c.spawn().ok()
+        };
+        let Some(mut run) = quiet(self.ssh().batch().arg(&self.alias).arg("true").command()) else {
+            return false;
+        };
+        let started = std::time::Instant::now();
+        let mut channel: Option<std::process::Child> = None;
+        let answered = loop {
+            match run.try_wait() {
+                Ok(Some(status)) => break status.success(),
+                Ok(None) => {}
+                Err(_) => break false,
+            }
+            if let Some(c) = channel.as_mut() {
+                if let Ok(Some(_)) = c.try_wait() {
+                    break true;
+                }
+            } else if started.elapsed() >= SHELL_GRACE {
+                let probe = self.ssh().batch().args(["-W", "127.0.0.1:1"]).arg(&self.alias).command();
+                channel = quiet(probe);
+            }
+            if started.elapsed() >= limit {
+                break false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        for mut c in [Some(run), channel].into_iter().flatten() {
+            let _ = c.kill();
+            let _ = c.wait();
         }
+        answered
     }
 
     /// Signs in once with `ssh ALIAS true`; with multiplexing the connection stays as the

@@ -169,6 +169,41 @@ fn a_frozen_shared_connection_is_replaced_within_15_seconds_with_one_sign_in() {
     assert_eq!(log.accepted(), 1, "exactly one new sign-in: {}", log.text());
 }
 
+/// The test cluster's login shell made slow to start (its .bashrc sleeps while the file holds
+/// seconds); back to normal when dropped.
+struct SlowShell(std::path::PathBuf);
+
+impl SlowShell {
+    fn seconds(c: &super::Cluster, s: u32) -> SlowShell {
+        let f = c.dir.join("slow-shell");
+        std::fs::write(&f, s.to_string()).unwrap();
+        SlowShell(f)
+    }
+}
+
+impl Drop for SlowShell {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
+fn a_login_shell_slower_than_the_bound_keeps_its_shared_connection() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let project = "slow-shell";
+    let l = Laptop::new();
+    let _c = cleanup(&l, project);
+    ok(&l.hpcinit(&super::remote_steps::base("sandbox", project, &[]), &[]), "the first run");
+    // A site whose shell takes longer to start than hpcinit waits for `true`: the connection
+    // is alive (sshd answers a channel request itself), so the next command keeps it.
+    let _slow = SlowShell::seconds(&l.c, 10);
+    let log = LogWindow::open(&l.c, false);
+    let r = l.hpcinit(&["sync", "--site", "sandbox", "--user", "hpcuser", "--project-name", project], &[]);
+    ok(&r, "a sync over the slow shell");
+    assert_eq!(log.accepted(), 0, "the shared connection was kept, no new sign-in: {}", log.text());
+}
+
 #[test]
 #[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn a_home_too_long_for_a_socket_path_puts_the_socket_in_a_private_directory() {
@@ -272,6 +307,36 @@ fn course_check_probe_checks_the_site_as_the_teaching_assistant() {
         r.stdout
     );
     assert!(r.stdout.contains("✓ sandbox (signed in): requirement hpcinit-demo resolves"), "{}", r.stdout);
+
+    // Inline requirements with hashes: the wheelhouse's file matches its hash; a wrong hash is a ✗.
+    let wheel = l.c.dir.join("wheelhouse/hpcinit_demo-1.0-py3-none-any.whl");
+    let digest = {
+        use sha2::Digest;
+        let bytes = std::fs::read(&wheel).unwrap_or_else(|e| panic!("{}: {e}", wheel.display()));
+        sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let inline = |hash: &str| {
+        format!("course-version: 1\ncourse: INF-1234\ncontact: ta@example.edu\nsites:\n  sandbox: {{}}\nrequirements:\n  - hpcinit-demo==1.0 --hash=sha256:{hash}\n")
+    };
+    std::fs::write(l.project.join("hpcinit-course.yaml"), inline(&digest)).unwrap();
+    let r = l.hpcinit(&check, &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("✓ requirements: inline (1 requirement, with hashes)"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("✓ sandbox (signed in): requirements hpcinit-demo==1.0 resolve and match their hashes"),
+        "{}",
+        r.stdout
+    );
+    std::fs::write(l.project.join("hpcinit-course.yaml"), inline(&"0".repeat(64))).unwrap();
+    let r = l.hpcinit(&check, &[]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("✗ sandbox (signed in): requirements hpcinit-demo==1.0:")
+            && r.stdout.contains("HASHES"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]

@@ -326,6 +326,9 @@ chmod 1777 "$D/lsf/mail"
 # --- the test user's shell: Lmod and Slurm in every shell sshd starts ---------------------------
 cat >"$home/.bashrc" <<EOF
 # hpcinit test cluster: like a cluster's /etc/bashrc, modules and a scheduler in every bash.
+# A login shell slow to start (a site's .bashrc restoring many modules), while a test has
+# written its seconds to $D/slow-shell.
+if [ -s $D/slow-shell ]; then sleep "\$(cat $D/slow-shell)"; fi
 if [ "\${HPCINIT_TEST_LOGIN:-}" = dtu ]; then
   # The DTU-style login (its sshd sets HPCINIT_TEST_LOGIN): Tcl Environment Modules and the
   # LSF stand-in's commands (tests/cluster/lsf.py), whose jobs run on the Slurm below.
