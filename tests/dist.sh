@@ -4,6 +4,9 @@
 #   - the wheel goes into a fresh venv; its `hpcinit` runs (--version is the crate's version,
 #     `profiles list`, a `plan`) and bootstraps the test cluster's plain node (venv imports,
 #     snapshot latest, the smoke job's log line);
+#   - the source distribution (`maturin sdist`, as the release makes it) goes into a fresh venv
+#     with a plain `pip install`, which builds it (the macOS and aarch64 route; needs PyPI for
+#     maturin, Rust and a C compiler; about 6 minutes on 2 cores); its hpcinit runs;
 #   - the static binary: `ldd` finds no dynamic dependency; it runs the same bootstrap;
 #   - `install.sh --from` the archive into an empty HOME installs to ~/.local/bin (checksum
 #     checked), says how to add it to PATH, and refuses a tampered archive, installing nothing;
@@ -44,6 +47,28 @@ PIP_NO_INDEX=1 "$W/v/bin/pip" install -q "${wheels[0]}" || fail "pip install ${w
 "$W/v/bin/hpcinit" plan --site saga --user alice --account nn1234k --no-project | grep -q 'Sign in once' ||
   fail "the wheel's hpcinit plan"
 pass "the wheel installs into a fresh venv: hpcinit $VERSION, profiles list, plan"
+
+# --- the source distribution, as pip builds it where no wheel fits (macOS, aarch64) ---------------
+# Made as the release workflow makes it (`maturin sdist`), then a plain `pip install` of the file
+# in a fresh venv: pip fetches maturin (build isolation) and it compiles the crate with the
+# Rust and C compiler on PATH, as on a person's machine.
+if [ "${HPCINIT_SKIP_SDIST:-0}" != 1 ] || [ "${CI:-}" = true ]; then
+  python3 -m venv "$W/m"
+  "$W/m/bin/pip" install -q "maturin>=1.5,<2" || fail "pip install maturin (the sdist is made with it; needs PyPI)"
+  "$W/m/bin/maturin" sdist --out "$W/sdist" >"$W/sdist.log" 2>&1 || fail "maturin sdist:\n$(cat "$W/sdist.log")"
+  sdist=$W/sdist/hpcinit-$VERSION.tar.gz
+  [ -f "$sdist" ] || fail "maturin sdist made no $sdist: $(ls "$W/sdist")"
+  python3 -m venv "$W/s"
+  start=$(date +%s)
+  "$W/s/bin/pip" install -q "$sdist" >"$W/sdist-install.log" 2>&1 ||
+    fail "pip install $sdist in a fresh venv:\n$(tail -n 40 "$W/sdist-install.log")"
+  took=$(($(date +%s) - start))
+  [ "$("$W/s/bin/hpcinit" --version)" = "hpcinit $VERSION" ] ||
+    fail "the sdist's hpcinit --version: $("$W/s/bin/hpcinit" --version 2>&1)"
+  "$W/s/bin/hpcinit" plan --site saga --user alice --account nn1234k --no-project | grep -q 'Sign in once' ||
+    fail "the sdist's hpcinit plan"
+  pass "the source distribution ($(du -k "$sdist" | cut -f1) KiB): plain pip install in a fresh venv built it in $took s; hpcinit --version and plan run"
+fi
 
 # --- the static binary ----------------------------------------------------------------------------
 TARGET=x86_64-unknown-linux-musl

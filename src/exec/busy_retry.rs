@@ -3,8 +3,8 @@
 //! `kex_exchange_identification: Connection closed by remote host` or `read: Connection reset`),
 //! or a node that refuses while it restarts. Those failures come before the key exchange, so
 //! before any password, code or key is sent: the sign-in is tried again after a jittered,
-//! growing pause (bounded: 8 tries for a busy node, 3 for a refusal), each retry said
-//! ("the login node is busy, retrying (3/8)"). A failure after the key exchange (a wrong
+//! growing pause (bounded: 12 tries for a busy node, 3 for a refusal), each retry said
+//! ("the login node is busy, retrying (3/12)"). A failure after the key exchange (a wrong
 //! password, Duo's refusal) is never retried, so nothing re-sends a credential.
 
 use super::context::Context;

@@ -56,12 +56,16 @@ pub fn run(cx: &mut Context, ids: &[StepId]) -> Result<(), StepFailed> {
         let mut task = early.unwrap_or_else(|| task_for(&step));
         cx.reporter.begin(i + 1, total, &step.title);
         let before = cx.round_trips;
+        let began = std::time::Instant::now();
         let result = run_one(task.as_mut(), cx, &step);
         let trips = cx.round_trips - before;
-        if trips > 0 {
-            cx.reporter
-                .trace(&format!("{trips} round trip{} in this step", if trips == 1 { "" } else { "s" }));
-        }
+        // With -v, each step's cost: where a run's time goes, without a profiler.
+        let took = began.elapsed().as_millis();
+        cx.reporter.trace(&match trips {
+            0 => format!("this step took {took} ms"),
+            1 => format!("1 round trip in this step, {took} ms"),
+            n => format!("{n} round trips in this step, {took} ms"),
+        });
         match result {
             Ok((status, line)) => cx.reporter.end(status, &line),
             Err(e) => {

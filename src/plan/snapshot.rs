@@ -112,7 +112,7 @@ const RSYNC_SIDE: &str = concat!(
     "d=$1; shift; mkdir -p \"$d\" && cd \"$d\" && if ! test -d .hpcinit-incoming; then ",
     "if test -d .hpcinit-next; then mv .hpcinit-next .hpcinit-incoming; ",
     "else mkdir .hpcinit-incoming && if test -d latest/; then cp -al latest/. .hpcinit-incoming/; fi; fi; fi ",
-    "&& cd && echo @@hpcinit:rsync && rsync \"$@\" || exit; cd \"$d\" && if test -f .hpcinit-incoming/.hpcinit-finish; ",
+    "&& cd && echo @@hpcinit:rsync && echo @@hpcinit:receiving >&2 && rsync \"$@\" || exit; cd \"$d\" && if test -f .hpcinit-incoming/.hpcinit-finish; ",
     "then exec bash .hpcinit-incoming/.hpcinit-finish >&2 </dev/null; fi"
 );
 

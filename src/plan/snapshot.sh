@@ -134,6 +134,7 @@ hpcinit_snap_finalize() {
 # protect, the manifest's sha, name suffix, then marker lines. Its output goes to rsync's
 # standard error.
 hpcinit_snap_finish() {
+  hpcinit_tag finishing
   dir=$1 keep=$2 protect=$3 expected=$4 suffix=$5
   shift 5
   cd "$HOME/$dir" || { hpcinit_tag error "cannot enter ~/$dir"; return 1; }

@@ -287,18 +287,21 @@ impl OpenSsh {
 /// signature, so the key is registered even when it then needs a passphrase or a second
 /// factor that BatchMode may not ask for.
 /// The key's answer, asked again (quietly, bounded) while the node drops connections before the
-/// key exchange: a room of students' MaxStartups must not read as "the key does not work".
+/// key exchange or is too busy to answer within ssh's ConnectTimeout: a room of students'
+/// MaxStartups must not read as "the key does not work" nor fail a run whose work is done.
 fn asked_again_while_busy(mut ask: impl FnMut() -> Result<bool, RemoteError>) -> Result<bool, RemoteError> {
     let mut n = 1;
     loop {
         match ask() {
-            Err(e @ RemoteError::Busy { .. }) => match super::retry::tries(&e) {
-                Some(max) if n < max => {
-                    n += 1;
-                    std::thread::sleep(super::retry::pause(n, super::retry::jitter()));
+            Err(e @ (RemoteError::Busy { .. } | RemoteError::Timeout { .. })) => {
+                match super::retry::tries_sending_nothing(&e) {
+                    Some(max) if n < max => {
+                        n += 1;
+                        std::thread::sleep(super::retry::pause(n, super::retry::jitter()));
+                    }
+                    _ => return Err(e),
                 }
-                _ => return Err(e),
-            },
+            }
             other => return other,
         }
     }

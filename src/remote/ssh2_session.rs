@@ -354,13 +354,15 @@ impl Remote for Ssh2Session {
         let mut n = 1;
         let s = loop {
             match self.handshake(prompter) {
-                Err(e @ RemoteError::Busy { .. }) => match super::retry::tries(&e) {
-                    Some(max) if n < max => {
-                        n += 1;
-                        std::thread::sleep(super::retry::pause(n, super::retry::jitter()));
+                Err(e @ (RemoteError::Busy { .. } | RemoteError::Timeout { .. })) => {
+                    match super::retry::tries_sending_nothing(&e) {
+                        Some(max) if n < max => {
+                            n += 1;
+                            std::thread::sleep(super::retry::pause(n, super::retry::jitter()));
+                        }
+                        _ => return Err(e),
                     }
-                    _ => return Err(e),
-                },
+                }
                 other => break other?,
             }
         };

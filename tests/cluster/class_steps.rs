@@ -31,7 +31,7 @@ fn a_busy_login_node_is_tried_again_before_anything_is_sent_with_both_transports
         release.join().unwrap();
         ok(&r, &format!("a busy node, --transport {transport}"));
         assert!(
-            r.stdout.contains("the login node is busy, retrying (2/8); nothing was sent yet"),
+            r.stdout.contains("the login node is busy, retrying (2/12); nothing was sent yet"),
             "{transport}: {}",
             r.stdout
         );

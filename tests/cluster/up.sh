@@ -414,7 +414,7 @@ echo "SetEnv HPCINIT_TEST_LOGIN=olivia" >>"$D/sshd/olivia.conf"
 # the file.
 for login in class:$CLASS_PORT:10:30:100 busy:$BUSY_PORT:1:100:2; do
   IFS=: read -r name port start rate full <<<"$login"
-  sed -e "s/^Port .*/Port $port\nAllowUsers $TEST_USER hpcuser??/" \
+  sed -e "s/^Port .*/Port $port\nAllowUsers $TEST_USER hpcuser?? hpcuser???/" \
     -e "s|sshd-plain.pid|sshd-$name.pid|" -e "/^ListenAddress ${DESK_NET}1/d" \
     -e "s/^# Password and key login./# Password and key login at MaxStartups $start:$rate:$full./" \
     "$D/sshd/plain.conf" >"$D/sshd/$name.conf"

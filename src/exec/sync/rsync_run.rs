@@ -64,6 +64,38 @@ pub struct Stats {
     pub files_transferred: u64,
     /// What the cluster's side printed on standard error (the snapshot's tagged lines).
     pub stderr: String,
+    pub timing: Timing,
+}
+
+/// When the cluster's side said what it was doing, from rsync's start, as its lines arrived
+/// here: the connection and the side's set-up end at `receiving` (the receiving rsync starts), the
+/// transfer at `finishing` (the finishing script starts), and the finishing at `ended`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timing {
+    pub receiving: Option<std::time::Duration>,
+    pub finishing: Option<std::time::Duration>,
+    pub ended: std::time::Duration,
+}
+
+impl Timing {
+    /// `connection 12 ms, transfer 80 ms, finishing 15 ms` (what is known of it).
+    pub fn describe(&self) -> String {
+        let ms = |d: std::time::Duration| d.as_millis();
+        match (self.receiving, self.finishing) {
+            (Some(r), Some(f)) if f >= r => format!(
+                "to the cluster's rsync {} ms, transfer {} ms, finishing {} ms",
+                ms(r),
+                ms(f - r),
+                ms(self.ended.saturating_sub(f))
+            ),
+            (Some(r), _) => format!(
+                "to the cluster's rsync {} ms, transfer and finishing {} ms",
+                ms(r),
+                ms(self.ended - r)
+            ),
+            _ => format!("{} ms in all", ms(self.ended)),
+        }
+    }
 }
 
 /// One progress report: bytes so far and the percentage rsync printed.
@@ -114,11 +146,25 @@ pub fn run(
     let writer = std::thread::spawn(move || {
         let _ = stdin.write_all(&list);
     });
-    let mut err_pipe = child.stderr.take().expect("piped");
+    let started = std::time::Instant::now();
+    let err_pipe = child.stderr.take().expect("piped");
     let err_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = err_pipe.read_to_end(&mut buf);
-        String::from_utf8_lossy(&buf).into_owned()
+        // Line by line, each tagged line's arrival noted (the phases of `Timing`).
+        let mut text = String::new();
+        let mut timing = Timing::default();
+        let mut lines = std::io::BufReader::new(err_pipe);
+        let mut line = Vec::new();
+        while matches!(std::io::BufRead::read_until(&mut lines, b'\n', &mut line), Ok(n) if n > 0) {
+            let l = String::from_utf8_lossy(&line);
+            if l.starts_with("@@hpcinit:receiving") {
+                timing.receiving.get_or_insert(started.elapsed());
+            } else if l.starts_with("@@hpcinit:finishing") {
+                timing.finishing.get_or_insert(started.elapsed());
+            }
+            text.push_str(&l);
+            line.clear();
+        }
+        (text, timing)
     });
     let mut out = child.stdout.take().expect("piped");
     let mut stats = Stats::default();
@@ -142,10 +188,11 @@ pub fn run(
         }
     }
     let status = child.wait().map(|s| s.code().unwrap_or(-1)).unwrap_or(-1);
+    let ended = started.elapsed();
     let _ = writer.join();
-    let stderr = err_reader.join().unwrap_or_default();
+    let (stderr, timing) = err_reader.join().unwrap_or_default();
     if status == 0 {
-        Ok(Stats { stderr, ..stats })
+        Ok(Stats { stderr, timing: Timing { ended, ..timing }, ..stats })
     } else {
         Err(Failed { status, stderr })
     }

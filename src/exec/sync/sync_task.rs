@@ -433,5 +433,6 @@ fn rsync_fill(
         "rsync: {} bytes sent, {} files transferred",
         stats.bytes_sent, stats.files_transferred
     ));
+    cx.reporter.trace(&format!("rsync's time: {}", stats.timing.describe()));
     Ok(stats)
 }
