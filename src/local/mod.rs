@@ -18,6 +18,7 @@ pub mod requirements;
 pub mod run_lock;
 pub mod servers;
 pub mod state;
+pub mod sync_index;
 pub mod user_config;
 pub mod vscode;
 pub mod wsl;

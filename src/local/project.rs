@@ -49,6 +49,8 @@ pub struct Entry {
     /// Relative to the root, `/`-separated, as bytes (names need not be UTF-8).
     pub rel: Vec<u8>,
     pub kind: EntryKind,
+    /// What the manifest's record misses (files only): see [`crate::platform::Stamp`].
+    pub stamp: crate::platform::Stamp,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +69,9 @@ pub struct Scan {
     pub excluded: Vec<(Vec<u8>, bool)>,
     /// Directories left out because they hold a virtual environment, relative to the root.
     pub venvs: Vec<String>,
+    /// When the listing began (seconds and nanoseconds since the epoch): a file modified in
+    /// that same second may have changed after it was listed (see `sync_index`).
+    pub listed_at: (i64, u32),
 }
 
 /// The root of the project holding `dir`: its git top-level, unless that is the home directory
@@ -106,6 +111,10 @@ struct Found {
 /// runs on as many threads as there are cores (ripgrep's walker), reading each directory once
 /// more afterwards for what was left out.
 pub fn scan(root: &Path, excludes: &[String]) -> Result<Scan, ProjectError> {
+    let listed_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| (d.as_secs() as i64, d.subsec_nanos()))
+        .unwrap_or_default();
     let matcher = own_excludes(root, excludes)?;
     let venvs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let mut walk = WalkBuilder::new(root);
@@ -171,7 +180,7 @@ pub fn scan(root: &Path, excludes: &[String]) -> Result<Scan, ProjectError> {
         return Err(ProjectError::Unreadable { root: root.to_path_buf(), paths: unreadable });
     }
     let excluded = left_out(root, &dirs, &entries)?;
-    Ok(Scan { entries, excluded, venvs })
+    Ok(Scan { entries, excluded, venvs, listed_at })
 }
 
 /// One walk item, as the scan keeps it.
@@ -200,6 +209,7 @@ fn visit(item: Result<ignore::DirEntry, ignore::Error>, root: &Path) -> Result<S
         return Ok(Seen::Entry(Entry {
             rel,
             kind: EntryKind::Link { target: platform::os_bytes(target.as_os_str()) },
+            stamp: Default::default(),
         }));
     }
     if !ft.is_file() {
@@ -210,7 +220,8 @@ fn visit(item: Result<ignore::DirEntry, ignore::Error>, root: &Path) -> Result<S
     if !platform::readable(path, &meta) {
         return Ok(Seen::Unreadable(String::from_utf8_lossy(&rel).into_owned()));
     }
-    Ok(Seen::Entry(Entry { rel, kind: file_kind(&meta) }))
+    let stamp = platform::file_facts(&meta).stamp;
+    Ok(Seen::Entry(Entry { rel, kind: file_kind(&meta), stamp }))
 }
 
 /// A walk error's path as the `.hpcinitignore` line names it (`data/`, `token.txt`).

@@ -150,14 +150,17 @@ hpcinit_snap_finish() {
 }
 
 # In the project's snapshot directory, with `.hpcinit-incoming` complete and its manifest in
-# place: unless latest holds the same manifest, marks it, renames it into place, moves `latest`,
+# place: unless latest holds the same manifest (and no marker line says files were `resent:`
+# whose size and time did not change), marks it, renames it into place, moves `latest`,
 # prepares the next copy, and prunes. Args: manifest sha, name suffix, keep (0: all), protect
 # (slurm|none), then marker lines.
 hpcinit_snap_install() {
   expected=$1 suffix=$2 keep=$3 protect=$4
   shift 4
   s=.hpcinit-incoming
-  if [ -L latest ] && [ "$(hpcinit_recorded_sha latest)" = "$expected" ]; then
+  resent=
+  for m in "$@"; do case $m in resent:*) resent=1 ;; esac; done
+  if [ -z "$resent" ] && [ -L latest ] && [ "$(hpcinit_recorded_sha latest)" = "$expected" ]; then
     # The same code: no new snapshot; the copy serves the next sync.
     if [ -d .hpcinit-next ]; then rm -rf "$s"; else mv "$s" .hpcinit-next; fi
     hpcinit_tag unchanged "$(readlink latest)"

@@ -17,4 +17,4 @@ mod windows;
 pub use windows::*;
 
 mod file_facts;
-pub use file_facts::FileFacts;
+pub use file_facts::{FileFacts, Stamp};

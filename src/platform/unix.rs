@@ -35,7 +35,17 @@ pub fn restrict_to_owner(_path: &Path) -> io::Result<()> {
 }
 
 pub fn file_facts(meta: &fs::Metadata) -> FileFacts {
-    FileFacts { size: meta.len(), mtime: meta.mtime(), executable: meta.mode() & 0o111 != 0 }
+    FileFacts {
+        size: meta.len(),
+        mtime: meta.mtime(),
+        executable: meta.mode() & 0o111 != 0,
+        stamp: super::Stamp {
+            mtime_ns: meta.mtime_nsec() as u32,
+            ctime: meta.ctime(),
+            ctime_ns: meta.ctime_nsec() as u32,
+            ino: meta.ino(),
+        },
+    }
 }
 
 /// A file name's bytes, as they are.

@@ -41,13 +41,10 @@ pub fn restrict_to_owner(path: &Path) -> io::Result<()> {
 }
 
 pub fn file_facts(meta: &fs::Metadata) -> FileFacts {
-    let mtime = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    FileFacts { size: meta.len(), mtime, executable: false }
+    let since = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+    let mtime = since.map(|d| d.as_secs() as i64).unwrap_or(0);
+    let stamp = super::Stamp { mtime_ns: since.map(|d| d.subsec_nanos()).unwrap_or(0), ..Default::default() };
+    FileFacts { size: meta.len(), mtime, executable: false, stamp }
 }
 
 /// A file name as UTF-8 with `/` (the cluster's form).

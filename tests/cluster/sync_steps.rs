@@ -514,3 +514,80 @@ fn a_first_bootstrap_of_a_clean_checkout_names_its_snapshot_without_dirty() {
     assert!(snapshots(&l, p).join("latest/hpcinit.lock").is_file());
     let _ = std::fs::remove_dir_all(l.c.dir.join(format!("home/hpcuser/venvs/{p}")));
 }
+
+/// Sets `rel`'s modification time to `secs` since the epoch (whole seconds), as `touch -d @S`.
+fn set_mtime(path: &Path, secs: i64) {
+    let st = Command::new("touch").arg("-m").arg("-d").arg(format!("@{secs}")).arg(path).status().unwrap();
+    assert!(st.success());
+}
+
+#[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
+fn every_change_the_listing_could_miss_reaches_the_next_snapshot() {
+    edge_cases("sync-edge-cases", &[]);
+}
+
+#[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
+fn over_sftp_every_change_the_listing_could_miss_reaches_the_next_snapshot() {
+    edge_cases("sync-edge-cases-sftp", &["--transport", "ssh2"]);
+}
+
+/// A same-second edit, an edit that keeps size and time, a file turned into a directory and a
+/// deleted file, each synced with `extra` (the transport); then a sync with nothing changed.
+fn edge_cases(project: &str, extra: &[&str]) {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let l = Laptop::new();
+    let _c = cleanup(&l, project);
+    signed_in(&l, "sandbox");
+    let r = &l.project;
+    git(r, &["init", "-q"]);
+    write(r, "same_second.py", b"version = 1\n");
+    write(r, "kept_time.py", b"AAAA\n");
+    write(r, "becomes_dir", b"a file first\n");
+    write(r, "deleted.py", b"goes away\n");
+    write(r, "weights.bin", &vec![b'a'; 300 * 1024]);
+    let dir = snapshots(&l, project);
+    let content = |rel: &str| std::fs::read(dir.join(latest(&dir)).join(rel)).ok();
+
+    // 1. An edit in the same second as the previous sync, keeping the size: the snapshot's
+    //    record (size and whole-second time) does not change.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    set_mtime(&r.join("same_second.py"), now + 5);
+    ok(&sync(&l, "sandbox", project, extra), "the first sync");
+    write(r, "same_second.py", b"version = 2\n");
+    set_mtime(&r.join("same_second.py"), now + 5);
+    ok(&sync(&l, "sandbox", project, extra), "a sync after an edit in the same second");
+    assert_eq!(content("same_second.py").as_deref(), Some(&b"version = 2\n"[..]), "the same-second edit");
+
+    // 2. An edit that keeps size and time (`touch -r` after writing).
+    let before = std::fs::metadata(r.join("kept_time.py")).unwrap().mtime();
+    write(r, "kept_time.py", b"BBBB\n");
+    set_mtime(&r.join("kept_time.py"), before);
+    ok(&sync(&l, "sandbox", project, extra), "a sync after an edit that kept size and time");
+    assert_eq!(content("kept_time.py").as_deref(), Some(&b"BBBB\n"[..]), "the edit with the old time");
+    // The same with a file too big to go with the finishing script: rsync compares every file.
+    let before = std::fs::metadata(r.join("weights.bin")).unwrap().mtime();
+    write(r, "weights.bin", &vec![b'b'; 300 * 1024]);
+    set_mtime(&r.join("weights.bin"), before);
+    let big = sync(&l, "sandbox", project, extra);
+    ok(&big, "a sync after a big file's edit that kept size and time");
+    if extra.is_empty() {
+        assert!(big.stdout.contains("rsync --ignore-times"), "{}", big.stdout);
+    }
+    assert_eq!(content("weights.bin"), Some(vec![b'b'; 300 * 1024]), "the big edit with the old time");
+
+    // 3. A file replaced by a directory, and 4. a deleted file.
+    std::fs::remove_file(r.join("becomes_dir")).unwrap();
+    write(r, "becomes_dir/inside.py", b"now a directory\n");
+    std::fs::remove_file(r.join("deleted.py")).unwrap();
+    ok(&sync(&l, "sandbox", project, extra), "a sync after a file became a directory and one was deleted");
+    assert_eq!(content("becomes_dir/inside.py").as_deref(), Some(&b"now a directory\n"[..]));
+    assert!(content("deleted.py").is_none(), "the deleted file is not in the new snapshot");
+    // And a sync with nothing changed makes no new snapshot.
+    let names = snapshot_names(&dir);
+    let again = sync(&l, "sandbox", project, extra);
+    ok(&again, "a sync with nothing changed");
+    assert_eq!(snapshot_names(&dir), names, "no new snapshot: {}", again.stdout);
+    let _ = l.ssh(&["-O", "exit", "sandbox"]);
+}

@@ -46,6 +46,13 @@ pub fn marker(p: &SyncPlan, scan: &Scan, git: Option<GitState>) -> (String, Vec<
     (suffix, lines)
 }
 
+/// The marker line of a snapshot that had to send files whose record did not change (see
+/// `local::sync_index`); the cluster makes a new snapshot for it even when the manifest equals
+/// `latest`'s.
+pub fn resent_line(resent: usize) -> Option<String> {
+    (resent > 0).then(|| format!("resent: {resent} changed file(s) whose size and time stayed the same"))
+}
+
 /// Checks what arrived against the manifest on the cluster, then finishes the snapshot (the
 /// SFTP route and a copy started early, after `patch`).
 pub fn finalize(
@@ -54,8 +61,10 @@ pub fn finalize(
     scan: &Scan,
     sent: &Sent,
     patch: Vec<String>,
+    resent: usize,
 ) -> Result<(String, bool), StepError> {
-    let (suffix, marker) = marker(p, scan, project::git_state(std::path::Path::new(&p.root)));
+    let (suffix, mut marker) = marker(p, scan, project::git_state(std::path::Path::new(&p.root)));
+    marker.extend(resent_line(resent));
     let script =
         p.scripts.finalize.clone().arg(scan.manifest_sha()).arg(suffix).and_args(patch).and_args(marker);
     let out = cx.run_script(&script, &mut |_| {})?;

@@ -59,6 +59,23 @@ impl Patch {
     }
 }
 
+/// The files `rels` of `scan`, read now to be sent whatever their record says; `None` when
+/// they are more than [`PATCH_LIMIT`] together (`limited`) or one cannot be read.
+pub fn puts_of(scan: &Scan, rels: &[Vec<u8>], root: &std::path::Path, limited: bool) -> Option<Vec<Put>> {
+    let mut puts = Vec::new();
+    let mut size = 0u64;
+    for e in scan.entries.iter().filter(|e| rels.contains(&e.rel)) {
+        let EntryKind::File { size: n, mtime, .. } = e.kind else { continue };
+        size += n;
+        if limited && size > PATCH_LIMIT {
+            return None;
+        }
+        let content = std::fs::read(root.join(crate::platform::path_from_bytes(&e.rel))).ok()?;
+        puts.push(Put { rel: e.rel.clone(), mode: snapshot_mode(&e.kind) as u32, mtime, content });
+    }
+    Some(puts)
+}
+
 /// What differs between the local scan and a snapshot's manifest: (new, changed, deleted).
 pub fn diff(scan: &Scan, manifest: &[u8]) -> (Vec<String>, Vec<String>, Vec<String>) {
     let remote = crate::local::manifest::parse_manifest(manifest);
@@ -98,7 +115,11 @@ mod tests {
     use crate::local::project::Entry;
 
     fn file(rel: &str, size: u64, mtime: i64) -> Entry {
-        Entry { rel: rel.as_bytes().to_vec(), kind: EntryKind::File { size, mtime, executable: false } }
+        Entry {
+            rel: rel.as_bytes().to_vec(),
+            kind: EntryKind::File { size, mtime, executable: false },
+            stamp: Default::default(),
+        }
     }
 
     fn scan(entries: Vec<Entry>) -> Scan {
@@ -113,7 +134,11 @@ mod tests {
         let then = scan(vec![file("gone.py", 3, 1), file("main.py", 9, 1), file("same.py", 4, 1)]);
         let now = scan(vec![
             file("hpcinit.lock", 5, 7),
-            Entry { rel: b"link".to_vec(), kind: EntryKind::Link { target: b"same.py".to_vec() } },
+            Entry {
+                rel: b"link".to_vec(),
+                kind: EntryKind::Link { target: b"same.py".to_vec() },
+                stamp: Default::default(),
+            },
             file("main.py", 9, 2),
             file("same.py", 4, 1),
         ]);

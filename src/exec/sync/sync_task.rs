@@ -5,8 +5,8 @@
 //! Reads the project directory; on the cluster it writes only under
 //! `~/scratch/code-snapshots/<project>/`.
 
-use super::finish::{finalize, marker, outcome, Sidecar};
-use super::patch::{decode64, Patch};
+use super::finish::{finalize, marker, outcome, resent_line, Sidecar};
+use super::patch::{decode64, puts_of, Patch};
 use super::rsync_run::{self, Failed, RsyncVersion, Stats};
 use super::sent::Sent;
 use crate::exchange::tags;
@@ -34,6 +34,16 @@ pub struct SyncTask {
     /// The project listed while signing in, when there is no probe to wait for (`hpcinit
     /// sync`), with the time it took.
     listing: Option<JoinHandle<(Result<Scan, project::ProjectError>, std::time::Duration)>>,
+    /// The files whose record is unchanged but which changed all the same (see
+    /// `local::sync_index`), found when checking.
+    unseen: Vec<Vec<u8>>,
+}
+
+/// The index of the last snapshot from this machine, for this project on this site.
+fn index_path(cx: &Context, p: &SyncPlan) -> std::path::PathBuf {
+    let key =
+        crate::local::manifest::hex_sha256(format!("{}\0{}\0{}", cx.plan.site, p.root, p.dir).as_bytes());
+    crate::local::sync_index::path(cx.env, &cx.plan.site, &key[..16])
 }
 
 /// What the copy needs besides the listing.
@@ -70,7 +80,15 @@ pub struct Latest {
 
 impl SyncTask {
     pub fn new(plan: &SyncPlan) -> SyncTask {
-        SyncTask { plan: plan.clone(), scan: None, finalized: None, early: None, aside: None, listing: None }
+        SyncTask {
+            plan: plan.clone(),
+            scan: None,
+            finalized: None,
+            early: None,
+            aside: None,
+            listing: None,
+            unseen: Vec::new(),
+        }
     }
 
     /// The step as the newest plan has it.
@@ -90,6 +108,15 @@ impl Task for SyncTask {
         }
         let listed = self.listing.take().filter(|_| cx.facts.is_none()).and_then(|h| h.join().ok());
         let scan = scan_now(cx, &p, listed)?;
+        self.unseen = crate::local::sync_index::load(&index_path(cx, &p))
+            .map(|index| index.changed_unseen(&scan))
+            .unwrap_or_default();
+        if !self.unseen.is_empty() {
+            cx.reporter.trace(&format!(
+                "{} file(s) changed without a new size or time (an edit in the same second, `touch -r`): sent whatever rsync's quick check says",
+                self.unseen.len()
+            ));
+        }
         let Some(facts) = &cx.facts else {
             // Without a probe (`hpcinit sync`), no round trip just to look: the copy goes
             // ahead, and the cluster finds an unchanged project when it checks the copy.
@@ -102,7 +129,7 @@ impl Task for SyncTask {
         let latest = latest(cx, &p, false)?;
         let sha = scan.manifest_sha();
         let found = match (&latest.name, &latest.sha) {
-            (Some(name), Some(s)) if *s == sha => Some(format!(
+            (Some(name), Some(s)) if *s == sha && self.unseen.is_empty() => Some(format!(
                 "{}/latest ({name}) already holds this code ({} files, {})",
                 p.snapshots,
                 scan.files(),
@@ -110,6 +137,9 @@ impl Task for SyncTask {
             )),
             _ => None,
         };
+        if found.is_some() {
+            save_index(cx, &p, &scan);
+        }
         self.scan = Some(scan);
         Ok(match found {
             Some(f) => Check::Done(f),
@@ -120,20 +150,39 @@ impl Task for SyncTask {
     fn apply(&mut self, cx: &mut Context) -> Result<Applied, StepError> {
         let p = self.planned(cx);
         let scan = self.scan.take().expect("checked before applying");
-        let early = self.early.take().and_then(|e| collect_early(cx, &p, e, &scan));
+        // Files rsync's quick check would skip are sent as the finishing script's files when
+        // small together, else rsync compares every file (`--ignore-times`).
+        let resend = match self.unseen.is_empty() {
+            true => Resend::Nothing,
+            false => match puts_of(&scan, &self.unseen, std::path::Path::new(&p.root), true) {
+                Some(puts) => Resend::Files(puts),
+                None => Resend::All(self.unseen.clone()),
+            },
+        };
+        let early = match &resend {
+            Resend::Nothing => self.early.take().and_then(|e| collect_early(cx, &p, e, &scan)),
+            _ => {
+                // The snapshot is finished with the files to resend: the head start only fills.
+                if let Some(e) = self.early.take() {
+                    let _ = e.copy.join();
+                }
+                None
+            }
+        };
         let aside = self.aside.take().and_then(|a| a.join().ok());
         let (done, unchanged) = match early {
-            Some((sent, patch)) => match (patch != no_patch(), finalize(cx, &p, &scan, &sent, patch)) {
+            Some((sent, patch)) => match (patch != no_patch(), finalize(cx, &p, &scan, &sent, patch, 0)) {
                 (true, Err(e)) => {
                     // What the finishing script brought in did not give the listing: rsync
                     // makes it so, as without a head start.
                     cx.reporter.trace(&format!("the early copy did not finish cleanly ({e}); copying again"));
-                    snapshot(cx, &p, &scan, aside)?
+                    snapshot(cx, &p, &scan, aside, &resend)?
                 }
                 (_, r) => r?,
             },
-            None => snapshot(cx, &p, &scan, aside)?,
+            None => snapshot(cx, &p, &scan, aside, &resend)?,
         };
+        save_index(cx, &p, &scan);
         self.finalized = Some(done.clone());
         Ok(if unchanged { Applied::Unchanged(done) } else { Applied::Changed(done) })
     }
@@ -193,22 +242,70 @@ impl Task for SyncTask {
     }
 }
 
+/// Files to send whatever their record says (see `local::sync_index`).
+enum Resend {
+    Nothing,
+    /// Small together: sent with the finishing script.
+    Files(Vec<crate::plan::snapshot::Put>),
+    /// Too many or too big for that (their paths): rsync compares every file's content.
+    All(Vec<Vec<u8>>),
+}
+
+/// Records the listing a snapshot (or `latest`, unchanged) was made from, for the next sync; a
+/// failure costs only the next sync its index, so it is a trace.
+fn save_index(cx: &mut Context, p: &SyncPlan, scan: &Scan) {
+    let path = index_path(cx, p);
+    if let Err(e) = crate::local::sync_index::save(&path, &crate::local::sync_index::SyncIndex::of(scan)) {
+        cx.reporter.trace(&format!("could not record the listing in {}: {e}", path.display()));
+    }
+}
+
 /// Makes the snapshot now. Over OpenSSH, rsync fills `.hpcinit-incoming` and its own connection
 /// finishes it (one round trip); over ssh2, SFTP fills it and a script checks and finishes it.
+/// Files in `resend` go with the finishing script (a second round trip, only then).
 fn snapshot(
     cx: &mut Context,
     p: &SyncPlan,
     scan: &Scan,
     aside: Option<Aside>,
+    resend: &Resend,
 ) -> Result<(String, bool), StepError> {
     let shell = match p.route {
         CopyRoute::Rsync => cx.remote().rsync_shell(),
         CopyRoute::Sftp => None,
     };
+    let puts = |all: bool| match resend {
+        Resend::Files(puts) => (patch_args(b"", b"", puts), puts.len()),
+        Resend::All(rels) if all => (no_patch(), rels.len()),
+        _ => (no_patch(), 0),
+    };
     let Some(shell) = shell else {
         let sent = super::sftp_fill::fill(cx, p, scan)?;
-        return finalize(cx, p, scan, &sent, no_patch());
+        let (patch, n) = match resend {
+            // SFTP sends the files whole, however many.
+            Resend::All(rels) => match puts_of(scan, rels, std::path::Path::new(&p.root), false) {
+                Some(puts) => (patch_args(b"", b"", &puts), puts.len()),
+                None => (no_patch(), 0),
+            },
+            _ => puts(false),
+        };
+        return finalize(cx, p, scan, &sent, patch, n);
     };
+    if let Resend::Files(_) = resend {
+        // rsync fills `.hpcinit-incoming`; the finishing script brings the files and finishes.
+        let version =
+            aside.and_then(|a| a.rsync.ok()).or_else(|| RsyncVersion::local().ok()).ok_or_else(|| {
+                StepError::Local {
+                    what: "the code snapshot".into(),
+                    detail: "this machine's rsync cannot be used".into(),
+                    hint: "install rsync 3, or copy over SFTP with --transport ssh2".into(),
+                }
+            })?;
+        let stats = rsync_fill(cx, p, scan, version, &shell, None, false)?;
+        let sent = Sent { files: stats.files_transferred, bytes: stats.bytes_sent };
+        let (patch, n) = puts(false);
+        return finalize(cx, p, scan, &sent, patch, n);
+    }
     let aside = aside.unwrap_or_else(|| Aside {
         rsync: RsyncVersion::local(),
         git: project::git_state(std::path::Path::new(&p.root)),
@@ -225,7 +322,9 @@ fn snapshot(
             hint: "copy over SFTP instead: run again with --transport ssh2".into(),
         });
     }
-    let (suffix, marker) = marker(p, scan, aside.git);
+    let (suffix, mut marker) = marker(p, scan, aside.git);
+    let (_, resent) = puts(true);
+    marker.extend(resent_line(resent));
     let manifest = scan.manifest();
     let finish = p
         .scripts
@@ -240,7 +339,7 @@ fn snapshot(
         hint: "check that the temporary directory (TMPDIR) is writable".into(),
     })?;
     cx.reporter.trace(&format!("the copy brings along {MANIFEST} and {FINISH} ({})", finish.purpose));
-    let stats = rsync_fill(cx, p, scan, version, &shell, Some(sidecar.path()))?;
+    let stats = rsync_fill(cx, p, scan, version, &shell, Some(sidecar.path()), resent > 0)?;
     let sent = Sent { files: stats.files_transferred.saturating_sub(2), bytes: stats.bytes_sent };
     let reports = tags::<SnapReport>(&stats.stderr);
     outcome(cx, p, scan, &sent, reports, 0, &stats.stderr)
@@ -384,11 +483,17 @@ fn rsync_fill(
     version: RsyncVersion,
     shell: &crate::remote::RsyncShell,
     first: Option<&std::path::Path>,
+    every_file: bool,
 ) -> Result<Stats, StepError> {
     cx.round_trips += 1;
-    cx.reporter.trace(&format!("remote: {}", crate::quote::sh_words(&p.rsync)));
+    let mut args = p.rsync.clone();
+    if every_file {
+        // Compare every file's content: some changed without a new size or time.
+        args.insert(1, "--ignore-times".into());
+    }
+    cx.reporter.trace(&format!("remote: {}", crate::quote::sh_words(&args)));
     let mut bar = cx.reporter.progress(&format!("copying {} files", scan.files()), 100);
-    let stats = rsync_run::run(version, shell, &p.rsync, first, &scan.rsync_excludes(), &mut |pr| {
+    let stats = rsync_run::run(version, shell, &args, first, &scan.rsync_excludes(), &mut |pr| {
         bar.stage(
             pr.percent.min(100),
             &format!("{}% ({} checked or sent)", pr.percent, human_bytes(pr.bytes)),

@@ -1,0 +1,183 @@
+//! What the last code snapshot from this machine was made from, file by file, as git's index
+//! keeps it: each file's size and time (the manifest's record) with what the record misses
+//! (the time's nanoseconds, the change time, the inode: [`Stamp`]), and when that listing
+//! began. A file whose record is the same now but whose stamp is not changed in a way rsync's
+//! quick check (size and whole-second time) and the manifest cannot see: an edit in the same
+//! second, an edit followed by `touch -r`. Such files are sent again whatever rsync thinks.
+//! Where the file system keeps whole seconds only, a file modified in the second the last
+//! listing began is suspect too (git's "racy" rule). Kept under hpcinit's state directory, one
+//! file per site and project, written atomically after each snapshot; a missing or unreadable
+//! one is no index (the sync then trusts the records, as before there was one).
+
+use super::project::{EntryKind, Scan};
+use crate::platform::Stamp;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+const HEADER: &str = "hpcinit-sync-index 1";
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SyncIndex {
+    pub listed_at: (i64, u32),
+    files: HashMap<Vec<u8>, (u64, i64, Stamp)>,
+}
+
+impl SyncIndex {
+    /// The index of `scan`'s files.
+    pub fn of(scan: &Scan) -> SyncIndex {
+        let files = scan
+            .entries
+            .iter()
+            .filter_map(|e| match e.kind {
+                EntryKind::File { size, mtime, .. } => Some((e.rel.clone(), (size, mtime, e.stamp))),
+                EntryKind::Link { .. } => None,
+            })
+            .collect();
+        SyncIndex { listed_at: scan.listed_at, files }
+    }
+
+    /// The files of `scan` whose record equals the index's but which changed all the same.
+    pub fn changed_unseen(&self, scan: &Scan) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        for e in &scan.entries {
+            let EntryKind::File { size, mtime, .. } = e.kind else { continue };
+            let Some((s, m, stamp)) = self.files.get(&e.rel) else { continue };
+            if (*s, *m) != (size, mtime) {
+                continue; // the record differs: the manifest and rsync see the change
+            }
+            let coarse = e.stamp.mtime_ns == 0 && e.stamp.ctime_ns == 0;
+            if *stamp != e.stamp || (coarse && mtime >= self.listed_at.0) {
+                out.push(e.rel.clone());
+            }
+        }
+        out
+    }
+
+    pub fn text(&self) -> String {
+        let mut lines: Vec<String> = self
+            .files
+            .iter()
+            .map(|(rel, (size, mtime, s))| {
+                format!(
+                    "{}\t{size}\t{mtime}\t{}\t{}\t{}\t{}",
+                    hex(rel),
+                    s.mtime_ns,
+                    s.ctime,
+                    s.ctime_ns,
+                    s.ino
+                )
+            })
+            .collect();
+        lines.sort();
+        format!("{HEADER} {} {}\n{}\n", self.listed_at.0, self.listed_at.1, lines.join("\n"))
+    }
+
+    /// Reads [`SyncIndex::text`]; `None` for anything else.
+    pub fn parse(text: &str) -> Option<SyncIndex> {
+        let mut lines = text.lines();
+        let head = lines.next()?.strip_prefix(HEADER)?;
+        let mut at = head.split_whitespace();
+        let listed_at = (at.next()?.parse().ok()?, at.next()?.parse().ok()?);
+        let mut files = HashMap::new();
+        for l in lines.filter(|l| !l.is_empty()) {
+            let f: Vec<&str> = l.split('\t').collect();
+            let [rel, size, mtime, mtime_ns, ctime, ctime_ns, ino] = f.as_slice() else { return None };
+            let stamp = Stamp {
+                mtime_ns: mtime_ns.parse().ok()?,
+                ctime: ctime.parse().ok()?,
+                ctime_ns: ctime_ns.parse().ok()?,
+                ino: ino.parse().ok()?,
+            };
+            files.insert(unhex(rel)?, (size.parse().ok()?, mtime.parse().ok()?, stamp));
+        }
+        Some(SyncIndex { listed_at, files })
+    }
+}
+
+/// The index file for a project's snapshots on a site.
+pub fn path(env: &crate::env::Env, site: &str, project: &str) -> PathBuf {
+    super::state::dir(env).join("sync").join(format!("{site}--{project}.index"))
+}
+
+/// The index at `path`, if there is a readable one.
+pub fn load(path: &Path) -> Option<SyncIndex> {
+    SyncIndex::parse(&std::fs::read_to_string(path).ok()?)
+}
+
+/// Writes `index` to `path` atomically (a temporary file renamed into place).
+pub fn save(path: &Path, index: &SyncIndex) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    // Renamed into place, not flushed: losing it in a crash only costs the next sync its index.
+    let tmp = path.with_extension(format!("index.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, index.text())?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::local::project::Entry;
+
+    fn file(rel: &str, size: u64, mtime: i64, stamp: Stamp) -> Entry {
+        Entry {
+            rel: rel.as_bytes().to_vec(),
+            kind: EntryKind::File { size, mtime, executable: false },
+            stamp,
+        }
+    }
+
+    fn stamp(ns: u32, ctime: i64, ino: u64) -> Stamp {
+        Stamp { mtime_ns: ns, ctime, ctime_ns: ns, ino }
+    }
+
+    #[test]
+    fn a_change_the_record_cannot_see_is_found() {
+        let then = Scan {
+            entries: vec![
+                file("same.py", 10, 100, stamp(5, 100, 1)),
+                file("same_second.py", 10, 100, stamp(5, 100, 2)),
+                file("touched_back.py", 10, 100, stamp(5, 100, 3)),
+                file("resized.py", 10, 100, stamp(5, 100, 4)),
+            ],
+            listed_at: (100, 900),
+            ..Default::default()
+        };
+        let index = SyncIndex::parse(&SyncIndex::of(&then).text()).expect("round trip");
+        assert_eq!(index, SyncIndex::of(&then));
+        let now = Scan {
+            entries: vec![
+                file("same.py", 10, 100, stamp(5, 100, 1)),
+                file("same_second.py", 10, 100, stamp(7, 100, 2)),
+                file("touched_back.py", 10, 100, Stamp { ctime: 160, ..stamp(5, 100, 3) }),
+                file("resized.py", 11, 100, stamp(9, 101, 4)),
+                file("new.py", 1, 100, stamp(1, 1, 9)),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(index.changed_unseen(&now), [b"same_second.py".to_vec(), b"touched_back.py".to_vec()]);
+    }
+
+    #[test]
+    fn whole_second_times_are_suspect_in_the_second_of_the_listing() {
+        let then = Scan {
+            entries: vec![file("old.py", 1, 50, Stamp::default()), file("racy.py", 1, 100, Stamp::default())],
+            listed_at: (100, 0),
+            ..Default::default()
+        };
+        let index = SyncIndex::of(&then);
+        assert_eq!(index.changed_unseen(&then), [b"racy.py".to_vec()]);
+        assert_eq!(SyncIndex::parse("not an index"), None);
+    }
+}
