@@ -88,6 +88,7 @@ measure() { # files delay_ms label
   rsync_ -a -e "$rsh" "$proj/" "bench-sync-site:scratch/code-snapshots/bench-copy-0/" >/dev/null
   local r k m t0 t1 out prev new before after
   for k in h f i; do for m in sec bytes disk; do : >"$run/$k.$m"; done; done
+  : >"$run/h.phases"
   for r in $(seq 1 "$ROUNDS"); do
     sleep 1.1 # a new second, so the file's size or time differs from the last copy
     printf 'changed %s\n' "$r" >>"$proj/pkg00/mod0/file00000.py"
@@ -98,6 +99,14 @@ measure() { # files delay_ms label
     t1=$(now)
     echo "$t1 - $t0" | bc -l >>"$run/h.sec"
     sed -n 's/.*rsync: \([0-9]*\) bytes sent.*/\1/p' <<<"$out" >>"$run/h.bytes"
+    # Where hpcinit's time went (its -v lines): the sign-in step (the connection check), the
+    # listing (beside it), then rsync's own phases as the cluster's side reported them.
+    {
+      sed -n '/Sign in once/,/^\[/s/.*↔ .*step[^0-9]*\([0-9][0-9]*\) ms.*/\1/p' <<<"$out" | head -n 1
+      sed -n 's/.*listed in \([0-9]*\) ms.*/\1/p' <<<"$out" | head -n 1
+      sed -n "s/.*rsync's time: to the cluster's rsync \([0-9]*\) ms, transfer \([0-9]*\) ms, finishing \([0-9]*\) ms.*/\1 \2 \3/p" <<<"$out" | head -n 1
+    } | tr '\n' ' ' >>"$run/h.phases"
+    echo >>"$run/h.phases"
     new=$(readlink "$SNAPS/bench-sync/latest")
     [ "$new" != "$prev" ] || { echo "bench/sync.sh: no new snapshot in round $r" >&2; echo "$out" >&2; exit 1; }
     du -sk "$SNAPS/bench-sync/$prev" "$SNAPS/bench-sync/$new" | tail -n 1 | cut -f1 >>"$run/h.disk"
@@ -130,9 +139,16 @@ measure() { # files delay_ms label
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$files" "$label" "$k" "$(median <"$run/$k.bytes")" \
       "$(median <"$run/$k.sec")" "$(median <"$run/$k.disk")" >>"$WORK/results"
   done
+  # The phases' medians, each column on its own: connection, listing, to rsync, transfer, finishing.
+  local col phases=()
+  for col in 1 2 3 4 5; do
+    phases+=("$(awk -v c="$col" 'NF >= c {print $c}' "$run/h.phases" | median)")
+  done
+  printf '%s\t%s\t%s\n' "$files" "$label" "${phases[*]}" >>"$WORK/phases"
 }
 
 : >"$WORK/results"
+: >"$WORK/phases"
 for files in $FILES; do
   echo "making a project of $files files, about $MB MB…" >&2
   python3 - "$WORK/project-$files" "$files" "$MB" <<'EOF'
@@ -156,9 +172,13 @@ done
 echo
 echo "One file changed per round; median of $ROUNDS rounds; rsync $(rsync --version | head -n 1 | awk '{print $3}');"
 echo "every route over the same shared connection (loopback, or bench/delay.py adding the RTT shown)."
-python3 - "$WORK/results" <<'EOF'
+python3 - "$WORK/results" "$WORK/phases" <<'EOF'
 import sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
+phases = {}
+for l in open(sys.argv[2]):
+    files, link, values = l.rstrip("\n").split("\t")
+    phases[(files, link)] = values.split()
 names = {"h": "hpcinit sync (new snapshot)", "f": "full copy (rsync -av, new dir)", "i": "rsync in place (same dir)"}
 by = {}
 for files, link, k, b, s, d in rows:
@@ -173,4 +193,11 @@ for (files, link), r in by.items():
     fb, fs, fd = r["f"]
     ib, is_, idd = r["i"]
     print(f"  hpcinit: {hs / is_:.2f}x rsync in place; {fb / max(hb, 1):.0f}x fewer bytes and {fd / max(hd, 1):.0f}x less disk than a full copy")
+    ph = phases.get((files, link), [])
+    if len(ph) == 5:
+        c, li, to, tr, fi = (float(x) for x in ph)
+        rest = hs * 1000 - c - to - tr - fi
+        print(f"  where hpcinit's {hs * 1000:.0f} ms went (medians, ms): connection check {c:.0f}, listing {li:.0f} (beside it),"
+              f" rsync to the cluster's side {to:.0f}, transfer {tr:.0f}, finishing {fi:.0f}, the rest {rest:.0f}"
+              f" (start, index, manifest); rsync in place in all: {is_ * 1000:.0f}")
 EOF

@@ -39,6 +39,8 @@ pub fn run(s: &mut Session, args: &SetupArgs, dry_run: bool, verify: bool) -> Re
         ids.push(StepId::Sync);
     }
     let lines = super::with_context(&inputs, cli, env, s.printer, &mut *prompter, |cx| {
+        // The copy itself proves the shared connection answers (bounded), not a round trip first.
+        cx.lazy_proof = !dry_run && !verify;
         exec::run(cx, &ids)?;
         if verify {
             return verify_lines(cx).map_err(|e| Error::Step { title: "Verify".into(), error: Box::new(e) });

@@ -22,8 +22,14 @@ impl Task for ConnectTask {
     fn check(&mut self, cx: &mut Context) -> Result<Check, StepError> {
         let alias = self.plan.alias.clone();
         let name = cx.remote().name();
-        if cx.remote().is_open() {
-            let how = if self.connected { "signed in" } else { "reusing the connection of an earlier run" };
+        let open =
+            if cx.lazy_proof && !self.connected { cx.remote().is_running() } else { cx.remote().is_open() };
+        if open {
+            let how = match (self.connected, cx.lazy_proof) {
+                (true, _) => "signed in",
+                (false, false) => "reusing the connection of an earlier run",
+                (false, true) => "reusing the connection of an earlier run (the copy proves it answers)",
+            };
             return Ok(Check::Done(format!("{how}: `ssh {alias}` rides on it ({name})")));
         }
         if self.connected {

@@ -62,6 +62,10 @@ pub struct Context<'a> {
     pub pending: Vec<String>,
     /// Checks a step left running beside the next ones; [`run`] collects them at its end.
     pub proofs: Vec<Proof>,
+    /// An open shared connection is used without first proving it answers: the command that
+    /// uses it (`hpcinit sync`'s copy) finds out, bounded, and signs in again if it did not
+    /// ([`Remote::is_running`]). Saves a round trip on every sync.
+    pub lazy_proof: bool,
 }
 
 /// A step's check still running in the background: the step's title, and what its answer
@@ -95,6 +99,7 @@ impl<'a> Context<'a> {
             remote: None,
             pending: Vec::new(),
             proofs: Vec::new(),
+            lazy_proof: false,
         }
     }
 

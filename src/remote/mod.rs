@@ -18,8 +18,8 @@ mod ssh2_session;
 mod ssh2_tunnel;
 
 pub use error::{RemoteError, PASSCODE_NOT_ACCEPTED, PUSH_NOT_APPROVED};
-pub use openssh::OpenSsh;
+pub use openssh::{OpenSsh, ANSWER_WITHIN};
 pub use output::RemoteOutput;
-pub use remote::{Forward, KeyQuery, Remote, RsyncShell, Upload};
+pub use remote::{Forward, KeyQuery, Liveness, Remote, RsyncShell, Upload};
 pub use running::Running;
 pub use ssh2_session::Ssh2Session;

@@ -121,11 +121,18 @@ impl OpenSsh {
     /// forwarding is off, "administratively prohibited", and the mux client exits. Either answer
     /// proves the connection carries bytes; a frozen one gives neither.
     fn answers_within(&self, limit: std::time::Duration) -> bool {
+        answers_within(self.ssh(), &self.alias, limit)
+    }
+}
+
+/// [`OpenSsh::answers_within`], from what it needs alone (a liveness check on another thread).
+fn answers_within(ssh: SshCommand, alias: &str, limit: std::time::Duration) -> bool {
+    {
         let quiet = |mut c: Command| {
             c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
             c.spawn().ok()
         };
-        let Some(mut run) = quiet(self.ssh().batch().arg(&self.alias).arg("true").command()) else {
+        let Some(mut run) = quiet(ssh.clone().batch().arg(alias).arg("true").command()) else {
             return false;
         };
         let started = std::time::Instant::now();
@@ -141,7 +148,7 @@ impl OpenSsh {
                     break true;
                 }
             } else if started.elapsed() >= SHELL_GRACE {
-                let probe = self.ssh().batch().args(["-W", "127.0.0.1:1"]).arg(&self.alias).command();
+                let probe = ssh.clone().batch().args(["-W", "127.0.0.1:1"]).arg(alias).command();
                 channel = quiet(probe);
             }
             if started.elapsed() >= limit {
@@ -155,7 +162,9 @@ impl OpenSsh {
         }
         answered
     }
+}
 
+impl OpenSsh {
     /// Signs in once with `ssh ALIAS true`; with multiplexing the connection stays as the
     /// master (ControlPersist) for every later ssh to the alias, including `ssh -W` through a
     /// gateway. `Ok(true)` when a master was already running. ssh asks on the terminal (or
@@ -408,7 +417,14 @@ impl Remote for OpenSsh {
 
     fn drop_connection(&mut self) -> bool {
         self.shell = None;
-        self.multiplex && self.control("exit", &[]).is_ok()
+        let ended = self.multiplex && self.control("exit", &[]).is_ok();
+        // The master leaves in a moment: until it has, `-O check` still answers, and a command
+        // sent meanwhile may find no socket and sign in on its own (one more authentication).
+        let asked = std::time::Instant::now();
+        while ended && self.master_running() && asked.elapsed() < std::time::Duration::from_secs(3) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        ended
     }
 
     fn exec(
@@ -541,5 +557,17 @@ impl Remote for OpenSsh {
 
     fn rsync_shell(&self) -> Option<super::RsyncShell> {
         Some(super::RsyncShell { vars: crate::ssh_command::locale_c(&self.vars) })
+    }
+
+    fn is_running(&mut self) -> bool {
+        self.shell.is_some() || self.master_running()
+    }
+
+    fn liveness(&self) -> Option<super::remote::Liveness> {
+        if !self.multiplex {
+            return None;
+        }
+        let (ssh, alias) = (self.ssh(), self.alias.clone());
+        Some(Box::new(move |limit| answers_within(ssh, &alias, limit)))
     }
 }

@@ -9,6 +9,9 @@ use super::running::Running;
 use crate::exchange::Script;
 use crate::prompt::Prompter;
 
+/// See [`Remote::liveness`].
+pub type Liveness = Box<dyn FnOnce(std::time::Duration) -> bool + Send>;
+
 /// One authenticated connection to the cluster for the whole run.
 pub trait Remote {
     /// Opens it, asking the person to authenticate if needed. `Ok(true)` when an existing
@@ -16,6 +19,17 @@ pub trait Remote {
     fn connect(&mut self, prompter: &mut dyn Prompter) -> Result<bool, RemoteError>;
     /// Whether it is open now.
     fn is_open(&mut self) -> bool;
+    /// Whether it is open by the local side's word alone (OpenSSH: the master process answers
+    /// `-O check`), without a round trip to prove the server answers; the command that uses it
+    /// next finds out, with [`Remote::liveness`] to bound the wait.
+    fn is_running(&mut self) -> bool {
+        self.is_open()
+    }
+    /// A check that the server answers over the connection within the bound given, runnable on
+    /// another thread (a copy's watchdog); `None` where the transport has none.
+    fn liveness(&self) -> Option<Liveness> {
+        None
+    }
     /// Runs `command` on the cluster with `input` on its standard input, passing each line it
     /// prints on standard output to `on_line` as it arrives (a long install or a job's wait
     /// shows progress). The whole output is returned too.

@@ -206,6 +206,54 @@ fn a_login_shell_slower_than_the_bound_keeps_its_shared_connection() {
 
 #[test]
 #[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
+fn a_sync_over_a_frozen_shared_connection_signs_in_again_instead_of_hanging() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let project = "frozen-sync";
+    let l = Laptop::new();
+    let _c = cleanup(&l, project);
+    let fwd = Forwarder::start(&l.c.var("HPCINIT_PLAIN_PORT"));
+    let port = fwd.port;
+    let profile = profile_variant(&l, "sandbox", "frozen-sync-site", |t| {
+        t.replacen("  port: 2222\n", &format!("  port: {port}\n"), 1)
+    });
+    let p = profile.to_str().unwrap();
+    let base = super::remote_steps::base("frozen-sync-site", project, &[]);
+    let mut first = vec!["--profile", p];
+    first.extend(base);
+    ok(&l.hpcinit(&first, &[]), "the first run, through the forwarder");
+    let sync = [
+        "--profile",
+        p,
+        "sync",
+        "--site",
+        "frozen-sync-site",
+        "--user",
+        "hpcuser",
+        "--project-name",
+        project,
+        "-v",
+    ];
+    // A sync over the open connection proves it by the copy alone: no round trip first.
+    std::fs::write(l.project.join("main.py"), "print(2)\n").unwrap();
+    let r = l.hpcinit(&sync, &[]);
+    ok(&r, "a sync over the open connection");
+    // The laptop sleeps: the master's connection stops passing bytes, its socket stays.
+    assert_eq!(fwd.freeze(), 1, "one connection: the master");
+    std::fs::write(l.project.join("main.py"), "print(3)\n").unwrap();
+    let log = LogWindow::open(&l.c, false);
+    let started = std::time::Instant::now();
+    let r = l.hpcinit(&sync, &[]);
+    let took = started.elapsed();
+    ok(&r, "the sync after the freeze");
+    assert!(r.stdout.contains("did not answer") && r.stdout.contains("signing in again"), "{}", r.stdout);
+    assert!(took < Duration::from_secs(30), "no hang: {took:?}");
+    assert_eq!(log.accepted(), 1, "exactly one new sign-in: {}\n{}", log.text(), r.stdout);
+    let latest = l.c.dir.join("scratch/hpcuser/code-snapshots").join(project).join("latest/main.py");
+    assert_eq!(std::fs::read_to_string(latest).unwrap(), "print(3)\n");
+}
+
+#[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
 fn a_home_too_long_for_a_socket_path_puts_the_socket_in_a_private_directory() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let l = Laptop::with_home_prefix(&format!("hpcinit-home-{}--", "a-very-long-home".repeat(4)));

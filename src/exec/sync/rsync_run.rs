@@ -5,9 +5,11 @@
 //! cluster.
 
 use crate::plan::snapshot::SIDECAR;
-use crate::remote::RsyncShell;
+use crate::remote::{RsyncShell, ANSWER_WITHIN};
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// The local rsync, if it can make snapshots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,17 +110,23 @@ pub struct Progress {
 pub struct Failed {
     pub status: i32,
     pub stderr: String,
+    /// Ended by the watchdog: the cluster's side never answered and the connection did not
+    /// prove alive (see [`run`]'s `watch`).
+    pub stalled: bool,
 }
 
 /// Runs the plan's rsync command `args` as it stands, with `first` (the directory made for this
 /// copy) in place of [`SIDECAR`] (left out without one), the progress flag after `--stats`, and
-/// `input` (the exclude rules) on its standard input.
+/// `input` (the exclude rules) on its standard input. With `watch` (a connection not proven to
+/// answer): when the cluster's side has not said it started within 2 s, the
+/// connection is checked, and rsync is ended if it does not answer either (`stalled`).
 pub fn run(
     version: RsyncVersion,
     shell: &RsyncShell,
     args: &[String],
     first: Option<&std::path::Path>,
     input: &[u8],
+    watch: Option<crate::remote::Liveness>,
     on_progress: &mut dyn FnMut(Progress),
 ) -> Result<Stats, Failed> {
     let (program, rest) = args.split_first().expect("the plan's rsync command");
@@ -139,8 +147,17 @@ pub fn run(
         }
     }
     cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child =
-        cmd.spawn().map_err(|e| Failed { status: -1, stderr: format!("cannot start rsync: {e}") })?;
+    let mut child = cmd.spawn().map_err(|e| Failed {
+        status: -1,
+        stderr: format!("cannot start rsync: {e}"),
+        stalled: false,
+    })?;
+    let heard = Arc::new(AtomicBool::new(false));
+    let ended = Arc::new(AtomicBool::new(false));
+    let stalled = Arc::new(AtomicBool::new(false));
+    if let Some(alive) = watch {
+        watchdog(child.id(), alive, Arc::clone(&heard), Arc::clone(&ended), Arc::clone(&stalled));
+    }
     let mut stdin = child.stdin.take().expect("piped");
     let list = input.to_vec();
     let writer = std::thread::spawn(move || {
@@ -148,7 +165,9 @@ pub fn run(
     });
     let started = std::time::Instant::now();
     let err_pipe = child.stderr.take().expect("piped");
-    let err_reader = std::thread::spawn(move || {
+    let heard_it = Arc::clone(&heard);
+    let (err_tx, err_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
         // Line by line, each tagged line's arrival noted (the phases of `Timing`).
         let mut text = String::new();
         let mut timing = Timing::default();
@@ -157,6 +176,7 @@ pub fn run(
         while matches!(std::io::BufRead::read_until(&mut lines, b'\n', &mut line), Ok(n) if n > 0) {
             let l = String::from_utf8_lossy(&line);
             if l.starts_with("@@hpcinit:receiving") {
+                heard_it.store(true, Ordering::Relaxed);
                 timing.receiving.get_or_insert(started.elapsed());
             } else if l.starts_with("@@hpcinit:finishing") {
                 timing.finishing.get_or_insert(started.elapsed());
@@ -164,7 +184,7 @@ pub fn run(
             text.push_str(&l);
             line.clear();
         }
-        (text, timing)
+        let _ = err_tx.send((text, timing));
     });
     let mut out = child.stdout.take().expect("piped");
     let mut stats = Stats::default();
@@ -188,15 +208,84 @@ pub fn run(
         }
     }
     let status = child.wait().map(|s| s.code().unwrap_or(-1)).unwrap_or(-1);
-    let ended = started.elapsed();
+    ended.store(true, Ordering::Relaxed);
+    let took = started.elapsed();
     let _ = writer.join();
-    let (stderr, timing) = err_reader.join().unwrap_or_default();
-    if status == 0 {
-        Ok(Stats { stderr, timing: Timing { ended, ..timing }, ..stats })
+    // Ended by the watchdog, ssh (rsync's child) may still hold standard error open on the
+    // frozen connection until that ends: what it said so far is not waited for.
+    let (stderr, timing) = if stalled.load(Ordering::Relaxed) {
+        err_rx.recv_timeout(std::time::Duration::from_secs(1)).unwrap_or_default()
     } else {
-        Err(Failed { status, stderr })
+        err_rx.recv().unwrap_or_default()
+    };
+    if status == 0 {
+        Ok(Stats { stderr, timing: Timing { ended: took, ..timing }, ..stats })
+    } else {
+        Err(Failed { status, stderr, stalled: stalled.load(Ordering::Relaxed) })
     }
 }
+
+/// Ends rsync (`pid`) when the cluster's side has not been heard from within 2 s and `alive`
+/// says the connection does not answer either (within [`ANSWER_WITHIN`]) (a master whose
+/// laptop slept: its socket answers, its connection carries nothing). A slow login shell is
+/// not a dead connection: `alive` knows the difference.
+fn watchdog(
+    pid: u32,
+    alive: crate::remote::Liveness,
+    heard: Arc<AtomicBool>,
+    ended: Arc<AtomicBool>,
+    stalled: Arc<AtomicBool>,
+) {
+    std::thread::spawn(move || {
+        let quiet = || !heard.load(Ordering::Relaxed) && !ended.load(Ordering::Relaxed);
+        // Heard from within 2 s on any healthy site; a slow one costs only the check below.
+        let start = std::time::Instant::now();
+        while start.elapsed() < std::time::Duration::from_secs(2) {
+            if !quiet() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        if quiet() && !alive(ANSWER_WITHIN) && quiet() {
+            stalled.store(true, Ordering::Relaxed);
+            end(pid);
+        }
+    });
+}
+
+/// Ends rsync and what it started (`hpcinit rsh` and its ssh), the descendants first: an ssh
+/// whose master went away before its session opened signs in on its own (OpenSSH falls back
+/// to a direct connection), which would be a second sign-in and a second copy.
+#[cfg(unix)]
+fn end(pid: u32) {
+    let mut all = vec![pid];
+    let mut i = 0;
+    while i < all.len() {
+        all.extend(children(all[i]));
+        i += 1;
+    }
+    for p in all.iter().rev() {
+        // SAFETY: kill(2) on rsync and its descendants, found just now; rsync itself is this
+        // process's child, still waited for, so its id cannot have been reused.
+        unsafe {
+            libc::kill(*p as libc::pid_t, libc::SIGTERM);
+        }
+    }
+}
+
+/// The processes whose parent is `pid` (`pgrep -P`, on Linux and macOS alike).
+#[cfg(unix)]
+fn children(pid: u32) -> Vec<u32> {
+    Command::new("pgrep")
+        .args(["-P", &pid.to_string()])
+        .stderr(Stdio::null())
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).lines().filter_map(|l| l.trim().parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+#[cfg(not(unix))]
+fn end(_pid: u32) {}
 
 fn number(s: &str) -> Option<u64> {
     s.replace([',', '.'], "").parse().ok()

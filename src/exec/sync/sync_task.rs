@@ -232,7 +232,7 @@ impl Task for SyncTask {
         let progress = Arc::new((AtomicU64::new(0), AtomicU64::new(0)));
         let seen = Arc::clone(&progress);
         let copy = std::thread::spawn(move || {
-            rsync_run::run(version, &shell, &args, None, &excludes, &mut |pr| {
+            rsync_run::run(version, &shell, &args, None, &excludes, None, &mut |pr| {
                 seen.0.store(pr.percent.min(100), Ordering::Relaxed);
                 seen.1.store(pr.bytes, Ordering::Relaxed);
             })
@@ -301,7 +301,7 @@ fn snapshot(
                     hint: "install rsync 3, or copy over SFTP with --transport ssh2".into(),
                 }
             })?;
-        let stats = rsync_fill(cx, p, scan, version, &shell, None, false)?;
+        let stats = rsync_fill_proven(cx, p, scan, version, &shell, None, false)?;
         let sent = Sent { files: stats.files_transferred, bytes: stats.bytes_sent };
         let (patch, n) = puts(false);
         return finalize(cx, p, scan, &sent, patch, n);
@@ -339,7 +339,7 @@ fn snapshot(
         hint: "check that the temporary directory (TMPDIR) is writable".into(),
     })?;
     cx.reporter.trace(&format!("the copy brings along {MANIFEST} and {FINISH} ({})", finish.purpose));
-    let stats = rsync_fill(cx, p, scan, version, &shell, Some(sidecar.path()), resent > 0)?;
+    let stats = rsync_fill_proven(cx, p, scan, version, &shell, Some(sidecar.path()), resent > 0)?;
     let sent = Sent { files: stats.files_transferred.saturating_sub(2), bytes: stats.bytes_sent };
     let reports = tags::<SnapReport>(&stats.stderr);
     outcome(cx, p, scan, &sent, reports, 0, &stats.stderr)
@@ -476,7 +476,11 @@ pub fn latest(cx: &mut Context, p: &SyncPlan, with_manifest: bool) -> Result<Lat
     Ok(l)
 }
 
-fn rsync_fill(
+/// [`rsync_fill`] over a connection not yet proven to answer (`Context::lazy_proof`): when the
+/// copy fails, the connection is proven (unless the watchdog found it dead already); a dead one
+/// is ended, signed in again (one sign-in) and the copy made again. Once proven, as
+/// [`rsync_fill`].
+fn rsync_fill_proven(
     cx: &mut Context,
     p: &SyncPlan,
     scan: &Scan,
@@ -485,6 +489,41 @@ fn rsync_fill(
     first: Option<&std::path::Path>,
     every_file: bool,
 ) -> Result<Stats, StepError> {
+    if !cx.lazy_proof {
+        return rsync_fill(cx, p, scan, version, shell, first, every_file, None).map_err(|f| f.0);
+    }
+    let watch = cx.remote().liveness();
+    let failed = match rsync_fill(cx, p, scan, version, shell, first, every_file, watch) {
+        Ok(stats) => {
+            cx.lazy_proof = false;
+            return Ok(stats);
+        }
+        Err(failed) => failed,
+    };
+    cx.lazy_proof = false;
+    let (error, stalled) = *failed;
+    if !stalled && cx.remote().is_open() {
+        return Err(error); // the connection answers: the failure is the copy's own
+    }
+    cx.reporter.detail(
+        "the shared connection did not answer (a laptop that slept, a network that changed): signing in again",
+    );
+    cx.remote().drop_connection();
+    crate::exec::busy_retry::connect(cx)?;
+    rsync_fill(cx, p, scan, version, shell, first, every_file, None).map_err(|f| f.0)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn rsync_fill(
+    cx: &mut Context,
+    p: &SyncPlan,
+    scan: &Scan,
+    version: RsyncVersion,
+    shell: &crate::remote::RsyncShell,
+    first: Option<&std::path::Path>,
+    every_file: bool,
+    watch: Option<crate::remote::Liveness>,
+) -> Result<Stats, Box<(StepError, bool)>> {
     cx.round_trips += 1;
     let mut args = p.rsync.clone();
     if every_file {
@@ -493,7 +532,7 @@ fn rsync_fill(
     }
     cx.reporter.trace(&format!("remote: {}", crate::quote::sh_words(&args)));
     let mut bar = cx.reporter.progress(&format!("copying {} files", scan.files()), 100);
-    let stats = rsync_run::run(version, shell, &args, first, &scan.rsync_excludes(), &mut |pr| {
+    let stats = rsync_run::run(version, shell, &args, first, &scan.rsync_excludes(), watch, &mut |pr| {
         bar.stage(
             pr.percent.min(100),
             &format!("{}% ({} checked or sent)", pr.percent, human_bytes(pr.bytes)),
@@ -501,6 +540,20 @@ fn rsync_fill(
     });
     drop(bar);
     let stats = stats.map_err(|f| {
+        let stalled = f.stalled;
+        Box::new((fill_error(cx, f), stalled))
+    })?;
+    cx.reporter.trace(&format!(
+        "rsync: {} bytes sent, {} files transferred",
+        stats.bytes_sent, stats.files_transferred
+    ));
+    cx.reporter.trace(&format!("rsync's time: {}", stats.timing.describe()));
+    Ok(stats)
+}
+
+/// A failed copy as the step's error.
+fn fill_error(cx: &Context, f: Failed) -> StepError {
+    {
         let missing = tags::<SnapReport>(&f.stderr).contains(&SnapReport::NoScratch);
         let tail: Vec<&str> =
             f.stderr.lines().filter(|l| crate::exchange::tagged(l).is_none()).rev().take(6).collect();
@@ -533,11 +586,5 @@ fn rsync_fill(
             detail,
             hint: "run the same command again: what arrived is kept and reused, and latest still names the previous snapshot".into(),
         }
-    })?;
-    cx.reporter.trace(&format!(
-        "rsync: {} bytes sent, {} files transferred",
-        stats.bytes_sent, stats.files_transferred
-    ));
-    cx.reporter.trace(&format!("rsync's time: {}", stats.timing.describe()));
-    Ok(stats)
+    }
 }
