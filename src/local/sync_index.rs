@@ -104,17 +104,34 @@ pub fn load(path: &Path) -> Option<SyncIndex> {
     SyncIndex::parse(&std::fs::read_to_string(path).ok()?)
 }
 
-/// Writes `index` to `path` atomically (a temporary file renamed into place).
-pub fn save(path: &Path, index: &SyncIndex) -> std::io::Result<()> {
+/// Writes `index` beside `path`, to be put in place by [`Prepared::commit`] once the snapshot
+/// it describes exists (written while the copy runs, so it costs the sync nothing).
+pub fn prepare(path: &Path, index: &SyncIndex) -> std::io::Result<Prepared> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
     // Renamed into place, not flushed: losing it in a crash only costs the next sync its index.
     let tmp = path.with_extension(format!("index.{}.tmp", std::process::id()));
     std::fs::write(&tmp, index.text())?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    Ok(Prepared { tmp, path: path.to_path_buf() })
+}
+
+/// An index written beside its place; removed when dropped without [`Prepared::commit`].
+pub struct Prepared {
+    tmp: PathBuf,
+    path: PathBuf,
+}
+
+impl Prepared {
+    pub fn commit(self) -> std::io::Result<()> {
+        std::fs::rename(&self.tmp, &self.path)
+    }
+}
+
+impl Drop for Prepared {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.tmp);
+    }
 }
 
 fn hex(b: &[u8]) -> String {

@@ -37,6 +37,10 @@ pub struct SyncTask {
     /// The files whose record is unchanged but which changed all the same (see
     /// `local::sync_index`), found when checking.
     unseen: Vec<Vec<u8>>,
+    /// The last listing's index, read beside this one's listing.
+    index: Option<JoinHandle<Option<crate::local::sync_index::SyncIndex>>>,
+    /// This listing's index, written beside the copy; put in place once the snapshot exists.
+    recording: Option<JoinHandle<std::io::Result<crate::local::sync_index::Prepared>>>,
 }
 
 /// The index of the last snapshot from this machine, for this project on this site.
@@ -88,6 +92,8 @@ impl SyncTask {
             aside: None,
             listing: None,
             unseen: Vec::new(),
+            index: None,
+            recording: None,
         }
     }
 
@@ -108,9 +114,17 @@ impl Task for SyncTask {
         }
         let listed = self.listing.take().filter(|_| cx.facts.is_none()).and_then(|h| h.join().ok());
         let scan = scan_now(cx, &p, listed)?;
-        self.unseen = crate::local::sync_index::load(&index_path(cx, &p))
-            .map(|index| index.changed_unseen(&scan))
-            .unwrap_or_default();
+        let began = std::time::Instant::now();
+        let index = match self.index.take() {
+            Some(reading) => reading.join().ok().flatten(),
+            None => crate::local::sync_index::load(&index_path(cx, &p)),
+        };
+        self.unseen = index.map(|index| index.changed_unseen(&scan)).unwrap_or_default();
+        cx.reporter.trace(&format!(
+            "the last listing compared in {} ms (read beside it)",
+            began.elapsed().as_millis()
+        ));
+        self.recording = Some(record_later(cx, &p, &scan));
         if !self.unseen.is_empty() {
             cx.reporter.trace(&format!(
                 "{} file(s) changed without a new size or time (an edit in the same second, `touch -r`): sent whatever rsync's quick check says",
@@ -138,7 +152,7 @@ impl Task for SyncTask {
             _ => None,
         };
         if found.is_some() {
-            save_index(cx, &p, &scan);
+            self.commit_index(cx);
         }
         self.scan = Some(scan);
         Ok(match found {
@@ -182,7 +196,7 @@ impl Task for SyncTask {
             },
             None => snapshot(cx, &p, &scan, aside, &resend)?,
         };
-        save_index(cx, &p, &scan);
+        self.commit_index(cx);
         self.finalized = Some(done.clone());
         Ok(if unchanged { Applied::Unchanged(done) } else { Applied::Changed(done) })
     }
@@ -201,6 +215,8 @@ impl Task for SyncTask {
             // and rsync and git are asked, while the connection is checked or made.
             if self.listing.is_none() && p.problem.is_none() {
                 self.aside = Some(Aside::start(&p.root));
+                let index = index_path(cx, &p);
+                self.index = Some(std::thread::spawn(move || crate::local::sync_index::load(&index)));
                 let (root, excludes) = (std::path::PathBuf::from(&p.root), p.excludes.clone());
                 self.listing = Some(std::thread::spawn(move || {
                     let started = std::time::Instant::now();
@@ -251,12 +267,28 @@ enum Resend {
     All(Vec<Vec<u8>>),
 }
 
-/// Records the listing a snapshot (or `latest`, unchanged) was made from, for the next sync; a
-/// failure costs only the next sync its index, so it is a trace.
-fn save_index(cx: &mut Context, p: &SyncPlan, scan: &Scan) {
-    let path = index_path(cx, p);
-    if let Err(e) = crate::local::sync_index::save(&path, &crate::local::sync_index::SyncIndex::of(scan)) {
-        cx.reporter.trace(&format!("could not record the listing in {}: {e}", path.display()));
+/// Writes this listing's index beside the copy (see `local::sync_index`).
+fn record_later(
+    cx: &Context,
+    p: &SyncPlan,
+    scan: &Scan,
+) -> JoinHandle<std::io::Result<crate::local::sync_index::Prepared>> {
+    let (path, index) = (index_path(cx, p), crate::local::sync_index::SyncIndex::of(scan));
+    std::thread::spawn(move || crate::local::sync_index::prepare(&path, &index))
+}
+
+impl SyncTask {
+    /// Puts this listing's index in place: the snapshot (or `latest`, unchanged) holds it now.
+    /// A failure costs only the next sync its index, so it is a trace.
+    fn commit_index(&mut self, cx: &mut Context) {
+        let Some(recording) = self.recording.take() else { return };
+        let result = recording
+            .join()
+            .map_err(|_| std::io::Error::other("the writer stopped"))
+            .and_then(|r| r?.commit());
+        if let Err(e) = result {
+            cx.reporter.trace(&format!("could not record the listing for the next sync: {e}"));
+        }
     }
 }
 
