@@ -298,22 +298,8 @@ impl OpenSsh {
 /// The key's answer, asked again (quietly, bounded) while the node drops connections before the
 /// key exchange or is too busy to answer within ssh's ConnectTimeout: a room of students'
 /// MaxStartups must not read as "the key does not work" nor fail a run whose work is done.
-fn asked_again_while_busy(mut ask: impl FnMut() -> Result<bool, RemoteError>) -> Result<bool, RemoteError> {
-    let mut n = 1;
-    loop {
-        match ask() {
-            Err(e @ (RemoteError::Busy { .. } | RemoteError::Timeout { .. })) => {
-                match super::retry::tries_sending_nothing(&e) {
-                    Some(max) if n < max => {
-                        n += 1;
-                        std::thread::sleep(super::retry::pause(n, super::retry::jitter()));
-                    }
-                    _ => return Err(e),
-                }
-            }
-            other => return other,
-        }
-    }
+fn asked_again_while_busy(ask: impl FnMut() -> Result<bool, RemoteError>) -> Result<bool, RemoteError> {
+    super::retry::quietly(ask)
 }
 
 fn key_answer(out: &std::process::Output, host: &str, port: u16) -> Result<bool, RemoteError> {

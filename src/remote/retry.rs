@@ -26,6 +26,24 @@ pub fn tries_sending_nothing(e: &RemoteError) -> Option<u32> {
     }
 }
 
+/// `attempt` (a key proof's connection), tried again quietly while it fails as
+/// [`tries_sending_nothing`] allows.
+pub fn quietly<T>(mut attempt: impl FnMut() -> Result<T, RemoteError>) -> Result<T, RemoteError> {
+    let mut n = 1;
+    loop {
+        match attempt() {
+            Err(e) => match tries_sending_nothing(&e) {
+                Some(max) if n < max => {
+                    n += 1;
+                    std::thread::sleep(pause(n, jitter()));
+                }
+                _ => return Err(e),
+            },
+            ok => return ok,
+        }
+    }
+}
+
 /// The pause before try `n` (2, 3, …): 0.5 s doubling up to 8 s, times a jitter in [0.5, 1.5)
 /// drawn from `unit` in [0, 1), so a room of students spreads out instead of returning together.
 /// Twelve tries wait about a minute in all: `bench/class.sh 100` lost 4 of 100 students to

@@ -351,21 +351,7 @@ impl Remote for Ssh2Session {
         }
         // A room of students' MaxStartups: the proof's own connection is tried again (quietly,
         // bounded) while the node drops it before the key exchange.
-        let mut n = 1;
-        let s = loop {
-            match self.handshake(prompter) {
-                Err(e @ (RemoteError::Busy { .. } | RemoteError::Timeout { .. })) => {
-                    match super::retry::tries_sending_nothing(&e) {
-                        Some(max) if n < max => {
-                            n += 1;
-                            std::thread::sleep(super::retry::pause(n, super::retry::jitter()));
-                        }
-                        _ => return Err(e),
-                    }
-                }
-                other => break other?,
-            }
-        };
+        let s = super::retry::quietly(|| self.handshake(prompter))?;
         let saved = self.key.replace(key.into());
         let ok = self.try_key(&s, prompter).map(|in_| {
             // Accepted with partial success (a second factor follows): the server no longer

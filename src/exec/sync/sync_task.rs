@@ -333,7 +333,8 @@ fn snapshot(
                     hint: "install rsync 3, or copy over SFTP with --transport ssh2".into(),
                 }
             })?;
-        let stats = rsync_fill_proven(cx, p, scan, version, &shell, None, false)?;
+        let copy = CopyRun { version, shell: &shell, first: None, every_file: false };
+        let stats = rsync_fill_proven(cx, p, scan, &copy)?;
         let sent = Sent { files: stats.files_transferred, bytes: stats.bytes_sent };
         let (patch, n) = puts(false);
         return finalize(cx, p, scan, &sent, patch, n);
@@ -371,7 +372,8 @@ fn snapshot(
         hint: "check that the temporary directory (TMPDIR) is writable".into(),
     })?;
     cx.reporter.trace(&format!("the copy brings along {MANIFEST} and {FINISH} ({})", finish.purpose));
-    let stats = rsync_fill_proven(cx, p, scan, version, &shell, Some(sidecar.path()), resent > 0)?;
+    let copy = CopyRun { version, shell: &shell, first: Some(sidecar.path()), every_file: resent > 0 };
+    let stats = rsync_fill_proven(cx, p, scan, &copy)?;
     let sent = Sent { files: stats.files_transferred.saturating_sub(2), bytes: stats.bytes_sent };
     let reports = tags::<SnapReport>(&stats.stderr);
     outcome(cx, p, scan, &sent, reports, 0, &stats.stderr)
@@ -516,16 +518,13 @@ fn rsync_fill_proven(
     cx: &mut Context,
     p: &SyncPlan,
     scan: &Scan,
-    version: RsyncVersion,
-    shell: &crate::remote::RsyncShell,
-    first: Option<&std::path::Path>,
-    every_file: bool,
+    copy: &CopyRun,
 ) -> Result<Stats, StepError> {
     if !cx.lazy_proof {
-        return rsync_fill(cx, p, scan, version, shell, first, every_file, None).map_err(|f| f.0);
+        return rsync_fill(cx, p, scan, copy, None).map_err(|f| f.0);
     }
     let watch = cx.remote().liveness();
-    let failed = match rsync_fill(cx, p, scan, version, shell, first, every_file, watch) {
+    let failed = match rsync_fill(cx, p, scan, copy, watch) {
         Ok(stats) => {
             cx.lazy_proof = false;
             return Ok(stats);
@@ -542,20 +541,26 @@ fn rsync_fill_proven(
     );
     cx.remote().drop_connection();
     crate::exec::busy_retry::connect(cx)?;
-    rsync_fill(cx, p, scan, version, shell, first, every_file, None).map_err(|f| f.0)
+    rsync_fill(cx, p, scan, copy, None).map_err(|f| f.0)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// How one rsync copy is made: the local rsync, its shell, the directory of files brought
+/// along ([`Sidecar`]), and whether every file's content is compared.
+struct CopyRun<'a> {
+    version: RsyncVersion,
+    shell: &'a crate::remote::RsyncShell,
+    first: Option<&'a std::path::Path>,
+    every_file: bool,
+}
+
 fn rsync_fill(
     cx: &mut Context,
     p: &SyncPlan,
     scan: &Scan,
-    version: RsyncVersion,
-    shell: &crate::remote::RsyncShell,
-    first: Option<&std::path::Path>,
-    every_file: bool,
+    copy: &CopyRun,
     watch: Option<crate::remote::Liveness>,
 ) -> Result<Stats, Box<(StepError, bool)>> {
+    let CopyRun { version, shell, first, every_file } = *copy;
     cx.round_trips += 1;
     let mut args = p.rsync.clone();
     if every_file {
