@@ -101,12 +101,10 @@ measure() { # files delay_ms label
     sed -n 's/.*rsync: \([0-9]*\) bytes sent.*/\1/p' <<<"$out" >>"$run/h.bytes"
     # Where hpcinit's time went (its -v lines): the sign-in step (the connection check), the
     # listing (beside it), then rsync's own phases as the cluster's side reported them.
-    {
-      sed -n '/Sign in once/,/^\[/s/.*↔ .*step[^0-9]*\([0-9][0-9]*\) ms.*/\1/p' <<<"$out" | head -n 1
-      sed -n 's/.*listed in \([0-9]*\) ms.*/\1/p' <<<"$out" | head -n 1
-      sed -n "s/.*rsync's time: to the cluster's rsync \([0-9]*\) ms, transfer \([0-9]*\) ms, finishing \([0-9]*\) ms.*/\1 \2 \3/p" <<<"$out" | head -n 1
-    } | tr '\n' ' ' >>"$run/h.phases"
-    echo >>"$run/h.phases"
+    conn=$(sed -n '/Sign in once/,/^\[/s/.*↔ .*step[^0-9]*\([0-9][0-9]*\) ms.*/\1/p' <<<"$out" | head -n 1)
+    listing=$(sed -n 's/.*listed in \([0-9]*\) ms.*/\1/p' <<<"$out" | head -n 1)
+    rsync_phases=$(sed -n "s/.*rsync's time: to the cluster's rsync \([0-9]*\) ms, transfer \([0-9]*\) ms, finishing \([0-9]*\) ms.*/\1 \2 \3/p" <<<"$out" | head -n 1)
+    echo "${conn:-0} ${listing:-0} ${rsync_phases:-0 0 0}" >>"$run/h.phases"
     new=$(readlink "$SNAPS/bench-sync/latest")
     [ "$new" != "$prev" ] || { echo "bench/sync.sh: no new snapshot in round $r" >&2; echo "$out" >&2; exit 1; }
     du -sk "$SNAPS/bench-sync/$prev" "$SNAPS/bench-sync/$new" | tail -n 1 | cut -f1 >>"$run/h.disk"

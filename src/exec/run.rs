@@ -59,13 +59,17 @@ pub fn run(cx: &mut Context, ids: &[StepId]) -> Result<(), StepFailed> {
         let began = std::time::Instant::now();
         let result = run_one(task.as_mut(), cx, &step);
         let trips = cx.round_trips - before;
-        // With -v, each step's cost: where a run's time goes, without a profiler.
+        // With -v, what a step that reached the cluster cost (and the sign-in, however it
+        // went): where a run's time goes, without a profiler. Other steps stay one line.
         let took = began.elapsed().as_millis();
-        cx.reporter.trace(&match trips {
-            0 => format!("this step took {took} ms"),
-            1 => format!("1 round trip in this step, {took} ms"),
-            n => format!("{n} round trips in this step, {took} ms"),
-        });
+        if trips > 0 {
+            cx.reporter.trace(&format!(
+                "{trips} round trip{} in this step, {took} ms",
+                if trips == 1 { "" } else { "s" }
+            ));
+        } else if *id == StepId::Connect {
+            cx.reporter.trace(&format!("this step took {took} ms"));
+        }
         match result {
             Ok((status, line)) => cx.reporter.end(status, &line),
             Err(e) => {

@@ -204,28 +204,51 @@ fn the_network_dropping_during_the_copy_then_sshd_down_keep_the_last_snapshot() 
     let before = std::fs::read_link(snaps.join("latest")).unwrap();
 
     // 12 files of 256 KiB at 512 KiB/s: about six seconds; cut once a few have arrived.
-    std::fs::create_dir_all(l.project.join("data")).unwrap();
-    for i in 0..12 {
-        let bytes: Vec<u8> =
-            (0..262_144u32).map(|b| (b.wrapping_mul(2_654_435_761).wrapping_add(i) >> 13) as u8).collect();
-        std::fs::write(l.project.join(format!("data/part-{i:02}.bin")), bytes).unwrap();
-    }
+    let parts = |from: u32, to: u32| {
+        std::fs::create_dir_all(l.project.join("data")).unwrap();
+        for i in from..to {
+            let bytes: Vec<u8> = (0..262_144u32)
+                .map(|b| (b.wrapping_mul(2_654_435_761).wrapping_add(i) >> 13) as u8)
+                .collect();
+            std::fs::write(l.project.join(format!("data/part-{i:02}.bin")), bytes).unwrap();
+        }
+    };
+    parts(0, 12);
+    // The node still takes connections: the sync signs in again and finishes the copy.
     let r = std::thread::scope(|s| {
         let h = s.spawn(|| sync(&["--bwlimit", "512K"]));
         wait_for("the copy", 60, || named(&snaps.join(".hpcinit-incoming/data"), "part-").len() >= 2);
         relay.cut();
         h.join().unwrap()
     });
-    failed(&r, 1, "cut during the copy");
+    run_ok(&r, "cut during the copy, the node still up");
+    assert!(r.stdout.contains("signing in again"), "{}", r.stdout);
+    let recovered = std::fs::read_link(snaps.join("latest")).unwrap();
+    assert_ne!(recovered, before);
+    assert_eq!(
+        std::fs::read(snaps.join("latest/data/part-11.bin")).unwrap(),
+        std::fs::read(l.project.join("data/part-11.bin")).unwrap()
+    );
+    let before = recovered;
+
+    // Cut again, and the node takes no new connection: the run fails, latest stays.
+    parts(12, 24);
+    let r = std::thread::scope(|s| {
+        let h = s.spawn(|| sync(&["--bwlimit", "512K"]));
+        wait_for("the copy", 60, || named(&snaps.join(".hpcinit-incoming/data"), "part-").len() >= 14);
+        relay.close();
+        relay.cut();
+        h.join().unwrap()
+    });
+    failed(&r, 1, "cut during the copy, the node down");
     assert_eq!(
         std::fs::read_link(snaps.join("latest")).unwrap(),
         before,
         "latest still names the last snapshot"
     );
-    assert!(!snaps.join("latest/data").exists());
+    assert!(!snaps.join("latest/data/part-23.bin").exists());
 
     // sshd down: the connection is refused, said so, and nothing changes.
-    relay.close();
     let r = sync(&[]);
     failed(&r, 1, "sshd down");
     assert!(r.stderr.contains(&format!("refused the connection on port {}", relay.port)), "{}", r.stderr);
@@ -247,8 +270,8 @@ fn the_network_dropping_during_the_copy_then_sshd_down_keep_the_last_snapshot() 
     run_ok(&sync(&[]), "sync after sshd is back");
     assert_ne!(std::fs::read_link(snaps.join("latest")).unwrap(), before);
     assert_eq!(
-        std::fs::read(snaps.join("latest/data/part-11.bin")).unwrap(),
-        std::fs::read(l.project.join("data/part-11.bin")).unwrap()
+        std::fs::read(snaps.join("latest/data/part-23.bin")).unwrap(),
+        std::fs::read(l.project.join("data/part-23.bin")).unwrap()
     );
 }
 

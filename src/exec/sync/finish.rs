@@ -15,9 +15,16 @@ use crate::plan::snapshot::{human_bytes, SnapReport, SyncPlan, FINISH, MANIFEST}
 pub struct Sidecar(tempfile::TempDir);
 
 impl Sidecar {
+    /// The manifest's modification time is taken from its hash, not the clock: rsync skips a
+    /// file of the same size and time, and two manifests of the same size made in the same
+    /// second (an edit that kept a file's size, synced twice within a second) would otherwise
+    /// leave the old one in place. The same manifest gets the same time, so rsync still skips
+    /// it when nothing changed.
     pub fn write(manifest: &[u8], finish: &str) -> std::io::Result<Sidecar> {
         let dir = tempfile::Builder::new().prefix("hpcinit-sync.").tempdir()?;
-        std::fs::write(dir.path().join(MANIFEST), manifest)?;
+        let path = dir.path().join(MANIFEST);
+        std::fs::write(&path, manifest)?;
+        std::fs::File::options().write(true).open(&path)?.set_modified(time_of(manifest))?;
         std::fs::write(dir.path().join(FINISH), finish)?;
         Ok(Sidecar(dir))
     }
@@ -25,6 +32,14 @@ impl Sidecar {
     pub fn path(&self) -> &std::path::Path {
         self.0.path()
     }
+}
+
+/// A time between 2001 and 2033 drawn from `manifest`'s hash (see [`Sidecar::write`]).
+fn time_of(manifest: &[u8]) -> std::time::SystemTime {
+    use sha2::Digest;
+    let h = sha2::Sha256::digest(manifest);
+    let n = u32::from_be_bytes([h[0], h[1], h[2], h[3]]) % 1_000_000_000;
+    std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000 + u64::from(n))
 }
 
 /// The snapshot's name suffix and marker lines, as the project is now.
