@@ -8,32 +8,87 @@
 //! listing began is suspect too (git's "racy" rule). Kept under hpcinit's state directory, one
 //! file per site and project, written atomically after each snapshot; a missing or unreadable
 //! one is no index (the sync then trusts the records, as before there was one).
+//!
+//! The index also names the snapshot it describes (its manifest's SHA-256) and keeps the
+//! symbolic links, so the next sync can send only what changed since ([`SyncIndex::changes`]):
+//! the cluster starts from a copy of that very snapshot or the sync copies as before.
 
 use super::project::{EntryKind, Scan};
 use crate::platform::Stamp;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-const HEADER: &str = "hpcinit-sync-index 1";
+const HEADER: &str = "hpcinit-sync-index 2";
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct SyncIndex {
     pub listed_at: (i64, u32),
+    /// The SHA-256 of the manifest of the listing: the snapshot this index describes.
+    pub base: String,
     files: HashMap<Vec<u8>, (u64, i64, Stamp)>,
+    links: HashMap<Vec<u8>, Vec<u8>>,
+}
+
+/// What to do to a copy of the snapshot an index describes to make it hold a listing.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Changes {
+    /// Files and links new or changed (in any way, the ones the record misses included), sorted.
+    pub send: Vec<Vec<u8>>,
+    /// Paths that are no longer there (files, links, or whole directories of them), sorted.
+    pub remove: Vec<Vec<u8>>,
+    /// Of `send`, those whose record is unchanged ([`SyncIndex::changed_unseen`]).
+    pub unseen: Vec<Vec<u8>>,
 }
 
 impl SyncIndex {
     /// The index of `scan`'s files.
     pub fn of(scan: &Scan) -> SyncIndex {
-        let files = scan
-            .entries
-            .iter()
-            .filter_map(|e| match e.kind {
-                EntryKind::File { size, mtime, .. } => Some((e.rel.clone(), (size, mtime, e.stamp))),
-                EntryKind::Link { .. } => None,
-            })
+        let mut files = HashMap::new();
+        let mut links = HashMap::new();
+        for e in &scan.entries {
+            match &e.kind {
+                EntryKind::File { size, mtime, .. } => {
+                    files.insert(e.rel.clone(), (*size, *mtime, e.stamp));
+                }
+                EntryKind::Link { target } => {
+                    links.insert(e.rel.clone(), target.clone());
+                }
+            }
+        }
+        SyncIndex { listed_at: scan.listed_at, base: scan.manifest_sha(), files, links }
+    }
+
+    /// What changed from this index's listing to `scan`: every file whose record or stamp
+    /// differs (or that is suspect by the racy rule), every new or re-pointed link, every path
+    /// gone. A path that changed kind (a file now a link, or the reverse) is sent; a file whose
+    /// path is now a directory (or the reverse) is removed and its new contents sent.
+    pub fn changes(&self, scan: &Scan) -> Changes {
+        let list = self.changed_unseen(scan);
+        let unseen: std::collections::HashSet<&[u8]> = list.iter().map(Vec::as_slice).collect();
+        let mut present = std::collections::HashSet::with_capacity(scan.entries.len());
+        let mut send = Vec::new();
+        for e in &scan.entries {
+            present.insert(e.rel.as_slice());
+            let same = match &e.kind {
+                EntryKind::File { size, mtime, .. } => {
+                    self.files.get(&e.rel).is_some_and(|(s, m, _)| (*s, *m) == (*size, *mtime))
+                        && !unseen.contains(e.rel.as_slice())
+                }
+                EntryKind::Link { target } => self.links.get(&e.rel) == Some(target),
+            };
+            if !same {
+                send.push(e.rel.clone());
+            }
+        }
+        let mut remove: Vec<Vec<u8>> = self
+            .files
+            .keys()
+            .chain(self.links.keys())
+            .filter(|rel| !present.contains(rel.as_slice()))
+            .cloned()
             .collect();
-        SyncIndex { listed_at: scan.listed_at, files }
+        remove.sort();
+        Changes { send, remove, unseen: list }
     }
 
     /// The files of `scan` whose record equals the index's but which changed all the same.
@@ -68,8 +123,10 @@ impl SyncIndex {
                 )
             })
             .collect();
+        lines.extend(self.links.iter().map(|(rel, target)| format!("{}\tl\t{}", hex(rel), hex(target))));
         lines.sort();
-        format!("{HEADER} {} {}\n{}\n", self.listed_at.0, self.listed_at.1, lines.join("\n"))
+        let (at, base) = (self.listed_at, &self.base);
+        format!("{HEADER} {} {} {base}\n{}\n", at.0, at.1, lines.join("\n"))
     }
 
     /// Reads [`SyncIndex::text`]; `None` for anything else.
@@ -78,9 +135,14 @@ impl SyncIndex {
         let head = lines.next()?.strip_prefix(HEADER)?;
         let mut at = head.split_whitespace();
         let listed_at = (at.next()?.parse().ok()?, at.next()?.parse().ok()?);
-        let mut files = HashMap::new();
+        let base = at.next()?.to_string();
+        let (mut files, mut links) = (HashMap::new(), HashMap::new());
         for l in lines.filter(|l| !l.is_empty()) {
             let f: Vec<&str> = l.split('\t').collect();
+            if let [rel, "l", target] = f.as_slice() {
+                links.insert(unhex(rel)?, unhex(target)?);
+                continue;
+            }
             let [rel, size, mtime, mtime_ns, ctime, ctime_ns, ino] = f.as_slice() else { return None };
             let stamp = Stamp {
                 mtime_ns: mtime_ns.parse().ok()?,
@@ -90,7 +152,7 @@ impl SyncIndex {
             };
             files.insert(unhex(rel)?, (size.parse().ok()?, mtime.parse().ok()?, stamp));
         }
-        Some(SyncIndex { listed_at, files })
+        Some(SyncIndex { listed_at, base, files, links })
     }
 }
 
@@ -184,6 +246,55 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(index.changed_unseen(&now), [b"same_second.py".to_vec(), b"touched_back.py".to_vec()]);
+    }
+
+    fn link(rel: &str, target: &str) -> Entry {
+        Entry {
+            rel: rel.as_bytes().to_vec(),
+            kind: EntryKind::Link { target: target.as_bytes().to_vec() },
+            stamp: Stamp::default(),
+        }
+    }
+
+    fn names(v: &[Vec<u8>]) -> Vec<&str> {
+        v.iter().map(|r| std::str::from_utf8(r).unwrap()).collect()
+    }
+
+    #[test]
+    fn changes_send_what_differs_and_remove_what_is_gone() {
+        let then = Scan {
+            entries: vec![
+                file("a", 1, 50, stamp(1, 50, 1)),
+                file("d/x.py", 1, 50, stamp(1, 50, 2)),
+                file("gone.py", 1, 50, stamp(1, 50, 3)),
+                link("l", "a"),
+                link("l2", "a"),
+                file("same.py", 1, 50, stamp(1, 50, 4)),
+                file("touched.py", 1, 50, stamp(1, 50, 5)),
+            ],
+            listed_at: (100, 0),
+            ..Default::default()
+        };
+        let index = SyncIndex::parse(&SyncIndex::of(&then).text()).expect("round trip");
+        assert_eq!(index, SyncIndex::of(&then));
+        assert_eq!(index.base, then.manifest_sha());
+        assert_eq!(index.changes(&then), Changes::default());
+        let now = Scan {
+            entries: vec![
+                file("a/inside.py", 1, 60, stamp(1, 60, 6)), // a file, now a directory
+                file("d", 1, 60, stamp(1, 60, 7)),           // a directory, now a file
+                link("l", "d"),                              // re-pointed
+                file("l2", 1, 60, stamp(1, 60, 8)),          // a link, now a file
+                file("new.py", 1, 60, stamp(1, 60, 9)),
+                file("same.py", 1, 50, stamp(1, 50, 4)),
+                file("touched.py", 1, 50, Stamp { ctime: 70, ..stamp(1, 50, 5) }), // `touch -r`
+            ],
+            ..Default::default()
+        };
+        let c = index.changes(&now);
+        assert_eq!(names(&c.send), ["a/inside.py", "d", "l", "l2", "new.py", "touched.py"]);
+        assert_eq!(names(&c.remove), ["a", "d/x.py", "gone.py"]);
+        assert_eq!(names(&c.unseen), ["touched.py"]);
     }
 
     #[test]

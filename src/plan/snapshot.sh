@@ -58,12 +58,15 @@ hpcinit_snap_prepare() {
 }
 
 # In the background, a copy of snapshot $1 in hard links for the next sync to start from (with
-# its manifest, which rsync then sends as a difference).
+# its manifest, which rsync then sends as a difference); `.hpcinit-next.base` names the manifest
+# hash it was copied from ($2), once it is complete.
 hpcinit_snap_next() {
   (
+    rm -f .hpcinit-next.base
     rm -rf .hpcinit-next
     t=.hpcinit-next.$$
-    cp -al "$1/." "$t/" && rm -f "$t/.hpcinit-snapshot" && mv "$t" .hpcinit-next || rm -rf "$t"
+    cp -al "$1/." "$t/" && rm -f "$t/.hpcinit-snapshot" && mv "$t" .hpcinit-next &&
+      printf '%s\n' "$2" >.hpcinit-next.base || rm -rf "$t"
   ) </dev/null >/dev/null 2>&1 &
 }
 
@@ -162,7 +165,12 @@ hpcinit_snap_install() {
   for m in "$@"; do case $m in resent:*) resent=1 ;; esac; done
   if [ -z "$resent" ] && [ -L latest ] && [ "$(hpcinit_recorded_sha latest)" = "$expected" ]; then
     # The same code: no new snapshot; the copy serves the next sync.
-    if [ -d .hpcinit-next ]; then rm -rf "$s"; else mv "$s" .hpcinit-next; fi
+    if [ -d .hpcinit-next ]; then
+      rm -rf "$s"
+    else
+      rm -f .hpcinit-next.base
+      mv "$s" .hpcinit-next && printf '%s\n' "$expected" >.hpcinit-next.base
+    fi
     hpcinit_tag unchanged "$(readlink latest)"
     return 0
   fi
@@ -191,7 +199,7 @@ hpcinit_snap_install() {
   fi
   ln -sfn -- "$n" .latest.hpcinit && mv -T -- .latest.hpcinit latest || return 1
   hpcinit_tag snapshot "$n"
-  hpcinit_snap_next "$n"
+  hpcinit_snap_next "$n" "$expected"
   if [ "$keep" -gt 0 ]; then hpcinit_snap_prune "$keep" "$protect"; fi
   return 0
 }

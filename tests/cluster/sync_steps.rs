@@ -534,7 +534,12 @@ fn over_sftp_every_change_the_listing_could_miss_reaches_the_next_snapshot() {
 }
 
 /// A same-second edit, an edit that keeps size and time, a file turned into a directory and a
-/// deleted file, each synced with `extra` (the transport); then a sync with nothing changed.
+/// deleted file, a directory turned back into a file, links re-pointed or turned into files,
+/// each synced with `extra` (the transport); then a sync with nothing changed, and (over rsync)
+/// a sync after another machine's snapshot and one after an interrupted copy. Over rsync, every
+/// sync after the first sends only what changed since the last, unless the cluster no longer
+/// holds that snapshot; after each, `sync --verify` finds `latest` equal to its manifest and to
+/// the project.
 fn edge_cases(project: &str, extra: &[&str]) {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let l = Laptop::new();
@@ -547,32 +552,49 @@ fn edge_cases(project: &str, extra: &[&str]) {
     write(r, "becomes_dir", b"a file first\n");
     write(r, "deleted.py", b"goes away\n");
     write(r, "weights.bin", &vec![b'a'; 300 * 1024]);
+    std::os::unix::fs::symlink("kept_time.py", r.join("link.py")).unwrap();
+    std::os::unix::fs::symlink("kept_time.py", r.join("link_becomes_file.py")).unwrap();
     let dir = snapshots(&l, project);
     let content = |rel: &str| std::fs::read(dir.join(latest(&dir)).join(rel)).ok();
+    let rsync = extra.is_empty();
+    // A sync that sent only what changed (over rsync), and whose snapshot `--verify` finds
+    // equal to its manifest and to the project.
+    let synced = |what: &str, changes_only: bool| {
+        let out = sync(&l, "sandbox", project, extra);
+        ok(&out, what);
+        if rsync {
+            let only = out.stdout.contains("only what changed since the last snapshot from here")
+                && !out.stdout.contains("copying the whole project");
+            assert_eq!(only, changes_only, "{what}: a copy of the changes only? {}", out.stdout);
+        }
+        let v = sync(&l, "sandbox", project, &["--verify"]);
+        ok(&v, &format!("{what}: --verify"));
+        assert!(v.stdout.contains("which is this project as it is now"), "{what}: {}", v.stdout);
+        out
+    };
 
     // 1. An edit in the same second as the previous sync, keeping the size: the snapshot's
     //    record (size and whole-second time) does not change.
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     set_mtime(&r.join("same_second.py"), now + 5);
-    ok(&sync(&l, "sandbox", project, extra), "the first sync");
+    synced("the first sync", false);
     write(r, "same_second.py", b"version = 2\n");
     set_mtime(&r.join("same_second.py"), now + 5);
-    ok(&sync(&l, "sandbox", project, extra), "a sync after an edit in the same second");
+    synced("a sync after an edit in the same second", true);
     assert_eq!(content("same_second.py").as_deref(), Some(&b"version = 2\n"[..]), "the same-second edit");
 
     // 2. An edit that keeps size and time (`touch -r` after writing).
     let before = std::fs::metadata(r.join("kept_time.py")).unwrap().mtime();
     write(r, "kept_time.py", b"BBBB\n");
     set_mtime(&r.join("kept_time.py"), before);
-    ok(&sync(&l, "sandbox", project, extra), "a sync after an edit that kept size and time");
+    synced("a sync after an edit that kept size and time", true);
     assert_eq!(content("kept_time.py").as_deref(), Some(&b"BBBB\n"[..]), "the edit with the old time");
     // The same with a file too big to go with the finishing script: rsync compares every file.
     let before = std::fs::metadata(r.join("weights.bin")).unwrap().mtime();
     write(r, "weights.bin", &vec![b'b'; 300 * 1024]);
     set_mtime(&r.join("weights.bin"), before);
-    let big = sync(&l, "sandbox", project, extra);
-    ok(&big, "a sync after a big file's edit that kept size and time");
-    if extra.is_empty() {
+    let big = synced("a sync after a big file's edit that kept size and time", true);
+    if rsync {
         assert!(big.stdout.contains("rsync --ignore-times"), "{}", big.stdout);
     }
     assert_eq!(content("weights.bin"), Some(vec![b'b'; 300 * 1024]), "the big edit with the old time");
@@ -581,13 +603,75 @@ fn edge_cases(project: &str, extra: &[&str]) {
     std::fs::remove_file(r.join("becomes_dir")).unwrap();
     write(r, "becomes_dir/inside.py", b"now a directory\n");
     std::fs::remove_file(r.join("deleted.py")).unwrap();
-    ok(&sync(&l, "sandbox", project, extra), "a sync after a file became a directory and one was deleted");
+    synced("a sync after a file became a directory and one was deleted", true);
     assert_eq!(content("becomes_dir/inside.py").as_deref(), Some(&b"now a directory\n"[..]));
     assert!(content("deleted.py").is_none(), "the deleted file is not in the new snapshot");
+
+    // 5. The directory becomes a file again; a link is re-pointed, another becomes a file.
+    std::fs::remove_dir_all(r.join("becomes_dir")).unwrap();
+    write(r, "becomes_dir", b"a file again\n");
+    std::fs::remove_file(r.join("link.py")).unwrap();
+    std::os::unix::fs::symlink("same_second.py", r.join("link.py")).unwrap();
+    std::fs::remove_file(r.join("link_becomes_file.py")).unwrap();
+    write(r, "link_becomes_file.py", b"a file now\n");
+    synced("a sync after a directory became a file and links changed", true);
+    assert_eq!(content("becomes_dir").as_deref(), Some(&b"a file again\n"[..]));
+    let snap = dir.join(latest(&dir));
+    assert_eq!(std::fs::read_link(snap.join("link.py")).unwrap(), Path::new("same_second.py"));
+    assert!(!std::fs::symlink_metadata(snap.join("link_becomes_file.py")).unwrap().is_symlink());
+
     // And a sync with nothing changed makes no new snapshot.
     let names = snapshot_names(&dir);
-    let again = sync(&l, "sandbox", project, extra);
-    ok(&again, "a sync with nothing changed");
+    let again = synced("a sync with nothing changed", true);
     assert_eq!(snapshot_names(&dir), names, "no new snapshot: {}", again.stdout);
+
+    if rsync {
+        // 6. Another machine's snapshot since this one's last: the cluster holds no copy of the
+        //    snapshot this machine's changes are against, and the whole project is compared.
+        let other = Laptop::new();
+        signed_in(&other, "sandbox");
+        copy_tree(r, &other.project);
+        write(&other.project, "from_elsewhere.py", b"another laptop\n");
+        ok(&sync(&other, "sandbox", project, &[]), "a sync from another machine");
+        let _ = other.ssh(&["-O", "exit", "sandbox"]);
+        write(r, "same_second.py", b"version = 3, longer\n");
+        let whole = synced("a sync after another machine's snapshot", false);
+        assert!(whole.stdout.contains("copying the whole project"), "{}", whole.stdout);
+        assert!(content("from_elsewhere.py").is_none(), "this machine's project, not the other's");
+        assert_eq!(content("same_second.py").as_deref(), Some(&b"version = 3, longer\n"[..]));
+
+        // 7. An interrupted copy left on the cluster: finished by a whole comparison.
+        on_cluster(
+            &l,
+            &format!(
+                "cd ~/scratch/code-snapshots/{project} && mkdir .hpcinit-incoming && echo half > .hpcinit-incoming/stray.py"
+            ),
+        );
+        write(r, "kept_time.py", b"CCCCCC\n");
+        let whole = synced("a sync after an interrupted copy", false);
+        assert!(whole.stdout.contains("copying the whole project"), "{}", whole.stdout);
+        assert!(content("stray.py").is_none(), "what the interrupted copy left is not in the snapshot");
+        assert_eq!(content("kept_time.py").as_deref(), Some(&b"CCCCCC\n"[..]));
+        synced("the sync after that", true);
+    }
     let _ = l.ssh(&["-O", "exit", "sandbox"]);
+}
+
+/// Copies the files and links under `from` into `to` (no `.git`).
+fn copy_tree(from: &Path, to: &Path) {
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        let t = e.file_type().unwrap();
+        if e.file_name() == ".git" {
+            continue;
+        } else if t.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src).unwrap(), &dst).unwrap();
+        } else if t.is_dir() {
+            std::fs::create_dir_all(&dst).unwrap();
+            copy_tree(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).unwrap();
+        }
+    }
 }

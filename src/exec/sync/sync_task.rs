@@ -15,7 +15,10 @@ use crate::exit::Diagnostic;
 use crate::local::project::{self, GitState, Scan};
 use crate::plan::facts::ProbePath;
 use crate::plan::snapshot::CopyRoute;
-use crate::plan::snapshot::{human_bytes, no_patch, patch_args, SnapReport, SyncPlan, FINISH, MANIFEST};
+use crate::local::sync_index::Changes;
+use crate::plan::snapshot::{
+    human_bytes, no_patch, patch_args, SnapReport, SyncPlan, FINISH, MANIFEST, SIDECAR,
+};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -41,6 +44,8 @@ pub struct SyncTask {
     index: Option<JoinHandle<Option<crate::local::sync_index::SyncIndex>>>,
     /// This listing's index, written beside the copy; put in place once the snapshot exists.
     recording: Option<JoinHandle<std::io::Result<crate::local::sync_index::Prepared>>>,
+    /// What changed since the snapshot the last index describes (its manifest's hash first).
+    changes: Option<(String, Changes)>,
 }
 
 /// The index of the last snapshot from this machine, for this project on this site.
@@ -94,6 +99,7 @@ impl SyncTask {
             unseen: Vec::new(),
             index: None,
             recording: None,
+            changes: None,
         }
     }
 
@@ -119,7 +125,8 @@ impl Task for SyncTask {
             Some(reading) => reading.join().ok().flatten(),
             None => crate::local::sync_index::load(&index_path(cx, &p)),
         };
-        self.unseen = index.map(|index| index.changed_unseen(&scan)).unwrap_or_default();
+        self.changes = index.map(|index| (index.base.clone(), index.changes(&scan)));
+        self.unseen = self.changes.as_ref().map(|(_, c)| c.unseen.clone()).unwrap_or_default();
         cx.reporter.trace(&format!(
             "the last listing compared in {} ms (read beside it)",
             began.elapsed().as_millis()
@@ -190,11 +197,11 @@ impl Task for SyncTask {
                     // What the finishing script brought in did not give the listing: rsync
                     // makes it so, as without a head start.
                     cx.reporter.trace(&format!("the early copy did not finish cleanly ({e}); copying again"));
-                    snapshot(cx, &p, &scan, aside, &resend)?
+                    snapshot(cx, &p, &scan, aside, &resend, None)?
                 }
                 (_, r) => r?,
             },
-            None => snapshot(cx, &p, &scan, aside, &resend)?,
+            None => snapshot(cx, &p, &scan, aside, &resend, self.changes.as_ref())?,
         };
         self.commit_index(cx);
         self.finalized = Some(done.clone());
@@ -273,8 +280,10 @@ fn record_later(
     p: &SyncPlan,
     scan: &Scan,
 ) -> JoinHandle<std::io::Result<crate::local::sync_index::Prepared>> {
-    let (path, index) = (index_path(cx, p), crate::local::sync_index::SyncIndex::of(scan));
-    std::thread::spawn(move || crate::local::sync_index::prepare(&path, &index))
+    let (path, scan) = (index_path(cx, p), scan.clone());
+    std::thread::spawn(move || {
+        crate::local::sync_index::prepare(&path, &crate::local::sync_index::SyncIndex::of(&scan))
+    })
 }
 
 impl SyncTask {
@@ -294,13 +303,16 @@ impl SyncTask {
 
 /// Makes the snapshot now. Over OpenSSH, rsync fills `.hpcinit-incoming` and its own connection
 /// finishes it (one round trip); over ssh2, SFTP fills it and a script checks and finishes it.
-/// Files in `resend` go with the finishing script (a second round trip, only then).
+/// Files in `resend` go with the finishing script (a second round trip, only then). With
+/// `changes` since a snapshot the cluster may still hold a copy of, only they are sent
+/// ([`copy_changes`]).
 fn snapshot(
     cx: &mut Context,
     p: &SyncPlan,
     scan: &Scan,
     aside: Option<Aside>,
     resend: &Resend,
+    changes: Option<&(String, Changes)>,
 ) -> Result<(String, bool), StepError> {
     let shell = match p.route {
         CopyRoute::Rsync => cx.remote().rsync_shell(),
@@ -323,22 +335,6 @@ fn snapshot(
         };
         return finalize(cx, p, scan, &sent, patch, n);
     };
-    if let Resend::Files(_) = resend {
-        // rsync fills `.hpcinit-incoming`; the finishing script brings the files and finishes.
-        let version =
-            aside.and_then(|a| a.rsync.ok()).or_else(|| RsyncVersion::local().ok()).ok_or_else(|| {
-                StepError::Local {
-                    what: "the code snapshot".into(),
-                    detail: "this machine's rsync cannot be used".into(),
-                    hint: "install rsync 3, or copy over SFTP with --transport ssh2".into(),
-                }
-            })?;
-        let copy = CopyRun { version, shell: &shell, first: None, every_file: false };
-        let stats = rsync_fill_proven(cx, p, scan, &copy)?;
-        let sent = Sent { files: stats.files_transferred, bytes: stats.bytes_sent };
-        let (patch, n) = puts(false);
-        return finalize(cx, p, scan, &sent, patch, n);
-    }
     let aside = aside.unwrap_or_else(|| Aside {
         rsync: RsyncVersion::local(),
         git: project::git_state(std::path::Path::new(&p.root)),
@@ -354,6 +350,20 @@ fn snapshot(
             detail: "the cluster has no rsync on PATH".into(),
             hint: "copy over SFTP instead: run again with --transport ssh2".into(),
         });
+    }
+    if let Some(changes) = changes.filter(|_| cfg!(unix)) {
+        let copy = CopyRun { version, shell: &shell, first: None, every_file: false, changes: None };
+        if let Some(done) = copy_changes(cx, p, scan, &copy, aside.git.clone(), changes)? {
+            return Ok(done);
+        }
+    }
+    if let Resend::Files(_) = resend {
+        // rsync fills `.hpcinit-incoming`; the finishing script brings the files and finishes.
+        let copy = CopyRun { version, shell: &shell, first: None, every_file: false, changes: None };
+        let stats = rsync_fill_proven(cx, p, scan, &copy)?;
+        let sent = Sent { files: stats.files_transferred, bytes: stats.bytes_sent };
+        let (patch, n) = puts(false);
+        return finalize(cx, p, scan, &sent, patch, n);
     }
     let (suffix, mut marker) = marker(p, scan, aside.git);
     let (_, resent) = puts(true);
@@ -372,11 +382,120 @@ fn snapshot(
         hint: "check that the temporary directory (TMPDIR) is writable".into(),
     })?;
     cx.reporter.trace(&format!("the copy brings along {MANIFEST} and {FINISH} ({})", finish.purpose));
-    let copy = CopyRun { version, shell: &shell, first: Some(sidecar.path()), every_file: resent > 0 };
+    let copy =
+        CopyRun { version, shell: &shell, first: Some(sidecar.path()), every_file: resent > 0, changes: None };
     let stats = rsync_fill_proven(cx, p, scan, &copy)?;
     let sent = Sent { files: stats.files_transferred.saturating_sub(2), bytes: stats.bytes_sent };
     let reports = tags::<SnapReport>(&stats.stderr);
     outcome(cx, p, scan, &sent, reports, 0, &stats.stderr)
+}
+
+/// Sends only what changed since the snapshot `base` (rsync `--files-from`, every listed file's
+/// content compared), into a copy of that snapshot the cluster's side makes
+/// ([`crate::plan::snapshot::rsync_path_changes`]); the manifest and finishing script come in
+/// the same transfer, and the snapshot is finished on rsync's connection as for a whole copy.
+/// Neither side walks the project's unchanged files. `None` when the cluster holds no copy of
+/// `base` (an interrupted copy, another machine's snapshot since) or too much was removed to
+/// name on a command line: the caller copies the whole project.
+fn copy_changes(
+    cx: &mut Context,
+    p: &SyncPlan,
+    scan: &Scan,
+    copy: &CopyRun,
+    git: Option<GitState>,
+    (base, changes): &(String, Changes),
+) -> Result<Option<(String, bool)>, StepError> {
+    let Ok(root) = std::path::absolute(&p.root) else { return Ok(None) };
+    let list64 = |paths: &[Vec<u8>]| match paths.is_empty() {
+        true => "-".to_string(),
+        false => crate::plan::snapshot::base64(&paths.iter().flat_map(|r| r.iter().copied().chain([0])).collect::<Vec<u8>>()),
+    };
+    let (remove, parents) = (list64(&changes.remove), list64(&parents_of(&changes.remove)));
+    if remove.len() + parents.len() > 32 * 1024 {
+        return Ok(None);
+    }
+    let (suffix, mut marker) = marker(p, scan, git);
+    marker.extend(resent_line(changes.unseen.len()));
+    let manifest = scan.manifest();
+    let finish = p
+        .scripts
+        .finish
+        .clone()
+        .arg(crate::local::manifest::hex_sha256(&manifest))
+        .arg(suffix)
+        .and_args(marker);
+    let sidecar = Sidecar::write(&manifest, &finish.input()).map_err(|e| StepError::Local {
+        what: "the code snapshot".into(),
+        detail: format!("cannot write the manifest to send in a temporary directory: {e}"),
+        hint: "check that the temporary directory (TMPDIR) is writable".into(),
+    })?;
+    // Each path as `DIR/./REL`: rsync sends REL, from `/` (both directories in one list).
+    let mut input = Vec::new();
+    let mut entry = |dir: &std::path::Path, rel: &[u8]| {
+        input.extend(crate::platform::os_bytes(dir.as_os_str()));
+        input.extend(b"/./");
+        input.extend(rel);
+        input.push(0);
+    };
+    for own in [MANIFEST, FINISH] {
+        entry(sidecar.path(), own.as_bytes());
+    }
+    for rel in &changes.send {
+        entry(&root, rel);
+    }
+    let side = crate::plan::snapshot::rsync_path_changes(&p.dir, base, &remove, &parents);
+    let args = changes_args(&p.rsync, &side);
+    cx.reporter.trace(&format!(
+        "only what changed since the last snapshot from here: {} file(s) or link(s) to send, {} path(s) removed",
+        changes.send.len(),
+        changes.remove.len()
+    ));
+    let run = CopyRun { changes: Some(ChangesCopy { args, input }), first: None, every_file: false, ..*copy };
+    let stats = match rsync_fill_proven(cx, p, scan, &run) {
+        Ok(stats) => stats,
+        Err(f) if f.base_differs => {
+            cx.reporter.trace("the cluster holds no copy of that snapshot now: copying the whole project");
+            return Ok(None);
+        }
+        Err(f) => return Err(f.error),
+    };
+    let sent = Sent { files: stats.files_transferred.saturating_sub(2), bytes: stats.bytes_sent };
+    let reports = tags::<SnapReport>(&stats.stderr);
+    outcome(cx, p, scan, &sent, reports, 0, &stats.stderr).map(Some)
+}
+
+/// The directories above `paths`, deepest first: removed on the cluster when left empty.
+fn parents_of(paths: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut dirs = std::collections::BTreeSet::new();
+    for p in paths {
+        let mut end = p.len();
+        while let Some(i) = p[..end].iter().rposition(|b| *b == b'/') {
+            dirs.insert(p[..i].to_vec());
+            end = i;
+        }
+    }
+    let mut dirs: Vec<Vec<u8>> = dirs.into_iter().collect();
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.iter().filter(|b| **b == b'/').count()));
+    dirs
+}
+
+/// The plan's rsync command for a copy of the listed paths only: no recursion, deletion or
+/// exclude rules, the list (`DIR/./REL`, NUL-separated) on standard input, every listed file's
+/// content compared, from `/`, with `side` as the cluster's side.
+fn changes_args(rsync: &[String], side: &str) -> Vec<String> {
+    let root = rsync.len().saturating_sub(2);
+    let mut out = Vec::with_capacity(rsync.len() + 2);
+    for (i, a) in rsync.iter().enumerate() {
+        match a.as_str() {
+            "--recursive" | "--delete" | "--delete-excluded" | "--exclude-from=-" | SIDECAR => {}
+            "--from0" => out.extend([a.clone(), "--files-from=-".into()]),
+            _ if a.starts_with("--rsync-path=") => out.push(format!("--rsync-path={side}")),
+            _ if i == root => out.push("/".into()),
+            _ => out.push(a.clone()),
+        }
+    }
+    out.insert(1, "--ignore-times".into());
+    out
 }
 
 /// Waits for the copy started early; with what changed since it listed the files (`then`),
@@ -519,9 +638,9 @@ fn rsync_fill_proven(
     p: &SyncPlan,
     scan: &Scan,
     copy: &CopyRun,
-) -> Result<Stats, StepError> {
+) -> Result<Stats, Box<FillFailed>> {
     if !cx.lazy_proof {
-        return rsync_fill(cx, p, scan, copy, None).map_err(|f| f.0);
+        return rsync_fill(cx, p, scan, copy, None);
     }
     let watch = cx.remote().liveness();
     let failed = match rsync_fill(cx, p, scan, copy, watch) {
@@ -532,25 +651,52 @@ fn rsync_fill_proven(
         Err(failed) => failed,
     };
     cx.lazy_proof = false;
-    let (error, stalled) = *failed;
-    if !stalled && cx.remote().is_open() {
-        return Err(error); // the connection answers: the failure is the copy's own
+    if failed.base_differs || (!failed.stalled && cx.remote().is_open()) {
+        return Err(failed); // the connection answers: the failure is the copy's own
     }
     cx.reporter.detail(
         "the shared connection did not answer (a laptop that slept, a network that changed): signing in again",
     );
     cx.remote().drop_connection();
-    crate::exec::busy_retry::connect(cx)?;
-    rsync_fill(cx, p, scan, copy, None).map_err(|f| f.0)
+    crate::exec::busy_retry::connect(cx).map_err(Box::<FillFailed>::from)?;
+    rsync_fill(cx, p, scan, copy, None)
+}
+
+/// A failed copy: the step's error, whether the watchdog ended it, and whether the cluster's
+/// side found no copy of the base snapshot ([`copy_changes`]).
+struct FillFailed {
+    error: StepError,
+    stalled: bool,
+    base_differs: bool,
+}
+
+impl From<StepError> for Box<FillFailed> {
+    fn from(error: StepError) -> Self {
+        Box::new(FillFailed { error, stalled: false, base_differs: false })
+    }
+}
+
+impl From<Box<FillFailed>> for StepError {
+    fn from(f: Box<FillFailed>) -> Self {
+        f.error
+    }
 }
 
 /// How one rsync copy is made: the local rsync, its shell, the directory of files brought
-/// along ([`Sidecar`]), and whether every file's content is compared.
+/// along ([`Sidecar`]), whether every file's content is compared, and for a copy of the
+/// changes only, its own command and list.
 struct CopyRun<'a> {
     version: RsyncVersion,
     shell: &'a crate::remote::RsyncShell,
     first: Option<&'a std::path::Path>,
     every_file: bool,
+    changes: Option<ChangesCopy>,
+}
+
+/// The rsync command and standard input of [`copy_changes`].
+struct ChangesCopy {
+    args: Vec<String>,
+    input: Vec<u8>,
 }
 
 fn rsync_fill(
@@ -559,17 +705,23 @@ fn rsync_fill(
     scan: &Scan,
     copy: &CopyRun,
     watch: Option<crate::remote::Liveness>,
-) -> Result<Stats, Box<(StepError, bool)>> {
-    let CopyRun { version, shell, first, every_file } = *copy;
+) -> Result<Stats, Box<FillFailed>> {
+    let CopyRun { version, shell, first, every_file, .. } = *copy;
     cx.round_trips += 1;
-    let mut args = p.rsync.clone();
-    if every_file {
-        // Compare every file's content: some changed without a new size or time.
-        args.insert(1, "--ignore-times".into());
-    }
+    let (args, input) = match &copy.changes {
+        Some(c) => (c.args.clone(), c.input.clone()),
+        None => {
+            let mut args = p.rsync.clone();
+            if every_file {
+                // Compare every file's content: some changed without a new size or time.
+                args.insert(1, "--ignore-times".into());
+            }
+            (args, scan.rsync_excludes())
+        }
+    };
     cx.reporter.trace(&format!("remote: {}", crate::quote::sh_words(&args)));
     let mut bar = cx.reporter.progress(&format!("copying {} files", scan.files()), 100);
-    let stats = rsync_run::run(version, shell, &args, first, &scan.rsync_excludes(), watch, &mut |pr| {
+    let stats = rsync_run::run(version, shell, &args, first, &input, watch, &mut |pr| {
         bar.stage(
             pr.percent.min(100),
             &format!("{}% ({} checked or sent)", pr.percent, human_bytes(pr.bytes)),
@@ -578,7 +730,8 @@ fn rsync_fill(
     drop(bar);
     let stats = stats.map_err(|f| {
         let stalled = f.stalled;
-        Box::new((fill_error(cx, f), stalled))
+        let base_differs = tags::<SnapReport>(&f.stderr).contains(&SnapReport::BaseDiffers);
+        Box::new(FillFailed { error: fill_error(cx, f), stalled, base_differs })
     })?;
     cx.reporter.trace(&format!(
         "rsync: {} bytes sent, {} files transferred",
