@@ -133,7 +133,7 @@ run_route() { # route node delay_ms label
     SSH_ASKPASS="$HPCINIT_ASKPASS" SSH_ASKPASS_REQUIRE=force DISPLAY=:0 \
     HPCINIT_CLUSTER_DIR="$D" HPCINIT_ASKPASS_LOG="$run/prompts.log" \
     ALIAS="$alias" HOST="${NET}1" PORT="$FWD_PORT" RUSER="$RUSER" NODE="$node" MODULE="$module" \
-    PROJ="$home/bench" NAME=bench BIN="$BIN" PROFILE="$profile" \
+    PROJ="$home/bench" NAME=bench BIN="$BIN" PROFILE="$profile" STEPS_LOG="$run/steps" \
     setsid bash "bench/bootstrap/$route.sh" </dev/null >"$run/out" 2>"$run/err" || status=$?
   t1=$(date +%s.%N)
   # Close whatever master the route left, then the forwarder.
@@ -155,6 +155,7 @@ run_route() { # route node delay_ms label
   local twofa prompts
   twofa=$(grep -ci 'one-time' "$run/prompts.log" 2>/dev/null || true)
   prompts=$(wc -l <"$run/prompts.log" 2>/dev/null || echo 0)
+  [ -f "$run/steps" ] && printf '%s\t%s\t%s\n' "$run/steps" "$node" "$label" >>"$WORK/steps"
   python3 - "$run/link.json" "$route" "$node" "$label" "$auths" "${twofa:-0}" "$prompts" "$t0" "$t1" <<'EOF'
 import json, sys
 s = json.load(open(sys.argv[1]))
@@ -166,6 +167,7 @@ EOF
 results=$WORK/results
 RUN_N=0
 : >"$results"
+: >"$WORK/steps"
 for node in $NODES; do
   for link in "0 loopback" "$DELAY_MS +$((2 * DELAY_MS))ms"; do
     set -- $link
@@ -203,4 +205,38 @@ for node in dict.fromkeys(k[0] for k in groups):
         rs = {k[2]: statistics.median(float(r[8]) for r in v) for k, v in groups.items() if k[:2] == (node, link)}
         if "hpcinit" in rs and "openssh" in rs:
             print(f"  {link:<10} hpcinit / best OpenSSH script: {rs['hpcinit'] / rs['openssh']:.2f}×")
+EOF
+
+# --- hpcinit's steps: round trips (its own count: exchanges that waited for the cluster's
+# answer) and milliseconds, from its -v lines; medians over the rounds -----------------------------
+python3 - "$WORK/steps" <<'EOF'
+import re, statistics, sys
+head = re.compile(r"^\[(\d+)/(\d+)\] (.+?)(?::\s+[^\w\s(].*)?$")
+trips = re.compile(r"↔ (\d+) round trips? in this step, (\d+) ms")
+took = re.compile(r"↔ this step took (\d+) ms")
+runs = {}
+for line in open(sys.argv[1]):
+    path, node, link = line.rstrip("\n").split("\t")
+    steps, cur = [], None
+    for l in open(path):
+        m = head.match(l.strip())
+        if m:
+            cur = [m.group(3), 0, 0]
+            steps.append(cur)
+            continue
+        for r in (trips, took):
+            t = r.search(l)
+            if t and cur is not None:
+                cur[1], cur[2] = (int(t.group(1)), int(t.group(2))) if r is trips else (0, int(t.group(1)))
+    runs.setdefault((node, link), []).append(steps)
+node_name = {"mfa": "second-factor node", "plain": "plain node"}
+for (node, link), all_steps in runs.items():
+    print(f"\nhpcinit's steps, {node_name.get(node, node)}, {link} (round trips as hpcinit counts them; ms from the step's start to its report)")
+    print(f"  {'step':<24} {'round trips':>11} {'ms':>7}")
+    titles = [s[0] for s in all_steps[0]]
+    for i, t in enumerate(titles):
+        rows = [s[i] for s in all_steps if i < len(s) and s[i][0] == t]
+        print(f"  {t:<24} {statistics.median(r[1] for r in rows):>11g} {statistics.median(r[2] for r in rows):>7g}")
+    total = [sum(r[1] for r in s) for s in all_steps]
+    print(f"  {'all steps':<24} {statistics.median(total):>11g}")
 EOF

@@ -782,7 +782,11 @@ fn rsync_runs(laptop: &Laptop, plan: &Plan) -> Vec<(Vec<String>, Option<String>)
         let rules = stdin;
         let root = std::path::Path::new(&plan.sync().expect("sync").root);
         let scan = hpcinit::local::project::scan(root, &[]).expect("the project lists");
-        assert_eq!(rules, scan.rsync_excludes(), "run {n}: the exclude rules came on standard input");
+        assert_eq!(
+            rules,
+            scan.rsync_excludes().unwrap(),
+            "run {n}: the exclude rules came on standard input"
+        );
         runs.push((argv, finish));
     }
     runs

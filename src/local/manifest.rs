@@ -9,15 +9,23 @@ use sha2::{Digest, Sha256};
 impl Entry {
     /// Its manifest record, without the terminating NUL.
     pub fn record(&self) -> Vec<u8> {
-        let mut r = self.rel.clone();
+        let mut r = Vec::with_capacity(self.rel.len() + 32);
+        self.write_record(&mut r);
+        r
+    }
+
+    fn write_record(&self, out: &mut Vec<u8>) {
+        use std::io::Write;
+        out.extend_from_slice(&self.rel);
         match &self.kind {
-            EntryKind::File { size, mtime, .. } => r.extend(format!("\tf\t{size}\t{mtime}").bytes()),
+            EntryKind::File { size, mtime, .. } => {
+                let _ = write!(out, "\tf\t{size}\t{mtime}");
+            }
             EntryKind::Link { target } => {
-                r.extend(b"\tl\t");
-                r.extend(target);
+                out.extend_from_slice(b"\tl\t");
+                out.extend_from_slice(target);
             }
         }
-        r
     }
 
     /// The path for messages.
@@ -43,9 +51,19 @@ impl Scan {
 
     /// The manifest text: each record NUL-terminated, sorted bytewise as `LC_ALL=C sort -z` does.
     pub fn manifest(&self) -> Vec<u8> {
+        // The entries are sorted by path, which is the records' order unless a name holds a
+        // byte below the tab that follows each path: then the records are sorted themselves.
+        let plain = self.entries.iter().all(|e| e.rel.iter().all(|b| *b > b'\t'));
+        let mut out = Vec::with_capacity(self.entries.len() * 64);
+        if plain {
+            for e in &self.entries {
+                e.write_record(&mut out);
+                out.push(0);
+            }
+            return out;
+        }
         let mut records: Vec<Vec<u8>> = self.entries.iter().map(Entry::record).collect();
         records.sort();
-        let mut out = Vec::new();
         for r in records {
             out.extend(r);
             out.push(0);
@@ -59,9 +77,9 @@ impl Scan {
 
     /// rsync's exclude rules for what is left out (`--exclude-from=- --from0`): each path
     /// anchored at the project root, wildcards escaped, directories with a trailing `/`.
-    pub fn rsync_excludes(&self) -> Vec<u8> {
+    pub fn rsync_excludes(&self) -> Result<Vec<u8>, super::project::ProjectError> {
         let mut out = Vec::new();
-        for (rel, is_dir) in &self.excluded {
+        for (rel, is_dir) in self.excluded()? {
             if OWN_FILES.contains(&rel.as_slice()) {
                 continue;
             }
@@ -77,7 +95,7 @@ impl Scan {
             }
             out.push(0);
         }
-        out
+        Ok(out)
     }
 }
 

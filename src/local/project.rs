@@ -59,14 +59,19 @@ pub enum EntryKind {
     Link { target: Vec<u8> },
 }
 
+/// Why the left-out paths could not be found: the directory, and what went wrong.
+type LeftOutError = (PathBuf, String);
+
 /// The project's files, as they are now.
 #[derive(Debug, Clone, Default)]
 pub struct Scan {
     /// Sorted by path.
     pub entries: Vec<Entry>,
-    /// What is left out, as the top-most paths (a directory once, not each file in it), with
-    /// whether each is a directory: rsync's exclude rules.
-    pub excluded: Vec<(Vec<u8>, bool)>,
+    /// The root and the directories walked, from which [`Scan::excluded`] is found when asked
+    /// for (a copy of the changes only never needs it).
+    pub(crate) root: PathBuf,
+    pub(crate) dirs: Vec<PathBuf>,
+    pub(crate) excluded: std::sync::OnceLock<Result<Vec<(Vec<u8>, bool)>, LeftOutError>>,
     /// Directories left out because they hold a virtual environment, relative to the root.
     pub venvs: Vec<String>,
     /// When the listing began (seconds and nanoseconds since the epoch): a file modified in
@@ -179,8 +184,33 @@ pub fn scan(root: &Path, excludes: &[String]) -> Result<Scan, ProjectError> {
         unreadable.dedup();
         return Err(ProjectError::Unreadable { root: root.to_path_buf(), paths: unreadable });
     }
-    let excluded = left_out(root, &dirs, &entries)?;
-    Ok(Scan { entries, excluded, venvs, listed_at })
+    Ok(Scan { entries, root: root.to_path_buf(), dirs, excluded: Default::default(), venvs, listed_at })
+}
+
+impl Scan {
+    /// What is left out, as the top-most paths (a directory once, not each file in it), with
+    /// whether each is a directory: rsync's exclude rules. Found the first time it is asked
+    /// for, by reading each kept directory once more.
+    pub fn excluded(&self) -> Result<&[(Vec<u8>, bool)], ProjectError> {
+        let found = self.excluded.get_or_init(|| {
+            left_out(&self.root, &self.dirs, &self.entries).map_err(|e| match e {
+                ProjectError::Read { path, source } => (path, source.to_string()),
+                other => (self.root.clone(), other.to_string()),
+            })
+        });
+        match found {
+            Ok(v) => Ok(v),
+            Err((path, why)) => {
+                Err(ProjectError::Read { path: path.clone(), source: std::io::Error::other(why.clone()) })
+            }
+        }
+    }
+
+    /// A listing with these left-out paths (tests).
+    #[cfg(test)]
+    pub fn with_excluded(excluded: Vec<(Vec<u8>, bool)>) -> Scan {
+        Scan { excluded: std::sync::OnceLock::from(Ok(excluded)), ..Scan::default() }
+    }
 }
 
 /// One walk item, as the scan keeps it.
@@ -332,6 +362,7 @@ mod tests {
         assert_eq!(scan.venvs, vec!["conda", "env"]);
         let ex: Vec<String> = scan
             .rsync_excludes()
+            .unwrap()
             .split(|b| *b == 0)
             .map(|r| String::from_utf8_lossy(r).into_owned())
             .collect();
@@ -356,8 +387,8 @@ mod tests {
 
     #[test]
     fn exclude_rules_escape_wildcards() {
-        let s = Scan { excluded: vec![(b"a[1]*.txt".to_vec(), false)], ..Scan::default() };
-        assert_eq!(s.rsync_excludes(), b"/a\\[1]\\*.txt\0".to_vec());
+        let s = Scan::with_excluded(vec![(b"a[1]*.txt".to_vec(), false)]);
+        assert_eq!(s.rsync_excludes().unwrap(), b"/a\\[1]\\*.txt\0".to_vec());
     }
 
     #[test]
@@ -377,6 +408,22 @@ mod tests {
         assert_eq!(recs.last(), Some(&""), "NUL-terminated");
         assert_eq!(parse_manifest(&s.manifest()).len(), s.entries.len());
         assert_eq!(s.manifest_sha().len(), 64);
+    }
+
+    #[test]
+    fn the_manifest_is_in_record_order_whatever_the_names() {
+        let file = |rel: &[u8]| Entry {
+            rel: rel.to_vec(),
+            kind: EntryKind::File { size: 1, mtime: 2, executable: false },
+            stamp: Default::default(),
+        };
+        for names in [&[&b"a"[..], b"a.b", b"a/b", b"b"][..], &[b"a", b"a\x01b", b"a/b"]] {
+            let s = Scan { entries: names.iter().map(|n| file(n)).collect(), ..Scan::default() };
+            let mut records: Vec<Vec<u8>> = s.entries.iter().map(Entry::record).collect();
+            records.sort();
+            let want: Vec<u8> = records.into_iter().flat_map(|r| r.into_iter().chain([0])).collect();
+            assert_eq!(s.manifest(), want, "{names:?}");
+        }
     }
 
     #[test]

@@ -15,7 +15,6 @@
 
 use super::project::{EntryKind, Scan};
 use crate::platform::Stamp;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 const HEADER: &str = "hpcinit-sync-index 2";
@@ -25,8 +24,15 @@ pub struct SyncIndex {
     pub listed_at: (i64, u32),
     /// The SHA-256 of the manifest of the listing: the snapshot this index describes.
     pub base: String,
-    files: HashMap<Vec<u8>, (u64, i64, Stamp)>,
-    links: HashMap<Vec<u8>, Vec<u8>>,
+    /// Every file and link, sorted by path (as a listing is): compared with a listing in one
+    /// pass, without hashing.
+    entries: Vec<(Vec<u8>, Record)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Record {
+    File { size: u64, mtime: i64, stamp: Stamp },
+    Link(Vec<u8>),
 }
 
 /// What to do to a copy of the snapshot an index describes to make it hold a listing.
@@ -40,22 +46,79 @@ pub struct Changes {
     pub unseen: Vec<Vec<u8>>,
 }
 
+/// One path of a listing beside the index's record of it.
+enum Pair<'a> {
+    Both(&'a crate::local::project::Entry, &'a Record),
+    Now(&'a crate::local::project::Entry),
+    Then(&'a [u8]),
+}
+
 impl SyncIndex {
-    /// The index of `scan`'s files.
-    pub fn of(scan: &Scan) -> SyncIndex {
-        let mut files = HashMap::new();
-        let mut links = HashMap::new();
-        for e in &scan.entries {
-            match &e.kind {
-                EntryKind::File { size, mtime, .. } => {
-                    files.insert(e.rel.clone(), (*size, *mtime, e.stamp));
+    /// The index of `scan`, whose manifest's SHA-256 is `base`.
+    pub fn of(scan: &Scan, base: &str) -> SyncIndex {
+        let entries = scan
+            .entries
+            .iter()
+            .map(|e| {
+                let r = match &e.kind {
+                    EntryKind::File { size, mtime, .. } => {
+                        Record::File { size: *size, mtime: *mtime, stamp: e.stamp }
+                    }
+                    EntryKind::Link { target } => Record::Link(target.clone()),
+                };
+                (e.rel.clone(), r)
+            })
+            .collect();
+        SyncIndex { listed_at: scan.listed_at, base: base.to_string(), entries }
+    }
+
+    /// Walks `scan` and the index side by side (both sorted by path).
+    fn pairs<'a>(&'a self, scan: &'a Scan, mut f: impl FnMut(Pair<'a>)) {
+        let (now, then) = (&scan.entries, &self.entries);
+        let (mut i, mut j) = (0, 0);
+        while i < now.len() || j < then.len() {
+            match (now.get(i), then.get(j)) {
+                (Some(n), Some((rel, r))) => match n.rel.as_slice().cmp(rel.as_slice()) {
+                    std::cmp::Ordering::Equal => {
+                        f(Pair::Both(n, r));
+                        i += 1;
+                        j += 1;
+                    }
+                    std::cmp::Ordering::Less => {
+                        f(Pair::Now(n));
+                        i += 1;
+                    }
+                    std::cmp::Ordering::Greater => {
+                        f(Pair::Then(rel));
+                        j += 1;
+                    }
+                },
+                (Some(n), None) => {
+                    f(Pair::Now(n));
+                    i += 1;
                 }
-                EntryKind::Link { target } => {
-                    links.insert(e.rel.clone(), target.clone());
+                (None, Some((rel, _))) => {
+                    f(Pair::Then(rel));
+                    j += 1;
                 }
+                (None, None) => break,
             }
         }
-        SyncIndex { listed_at: scan.listed_at, base: scan.manifest_sha(), files, links }
+    }
+
+    /// Whether a file of the listing whose record equals the index's changed all the same.
+    fn unseen(&self, size: u64, mtime: i64, now: &Stamp, then: &Record) -> Option<bool> {
+        let Record::File { size: s, mtime: m, stamp } = then else { return None };
+        if (*s, *m) != (size, mtime) {
+            return None; // the record differs: the manifest and rsync see the change
+        }
+        let coarse = now.mtime_ns == 0 && now.ctime_ns == 0;
+        Some(stamp != now || (coarse && mtime >= self.listed_at.0))
+    }
+
+    /// The files of `scan` whose record equals the index's but which changed all the same.
+    pub fn changed_unseen(&self, scan: &Scan) -> Vec<Vec<u8>> {
+        self.changes(scan).unseen
     }
 
     /// What changed from this index's listing to `scan`: every file whose record or stamp
@@ -63,70 +126,52 @@ impl SyncIndex {
     /// gone. A path that changed kind (a file now a link, or the reverse) is sent; a file whose
     /// path is now a directory (or the reverse) is removed and its new contents sent.
     pub fn changes(&self, scan: &Scan) -> Changes {
-        let list = self.changed_unseen(scan);
-        let unseen: std::collections::HashSet<&[u8]> = list.iter().map(Vec::as_slice).collect();
-        let mut present = std::collections::HashSet::with_capacity(scan.entries.len());
-        let mut send = Vec::new();
-        for e in &scan.entries {
-            present.insert(e.rel.as_slice());
-            let same = match &e.kind {
-                EntryKind::File { size, mtime, .. } => {
-                    self.files.get(&e.rel).is_some_and(|(s, m, _)| (*s, *m) == (*size, *mtime))
-                        && !unseen.contains(e.rel.as_slice())
+        let mut out = Changes::default();
+        self.pairs(scan, |pair| match pair {
+            Pair::Both(e, then) => {
+                let same = match (&e.kind, then) {
+                    (EntryKind::File { size, mtime, .. }, _) => {
+                        match self.unseen(*size, *mtime, &e.stamp, then) {
+                            Some(true) => {
+                                out.unseen.push(e.rel.clone());
+                                false
+                            }
+                            Some(false) => true,
+                            None => false,
+                        }
+                    }
+                    (EntryKind::Link { target }, Record::Link(t)) => target == t,
+                    (EntryKind::Link { .. }, Record::File { .. }) => false,
+                };
+                if !same {
+                    out.send.push(e.rel.clone());
                 }
-                EntryKind::Link { target } => self.links.get(&e.rel) == Some(target),
-            };
-            if !same {
-                send.push(e.rel.clone());
             }
-        }
-        let mut remove: Vec<Vec<u8>> = self
-            .files
-            .keys()
-            .chain(self.links.keys())
-            .filter(|rel| !present.contains(rel.as_slice()))
-            .cloned()
-            .collect();
-        remove.sort();
-        Changes { send, remove, unseen: list }
-    }
-
-    /// The files of `scan` whose record equals the index's but which changed all the same.
-    pub fn changed_unseen(&self, scan: &Scan) -> Vec<Vec<u8>> {
-        let mut out = Vec::new();
-        for e in &scan.entries {
-            let EntryKind::File { size, mtime, .. } = e.kind else { continue };
-            let Some((s, m, stamp)) = self.files.get(&e.rel) else { continue };
-            if (*s, *m) != (size, mtime) {
-                continue; // the record differs: the manifest and rsync see the change
-            }
-            let coarse = e.stamp.mtime_ns == 0 && e.stamp.ctime_ns == 0;
-            if *stamp != e.stamp || (coarse && mtime >= self.listed_at.0) {
-                out.push(e.rel.clone());
-            }
-        }
+            Pair::Now(e) => out.send.push(e.rel.clone()),
+            Pair::Then(rel) => out.remove.push(rel.to_vec()),
+        });
         out
     }
 
     pub fn text(&self) -> String {
-        let mut lines: Vec<String> = self
-            .files
-            .iter()
-            .map(|(rel, (size, mtime, s))| {
-                format!(
-                    "{}\t{size}\t{mtime}\t{}\t{}\t{}\t{}",
-                    hex(rel),
-                    s.mtime_ns,
-                    s.ctime,
-                    s.ctime_ns,
-                    s.ino
-                )
-            })
-            .collect();
-        lines.extend(self.links.iter().map(|(rel, target)| format!("{}\tl\t{}", hex(rel), hex(target))));
-        lines.sort();
-        let (at, base) = (self.listed_at, &self.base);
-        format!("{HEADER} {} {} {base}\n{}\n", at.0, at.1, lines.join("\n"))
+        use std::fmt::Write;
+        let mut t = String::with_capacity(64 + self.entries.len() * 96);
+        let _ = writeln!(t, "{HEADER} {} {} {}", self.listed_at.0, self.listed_at.1, self.base);
+        // In path order: hex keeps the bytes' order, and a shorter path's tab sorts first.
+        for (rel, r) in &self.entries {
+            hex_into(&mut t, rel);
+            let _ = match r {
+                Record::File { size, mtime, stamp: s } => {
+                    writeln!(t, "\t{size}\t{mtime}\t{}\t{}\t{}\t{}", s.mtime_ns, s.ctime, s.ctime_ns, s.ino)
+                }
+                Record::Link(target) => {
+                    t.push_str("\tl\t");
+                    hex_into(&mut t, target);
+                    writeln!(t)
+                }
+            };
+        }
+        t
     }
 
     /// Reads [`SyncIndex::text`]; `None` for anything else.
@@ -136,23 +181,34 @@ impl SyncIndex {
         let mut at = head.split_whitespace();
         let listed_at = (at.next()?.parse().ok()?, at.next()?.parse().ok()?);
         let base = at.next()?.to_string();
-        let (mut files, mut links) = (HashMap::new(), HashMap::new());
+        let mut entries = Vec::new();
         for l in lines.filter(|l| !l.is_empty()) {
-            let f: Vec<&str> = l.split('\t').collect();
-            if let [rel, "l", target] = f.as_slice() {
-                links.insert(unhex(rel)?, unhex(target)?);
-                continue;
-            }
-            let [rel, size, mtime, mtime_ns, ctime, ctime_ns, ino] = f.as_slice() else { return None };
-            let stamp = Stamp {
-                mtime_ns: mtime_ns.parse().ok()?,
-                ctime: ctime.parse().ok()?,
-                ctime_ns: ctime_ns.parse().ok()?,
-                ino: ino.parse().ok()?,
+            let mut f = l.split('\t');
+            let rel = unhex(f.next()?)?;
+            let second = f.next()?;
+            let r = if second == "l" {
+                Record::Link(unhex(f.next()?)?)
+            } else {
+                let mut n = || f.next();
+                let size = second.parse().ok()?;
+                let mtime = n()?.parse().ok()?;
+                let stamp = Stamp {
+                    mtime_ns: n()?.parse().ok()?,
+                    ctime: n()?.parse().ok()?,
+                    ctime_ns: n()?.parse().ok()?,
+                    ino: n()?.parse().ok()?,
+                };
+                Record::File { size, mtime, stamp }
             };
-            files.insert(unhex(rel)?, (size.parse().ok()?, mtime.parse().ok()?, stamp));
+            if f.next().is_some() {
+                return None;
+            }
+            entries.push((rel, r));
         }
-        Some(SyncIndex { listed_at, base, files, links })
+        if !entries.is_sorted_by(|a, b| a.0 < b.0) {
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+        Some(SyncIndex { listed_at, base, entries })
     }
 }
 
@@ -196,8 +252,12 @@ impl Drop for Prepared {
     }
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+fn hex_into(out: &mut String, b: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for x in b {
+        out.push(DIGITS[usize::from(x >> 4)] as char);
+        out.push(DIGITS[usize::from(x & 15)] as char);
+    }
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
@@ -217,6 +277,19 @@ mod tests {
         }
     }
 
+    /// Entries in path order, as a listing has them.
+    trait Sorted {
+        fn sorted(self) -> Vec<Entry>;
+    }
+
+    impl<I: Iterator<Item = Entry>> Sorted for I {
+        fn sorted(self) -> Vec<Entry> {
+            let mut v: Vec<Entry> = self.collect();
+            v.sort_by(|a, b| a.rel.cmp(&b.rel));
+            v
+        }
+    }
+
     fn stamp(ns: u32, ctime: i64, ino: u64) -> Stamp {
         Stamp { mtime_ns: ns, ctime, ctime_ns: ns, ino }
     }
@@ -229,12 +302,14 @@ mod tests {
                 file("same_second.py", 10, 100, stamp(5, 100, 2)),
                 file("touched_back.py", 10, 100, stamp(5, 100, 3)),
                 file("resized.py", 10, 100, stamp(5, 100, 4)),
-            ],
+            ]
+            .into_iter()
+            .sorted(),
             listed_at: (100, 900),
             ..Default::default()
         };
-        let index = SyncIndex::parse(&SyncIndex::of(&then).text()).expect("round trip");
-        assert_eq!(index, SyncIndex::of(&then));
+        let index = SyncIndex::parse(&SyncIndex::of(&then, &then.manifest_sha()).text()).expect("round trip");
+        assert_eq!(index, SyncIndex::of(&then, &then.manifest_sha()));
         let now = Scan {
             entries: vec![
                 file("same.py", 10, 100, stamp(5, 100, 1)),
@@ -242,10 +317,14 @@ mod tests {
                 file("touched_back.py", 10, 100, Stamp { ctime: 160, ..stamp(5, 100, 3) }),
                 file("resized.py", 11, 100, stamp(9, 101, 4)),
                 file("new.py", 1, 100, stamp(1, 1, 9)),
-            ],
+            ]
+            .into_iter()
+            .sorted(),
             ..Default::default()
         };
         assert_eq!(index.changed_unseen(&now), [b"same_second.py".to_vec(), b"touched_back.py".to_vec()]);
+        let c = index.changes(&now);
+        assert_eq!(names(&c.send), ["new.py", "resized.py", "same_second.py", "touched_back.py"]);
     }
 
     fn link(rel: &str, target: &str) -> Entry {
@@ -275,8 +354,8 @@ mod tests {
             listed_at: (100, 0),
             ..Default::default()
         };
-        let index = SyncIndex::parse(&SyncIndex::of(&then).text()).expect("round trip");
-        assert_eq!(index, SyncIndex::of(&then));
+        let index = SyncIndex::parse(&SyncIndex::of(&then, &then.manifest_sha()).text()).expect("round trip");
+        assert_eq!(index, SyncIndex::of(&then, &then.manifest_sha()));
         assert_eq!(index.base, then.manifest_sha());
         assert_eq!(index.changes(&then), Changes::default());
         let now = Scan {
@@ -304,7 +383,7 @@ mod tests {
             listed_at: (100, 0),
             ..Default::default()
         };
-        let index = SyncIndex::of(&then);
+        let index = SyncIndex::of(&then, &then.manifest_sha());
         assert_eq!(index.changed_unseen(&then), [b"racy.py".to_vec()]);
         assert_eq!(SyncIndex::parse("not an index"), None);
     }

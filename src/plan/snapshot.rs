@@ -398,7 +398,10 @@ mod tests {
     #[test]
     fn rsync_path_is_one_word_for_any_login_shell() {
         let p = rsync_path("scratch/code-snapshots/demo");
-        assert!(p.starts_with("sh -c '") && p.ends_with("' hpcinit-sync scratch/code-snapshots/demo - - -"), "{p}");
+        assert!(
+            p.starts_with("sh -c '") && p.ends_with("' hpcinit-sync scratch/code-snapshots/demo - - -"),
+            "{p}"
+        );
         assert_eq!(p.matches('\'').count(), 2, "no quote inside the script: {p}");
         assert!(!p.contains('\n'));
     }

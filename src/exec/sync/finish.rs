@@ -20,11 +20,12 @@ impl Sidecar {
     /// second (an edit that kept a file's size, synced twice within a second) would otherwise
     /// leave the old one in place. The same manifest gets the same time, so rsync still skips
     /// it when nothing changed.
-    pub fn write(manifest: &[u8], finish: &str) -> std::io::Result<Sidecar> {
+    pub fn write(manifest: &[u8], sha: &str, finish: &str) -> std::io::Result<Sidecar> {
         let dir = tempfile::Builder::new().prefix("hpcinit-sync.").tempdir()?;
         let path = dir.path().join(MANIFEST);
-        std::fs::write(&path, manifest)?;
-        std::fs::File::options().write(true).open(&path)?.set_modified(time_of(manifest))?;
+        let mut file = std::fs::File::create(&path)?;
+        std::io::Write::write_all(&mut file, manifest)?;
+        file.set_modified(time_of(sha))?;
         std::fs::write(dir.path().join(FINISH), finish)?;
         Ok(Sidecar(dir))
     }
@@ -34,11 +35,10 @@ impl Sidecar {
     }
 }
 
-/// A time between 2001 and 2033 drawn from `manifest`'s hash (see [`Sidecar::write`]).
-fn time_of(manifest: &[u8]) -> std::time::SystemTime {
-    use sha2::Digest;
-    let h = sha2::Sha256::digest(manifest);
-    let n = u32::from_be_bytes([h[0], h[1], h[2], h[3]]) % 1_000_000_000;
+/// A time between 2001 and 2033 drawn from the manifest's hash `sha` (hex; see
+/// [`Sidecar::write`]).
+fn time_of(sha: &str) -> std::time::SystemTime {
+    let n = u32::from_str_radix(sha.get(..8).unwrap_or("0"), 16).unwrap_or(0) % 1_000_000_000;
     std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000 + u64::from(n))
 }
 

@@ -13,9 +13,9 @@ use crate::exchange::tags;
 use crate::exec::{Applied, Check, Context, StepError, Task};
 use crate::exit::Diagnostic;
 use crate::local::project::{self, GitState, Scan};
+use crate::local::sync_index::Changes;
 use crate::plan::facts::ProbePath;
 use crate::plan::snapshot::CopyRoute;
-use crate::local::sync_index::Changes;
 use crate::plan::snapshot::{
     human_bytes, no_patch, patch_args, SnapReport, SyncPlan, FINISH, MANIFEST, SIDECAR,
 };
@@ -46,6 +46,8 @@ pub struct SyncTask {
     recording: Option<JoinHandle<std::io::Result<crate::local::sync_index::Prepared>>>,
     /// What changed since the snapshot the last index describes (its manifest's hash first).
     changes: Option<(String, Changes)>,
+    /// The listing's manifest and its SHA-256, made once.
+    manifest: Option<(Vec<u8>, String)>,
 }
 
 /// The index of the last snapshot from this machine, for this project on this site.
@@ -100,6 +102,7 @@ impl SyncTask {
             index: None,
             recording: None,
             changes: None,
+            manifest: None,
         }
     }
 
@@ -131,7 +134,9 @@ impl Task for SyncTask {
             "the last listing compared in {} ms (read beside it)",
             began.elapsed().as_millis()
         ));
-        self.recording = Some(record_later(cx, &p, &scan));
+        let manifest = scan.manifest();
+        let sha = crate::local::manifest::hex_sha256(&manifest);
+        self.recording = Some(record_later(cx, &p, &scan, &sha));
         if !self.unseen.is_empty() {
             cx.reporter.trace(&format!(
                 "{} file(s) changed without a new size or time (an edit in the same second, `touch -r`): sent whatever rsync's quick check says",
@@ -142,13 +147,13 @@ impl Task for SyncTask {
             // Without a probe (`hpcinit sync`), no round trip just to look: the copy goes
             // ahead, and the cluster finds an unchanged project when it checks the copy.
             self.scan = Some(scan);
+            self.manifest = Some((manifest, sha));
             return Ok(Check::Needed("the latest snapshot is checked after the copy".into()));
         };
         if !facts.path(ProbePath::HomeScratch).is_dir() {
             return Err(no_scratch(cx));
         }
         let latest = latest(cx, &p, false)?;
-        let sha = scan.manifest_sha();
         let found = match (&latest.name, &latest.sha) {
             (Some(name), Some(s)) if *s == sha && self.unseen.is_empty() => Some(format!(
                 "{}/latest ({name}) already holds this code ({} files, {})",
@@ -162,6 +167,7 @@ impl Task for SyncTask {
             self.commit_index(cx);
         }
         self.scan = Some(scan);
+        self.manifest = Some((manifest, sha));
         Ok(match found {
             Some(f) => Check::Done(f),
             None => Check::Needed("the code differs from the latest snapshot".into()),
@@ -171,6 +177,7 @@ impl Task for SyncTask {
     fn apply(&mut self, cx: &mut Context) -> Result<Applied, StepError> {
         let p = self.planned(cx);
         let scan = self.scan.take().expect("checked before applying");
+        let manifest = self.manifest.take().expect("checked before applying");
         // Files rsync's quick check would skip are sent as the finishing script's files when
         // small together, else rsync compares every file (`--ignore-times`).
         let resend = match self.unseen.is_empty() {
@@ -197,11 +204,11 @@ impl Task for SyncTask {
                     // What the finishing script brought in did not give the listing: rsync
                     // makes it so, as without a head start.
                     cx.reporter.trace(&format!("the early copy did not finish cleanly ({e}); copying again"));
-                    snapshot(cx, &p, &scan, aside, &resend, None)?
+                    snapshot(cx, &p, (&scan, &manifest), aside, &resend, None)?
                 }
                 (_, r) => r?,
             },
-            None => snapshot(cx, &p, &scan, aside, &resend, self.changes.as_ref())?,
+            None => snapshot(cx, &p, (&scan, &manifest), aside, &resend, self.changes.as_ref())?,
         };
         self.commit_index(cx);
         self.finalized = Some(done.clone());
@@ -251,7 +258,8 @@ impl Task for SyncTask {
             crate::quote::sh_words(&p.rsync),
             scan.files()
         ));
-        let (args, excludes) = (p.rsync.clone(), scan.rsync_excludes());
+        let Ok(excludes) = scan.rsync_excludes() else { return false };
+        let args = p.rsync.clone();
         let progress = Arc::new((AtomicU64::new(0), AtomicU64::new(0)));
         let seen = Arc::clone(&progress);
         let copy = std::thread::spawn(move || {
@@ -279,11 +287,10 @@ fn record_later(
     cx: &Context,
     p: &SyncPlan,
     scan: &Scan,
+    sha: &str,
 ) -> JoinHandle<std::io::Result<crate::local::sync_index::Prepared>> {
-    let (path, scan) = (index_path(cx, p), scan.clone());
-    std::thread::spawn(move || {
-        crate::local::sync_index::prepare(&path, &crate::local::sync_index::SyncIndex::of(&scan))
-    })
+    let (path, index) = (index_path(cx, p), crate::local::sync_index::SyncIndex::of(scan, sha));
+    std::thread::spawn(move || crate::local::sync_index::prepare(&path, &index))
 }
 
 impl SyncTask {
@@ -309,7 +316,7 @@ impl SyncTask {
 fn snapshot(
     cx: &mut Context,
     p: &SyncPlan,
-    scan: &Scan,
+    (scan, manifest): (&Scan, &(Vec<u8>, String)),
     aside: Option<Aside>,
     resend: &Resend,
     changes: Option<&(String, Changes)>,
@@ -353,7 +360,7 @@ fn snapshot(
     }
     if let Some(changes) = changes.filter(|_| cfg!(unix)) {
         let copy = CopyRun { version, shell: &shell, first: None, every_file: false, changes: None };
-        if let Some(done) = copy_changes(cx, p, scan, &copy, aside.git.clone(), changes)? {
+        if let Some(done) = copy_changes(cx, p, (scan, manifest), &copy, aside.git.clone(), changes)? {
             return Ok(done);
         }
     }
@@ -368,22 +375,21 @@ fn snapshot(
     let (suffix, mut marker) = marker(p, scan, aside.git);
     let (_, resent) = puts(true);
     marker.extend(resent_line(resent));
-    let manifest = scan.manifest();
-    let finish = p
-        .scripts
-        .finish
-        .clone()
-        .arg(crate::local::manifest::hex_sha256(&manifest))
-        .arg(suffix)
-        .and_args(marker);
-    let sidecar = Sidecar::write(&manifest, &finish.input()).map_err(|e| StepError::Local {
+    let (manifest, sha) = manifest;
+    let finish = p.scripts.finish.clone().arg(sha).arg(suffix).and_args(marker);
+    let sidecar = Sidecar::write(manifest, sha, &finish.input()).map_err(|e| StepError::Local {
         what: "the code snapshot".into(),
         detail: format!("cannot write the manifest to send in a temporary directory: {e}"),
         hint: "check that the temporary directory (TMPDIR) is writable".into(),
     })?;
     cx.reporter.trace(&format!("the copy brings along {MANIFEST} and {FINISH} ({})", finish.purpose));
-    let copy =
-        CopyRun { version, shell: &shell, first: Some(sidecar.path()), every_file: resent > 0, changes: None };
+    let copy = CopyRun {
+        version,
+        shell: &shell,
+        first: Some(sidecar.path()),
+        every_file: resent > 0,
+        changes: None,
+    };
     let stats = rsync_fill_proven(cx, p, scan, &copy)?;
     let sent = Sent { files: stats.files_transferred.saturating_sub(2), bytes: stats.bytes_sent };
     let reports = tags::<SnapReport>(&stats.stderr);
@@ -400,7 +406,7 @@ fn snapshot(
 fn copy_changes(
     cx: &mut Context,
     p: &SyncPlan,
-    scan: &Scan,
+    (scan, manifest): (&Scan, &(Vec<u8>, String)),
     copy: &CopyRun,
     git: Option<GitState>,
     (base, changes): &(String, Changes),
@@ -408,7 +414,9 @@ fn copy_changes(
     let Ok(root) = std::path::absolute(&p.root) else { return Ok(None) };
     let list64 = |paths: &[Vec<u8>]| match paths.is_empty() {
         true => "-".to_string(),
-        false => crate::plan::snapshot::base64(&paths.iter().flat_map(|r| r.iter().copied().chain([0])).collect::<Vec<u8>>()),
+        false => crate::plan::snapshot::base64(
+            &paths.iter().flat_map(|r| r.iter().copied().chain([0])).collect::<Vec<u8>>(),
+        ),
     };
     let (remove, parents) = (list64(&changes.remove), list64(&parents_of(&changes.remove)));
     if remove.len() + parents.len() > 32 * 1024 {
@@ -416,15 +424,9 @@ fn copy_changes(
     }
     let (suffix, mut marker) = marker(p, scan, git);
     marker.extend(resent_line(changes.unseen.len()));
-    let manifest = scan.manifest();
-    let finish = p
-        .scripts
-        .finish
-        .clone()
-        .arg(crate::local::manifest::hex_sha256(&manifest))
-        .arg(suffix)
-        .and_args(marker);
-    let sidecar = Sidecar::write(&manifest, &finish.input()).map_err(|e| StepError::Local {
+    let (manifest, sha) = manifest;
+    let finish = p.scripts.finish.clone().arg(sha).arg(suffix).and_args(marker);
+    let sidecar = Sidecar::write(manifest, sha, &finish.input()).map_err(|e| StepError::Local {
         what: "the code snapshot".into(),
         detail: format!("cannot write the manifest to send in a temporary directory: {e}"),
         hint: "check that the temporary directory (TMPDIR) is writable".into(),
@@ -716,7 +718,14 @@ fn rsync_fill(
                 // Compare every file's content: some changed without a new size or time.
                 args.insert(1, "--ignore-times".into());
             }
-            (args, scan.rsync_excludes())
+            let excludes = scan.rsync_excludes().map_err(|e| {
+                Box::<FillFailed>::from(StepError::Local {
+                    what: "listing the project".into(),
+                    detail: e.to_string(),
+                    hint: e.hint().unwrap_or_default(),
+                })
+            })?;
+            (args, excludes)
         }
     };
     cx.reporter.trace(&format!("remote: {}", crate::quote::sh_words(&args)));
