@@ -59,8 +59,9 @@ pub enum EntryKind {
     Link { target: Vec<u8> },
 }
 
-/// Why the left-out paths could not be found: the directory, and what went wrong.
-type LeftOutError = (PathBuf, String);
+/// The left-out paths with whether each is a directory, or why they could not be found (the
+/// directory, and what went wrong).
+type LeftOut = Result<Vec<(Vec<u8>, bool)>, (PathBuf, String)>;
 
 /// The project's files, as they are now.
 #[derive(Debug, Clone, Default)]
@@ -71,7 +72,7 @@ pub struct Scan {
     /// for (a copy of the changes only never needs it).
     pub(crate) root: PathBuf,
     pub(crate) dirs: Vec<PathBuf>,
-    pub(crate) excluded: std::sync::OnceLock<Result<Vec<(Vec<u8>, bool)>, LeftOutError>>,
+    pub(crate) excluded: std::sync::OnceLock<LeftOut>,
     /// Directories left out because they hold a virtual environment, relative to the root.
     pub venvs: Vec<String>,
     /// When the listing began (seconds and nanoseconds since the epoch): a file modified in
