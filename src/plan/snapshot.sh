@@ -65,7 +65,9 @@ hpcinit_snap_next() {
     rm -f .hpcinit-next.base
     rm -rf .hpcinit-next
     t=.hpcinit-next.$$
-    cp -al "$1/." "$t/" && rm -f "$t/.hpcinit-snapshot" && mv "$t" .hpcinit-next &&
+    # At the lowest priority: the person's rsync and its connection come first.
+    if command -v nice >/dev/null 2>&1; then low='nice -n 19'; else low=; fi
+    $low cp -al "$1/." "$t/" && rm -f "$t/.hpcinit-snapshot" && mv "$t" .hpcinit-next &&
       printf '%s\n' "$2" >.hpcinit-next.base || rm -rf "$t"
   ) </dev/null >/dev/null 2>&1 &
 }

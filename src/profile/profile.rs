@@ -186,8 +186,7 @@ impl Checker<'_> {
     fn check(&self, raw: &RawProfile) -> Result<(), ProfileError> {
         self.check_scheduler(raw)?;
         let persist = &raw.ssh.multiplex.control_persist;
-        let ok = matches!(persist.value.as_str(), "yes" | "no")
-            || regex::Regex::new(r"^[0-9]+[smhdw]?$").expect("static regex").is_match(&persist.value);
+        let ok = matches!(persist.value.as_str(), "yes" | "no") || PERSIST.is_match(&persist.value);
         if !ok {
             return Err(self.fail(
                 persist.referenced,
@@ -440,3 +439,7 @@ mod tests {
         assert!(lookup(&v, "n").is_none());
     }
 }
+
+/// `ControlPersist`'s time form (`10m`, `600`).
+static PERSIST: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| regex::Regex::new(r"^[0-9]+[smhdw]?$").expect("static regex"));

@@ -300,8 +300,10 @@ impl PythonVersion {
 
     /// The first `3.x[.y]` found in a module name (`Python/3.12.3-GCCcore-13.3.0` → 3.12.3).
     pub fn find_in(module: &str) -> Option<PythonVersion> {
-        let re = Regex::new(r"(?:^|[^0-9.])(3\.[0-9]+(?:\.[0-9]+)?)").expect("static regex");
-        re.captures(module).and_then(|c| c[1].parse().ok())
+        static RE: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+            Regex::new(r"(?:^|[^0-9.])(3\.[0-9]+(?:\.[0-9]+)?)").expect("static regex")
+        });
+        RE.captures(module).and_then(|c| c[1].parse().ok())
     }
 }
 
@@ -310,7 +312,9 @@ string_newtype!(
     /// optional unit `K`, `M`, `G` or `T` (`2G`, `2000M`; without a unit, megabytes).
     Memory,
     |s| {
-        let ok = Regex::new(r"^[1-9][0-9]{0,6}[KMGT]?$").expect("static regex").is_match(s);
+        static RE: std::sync::LazyLock<Regex> =
+            std::sync::LazyLock::new(|| Regex::new(r"^[1-9][0-9]{0,6}[KMGT]?$").expect("static regex"));
+        let ok = RE.is_match(s);
         if ok {
             Ok(())
         } else {
