@@ -417,6 +417,10 @@ fn lookup<'v>(tree: &'v serde_json::Value, path: &str) -> Option<&'v serde_json:
     (!cur.is_null()).then_some(cur)
 }
 
+/// `ControlPersist`'s time form (`10m`, `600`).
+static PERSIST: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| regex::Regex::new(r"^[0-9]+[smhdw]?$").expect("static regex"));
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -439,7 +443,3 @@ mod tests {
         assert!(lookup(&v, "n").is_none());
     }
 }
-
-/// `ControlPersist`'s time form (`10m`, `600`).
-static PERSIST: std::sync::LazyLock<regex::Regex> =
-    std::sync::LazyLock::new(|| regex::Regex::new(r"^[0-9]+[smhdw]?$").expect("static regex"));
