@@ -65,3 +65,24 @@ fn every_remote_script_file_is_checked() {
     listed.sort();
     assert_eq!(on_disk, listed, "a new .sh file belongs in SCRIPTS");
 }
+
+/// `hpcinit_js` makes JSON strings the same way with and without its shortcut: every string
+/// below, as bash prints it, parses back to the string (control characters dropped).
+#[test]
+fn json_strings_from_the_prelude_parse_back() {
+    let prelude = include_str!("../src/exchange/prelude.sh");
+    let samples = ["plain/path x", "a\"b", "back\\slash", "tab\there", "ünï", "", "[x]*?$HOME", "new\nline"];
+    for s in samples {
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!("{prelude}\nhpcinit_js \"$1\""))
+            .arg("bash")
+            .arg(s)
+            .output()
+            .expect("bash runs");
+        let text = String::from_utf8(out.stdout).expect("UTF-8");
+        let parsed: String = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{s:?} → {text}: {e}"));
+        let want: String = s.chars().filter(|c| !c.is_control()).collect();
+        assert_eq!(parsed, want, "{s:?} → {text}");
+    }
+}

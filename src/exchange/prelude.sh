@@ -1,7 +1,12 @@
 # hpcinit's shell helpers, sent before every remote script (POSIX sh; run by bash -l).
 # A JSON string: backslashes and quotes escaped, control characters dropped.
 hpcinit_js() {
-  printf '"%s"' "$(printf '%s' "$1" | tr -d '\000-\037' | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g')"
+  case $1 in
+  # Only a string with a backslash, a quote or a control character needs tr and sed; the rest
+  # (nearly every path and name) costs no process: a probe prints dozens of them.
+  *[[:cntrl:]\\\"]*) printf '"%s"' "$(printf '%s' "$1" | tr -d '\000-\037' | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g')" ;;
+  *) printf '"%s"' "$1" ;;
+  esac
 }
 # A JSON array of the lines on standard input.
 hpcinit_jlines() {
