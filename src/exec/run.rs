@@ -59,15 +59,15 @@ pub fn run(cx: &mut Context, ids: &[StepId]) -> Result<(), StepFailed> {
         let began = std::time::Instant::now();
         let result = run_one(task.as_mut(), cx, &step);
         let trips = cx.round_trips - before;
-        // With -v, what a step that reached the cluster cost (and the sign-in, however it
-        // went): where a run's time goes, without a profiler. Other steps stay one line.
+        // With -v, what each step cost (round trips, when it reached the cluster): where a
+        // run's time goes, without a profiler. A step done in under a millisecond stays one line.
         let took = began.elapsed().as_millis();
         if trips > 0 {
             cx.reporter.trace(&format!(
                 "{trips} round trip{} in this step, {took} ms",
                 if trips == 1 { "" } else { "s" }
             ));
-        } else if *id == StepId::Connect {
+        } else if took > 0 || *id == StepId::Connect {
             cx.reporter.trace(&format!("this step took {took} ms"));
         }
         match result {
