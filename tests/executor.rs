@@ -667,15 +667,21 @@ fn every_script_sent_is_the_plans_text_for_every_builtin_profile() {
         assert!(out.result.is_ok(), "{name}: {:?}\n{}", out.result.err(), out.lines.join("\n"));
         assert!(out.seen.mismatches.is_empty(), "{name}: {}", out.seen.mismatches.join("\n\n"));
         let p = &out.seen.purposes;
+        // The probe comes first, and a key registered after the sign-in follows the venv
+        // build's start: the longest step does not wait for it.
+        let reg = &profile.raw.key_registration;
+        let authorized = reg.mode.value == RegistrationMode::AuthorizedKeys;
+        let before_login = authorized && reg.required_before_login;
         assert_eq!(
             p.first().map(String::as_str),
-            Some(if profile.raw.key_registration.mode.value == RegistrationMode::AuthorizedKeys {
-                "look for the key in ~/.ssh/authorized_keys"
-            } else {
-                "probe"
-            }),
+            Some(if before_login { "look for the key in ~/.ssh/authorized_keys" } else { "probe" }),
             "{name}: {p:?}"
         );
+        if authorized && !before_login {
+            let key = p.iter().position(|x| x == "look for the key in ~/.ssh/authorized_keys");
+            let build = p.iter().position(|x| x == "started early: build the Python environment");
+            assert!(key.is_some() && build < key, "{name}: the build starts before the key step: {p:?}");
+        }
         for must in [
             "probe",
             "create the directories",
@@ -1055,8 +1061,11 @@ fn key_login_is_proven_beside_the_later_steps_and_a_refusal_fails_the_run() {
     let out = bootstrap(profile, &laptop, false);
     assert!(out.result.is_ok(), "{:?}\n{}", out.result.err(), out.lines.join("\n"));
     let p = &out.seen.purposes;
-    let probe = p.iter().position(|x| x == "probe").expect("probe");
-    assert!(out.seen.key_query_after.is_some_and(|n| n <= probe), "asked before the probe: {p:?}");
+    let next = p.iter().position(|x| x == "create the directories").expect("the directories");
+    assert!(
+        out.seen.key_query_after.is_some_and(|n| n <= next),
+        "asked before the step after the key's: {p:?}"
+    );
     assert!(
         out.lines.iter().any(|l| l.contains("key login is checked beside the next steps")),
         "{:?}",

@@ -78,6 +78,15 @@ pub fn build(
         &snapshots,
         answers.course_data.as_ref(),
     ));
+    // A key registered after the sign-in waits for the probe: the venv build, the longest step,
+    // starts right after the probe (on a channel of its own) and need not wait for it.
+    if let Some(at) = steps.iter().position(|s| s.id == StepId::RegisterKey) {
+        let connect = steps.iter().position(|s| s.id == StepId::Connect);
+        if connect.is_some_and(|c| c < at) {
+            let register = steps.remove(at);
+            steps.push(register);
+        }
+    }
     let layout = layout::step(profile, &scratch, remote, answers.course_data.as_ref())?;
     steps.push(layout.step);
     let py = python::step(profile, &wanted, &module, &venv, local, remote, reproduce.as_ref())?;
