@@ -372,16 +372,8 @@ fn snapshot(
         let (patch, n) = puts(false);
         return finalize(cx, p, scan, &sent, patch, n);
     }
-    let (suffix, mut marker) = marker(p, scan, aside.git);
     let (_, resent) = puts(true);
-    marker.extend(resent_line(resent));
-    let (manifest, sha) = manifest;
-    let finish = p.scripts.finish.clone().arg(sha).arg(suffix).and_args(marker);
-    let sidecar = Sidecar::write(manifest, sha, &finish.input()).map_err(|e| StepError::Local {
-        what: "the code snapshot".into(),
-        detail: format!("cannot write the manifest to send in a temporary directory: {e}"),
-        hint: "check that the temporary directory (TMPDIR) is writable".into(),
-    })?;
+    let (sidecar, finish) = sidecar(p, (scan, manifest), aside.git, resent)?;
     cx.reporter.trace(&format!("the copy brings along {MANIFEST} and {FINISH} ({})", finish.purpose));
     let copy = CopyRun {
         version,
@@ -422,15 +414,7 @@ fn copy_changes(
     if remove.len() + parents.len() > 32 * 1024 {
         return Ok(None);
     }
-    let (suffix, mut marker) = marker(p, scan, git);
-    marker.extend(resent_line(changes.unseen.len()));
-    let (manifest, sha) = manifest;
-    let finish = p.scripts.finish.clone().arg(sha).arg(suffix).and_args(marker);
-    let sidecar = Sidecar::write(manifest, sha, &finish.input()).map_err(|e| StepError::Local {
-        what: "the code snapshot".into(),
-        detail: format!("cannot write the manifest to send in a temporary directory: {e}"),
-        hint: "check that the temporary directory (TMPDIR) is writable".into(),
-    })?;
+    let (sidecar, _) = sidecar(p, (scan, manifest), git, changes.unseen.len())?;
     // Each path as `DIR/./REL`: rsync sends REL, from `/` (both directories in one list).
     let mut input = Vec::new();
     let mut entry = |dir: &std::path::Path, rel: &[u8]| {
@@ -464,6 +448,25 @@ fn copy_changes(
     let sent = Sent { files: stats.files_transferred.saturating_sub(2), bytes: stats.bytes_sent };
     let reports = tags::<SnapReport>(&stats.stderr);
     outcome(cx, p, scan, &sent, reports, 0, &stats.stderr).map(Some)
+}
+
+/// The manifest and the finishing script (with the snapshot's marker, `resent` files counted)
+/// written to send with the copy.
+fn sidecar(
+    p: &SyncPlan,
+    (scan, (manifest, sha)): (&Scan, &(Vec<u8>, String)),
+    git: Option<GitState>,
+    resent: usize,
+) -> Result<(Sidecar, crate::exchange::Script), StepError> {
+    let (suffix, mut marker) = marker(p, scan, git);
+    marker.extend(resent_line(resent));
+    let finish = p.scripts.finish.clone().arg(sha).arg(suffix).and_args(marker);
+    let sidecar = Sidecar::write(manifest, sha, &finish.input()).map_err(|e| StepError::Local {
+        what: "the code snapshot".into(),
+        detail: format!("cannot write the manifest to send in a temporary directory: {e}"),
+        hint: "check that the temporary directory (TMPDIR) is writable".into(),
+    })?;
+    Ok((sidecar, finish))
 }
 
 /// The directories above `paths`, deepest first: removed on the cluster when left empty.
