@@ -340,7 +340,7 @@ fn a_notebook_on_a_compute_node_imports_the_project_and_runs_dask_workers_with_n
     // A later bootstrap leaves the lock as it is: the extras are not locked packages.
     let r = l.hpcinit(&super::remote_steps::base("sandbox", project, &[]), &[]);
     ok(&r, "bootstrap again");
-    let row = r.stdout.lines().find(|l| l.contains("] Lock file:")).unwrap_or_default().to_string();
+    let row = super::remote_steps::step_result(&r.stdout, "Lock file");
     assert!(row.contains("unchanged"), "{}", r.stdout);
 }
 
