@@ -99,12 +99,18 @@ measure() { # files delay_ms label
     t1=$(now)
     echo "$t1 - $t0" | bc -l >>"$run/h.sec"
     sed -n 's/.*rsync: \([0-9]*\) bytes sent.*/\1/p' <<<"$out" >>"$run/h.bytes"
-    # Where hpcinit's time went (its -v lines): the sign-in step (the connection check), the
-    # listing (beside it), then rsync's own phases as the cluster's side reported them.
-    conn=$(sed -n '/Sign in once/,/^\[/s/.*↔ .*step[^0-9]*\([0-9][0-9]*\) ms.*/\1/p' <<<"$out" | head -n 1)
+    # Where hpcinit's time went (its -v lines, on the run's own clock): when rsync started, the
+    # listing (beside the connection check, and beside rsync reaching the cluster when there is
+    # an index to copy the changes against), then rsync's own phases as the cluster's side
+    # reported them.
     listing=$(sed -n 's/.*listed in \([0-9]*\) ms.*/\1/p' <<<"$out" | head -n 1)
-    rsync_phases=$(sed -n "s/.*rsync's time: to the cluster's rsync \([0-9]*\) ms, transfer \([0-9]*\) ms, finishing \([0-9]*\) ms.*/\1 \2 \3/p" <<<"$out" | head -n 1)
-    echo "${conn:-0} ${listing:-0} ${rsync_phases:-0 0 0}" >>"$run/h.phases"
+    t=$(sed -n "s/.*rsync's time: //p" <<<"$out" | head -n 1)
+    phase() {
+      local v
+      v=$(sed -n "s/.*$1 \([0-9]*\) ms.*/\1/p" <<<"$t")
+      echo "${v:-0}"
+    }
+    echo "${listing:-0} $(phase started) $(phase 'rsync after') $(phase 'given after') $(phase transfer) $(phase finishing)" >>"$run/h.phases"
     new=$(readlink "$SNAPS/bench-sync/latest")
     [ "$new" != "$prev" ] || { echo "bench/sync.sh: no new snapshot in round $r" >&2; echo "$out" >&2; exit 1; }
     du -sk "$SNAPS/bench-sync/$prev" "$SNAPS/bench-sync/$new" | tail -n 1 | cut -f1 >>"$run/h.disk"
@@ -137,9 +143,10 @@ measure() { # files delay_ms label
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$files" "$label" "$k" "$(median <"$run/$k.bytes")" \
       "$(median <"$run/$k.sec")" "$(median <"$run/$k.disk")" >>"$WORK/results"
   done
-  # The phases' medians, each column on its own: connection, listing, to rsync, transfer, finishing.
+  # The phases' medians, each column on its own: listing, rsync's start, the cluster's rsync, the
+  # list given, transfer, finishing.
   local col phases=()
-  for col in 1 2 3 4 5; do
+  for col in 1 2 3 4 5 6; do
     phases+=("$(awk -v c="$col" 'NF >= c {print $c}' "$run/h.phases" | median)")
   done
   printf '%s\t%s\t%s\n' "$files" "$label" "${phases[*]}" >>"$WORK/phases"
@@ -192,10 +199,11 @@ for (files, link), r in by.items():
     ib, is_, idd = r["i"]
     print(f"  hpcinit: {hs / is_:.2f}x rsync in place; {fb / max(hb, 1):.0f}x fewer bytes and {fd / max(hd, 1):.0f}x less disk than a full copy")
     ph = phases.get((files, link), [])
-    if len(ph) == 5:
-        c, li, to, tr, fi = (float(x) for x in ph)
-        rest = hs * 1000 - c - to - tr - fi
-        print(f"  where hpcinit's {hs * 1000:.0f} ms went (medians, ms): connection check {c:.0f}, listing {li:.0f} (beside it),"
-              f" rsync to the cluster's side {to:.0f}, transfer {tr:.0f}, finishing {fi:.0f}, the rest {rest:.0f}"
-              f" (start, index, manifest); rsync in place in all: {is_ * 1000:.0f}")
+    if len(ph) == 6:
+        li, st, to, given, tr, fi = (float(x) for x in ph)
+        rest = hs * 1000 - st - max(to, given) - tr - fi
+        print(f"  where hpcinit's {hs * 1000:.0f} ms went (medians, ms): start and connection check {st:.0f};"
+              f" then side by side, the listing {li:.0f} and rsync reaching the cluster's side {to:.0f}"
+              f" (the list given at {given:.0f}); transfer {tr:.0f}; finishing {fi:.0f}; the rest {rest:.0f}"
+              f" (exit); rsync in place in all: {is_ * 1000:.0f}")
 EOF

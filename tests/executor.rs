@@ -762,6 +762,7 @@ fn rsync_runs(laptop: &Laptop, plan: &Plan) -> Vec<(Vec<String>, Option<String>)
                 assert!(!argv.iter().any(|a| a == d), "run {n}: {d} in a copy of the changes: {argv:?}");
             }
             assert_eq!(argv[0], "--ignore-times", "run {n}: every listed file's content compared");
+            assert_eq!(argv[1], "--force", "run {n}: a file may replace a directory");
             assert_eq!(argv[argv.len() - 2], "/", "run {n}: {argv:?}");
             assert_eq!(argv.last(), planned.last(), "run {n}: the destination is the plan's");
             let list: Vec<&[u8]> = stdin.split(|b| *b == 0).filter(|e| !e.is_empty()).collect();

@@ -25,6 +25,7 @@ impl Task for ConnectTask {
         let open =
             if cx.lazy_proof && !self.connected { cx.remote().is_running() } else { cx.remote().is_open() };
         if open {
+            cx.open = true;
             let how = match (self.connected, cx.lazy_proof) {
                 (true, _) => "signed in",
                 (false, false) => "reusing the connection of an earlier run",

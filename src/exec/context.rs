@@ -66,6 +66,9 @@ pub struct Context<'a> {
     /// uses it (`hpcinit sync`'s copy) finds out, bounded, and signs in again if it did not
     /// ([`Remote::is_running`]). Saves a round trip on every sync.
     pub lazy_proof: bool,
+    /// The connect step found the shared connection open, or opened it: later steps may start
+    /// work on it ([`crate::exec::Task::head_start`]).
+    pub open: bool,
 }
 
 /// A step's check still running in the background: the step's title, and what its answer
@@ -100,6 +103,7 @@ impl<'a> Context<'a> {
             pending: Vec::new(),
             proofs: Vec::new(),
             lazy_proof: false,
+            open: false,
         }
     }
 
@@ -137,7 +141,13 @@ impl<'a> Context<'a> {
                     if let Some(g) = &c.gateway {
                         ssh = ssh.via(&g.alias, &g.host, g.port);
                     }
-                    Box::new(ssh)
+                    // Through a gateway, `%C` also hashes the jump host (how depends on the
+                    // OpenSSH release): `ssh -O check` finds that socket.
+                    let socket = c.control_path.as_deref().filter(|_| c.gateway.is_none()).and_then(|t| {
+                        let local = crate::remote::control_socket::local_host()?;
+                        crate::remote::control_socket::path_for(t, &local, &c.host, c.port, &self.plan.user)
+                    });
+                    Box::new(ssh.with_socket(socket))
                 }
                 Transport::Ssh2 => {
                     let known = self.home(crate::plan::ssh_config::KNOWN_HOSTS_FILE);

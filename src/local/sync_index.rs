@@ -42,7 +42,8 @@ pub struct Changes {
     pub send: Vec<Vec<u8>>,
     /// Paths that are no longer there (files, links, or whole directories of them), sorted.
     pub remove: Vec<Vec<u8>>,
-    /// Of `send`, those whose record is unchanged ([`SyncIndex::changed_unseen`]).
+    /// Of `send`, those whose record is unchanged but which changed all the same (an edit in
+    /// the same second, `touch -r`).
     pub unseen: Vec<Vec<u8>>,
 }
 
@@ -114,11 +115,6 @@ impl SyncIndex {
         }
         let coarse = now.mtime_ns == 0 && now.ctime_ns == 0;
         Some(stamp != now || (coarse && mtime >= self.listed_at.0))
-    }
-
-    /// The files of `scan` whose record equals the index's but which changed all the same.
-    pub fn changed_unseen(&self, scan: &Scan) -> Vec<Vec<u8>> {
-        self.changes(scan).unseen
     }
 
     /// What changed from this index's listing to `scan`: every file whose record or stamp
@@ -222,6 +218,16 @@ pub fn load(path: &Path) -> Option<SyncIndex> {
     SyncIndex::parse(&std::fs::read_to_string(path).ok()?)
 }
 
+/// The base (its manifest's hash) the index at `path` names, read from its first line alone: a
+/// copy can start on it while the rest is read. The whole index may still turn out unreadable.
+pub fn base_of(path: &Path) -> Option<String> {
+    use std::io::BufRead;
+    let mut head = String::new();
+    std::io::BufReader::with_capacity(512, std::fs::File::open(path).ok()?).read_line(&mut head).ok()?;
+    let base = head.trim_end().strip_prefix(HEADER)?.split_whitespace().nth(2)?;
+    (base.len() == 64 && base.bytes().all(|b| b.is_ascii_hexdigit())).then(|| base.to_string())
+}
+
 /// Writes `index` beside `path`, to be put in place by [`Prepared::commit`] once the snapshot
 /// it describes exists (written while the copy runs, so it costs the sync nothing).
 pub fn prepare(path: &Path, index: &SyncIndex) -> std::io::Result<Prepared> {
@@ -295,6 +301,21 @@ mod tests {
     }
 
     #[test]
+    fn the_base_is_read_from_the_first_line_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.index");
+        let base = "ab".repeat(32);
+        std::fs::write(&path, format!("{HEADER} 1700000000 5 {base}\nthe rest is not read\n")).unwrap();
+        assert_eq!(base_of(&path), Some(base.clone()));
+        assert_eq!(load(&path).map(|i| i.base), None, "the whole index does not parse");
+        std::fs::write(&path, format!("hpcinit-sync-index 1 1700000000 5 {base}\n")).unwrap();
+        assert_eq!(base_of(&path), None, "another format names no base");
+        std::fs::write(&path, format!("{HEADER} 1700000000 5 not-a-hash\n")).unwrap();
+        assert_eq!(base_of(&path), None);
+        assert_eq!(base_of(&dir.path().join("none.index")), None);
+    }
+
+    #[test]
     fn a_change_the_record_cannot_see_is_found() {
         let then = Scan {
             entries: vec![
@@ -322,7 +343,7 @@ mod tests {
             .sorted(),
             ..Default::default()
         };
-        assert_eq!(index.changed_unseen(&now), [b"same_second.py".to_vec(), b"touched_back.py".to_vec()]);
+        assert_eq!(index.changes(&now).unseen, [b"same_second.py".to_vec(), b"touched_back.py".to_vec()]);
         let c = index.changes(&now);
         assert_eq!(names(&c.send), ["new.py", "resized.py", "same_second.py", "touched_back.py"]);
     }
@@ -384,7 +405,7 @@ mod tests {
             ..Default::default()
         };
         let index = SyncIndex::of(&then, &then.manifest_sha());
-        assert_eq!(index.changed_unseen(&then), [b"racy.py".to_vec()]);
+        assert_eq!(index.changes(&then).unseen, [b"racy.py".to_vec()]);
         assert_eq!(SyncIndex::parse("not an index"), None);
     }
 }

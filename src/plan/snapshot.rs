@@ -102,26 +102,27 @@ pub struct SyncPlan {
 /// marked, renamed into place and `latest` moves, with its report on standard error. It passes
 /// through the login shell, whatever that is, as one `sh -c '…'` word with no quote inside.
 pub fn rsync_path(dir: &str) -> String {
-    format!("sh -c '{RSYNC_SIDE}' hpcinit-sync {} - - -", sh(dir))
+    format!("sh -c '{RSYNC_SIDE}' hpcinit-sync {} -", sh(dir))
 }
 
 /// [`rsync_path`] for a copy of only what changed since the snapshot whose manifest's hash is
 /// `base` (`rsync --files-from`): `.hpcinit-incoming` must then be made now, from `.hpcinit-next`
 /// when that was copied from `base` (`.hpcinit-next.base`), else from `latest` when it is
 /// `base`; otherwise (an interrupted copy, another machine's snapshot since) the side prints
-/// `@@hpcinit:base-differs` and stops before rsync, and hpcinit copies as usual. `remove` and
-/// `parents` (NUL-separated paths, base64, or `-`) are removed from it first: the paths gone, then
-/// the directories left empty (deepest first).
-pub fn rsync_path_changes(dir: &str, base: &str, remove: &str, parents: &str) -> String {
-    format!("sh -c '{RSYNC_SIDE}' hpcinit-sync {} {} {} {}", sh(dir), sh(base), sh(remove), sh(parents))
+/// `@@hpcinit:base-differs` and stops before rsync, and hpcinit copies as usual. The paths gone
+/// since `base` are removed by the finishing script, after rsync: the list is only known once
+/// the project is listed, and rsync may be started before that. When rsync brought no
+/// finishing script (hpcinit sent an empty list: the copy was not wanted after all), the copy
+/// of `base` is kept as `.hpcinit-next` for the next sync.
+pub fn rsync_path_changes(dir: &str, base: &str) -> String {
+    format!("sh -c '{RSYNC_SIDE}' hpcinit-sync {} {}", sh(dir), sh(base))
 }
 
-/// The fixed body of [`rsync_path`]'s `sh -c`: the snapshot directory is `$1`, the base, the
-/// paths to remove and the directories to remove if empty (`-`: a whole copy) follow, then
-/// rsync's own arguments.
+/// The fixed body of [`rsync_path`]'s `sh -c`: the snapshot directory is `$1` and the base
+/// (`-`: a whole copy) `$2`, then rsync's own arguments.
 const RSYNC_SIDE: &str = concat!(
     "cd && if ! test -d scratch/; then echo @@hpcinit:no-scratch >&2; exit 3; fi; ",
-    "d=$1 b=$2 r=$3 p=$4; shift 4; mkdir -p \"$d\" && cd \"$d\" || exit; ",
+    "d=$1 b=$2; shift 2; mkdir -p \"$d\" && cd \"$d\" || exit; ",
     "if test \"$b\" = -; then if ! test -d .hpcinit-incoming; then ",
     "if test -d .hpcinit-next; then mv .hpcinit-next .hpcinit-incoming; ",
     "else mkdir .hpcinit-incoming && if test -d latest/; then cp -al latest/. .hpcinit-incoming/; fi; fi; fi; ",
@@ -130,10 +131,9 @@ const RSYNC_SIDE: &str = concat!(
     "elif test -L latest && test \"$(sed -n \"s/^manifest-sha256: //p\" latest/.hpcinit-snapshot 2>/dev/null)\" = \"$b\"; ",
     "then mkdir .hpcinit-incoming && cp -al latest/. .hpcinit-incoming/; ",
     "else echo @@hpcinit:base-differs >&2; exit 4; fi ",
-    "&& if test \"$r\" != -; then (cd .hpcinit-incoming && printf %s \"$r\" | base64 -d | xargs -0 rm -rf -- ",
-    "&& if test \"$p\" != -; then printf %s \"$p\" | base64 -d | xargs -0 rmdir --ignore-fail-on-non-empty -- 2>/dev/null; true; fi); fi ",
     "&& cd && echo @@hpcinit:rsync && echo @@hpcinit:receiving >&2 && rsync \"$@\" || exit; cd \"$d\" && if test -f .hpcinit-incoming/.hpcinit-finish; ",
-    "then exec bash .hpcinit-incoming/.hpcinit-finish >&2 </dev/null; fi"
+    "then exec bash .hpcinit-incoming/.hpcinit-finish >&2 </dev/null; ",
+    "elif test \"$b\" != - && ! test -e .hpcinit-next; then mv .hpcinit-incoming .hpcinit-next && printf \"%s\\n\" \"$b\" >.hpcinit-next.base; fi"
 );
 
 /// In the planned rsync command, the directory a copy brings along ([`MANIFEST`], [`FINISH`]).
@@ -399,7 +399,7 @@ mod tests {
     fn rsync_path_is_one_word_for_any_login_shell() {
         let p = rsync_path("scratch/code-snapshots/demo");
         assert!(
-            p.starts_with("sh -c '") && p.ends_with("' hpcinit-sync scratch/code-snapshots/demo - - -"),
+            p.starts_with("sh -c '") && p.ends_with("' hpcinit-sync scratch/code-snapshots/demo -"),
             "{p}"
         );
         assert_eq!(p.matches('\'').count(), 2, "no quote inside the script: {p}");

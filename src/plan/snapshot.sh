@@ -135,18 +135,32 @@ hpcinit_snap_finalize() {
 # 0: rsync checks every file it writes against a whole-file checksum and exits 0 only when all
 # it was sent arrived, so what arrived is the listing hpcinit sent with it (the manifest, which
 # came in the same transfer). No second round trip, no second walk of the files; `hpcinit sync
-# --verify` and `hpcinit doctor` still compare the files with the manifest. Args: dir, keep,
-# protect, the manifest's sha, name suffix, then marker lines. Its output goes to rsync's
-# standard error.
+# --verify` and `hpcinit doctor` still compare the files with the manifest. A copy of only what
+# changed (`--files-from`, copy `changes`) also names the paths gone since its base and the
+# directories that may be left empty (NUL-separated, base64; `-` for none): they are removed
+# first, the directories deepest first and only when empty. Args: dir, keep, protect, the
+# manifest's sha, name suffix, the copy (whole|changes), the paths gone, the directories, then
+# marker lines. Its output goes to rsync's standard error.
 hpcinit_snap_finish() {
   hpcinit_tag finishing
-  dir=$1 keep=$2 protect=$3 expected=$4 suffix=$5
-  shift 5
+  dir=$1 keep=$2 protect=$3 expected=$4 suffix=$5 copy=$6 gone=$7 emptied=$8
+  shift 8
   cd "$HOME/$dir" || { hpcinit_tag error "cannot enter ~/$dir"; return 1; }
   s=.hpcinit-incoming
+  if [ "$gone" != - ]; then
+    (cd "$s" && printf %s "$gone" | base64 -d | xargs -0 rm -rf --) || {
+      hpcinit_tag error "cannot remove the files deleted since the last snapshot from ~/$dir/$s"
+      return 1
+    }
+  fi
+  if [ "$emptied" != - ]; then
+    (cd "$s" && printf %s "$emptied" | base64 -d | xargs -0 rmdir --ignore-fail-on-non-empty -- 2>/dev/null)
+  fi
   rm -f "$s/.hpcinit-finish" "$s/.hpcinit-snapshot"
-  if [ "$(hpcinit_sha_of "$s/.hpcinit-manifest")" != "$expected" ]; then
-    # (rsync skips a file of the same size and time: a manifest made in the same second.)
+  # A copy of the changes sends every file it lists, the manifest too (`--ignore-times`): rsync
+  # checked it on arrival. A whole copy may skip a manifest of the same size and time (one made
+  # in the same second), so its hash is checked here.
+  if [ "$copy" != changes ] && [ "$(hpcinit_sha_of "$s/.hpcinit-manifest")" != "$expected" ]; then
     rm -f "$s/.hpcinit-manifest"
     hpcinit_tag error "the manifest that arrived is not the one sent; run the same command again"
     return 1

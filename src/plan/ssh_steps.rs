@@ -260,6 +260,8 @@ pub fn connection(profile: &Profile, user: &str, local: &LocalFacts) -> Connecti
         control_dir: (raw.ssh.multiplex.enabled && !local.windows)
             .then(|| ssh_config::control_path(&local.home).1)
             .flatten(),
+        control_path: (raw.ssh.multiplex.enabled && !local.windows)
+            .then(|| ssh_config::control_path(&local.home).0),
         network: raw.ssh.network.as_deref().map(|n| n.trim().to_string()),
         auth: raw.auth.description.trim().to_string(),
         key_registration: raw.key_registration.mode.value,

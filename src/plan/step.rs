@@ -379,6 +379,9 @@ pub struct Connection {
     /// (see `ssh_config::control_path`): a private directory hpcinit makes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub control_dir: Option<String>,
+    /// The `ControlPath` the `Host` entry names (`…/cm-%C`), where the run multiplexes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub control_path: Option<String>,
     /// What the site says about networks it can be reached from.
     pub network: Option<String>,
     /// What the site asks for at sign-in, in its words.

@@ -3,6 +3,7 @@
 //! [`Ssh2Session`] (one in-process libssh2 session, where no OpenSSH client can multiplex).
 //! [`host_key::read`] reads a server's key before anything is sent.
 
+pub mod control_socket;
 mod error;
 pub mod host_key;
 mod openssh;

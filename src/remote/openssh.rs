@@ -28,6 +28,9 @@ pub struct OpenSsh {
     shell: Option<ShellSession>,
     /// The gateway's alias, host and port, when the config sends this alias through one.
     gateway: Option<(String, String, u16)>,
+    /// Where the master's socket is expected ([`control_socket::path_for`]), asked in-process
+    /// before `ssh -O check` is.
+    socket: Option<PathBuf>,
 }
 
 impl OpenSsh {
@@ -50,7 +53,14 @@ impl OpenSsh {
             echo,
             shell: None,
             gateway: None,
+            socket: None,
         }
+    }
+
+    /// Expects the master's socket at `socket` ([`OpenSsh::master_running`] asks it directly).
+    pub fn with_socket(mut self, socket: Option<PathBuf>) -> Self {
+        self.socket = socket;
+        self
     }
 
     /// The gateway's own connection (its alias, with this one's config and environment).
@@ -89,17 +99,22 @@ impl OpenSsh {
         Running::spawn(cmd, input, Box::new(move |stderr| RemoteError::from_ssh_stderr(stderr, &host, port)))
     }
 
-    /// Whether a master connection for the alias is running (`ssh -O check`).
+    /// Whether a master connection for the alias is running: its socket asked in-process when
+    /// hpcinit knows where it is, else (or when that gets no answer) `ssh -O check`.
     pub fn master_running(&self) -> bool {
-        self.multiplex
-            && self
-                .command()
-                .args(["-O", "check", &self.alias])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
+        if !self.multiplex {
+            return false;
+        }
+        if self.socket.as_deref().and_then(super::control_socket::alive) == Some(true) {
+            return true;
+        }
+        self.command()
+            .args(["-O", "check", &self.alias])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
     }
 }
 

@@ -10,6 +10,7 @@ mod plan_view;
 mod printer;
 mod prompter;
 mod reporter;
+pub mod run_clock;
 mod style;
 mod table;
 

@@ -392,6 +392,33 @@ fn on_the_second_factor_node_a_sync_costs_no_authentication() {
     assert!(snapshots(&l, p).join("latest/main.py").is_file());
 }
 
+#[test]
+#[cfg_attr(not(hpcinit_cluster), ignore = "needs the test cluster: ./tests/run.sh")]
+fn the_open_connection_is_found_without_starting_ssh() {
+    // hpcinit asks the master's socket itself (`ssh -O check` costs a process start per sync):
+    // the socket it computes is the one ssh uses, on the plain and the second-factor node, and
+    // it answers while the master runs and not after it ends.
+    use hpcinit::remote::control_socket;
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let l = Laptop::new();
+    let home = l.home.path().to_str().unwrap().to_string();
+    for site in ["sandbox", "sandbox-mfa"] {
+        signed_in(&l, site);
+        let g = l.ssh(&["-G", site]);
+        let g = String::from_utf8_lossy(&g.stdout).to_string();
+        let value = |k: &str| g.lines().find_map(|l| l.strip_prefix(&format!("{k} "))).unwrap().to_string();
+        let template = hpcinit::plan::ssh_config::control_path(&home).0;
+        let local = control_socket::local_host().expect("this machine's name");
+        let port: u16 = value("port").parse().unwrap();
+        let socket = control_socket::path_for(&template, &local, &value("hostname"), port, &value("user"));
+        assert_eq!(socket.as_deref(), Some(Path::new(&value("controlpath"))), "{site}: ssh -G says\n{g}");
+        let socket = socket.unwrap();
+        assert_eq!(control_socket::alive(&socket), Some(true), "{site}: the master answers");
+        let _ = l.ssh(&["-O", "exit", site]);
+        assert_eq!(control_socket::alive(&socket), None, "{site}: no master, no answer");
+    }
+}
+
 /// Runs a login-shell command on the cluster over the laptop's open connection.
 fn on_cluster(l: &Laptop, script: &str) -> String {
     let out = l.ssh(&[
@@ -566,6 +593,13 @@ fn edge_cases(project: &str, extra: &[&str]) {
             let only = out.stdout.contains("only what changed since the last snapshot from here")
                 && !out.stdout.contains("copying the whole project");
             assert_eq!(only, changes_only, "{what}: a copy of the changes only? {}", out.stdout);
+            // With an index to name the base, rsync starts while the project is listed.
+            let primed = out.stdout.contains("remote, started before the listing ended");
+            assert!(
+                primed || !changes_only,
+                "{what}: rsync started before the listing ended? {}",
+                out.stdout
+            );
         }
         let v = sync(&l, "sandbox", project, &["--verify"]);
         ok(&v, &format!("{what}: --verify"));
@@ -653,6 +687,35 @@ fn edge_cases(project: &str, extra: &[&str]) {
         assert!(content("stray.py").is_none(), "what the interrupted copy left is not in the snapshot");
         assert_eq!(content("kept_time.py").as_deref(), Some(&b"CCCCCC\n"[..]));
         synced("the sync after that", true);
+
+        // 8. An index whose first line names the base but whose rest cannot be read: rsync,
+        //    started on the first line, gets an empty list; the cluster keeps its copy of the
+        //    base for the next sync, and the whole project is compared.
+        let state = l.home.path().join(".local/state/hpcinit/sync");
+        let index = std::fs::read_dir(&state)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "index"));
+        let index = index.expect("the last sync's index");
+        let text = std::fs::read_to_string(&index).unwrap();
+        let head = text.lines().next().unwrap().to_string();
+        std::fs::write(&index, format!("{head}\nnot a record\n")).unwrap();
+        write(r, "kept_time.py", b"DDDDDD\n");
+        let out = sync(&l, "sandbox", project, &[]);
+        ok(&out, "a sync with an unreadable index");
+        assert!(out.stdout.contains("remote, started before the listing ended"), "{}", out.stdout);
+        assert!(!out.stdout.contains("only what changed since the last snapshot"), "{}", out.stdout);
+        assert!(
+            !out.stdout.contains("copying the whole project"),
+            "no interrupted copy was left: {}",
+            out.stdout
+        );
+        assert_eq!(content("kept_time.py").as_deref(), Some(&b"DDDDDD\n"[..]));
+        assert!(!dir.join(".hpcinit-incoming").exists(), "nothing is left half-made");
+        write(r, "kept_time.py", b"EEEEEE\n");
+        synced("the sync after an unreadable index", true);
+        assert_eq!(content("kept_time.py").as_deref(), Some(&b"EEEEEE\n"[..]));
     }
     let _ = l.ssh(&["-O", "exit", "sandbox"]);
 }

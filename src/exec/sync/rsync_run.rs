@@ -69,34 +69,44 @@ pub struct Stats {
     pub timing: Timing,
 }
 
-/// When the cluster's side said what it was doing, from rsync's start, as its lines arrived
-/// here: the connection and the side's set-up end at `receiving` (the receiving rsync starts), the
-/// transfer at `finishing` (the finishing script starts), and the finishing at `ended`.
+/// When the cluster's side said what it was doing, from rsync's start (`began`, in the run:
+/// [`crate::ui::run_clock`]), as its lines arrived here: the connection and the side's set-up end
+/// at `receiving` (the receiving rsync starts), the transfer at `finishing` (the finishing script
+/// starts), and the finishing at `ended`. A copy started before its list was known also has the
+/// moment the list was given (`listed`): its transfer starts at the later of the two.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Timing {
+    pub began: std::time::Duration,
     pub receiving: Option<std::time::Duration>,
+    pub listed: Option<std::time::Duration>,
     pub finishing: Option<std::time::Duration>,
     pub ended: std::time::Duration,
 }
 
 impl Timing {
-    /// `connection 12 ms, transfer 80 ms, finishing 15 ms` (what is known of it).
+    /// `started 20 ms into the run; the cluster's rsync after 12 ms; transfer 30 ms; finishing
+    /// 15 ms` (what is known of it; the list's moment where it was given later).
     pub fn describe(&self) -> String {
         let ms = |d: std::time::Duration| d.as_millis();
-        match (self.receiving, self.finishing) {
-            (Some(r), Some(f)) if f >= r => format!(
-                "to the cluster's rsync {} ms, transfer {} ms, finishing {} ms",
-                ms(r),
-                ms(f - r),
-                ms(self.ended.saturating_sub(f))
-            ),
-            (Some(r), _) => format!(
-                "to the cluster's rsync {} ms, transfer and finishing {} ms",
-                ms(r),
-                ms(self.ended - r)
-            ),
-            _ => format!("{} ms in all", ms(self.ended)),
+        let mut t = format!("started {} ms into the run", ms(self.began));
+        if let Some(r) = self.receiving {
+            t.push_str(&format!("; the cluster's rsync after {} ms", ms(r)));
         }
+        if let Some(l) = self.listed {
+            t.push_str(&format!("; the list given after {} ms", ms(l)));
+        }
+        let from = self.receiving.unwrap_or_default().max(self.listed.unwrap_or_default());
+        match self.finishing {
+            Some(f) => t.push_str(&format!(
+                "; transfer {} ms; finishing {} ms",
+                ms(f.saturating_sub(from)),
+                ms(self.ended.saturating_sub(f))
+            )),
+            None => {
+                t.push_str(&format!("; transfer and finishing {} ms", ms(self.ended.saturating_sub(from))))
+            }
+        }
+        t
     }
 }
 
@@ -115,9 +125,17 @@ pub struct Failed {
     pub stalled: bool,
 }
 
+/// What rsync reads on its standard input: the exclude rules or the list of files to send,
+/// known now or (a copy started before the project was listed) given later; a list never given
+/// (the sender dropped) is an empty one.
+pub enum Input {
+    Now(Vec<u8>),
+    Later(std::sync::mpsc::Receiver<Vec<u8>>),
+}
+
 /// Runs the plan's rsync command `args` as it stands, with `first` (the directory made for this
 /// copy) in place of [`SIDECAR`] (left out without one), the progress flag after `--stats`, and
-/// `input` (the exclude rules) on its standard input. With `watch` (a connection not proven to
+/// `input` (the exclude rules, or the list) on its standard input. With `watch` (a connection not proven to
 /// answer): when the cluster's side has not said it started within 2 s, the
 /// connection is checked, and rsync is ended if it does not answer either (`stalled`).
 pub fn run(
@@ -125,7 +143,7 @@ pub fn run(
     shell: &RsyncShell,
     args: &[String],
     first: Option<&std::path::Path>,
-    input: &[u8],
+    input: Input,
     watch: Option<crate::remote::Liveness>,
     on_progress: &mut dyn FnMut(Progress),
 ) -> Result<Stats, Failed> {
@@ -159,11 +177,20 @@ pub fn run(
         watchdog(child.id(), alive, Arc::clone(&heard), Arc::clone(&ended), Arc::clone(&stalled));
     }
     let mut stdin = child.stdin.take().expect("piped");
-    let list = input.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&list);
-    });
     let started = std::time::Instant::now();
+    let began = crate::ui::run_clock::since_start();
+    let writer = std::thread::spawn(move || match input {
+        Input::Now(list) => {
+            let _ = stdin.write_all(&list);
+            None
+        }
+        Input::Later(list) => {
+            let list = list.recv().unwrap_or_default();
+            let given = started.elapsed();
+            let _ = stdin.write_all(&list);
+            Some(given)
+        }
+    });
     let err_pipe = child.stderr.take().expect("piped");
     let heard_it = Arc::clone(&heard);
     let (err_tx, err_rx) = std::sync::mpsc::channel();
@@ -210,7 +237,7 @@ pub fn run(
     let status = child.wait().map(|s| s.code().unwrap_or(-1)).unwrap_or(-1);
     ended.store(true, Ordering::Relaxed);
     let took = started.elapsed();
-    let _ = writer.join();
+    let listed = writer.join().ok().flatten();
     // Ended by the watchdog, ssh (rsync's child) may still hold standard error open on the
     // frozen connection until that ends: what it said so far is not waited for.
     let (stderr, timing) = if stalled.load(Ordering::Relaxed) {
@@ -219,7 +246,7 @@ pub fn run(
         err_rx.recv().unwrap_or_default()
     };
     if status == 0 {
-        Ok(Stats { stderr, timing: Timing { ended: took, ..timing }, ..stats })
+        Ok(Stats { stderr, timing: Timing { began, ended: took, listed, ..timing }, ..stats })
     } else {
         Err(Failed { status, stderr, stalled: stalled.load(Ordering::Relaxed) })
     }

@@ -7,7 +7,7 @@
 
 use super::finish::{finalize, marker, outcome, resent_line, Sidecar};
 use super::patch::{decode64, puts_of, Patch};
-use super::rsync_run::{self, Failed, RsyncVersion, Stats};
+use super::rsync_run::{self, Failed, Input, RsyncVersion, Stats};
 use super::sent::Sent;
 use crate::exchange::tags;
 use crate::exec::{Applied, Check, Context, StepError, Task};
@@ -33,10 +33,10 @@ pub struct SyncTask {
     early: Option<Early>,
     /// The local rsync's version and the project's commit, looked up while the project is
     /// listed.
-    aside: Option<JoinHandle<Aside>>,
+    aside: Option<Asking>,
     /// The project listed while signing in, when there is no probe to wait for (`hpcinit
     /// sync`), with the time it took.
-    listing: Option<JoinHandle<(Result<Scan, project::ProjectError>, std::time::Duration)>>,
+    listing: Option<JoinHandle<Listed>>,
     /// The files whose record is unchanged but which changed all the same (see
     /// `local::sync_index`), found when checking.
     unseen: Vec<Vec<u8>>,
@@ -48,6 +48,9 @@ pub struct SyncTask {
     changes: Option<(String, Changes)>,
     /// The listing's manifest and its SHA-256, made once.
     manifest: Option<(Vec<u8>, String)>,
+    /// A copy of the changes, started as soon as the connection was found open, waiting for
+    /// its list (`hpcinit sync`).
+    primed: Option<Primed>,
 }
 
 /// The index of the last snapshot from this machine, for this project on this site.
@@ -57,16 +60,87 @@ fn index_path(cx: &Context, p: &SyncPlan) -> std::path::PathBuf {
     crate::local::sync_index::path(cx.env, &cx.plan.site, &key[..16])
 }
 
+/// A listing made beside other work: the files, how long it took, and when it ended in the run.
+type Listed = (Result<Scan, project::ProjectError>, std::time::Duration, std::time::Duration);
+
 /// What the copy needs besides the listing.
 struct Aside {
     rsync: Result<RsyncVersion, String>,
     git: Option<GitState>,
 }
 
-impl Aside {
-    fn start(root: &str) -> JoinHandle<Aside> {
+/// [`Aside`], being looked up: each part on a thread of its own, the rsync version wanted first
+/// (a copy may start before the project's commit is known).
+struct Asking {
+    rsync: Option<JoinHandle<Result<RsyncVersion, String>>>,
+    version: Option<Result<RsyncVersion, String>>,
+    git: JoinHandle<Option<GitState>>,
+}
+
+impl Asking {
+    fn start(root: &str) -> Asking {
         let root = std::path::PathBuf::from(root);
-        std::thread::spawn(move || Aside { rsync: RsyncVersion::local(), git: project::git_state(&root) })
+        Asking {
+            rsync: Some(std::thread::spawn(RsyncVersion::local)),
+            version: None,
+            git: std::thread::spawn(move || project::git_state(&root)),
+        }
+    }
+
+    fn version(&mut self) -> Result<RsyncVersion, String> {
+        if let Some(h) = self.rsync.take() {
+            self.version = Some(h.join().unwrap_or_else(|_| Err("looking up rsync failed".into())));
+        }
+        self.version.clone().unwrap_or_else(|| Err("rsync was not looked up".into()))
+    }
+
+    fn join(mut self) -> Aside {
+        Aside { rsync: self.version(), git: self.git.join().ok().flatten() }
+    }
+}
+
+/// A copy of what changed since `base`, started before the project's listing ended
+/// ([`SyncTask::head_start`]): rsync starts, reaches the cluster and has the copy of `base` made
+/// there while the project is listed; the list of files goes to its standard input once known.
+/// Dropped without [`Primed::collect`], the list given is empty: rsync copies nothing and the
+/// cluster keeps the copy of `base` for the next sync (see `rsync_path_changes`).
+struct Primed {
+    base: String,
+    list: Option<std::sync::mpsc::Sender<Vec<u8>>>,
+    copy: Option<JoinHandle<Result<Stats, Failed>>>,
+    progress: Arc<(AtomicU64, AtomicU64)>,
+}
+
+impl Primed {
+    /// Gives rsync `list` and waits for it, showing its progress.
+    fn collect(mut self, cx: &mut Context, scan: &Scan, list: Vec<u8>) -> Result<Stats, Failed> {
+        cx.round_trips += 1;
+        if let Some(tx) = self.list.take() {
+            let _ = tx.send(list);
+        }
+        let copy = self.copy.take().expect("collected once");
+        let mut bar = cx.reporter.progress(&format!("copying {} files", scan.files()), 100);
+        while !copy.is_finished() {
+            let (pct, bytes) =
+                (self.progress.0.load(Ordering::Relaxed), self.progress.1.load(Ordering::Relaxed));
+            bar.stage(pct, &format!("{pct}% ({} checked or sent)", human_bytes(bytes)));
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        drop(bar);
+        copy.join().unwrap_or_else(|_| {
+            Err(Failed { status: -1, stderr: "rsync's thread stopped".into(), stalled: false })
+        })
+    }
+}
+
+impl Drop for Primed {
+    fn drop(&mut self) {
+        // An empty list, and rsync's end waited for: the cluster's side is done with the copy
+        // of `base` before anything else touches the snapshot directory.
+        self.list.take();
+        if let Some(copy) = self.copy.take() {
+            let _ = copy.join();
+        }
     }
 }
 
@@ -103,6 +177,7 @@ impl SyncTask {
             recording: None,
             changes: None,
             manifest: None,
+            primed: None,
         }
     }
 
@@ -119,7 +194,7 @@ impl Task for SyncTask {
         }
         let p = self.planned(cx);
         if p.problem.is_none() && self.aside.is_none() {
-            self.aside = Some(Aside::start(&p.root));
+            self.aside = Some(Asking::start(&p.root));
         }
         let listed = self.listing.take().filter(|_| cx.facts.is_none()).and_then(|h| h.join().ok());
         let scan = scan_now(cx, &p, listed)?;
@@ -197,18 +272,26 @@ impl Task for SyncTask {
                 None
             }
         };
-        let aside = self.aside.take().and_then(|a| a.join().ok());
+        let aside = self.aside.take().map(Asking::join);
         let (done, unchanged) = match early {
             Some((sent, patch)) => match (patch != no_patch(), finalize(cx, &p, &scan, &sent, patch, 0)) {
                 (true, Err(e)) => {
                     // What the finishing script brought in did not give the listing: rsync
                     // makes it so, as without a head start.
                     cx.reporter.trace(&format!("the early copy did not finish cleanly ({e}); copying again"));
-                    snapshot(cx, &p, (&scan, &manifest), aside, &resend, None)?
+                    snapshot(cx, &p, (&scan, &manifest), aside, &resend, None, None)?
                 }
                 (_, r) => r?,
             },
-            None => snapshot(cx, &p, (&scan, &manifest), aside, &resend, self.changes.as_ref())?,
+            None => snapshot(
+                cx,
+                &p,
+                (&scan, &manifest),
+                aside,
+                &resend,
+                self.changes.as_ref(),
+                self.primed.take(),
+            )?,
         };
         self.commit_index(cx);
         self.finalized = Some(done.clone());
@@ -226,15 +309,21 @@ impl Task for SyncTask {
         let p = self.planned(cx);
         let Some(facts) = &cx.facts else {
             // No probe yet, and perhaps none to come (`hpcinit sync`): the project is listed,
-            // and rsync and git are asked, while the connection is checked or made.
+            // and rsync and git are asked, while the connection is checked or made; once it is
+            // open, the copy of what changed starts and waits for the listing.
+            if self.listing.is_some() && self.primed.is_none() && cx.open {
+                self.primed = prime(cx, &p, self.aside.as_mut());
+                return false;
+            }
             if self.listing.is_none() && p.problem.is_none() {
-                self.aside = Some(Aside::start(&p.root));
+                self.aside = Some(Asking::start(&p.root));
                 let index = index_path(cx, &p);
                 self.index = Some(std::thread::spawn(move || crate::local::sync_index::load(&index)));
                 let (root, excludes) = (std::path::PathBuf::from(&p.root), p.excludes.clone());
                 self.listing = Some(std::thread::spawn(move || {
                     let started = std::time::Instant::now();
-                    (project::scan(&root, &excludes), started.elapsed())
+                    let scan = project::scan(&root, &excludes);
+                    (scan, started.elapsed(), crate::ui::run_clock::since_start())
                 }));
                 return true;
             }
@@ -263,7 +352,7 @@ impl Task for SyncTask {
         let progress = Arc::new((AtomicU64::new(0), AtomicU64::new(0)));
         let seen = Arc::clone(&progress);
         let copy = std::thread::spawn(move || {
-            rsync_run::run(version, &shell, &args, None, &excludes, None, &mut |pr| {
+            rsync_run::run(version, &shell, &args, None, Input::Now(excludes), None, &mut |pr| {
                 seen.0.store(pr.percent.min(100), Ordering::Relaxed);
                 seen.1.store(pr.bytes, Ordering::Relaxed);
             })
@@ -271,6 +360,31 @@ impl Task for SyncTask {
         self.early = Some(Early { scan, copy, progress });
         true
     }
+}
+
+/// Starts the copy of what changed since the last snapshot from here ([`Primed`]), when there is
+/// an index to name its base and the copy goes over rsync.
+fn prime(cx: &mut Context, p: &SyncPlan, aside: Option<&mut Asking>) -> Option<Primed> {
+    if !cfg!(unix) || p.route != CopyRoute::Rsync || p.problem.is_some() || !cx.plan.connection.multiplex {
+        return None;
+    }
+    let base = crate::local::sync_index::base_of(&index_path(cx, p))?;
+    let version = aside?.version().ok()?;
+    let shell = cx.remote().rsync_shell()?;
+    let watch = if cx.lazy_proof { cx.remote().liveness() } else { None };
+    let args = changes_args(&p.rsync, &crate::plan::snapshot::rsync_path_changes(&p.dir, &base));
+    cx.reporter
+        .trace(&format!("remote, started before the listing ended: {}", crate::quote::sh_words(&args)));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let progress = Arc::new((AtomicU64::new(0), AtomicU64::new(0)));
+    let seen = Arc::clone(&progress);
+    let copy = std::thread::spawn(move || {
+        rsync_run::run(version, &shell, &args, None, Input::Later(rx), watch, &mut |pr| {
+            seen.0.store(pr.percent.min(100), Ordering::Relaxed);
+            seen.1.store(pr.bytes, Ordering::Relaxed);
+        })
+    });
+    Some(Primed { base, list: Some(tx), copy: Some(copy), progress })
 }
 
 /// Files to send whatever their record says (see `local::sync_index`).
@@ -320,7 +434,11 @@ fn snapshot(
     aside: Option<Aside>,
     resend: &Resend,
     changes: Option<&(String, Changes)>,
+    primed: Option<Primed>,
 ) -> Result<(String, bool), StepError> {
+    // A copy started for changes that turn out not to be usable gets an empty list first.
+    let changes = changes.filter(|_| cfg!(unix) && p.route == CopyRoute::Rsync);
+    let primed = primed.filter(|pr| changes.is_some_and(|(base, _)| *base == pr.base));
     let shell = match p.route {
         CopyRoute::Rsync => cx.remote().rsync_shell(),
         CopyRoute::Sftp => None,
@@ -358,22 +476,23 @@ fn snapshot(
             hint: "copy over SFTP instead: run again with --transport ssh2".into(),
         });
     }
-    if let Some(changes) = changes.filter(|_| cfg!(unix)) {
+    if let Some(changes) = changes {
         let copy = CopyRun { version, shell: &shell, first: None, every_file: false, changes: None };
-        if let Some(done) = copy_changes(cx, p, (scan, manifest), &copy, aside.git.clone(), changes)? {
+        if let Some(done) = copy_changes(cx, p, (scan, manifest), &copy, aside.git.clone(), changes, primed)?
+        {
             return Ok(done);
         }
     }
     if let Resend::Files(_) = resend {
         // rsync fills `.hpcinit-incoming`; the finishing script brings the files and finishes.
         let copy = CopyRun { version, shell: &shell, first: None, every_file: false, changes: None };
-        let stats = rsync_fill_proven(cx, p, scan, &copy)?;
+        let stats = rsync_fill_proven(cx, p, scan, &copy, None)?;
         let sent = Sent { files: stats.files_transferred, bytes: stats.bytes_sent };
         let (patch, n) = puts(false);
         return finalize(cx, p, scan, &sent, patch, n);
     }
     let (_, resent) = puts(true);
-    let (sidecar, finish) = sidecar(p, (scan, manifest), aside.git, resent)?;
+    let (sidecar, finish) = sidecar(p, (scan, manifest), aside.git, resent, Removal::Whole)?;
     cx.reporter.trace(&format!("the copy brings along {MANIFEST} and {FINISH} ({})", finish.purpose));
     let copy = CopyRun {
         version,
@@ -382,7 +501,7 @@ fn snapshot(
         every_file: resent > 0,
         changes: None,
     };
-    let stats = rsync_fill_proven(cx, p, scan, &copy)?;
+    let stats = rsync_fill_proven(cx, p, scan, &copy, None)?;
     let sent = Sent { files: stats.files_transferred.saturating_sub(2), bytes: stats.bytes_sent };
     let reports = tags::<SnapReport>(&stats.stderr);
     outcome(cx, p, scan, &sent, reports, 0, &stats.stderr)
@@ -391,10 +510,11 @@ fn snapshot(
 /// Sends only what changed since the snapshot `base` (rsync `--files-from`, every listed file's
 /// content compared), into a copy of that snapshot the cluster's side makes
 /// ([`crate::plan::snapshot::rsync_path_changes`]); the manifest and finishing script come in
-/// the same transfer, and the snapshot is finished on rsync's connection as for a whole copy.
-/// Neither side walks the project's unchanged files. `None` when the cluster holds no copy of
-/// `base` (an interrupted copy, another machine's snapshot since) or too much was removed to
-/// name on a command line: the caller copies the whole project.
+/// the same transfer, the finishing script removes what is gone, and the snapshot is finished
+/// on rsync's connection as for a whole copy. Neither side walks the project's unchanged files.
+/// `primed`: the same rsync, started already, waiting for the list. `None` when the cluster
+/// holds no copy of `base` (an interrupted copy, another machine's snapshot since): the caller
+/// copies the whole project.
 fn copy_changes(
     cx: &mut Context,
     p: &SyncPlan,
@@ -402,6 +522,7 @@ fn copy_changes(
     copy: &CopyRun,
     git: Option<GitState>,
     (base, changes): &(String, Changes),
+    primed: Option<Primed>,
 ) -> Result<Option<(String, bool)>, StepError> {
     let Ok(root) = std::path::absolute(&p.root) else { return Ok(None) };
     let list64 = |paths: &[Vec<u8>]| match paths.is_empty() {
@@ -410,11 +531,11 @@ fn copy_changes(
             &paths.iter().flat_map(|r| r.iter().copied().chain([0])).collect::<Vec<u8>>(),
         ),
     };
-    let (remove, parents) = (list64(&changes.remove), list64(&parents_of(&changes.remove)));
-    if remove.len() + parents.len() > 32 * 1024 {
-        return Ok(None);
-    }
-    let (sidecar, _) = sidecar(p, (scan, manifest), git, changes.unseen.len())?;
+    // Removed after rsync ran: a path that is a directory now (a file replaced by one) holds
+    // what rsync just brought, so it stays.
+    let gone: Vec<Vec<u8>> = changes.remove.iter().filter(|r| !is_dir_in(scan, r)).cloned().collect();
+    let removal = Removal::Changes(list64(&gone), list64(&parents_of(&changes.remove)));
+    let (sidecar, _) = sidecar(p, (scan, manifest), git, changes.unseen.len(), removal)?;
     // Each path as `DIR/./REL`: rsync sends REL, from `/` (both directories in one list).
     let mut input = Vec::new();
     let mut entry = |dir: &std::path::Path, rel: &[u8]| {
@@ -429,7 +550,7 @@ fn copy_changes(
     for rel in &changes.send {
         entry(&root, rel);
     }
-    let side = crate::plan::snapshot::rsync_path_changes(&p.dir, base, &remove, &parents);
+    let side = crate::plan::snapshot::rsync_path_changes(&p.dir, base);
     let args = changes_args(&p.rsync, &side);
     cx.reporter.trace(&format!(
         "only what changed since the last snapshot from here: {} file(s) or link(s) to send, {} path(s) removed",
@@ -437,7 +558,7 @@ fn copy_changes(
         changes.remove.len()
     ));
     let run = CopyRun { changes: Some(ChangesCopy { args, input }), first: None, every_file: false, ..*copy };
-    let stats = match rsync_fill_proven(cx, p, scan, &run) {
+    let stats = match rsync_fill_proven(cx, p, scan, &run, primed) {
         Ok(stats) => stats,
         Err(f) if f.base_differs => {
             cx.reporter.trace("the cluster holds no copy of that snapshot now: copying the whole project");
@@ -450,17 +571,39 @@ fn copy_changes(
     outcome(cx, p, scan, &sent, reports, 0, &stats.stderr).map(Some)
 }
 
-/// The manifest and the finishing script (with the snapshot's marker, `resent` files counted)
-/// written to send with the copy.
+/// Whether `rel` is a directory in `scan`: some file or link lies under it.
+fn is_dir_in(scan: &Scan, rel: &[u8]) -> bool {
+    let mut prefix = rel.to_vec();
+    prefix.push(b'/');
+    let at = scan.entries.partition_point(|e| e.rel.as_slice() < prefix.as_slice());
+    scan.entries.get(at).is_some_and(|e| e.rel.starts_with(&prefix))
+}
+
+/// What the finishing script removes before it checks the snapshot: nothing after a whole copy
+/// (rsync `--delete` did), after a copy of the changes the paths gone and the directories that
+/// may be left empty (NUL-separated, base64, or `-`).
+enum Removal {
+    Whole,
+    Changes(String, String),
+}
+
+/// The manifest and the finishing script (with the snapshot's marker, `resent` files counted,
+/// and what to remove first) written to send with the copy.
 fn sidecar(
     p: &SyncPlan,
     (scan, (manifest, sha)): (&Scan, &(Vec<u8>, String)),
     git: Option<GitState>,
     resent: usize,
+    removal: Removal,
 ) -> Result<(Sidecar, crate::exchange::Script), StepError> {
     let (suffix, mut marker) = marker(p, scan, git);
     marker.extend(resent_line(resent));
-    let finish = p.scripts.finish.clone().arg(sha).arg(suffix).and_args(marker);
+    let (copy, gone, emptied) = match removal {
+        Removal::Whole => ("whole", "-".to_string(), "-".to_string()),
+        Removal::Changes(gone, emptied) => ("changes", gone, emptied),
+    };
+    let finish =
+        p.scripts.finish.clone().arg(sha).arg(suffix).arg(copy).arg(gone).arg(emptied).and_args(marker);
     let sidecar = Sidecar::write(manifest, sha, &finish.input()).map_err(|e| StepError::Local {
         what: "the code snapshot".into(),
         detail: format!("cannot write the manifest to send in a temporary directory: {e}"),
@@ -499,7 +642,9 @@ fn changes_args(rsync: &[String], side: &str) -> Vec<String> {
             _ => out.push(a.clone()),
         }
     }
-    out.insert(1, "--ignore-times".into());
+    // `--force`: a file that replaced a directory replaces it here too (without `--delete`,
+    // rsync would not remove the directory's contents).
+    out.splice(1..1, ["--ignore-times".into(), "--force".into()]);
     out
 }
 
@@ -552,11 +697,7 @@ fn collect_early(cx: &mut Context, p: &SyncPlan, early: Early, now: &Scan) -> Op
 }
 
 /// The project as it is now, or as listed while signing in (`listed`).
-fn scan_now(
-    cx: &mut Context,
-    p: &SyncPlan,
-    listed: Option<(Result<Scan, project::ProjectError>, std::time::Duration)>,
-) -> Result<Scan, StepError> {
+fn scan_now(cx: &mut Context, p: &SyncPlan, listed: Option<Listed>) -> Result<Scan, StepError> {
     if let Some(problem) = &p.problem {
         return Err(StepError::Local {
             what: "the code snapshot".into(),
@@ -564,9 +705,10 @@ fn scan_now(
             hint: "run hpcinit in your project's folder, or pass --project-dir DIR".into(),
         });
     }
-    let (scan, took) = listed.unwrap_or_else(|| {
+    let (scan, took, ended) = listed.unwrap_or_else(|| {
         let started = std::time::Instant::now();
-        (project::scan(std::path::Path::new(&p.root), &p.excludes), started.elapsed())
+        let scan = project::scan(std::path::Path::new(&p.root), &p.excludes);
+        (scan, started.elapsed(), crate::ui::run_clock::since_start())
     });
     let scan = scan.map_err(|e| StepError::Local {
         what: "listing the project".into(),
@@ -574,10 +716,11 @@ fn scan_now(
         hint: e.hint().unwrap_or_default(),
     })?;
     cx.reporter.trace(&format!(
-        "{} files, {} to snapshot (listed in {} ms)",
+        "{} files, {} to snapshot (listed in {} ms, by {} ms into the run)",
         scan.files(),
         human_bytes(scan.bytes()),
-        took.as_millis()
+        took.as_millis(),
+        ended.as_millis()
     ));
     Ok(scan)
 }
@@ -638,17 +781,27 @@ pub fn latest(cx: &mut Context, p: &SyncPlan, with_manifest: bool) -> Result<Lat
 /// copy fails, the connection is proven (unless the watchdog found it dead already); a dead one
 /// is ended, signed in again (one sign-in) and the copy made again. Once proven, as
 /// [`rsync_fill`].
+/// With `primed`, the first copy is that one, given the list of `copy`.
 fn rsync_fill_proven(
     cx: &mut Context,
     p: &SyncPlan,
     scan: &Scan,
     copy: &CopyRun,
+    primed: Option<Primed>,
 ) -> Result<Stats, Box<FillFailed>> {
+    let first = |cx: &mut Context, watch| match primed {
+        Some(primed) => {
+            let list = copy.changes.as_ref().map(|c| c.input.clone()).unwrap_or_default();
+            let result = primed.collect(cx, scan, list);
+            settled(cx, result)
+        }
+        None => rsync_fill(cx, p, scan, copy, watch),
+    };
     if !cx.lazy_proof {
-        return rsync_fill(cx, p, scan, copy, None);
+        return first(cx, None);
     }
     let watch = cx.remote().liveness();
-    let failed = match rsync_fill(cx, p, scan, copy, watch) {
+    let failed = match first(cx, watch) {
         Ok(stats) => {
             cx.lazy_proof = false;
             return Ok(stats);
@@ -733,13 +886,18 @@ fn rsync_fill(
     };
     cx.reporter.trace(&format!("remote: {}", crate::quote::sh_words(&args)));
     let mut bar = cx.reporter.progress(&format!("copying {} files", scan.files()), 100);
-    let stats = rsync_run::run(version, shell, &args, first, &input, watch, &mut |pr| {
+    let stats = rsync_run::run(version, shell, &args, first, Input::Now(input), watch, &mut |pr| {
         bar.stage(
             pr.percent.min(100),
             &format!("{}% ({} checked or sent)", pr.percent, human_bytes(pr.bytes)),
         );
     });
     drop(bar);
+    settled(cx, stats)
+}
+
+/// A finished rsync's result as the step sees it, traced with `-v`.
+fn settled(cx: &mut Context, stats: Result<Stats, Failed>) -> Result<Stats, Box<FillFailed>> {
     let stats = stats.map_err(|f| {
         let stalled = f.stalled;
         let base_differs = tags::<SnapReport>(&f.stderr).contains(&SnapReport::BaseDiffers);
@@ -788,5 +946,77 @@ fn fill_error(cx: &Context, f: Failed) -> StepError {
             detail,
             hint: "run the same command again: what arrived is kept and reused, and latest still names the previous snapshot".into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::local::project::{Entry, EntryKind};
+
+    fn scan_of(paths: &[&str]) -> Scan {
+        let mut entries: Vec<Entry> = paths
+            .iter()
+            .map(|p| Entry {
+                rel: p.as_bytes().to_vec(),
+                kind: EntryKind::File { size: 1, mtime: 1, executable: false },
+                stamp: Default::default(),
+            })
+            .collect();
+        entries.sort_by(|a, b| a.rel.cmp(&b.rel));
+        Scan { entries, ..Scan::default() }
+    }
+
+    #[test]
+    fn a_removed_path_that_is_a_directory_now_stays() {
+        // `a` was a file and is a directory now: rsync brought `a/x`, so the finishing script
+        // must not remove `a`. `a-b` and `a.py` sort around `a/`; neither makes `ab` a directory.
+        let scan = scan_of(&["a-b", "a.py", "a/x", "ab", "c/d/e"]);
+        assert!(is_dir_in(&scan, b"a"));
+        assert!(is_dir_in(&scan, b"c") && is_dir_in(&scan, b"c/d"));
+        assert!(!is_dir_in(&scan, b"ab") && !is_dir_in(&scan, b"a.py") && !is_dir_in(&scan, b"c/d/e"));
+        assert!(!is_dir_in(&scan, b"z"));
+    }
+
+    #[test]
+    fn emptied_directories_go_deepest_first() {
+        let dirs = parents_of(&[b"a/b/c.py".to_vec(), b"a/d.py".to_vec(), b"top.py".to_vec()]);
+        assert_eq!(dirs, [b"a/b".to_vec(), b"a".to_vec()]);
+    }
+
+    #[test]
+    fn a_copy_of_the_changes_reads_its_list_and_may_replace_directories() {
+        let planned: Vec<String> = [
+            "rsync",
+            "--recursive",
+            "--links",
+            "--delete",
+            "--from0",
+            "--exclude-from=-",
+            "--rsync-path=old",
+            "--stats",
+            SIDECAR,
+            "/home/a/proj/",
+            "site:dir/.hpcinit-incoming/",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let args = changes_args(&planned, "new");
+        assert_eq!(
+            args,
+            [
+                "rsync",
+                "--ignore-times",
+                "--force",
+                "--links",
+                "--from0",
+                "--files-from=-",
+                "--rsync-path=new",
+                "--stats",
+                "/",
+                "site:dir/.hpcinit-incoming/"
+            ]
+        );
     }
 }
