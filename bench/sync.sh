@@ -204,6 +204,7 @@ for (files, link), r in by.items():
         rest = hs * 1000 - st - max(to, given) - tr - fi
         print(f"  where hpcinit's {hs * 1000:.0f} ms went (medians, ms): start and connection check {st:.0f};"
               f" then side by side, the listing {li:.0f} and rsync reaching the cluster's side {to:.0f}"
-              f" (the list given at {given:.0f}); transfer {tr:.0f}; finishing {fi:.0f}; the rest {rest:.0f}"
-              f" (exit); rsync in place in all: {is_ * 1000:.0f}")
+              f" (the list given {given:.0f} after rsync started); transfer {tr:.0f}; finishing {fi:.0f};"
+              f" the rest {rest:.0f} (the index compared, the manifest made and written, the process's end);"
+              f" rsync in place in all: {is_ * 1000:.0f}")
 EOF
