@@ -701,7 +701,8 @@ fn edge_cases(project: &str, extra: &[&str]) {
         let text = std::fs::read_to_string(&index).unwrap();
         let head = text.lines().next().unwrap().to_string();
         std::fs::write(&index, format!("{head}\nnot a record\n")).unwrap();
-        write(r, "kept_time.py", b"DDDDDD\n");
+        // (A new size: without an index the records are trusted, as on a first sync.)
+        write(r, "kept_time.py", b"DDDDDDDD\n");
         let out = sync(&l, "sandbox", project, &[]);
         ok(&out, "a sync with an unreadable index");
         assert!(out.stdout.contains("remote, started before the listing ended"), "{}", out.stdout);
@@ -711,7 +712,7 @@ fn edge_cases(project: &str, extra: &[&str]) {
             "no interrupted copy was left: {}",
             out.stdout
         );
-        assert_eq!(content("kept_time.py").as_deref(), Some(&b"DDDDDD\n"[..]));
+        assert_eq!(content("kept_time.py").as_deref(), Some(&b"DDDDDDDD\n"[..]));
         assert!(!dir.join(".hpcinit-incoming").exists(), "nothing is left half-made");
         write(r, "kept_time.py", b"EEEEEE\n");
         synced("the sync after an unreadable index", true);

@@ -39,14 +39,27 @@ impl RsyncVersion {
 
     /// Finds the rsync on PATH.
     pub fn local() -> Result<RsyncVersion, String> {
-        let out = Command::new("rsync")
-            .arg("--version")
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output()
-            .map_err(|_| "rsync is not installed here".to_string())?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        RsyncVersion::parse(text.lines().next().unwrap_or_default())
+        RsyncVersion::parse(&version_line()?)
+    }
+
+    /// [`RsyncVersion::local`], its answer remembered in `cache` for the rsync it came from (that
+    /// file's path, size, time and inode): a sync need not start `rsync --version` every time,
+    /// and an rsync replaced or moved is asked again. The cache is only ever a shortcut.
+    pub fn local_remembered(cache: &std::path::Path) -> Result<RsyncVersion, String> {
+        let Some(key) = on_path("rsync") else { return RsyncVersion::local() };
+        if let Ok(text) = std::fs::read_to_string(cache) {
+            if let Some((k, line)) = text.trim_end().split_once('\n') {
+                if k == key {
+                    return RsyncVersion::parse(line);
+                }
+            }
+        }
+        let line = version_line()?;
+        if let Some(dir) = cache.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let _ = crate::local::atomic::write(cache, format!("{key}\n{line}\n").as_bytes(), 0o600);
+        RsyncVersion::parse(&line)
     }
 
     /// Whole-transfer progress (`--info=progress2`) exists from 3.1 on.
@@ -57,6 +70,35 @@ impl RsyncVersion {
             "--progress"
         }
     }
+}
+
+/// The first line of `rsync --version`.
+fn version_line() -> Result<String, String> {
+    let out = Command::new("rsync")
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|_| "rsync is not installed here".to_string())?;
+    Ok(String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or_default().to_string())
+}
+
+/// The program `name` as PATH finds it, described by its path, size, modification time and
+/// inode (`None` where it is not found, or off Unix).
+#[cfg(unix)]
+fn on_path(name: &str) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).find_map(|dir| {
+        let p = dir.join(name);
+        let m = std::fs::metadata(&p).ok().filter(|m| m.is_file() && m.mode() & 0o111 != 0)?;
+        Some(format!("{}\t{}\t{}.{}\t{}", p.display(), m.len(), m.mtime(), m.mtime_nsec(), m.ino()))
+    })
+}
+
+#[cfg(not(unix))]
+fn on_path(_name: &str) -> Option<String> {
+    None
 }
 
 /// What a finished rsync reported.
@@ -367,6 +409,29 @@ mod tests {
         let old = RsyncVersion::parse("rsync  version 2.6.9  protocol version 29").unwrap();
         assert_eq!(old.progress_flag(), "--progress");
         assert!(RsyncVersion::parse("openrsync: protocol version 29").is_err());
+    }
+
+    #[test]
+    fn the_version_is_remembered_for_the_rsync_it_came_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("state/rsync-version");
+        let Some(key) = on_path("rsync") else {
+            // No rsync here: nothing to remember, and the answer says why.
+            assert!(RsyncVersion::local_remembered(&cache).is_err());
+            return;
+        };
+        // Asked once, then remembered with the program's description.
+        let asked = RsyncVersion::local_remembered(&cache);
+        let text = std::fs::read_to_string(&cache).expect("remembered");
+        assert!(text.starts_with(&format!("{key}\n")), "{text}");
+        assert_eq!(asked, RsyncVersion::local());
+        // The remembered line is what answers while the program is the same one…
+        std::fs::write(&cache, format!("{key}\nrsync  version 3.0.9  protocol version 30\n")).unwrap();
+        assert_eq!(RsyncVersion::local_remembered(&cache), Ok(RsyncVersion { major: 3, minor: 0 }));
+        // …and another program (another path, size, time or inode) is asked again.
+        std::fs::write(&cache, "/elsewhere/rsync\t1\t1.0\t1\nrsync  version 3.0.9  protocol version 30\n")
+            .unwrap();
+        assert_eq!(RsyncVersion::local_remembered(&cache), RsyncVersion::local());
     }
 
     #[test]

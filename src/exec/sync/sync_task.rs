@@ -63,6 +63,11 @@ fn index_path(cx: &Context, p: &SyncPlan) -> std::path::PathBuf {
 /// A listing made beside other work: the files, how long it took, and when it ended in the run.
 type Listed = (Result<Scan, project::ProjectError>, std::time::Duration, std::time::Duration);
 
+/// Where the local rsync's version is remembered ([`RsyncVersion::local_remembered`]).
+fn rsync_cache(cx: &Context) -> std::path::PathBuf {
+    crate::local::state::dir(cx.env).join("rsync-version")
+}
+
 /// What the copy needs besides the listing.
 struct Aside {
     rsync: Result<RsyncVersion, String>,
@@ -78,10 +83,11 @@ struct Asking {
 }
 
 impl Asking {
-    fn start(root: &str) -> Asking {
+    fn start(cx: &Context, root: &str) -> Asking {
         let root = std::path::PathBuf::from(root);
+        let cache = rsync_cache(cx);
         Asking {
-            rsync: Some(std::thread::spawn(RsyncVersion::local)),
+            rsync: Some(std::thread::spawn(move || RsyncVersion::local_remembered(&cache))),
             version: None,
             git: std::thread::spawn(move || project::git_state(&root)),
         }
@@ -194,7 +200,7 @@ impl Task for SyncTask {
         }
         let p = self.planned(cx);
         if p.problem.is_none() && self.aside.is_none() {
-            self.aside = Some(Asking::start(&p.root));
+            self.aside = Some(Asking::start(cx, &p.root));
         }
         let listed = self.listing.take().filter(|_| cx.facts.is_none()).and_then(|h| h.join().ok());
         let scan = scan_now(cx, &p, listed)?;
@@ -316,7 +322,7 @@ impl Task for SyncTask {
                 return false;
             }
             if self.listing.is_none() && p.problem.is_none() {
-                self.aside = Some(Asking::start(&p.root));
+                self.aside = Some(Asking::start(cx, &p.root));
                 let index = index_path(cx, &p);
                 self.index = Some(std::thread::spawn(move || crate::local::sync_index::load(&index)));
                 let (root, excludes) = (std::path::PathBuf::from(&p.root), p.excludes.clone());
@@ -336,7 +342,7 @@ impl Task for SyncTask {
             return false;
         }
         let Some(shell) = cx.remote().rsync_shell() else { return false };
-        let Ok(version) = RsyncVersion::local() else { return false };
+        let Ok(version) = RsyncVersion::local_remembered(&rsync_cache(cx)) else { return false };
         let Ok(scan) = project::scan(std::path::Path::new(&p.root), &p.excludes) else { return false };
         match latest(cx, &p, false) {
             Ok(l) if l.sha.as_deref() != Some(scan.manifest_sha().as_str()) => {}
@@ -461,7 +467,7 @@ fn snapshot(
         return finalize(cx, p, scan, &sent, patch, n);
     };
     let aside = aside.unwrap_or_else(|| Aside {
-        rsync: RsyncVersion::local(),
+        rsync: RsyncVersion::local_remembered(&rsync_cache(cx)),
         git: project::git_state(std::path::Path::new(&p.root)),
     });
     let version = aside.rsync.map_err(|why| StepError::Local {
