@@ -267,6 +267,11 @@ pub enum SnapReport {
     NoScratch,
     /// A copy of only what changed could not start from the snapshot it was made against.
     BaseDiffers,
+    /// The cluster's side starts the receiving rsync (rsync's connection and the side's set-up
+    /// are done).
+    Receiving,
+    /// The finishing script starts (the transfer is done).
+    Finishing,
     Error(String),
     /// A `latest` made by hand, kept under this name.
     Moved(String),
@@ -299,6 +304,8 @@ impl crate::exchange::Tagged for SnapReport {
             "mismatch" => SnapReport::Mismatch,
             "no-scratch" => SnapReport::NoScratch,
             "base-differs" => SnapReport::BaseDiffers,
+            "receiving" => SnapReport::Receiving,
+            "finishing" => SnapReport::Finishing,
             "error" => SnapReport::Error(p),
             "moved" => SnapReport::Moved(p),
             "pruned" => SnapReport::Pruned(p),

@@ -4,7 +4,7 @@
 //! its `--stats` at the end. Touches the project directory (read) and, through rsync, the
 //! cluster.
 
-use crate::plan::snapshot::SIDECAR;
+use crate::plan::snapshot::{SnapReport, SIDECAR};
 use crate::remote::{RsyncShell, ANSWER_WITHIN};
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
@@ -244,11 +244,15 @@ pub fn run(
         let mut line = Vec::new();
         while matches!(std::io::BufRead::read_until(&mut lines, b'\n', &mut line), Ok(n) if n > 0) {
             let l = String::from_utf8_lossy(&line);
-            if l.starts_with("@@hpcinit:receiving") {
-                heard_it.store(true, Ordering::Relaxed);
-                timing.receiving.get_or_insert(started.elapsed());
-            } else if l.starts_with("@@hpcinit:finishing") {
-                timing.finishing.get_or_insert(started.elapsed());
+            match crate::exchange::tags::<SnapReport>(&l).first() {
+                Some(SnapReport::Receiving) => {
+                    heard_it.store(true, Ordering::Relaxed);
+                    timing.receiving.get_or_insert(started.elapsed());
+                }
+                Some(SnapReport::Finishing) => {
+                    timing.finishing.get_or_insert(started.elapsed());
+                }
+                _ => {}
             }
             text.push_str(&l);
             line.clear();

@@ -113,8 +113,7 @@ impl Asking {
 struct Primed {
     base: String,
     list: Option<std::sync::mpsc::Sender<Vec<u8>>>,
-    copy: Option<JoinHandle<Result<Stats, Failed>>>,
-    progress: Arc<(AtomicU64, AtomicU64)>,
+    copy: Option<Background>,
 }
 
 impl Primed {
@@ -125,17 +124,7 @@ impl Primed {
             let _ = tx.send(list);
         }
         let copy = self.copy.take().expect("collected once");
-        let mut bar = cx.reporter.progress(&format!("copying {} files", scan.files()), 100);
-        while !copy.is_finished() {
-            let (pct, bytes) =
-                (self.progress.0.load(Ordering::Relaxed), self.progress.1.load(Ordering::Relaxed));
-            bar.stage(pct, &format!("{pct}% ({} checked or sent)", human_bytes(bytes)));
-            std::thread::sleep(std::time::Duration::from_millis(2));
-        }
-        drop(bar);
-        copy.join().unwrap_or_else(|_| {
-            Err(Failed { status: -1, stderr: "rsync's thread stopped".into(), stalled: false })
-        })
+        copy.wait(cx, &format!("copying {} files", scan.files()))
     }
 }
 
@@ -145,17 +134,60 @@ impl Drop for Primed {
         // of `base` before anything else touches the snapshot directory.
         self.list.take();
         if let Some(copy) = self.copy.take() {
-            let _ = copy.join();
+            let _ = copy.copy.join();
         }
+    }
+}
+
+/// An rsync running on a thread of its own, its last progress (percent, bytes) kept for the
+/// step's progress bar.
+struct Background {
+    copy: JoinHandle<Result<Stats, Failed>>,
+    progress: Arc<(AtomicU64, AtomicU64)>,
+}
+
+impl Background {
+    fn start(
+        version: RsyncVersion,
+        shell: crate::remote::RsyncShell,
+        args: Vec<String>,
+        input: Input,
+        watch: Option<crate::remote::Liveness>,
+    ) -> Background {
+        let progress = Arc::new((AtomicU64::new(0), AtomicU64::new(0)));
+        let seen = Arc::clone(&progress);
+        let copy = std::thread::spawn(move || {
+            rsync_run::run(version, &shell, &args, None, input, watch, &mut |pr| {
+                seen.0.store(pr.percent.min(100), Ordering::Relaxed);
+                seen.1.store(pr.bytes, Ordering::Relaxed);
+            })
+        });
+        Background { copy, progress }
+    }
+
+    /// Waits for rsync, showing its progress under `title` (looked at every 2 ms at first, a
+    /// small copy's end is not waited for; every 20 ms after a while).
+    fn wait(self, cx: &mut Context, title: &str) -> Result<Stats, Failed> {
+        let Background { copy, progress } = self;
+        let mut bar = cx.reporter.progress(title, 100);
+        let mut pause = std::time::Duration::from_millis(2);
+        while !copy.is_finished() {
+            let (pct, bytes) = (progress.0.load(Ordering::Relaxed), progress.1.load(Ordering::Relaxed));
+            bar.stage(pct, &format!("{pct}% ({} checked or sent)", human_bytes(bytes)));
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(std::time::Duration::from_millis(20));
+        }
+        drop(bar);
+        copy.join().unwrap_or_else(|_| {
+            Err(Failed { status: -1, stderr: "rsync's thread stopped".into(), stalled: false })
+        })
     }
 }
 
 struct Early {
     /// The files as listed when it started.
     scan: Scan,
-    copy: JoinHandle<Result<Stats, Failed>>,
-    /// rsync's last progress: percent, bytes.
-    progress: Arc<(AtomicU64, AtomicU64)>,
+    copy: Background,
 }
 
 /// The snapshot directory as found on the cluster.
@@ -273,7 +305,7 @@ impl Task for SyncTask {
             _ => {
                 // The snapshot is finished with the files to resend: the head start only fills.
                 if let Some(e) = self.early.take() {
-                    let _ = e.copy.join();
+                    let _ = e.copy.copy.join();
                 }
                 None
             }
@@ -354,16 +386,8 @@ impl Task for SyncTask {
             scan.files()
         ));
         let Ok(excludes) = scan.rsync_excludes() else { return false };
-        let args = p.rsync.clone();
-        let progress = Arc::new((AtomicU64::new(0), AtomicU64::new(0)));
-        let seen = Arc::clone(&progress);
-        let copy = std::thread::spawn(move || {
-            rsync_run::run(version, &shell, &args, None, Input::Now(excludes), None, &mut |pr| {
-                seen.0.store(pr.percent.min(100), Ordering::Relaxed);
-                seen.1.store(pr.bytes, Ordering::Relaxed);
-            })
-        });
-        self.early = Some(Early { scan, copy, progress });
+        let copy = Background::start(version, shell, p.rsync.clone(), Input::Now(excludes), None);
+        self.early = Some(Early { scan, copy });
         true
     }
 }
@@ -382,15 +406,8 @@ fn prime(cx: &mut Context, p: &SyncPlan, aside: Option<&mut Asking>) -> Option<P
     cx.reporter
         .trace(&format!("remote, started before the listing ended: {}", crate::quote::sh_words(&args)));
     let (tx, rx) = std::sync::mpsc::channel();
-    let progress = Arc::new((AtomicU64::new(0), AtomicU64::new(0)));
-    let seen = Arc::clone(&progress);
-    let copy = std::thread::spawn(move || {
-        rsync_run::run(version, &shell, &args, None, Input::Later(rx), watch, &mut |pr| {
-            seen.0.store(pr.percent.min(100), Ordering::Relaxed);
-            seen.1.store(pr.bytes, Ordering::Relaxed);
-        })
-    });
-    Some(Primed { base, list: Some(tx), copy: Some(copy), progress })
+    let copy = Background::start(version, shell, args, Input::Later(rx), watch);
+    Some(Primed { base, list: Some(tx), copy: Some(copy) })
 }
 
 /// Files to send whatever their record says (see `local::sync_index`).
@@ -658,24 +675,15 @@ fn changes_args(rsync: &[String], side: &str) -> Vec<String> {
 /// the lines that bring the snapshot up to `now`. `None` when it failed or too much changed:
 /// the copy then runs again in the step's turn (what arrived is reused).
 fn collect_early(cx: &mut Context, p: &SyncPlan, early: Early, now: &Scan) -> Option<(Sent, Vec<String>)> {
-    let Early { scan: then, copy, progress } = early;
+    let Early { scan: then, copy } = early;
     let then = &then;
     cx.round_trips += 1;
-    let mut bar = cx.reporter.progress(&format!("copying {} files (started early)", then.files()), 100);
-    while !copy.is_finished() {
-        let (pct, bytes) = (progress.0.load(Ordering::Relaxed), progress.1.load(Ordering::Relaxed));
-        bar.stage(pct, &format!("{pct}% ({} checked or sent)", human_bytes(bytes)));
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    drop(bar);
-    let result = copy.join();
-    let stats = match result {
-        Ok(Ok(stats)) => stats,
-        Ok(Err(f)) => {
+    let stats = match copy.wait(cx, &format!("copying {} files (started early)", then.files())) {
+        Ok(stats) => stats,
+        Err(f) => {
             cx.reporter.trace(&format!("the early copy failed (rsync exited {}); copying again", f.status));
             return None;
         }
-        Err(_) => return None,
     };
     cx.reporter.trace(&format!(
         "rsync (started early): {} bytes sent, {} files transferred",
